@@ -1,0 +1,68 @@
+# tweedle — build, run and test. `make run` and `make test` do all the set-up.
+PKGS     := libmicrohttpd jansson sqlite3 libcrypto
+CC       ?= cc
+OPT      ?= -O2
+CFLAGS   := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Isrc -Iinclude
+LDLIBS   := -lpthread -lm
+BUILD    := build
+OBJDIR   := $(BUILD)/obj
+
+ifeq ($(SANITIZE),1)
+  CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+  LDFLAGS += -fsanitize=address,undefined
+  OBJDIR  := $(BUILD)/obj-san
+endif
+
+# pkg-config is asked only once the deps step has made sure the packages exist.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+SRCS      := $(shell find src -name '*.c' | sort)
+LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(OBJDIR)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps test-deps run test unit integration clean format bench
+all: deps $(BUILD)/tweedle
+
+deps:
+	@bash scripts/deps.sh build
+
+test-deps:
+	@bash scripts/deps.sh test
+
+$(OBJDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libtweedle.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tweedle: $(OBJDIR)/src/main.o $(BUILD)/libtweedle.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtweedle.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtweedle.a $(PKG_LIBS) $(LDLIBS)
+
+run: all
+	$(BUILD)/tweedle serve $(ARGS)
+
+unit: all $(UNIT_BINS)
+
+# One summary line at the end: "N passed, N failed, N skipped".
+test: all test-deps $(UNIT_BINS)
+	@bash tests/run.sh
+
+bench: all
+	@bash bench/compare.sh
+
+format:
+	clang-format -i $(SRCS) $(shell find src include -name '*.h')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,81 @@
+#include "core/config.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void tw_config_defaults(tw_config *c) {
+  memset(c, 0, sizeof *c);
+  snprintf(c->listen, sizeof c->listen, "127.0.0.1:9324");
+  snprintf(c->data_dir, sizeof c->data_dir, "./data");
+  snprintf(c->region, sizeof c->region, "us-east-1");
+  snprintf(c->account, sizeof c->account, "000000000000");
+  snprintf(c->log_format, sizeof c->log_format, "text");
+  c->max_connections = 20000;
+}
+
+static void env_str(const char *name, char *dst, size_t n) {
+  const char *v = getenv(name);
+  if (v && *v) snprintf(dst, n, "%s", v);
+}
+
+void tw_config_from_env(tw_config *c) {
+  env_str("TWEEDLE_LISTEN", c->listen, sizeof c->listen);
+  env_str("TWEEDLE_DATA", c->data_dir, sizeof c->data_dir);
+  env_str("TWEEDLE_PUBLIC_URL", c->public_url, sizeof c->public_url);
+  env_str("TWEEDLE_REGION", c->region, sizeof c->region);
+  env_str("TWEEDLE_ACCOUNT_ID", c->account, sizeof c->account);
+  env_str("TWEEDLE_LOG_FORMAT", c->log_format, sizeof c->log_format);
+  const char *t = getenv("TWEEDLE_THREADS");
+  if (t && *t) c->threads = atoi(t);
+}
+
+static void json_str(json_t *o, const char *k, char *dst, size_t n) {
+  const char *v = json_string_value(json_object_get(o, k));
+  if (v) snprintf(dst, n, "%s", v);
+}
+
+int tw_config_load_file(tw_config *c, const char *path, char *err, size_t errlen) {
+  json_error_t je;
+  json_t *o = json_load_file(path, 0, &je);
+  if (!json_is_object(o)) {
+    snprintf(err, errlen, "%s:%d: %s", path, je.line, o ? "not a JSON object" : je.text);
+    json_decref(o);
+    return -1;
+  }
+  json_str(o, "listen", c->listen, sizeof c->listen);
+  json_str(o, "data", c->data_dir, sizeof c->data_dir);
+  json_str(o, "public_url", c->public_url, sizeof c->public_url);
+  json_str(o, "region", c->region, sizeof c->region);
+  json_str(o, "account_id", c->account, sizeof c->account);
+  json_str(o, "log_format", c->log_format, sizeof c->log_format);
+  json_t *th = json_object_get(o, "threads");
+  if (json_is_integer(th)) c->threads = (int)json_integer_value(th);
+  json_t *users = json_object_get(o, "users");
+  if (json_is_array(users)) {
+    size_t i;
+    json_t *u;
+    c->users = calloc(json_array_size(users) + 1, sizeof *c->users);
+    json_array_foreach(users, i, u) {
+      tw_user_cfg *x = &c->users[c->nusers];
+      json_str(u, "access_key_id", x->access_key, sizeof x->access_key);
+      json_str(u, "secret_access_key", x->secret, sizeof x->secret);
+      json_str(u, "name", x->name, sizeof x->name);
+      if (!x->access_key[0] || !x->secret[0]) {
+        snprintf(err, errlen, "%s: users[%zu] needs access_key_id and secret_access_key", path, i);
+        json_decref(o);
+        return -1;
+      }
+      c->nusers++;
+    }
+  }
+  json_decref(o);
+  return 0;
+}
+
+void tw_config_free(tw_config *c) {
+  free(c->users);
+  c->users = NULL;
+  c->nusers = 0;
+}

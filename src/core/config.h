@@ -1,0 +1,34 @@
+/* Server configuration: defaults, then the config file, then the environment,
+ * then the command line (each later source wins). */
+#ifndef TW_CORE_CONFIG_H
+#define TW_CORE_CONFIG_H
+#include <stddef.h>
+
+typedef struct {
+  char access_key[129];
+  char secret[129];
+  char name[64];
+} tw_user_cfg;
+
+typedef struct {
+  char listen[256];     /* host:port */
+  char data_dir[1024];
+  char public_url[512]; /* base for queue URLs; empty: from the request's Host */
+  char region[64];
+  char account[32];
+  char log_format[16];  /* text | json */
+  char config_file[1024];
+  int threads;          /* HTTP threads; 0 = one per core */
+  int max_connections;
+  tw_user_cfg *users;   /* extra key pairs from the config file */
+  size_t nusers;
+} tw_config;
+
+void tw_config_defaults(tw_config *c);
+/* Reads the environment (TWEEDLE_*). */
+void tw_config_from_env(tw_config *c);
+/* Loads a JSON config file; returns 0 or -1 with err set. */
+int tw_config_load_file(tw_config *c, const char *path, char *err, size_t errlen);
+void tw_config_free(tw_config *c);
+
+#endif

@@ -1,0 +1,71 @@
+/* One table of every error tweedle returns: the HTTP status, the AWS error code,
+ * the legacy query-protocol code SQS puts in x-amzn-query-error, whether the
+ * fault is the Sender's or the Receiver's, and the default message.
+ * Handlers return a tw_err; one renderer per protocol turns it into bytes. */
+#ifndef TW_CORE_ERRORS_H
+#define TW_CORE_ERRORS_H
+
+/* X(name, http_status, aws_code, json_type, query_code, sender, default_message)
+ * json_type: the shape after "com.amazonaws.sqs#" in the JSON protocol's __type. */
+#define TW_ERRORS(X) \
+  X(OK, 200, "", "", "", 1, "") \
+  X(INTERNAL, 500, "InternalError", "InternalError", "InternalError", 0, "We encountered an internal error. Please try again.") \
+  X(SERVICE_UNAVAILABLE, 503, "ServiceUnavailable", "ServiceUnavailable", "ServiceUnavailable", 0, "Service is unable to handle request.") \
+  /* authentication */ \
+  X(MISSING_AUTH, 403, "MissingAuthenticationToken", "MissingAuthenticationTokenException", "MissingAuthenticationToken", 1, "Request is missing Authentication Token") \
+  X(INCOMPLETE_SIGNATURE, 400, "IncompleteSignature", "IncompleteSignatureException", "IncompleteSignature", 1, "The request signature does not conform to AWS standards.") \
+  X(SIGNATURE_MISMATCH, 403, "SignatureDoesNotMatch", "SignatureDoesNotMatchException", "SignatureDoesNotMatch", 1, "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.") \
+  X(INVALID_CLIENT_TOKEN, 403, "InvalidClientTokenId", "InvalidClientTokenIdException", "InvalidClientTokenId", 1, "The security token included in the request is invalid.") \
+  X(REQUEST_EXPIRED, 400, "RequestExpired", "RequestExpiredException", "RequestExpired", 1, "Request has expired.") \
+  X(ACCESS_DENIED, 403, "AccessDenied", "AccessDeniedException", "AccessDenied", 1, "Access to the resource is denied.") \
+  /* request shape */ \
+  X(INVALID_ACTION, 400, "InvalidAction", "InvalidAction", "InvalidAction", 1, "The action or operation requested is invalid. Verify that the action is typed correctly.") \
+  X(UNKNOWN_OPERATION, 400, "UnknownOperationException", "UnknownOperationException", "UnknownOperationException", 1, "Unknown operation") \
+  X(MALFORMED_JSON, 400, "SerializationException", "SerializationException", "SerializationException", 1, "Start of structure or map found where not expected.") \
+  X(MISSING_PARAMETER, 400, "MissingParameter", "MissingParameter", "MissingParameter", 1, "A required parameter is missing.") \
+  X(INVALID_PARAMETER_VALUE, 400, "InvalidParameterValue", "InvalidParameterValueException", "InvalidParameterValue", 1, "An invalid or out-of-range value was supplied for the input parameter.") \
+  X(INVALID_PARAMETER_COMBINATION, 400, "InvalidParameterCombination", "InvalidParameterCombination", "InvalidParameterCombination", 1, "Two or more parameters cannot be used together.") \
+  X(INVALID_QUERY_PARAMETER, 400, "InvalidQueryParameter", "InvalidQueryParameter", "InvalidQueryParameter", 1, "The AWS query string is malformed or does not adhere to AWS standards.") \
+  X(REQUEST_TOO_LARGE, 413, "RequestEntityTooLarge", "RequestEntityTooLarge", "RequestEntityTooLarge", 1, "Request body is too large.") \
+  X(INVALID_ADDRESS, 404, "InvalidAddress", "InvalidAddress", "InvalidAddress", 1, "The address is not valid for this endpoint.") \
+  X(NOT_FOUND, 404, "NotFound", "NotFound", "NotFound", 1, "Not Found") \
+  X(METHOD_NOT_ALLOWED, 405, "MethodNotAllowed", "MethodNotAllowed", "MethodNotAllowed", 1, "The specified method is not allowed against this resource.") \
+  /* SQS */ \
+  X(QUEUE_DOES_NOT_EXIST, 400, "QueueDoesNotExist", "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue", 1, "The specified queue does not exist.") \
+  X(QUEUE_NAME_EXISTS, 400, "QueueNameExists", "QueueNameExists", "QueueAlreadyExists", 1, "A queue already exists with the same name and a different value for attribute") \
+  X(QUEUE_DELETED_RECENTLY, 400, "QueueDeletedRecently", "QueueDeletedRecently", "AWS.SimpleQueueService.QueueDeletedRecently", 1, "You must wait 60 seconds after deleting a queue before you can create another with the same name.") \
+  X(BATCH_IDS_NOT_DISTINCT, 400, "BatchEntryIdsNotDistinct", "BatchEntryIdsNotDistinct", "AWS.SimpleQueueService.BatchEntryIdsNotDistinct", 1, "Two or more batch entries in the request have the same Id.") \
+  X(TOO_MANY_ENTRIES, 400, "TooManyEntriesInBatchRequest", "TooManyEntriesInBatchRequest", "AWS.SimpleQueueService.TooManyEntriesInBatchRequest", 1, "Maximum number of entries per request are 10.") \
+  X(EMPTY_BATCH, 400, "EmptyBatchRequest", "EmptyBatchRequest", "AWS.SimpleQueueService.EmptyBatchRequest", 1, "There should be at least one entry in the request.") \
+  X(BATCH_TOO_LONG, 400, "BatchRequestTooLong", "BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong", 1, "Batch requests cannot be longer than 1048576 bytes.") \
+  X(INVALID_BATCH_ENTRY_ID, 400, "InvalidBatchEntryId", "InvalidBatchEntryId", "AWS.SimpleQueueService.InvalidBatchEntryId", 1, "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.") \
+  X(MESSAGE_NOT_INFLIGHT, 400, "MessageNotInflight", "MessageNotInflight", "AWS.SimpleQueueService.MessageNotInflight", 1, "The message referred to isn't in flight.") \
+  X(PURGE_IN_PROGRESS, 403, "PurgeQueueInProgress", "PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress", 1, "Only one PurgeQueue operation on the queue is allowed every 60 seconds.") \
+  X(UNSUPPORTED_OPERATION, 400, "UnsupportedOperation", "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", 1, "Operation is not supported.") \
+  X(OVER_LIMIT, 403, "OverLimit", "OverLimit", "OverLimit", 1, "The specified action violates a limit.") \
+  X(RESOURCE_NOT_FOUND, 404, "ResourceNotFoundException", "ResourceNotFoundException", "ResourceNotFoundException", 1, "One or more specified resources don't exist.") \
+  X(RECEIPT_HANDLE_INVALID, 400, "ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", "ReceiptHandleIsInvalid", 1, "The specified receipt handle isn't valid.") \
+  X(INVALID_ATTRIBUTE_NAME, 400, "InvalidAttributeName", "InvalidAttributeName", "InvalidAttributeName", 1, "The specified attribute doesn't exist.") \
+  X(INVALID_ATTRIBUTE_VALUE, 400, "InvalidAttributeValue", "InvalidAttributeValue", "InvalidAttributeValue", 1, "A queue attribute value is invalid.") \
+  X(INVALID_MESSAGE_CONTENTS, 400, "InvalidMessageContents", "InvalidMessageContents", "InvalidMessageContents", 1, "The message contains characters outside the allowed set.") \
+  X(INVALID_SECURITY, 403, "InvalidSecurity", "InvalidSecurity", "AWS.SimpleQueueService.InvalidSecurity", 1, "The request was not made over HTTPS or did not use SigV4 for signing.")
+
+typedef enum {
+#define TW_ERR_ENUM(name, status, code, jtype, qcode, sender, msg) TW_ERR_##name,
+  TW_ERRORS(TW_ERR_ENUM)
+#undef TW_ERR_ENUM
+  TW_ERR__COUNT
+} tw_err;
+
+typedef struct {
+  int http_status;
+  const char *code;       /* AWS error code, e.g. "QueueDoesNotExist" */
+  const char *json_type;  /* SQS JSON __type suffix */
+  const char *query_code; /* legacy code in query XML and x-amzn-query-error */
+  int sender;             /* 1: Sender fault, 0: Receiver fault */
+  const char *message;    /* default message */
+} tw_err_info;
+
+const tw_err_info *tw_err_get(tw_err e);
+
+#endif

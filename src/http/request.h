@@ -1,0 +1,72 @@
+/* One HTTP request as the handlers see it, and the few things a handler can do:
+ * answer, or park the request (suspend) until something wakes it. */
+#ifndef TW_HTTP_REQUEST_H
+#define TW_HTTP_REQUEST_H
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/sigv4.h"
+#include "core/buf.h"
+#include "sqs/sqs.h"
+
+struct MHD_Connection;
+struct MHD_Response;
+typedef struct tw_app tw_app;
+typedef struct tw_request tw_request;
+
+struct tw_request {
+  struct MHD_Connection *conn;
+  tw_app *app;
+  char method[16];
+  char *path;  /* raw path, percent-encoded as sent */
+  char *query; /* raw query without '?', "" when none */
+  tw_kv *headers;
+  size_t nheaders;
+  tw_buf body;
+  int too_large;
+  int phase; /* 0 new, 1 reading the body, 2 dispatched */
+  double t0;
+  char request_id[37];
+  char action[64];
+  char principal[130];
+  char remote[64];
+  int status;
+  struct MHD_Response *resp;
+  /* parking */
+  pthread_mutex_t mu;
+  int suspended, woken;
+  tw_sqs_waiter waiter;
+  uint64_t commit_ticket;
+  tw_request *cw_prev, *cw_next;
+  int in_commit_list;
+  void (*resume)(tw_request *r); /* runs when the request is woken */
+  void *ctx;
+  void (*ctx_free)(void *ctx);
+};
+
+const char *tw_req_header(const tw_request *r, const char *name); /* case-insensitive */
+/* Query parameter value, percent-decoded into a new string (free it), or NULL. */
+char *tw_req_query_param(const tw_request *r, const char *name);
+/* Percent-decodes n bytes ('+' as space when plus) into a new string (free it). */
+char *tw_url_decode(const char *s, size_t n, int plus);
+/* Checks the request's SigV4 signature (body hashed here); sets r->principal.
+ * Returns TW_ERR_OK or the error, with the AWS message in msg. */
+tw_err tw_req_authenticate(tw_request *r, char *msg, size_t msglen);
+/* Sets the response (body copied). */
+void tw_req_respond(tw_request *r, int status, const char *content_type, const void *body,
+                    size_t len);
+/* Takes ownership of a malloc'd body. */
+void tw_req_respond_owned(tw_request *r, int status, const char *content_type, char *body,
+                          size_t len);
+void tw_req_add_header(tw_request *r, const char *name, const char *value);
+/* Parks the request until tw_req_wake; returns 1 if parked (return from the
+ * handler), 0 if it was woken already (continue now). */
+int tw_req_suspend(tw_request *r);
+void tw_req_wake(tw_request *r);
+/* Parks the request until the store has committed `ticket`, then runs `then`. */
+void tw_req_after_commit(tw_request *r, uint64_t ticket, void (*then)(tw_request *r));
+/* scheme://host[:port] for URLs handed back to this client. */
+void tw_req_base_url(const tw_request *r, char *out, size_t n);
+
+#endif

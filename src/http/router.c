@@ -1,0 +1,80 @@
+/* Sends each request to the part of tweedle that serves it:
+ *   /_/...                       tweedle's own API (health)
+ *   X-Amz-Target: AmazonSQS.*    SQS JSON protocol
+ *   Action=... (form or query)   SQS query protocol
+ *   anything else                S3 (path-style) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/crypto.h"
+#include "http/request.h"
+#include "http/server.h"
+#include "sqs/sqs_front.h"
+
+tw_err tw_req_authenticate(tw_request *r, char *msg, size_t msglen) {
+  char hash[65];
+  tw_sha256_hex(r->body.data ? r->body.data : "", r->body.len, hash);
+  tw_sigv4_input in = {
+      .method = r->method,
+      .raw_path = r->path,
+      .raw_query = r->query,
+      .headers = r->headers,
+      .nheaders = r->nheaders,
+      .payload_sha256_hex = hash,
+      .s3 = 0,
+  };
+  tw_sigv4_info info;
+  msg[0] = 0;
+  tw_err e = tw_sigv4_verify(&in, tw_credentials_secret, &r->app->creds, time(NULL), &info, msg,
+                             msglen);
+  if (e == TW_ERR_OK) snprintf(r->principal, sizeof r->principal, "%s", info.access_key);
+  return e;
+}
+
+static void own_api(tw_request *r) {
+  if (!strcmp(r->path, "/_/health")) {
+    const char *body = "{\"status\":\"ok\"}";
+    tw_req_respond(r, 200, "application/json", body, strlen(body));
+    return;
+  }
+  const char *body = "{\"error\":{\"code\":\"NotFound\",\"message\":\"No such route.\"}}";
+  tw_req_respond(r, 404, "application/json", body, strlen(body));
+}
+
+static int is_form(const tw_request *r) {
+  const char *ct = tw_req_header(r, "Content-Type");
+  return ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33);
+}
+
+static int has_action(const char *s, size_t n) {
+  /* "Action=" at the start or after '&' */
+  for (size_t i = 0; i + 7 <= n; i++)
+    if ((i == 0 || s[i - 1] == '&') && !memcmp(s + i, "Action=", 7)) return 1;
+  return 0;
+}
+
+void tw_route(tw_request *r) {
+  if (!strncmp(r->path, "/_/", 3)) {
+    own_api(r);
+    return;
+  }
+  const char *target = tw_req_header(r, "X-Amz-Target");
+  if (target && !strncmp(target, "AmazonSQS.", 10)) {
+    tw_sqs_json_serve(r, target + 10);
+    return;
+  }
+  if ((is_form(r) && has_action(r->body.data ? r->body.data : "", r->body.len)) ||
+      has_action(r->query, strlen(r->query))) {
+    tw_sqs_query_serve(r);
+    return;
+  }
+  if (target) {
+    tw_sqs_json_serve(r, NULL);
+    return;
+  }
+  const char *body =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code><Message>A "
+      "header you provided implies functionality that is not implemented</Message></Error>";
+  tw_req_respond(r, 501, "application/xml", body, strlen(body));
+}

@@ -1,0 +1,368 @@
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "http/request.h"
+
+#define MAX_BODY (8u << 20) /* protocol bodies (SQS JSON/query): 1 MiB payload, encoded */
+
+/* Requests waiting for a commit. Woken from the store's writer thread. */
+static pthread_mutex_t g_cw_mu = PTHREAD_MUTEX_INITIALIZER;
+static tw_request *g_cw_head;
+static uint64_t g_committed;
+
+/* --- request helpers ------------------------------------------------------- */
+
+const char *tw_req_header(const tw_request *r, const char *name) {
+  for (size_t i = 0; i < r->nheaders; i++)
+    if (!strcasecmp(r->headers[i].name, name)) return r->headers[i].value;
+  return NULL;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decodes n bytes (and '+' as space when plus) into a new string. */
+char *tw_url_decode(const char *s, size_t n, int plus) {
+  char *out = malloc(n + 1), *o = out;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+      *o++ = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
+      i += 2;
+    } else if (plus && s[i] == '+') {
+      *o++ = ' ';
+    } else {
+      *o++ = s[i];
+    }
+  }
+  *o = 0;
+  return out;
+}
+
+char *tw_req_query_param(const tw_request *r, const char *name) {
+  const char *p = r->query;
+  size_t nl = strlen(name);
+  while (p && *p) {
+    const char *amp = strchr(p, '&');
+    size_t len = amp ? (size_t)(amp - p) : strlen(p);
+    const char *eq = memchr(p, '=', len);
+    size_t klen = eq ? (size_t)(eq - p) : len;
+    char *k = tw_url_decode(p, klen, 1);
+    int match = strlen(k) == nl && !memcmp(k, name, nl);
+    free(k);
+    if (match) return eq ? tw_url_decode(eq + 1, len - klen - 1, 1) : strdup("");
+    p = amp ? amp + 1 : NULL;
+  }
+  return NULL;
+}
+
+void tw_req_respond_owned(tw_request *r, int status, const char *content_type, char *body,
+                          size_t len) {
+  if (r->resp) MHD_destroy_response(r->resp);
+  r->resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+  r->status = status;
+  if (content_type) MHD_add_response_header(r->resp, "Content-Type", content_type);
+  MHD_add_response_header(r->resp, "x-amzn-RequestId", r->request_id);
+}
+
+void tw_req_respond(tw_request *r, int status, const char *content_type, const void *body,
+                    size_t len) {
+  char *copy = malloc(len + 1);
+  if (len) memcpy(copy, body, len);
+  tw_req_respond_owned(r, status, content_type, copy, len);
+}
+
+void tw_req_add_header(tw_request *r, const char *name, const char *value) {
+  if (r->resp) MHD_add_response_header(r->resp, name, value);
+}
+
+void tw_req_base_url(const tw_request *r, char *out, size_t n) {
+  if (r->app->cfg.public_url[0]) {
+    snprintf(out, n, "%s", r->app->cfg.public_url);
+    size_t l = strlen(out);
+    while (l && out[l - 1] == '/') out[--l] = 0;
+    return;
+  }
+  const char *host = tw_req_header(r, "Host");
+  snprintf(out, n, "http://%s", host && *host ? host : r->app->cfg.listen);
+}
+
+/* --- parking --------------------------------------------------------------- */
+
+int tw_req_suspend(tw_request *r) {
+  pthread_mutex_lock(&r->mu);
+  if (r->woken) {
+    r->woken = 0;
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+  }
+  MHD_suspend_connection(r->conn);
+  r->suspended = 1;
+  pthread_mutex_unlock(&r->mu);
+  return 1;
+}
+
+void tw_req_wake(tw_request *r) {
+  pthread_mutex_lock(&r->mu);
+  if (r->suspended) {
+    r->suspended = 0;
+    MHD_resume_connection(r->conn);
+  } else {
+    r->woken = 1;
+  }
+  pthread_mutex_unlock(&r->mu);
+}
+
+static void cw_unlink(tw_request *r) {
+  if (!r->in_commit_list) return;
+  if (r->cw_prev)
+    r->cw_prev->cw_next = r->cw_next;
+  else
+    g_cw_head = r->cw_next;
+  if (r->cw_next) r->cw_next->cw_prev = r->cw_prev;
+  r->cw_prev = r->cw_next = NULL;
+  r->in_commit_list = 0;
+}
+
+void tw_req_after_commit(tw_request *r, uint64_t ticket, void (*then)(tw_request *r)) {
+  pthread_mutex_lock(&g_cw_mu);
+  if (ticket <= g_committed) {
+    pthread_mutex_unlock(&g_cw_mu);
+    then(r);
+    return;
+  }
+  r->commit_ticket = ticket;
+  r->resume = then;
+  r->cw_prev = NULL;
+  r->cw_next = g_cw_head;
+  if (g_cw_head) g_cw_head->cw_prev = r;
+  g_cw_head = r;
+  r->in_commit_list = 1;
+  pthread_mutex_unlock(&g_cw_mu);
+  if (!tw_req_suspend(r)) { /* the commit came in between */
+    r->resume = NULL;
+    then(r);
+  }
+}
+
+void tw_http_on_commit(void *ud, uint64_t committed, int ok) {
+  (void)ud;
+  (void)ok; /* a failed commit was logged; waiting requests answer as after a commit */
+  pthread_mutex_lock(&g_cw_mu);
+  if (committed > g_committed) g_committed = committed;
+  for (tw_request *r = g_cw_head; r;) {
+    tw_request *n = r->cw_next;
+    if (r->commit_ticket <= g_committed) {
+      cw_unlink(r);
+      tw_req_wake(r);
+    }
+    r = n;
+  }
+  pthread_mutex_unlock(&g_cw_mu);
+}
+
+/* --- MHD callbacks ------------------------------------------------------------ */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+  tw_app *app = cls;
+  tw_request *r = calloc(1, sizeof *r);
+  r->app = app;
+  r->conn = conn;
+  r->t0 = tw_mono_sec();
+  pthread_mutex_init(&r->mu, NULL);
+  tw_buf_init(&r->body, MAX_BODY);
+  const char *q = strchr(uri, '?');
+  r->path = q ? strndup(uri, (size_t)(q - uri)) : strdup(uri);
+  r->query = strdup(q ? q + 1 : "");
+  tw_uuid4(r->request_id);
+  atomic_fetch_add(&app->active, 1);
+  return r;
+}
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value) {
+  (void)kind;
+  tw_request *r = cls;
+  tw_kv *h = realloc(r->headers, (r->nheaders + 1) * sizeof *h);
+  if (!h) return MHD_NO;
+  r->headers = h;
+  r->headers[r->nheaders].name = key;
+  r->headers[r->nheaders].value = value ? value : "";
+  r->nheaders++;
+  return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  (void)conn;
+  (void)toe;
+  tw_app *app = cls;
+  tw_request *r = *con_cls;
+  if (!r) return;
+  if (r->phase >= 1) {
+    const char *remote = r->remote;
+    tw_log_request(r->method, r->path, r->action, r->status ? r->status : 499,
+                   (tw_mono_sec() - r->t0) * 1000.0, r->request_id, remote);
+  }
+  if (r->waiter.parked && app->sqs) tw_sqs_unpark(app->sqs, &r->waiter);
+  pthread_mutex_lock(&g_cw_mu);
+  cw_unlink(r);
+  pthread_mutex_unlock(&g_cw_mu);
+  if (r->ctx_free) r->ctx_free(r->ctx);
+  if (r->resp) MHD_destroy_response(r->resp);
+  tw_buf_free(&r->body);
+  free(r->headers);
+  free(r->path);
+  free(r->query);
+  pthread_mutex_destroy(&r->mu);
+  free(r);
+  *con_cls = NULL;
+  atomic_fetch_sub(&app->active, 1);
+}
+
+static enum MHD_Result send_response(tw_request *r) {
+  enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, r->resp);
+  MHD_destroy_response(r->resp);
+  r->resp = NULL;
+  return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+  (void)cls;
+  (void)url;
+  (void)version;
+  tw_request *r = *con_cls;
+  if (!r) return MHD_NO;
+  if (r->phase == 0) {
+    snprintf(r->method, sizeof r->method, "%s", method);
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, r);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+      const struct sockaddr *sa = ci->client_addr;
+      if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->remote, sizeof r->remote);
+      else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->remote,
+                  sizeof r->remote);
+    }
+    r->phase = 1;
+    /* Refuse an announced oversize body before the client sends it (100-continue). */
+    const char *cl = tw_req_header(r, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > MAX_BODY) {
+      r->phase = 2;
+      const char *msg = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>RequestEntityTooLarge</Code><Message>Request body is too large.</Message></Error>";
+      tw_req_respond(r, 413, "application/xml", msg, strlen(msg));
+      tw_req_add_header(r, "Connection", "close");
+      return send_response(r);
+    }
+    return MHD_YES;
+  }
+  if (r->phase == 1) {
+    if (*upload_data_size) {
+      if (tw_buf_append(&r->body, upload_data, *upload_data_size)) r->too_large = 1;
+      *upload_data_size = 0;
+      return MHD_YES;
+    }
+    r->phase = 2;
+    tw_route(r);
+  } else if (r->resume) {
+    void (*fn)(tw_request *) = r->resume;
+    r->resume = NULL;
+    fn(r);
+  }
+  if (r->resp) return send_response(r);
+  return MHD_YES; /* parked */
+}
+
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+int tw_http_start(tw_app *app, char *err, size_t errlen) {
+  char host[256];
+  snprintf(host, sizeof host, "%s", app->cfg.listen);
+  char *colon = strrchr(host, ':');
+  if (!colon) {
+    snprintf(err, errlen, "--listen wants host:port, got %s", app->cfg.listen);
+    return -1;
+  }
+  *colon = 0;
+  const char *port = colon + 1;
+  char *h = host;
+  if (*h == '[') {
+    h++;
+    char *e = strchr(h, ']');
+    if (e) *e = 0;
+  }
+  struct addrinfo hints = {0}, *ai = NULL;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  int gai = getaddrinfo(*h ? h : NULL, port, &hints, &ai);
+  if (gai) {
+    snprintf(err, errlen, "cannot resolve %s: %s", app->cfg.listen, gai_strerror(gai));
+    return -1;
+  }
+  raise_fd_limit();
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  unsigned max_conn = (unsigned)app->cfg.max_connections;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64 && max_conn > rl.rlim_cur - 64)
+    max_conn = (unsigned)(rl.rlim_cur - 64);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  unsigned threads = app->cfg.threads > 0 ? (unsigned)app->cfg.threads : (unsigned)(cores > 0 ? cores : 1);
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
+                   MHD_USE_ERROR_LOG;
+  if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+  struct MHD_OptionItem opts[] = {
+      {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
+      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, app},
+      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, app},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 256 * 1024, NULL},
+      {MHD_OPTION_CONNECTION_LIMIT, max_conn, NULL},
+      {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
+      {MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL},
+      {MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, NULL},
+      {MHD_OPTION_END, 0, NULL},
+  };
+  app->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, app, MHD_OPTION_ARRAY, opts,
+                                 MHD_OPTION_END);
+  freeaddrinfo(ai);
+  if (!app->daemon) {
+    snprintf(err, errlen, "cannot listen on %s (in use?)", app->cfg.listen);
+    return -1;
+  }
+  return 0;
+}
+
+void tw_http_quiesce(tw_app *app) {
+  if (app->daemon) MHD_quiesce_daemon(app->daemon);
+}
+
+void tw_http_stop(tw_app *app) {
+  if (app->daemon) MHD_stop_daemon(app->daemon);
+  app->daemon = NULL;
+}

@@ -1,0 +1,103 @@
+/* tweedle: the command line. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "core/config.h"
+#include "core/log.h"
+
+static const char *usage =
+    "usage: tweedle <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the server (SQS-compatible queues over HTTP)\n"
+    "  bench     drive a running server with SigV4-signed load (tweedle bench --help)\n"
+    "  version   print the version\n"
+    "\n"
+    "Run 'tweedle <command> --help' for the options of a command.\n";
+
+static const char *serve_usage =
+    "usage: tweedle serve [options]\n"
+    "\n"
+    "  --listen HOST:PORT   address to listen on (TWEEDLE_LISTEN; default 127.0.0.1:9324)\n"
+    "  --data DIR           data directory (TWEEDLE_DATA; default ./data)\n"
+    "  --config FILE        JSON config file (TWEEDLE_CONFIG)\n"
+    "  --public-url URL     base of the queue URLs handed out (TWEEDLE_PUBLIC_URL;\n"
+    "                       default: from the request's Host header)\n"
+    "  --region REGION      region in ARNs and signatures (TWEEDLE_REGION; default us-east-1)\n"
+    "  --account-id ID      account id in ARNs and URLs (TWEEDLE_ACCOUNT_ID; default 000000000000)\n"
+    "  --log-format FMT     text or json (TWEEDLE_LOG_FORMAT; default text)\n"
+    "  --threads N          HTTP threads (TWEEDLE_THREADS; default one per core)\n"
+    "\n"
+    "Credentials: TWEEDLE_ACCESS_KEY_ID and TWEEDLE_SECRET_ACCESS_KEY, else a pair kept in\n"
+    "DIR/credentials.json (generated and printed on first start). More key pairs go in the\n"
+    "config file: {\"users\": [{\"access_key_id\": \"...\", \"secret_access_key\": \"...\"}]}.\n";
+
+int tw_bench_main(int argc, char **argv);
+
+static int cmd_serve(int argc, char **argv) {
+  tw_config cfg;
+  tw_config_defaults(&cfg);
+  const char *cfg_file = getenv("TWEEDLE_CONFIG");
+  /* the config file comes first so the environment and flags override it */
+  for (int i = 1; i < argc - 1; i++)
+    if (!strcmp(argv[i], "--config")) cfg_file = argv[i + 1];
+  char err[512];
+  if (cfg_file && *cfg_file && tw_config_load_file(&cfg, cfg_file, err, sizeof err)) {
+    fprintf(stderr, "tweedle: %s\n", err);
+    return 2;
+  }
+  if (cfg_file) snprintf(cfg.config_file, sizeof cfg.config_file, "%s", cfg_file);
+  tw_config_from_env(&cfg);
+  static const struct option opts[] = {{"listen", required_argument, 0, 'l'},
+                                       {"data", required_argument, 0, 'd'},
+                                       {"config", required_argument, 0, 'c'},
+                                       {"public-url", required_argument, 0, 'u'},
+                                       {"region", required_argument, 0, 'r'},
+                                       {"account-id", required_argument, 0, 'a'},
+                                       {"log-format", required_argument, 0, 'f'},
+                                       {"threads", required_argument, 0, 't'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+      case 'l': snprintf(cfg.listen, sizeof cfg.listen, "%s", optarg); break;
+      case 'd': snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", optarg); break;
+      case 'c': break;
+      case 'u': snprintf(cfg.public_url, sizeof cfg.public_url, "%s", optarg); break;
+      case 'r': snprintf(cfg.region, sizeof cfg.region, "%s", optarg); break;
+      case 'a': snprintf(cfg.account, sizeof cfg.account, "%s", optarg); break;
+      case 'f': snprintf(cfg.log_format, sizeof cfg.log_format, "%s", optarg); break;
+      case 't': cfg.threads = atoi(optarg); break;
+      case 'h': fputs(serve_usage, stdout); return 0;
+      default: fputs(serve_usage, stderr); return 2;
+    }
+  }
+  if (strcmp(cfg.log_format, "text") && strcmp(cfg.log_format, "json")) {
+    fprintf(stderr, "tweedle: --log-format must be text or json\n");
+    return 2;
+  }
+  tw_log_setup(!strcmp(cfg.log_format, "json"), TW_LOG_INFO);
+  int rc = tw_serve(&cfg);
+  tw_config_free(&cfg);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    fputs(usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (!strcmp(argv[1], "serve")) return cmd_serve(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "bench")) return tw_bench_main(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+    puts("tweedle 0.1.0");
+    return 0;
+  }
+  fprintf(stderr, "tweedle: unknown command '%s'\n\n%s", argv[1], usage);
+  return 2;
+}

@@ -1,0 +1,977 @@
+/* The queue engine: queues and messages in memory, every change logged to the
+ * store under the same lock, a ticker for visibility, delays, retention, long-poll
+ * deadlines and message move tasks. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "sqs/sqs_internal.h"
+
+/* --- small helpers --------------------------------------------------------- */
+
+int tw_sqs_fail(tw_sqs_call *c, tw_err e, const char *fmt, ...) {
+  c->err = e;
+  if (fmt) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->msg, sizeof c->msg, fmt, ap);
+    va_end(ap);
+  } else {
+    c->msg[0] = 0;
+  }
+  return -1;
+}
+
+static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
+
+static const char *jstr(json_t *o, const char *k) {
+  json_t *v = json_object_get(o, k);
+  return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* --- the heap of not-yet-visible messages ---------------------------------- */
+
+static int heap_less(const tw_msg *a, const tw_msg *b) {
+  if (a->visible_at_ms != b->visible_at_ms) return a->visible_at_ms < b->visible_at_ms;
+  return a->seq < b->seq;
+}
+
+static void heap_set(tw_queue *q, size_t i, tw_msg *m) {
+  q->heap[i] = m;
+  m->heap_idx = i;
+}
+
+static void heap_up(tw_queue *q, size_t i) {
+  tw_msg *m = q->heap[i];
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!heap_less(m, q->heap[p])) break;
+    heap_set(q, i, q->heap[p]);
+    i = p;
+  }
+  heap_set(q, i, m);
+}
+
+static void heap_down(tw_queue *q, size_t i) {
+  tw_msg *m = q->heap[i];
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, best = i;
+    const tw_msg *bm = m;
+    if (l < q->heap_len && heap_less(q->heap[l], bm)) best = l, bm = q->heap[l];
+    if (r < q->heap_len && heap_less(q->heap[r], bm)) best = r;
+    if (best == i) break;
+    heap_set(q, i, q->heap[best]);
+    i = best;
+  }
+  heap_set(q, i, m);
+}
+
+static void heap_push(tw_queue *q, tw_msg *m) {
+  if (q->heap_len == q->heap_cap) {
+    size_t n = q->heap_cap ? q->heap_cap * 2 : 64;
+    tw_msg **h = realloc(q->heap, n * sizeof *h);
+    if (!h) abort(); /* out of memory in the middle of a state change */
+    q->heap = h;
+    q->heap_cap = n;
+  }
+  heap_set(q, q->heap_len++, m);
+  heap_up(q, m->heap_idx);
+}
+
+static void heap_remove(tw_queue *q, tw_msg *m) {
+  size_t i = m->heap_idx;
+  if (i == SIZE_MAX) return;
+  m->heap_idx = SIZE_MAX;
+  q->heap_len--;
+  if (i == q->heap_len) return;
+  heap_set(q, i, q->heap[q->heap_len]);
+  heap_down(q, i);
+  heap_up(q, q->heap[i]->heap_idx);
+}
+
+/* --- lists ----------------------------------------------------------------- */
+
+static void ready_append(tw_queue *q, tw_msg *m) {
+  m->next = NULL;
+  m->prev = q->ready_tail;
+  if (q->ready_tail)
+    q->ready_tail->next = m;
+  else
+    q->ready_head = m;
+  q->ready_tail = m;
+}
+
+static void ready_remove(tw_queue *q, tw_msg *m) {
+  if (m->prev)
+    m->prev->next = m->next;
+  else
+    q->ready_head = m->next;
+  if (m->next)
+    m->next->prev = m->prev;
+  else
+    q->ready_tail = m->prev;
+  m->prev = m->next = NULL;
+}
+
+static tw_group *group_get(tw_queue *q, const char *id, int create) {
+  tw_group *g = tw_map_get(&q->groups, id);
+  if (g || !create) return g;
+  g = calloc(1, sizeof *g);
+  g->id = strdup(id);
+  tw_map_put(&q->groups, id, g);
+  g->prev = q->groups_tail;
+  if (q->groups_tail)
+    q->groups_tail->next = g;
+  else
+    q->groups_head = g;
+  q->groups_tail = g;
+  return g;
+}
+
+static void group_drop_if_empty(tw_queue *q, tw_group *g) {
+  if (g->head) return;
+  tw_map_del(&q->groups, g->id);
+  if (g->prev)
+    g->prev->next = g->next;
+  else
+    q->groups_head = g->next;
+  if (g->next)
+    g->next->prev = g->prev;
+  else
+    q->groups_tail = g->prev;
+  free(g->id);
+  free(g);
+}
+
+/* Inserts into the group's list in seq order (usually at the tail). */
+static void group_insert(tw_group *g, tw_msg *m) {
+  tw_msg *after = g->tail;
+  while (after && after->seq > m->seq) after = after->prev;
+  m->prev = after;
+  m->next = after ? after->next : g->head;
+  if (m->next)
+    m->next->prev = m;
+  else
+    g->tail = m;
+  if (after)
+    after->next = m;
+  else
+    g->head = m;
+  m->group = g;
+}
+
+static void group_unlink(tw_group *g, tw_msg *m) {
+  if (m->prev)
+    m->prev->next = m->next;
+  else
+    g->head = m->next;
+  if (m->next)
+    m->next->prev = m->prev;
+  else
+    g->tail = m->prev;
+  m->prev = m->next = NULL;
+}
+
+/* --- message state --------------------------------------------------------- */
+
+static void count_state(tw_queue *q, int state, int d) {
+  if (state == MSG_VISIBLE) q->n_visible += d;
+  else if (state == MSG_INFLIGHT) q->n_inflight += d;
+  else q->n_delayed += d;
+}
+
+/* Takes a message out of whatever structure its state puts it in. */
+static void detach(tw_queue *q, tw_msg *m) {
+  heap_remove(q, m);
+  if (q->fifo) {
+    if (m->state == MSG_INFLIGHT && m->group) m->group->inflight--;
+  } else if (m->state == MSG_VISIBLE) {
+    ready_remove(q, m);
+  }
+  count_state(q, m->state, -1);
+}
+
+/* Puts a message in the structure for `state`. For FIFO it stays in its group. */
+static void attach(tw_queue *q, tw_msg *m, int state) {
+  m->state = state;
+  count_state(q, state, +1);
+  if (state == MSG_VISIBLE) {
+    if (!q->fifo) ready_append(q, m);
+  } else {
+    heap_push(q, m);
+    if (q->fifo && state == MSG_INFLIGHT) m->group->inflight++;
+  }
+}
+
+static void msg_free(tw_msg *m) {
+  free(m->body);
+  json_decref(m->attrs);
+  json_decref(m->sys_attrs);
+  free(m->group_id);
+  free(m->dedup_id);
+  free(m->sender_id);
+  free(m->source_arn);
+  free(m);
+}
+
+tw_msg *tw_sqs_msg_new(tw_queue *q) {
+  tw_msg *m = calloc(1, sizeof *m);
+  if (!m) return NULL;
+  m->heap_idx = SIZE_MAX;
+  m->queue = q;
+  return m;
+}
+
+static void fill_row(const tw_msg *m, tw_msg_row *r, char **attrs, char **sys) {
+  memset(r, 0, sizeof *r);
+  *attrs = m->attrs ? json_dumps(m->attrs, JSON_COMPACT) : NULL;
+  *sys = m->sys_attrs ? json_dumps(m->sys_attrs, JSON_COMPACT) : NULL;
+  r->seq = m->seq;
+  r->queue_id = m->queue->id;
+  r->msg_id = m->id;
+  r->body = m->body;
+  r->body_len = m->body_len;
+  r->attrs_json = *attrs;
+  r->sys_json = *sys;
+  r->sent_ms = m->sent_ms;
+  r->visible_at_ms = m->visible_at_ms;
+  r->first_receive_ms = m->first_receive_ms;
+  r->receive_count = m->receive_count;
+  r->nonce = m->nonce;
+  r->group_id = m->group_id;
+  r->dedup_id = m->dedup_id;
+  r->sender_id = m->sender_id;
+  r->source_arn = m->source_arn;
+  r->seqno = m->seqno;
+}
+
+/* Adds a filled-in message (seq assigned here when 0) to its queue. */
+uint64_t tw_sqs_msg_add(tw_sqs *s, tw_queue *q, tw_msg *m, int persist) {
+  if (!m->seq) m->seq = ++s->next_seq;
+  if (m->seq > s->next_seq) s->next_seq = m->seq;
+  m->queue = q;
+  tw_u64map_put(&s->msgs, m->seq, m);
+  if (q->fifo) {
+    tw_group *g = group_get(q, m->group_id ? m->group_id : "", 1);
+    group_insert(g, m);
+  }
+  int64_t now = tw_now_ms();
+  int state = m->visible_at_ms > now ? (m->receive_count > 0 ? MSG_INFLIGHT : MSG_DELAYED)
+                                     : MSG_VISIBLE;
+  attach(q, m, state);
+  if (!persist) return 0;
+  tw_msg_row r;
+  char *a, *sy;
+  fill_row(m, &r, &a, &sy);
+  uint64_t t = tw_store_msg_insert(s->store, &r);
+  free(a);
+  free(sy);
+  if (state == MSG_VISIBLE) tw_sqs_wake(s, q, 1);
+  return t;
+}
+
+uint64_t tw_sqs_msg_delete(tw_sqs *s, tw_msg *m) {
+  tw_queue *q = m->queue;
+  detach(q, m);
+  if (q->fifo && m->group) {
+    tw_group *g = m->group;
+    int was_head = g->head == m;
+    group_unlink(g, m);
+    group_drop_if_empty(q, g);
+    if (was_head) tw_sqs_wake(s, q, 1);
+  }
+  tw_u64map_del(&s->msgs, m->seq);
+  uint64_t t = tw_store_msg_delete(s->store, m->seq);
+  msg_free(m);
+  return t;
+}
+
+uint64_t tw_sqs_msg_set_visibility(tw_sqs *s, tw_msg *m, int64_t visible_at_ms) {
+  tw_queue *q = m->queue;
+  detach(q, m);
+  m->visible_at_ms = visible_at_ms;
+  int64_t now = tw_now_ms();
+  attach(q, m, visible_at_ms > now ? MSG_INFLIGHT : MSG_VISIBLE);
+  if (m->state == MSG_VISIBLE) tw_sqs_wake(s, q, 1);
+  return tw_store_msg_update(s->store, m->seq, m->visible_at_ms, m->receive_count,
+                             m->first_receive_ms, m->nonce);
+}
+
+/* Moves a message to another queue: dead-lettering and move tasks. */
+uint64_t tw_sqs_msg_move(tw_sqs *s, tw_msg *m, tw_queue *to, const char *source_arn) {
+  tw_queue *from = m->queue;
+  detach(from, m);
+  if (from->fifo && m->group) {
+    tw_group *g = m->group;
+    group_unlink(g, m);
+    group_drop_if_empty(from, g);
+    m->group = NULL;
+  }
+  free(m->source_arn);
+  m->source_arn = xstrdup(source_arn);
+  m->receive_count = 0;
+  m->first_receive_ms = 0;
+  m->nonce++;
+  int64_t now = tw_now_ms();
+  m->visible_at_ms = now;
+  if (to->fifo) {
+    m->seqno = ++to->fifo_seqno;
+    if (!m->group_id) m->group_id = strdup("");
+  }
+  /* A message keeps its SentTimestamp in a standard DLQ; a FIFO DLQ restarts it. */
+  if (to->fifo) m->sent_ms = now;
+  m->queue = to;
+  if (to->fifo) group_insert(group_get(to, m->group_id, 1), m);
+  attach(to, m, MSG_VISIBLE);
+  tw_msg_row r;
+  char *a, *sy;
+  fill_row(m, &r, &a, &sy);
+  uint64_t t = tw_store_msg_move(s->store, &r);
+  free(a);
+  free(sy);
+  if (to->fifo) tw_sqs_queue_save(s, to);
+  tw_sqs_wake(s, to, 1);
+  return t;
+}
+
+/* Moves messages whose time has come from the heap to visible. */
+void tw_sqs_sweep(tw_sqs *s, tw_queue *q, int64_t now_ms) {
+  int woke = 0;
+  while (q->heap_len && q->heap[0]->visible_at_ms <= now_ms) {
+    tw_msg *m = q->heap[0];
+    detach(q, m);
+    attach(q, m, MSG_VISIBLE);
+    woke++;
+  }
+  if (woke) tw_sqs_wake(s, q, woke);
+}
+
+/* --- receipt handles -------------------------------------------------------- */
+
+static void receipt_mac(tw_sqs *s, uint64_t seq, uint32_t nonce, int64_t qid, char out[17]) {
+  char buf[64];
+  int n = snprintf(buf, sizeof buf, "%" PRIu64 ":%" PRIu32 ":%" PRId64, seq, nonce, qid);
+  uint8_t mac[32];
+  tw_hmac_sha256(s->secret, sizeof s->secret, buf, (size_t)n, mac);
+  tw_hex(mac, 8, out);
+}
+
+void tw_sqs_receipt(tw_sqs *s, const tw_msg *m, char out[80]) {
+  char mac[17];
+  receipt_mac(s, m->seq, m->nonce, m->queue->id, mac);
+  snprintf(out, 80, "%016" PRIx64 "%08" PRIx32 "%08" PRIx64 "%s", m->seq, m->nonce,
+           (uint64_t)m->queue->id, mac);
+}
+
+static int parse_hex(const char *p, size_t n, uint64_t *out) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = p[i];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return -1;
+    v = v << 4 | (uint64_t)d;
+  }
+  *out = v;
+  return 0;
+}
+
+int tw_sqs_parse_receipt(tw_sqs *s, const char *h, uint64_t *seq, uint32_t *nonce, int64_t *qid) {
+  if (!h || strlen(h) != 48) return -1;
+  uint64_t a, b, c;
+  if (parse_hex(h, 16, &a) || parse_hex(h + 16, 8, &b) || parse_hex(h + 24, 8, &c)) return -1;
+  char mac[17];
+  receipt_mac(s, a, (uint32_t)b, (int64_t)c, mac);
+  if (memcmp(mac, h + 32, 16) != 0) return -1;
+  *seq = a;
+  *nonce = (uint32_t)b;
+  *qid = (int64_t)c;
+  return 0;
+}
+
+/* --- receiving --------------------------------------------------------------- */
+
+static int redrive_if_due(tw_sqs *s, tw_queue *q, tw_msg *m, uint64_t *ticket) {
+  if (!q->dlq_arn || q->max_receive_count <= 0 || m->receive_count < q->max_receive_count)
+    return 0;
+  tw_queue *dlq = tw_sqs_queue_by_arn(s, q->dlq_arn);
+  if (!dlq || dlq == q) return 0;
+  uint64_t t = tw_sqs_msg_move(s, m, dlq, q->arn);
+  if (t > *ticket) *ticket = t;
+  return 1;
+}
+
+static int expire_if_old(tw_sqs *s, tw_queue *q, tw_msg *m, int64_t now, uint64_t *ticket) {
+  if (m->sent_ms + q->retention * 1000 > now) return 0;
+  uint64_t t = tw_sqs_msg_delete(s, m);
+  if (t > *ticket) *ticket = t;
+  return 1;
+}
+
+static void mark_received(tw_sqs *s, tw_queue *q, tw_msg *m, int vis, int64_t now,
+                          uint64_t *ticket) {
+  detach(q, m);
+  m->receive_count++;
+  if (!m->first_receive_ms) m->first_receive_ms = now;
+  m->nonce++;
+  m->visible_at_ms = now + (int64_t)vis * 1000;
+  /* Visibility 0 still counts as a receive; the message is visible again at once. */
+  attach(q, m, vis > 0 ? MSG_INFLIGHT : MSG_VISIBLE);
+  uint64_t t = tw_store_msg_update(s->store, m->seq, m->visible_at_ms, m->receive_count,
+                                   m->first_receive_ms, m->nonce);
+  if (t > *ticket) *ticket = t;
+}
+
+int tw_sqs_receive(tw_sqs *s, tw_queue *q, int max, int vis, int64_t now, tw_msg **out,
+                   uint64_t *ticket) {
+  int n = 0;
+  tw_sqs_sweep(s, q, now);
+  if (!q->fifo) {
+    /* A visibility of 0 re-appends a message at the tail: stop at the old tail so
+     * none is handed out twice. */
+    tw_msg *m = q->ready_head, *last = q->ready_tail;
+    while (m && n < max) {
+      tw_msg *next = m == last ? NULL : m->next;
+      if (expire_if_old(s, q, m, now, ticket) || redrive_if_due(s, q, m, ticket)) {
+        m = next;
+        continue;
+      }
+      mark_received(s, q, m, vis, now, ticket);
+      out[n++] = m;
+      m = next;
+    }
+    return n;
+  }
+  /* FIFO: whole groups in order; a group with a message in flight is blocked. */
+  tw_group *g = q->groups_head;
+  while (g && n < max) {
+    tw_group *gnext = g->next;
+    if (g->inflight == 0) {
+      tw_msg *m = g->head;
+      while (m && n < max && m->state == MSG_VISIBLE) {
+        tw_msg *next = m->next;
+        int only = !m->prev && !m->next; /* removing it frees the group */
+        if (expire_if_old(s, q, m, now, ticket) || redrive_if_due(s, q, m, ticket)) {
+          if (only) break;
+          m = next;
+          continue;
+        }
+        mark_received(s, q, m, vis, now, ticket);
+        out[n++] = m;
+        if (vis <= 0) break; /* still visible: don't give the same group twice */
+        m = next;
+      }
+    }
+    g = gnext;
+  }
+  return n;
+}
+
+/* --- waiters ---------------------------------------------------------------- */
+
+static void waiter_unlink(tw_queue *q, tw_sqs_waiter *w) {
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    q->waiters_head = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  else
+    q->waiters_tail = w->prev;
+  w->prev = w->next = NULL;
+  w->parked = 0;
+}
+
+/* Wakes up to n parked receives, oldest first. */
+void tw_sqs_wake(tw_sqs *s, tw_queue *q, int n) {
+  (void)s;
+  while (n-- > 0 && q->waiters_head) {
+    tw_sqs_waiter *w = q->waiters_head;
+    waiter_unlink(q, w);
+    w->wake(w);
+  }
+}
+
+static int has_available(tw_queue *q) {
+  if (!q->fifo) return q->ready_head != NULL;
+  for (tw_group *g = q->groups_head; g; g = g->next)
+    if (g->inflight == 0 && g->head && g->head->state == MSG_VISIBLE) return 1;
+  return 0;
+}
+
+static tw_queue *queue_by_id(tw_sqs *s, int64_t id) {
+  for (tw_queue *q = s->queues_head; q; q = q->next)
+    if (q->id == id) return q;
+  return NULL;
+}
+
+int tw_sqs_park(tw_sqs *s, const tw_sqs_call *c, tw_sqs_waiter *w) {
+  pthread_mutex_lock(&s->mu);
+  int rc = -1;
+  tw_queue *q = queue_by_id(s, c->wait_queue_id);
+  if (q && !s->stop && tw_mono_ms() < c->deadline_mono_ms) {
+    tw_sqs_sweep(s, q, tw_now_ms());
+    if (!has_available(q)) {
+      w->queue_id = q->id;
+      w->deadline_mono_ms = c->deadline_mono_ms;
+      w->next = NULL;
+      w->prev = q->waiters_tail;
+      if (q->waiters_tail)
+        q->waiters_tail->next = w;
+      else
+        q->waiters_head = w;
+      q->waiters_tail = w;
+      w->parked = 1;
+      rc = 0;
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  return rc;
+}
+
+void tw_sqs_unpark(tw_sqs *s, tw_sqs_waiter *w) {
+  pthread_mutex_lock(&s->mu);
+  if (w->parked) {
+    tw_queue *q = queue_by_id(s, w->queue_id);
+    if (q) waiter_unlink(q, w);
+  }
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* --- queues ------------------------------------------------------------------ */
+
+tw_queue *tw_sqs_queue_by_name(tw_sqs *s, const char *name) {
+  return tw_map_get(&s->queues_by_name, name);
+}
+
+tw_queue *tw_sqs_queue_by_arn(tw_sqs *s, const char *arn) {
+  const char *p = strrchr(arn ? arn : "", ':');
+  if (!p) return NULL;
+  tw_queue *q = tw_sqs_queue_by_name(s, p + 1);
+  return q && strcmp(q->arn, arn) == 0 ? q : NULL;
+}
+
+static int attr_int(json_t *attrs, const char *k, int dflt) {
+  const char *v = jstr(attrs, k);
+  return v ? atoi(v) : dflt;
+}
+
+/* Parses the stored attribute strings into the fields the engine uses. */
+void tw_sqs_queue_apply_attrs(tw_queue *q) {
+  q->delay = attr_int(q->attrs, "DelaySeconds", 0);
+  q->max_size = attr_int(q->attrs, "MaximumMessageSize", 1048576);
+  q->wait_time = attr_int(q->attrs, "ReceiveMessageWaitTimeSeconds", 0);
+  q->visibility = attr_int(q->attrs, "VisibilityTimeout", 30);
+  const char *r = jstr(q->attrs, "MessageRetentionPeriod");
+  q->retention = r ? atoll(r) : 345600;
+  const char *cbd = jstr(q->attrs, "ContentBasedDeduplication");
+  q->content_dedup = cbd && strcmp(cbd, "true") == 0;
+  const char *scope = jstr(q->attrs, "DeduplicationScope");
+  q->dedup_scope_group = scope && strcmp(scope, "messageGroup") == 0;
+  free(q->dlq_arn);
+  q->dlq_arn = NULL;
+  q->max_receive_count = 0;
+  const char *rp = jstr(q->attrs, "RedrivePolicy");
+  if (rp && *rp) {
+    json_t *p = json_loads(rp, 0, NULL);
+    const char *arn = jstr(p, "deadLetterTargetArn");
+    json_t *mrc = json_object_get(p, "maxReceiveCount");
+    if (arn) q->dlq_arn = strdup(arn);
+    if (json_is_integer(mrc)) q->max_receive_count = (int)json_integer_value(mrc);
+    else if (json_is_string(mrc)) q->max_receive_count = atoi(json_string_value(mrc));
+    json_decref(p);
+  }
+}
+
+uint64_t tw_sqs_queue_save(tw_sqs *s, tw_queue *q) {
+  char *attrs = json_dumps(q->attrs, JSON_COMPACT | JSON_SORT_KEYS);
+  char *tags = json_dumps(q->tags, JSON_COMPACT | JSON_SORT_KEYS);
+  char *policy = q->policy ? json_dumps(q->policy, JSON_COMPACT) : NULL;
+  tw_queue_row r = {.id = q->id,
+                    .name = q->name,
+                    .fifo = q->fifo,
+                    .created = q->created,
+                    .modified = q->modified,
+                    .attrs_json = attrs,
+                    .tags_json = tags,
+                    .policy_json = policy,
+                    .fifo_seqno = q->fifo_seqno,
+                    .last_purge_ms = q->last_purge_ms};
+  uint64_t t = tw_store_queue_save(s->store, &r);
+  free(attrs);
+  free(tags);
+  free(policy);
+  return t;
+}
+
+static tw_queue *queue_new(tw_sqs *s, int64_t id, const char *name, int fifo) {
+  tw_queue *q = calloc(1, sizeof *q);
+  q->id = id;
+  q->name = strdup(name);
+  q->fifo = fifo;
+  snprintf(q->arn, sizeof q->arn, "arn:aws:sqs:%s:%s:%s", s->region, s->account, name);
+  tw_map_init(&q->groups);
+  tw_map_init(&q->dedup);
+  q->prev = s->queues_tail;
+  if (s->queues_tail)
+    s->queues_tail->next = q;
+  else
+    s->queues_head = q;
+  s->queues_tail = q;
+  tw_map_put(&s->queues_by_name, name, q);
+  if (id >= s->next_queue_id) s->next_queue_id = id + 1;
+  return q;
+}
+
+tw_queue *tw_sqs_queue_create(tw_sqs *s, const char *name, int fifo, json_t *attrs, json_t *tags) {
+  tw_queue *q = queue_new(s, s->next_queue_id, name, fifo);
+  q->attrs = json_incref(attrs);
+  q->tags = tags ? json_incref(tags) : json_object();
+  q->created = q->modified = (int64_t)time(NULL);
+  tw_sqs_queue_apply_attrs(q);
+  tw_map_del(&s->deleted_names, name);
+  char v[32];
+  snprintf(v, sizeof v, "%" PRId64, s->next_queue_id);
+  tw_store_kv_put(s->store, "max_queue_id", v);
+  return q;
+}
+
+static void queue_free(tw_queue *q) {
+  const char *k;
+  void *v;
+  for (tw_map_entry *e = tw_map_next(&q->dedup, NULL, &k, &v); e;
+       e = tw_map_next(&q->dedup, e, &k, &v)) {
+    tw_dedup *d = v;
+    free(d->key);
+    free(d);
+  }
+  tw_map_free(&q->dedup);
+  tw_map_free(&q->groups);
+  free(q->heap);
+  json_decref(q->attrs);
+  json_decref(q->tags);
+  json_decref(q->policy);
+  free(q->dlq_arn);
+  free(q->name);
+  free(q);
+}
+
+/* Deletes every message of q (the whole queue, or a purge). */
+static uint64_t drop_messages(tw_sqs *s, tw_queue *q) {
+  uint64_t t = 0;
+  while (q->heap_len) t = tw_sqs_msg_delete(s, q->heap[0]);
+  while (q->ready_head) t = tw_sqs_msg_delete(s, q->ready_head);
+  while (q->groups_head) t = tw_sqs_msg_delete(s, q->groups_head->head);
+  return t;
+}
+
+uint64_t tw_sqs_queue_delete(tw_sqs *s, tw_queue *q) {
+  drop_messages(s, q);
+  /* parked receives on it answer now (empty) */
+  while (q->waiters_head) tw_sqs_wake(s, q, 1);
+  uint64_t t = tw_store_queue_delete(s->store, q->id);
+  tw_map_del(&s->queues_by_name, q->name);
+  tw_map_put(&s->deleted_names, q->name, (void *)(intptr_t)time(NULL));
+  if (q->prev)
+    q->prev->next = q->next;
+  else
+    s->queues_head = q->next;
+  if (q->next)
+    q->next->prev = q->prev;
+  else
+    s->queues_tail = q->prev;
+  queue_free(q);
+  return t;
+}
+
+uint64_t tw_sqs_queue_purge(tw_sqs *s, tw_queue *q) {
+  drop_messages(s, q);
+  q->last_purge_ms = tw_now_ms();
+  return tw_sqs_queue_save(s, q);
+}
+
+void tw_sqs_queue_url(const tw_sqs_call *c, const tw_queue *q, char *out, size_t n) {
+  snprintf(out, n, "%s/%s/%s", c->base_url, c->sqs->account, q->name);
+}
+
+/* QueueUrl (any host; path ends in /<account>/<name>), else the request path. */
+tw_queue *tw_sqs_resolve_queue(tw_sqs_call *c) {
+  const char *url = jstr(c->in, "QueueUrl");
+  const char *path = url;
+  if (!url || !*url) {
+    if (c->path && strlen(c->path) > 1) {
+      path = c->path;
+    } else {
+      tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                  "The request must contain the parameter QueueUrl.");
+      return NULL;
+    }
+  }
+  const char *scheme = strstr(path, "://");
+  if (scheme) {
+    path = strchr(scheme + 3, '/');
+    if (!path) path = "";
+  }
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", path);
+  size_t len = strlen(buf);
+  while (len && buf[len - 1] == '/') buf[--len] = 0;
+  char *name = strrchr(buf, '/');
+  name = name ? name + 1 : buf;
+  tw_queue *q = *name ? tw_sqs_queue_by_name(c->sqs, name) : NULL;
+  if (!q) {
+    tw_sqs_fail(c, TW_ERR_QUEUE_DOES_NOT_EXIST, "The specified queue does not exist.");
+    return NULL;
+  }
+  return q;
+}
+
+/* --- loading ------------------------------------------------------------------ */
+
+static void load_queue(void *ud, const tw_queue_row *r) {
+  tw_sqs *s = ud;
+  tw_queue *q = queue_new(s, r->id, r->name, r->fifo);
+  q->created = r->created;
+  q->modified = r->modified;
+  q->attrs = r->attrs_json ? json_loads(r->attrs_json, 0, NULL) : NULL;
+  if (!q->attrs) q->attrs = json_object();
+  q->tags = r->tags_json ? json_loads(r->tags_json, 0, NULL) : NULL;
+  if (!q->tags) q->tags = json_object();
+  q->policy = r->policy_json ? json_loads(r->policy_json, 0, NULL) : NULL;
+  q->fifo_seqno = r->fifo_seqno;
+  q->last_purge_ms = r->last_purge_ms;
+  tw_sqs_queue_apply_attrs(q);
+}
+
+static void load_message(void *ud, const tw_msg_row *r) {
+  tw_sqs *s = ud;
+  tw_queue *q = queue_by_id(s, r->queue_id);
+  if (!q) return;
+  tw_msg *m = tw_sqs_msg_new(q);
+  m->seq = r->seq;
+  snprintf(m->id, sizeof m->id, "%s", r->msg_id ? r->msg_id : "");
+  m->body = malloc(r->body_len + 1);
+  if (r->body_len) memcpy(m->body, r->body, r->body_len);
+  m->body[r->body_len] = 0;
+  m->body_len = r->body_len;
+  tw_md5_hex(m->body, m->body_len, m->md5_body);
+  m->attrs = r->attrs_json ? json_loads(r->attrs_json, 0, NULL) : NULL;
+  m->sys_attrs = r->sys_json ? json_loads(r->sys_json, 0, NULL) : NULL;
+  m->sent_ms = r->sent_ms;
+  m->visible_at_ms = r->visible_at_ms;
+  m->first_receive_ms = r->first_receive_ms;
+  m->receive_count = r->receive_count;
+  m->nonce = r->nonce;
+  m->group_id = xstrdup(r->group_id);
+  m->dedup_id = xstrdup(r->dedup_id);
+  m->sender_id = xstrdup(r->sender_id);
+  m->source_arn = xstrdup(r->source_arn);
+  m->seqno = r->seqno;
+  extern void tw_sqs_msg_digests(tw_msg * m);
+  tw_sqs_msg_digests(m);
+  tw_sqs_msg_add(s, q, m, 0);
+}
+
+static void load_dedup(void *ud, int64_t qid, const char *key, const char *msg_id, uint64_t seqno,
+                       int64_t expires_ms) {
+  tw_sqs *s = ud;
+  tw_queue *q = queue_by_id(s, qid);
+  if (!q || !key) return;
+  tw_dedup *d = calloc(1, sizeof *d);
+  d->key = strdup(key);
+  snprintf(d->msg_id, sizeof d->msg_id, "%s", msg_id ? msg_id : "");
+  d->seqno = seqno;
+  d->expires_ms = expires_ms;
+  tw_map_put(&q->dedup, key, d);
+}
+
+static void load_kv(void *ud, const char *key, const char *value) {
+  tw_sqs *s = ud;
+  if (strcmp(key, "receipt_secret") == 0 && value && strlen(value) == 64) {
+    for (int i = 0; i < 32; i++) {
+      unsigned v;
+      sscanf(value + 2 * i, "%2x", &v);
+      s->secret[i] = (uint8_t)v;
+    }
+  } else if (strncmp(key, "movetask:", 9) == 0 && value) {
+    tw_sqs_task_load(s, key, value);
+  }
+}
+
+tw_sqs *tw_sqs_open(tw_store *store, const char *region, const char *account, char *err,
+                    size_t errlen) {
+  tw_sqs *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->tick_cv, NULL);
+  s->store = store;
+  snprintf(s->region, sizeof s->region, "%s", region);
+  snprintf(s->account, sizeof s->account, "%s", account);
+  tw_map_init(&s->queues_by_name);
+  tw_map_init(&s->deleted_names);
+  tw_u64map_init(&s->msgs);
+  s->max_inflight = 120000;
+  s->next_queue_id = tw_store_max_queue_id(store) + 1;
+  s->next_seq = tw_store_max_seq(store);
+  tw_random_bytes(s->secret, sizeof s->secret);
+  int have_secret = 0;
+  tw_store_loader ld = {load_queue, load_message, load_dedup, load_kv};
+  /* the secret is in kv, loaded last; messages do not depend on it */
+  if (tw_store_load(store, &ld, s)) {
+    snprintf(err, errlen, "cannot load the queue state");
+    tw_sqs_close(s);
+    return NULL;
+  }
+  for (int i = 0; i < 32; i++) have_secret |= s->secret[i];
+  (void)have_secret;
+  char hex[65];
+  tw_hex(s->secret, 32, hex);
+  tw_store_kv_put(store, "receipt_secret", hex);
+  return s;
+}
+
+/* --- the ticker ------------------------------------------------------------------ */
+
+static void tick(tw_sqs *s, double dt) {
+  int64_t now = tw_now_ms(), mono = tw_mono_ms();
+  static int64_t last_slow;
+  int slow = mono - last_slow >= 1000;
+  if (slow) last_slow = mono;
+  for (tw_queue *q = s->queues_head; q; q = q->next) {
+    if (q->waiters_head || slow) tw_sqs_sweep(s, q, now);
+    /* wake any parked receive whose deadline has come, and all when messages wait */
+    for (tw_sqs_waiter *w = q->waiters_head; w;) {
+      tw_sqs_waiter *n = w->next;
+      if (w->deadline_mono_ms <= mono) {
+        waiter_unlink(q, w);
+        w->wake(w);
+      }
+      w = n;
+    }
+    if (q->waiters_head && has_available(q)) tw_sqs_wake(s, q, 1);
+    if (slow) {
+      /* retention: oldest visible messages first */
+      uint64_t t = 0;
+      if (!q->fifo) {
+        for (tw_msg *m = q->ready_head; m;) {
+          tw_msg *n = m->next;
+          if (m->sent_ms + q->retention * 1000 <= now) t = tw_sqs_msg_delete(s, m);
+          m = n;
+        }
+      }
+      (void)t;
+      /* FIFO dedup window */
+      const char *k;
+      void *v;
+      tw_map_entry *e = tw_map_next(&q->dedup, NULL, &k, &v);
+      while (e) {
+        tw_dedup *d = v;
+        e = tw_map_next(&q->dedup, e, &k, &v);
+        if (d->expires_ms <= now) {
+          tw_map_del(&q->dedup, d->key);
+          free(d->key);
+          free(d);
+        }
+      }
+    }
+  }
+  if (slow) {
+    static int64_t last_prune;
+    if (mono - last_prune > 60000) {
+      last_prune = mono;
+      tw_store_dedup_prune(s->store, now);
+    }
+    /* deleted queue names become usable again after 60 s */
+    const char *k;
+    void *v;
+    tw_map_entry *e = tw_map_next(&s->deleted_names, NULL, &k, &v);
+    time_t t = time(NULL);
+    while (e) {
+      const char *key = k;
+      intptr_t when = (intptr_t)v;
+      e = tw_map_next(&s->deleted_names, e, &k, &v);
+      if (t - when >= 60) tw_map_del(&s->deleted_names, key);
+    }
+  }
+  tw_sqs_move_tasks_tick(s, now, dt);
+}
+
+static void *ticker_main(void *arg) {
+  tw_sqs *s = arg;
+  double last = tw_mono_sec();
+  pthread_mutex_lock(&s->mu);
+  while (!s->stop) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 50 * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&s->tick_cv, &s->mu, &ts);
+    if (s->stop) break;
+    double now = tw_mono_sec();
+    tick(s, now - last);
+    last = now;
+  }
+  pthread_mutex_unlock(&s->mu);
+  return NULL;
+}
+
+int tw_sqs_start(tw_sqs *s) { return pthread_create(&s->ticker, NULL, ticker_main, s) ? -1 : 0; }
+
+void tw_sqs_stop(tw_sqs *s) {
+  pthread_mutex_lock(&s->mu);
+  if (!s->stop) {
+    s->stop = 1;
+    for (tw_queue *q = s->queues_head; q; q = q->next)
+      while (q->waiters_head) tw_sqs_wake(s, q, 1);
+    pthread_cond_signal(&s->tick_cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->ticker, NULL);
+    return;
+  }
+  pthread_mutex_unlock(&s->mu);
+}
+
+void tw_sqs_close(tw_sqs *s) {
+  if (!s) return;
+  while (s->queues_head) {
+    tw_queue *q = s->queues_head;
+    s->queues_head = q->next;
+    if (q->fifo) { /* every FIFO message is in a group, whatever its state */
+      for (tw_group *g = q->groups_head; g;) {
+        tw_group *gn = g->next;
+        for (tw_msg *m = g->head; m;) {
+          tw_msg *n = m->next;
+          msg_free(m);
+          m = n;
+        }
+        free(g->id);
+        free(g);
+        g = gn;
+      }
+    } else {
+      while (q->heap_len) msg_free(q->heap[--q->heap_len]);
+      for (tw_msg *m = q->ready_head; m;) {
+        tw_msg *n = m->next;
+        msg_free(m);
+        m = n;
+      }
+    }
+    queue_free(q);
+  }
+  tw_map_free(&s->queues_by_name);
+  tw_map_free(&s->deleted_names);
+  tw_u64map_free(&s->msgs);
+  free(s->tasks);
+  pthread_mutex_destroy(&s->mu);
+  pthread_cond_destroy(&s->tick_cv);
+  free(s);
+}

@@ -1,0 +1,61 @@
+/* The queue engine's public face: front ends (JSON, query) turn a request into a
+ * tw_sqs_call with JSON-protocol-shaped input, run it, and render `out` or `err`. */
+#ifndef TW_SQS_SQS_H
+#define TW_SQS_SQS_H
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/errors.h"
+#include "store/store.h"
+
+typedef struct tw_sqs tw_sqs;
+
+/* A parked ReceiveMessage. `wake` runs with the engine lock held, once, after the
+ * waiter was taken off every list; it must not call back into the engine. */
+typedef struct tw_sqs_waiter {
+  struct tw_sqs_waiter *prev, *next;
+  void (*wake)(struct tw_sqs_waiter *w);
+  int64_t deadline_mono_ms;
+  int64_t queue_id;
+  int parked;
+} tw_sqs_waiter;
+
+typedef struct {
+  tw_sqs *sqs;
+  const char *action; /* e.g. "SendMessage" */
+  json_t *in;         /* request in the JSON protocol's shape (borrowed) */
+  json_t *out;        /* result in the JSON protocol's shape (owned by the call) */
+  tw_err err;
+  char msg[1024];
+  char base_url[512];   /* scheme://host[:port] that queue URLs are built on */
+  const char *path;     /* request path: a queue URL path names the queue */
+  const char *principal; /* the access key that signed: SenderId */
+  uint64_t ticket;      /* store batch the answer must wait for; 0: none */
+  /* long polling (ReceiveMessage): set when nothing was available yet */
+  int wants_wait;
+  int64_t deadline_mono_ms;
+  int64_t wait_queue_id;
+  int runs; /* how many times the action ran for this request */
+} tw_sqs_call;
+
+typedef struct {
+  const char *name;
+  int (*fn)(tw_sqs_call *c); /* 0 done; sets c->out or c->err */
+} tw_sqs_action;
+
+tw_sqs *tw_sqs_open(tw_store *store, const char *region, const char *account, char *err,
+                    size_t errlen);
+int tw_sqs_start(tw_sqs *s);
+/* Wakes every parked receive (they answer at once) and stops the ticker. */
+void tw_sqs_stop(tw_sqs *s);
+void tw_sqs_close(tw_sqs *s);
+
+const tw_sqs_action *tw_sqs_find_action(const char *name);
+/* Runs the action; afterwards either c->err != OK, or c->out is set, or
+ * c->wants_wait asks the caller to park the request with tw_sqs_park. */
+void tw_sqs_execute(tw_sqs_call *c);
+/* Parks a waiting receive. Returns 0 when parked, -1 when it should run again now. */
+int tw_sqs_park(tw_sqs *s, const tw_sqs_call *c, tw_sqs_waiter *w);
+void tw_sqs_unpark(tw_sqs *s, tw_sqs_waiter *w);
+
+#endif

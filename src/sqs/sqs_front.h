@@ -1,0 +1,22 @@
+/* The two wire protocols of SQS over HTTP. Both build a tw_sqs_call and share
+ * one driver for long polling and waiting on the commit (sqs_http.c). */
+#ifndef TW_SQS_FRONT_H
+#define TW_SQS_FRONT_H
+#include "http/request.h"
+
+/* action: the part of X-Amz-Target after "AmazonSQS." (NULL: unknown target) */
+void tw_sqs_json_serve(tw_request *r, const char *action);
+void tw_sqs_query_serve(tw_request *r);
+
+/* shared driver */
+typedef struct {
+  tw_sqs_call call;
+  json_t *in;
+  void (*render)(tw_request *r);
+} tw_sqs_http_ctx;
+
+tw_sqs_http_ctx *tw_sqs_http_ctx_new(tw_request *r, json_t *in, const char *action,
+                                     void (*render)(tw_request *r));
+void tw_sqs_http_run(tw_request *r);
+
+#endif

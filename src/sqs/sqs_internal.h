@@ -1,0 +1,147 @@
+/* Internals shared by the files of the queue engine (src/sqs/). Everything here
+ * is guarded by tw_sqs.mu; front ends never touch these structs. */
+#ifndef TW_SQS_INTERNAL_H
+#define TW_SQS_INTERNAL_H
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/map.h"
+#include "sqs/sqs.h"
+#include "store/store.h"
+
+enum { MSG_DELAYED, MSG_VISIBLE, MSG_INFLIGHT };
+
+typedef struct tw_group tw_group;
+typedef struct tw_queue tw_queue;
+
+typedef struct tw_msg {
+  uint64_t seq; /* our number: global, increasing; FIFO order within a group */
+  char id[37];  /* MessageId */
+  char *body;
+  size_t body_len;
+  json_t *attrs;     /* MessageAttributes (JSON-protocol shape) or NULL */
+  json_t *sys_attrs; /* MessageSystemAttributes or NULL */
+  char md5_body[33], md5_attrs[33], md5_sys[33];
+  int64_t sent_ms, first_receive_ms, visible_at_ms;
+  int receive_count;
+  uint32_t nonce; /* changes on every receive: part of the receipt handle */
+  int state;
+  char *group_id, *dedup_id, *sender_id, *source_arn;
+  uint64_t seqno; /* FIFO SequenceNumber */
+  size_t heap_idx;
+  tw_queue *queue;
+  tw_group *group;
+  struct tw_msg *prev, *next; /* standard: ready list; FIFO: its group's list */
+} tw_msg;
+
+struct tw_group { /* FIFO message group */
+  char *id;
+  tw_msg *head, *tail;
+  int inflight;
+  tw_group *prev, *next; /* the queue's list of groups */
+};
+
+typedef struct {
+  char *key;
+  char msg_id[37];
+  uint64_t seqno;
+  int64_t expires_ms;
+} tw_dedup;
+
+struct tw_queue {
+  int64_t id;
+  char *name;
+  char arn[256];
+  int fifo;
+  int64_t created, modified;
+  json_t *attrs; /* settable attributes as strings, exactly as stored */
+  json_t *tags;
+  json_t *policy; /* built by Add/RemovePermission, or set via Policy attribute */
+  /* parsed attribute values */
+  int delay, max_size, wait_time, visibility;
+  int64_t retention;
+  int content_dedup, dedup_scope_group;
+  char *dlq_arn; /* from RedrivePolicy */
+  int max_receive_count;
+  uint64_t fifo_seqno;
+  int64_t last_purge_ms;
+  /* messages */
+  tw_msg **heap; /* not-yet-visible messages (delayed, in flight) by visible_at */
+  size_t heap_len, heap_cap;
+  tw_msg *ready_head, *ready_tail; /* standard queues: visible messages */
+  tw_map groups;                   /* FIFO: group id -> tw_group */
+  tw_group *groups_head, *groups_tail;
+  tw_map dedup; /* FIFO: dedup key -> tw_dedup */
+  int n_visible, n_inflight, n_delayed;
+  /* parked ReceiveMessage calls */
+  tw_sqs_waiter *waiters_head, *waiters_tail;
+  int deleted;
+  tw_queue *prev, *next; /* the engine's queue list, in creation order */
+};
+
+typedef struct {
+  char handle[64];
+  char source_arn[256];
+  char dest_arn[256]; /* empty: each message goes back to its source queue */
+  int rate;           /* messages per second, 0 = as fast as possible */
+  char status[16];    /* RUNNING, COMPLETED, CANCELLING, CANCELLED, FAILED */
+  int64_t started_ms;
+  int64_t moved, to_move;
+  uint64_t max_seq; /* move only what was in the queue when the task started */
+  char failure[256];
+  double budget;
+} tw_move_task;
+
+struct tw_sqs {
+  pthread_mutex_t mu;
+  tw_store *store;
+  char region[64], account[32];
+  uint8_t secret[32]; /* signs receipt handles */
+  tw_map queues_by_name;
+  tw_u64map msgs; /* seq -> tw_msg */
+  tw_queue *queues_head, *queues_tail;
+  int64_t next_queue_id;
+  uint64_t next_seq;
+  tw_map deleted_names; /* name -> (intptr_t) deletion time in seconds */
+  tw_move_task *tasks;
+  size_t ntasks, cap_tasks;
+  int max_inflight;
+  /* ticker */
+  pthread_t ticker;
+  pthread_cond_t tick_cv;
+  int stop;
+};
+
+/* engine.c */
+tw_queue *tw_sqs_queue_by_name(tw_sqs *s, const char *name);
+tw_queue *tw_sqs_queue_by_arn(tw_sqs *s, const char *arn);
+void tw_sqs_queue_apply_attrs(tw_queue *q);
+uint64_t tw_sqs_queue_save(tw_sqs *s, tw_queue *q);
+tw_queue *tw_sqs_queue_create(tw_sqs *s, const char *name, int fifo, json_t *attrs, json_t *tags);
+uint64_t tw_sqs_queue_delete(tw_sqs *s, tw_queue *q);
+uint64_t tw_sqs_queue_purge(tw_sqs *s, tw_queue *q);
+void tw_sqs_sweep(tw_sqs *s, tw_queue *q, int64_t now_ms);
+tw_msg *tw_sqs_msg_new(tw_queue *q);
+uint64_t tw_sqs_msg_add(tw_sqs *s, tw_queue *q, tw_msg *m, int persist);
+uint64_t tw_sqs_msg_delete(tw_sqs *s, tw_msg *m);
+uint64_t tw_sqs_msg_set_visibility(tw_sqs *s, tw_msg *m, int64_t visible_at_ms);
+uint64_t tw_sqs_msg_move(tw_sqs *s, tw_msg *m, tw_queue *to, const char *source_arn);
+/* Picks up to max messages to receive (marks them in flight for vis seconds). */
+int tw_sqs_receive(tw_sqs *s, tw_queue *q, int max, int vis, int64_t now_ms, tw_msg **out,
+                   uint64_t *ticket);
+void tw_sqs_receipt(tw_sqs *s, const tw_msg *m, char out[80]);
+/* 0: parsed (seq, nonce, qid); -1: malformed or forged */
+int tw_sqs_parse_receipt(tw_sqs *s, const char *h, uint64_t *seq, uint32_t *nonce, int64_t *qid);
+void tw_sqs_wake(tw_sqs *s, tw_queue *q, int n);
+void tw_sqs_queue_url(const tw_sqs_call *c, const tw_queue *q, char *out, size_t n);
+void tw_sqs_move_tasks_tick(tw_sqs *s, int64_t now_ms, double dt);
+void tw_sqs_task_save(tw_sqs *s, const tw_move_task *t);
+void tw_sqs_task_load(tw_sqs *s, const char *key, const char *value);
+
+/* helpers for actions */
+int tw_sqs_fail(tw_sqs_call *c, tw_err e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Finds the queue named by QueueUrl (or the request path); sets QueueDoesNotExist. */
+tw_queue *tw_sqs_resolve_queue(tw_sqs_call *c);
+
+#endif

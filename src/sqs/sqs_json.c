@@ -1,0 +1,75 @@
+/* SQS JSON 1.0 protocol: POST / with X-Amz-Target: AmazonSQS.<Action>. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "core/log.h"
+#include "sqs/sqs_front.h"
+
+#define JSON_CT "application/x-amz-json-1.0"
+
+static int is_auth_error(tw_err e) {
+  return e == TW_ERR_MISSING_AUTH || e == TW_ERR_INCOMPLETE_SIGNATURE ||
+         e == TW_ERR_SIGNATURE_MISMATCH || e == TW_ERR_INVALID_CLIENT_TOKEN ||
+         e == TW_ERR_REQUEST_EXPIRED;
+}
+
+static void json_error(tw_request *r, tw_err e, const char *msg) {
+  const tw_err_info *info = tw_err_get(e);
+  char type[160];
+  snprintf(type, sizeof type, "%s#%s",
+           is_auth_error(e) ? "com.amazon.coral.service" : "com.amazonaws.sqs", info->json_type);
+  json_t *o = json_pack("{s:s,s:s}", "__type", type, "message", msg && *msg ? msg : info->message);
+  size_t len;
+  char *body = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  len = strlen(body);
+  tw_req_respond_owned(r, info->http_status, JSON_CT, body, len);
+  char hdr[200];
+  snprintf(hdr, sizeof hdr, "%s;%s", info->query_code, info->sender ? "Sender" : "Receiver");
+  tw_req_add_header(r, "x-amzn-query-error", hdr);
+}
+
+static void render(tw_request *r) {
+  tw_sqs_http_ctx *x = r->ctx;
+  if (x->call.err != TW_ERR_OK) {
+    json_error(r, x->call.err, x->call.msg);
+    return;
+  }
+  char *body = x->call.out ? json_dumps(x->call.out, JSON_COMPACT) : strdup("{}");
+  tw_req_respond_owned(r, 200, JSON_CT, body, strlen(body));
+}
+
+void tw_sqs_json_serve(tw_request *r, const char *action) {
+  char msg[512];
+  if (action) snprintf(r->action, sizeof r->action, "%s", action);
+  tw_err e = tw_req_authenticate(r, msg, sizeof msg);
+  if (e != TW_ERR_OK) {
+    json_error(r, e, msg);
+    return;
+  }
+  if (!action || !tw_sqs_find_action(action)) {
+    json_error(r, TW_ERR_UNKNOWN_OPERATION, NULL);
+    return;
+  }
+  if (r->too_large) {
+    json_error(r, TW_ERR_REQUEST_TOO_LARGE, NULL);
+    return;
+  }
+  json_t *in;
+  if (r->body.len == 0) {
+    in = json_object();
+  } else {
+    json_error_t je;
+    in = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    if (!json_is_object(in)) {
+      json_decref(in);
+      json_error(r, TW_ERR_MALFORMED_JSON,
+                 "Failed to parse the request body as a JSON object.");
+      return;
+    }
+  }
+  tw_sqs_http_ctx_new(r, in, r->action, render);
+  tw_sqs_http_run(r);
+}

@@ -1,0 +1,684 @@
+/* Message actions: SendMessage(+Batch), ReceiveMessage, DeleteMessage(+Batch),
+ * ChangeMessageVisibility(+Batch). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "sqs/msg_digest.h"
+#include "sqs/params.h"
+#include "sqs/sqs_actions.h"
+#include "sqs/sqs_internal.h"
+
+#define MAX_BATCH 10
+#define MAX_PAYLOAD 1048576
+
+void tw_sqs_msg_digests(tw_msg *m) {
+  m->md5_attrs[0] = m->md5_sys[0] = 0;
+  if (m->attrs && json_object_size(m->attrs)) tw_sqs_md5_message_attributes(m->attrs, m->md5_attrs);
+  if (m->sys_attrs && json_object_size(m->sys_attrs))
+    tw_sqs_md5_system_attributes(m->sys_attrs, m->md5_sys);
+}
+
+/* --- SendMessage ----------------------------------------------------------- */
+
+typedef struct {
+  const char *body;
+  size_t body_len;
+  json_t *attrs, *sys;
+  long long delay;
+  int has_delay;
+  const char *group, *dedup;
+  char md5_body[33], md5_attrs[33], md5_sys[33];
+  size_t size;
+} send_req;
+
+static int valid_id_chars(const char *s, size_t max) {
+  size_t n = strlen(s);
+  if (n == 0 || n > max) return 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch < 0x21 || ch > 0x7e) return 0; /* printable ASCII, no spaces */
+  }
+  return 1;
+}
+
+/* Validation that needs no queue: runs before taking the lock. */
+static int send_parse(tw_sqs_call *c, json_t *in, send_req *r) {
+  memset(r, 0, sizeof *r);
+  json_t *b = json_object_get(in, "MessageBody");
+  if (!json_is_string(b)) {
+    tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter MessageBody.");
+    return -1;
+  }
+  r->body = json_string_value(b);
+  r->body_len = json_string_length(b);
+  if (r->body_len == 0) {
+    tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter MessageBody.");
+    return -1;
+  }
+  if (!tw_p_valid_body(r->body, r->body_len)) {
+    tw_sqs_fail(c, TW_ERR_INVALID_MESSAGE_CONTENTS,
+                "Invalid binary character was found in the message body, the set of allowed "
+                "characters is #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to "
+                "#x10FFFF");
+    return -1;
+  }
+  int h = tw_p_int(c, in, "DelaySeconds", &r->delay);
+  if (h < 0) return -1;
+  r->has_delay = h;
+  if (h && tw_p_range(c, "DelaySeconds", r->delay, 0, 900, "Must be >= 0 and <= 900, if provided."))
+    return -1;
+  r->attrs = json_object_get(in, "MessageAttributes");
+  if (r->attrs && json_is_object(r->attrs) && json_object_size(r->attrs) == 0) r->attrs = NULL;
+  if (tw_p_message_attributes(c, r->attrs, &r->size)) return -1;
+  r->sys = json_object_get(in, "MessageSystemAttributes");
+  if (r->sys && json_is_object(r->sys) && json_object_size(r->sys) == 0) r->sys = NULL;
+  if (r->sys) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(r->sys, k, v) {
+      if (strcmp(k, "AWSTraceHeader") != 0) {
+        tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                    "Message system attribute name '%s' is invalid.", k);
+        return -1;
+      }
+      const char *t = tw_p_str(v, "DataType");
+      if (!t || strcmp(t, "String") != 0 || !tw_p_str(v, "StringValue")) {
+        tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                    "Message system attribute 'AWSTraceHeader' must have a String value.");
+        return -1;
+      }
+    }
+  }
+  r->group = tw_p_str(in, "MessageGroupId");
+  r->dedup = tw_p_str(in, "MessageDeduplicationId");
+  if (r->group && !valid_id_chars(r->group, 128)) {
+    tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                "Value %s for parameter MessageGroupId is invalid. Reason: MessageGroupId can only "
+                "include alphanumeric and punctuation characters. 1 to 128 in length.",
+                r->group);
+    return -1;
+  }
+  if (r->dedup && !valid_id_chars(r->dedup, 128)) {
+    tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                "Value %s for parameter MessageDeduplicationId is invalid. Reason: "
+                "MessageDeduplicationId can only include alphanumeric and punctuation characters. "
+                "1 to 128 in length.",
+                r->dedup);
+    return -1;
+  }
+  r->size += r->body_len;
+  tw_md5_hex(r->body, r->body_len, r->md5_body);
+  if (r->attrs && tw_sqs_md5_message_attributes(r->attrs, r->md5_attrs)) {
+    tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE, "Invalid message attributes.");
+    return -1;
+  }
+  if (r->sys) tw_sqs_md5_system_attributes(r->sys, r->md5_sys);
+  return 0;
+}
+
+/* Checks that depend on the queue; then enqueues. Lock held. Fills `res`. */
+static int send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
+  tw_sqs *s = c->sqs;
+  if ((long long)r->size > q->max_size) {
+    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "One or more parameters are invalid. Reason: Message must be shorter than "
+                       "%d bytes.",
+                       q->max_size);
+  }
+  char dedup_buf[65];
+  const char *dedup = r->dedup;
+  if (q->fifo) {
+    if (!r->group)
+      return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                         "The request must contain the parameter MessageGroupId.");
+    if (r->has_delay && r->delay != 0)
+      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "Value %lld for parameter DelaySeconds is invalid. Reason: The request "
+                         "include parameter that is not valid for this queue type.",
+                         r->delay);
+    if (!dedup) {
+      if (!q->content_dedup)
+        return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                           "The queue should either have ContentBasedDeduplication enabled or "
+                           "MessageDeduplicationId provided explicitly");
+      tw_sha256_hex(r->body, r->body_len, dedup_buf);
+      dedup = dedup_buf;
+    }
+  } else if (r->dedup) {
+    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "The request include parameter MessageDeduplicationId that is not valid "
+                       "for this queue type");
+  }
+  int64_t now = tw_now_ms();
+  if (q->fifo) {
+    char key[400];
+    if (q->dedup_scope_group)
+      snprintf(key, sizeof key, "%s\x1f%s", r->group, dedup);
+    else
+      snprintf(key, sizeof key, "%s", dedup);
+    tw_dedup *d = tw_map_get(&q->dedup, key);
+    if (d && d->expires_ms > now) { /* a duplicate: accepted, not enqueued */
+      json_object_set_new(res, "MessageId", json_string(d->msg_id));
+      char sn[32];
+      snprintf(sn, sizeof sn, "%020" PRIu64, d->seqno);
+      json_object_set_new(res, "SequenceNumber", json_string(sn));
+      json_object_set_new(res, "MD5OfMessageBody", json_string(r->md5_body));
+      if (r->md5_attrs[0]) json_object_set_new(res, "MD5OfMessageAttributes", json_string(r->md5_attrs));
+      if (r->md5_sys[0])
+        json_object_set_new(res, "MD5OfMessageSystemAttributes", json_string(r->md5_sys));
+      return 0;
+    }
+  }
+  tw_msg *m = tw_sqs_msg_new(q);
+  tw_uuid4(m->id);
+  m->body = malloc(r->body_len + 1);
+  memcpy(m->body, r->body, r->body_len);
+  m->body[r->body_len] = 0;
+  m->body_len = r->body_len;
+  memcpy(m->md5_body, r->md5_body, 33);
+  memcpy(m->md5_attrs, r->md5_attrs, 33);
+  memcpy(m->md5_sys, r->md5_sys, 33);
+  m->attrs = r->attrs ? json_deep_copy(r->attrs) : NULL;
+  m->sys_attrs = r->sys ? json_deep_copy(r->sys) : NULL;
+  m->sent_ms = now;
+  int delay = r->has_delay ? (int)r->delay : q->delay;
+  m->visible_at_ms = now + (int64_t)delay * 1000;
+  m->group_id = r->group ? strdup(r->group) : NULL;
+  m->dedup_id = q->fifo ? strdup(dedup) : NULL;
+  m->sender_id = c->principal ? strdup(c->principal) : NULL;
+  if (q->fifo) m->seqno = ++q->fifo_seqno;
+  uint64_t t = tw_sqs_msg_add(s, q, m, 1);
+  if (t > c->ticket) c->ticket = t;
+  if (q->fifo) {
+    char key[400];
+    if (q->dedup_scope_group)
+      snprintf(key, sizeof key, "%s\x1f%s", r->group, dedup);
+    else
+      snprintf(key, sizeof key, "%s", dedup);
+    tw_dedup *d = tw_map_get(&q->dedup, key);
+    if (!d) {
+      d = calloc(1, sizeof *d);
+      d->key = strdup(key);
+      tw_map_put(&q->dedup, key, d);
+    }
+    memcpy(d->msg_id, m->id, sizeof d->msg_id);
+    d->seqno = m->seqno;
+    d->expires_ms = now + 5 * 60 * 1000;
+    tw_store_dedup_put(s->store, q->id, key, m->id, m->seqno, d->expires_ms);
+    t = tw_sqs_queue_save(s, q); /* fifo_seqno */
+    if (t > c->ticket) c->ticket = t;
+    char sn[32];
+    snprintf(sn, sizeof sn, "%020" PRIu64, m->seqno);
+    json_object_set_new(res, "SequenceNumber", json_string(sn));
+  }
+  json_object_set_new(res, "MessageId", json_string(m->id));
+  json_object_set_new(res, "MD5OfMessageBody", json_string(m->md5_body));
+  if (m->md5_attrs[0]) json_object_set_new(res, "MD5OfMessageAttributes", json_string(m->md5_attrs));
+  if (m->md5_sys[0]) json_object_set_new(res, "MD5OfMessageSystemAttributes", json_string(m->md5_sys));
+  return 0;
+}
+
+int tw_sqs_send_message(tw_sqs_call *c) {
+  send_req r;
+  if (send_parse(c, c->in, &r)) return -1;
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  json_t *res = json_object();
+  int rc = q ? send_one(c, q, &r, res) : -1;
+  pthread_mutex_unlock(&c->sqs->mu);
+  if (rc)
+    json_decref(res);
+  else
+    c->out = res;
+  return rc;
+}
+
+/* --- batches ----------------------------------------------------------------- */
+
+/* Common checks of a batch request's Entries: count, ids valid and distinct. */
+static json_t *batch_entries(tw_sqs_call *c, const char *what) {
+  json_t *e = json_object_get(c->in, "Entries");
+  if (!e || json_is_null(e) || (json_is_array(e) && json_array_size(e) == 0)) {
+    tw_sqs_fail(c, TW_ERR_EMPTY_BATCH, "There should be at least one %s in the request.", what);
+    return NULL;
+  }
+  if (!json_is_array(e)) {
+    tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE, "Entries must be a list.");
+    return NULL;
+  }
+  if (json_array_size(e) > MAX_BATCH) {
+    tw_sqs_fail(c, TW_ERR_TOO_MANY_ENTRIES, "Maximum number of entries per request are 10. You have sent %zu.",
+                json_array_size(e));
+    return NULL;
+  }
+  size_t i, j;
+  json_t *x;
+  json_array_foreach(e, i, x) {
+    const char *id = tw_p_str(x, "Id");
+    if (!id) {
+      tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter Id.");
+      return NULL;
+    }
+    size_t n = strlen(id);
+    int ok = n > 0 && n <= 80;
+    for (size_t k = 0; ok && k < n; k++) {
+      char ch = id[k];
+      ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '_';
+    }
+    if (!ok) {
+      tw_sqs_fail(c, TW_ERR_INVALID_BATCH_ENTRY_ID,
+                  "A batch entry id can only contain alphanumeric characters, hyphens and "
+                  "underscores. It can be at most 80 letters long.");
+      return NULL;
+    }
+    for (j = 0; j < i; j++)
+      if (strcmp(id, tw_p_str(json_array_get(e, j), "Id")) == 0) {
+        tw_sqs_fail(c, TW_ERR_BATCH_IDS_NOT_DISTINCT, "Id %s repeated.", id);
+        return NULL;
+      }
+  }
+  return e;
+}
+
+static void batch_failed(json_t *failed, const char *id, tw_err e, const char *msg) {
+  const tw_err_info *info = tw_err_get(e);
+  json_t *f = json_object();
+  json_object_set_new(f, "Id", json_string(id));
+  json_object_set_new(f, "SenderFault", json_boolean(info->sender));
+  json_object_set_new(f, "Code", json_string(info->code));
+  json_object_set_new(f, "Message", json_string(msg && *msg ? msg : info->message));
+  json_array_append_new(failed, f);
+}
+
+int tw_sqs_send_message_batch(tw_sqs_call *c) {
+  json_t *entries = batch_entries(c, "entry");
+  if (!entries) return -1;
+  size_t n = json_array_size(entries), i;
+  send_req reqs[MAX_BATCH];
+  int bad[MAX_BATCH] = {0};
+  tw_err errs[MAX_BATCH];
+  char msgs[MAX_BATCH][256];
+  size_t total = 0;
+  for (i = 0; i < n; i++) {
+    tw_sqs_call sub = *c;
+    sub.err = TW_ERR_OK;
+    sub.msg[0] = 0;
+    if (send_parse(&sub, json_array_get(entries, i), &reqs[i])) {
+      bad[i] = 1;
+      errs[i] = sub.err;
+      snprintf(msgs[i], sizeof msgs[i], "%s", sub.msg);
+    } else {
+      total += reqs[i].size;
+    }
+  }
+  if (total > MAX_PAYLOAD)
+    return tw_sqs_fail(c, TW_ERR_BATCH_TOO_LONG,
+                       "Batch requests cannot be longer than 1048576 bytes. You have sent %zu bytes.",
+                       total);
+  json_t *ok = json_array(), *failed = json_array();
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  if (q) {
+    for (i = 0; i < n; i++) {
+      const char *id = tw_p_str(json_array_get(entries, i), "Id");
+      if (bad[i]) {
+        batch_failed(failed, id, errs[i], msgs[i]);
+        continue;
+      }
+      json_t *res = json_object();
+      tw_sqs_call sub = *c;
+      sub.err = TW_ERR_OK;
+      sub.msg[0] = 0;
+      if (send_one(&sub, q, &reqs[i], res)) {
+        json_decref(res);
+        batch_failed(failed, id, sub.err, sub.msg);
+        continue;
+      }
+      if (sub.ticket > c->ticket) c->ticket = sub.ticket;
+      json_object_set_new(res, "Id", json_string(id));
+      json_array_append_new(ok, res);
+    }
+  }
+  pthread_mutex_unlock(&c->sqs->mu);
+  if (!q) {
+    json_decref(ok);
+    json_decref(failed);
+    return -1;
+  }
+  c->out = json_object();
+  json_object_set_new(c->out, "Successful", ok);
+  json_object_set_new(c->out, "Failed", failed);
+  return 0;
+}
+
+/* --- ReceiveMessage ------------------------------------------------------------ */
+
+enum {
+  SA_SENDER = 1,
+  SA_SENT = 2,
+  SA_COUNT = 4,
+  SA_FIRST = 8,
+  SA_SEQ = 16,
+  SA_DEDUP = 32,
+  SA_GROUP = 64,
+  SA_TRACE = 128,
+  SA_DLQ_SRC = 256,
+  SA_ALL = 511
+};
+
+static unsigned sys_attr_mask(json_t *in) {
+  static const struct {
+    const char *n;
+    unsigned bit;
+  } names[] = {{"All", SA_ALL},
+               {"SenderId", SA_SENDER},
+               {"SentTimestamp", SA_SENT},
+               {"ApproximateReceiveCount", SA_COUNT},
+               {"ApproximateFirstReceiveTimestamp", SA_FIRST},
+               {"SequenceNumber", SA_SEQ},
+               {"MessageDeduplicationId", SA_DEDUP},
+               {"MessageGroupId", SA_GROUP},
+               {"AWSTraceHeader", SA_TRACE},
+               {"DeadLetterQueueSourceArn", SA_DLQ_SRC}};
+  unsigned mask = 0;
+  const char *keys[] = {"AttributeNames", "MessageSystemAttributeNames"};
+  for (int k = 0; k < 2; k++) {
+    json_t *a = json_object_get(in, keys[k]);
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) {
+      const char *s = json_string_value(v);
+      if (!s) continue;
+      for (size_t j = 0; j < sizeof names / sizeof names[0]; j++)
+        if (strcmp(s, names[j].n) == 0) mask |= names[j].bit;
+    }
+  }
+  return mask;
+}
+
+/* MessageAttributeNames: "All", ".*", exact names, or prefixes "foo.*". */
+static json_t *filter_attrs(json_t *attrs, json_t *names) {
+  if (!attrs || !json_array_size(names)) return NULL;
+  json_t *out = json_object();
+  const char *k;
+  json_t *v;
+  json_object_foreach(attrs, k, v) {
+    size_t i;
+    json_t *n;
+    json_array_foreach(names, i, n) {
+      const char *p = json_string_value(n);
+      if (!p) continue;
+      size_t pl = strlen(p);
+      int match = strcmp(p, "All") == 0 || strcmp(p, ".*") == 0 || strcmp(p, k) == 0 ||
+                  (pl >= 2 && strcmp(p + pl - 2, ".*") == 0 && strncmp(k, p, pl - 1) == 0);
+      if (match) {
+        json_object_set(out, k, v);
+        break;
+      }
+    }
+  }
+  if (!json_object_size(out)) {
+    json_decref(out);
+    return NULL;
+  }
+  return out;
+}
+
+static json_t *render_message(tw_sqs_call *c, tw_msg *m, unsigned mask, json_t *names) {
+  json_t *o = json_object();
+  char rh[80];
+  tw_sqs_receipt(c->sqs, m, rh);
+  json_object_set_new(o, "MessageId", json_string(m->id));
+  json_object_set_new(o, "ReceiptHandle", json_string(rh));
+  json_object_set_new(o, "MD5OfBody", json_string(m->md5_body));
+  json_object_set_new(o, "Body", json_stringn(m->body, m->body_len));
+  if (mask) {
+    json_t *a = json_object();
+    char buf[32];
+    if ((mask & SA_SENDER) && m->sender_id) json_object_set_new(a, "SenderId", json_string(m->sender_id));
+    if (mask & SA_SENT) {
+      snprintf(buf, sizeof buf, "%" PRId64, m->sent_ms);
+      json_object_set_new(a, "SentTimestamp", json_string(buf));
+    }
+    if (mask & SA_COUNT) {
+      snprintf(buf, sizeof buf, "%d", m->receive_count);
+      json_object_set_new(a, "ApproximateReceiveCount", json_string(buf));
+    }
+    if (mask & SA_FIRST) {
+      snprintf(buf, sizeof buf, "%" PRId64, m->first_receive_ms);
+      json_object_set_new(a, "ApproximateFirstReceiveTimestamp", json_string(buf));
+    }
+    if (m->queue->fifo) {
+      if (mask & SA_SEQ) {
+        snprintf(buf, sizeof buf, "%020" PRIu64, m->seqno);
+        json_object_set_new(a, "SequenceNumber", json_string(buf));
+      }
+      if ((mask & SA_DEDUP) && m->dedup_id)
+        json_object_set_new(a, "MessageDeduplicationId", json_string(m->dedup_id));
+    }
+    if ((mask & SA_GROUP) && m->group_id) json_object_set_new(a, "MessageGroupId", json_string(m->group_id));
+    if ((mask & SA_TRACE) && m->sys_attrs) {
+      const char *tv = tw_p_str(json_object_get(m->sys_attrs, "AWSTraceHeader"), "StringValue");
+      if (tv) json_object_set_new(a, "AWSTraceHeader", json_string(tv));
+    }
+    if ((mask & SA_DLQ_SRC) && m->source_arn)
+      json_object_set_new(a, "DeadLetterQueueSourceArn", json_string(m->source_arn));
+    if (json_object_size(a))
+      json_object_set_new(o, "Attributes", a);
+    else
+      json_decref(a);
+  }
+  json_t *fa = filter_attrs(m->attrs, names);
+  if (fa) {
+    char md5[33];
+    if (json_object_size(fa) == json_object_size(m->attrs) && m->md5_attrs[0])
+      memcpy(md5, m->md5_attrs, 33);
+    else
+      tw_sqs_md5_message_attributes(fa, md5);
+    json_object_set_new(o, "MD5OfMessageAttributes", json_string(md5));
+    json_object_set_new(o, "MessageAttributes", fa);
+  }
+  return o;
+}
+
+int tw_sqs_receive_message(tw_sqs_call *c) {
+  long long max = 1, vis = -1, wait = -1;
+  int h;
+  if ((h = tw_p_int(c, c->in, "MaxNumberOfMessages", &max)) < 0) return -1;
+  if (h && tw_p_range(c, "MaxNumberOfMessages", max, 1, 10, "Must be between 1 and 10, if provided."))
+    return -1;
+  if ((h = tw_p_int(c, c->in, "VisibilityTimeout", &vis)) < 0) return -1;
+  if (h && tw_p_range(c, "VisibilityTimeout", vis, 0, 43200,
+                      "Must be >= 0 and <= 43200, if provided."))
+    return -1;
+  if ((h = tw_p_int(c, c->in, "WaitTimeSeconds", &wait)) < 0) return -1;
+  if (h && tw_p_range(c, "WaitTimeSeconds", wait, 0, 20, "Must be >= 0 and <= 20, if provided."))
+    return -1;
+  unsigned mask = sys_attr_mask(c->in);
+  json_t *names = json_object_get(c->in, "MessageAttributeNames");
+  tw_msg *got[10];
+  int64_t now = tw_now_ms();
+  json_t *list = json_array();
+  tw_sqs *s = c->sqs;
+  pthread_mutex_lock(&s->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  if (!q) {
+    pthread_mutex_unlock(&s->mu);
+    json_decref(list);
+    return -1;
+  }
+  if (vis < 0) vis = q->visibility;
+  if (wait < 0) wait = q->wait_time;
+  int n = 0;
+  if (!q->fifo && q->n_inflight >= s->max_inflight) {
+    pthread_mutex_unlock(&s->mu);
+    json_decref(list);
+    return tw_sqs_fail(c, TW_ERR_OVER_LIMIT,
+                       "Too many messages in flight: the limit of %d in-flight messages per queue "
+                       "has been reached.",
+                       s->max_inflight);
+  }
+  if (!(q->fifo && q->n_inflight >= s->max_inflight)) {
+    uint64_t ticket = c->ticket;
+    n = tw_sqs_receive(s, q, (int)max, (int)vis, now, got, &ticket);
+    c->ticket = ticket;
+  }
+  for (int i = 0; i < n; i++) json_array_append_new(list, render_message(c, got[i], mask, names));
+  int64_t qid = q->id;
+  pthread_mutex_unlock(&s->mu);
+  if (n == 0 && wait > 0) {
+    int64_t mono = tw_mono_ms();
+    if (c->runs == 1) c->deadline_mono_ms = mono + wait * 1000;
+    if (mono < c->deadline_mono_ms) {
+      c->wants_wait = 1;
+      c->wait_queue_id = qid;
+      json_decref(list);
+      return 0;
+    }
+  }
+  c->out = json_object();
+  if (json_array_size(list))
+    json_object_set_new(c->out, "Messages", list);
+  else
+    json_decref(list);
+  return 0;
+}
+
+/* --- DeleteMessage / ChangeMessageVisibility ------------------------------------- */
+
+/* Finds the message a receipt handle names in q. Lock held. Returns:
+ * 0 found (m set), 1 handle valid but message gone or handle stale (m NULL or set),
+ * -1 malformed (error set). `current` tells whether the handle is the latest. */
+static int by_receipt(tw_sqs_call *c, tw_queue *q, const char *h, tw_msg **m, int *current) {
+  uint64_t seq;
+  uint32_t nonce;
+  int64_t qid;
+  *m = NULL;
+  *current = 0;
+  if (!h || !*h)
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter ReceiptHandle.");
+  if (tw_sqs_parse_receipt(c->sqs, h, &seq, &nonce, &qid))
+    return tw_sqs_fail(c, TW_ERR_RECEIPT_HANDLE_INVALID,
+                       "The input receipt handle \"%s\" is not a valid receipt handle.", h);
+  if (qid != q->id)
+    return tw_sqs_fail(c, TW_ERR_RECEIPT_HANDLE_INVALID,
+                       "The input receipt handle \"%s\" is not a valid for this queue.", h);
+  tw_msg *x = tw_u64map_get(&c->sqs->msgs, seq);
+  if (!x || x->queue != q) return 1;
+  *m = x;
+  *current = x->nonce == nonce;
+  return 0;
+}
+
+static int delete_one(tw_sqs_call *c, tw_queue *q, const char *h) {
+  tw_msg *m;
+  int cur;
+  int r = by_receipt(c, q, h, &m, &cur);
+  if (r < 0) return -1;
+  if (!m || !cur) return 0; /* already gone, or an older receipt: succeeds, nothing changes */
+  if (q->fifo && m->state != MSG_INFLIGHT)
+    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter ReceiptHandle is invalid. Reason: The receipt "
+                       "handle has expired.",
+                       h);
+  uint64_t t = tw_sqs_msg_delete(c->sqs, m);
+  if (t > c->ticket) c->ticket = t;
+  return 0;
+}
+
+static int change_one(tw_sqs_call *c, tw_queue *q, const char *h, json_t *in) {
+  long long vis;
+  int hv = tw_p_int(c, in, "VisibilityTimeout", &vis);
+  if (hv < 0) return -1;
+  if (!hv)
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter VisibilityTimeout.");
+  tw_msg *m;
+  int cur;
+  int r = by_receipt(c, q, h, &m, &cur);
+  if (r < 0) return -1;
+  if (!m)
+    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter ReceiptHandle is invalid. Reason: Message does not "
+                       "exist or is not available for visibility timeout change.",
+                       h);
+  if (m->state != MSG_INFLIGHT || !cur)
+    return tw_sqs_fail(c, TW_ERR_MESSAGE_NOT_INFLIGHT, "Message is not in flight.");
+  int64_t now = tw_now_ms();
+  /* The total visibility since the receive may not exceed 12 hours. */
+  int64_t received_at = m->visible_at_ms; /* unknown precisely: bound from now */
+  (void)received_at;
+  if (tw_p_range(c, "VisibilityTimeout", vis, 0, 43200,
+                 "Total VisibilityTimeout for the message is beyond the limit [43200 seconds]."))
+    return -1;
+  uint64_t t = tw_sqs_msg_set_visibility(c->sqs, m, now + vis * 1000);
+  if (t > c->ticket) c->ticket = t;
+  return 0;
+}
+
+int tw_sqs_delete_message(tw_sqs_call *c) {
+  const char *h = tw_p_str(c->in, "ReceiptHandle");
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  int rc = q ? delete_one(c, q, h) : -1;
+  pthread_mutex_unlock(&c->sqs->mu);
+  if (!rc) c->out = json_object();
+  return rc;
+}
+
+int tw_sqs_change_message_visibility(tw_sqs_call *c) {
+  const char *h = tw_p_str(c->in, "ReceiptHandle");
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  int rc = q ? change_one(c, q, h, c->in) : -1;
+  pthread_mutex_unlock(&c->sqs->mu);
+  if (!rc) c->out = json_object();
+  return rc;
+}
+
+static int handle_batch(tw_sqs_call *c, int change) {
+  json_t *entries = batch_entries(c, "entry");
+  if (!entries) return -1;
+  json_t *ok = json_array(), *failed = json_array();
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  if (q) {
+    size_t i;
+    json_t *e;
+    json_array_foreach(entries, i, e) {
+      const char *id = tw_p_str(e, "Id");
+      tw_sqs_call sub = *c;
+      sub.err = TW_ERR_OK;
+      sub.msg[0] = 0;
+      const char *h = tw_p_str(e, "ReceiptHandle");
+      int rc = change ? change_one(&sub, q, h, e) : delete_one(&sub, q, h);
+      if (sub.ticket > c->ticket) c->ticket = sub.ticket;
+      if (rc) {
+        batch_failed(failed, id, sub.err, sub.msg);
+      } else {
+        json_t *o = json_object();
+        json_object_set_new(o, "Id", json_string(id));
+        json_array_append_new(ok, o);
+      }
+    }
+  }
+  pthread_mutex_unlock(&c->sqs->mu);
+  if (!q) {
+    json_decref(ok);
+    json_decref(failed);
+    return -1;
+  }
+  c->out = json_object();
+  json_object_set_new(c->out, "Successful", ok);
+  json_object_set_new(c->out, "Failed", failed);
+  return 0;
+}
+
+int tw_sqs_delete_message_batch(tw_sqs_call *c) { return handle_batch(c, 0); }
+int tw_sqs_change_message_visibility_batch(tw_sqs_call *c) { return handle_batch(c, 1); }

@@ -1,0 +1,759 @@
+/* Queue actions: create, look up, list, delete, attributes, purge, tags,
+ * permissions, dead-letter sources. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "sqs/params.h"
+#include "sqs/sqs_actions.h"
+#include "sqs/sqs_internal.h"
+
+static const char *settable[] = {"DelaySeconds",
+                                 "MaximumMessageSize",
+                                 "MessageRetentionPeriod",
+                                 "Policy",
+                                 "ReceiveMessageWaitTimeSeconds",
+                                 "VisibilityTimeout",
+                                 "RedrivePolicy",
+                                 "RedriveAllowPolicy",
+                                 "KmsMasterKeyId",
+                                 "KmsDataKeyReusePeriodSeconds",
+                                 "SqsManagedSseEnabled",
+                                 "FifoQueue",
+                                 "ContentBasedDeduplication",
+                                 "DeduplicationScope",
+                                 "FifoThroughputLimit",
+                                 NULL};
+
+static int is_settable(const char *k) {
+  for (int i = 0; settable[i]; i++)
+    if (strcmp(settable[i], k) == 0) return 1;
+  return 0;
+}
+
+static int bad_value(tw_sqs_call *c, const char *k) {
+  return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_VALUE, "Invalid value for the parameter %s.", k);
+}
+
+static int int_in(const char *v, long long lo, long long hi) {
+  char *end;
+  if (!v || !*v) return 0;
+  long long x = strtoll(v, &end, 10);
+  return !*end && x >= lo && x <= hi;
+}
+
+static int is_bool(const char *v) { return v && (!strcmp(v, "true") || !strcmp(v, "false")); }
+
+/* Validates one attribute for a queue of kind fifo; q is NULL on creation. */
+static int check_attr(tw_sqs_call *c, const char *k, const char *v, int fifo, tw_queue *q,
+                      json_t *all) {
+  if (!is_settable(k))
+    return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", k);
+  if (!strcmp(k, "DelaySeconds")) return int_in(v, 0, 900) ? 0 : bad_value(c, k);
+  if (!strcmp(k, "MaximumMessageSize")) return int_in(v, 1024, 1048576) ? 0 : bad_value(c, k);
+  if (!strcmp(k, "MessageRetentionPeriod")) return int_in(v, 60, 1209600) ? 0 : bad_value(c, k);
+  if (!strcmp(k, "ReceiveMessageWaitTimeSeconds")) return int_in(v, 0, 20) ? 0 : bad_value(c, k);
+  if (!strcmp(k, "VisibilityTimeout")) return int_in(v, 0, 43200) ? 0 : bad_value(c, k);
+  if (!strcmp(k, "KmsDataKeyReusePeriodSeconds")) return int_in(v, 60, 86400) ? 0 : bad_value(c, k);
+  if (!strcmp(k, "SqsManagedSseEnabled")) return is_bool(v) ? 0 : bad_value(c, k);
+  if (!strcmp(k, "KmsMasterKeyId")) return 0;
+  if (!strcmp(k, "Policy")) {
+    if (!*v) return 0;
+    json_t *p = json_loads(v, 0, NULL);
+    int ok = json_is_object(p);
+    json_decref(p);
+    return ok ? 0 : bad_value(c, k);
+  }
+  if (!strcmp(k, "FifoQueue")) {
+    if (q) return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", k);
+    return is_bool(v) ? 0 : bad_value(c, k);
+  }
+  if (!strcmp(k, "ContentBasedDeduplication") || !strcmp(k, "DeduplicationScope") ||
+      !strcmp(k, "FifoThroughputLimit")) {
+    if (!fifo) return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", k);
+    if (!strcmp(k, "ContentBasedDeduplication")) return is_bool(v) ? 0 : bad_value(c, k);
+    if (!strcmp(k, "DeduplicationScope"))
+      return !strcmp(v, "messageGroup") || !strcmp(v, "queue") ? 0 : bad_value(c, k);
+    if (strcmp(v, "perQueue") && strcmp(v, "perMessageGroupId")) return bad_value(c, k);
+    const char *scope = json_string_value(json_object_get(all, "DeduplicationScope"));
+    if (!scope && q) scope = json_string_value(json_object_get(q->attrs, "DeduplicationScope"));
+    if (!strcmp(v, "perMessageGroupId") && scope && !strcmp(scope, "queue"))
+      return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_VALUE,
+                         "Invalid value for the parameter FifoThroughputLimit. Reason: "
+                         "perMessageGroupId is supported only when DeduplicationScope is "
+                         "messageGroup.");
+    return 0;
+  }
+  if (!strcmp(k, "RedrivePolicy")) {
+    if (!*v) return 0;
+    json_error_t je;
+    json_t *p = json_loads(v, 0, &je);
+    if (!json_is_object(p)) {
+      json_decref(p);
+      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "Value %s for parameter RedrivePolicy is invalid. Reason: Invalid value "
+                         "for the parameter RedrivePolicy.",
+                         v);
+    }
+    const char *arn = json_string_value(json_object_get(p, "deadLetterTargetArn"));
+    json_t *mrc = json_object_get(p, "maxReceiveCount");
+    long long n = json_is_integer(mrc) ? json_integer_value(mrc)
+                  : json_is_string(mrc) ? atoll(json_string_value(mrc))
+                                        : -1;
+    int rc = 0;
+    if (!arn || !mrc) {
+      rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter RedrivePolicy is invalid. Reason: Redrive policy "
+                       "does not contain mandatory attribute: %s.",
+                       v, !arn ? "deadLetterTargetArn" : "maxReceiveCount");
+    } else if (n < 1 || n > 1000) {
+      rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter RedrivePolicy is invalid. Reason: Invalid value for "
+                       "maxReceiveCount: %lld, valid values are from 1 to 1000 both inclusive.",
+                       v, n);
+    } else {
+      tw_queue *dlq = tw_sqs_queue_by_arn(c->sqs, arn);
+      if (!dlq)
+        rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter "
+                         "target does not exist.",
+                         v);
+      else if (dlq->fifo != fifo)
+        rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter "
+                         "target must be the same type of queue as the source (standard or FIFO).",
+                         v);
+    }
+    json_decref(p);
+    return rc;
+  }
+  if (!strcmp(k, "RedriveAllowPolicy")) {
+    if (!*v) return 0;
+    json_t *p = json_loads(v, 0, NULL);
+    const char *perm = json_string_value(json_object_get(p, "redrivePermission"));
+    json_t *srcs = json_object_get(p, "sourceQueueArns");
+    int rc = 0;
+    if (!perm || (strcmp(perm, "allowAll") && strcmp(perm, "denyAll") && strcmp(perm, "byQueue")))
+      rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter RedriveAllowPolicy is invalid. Reason: Invalid "
+                       "value for redrivePermission.",
+                       v);
+    else if (!strcmp(perm, "byQueue") && (!json_is_array(srcs) || json_array_size(srcs) == 0 ||
+                                          json_array_size(srcs) > 10))
+      rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter RedriveAllowPolicy is invalid. Reason: "
+                       "sourceQueueArns must contain 1 to 10 ARNs when redrivePermission is "
+                       "byQueue.",
+                       v);
+    else if (strcmp(perm, "byQueue") && srcs)
+      rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter RedriveAllowPolicy is invalid. Reason: "
+                       "sourceQueueArns is allowed only when redrivePermission is byQueue.",
+                       v);
+    json_decref(p);
+    return rc;
+  }
+  return 0;
+}
+
+/* Whether dlq's RedriveAllowPolicy lets source use it as dead-letter queue. */
+static int redrive_allowed(tw_queue *dlq, const char *source_arn) {
+  const char *v = json_string_value(json_object_get(dlq->attrs, "RedriveAllowPolicy"));
+  if (!v || !*v) return 1;
+  json_t *p = json_loads(v, 0, NULL);
+  const char *perm = json_string_value(json_object_get(p, "redrivePermission"));
+  int ok = 1;
+  if (perm && !strcmp(perm, "denyAll")) ok = 0;
+  if (perm && !strcmp(perm, "byQueue")) {
+    ok = 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(p, "sourceQueueArns"), i, a) if (
+        json_string_value(a) && !strcmp(json_string_value(a), source_arn)) ok = 1;
+  }
+  json_decref(p);
+  return ok;
+}
+
+static int check_redrive_allow(tw_sqs_call *c, json_t *attrs, const char *source_arn) {
+  const char *rp = json_string_value(json_object_get(attrs, "RedrivePolicy"));
+  if (!rp || !*rp) return 0;
+  json_t *p = json_loads(rp, 0, NULL);
+  tw_queue *dlq = tw_sqs_queue_by_arn(c->sqs, json_string_value(json_object_get(p, "deadLetterTargetArn")));
+  int rc = 0;
+  if (dlq && !redrive_allowed(dlq, source_arn))
+    rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                     "Value %s for parameter RedrivePolicy is invalid. Reason: Queue %s does not "
+                     "allow this queue to use it as dead-letter queue.",
+                     rp, dlq->arn);
+  json_decref(p);
+  return rc;
+}
+
+/* Attributes arrive as strings; normalise numbers given as JSON numbers. */
+static json_t *attrs_as_strings(tw_sqs_call *c, json_t *in) {
+  json_t *out = json_object();
+  const char *k;
+  json_t *v;
+  json_object_foreach(in, k, v) {
+    if (json_is_string(v)) {
+      json_object_set(out, k, v);
+    } else if (json_is_integer(v)) {
+      char b[32];
+      snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
+      json_object_set_new(out, k, json_string(b));
+    } else if (json_is_boolean(v)) {
+      json_object_set_new(out, k, json_string(json_is_true(v) ? "true" : "false"));
+    } else {
+      json_decref(out);
+      tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_VALUE, "Invalid value for the parameter %s.", k);
+      return NULL;
+    }
+  }
+  return out;
+}
+
+/* Attribute values in canonical form, for comparing with an existing queue. */
+static const char *default_of(const char *k, int fifo) {
+  static const char *d[][2] = {{"DelaySeconds", "0"},
+                               {"MaximumMessageSize", "1048576"},
+                               {"MessageRetentionPeriod", "345600"},
+                               {"ReceiveMessageWaitTimeSeconds", "0"},
+                               {"VisibilityTimeout", "30"},
+                               {"SqsManagedSseEnabled", "true"}};
+  for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
+    if (!strcmp(d[i][0], k)) return d[i][1];
+  if (fifo) {
+    if (!strcmp(k, "FifoQueue")) return "true";
+    if (!strcmp(k, "ContentBasedDeduplication")) return "false";
+    if (!strcmp(k, "DeduplicationScope")) return "queue";
+    if (!strcmp(k, "FifoThroughputLimit")) return "perQueue";
+  } else if (!strcmp(k, "FifoQueue")) {
+    return "false";
+  }
+  return "";
+}
+
+int tw_sqs_create_queue(tw_sqs_call *c) {
+  const char *name = tw_p_str(c->in, "QueueName");
+  if (!name)
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter QueueName.");
+  json_t *given = json_object_get(c->in, "Attributes");
+  json_t *attrs = attrs_as_strings(c, given ? given : json_object_get(c->in, "__none"));
+  if (!attrs) return -1;
+  const char *fq = json_string_value(json_object_get(attrs, "FifoQueue"));
+  size_t nl = strlen(name);
+  int fifo_name = nl > 5 && !strcmp(name + nl - 5, ".fifo");
+  int fifo = fq && !strcmp(fq, "true");
+  int rc = -1;
+  if (fifo && !tw_p_valid_queue_name(name, 1)) {
+    tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                "The name of a FIFO queue can only include alphanumeric characters, hyphens, or "
+                "underscores, must end with .fifo suffix and be 1 to 80 in length.");
+    goto done;
+  }
+  if (!fifo && !tw_p_valid_queue_name(name, 0)) {
+    tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                fifo_name ? "The name of a FIFO queue can only include alphanumeric characters, "
+                            "hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in "
+                            "length."
+                          : "Can only include alphanumeric characters, hyphens, or underscores. 1 "
+                            "to 80 in length");
+    goto done;
+  }
+  json_t *tags = json_object_get(c->in, "tags");
+  if (!tags) tags = json_object_get(c->in, "Tags");
+  if (tags && json_object_size(tags) > 50) {
+    tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE, "Too many tags added for queue %s.", name);
+    goto done;
+  }
+  pthread_mutex_lock(&c->sqs->mu);
+  const char *k;
+  json_t *v;
+  json_object_foreach(attrs, k, v) {
+    if (check_attr(c, k, json_string_value(v), fifo, NULL, attrs)) goto unlock;
+  }
+  char arn[300];
+  snprintf(arn, sizeof arn, "arn:aws:sqs:%s:%s:%s", c->sqs->region, c->sqs->account, name);
+  if (check_redrive_allow(c, attrs, arn)) goto unlock;
+  tw_queue *q = tw_sqs_queue_by_name(c->sqs, name);
+  if (q) {
+    json_object_foreach(attrs, k, v) {
+      const char *have = json_string_value(json_object_get(q->attrs, k));
+      if (!have) have = default_of(k, q->fifo);
+      if (strcmp(have, json_string_value(v)) != 0) {
+        tw_sqs_fail(c, TW_ERR_QUEUE_NAME_EXISTS,
+                    "A queue already exists with the same name and a different value for "
+                    "attribute %s",
+                    k);
+        goto unlock;
+      }
+    }
+  } else {
+    if (tw_map_get(&c->sqs->deleted_names, name)) {
+      tw_sqs_fail(c, TW_ERR_QUEUE_DELETED_RECENTLY,
+                  "You must wait 60 seconds after deleting a queue before you can create another "
+                  "with the same name.");
+      goto unlock;
+    }
+    json_t *stored = json_deep_copy(attrs);
+    if (fifo) json_object_set_new(stored, "FifoQueue", json_string("true"));
+    else json_object_del(stored, "FifoQueue");
+    json_t *tagcopy = json_object();
+    if (json_is_object(tags)) json_object_update(tagcopy, tags);
+    q = tw_sqs_queue_create(c->sqs, name, fifo, stored, tagcopy);
+    json_decref(stored);
+    json_decref(tagcopy);
+    c->ticket = tw_sqs_queue_save(c->sqs, q);
+  }
+  char url[1024];
+  tw_sqs_queue_url(c, q, url, sizeof url);
+  c->out = json_object();
+  json_object_set_new(c->out, "QueueUrl", json_string(url));
+  rc = 0;
+unlock:
+  pthread_mutex_unlock(&c->sqs->mu);
+done:
+  json_decref(attrs);
+  return rc;
+}
+
+int tw_sqs_get_queue_url(tw_sqs_call *c) {
+  const char *name = tw_p_str(c->in, "QueueName");
+  if (!name)
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter QueueName.");
+  const char *owner = tw_p_str(c->in, "QueueOwnerAWSAccountId");
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_queue_by_name(c->sqs, name);
+  if (owner && strcmp(owner, c->sqs->account)) q = NULL;
+  if (q) {
+    char url[1024];
+    tw_sqs_queue_url(c, q, url, sizeof url);
+    c->out = json_object();
+    json_object_set_new(c->out, "QueueUrl", json_string(url));
+  }
+  pthread_mutex_unlock(&c->sqs->mu);
+  if (!q) return tw_sqs_fail(c, TW_ERR_QUEUE_DOES_NOT_EXIST, "The specified queue does not exist.");
+  return 0;
+}
+
+/* Pagination token: the name to continue after, hex-encoded. */
+static void token_encode(const char *name, char *out, size_t n) {
+  size_t j = 0;
+  for (size_t i = 0; name[i] && j + 3 < n; i++) j += (size_t)snprintf(out + j, n - j, "%02x", (unsigned char)name[i]);
+  out[j] = 0;
+}
+
+static int token_decode(const char *tok, char *out, size_t n) {
+  size_t len = strlen(tok);
+  if (len % 2 || len / 2 >= n) return -1;
+  for (size_t i = 0; i < len / 2; i++) {
+    unsigned v;
+    if (sscanf(tok + 2 * i, "%2x", &v) != 1) return -1;
+    out[i] = (char)v;
+  }
+  out[len / 2] = 0;
+  return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Lists queue names (sorted) matching `filter`, paginated into key `key`. */
+static int list_paged(tw_sqs_call *c, const char **names, size_t n, const char *key) {
+  long long max = 1000;
+  int hm = tw_p_int(c, c->in, "MaxResults", &max);
+  if (hm < 0) return -1;
+  if (hm && tw_p_range(c, "MaxResults", max, 1, 1000, "Must be between 1 and 1000, if provided."))
+    return -1;
+  const char *tok = tw_p_str(c->in, "NextToken");
+  char after[256] = "";
+  if (tok && *tok && token_decode(tok, after, sizeof after))
+    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE, "Invalid NextToken value.");
+  qsort(names, n, sizeof *names, cmp_str);
+  json_t *urls = json_array();
+  size_t i = 0;
+  if (*after)
+    while (i < n && strcmp(names[i], after) <= 0) i++;
+  for (; i < n && (long long)json_array_size(urls) < max; i++) {
+    char url[1024];
+    snprintf(url, sizeof url, "%s/%s/%s", c->base_url, c->sqs->account, names[i]);
+    json_array_append_new(urls, json_string(url));
+  }
+  c->out = json_object();
+  if (json_array_size(urls))
+    json_object_set_new(c->out, key, urls);
+  else
+    json_decref(urls);
+  if (hm && i < n && i > 0) {
+    char t[600];
+    token_encode(names[i - 1], t, sizeof t);
+    json_object_set_new(c->out, "NextToken", json_string(t));
+  }
+  return 0;
+}
+
+int tw_sqs_list_queues(tw_sqs_call *c) {
+  const char *prefix = tw_p_str(c->in, "QueueNamePrefix");
+  pthread_mutex_lock(&c->sqs->mu);
+  size_t n = 0, cap = c->sqs->queues_by_name.count + 1;
+  const char **names = malloc(cap * sizeof *names);
+  for (tw_queue *q = c->sqs->queues_head; q; q = q->next)
+    if (!prefix || !strncmp(q->name, prefix, strlen(prefix))) names[n++] = q->name;
+  int rc = list_paged(c, names, n, "QueueUrls");
+  pthread_mutex_unlock(&c->sqs->mu);
+  free(names);
+  return rc;
+}
+
+int tw_sqs_list_dead_letter_source_queues(tw_sqs_call *c) {
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *dlq = tw_sqs_resolve_queue(c);
+  int rc = -1;
+  if (dlq) {
+    size_t n = 0;
+    const char **names = malloc((c->sqs->queues_by_name.count + 1) * sizeof *names);
+    for (tw_queue *q = c->sqs->queues_head; q; q = q->next)
+      if (q->dlq_arn && !strcmp(q->dlq_arn, dlq->arn)) names[n++] = q->name;
+    rc = list_paged(c, names, n, "queueUrls");
+    free(names);
+  }
+  pthread_mutex_unlock(&c->sqs->mu);
+  return rc;
+}
+
+int tw_sqs_delete_queue(tw_sqs_call *c) {
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  if (q) c->ticket = tw_sqs_queue_delete(c->sqs, q);
+  pthread_mutex_unlock(&c->sqs->mu);
+  if (!q) return -1;
+  c->out = json_object();
+  return 0;
+}
+
+static void put_num(json_t *o, const char *k, long long v) {
+  char b[32];
+  snprintf(b, sizeof b, "%lld", v);
+  json_object_set_new(o, k, json_string(b));
+}
+
+static const char *all_names[] = {"All",
+                                  "Policy",
+                                  "VisibilityTimeout",
+                                  "MaximumMessageSize",
+                                  "MessageRetentionPeriod",
+                                  "ApproximateNumberOfMessages",
+                                  "ApproximateNumberOfMessagesNotVisible",
+                                  "CreatedTimestamp",
+                                  "LastModifiedTimestamp",
+                                  "QueueArn",
+                                  "ApproximateNumberOfMessagesDelayed",
+                                  "DelaySeconds",
+                                  "ReceiveMessageWaitTimeSeconds",
+                                  "RedrivePolicy",
+                                  "FifoQueue",
+                                  "ContentBasedDeduplication",
+                                  "KmsMasterKeyId",
+                                  "KmsDataKeyReusePeriodSeconds",
+                                  "DeduplicationScope",
+                                  "FifoThroughputLimit",
+                                  "RedriveAllowPolicy",
+                                  "SqsManagedSseEnabled",
+                                  NULL};
+
+static json_t *queue_attrs(tw_sqs *s, tw_queue *q) {
+  tw_sqs_sweep(s, q, tw_now_ms());
+  json_t *o = json_object();
+  put_num(o, "ApproximateNumberOfMessages", q->n_visible);
+  put_num(o, "ApproximateNumberOfMessagesNotVisible", q->n_inflight);
+  put_num(o, "ApproximateNumberOfMessagesDelayed", q->n_delayed);
+  put_num(o, "CreatedTimestamp", q->created);
+  put_num(o, "LastModifiedTimestamp", q->modified);
+  json_object_set_new(o, "QueueArn", json_string(q->arn));
+  for (int i = 0; settable[i]; i++) {
+    const char *k = settable[i];
+    const char *v = json_string_value(json_object_get(q->attrs, k));
+    if (!v) v = default_of(k, q->fifo);
+    if (!strcmp(k, "Policy")) {
+      if (q->policy) {
+        char *p = json_dumps(q->policy, JSON_COMPACT);
+        json_object_set_new(o, k, json_string(p));
+        free(p);
+      } else if (*v) {
+        json_object_set_new(o, k, json_string(v));
+      }
+      continue;
+    }
+    if (*v) json_object_set_new(o, k, json_string(v));
+  }
+  if (!q->fifo) json_object_del(o, "FifoQueue");
+  return o;
+}
+
+int tw_sqs_get_queue_attributes(tw_sqs_call *c) {
+  json_t *names = json_object_get(c->in, "AttributeNames");
+  size_t i;
+  json_t *n;
+  json_array_foreach(names, i, n) {
+    const char *s = json_string_value(n);
+    int known = 0;
+    for (int j = 0; s && all_names[j]; j++)
+      if (!strcmp(all_names[j], s)) known = 1;
+    if (!known) return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", s ? s : "");
+  }
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  json_t *all = q ? queue_attrs(c->sqs, q) : NULL;
+  pthread_mutex_unlock(&c->sqs->mu);
+  if (!q) return -1;
+  json_t *out = json_object();
+  int want_all = 0;
+  json_array_foreach(names, i, n) if (!strcmp(json_string_value(n), "All")) want_all = 1;
+  if (want_all) {
+    json_object_update(out, all);
+  } else {
+    json_array_foreach(names, i, n) {
+      json_t *v = json_object_get(all, json_string_value(n));
+      if (v) json_object_set(out, json_string_value(n), v);
+    }
+  }
+  json_decref(all);
+  c->out = json_object();
+  if (json_object_size(out))
+    json_object_set_new(c->out, "Attributes", out);
+  else
+    json_decref(out);
+  return 0;
+}
+
+int tw_sqs_set_queue_attributes(tw_sqs_call *c) {
+  json_t *given = json_object_get(c->in, "Attributes");
+  if (!given)
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter Attributes.");
+  json_t *attrs = attrs_as_strings(c, given);
+  if (!attrs) return -1;
+  int rc = -1;
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  if (!q) goto unlock;
+  const char *k;
+  json_t *v;
+  json_object_foreach(attrs, k, v) if (check_attr(c, k, json_string_value(v), q->fifo, q, attrs)) goto unlock;
+  if (check_redrive_allow(c, attrs, q->arn)) goto unlock;
+  json_object_foreach(attrs, k, v) {
+    if (!strcmp(k, "Policy")) {
+      json_decref(q->policy);
+      q->policy = *json_string_value(v) ? json_loads(json_string_value(v), 0, NULL) : NULL;
+      continue;
+    }
+    if (!*json_string_value(v) && (!strcmp(k, "RedrivePolicy") || !strcmp(k, "RedriveAllowPolicy")))
+      json_object_del(q->attrs, k);
+    else
+      json_object_set(q->attrs, k, v);
+  }
+  q->modified = (int64_t)time(NULL);
+  tw_sqs_queue_apply_attrs(q);
+  c->ticket = tw_sqs_queue_save(c->sqs, q);
+  c->out = json_object();
+  rc = 0;
+unlock:
+  pthread_mutex_unlock(&c->sqs->mu);
+  json_decref(attrs);
+  return rc;
+}
+
+int tw_sqs_purge_queue(tw_sqs_call *c) {
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  int rc = -1;
+  if (q) {
+    int64_t now = tw_now_ms();
+    if (q->last_purge_ms && now - q->last_purge_ms < 60000) {
+      tw_sqs_fail(c, TW_ERR_PURGE_IN_PROGRESS,
+                  "Only one PurgeQueue operation on %s is allowed every 60 seconds.", q->name);
+    } else {
+      c->ticket = tw_sqs_queue_purge(c->sqs, q);
+      rc = 0;
+    }
+  }
+  pthread_mutex_unlock(&c->sqs->mu);
+  if (!rc) c->out = json_object();
+  return rc;
+}
+
+int tw_sqs_tag_queue(tw_sqs_call *c) {
+  json_t *tags = json_object_get(c->in, "Tags");
+  if (!json_is_object(tags) || !json_object_size(tags))
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter Tags.");
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  int rc = -1;
+  if (q) {
+    json_t *merged = json_deep_copy(q->tags);
+    json_object_update(merged, tags);
+    if (json_object_size(merged) > 50) {
+      tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE, "Too many tags added for queue %s.", q->name);
+      json_decref(merged);
+    } else {
+      json_decref(q->tags);
+      q->tags = merged;
+      c->ticket = tw_sqs_queue_save(c->sqs, q);
+      rc = 0;
+    }
+  }
+  pthread_mutex_unlock(&c->sqs->mu);
+  if (!rc) c->out = json_object();
+  return rc;
+}
+
+int tw_sqs_untag_queue(tw_sqs_call *c) {
+  json_t *keys = json_object_get(c->in, "TagKeys");
+  if (!json_is_array(keys) || !json_array_size(keys))
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter TagKeys.");
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  if (q) {
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k) if (json_string_value(k)) json_object_del(q->tags, json_string_value(k));
+    c->ticket = tw_sqs_queue_save(c->sqs, q);
+  }
+  pthread_mutex_unlock(&c->sqs->mu);
+  if (!q) return -1;
+  c->out = json_object();
+  return 0;
+}
+
+int tw_sqs_list_queue_tags(tw_sqs_call *c) {
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  json_t *tags = q ? json_deep_copy(q->tags) : NULL;
+  pthread_mutex_unlock(&c->sqs->mu);
+  if (!q) return -1;
+  c->out = json_object();
+  if (json_object_size(tags))
+    json_object_set_new(c->out, "Tags", tags);
+  else
+    json_decref(tags);
+  return 0;
+}
+
+int tw_sqs_add_permission(tw_sqs_call *c) {
+  const char *label = tw_p_str(c->in, "Label");
+  json_t *accounts = json_object_get(c->in, "AWSAccountIds");
+  json_t *actions = json_object_get(c->in, "Actions");
+  if (!label)
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter Label.");
+  if (!json_array_size(accounts))
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter AWSAccountIds.");
+  if (!json_array_size(actions))
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter Actions.");
+  size_t i;
+  json_t *a;
+  json_array_foreach(actions, i, a) {
+    const char *s = json_string_value(a);
+    static const char *ok[] = {"*", "SendMessage", "ReceiveMessage", "DeleteMessage",
+                               "ChangeMessageVisibility", "GetQueueAttributes", "GetQueueUrl",
+                               "ListDeadLetterSourceQueues", "PurgeQueue", "ListQueueTags", NULL};
+    int found = 0;
+    for (int j = 0; s && ok[j]; j++)
+      if (!strcmp(ok[j], s)) found = 1;
+    if (!found)
+      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "Value SQS:%s for parameter ActionName is invalid. Reason: Please refer "
+                         "to the appropriate WSDL for a list of valid actions.",
+                         s ? s : "");
+  }
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  int rc = -1;
+  if (q) {
+    if (!q->policy) {
+      q->policy = json_object();
+      json_object_set_new(q->policy, "Version", json_string("2012-10-17"));
+      char id[300];
+      snprintf(id, sizeof id, "%s/SQSDefaultPolicy", q->arn);
+      json_object_set_new(q->policy, "Id", json_string(id));
+      json_object_set_new(q->policy, "Statement", json_array());
+    }
+    json_t *st = json_object_get(q->policy, "Statement");
+    json_t *x;
+    int dup = 0;
+    json_array_foreach(st, i, x) if (!strcmp(json_string_value(json_object_get(x, "Sid")) ?: "", label)) dup = 1;
+    if (dup) {
+      tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                  "Value %s for parameter Label is invalid. Reason: Already exists.", label);
+    } else {
+      json_t *s = json_object();
+      json_object_set_new(s, "Sid", json_string(label));
+      json_object_set_new(s, "Effect", json_string("Allow"));
+      json_t *principals = json_array();
+      json_array_foreach(accounts, i, x) {
+        char p[128];
+        snprintf(p, sizeof p, "arn:aws:iam::%s:root", json_string_value(x) ?: "");
+        json_array_append_new(principals, json_string(p));
+      }
+      json_t *pr = json_object();
+      json_object_set_new(pr, "AWS", json_array_size(principals) == 1
+                                          ? json_incref(json_array_get(principals, 0))
+                                          : json_incref(principals));
+      json_decref(principals);
+      json_object_set_new(s, "Principal", pr);
+      json_t *acts = json_array();
+      json_array_foreach(actions, i, x) {
+        char p[128];
+        snprintf(p, sizeof p, "SQS:%s", json_string_value(x));
+        json_array_append_new(acts, json_string(p));
+      }
+      json_object_set_new(s, "Action", json_array_size(acts) == 1 ? json_incref(json_array_get(acts, 0))
+                                                                   : json_incref(acts));
+      json_decref(acts);
+      json_object_set_new(s, "Resource", json_string(q->arn));
+      json_array_append_new(st, s);
+      c->ticket = tw_sqs_queue_save(c->sqs, q);
+      rc = 0;
+    }
+  }
+  pthread_mutex_unlock(&c->sqs->mu);
+  if (!rc) c->out = json_object();
+  return rc;
+}
+
+int tw_sqs_remove_permission(tw_sqs_call *c) {
+  const char *label = tw_p_str(c->in, "Label");
+  if (!label)
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter Label.");
+  pthread_mutex_lock(&c->sqs->mu);
+  tw_queue *q = tw_sqs_resolve_queue(c);
+  int rc = -1;
+  if (q) {
+    json_t *st = json_object_get(q->policy, "Statement");
+    size_t i;
+    json_t *x;
+    int found = -1;
+    json_array_foreach(st, i, x) if (!strcmp(json_string_value(json_object_get(x, "Sid")) ?: "", label)) found = (int)i;
+    if (found < 0) {
+      tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                  "Value %s for parameter Label is invalid. Reason: can't find label on existing "
+                  "policy.",
+                  label);
+    } else {
+      json_array_remove(st, (size_t)found);
+      if (!json_array_size(st)) {
+        json_decref(q->policy);
+        q->policy = NULL;
+      }
+      c->ticket = tw_sqs_queue_save(c->sqs, q);
+      rc = 0;
+    }
+  }
+  pthread_mutex_unlock(&c->sqs->mu);
+  if (!rc) c->out = json_object();
+  return rc;
+}

@@ -1,0 +1,591 @@
+/* SQLite backend of the store (see store.h): one writer thread, group commit. */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+#include "store/store.h"
+
+typedef enum {
+  OP_QUEUE_SAVE,
+  OP_QUEUE_DELETE,
+  OP_MSG_INSERT,
+  OP_MSG_UPDATE,
+  OP_MSG_MOVE,
+  OP_MSG_DELETE,
+  OP_DEDUP_PUT,
+  OP_DEDUP_PRUNE,
+  OP_KV_PUT,
+  OP__COUNT
+} op_kind;
+
+/* One pending write. Strings are copied into `data` so the caller's memory may
+ * change or go away before the writer gets to it. */
+typedef struct op {
+  struct op *next;
+  op_kind kind;
+  union {
+    tw_queue_row q;
+    tw_msg_row m;
+    struct {
+      int64_t queue_id;
+      const char *key, *msg_id;
+      uint64_t seqno;
+      int64_t expires_ms;
+    } d;
+    struct {
+      const char *key, *value;
+    } kv;
+    int64_t id;
+  } u;
+  char data[];
+} op;
+
+struct tw_store {
+  sqlite3 *db;
+  pthread_t thread;
+  int started;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  op *head, **tail;
+  uint64_t open_batch;     /* ticket handed to new operations */
+  uint64_t committed;      /* last durable batch */
+  int stop;
+  tw_commit_cb cb;
+  void *cb_ud;
+  sqlite3_stmt *stmts[OP__COUNT];
+  sqlite3_stmt *begin, *commit, *rollback;
+};
+
+static const char *schema =
+    "CREATE TABLE IF NOT EXISTS queues(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+    " fifo INTEGER NOT NULL, created INTEGER, modified INTEGER, attrs TEXT, tags TEXT,"
+    " policy TEXT, fifo_seqno INTEGER, last_purge_ms INTEGER);"
+    "CREATE TABLE IF NOT EXISTS messages(seq INTEGER PRIMARY KEY, queue_id INTEGER NOT NULL,"
+    " msg_id TEXT NOT NULL, body BLOB, attrs TEXT, sys TEXT, sent_ms INTEGER,"
+    " visible_at_ms INTEGER, first_receive_ms INTEGER, receive_count INTEGER, nonce INTEGER,"
+    " group_id TEXT, dedup_id TEXT, sender_id TEXT, source_arn TEXT, seqno INTEGER);"
+    "CREATE TABLE IF NOT EXISTS dedup(queue_id INTEGER, key TEXT, msg_id TEXT, seqno INTEGER,"
+    " expires_ms INTEGER, PRIMARY KEY(queue_id, key)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS kv(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;";
+
+static const char *op_sql[OP__COUNT] = {
+    [OP_QUEUE_SAVE] =
+        "INSERT OR REPLACE INTO queues(id,name,fifo,created,modified,attrs,tags,policy,"
+        "fifo_seqno,last_purge_ms) VALUES(?,?,?,?,?,?,?,?,?,?)",
+    [OP_QUEUE_DELETE] = "DELETE FROM queues WHERE id=?",
+    [OP_MSG_INSERT] =
+        "INSERT OR REPLACE INTO messages(seq,queue_id,msg_id,body,attrs,sys,sent_ms,"
+        "visible_at_ms,first_receive_ms,receive_count,nonce,group_id,dedup_id,sender_id,"
+        "source_arn,seqno) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [OP_MSG_UPDATE] =
+        "UPDATE messages SET visible_at_ms=?,receive_count=?,first_receive_ms=?,nonce=? "
+        "WHERE seq=?",
+    [OP_MSG_MOVE] =
+        "UPDATE messages SET queue_id=?,visible_at_ms=?,receive_count=?,first_receive_ms=?,"
+        "source_arn=?,seqno=?,sent_ms=? WHERE seq=?",
+    [OP_MSG_DELETE] = "DELETE FROM messages WHERE seq=?",
+    [OP_DEDUP_PUT] =
+        "INSERT OR REPLACE INTO dedup(queue_id,key,msg_id,seqno,expires_ms) VALUES(?,?,?,?,?)",
+    [OP_DEDUP_PRUNE] = "DELETE FROM dedup WHERE expires_ms<?",
+    [OP_KV_PUT] = "INSERT OR REPLACE INTO kv(key,value) VALUES(?,?)",
+};
+
+static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen) {
+  char *msg = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    snprintf(err, errlen, "sqlite: %s", msg ? msg : "error");
+    sqlite3_free(msg);
+    return -1;
+  }
+  return 0;
+}
+
+tw_store *tw_store_open(const char *dir, char *err, size_t errlen) {
+  char path[4096];
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    snprintf(err, errlen, "cannot create data directory %s: %s", dir, strerror(errno));
+    return NULL;
+  }
+  snprintf(path, sizeof path, "%s/tweedle.db", dir);
+  tw_store *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_cond_init(&s->cv, NULL);
+  s->tail = &s->head;
+  s->open_batch = 1;
+  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
+    goto fail;
+  }
+  sqlite3_busy_timeout(s->db, 5000);
+  if (exec(s->db,
+           "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
+           "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4000;",
+           err, errlen) ||
+      exec(s->db, schema, err, errlen))
+    goto fail;
+  for (int i = 0; i < OP__COUNT; i++) {
+    if (sqlite3_prepare_v3(s->db, op_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[i], NULL) !=
+        SQLITE_OK) {
+      snprintf(err, errlen, "sqlite prepare: %s", sqlite3_errmsg(s->db));
+      goto fail;
+    }
+  }
+  if (sqlite3_prepare_v2(s->db, "BEGIN", -1, &s->begin, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(s->db, "COMMIT", -1, &s->commit, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(s->db, "ROLLBACK", -1, &s->rollback, NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "sqlite prepare: %s", sqlite3_errmsg(s->db));
+    goto fail;
+  }
+  return s;
+fail:
+  tw_store_close(s);
+  return NULL;
+}
+
+static const char *col_text(sqlite3_stmt *st, int i) {
+  return (const char *)sqlite3_column_text(st, i);
+}
+
+int tw_store_load(tw_store *s, const tw_store_loader *ld, void *ud) {
+  sqlite3_stmt *st = NULL;
+  int rc = -1;
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT id,name,fifo,created,modified,attrs,tags,policy,fifo_seqno,"
+                         "last_purge_ms FROM queues ORDER BY id",
+                         -1, &st, NULL) != SQLITE_OK)
+    goto done;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    tw_queue_row r = {
+        .id = sqlite3_column_int64(st, 0),
+        .name = col_text(st, 1),
+        .fifo = sqlite3_column_int(st, 2),
+        .created = sqlite3_column_int64(st, 3),
+        .modified = sqlite3_column_int64(st, 4),
+        .attrs_json = col_text(st, 5),
+        .tags_json = col_text(st, 6),
+        .policy_json = col_text(st, 7),
+        .fifo_seqno = (uint64_t)sqlite3_column_int64(st, 8),
+        .last_purge_ms = sqlite3_column_int64(st, 9),
+    };
+    if (ld->queue) ld->queue(ud, &r);
+  }
+  sqlite3_finalize(st);
+  if (sqlite3_prepare_v2(s->db,
+                         "SELECT seq,queue_id,msg_id,body,attrs,sys,sent_ms,visible_at_ms,"
+                         "first_receive_ms,receive_count,nonce,group_id,dedup_id,sender_id,"
+                         "source_arn,seqno FROM messages ORDER BY seq",
+                         -1, &st, NULL) != SQLITE_OK)
+    goto done;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    tw_msg_row r = {
+        .seq = (uint64_t)sqlite3_column_int64(st, 0),
+        .queue_id = sqlite3_column_int64(st, 1),
+        .msg_id = col_text(st, 2),
+        .body = sqlite3_column_blob(st, 3),
+        .body_len = (size_t)sqlite3_column_bytes(st, 3),
+        .attrs_json = col_text(st, 4),
+        .sys_json = col_text(st, 5),
+        .sent_ms = sqlite3_column_int64(st, 6),
+        .visible_at_ms = sqlite3_column_int64(st, 7),
+        .first_receive_ms = sqlite3_column_int64(st, 8),
+        .receive_count = sqlite3_column_int(st, 9),
+        .nonce = (uint32_t)sqlite3_column_int64(st, 10),
+        .group_id = col_text(st, 11),
+        .dedup_id = col_text(st, 12),
+        .sender_id = col_text(st, 13),
+        .source_arn = col_text(st, 14),
+        .seqno = (uint64_t)sqlite3_column_int64(st, 15),
+    };
+    if (ld->message) ld->message(ud, &r);
+  }
+  sqlite3_finalize(st);
+  if (sqlite3_prepare_v2(s->db, "SELECT queue_id,key,msg_id,seqno,expires_ms FROM dedup", -1, &st,
+                         NULL) != SQLITE_OK)
+    goto done;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    if (ld->dedup)
+      ld->dedup(ud, sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2),
+                (uint64_t)sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4));
+  sqlite3_finalize(st);
+  if (sqlite3_prepare_v2(s->db, "SELECT key,value FROM kv ORDER BY key", -1, &st, NULL) !=
+      SQLITE_OK)
+    goto done;
+  while (sqlite3_step(st) == SQLITE_ROW)
+    if (ld->kv) ld->kv(ud, col_text(st, 0), col_text(st, 1));
+  rc = 0;
+done:
+  sqlite3_finalize(st);
+  if (rc) tw_error("store: load failed: %s", sqlite3_errmsg(s->db));
+  return rc;
+}
+
+static int64_t scalar(tw_store *s, const char *sql) {
+  sqlite3_stmt *st;
+  int64_t v = 0;
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
+  if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return v;
+}
+
+uint64_t tw_store_max_seq(tw_store *s) {
+  int64_t a = scalar(s, "SELECT COALESCE(MAX(seq),0) FROM messages");
+  int64_t b = scalar(s, "SELECT COALESCE(CAST(value AS INTEGER),0) FROM kv WHERE key='max_seq'");
+  return (uint64_t)(a > b ? a : b);
+}
+
+int64_t tw_store_max_queue_id(tw_store *s) {
+  int64_t a = scalar(s, "SELECT COALESCE(MAX(id),0) FROM queues");
+  int64_t b = scalar(s, "SELECT COALESCE(CAST(value AS INTEGER),0) FROM kv WHERE key='max_queue_id'");
+  return a > b ? a : b;
+}
+
+/* --- the writer ---------------------------------------------------------- */
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v) {
+  if (v)
+    sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, i);
+}
+
+static int apply(tw_store *s, op *o) {
+  sqlite3_stmt *st = s->stmts[o->kind];
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  switch (o->kind) {
+    case OP_QUEUE_SAVE: {
+      tw_queue_row *r = &o->u.q;
+      sqlite3_bind_int64(st, 1, r->id);
+      bind_text(st, 2, r->name);
+      sqlite3_bind_int(st, 3, r->fifo);
+      sqlite3_bind_int64(st, 4, r->created);
+      sqlite3_bind_int64(st, 5, r->modified);
+      bind_text(st, 6, r->attrs_json);
+      bind_text(st, 7, r->tags_json);
+      bind_text(st, 8, r->policy_json);
+      sqlite3_bind_int64(st, 9, (int64_t)r->fifo_seqno);
+      sqlite3_bind_int64(st, 10, r->last_purge_ms);
+      break;
+    }
+    case OP_QUEUE_DELETE:
+      sqlite3_bind_int64(st, 1, o->u.id);
+      break;
+    case OP_MSG_INSERT: {
+      tw_msg_row *r = &o->u.m;
+      sqlite3_bind_int64(st, 1, (int64_t)r->seq);
+      sqlite3_bind_int64(st, 2, r->queue_id);
+      bind_text(st, 3, r->msg_id);
+      sqlite3_bind_blob(st, 4, r->body, (int)r->body_len, SQLITE_STATIC);
+      bind_text(st, 5, r->attrs_json);
+      bind_text(st, 6, r->sys_json);
+      sqlite3_bind_int64(st, 7, r->sent_ms);
+      sqlite3_bind_int64(st, 8, r->visible_at_ms);
+      sqlite3_bind_int64(st, 9, r->first_receive_ms);
+      sqlite3_bind_int(st, 10, r->receive_count);
+      sqlite3_bind_int64(st, 11, r->nonce);
+      bind_text(st, 12, r->group_id);
+      bind_text(st, 13, r->dedup_id);
+      bind_text(st, 14, r->sender_id);
+      bind_text(st, 15, r->source_arn);
+      sqlite3_bind_int64(st, 16, (int64_t)r->seqno);
+      break;
+    }
+    case OP_MSG_UPDATE: {
+      tw_msg_row *r = &o->u.m;
+      sqlite3_bind_int64(st, 1, r->visible_at_ms);
+      sqlite3_bind_int(st, 2, r->receive_count);
+      sqlite3_bind_int64(st, 3, r->first_receive_ms);
+      sqlite3_bind_int64(st, 4, r->nonce);
+      sqlite3_bind_int64(st, 5, (int64_t)r->seq);
+      break;
+    }
+    case OP_MSG_MOVE: {
+      tw_msg_row *r = &o->u.m;
+      sqlite3_bind_int64(st, 1, r->queue_id);
+      sqlite3_bind_int64(st, 2, r->visible_at_ms);
+      sqlite3_bind_int(st, 3, r->receive_count);
+      sqlite3_bind_int64(st, 4, r->first_receive_ms);
+      bind_text(st, 5, r->source_arn);
+      sqlite3_bind_int64(st, 6, (int64_t)r->seqno);
+      sqlite3_bind_int64(st, 7, r->sent_ms);
+      sqlite3_bind_int64(st, 8, (int64_t)r->seq);
+      break;
+    }
+    case OP_MSG_DELETE:
+      sqlite3_bind_int64(st, 1, o->u.id);
+      break;
+    case OP_DEDUP_PUT:
+      sqlite3_bind_int64(st, 1, o->u.d.queue_id);
+      bind_text(st, 2, o->u.d.key);
+      bind_text(st, 3, o->u.d.msg_id);
+      sqlite3_bind_int64(st, 4, (int64_t)o->u.d.seqno);
+      sqlite3_bind_int64(st, 5, o->u.d.expires_ms);
+      break;
+    case OP_DEDUP_PRUNE:
+      sqlite3_bind_int64(st, 1, o->u.id);
+      break;
+    case OP_KV_PUT:
+      if (!o->u.kv.value) {
+        /* deletion: reuse a one-off statement; rare */
+        sqlite3_stmt *del;
+        if (sqlite3_prepare_v2(s->db, "DELETE FROM kv WHERE key=?", -1, &del, NULL) != SQLITE_OK)
+          return -1;
+        bind_text(del, 1, o->u.kv.key);
+        int rc = sqlite3_step(del);
+        sqlite3_finalize(del);
+        return rc == SQLITE_DONE ? 0 : -1;
+      }
+      bind_text(st, 1, o->u.kv.key);
+      bind_text(st, 2, o->u.kv.value);
+      break;
+    default:
+      return -1;
+  }
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int step_once(sqlite3_stmt *st) {
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void *writer_main(void *arg) {
+  tw_store *s = arg;
+  for (;;) {
+    pthread_mutex_lock(&s->mu);
+    while (!s->head && !s->stop) pthread_cond_wait(&s->cv, &s->mu);
+    if (!s->head && s->stop) {
+      pthread_mutex_unlock(&s->mu);
+      break;
+    }
+    op *batch = s->head;
+    s->head = NULL;
+    s->tail = &s->head;
+    uint64_t ticket = s->open_batch++;
+    pthread_mutex_unlock(&s->mu);
+
+    int ok = step_once(s->begin) == 0;
+    for (op *o = batch; o && ok; o = o->next)
+      if (apply(s, o)) {
+        tw_error("store: write failed: %s", sqlite3_errmsg(s->db));
+        ok = 0;
+      }
+    if (ok && step_once(s->commit)) {
+      tw_error("store: commit failed: %s", sqlite3_errmsg(s->db));
+      ok = 0;
+    }
+    if (!ok) step_once(s->rollback);
+    while (batch) {
+      op *n = batch->next;
+      free(batch);
+      batch = n;
+    }
+    pthread_mutex_lock(&s->mu);
+    s->committed = ticket;
+    pthread_mutex_unlock(&s->mu);
+    if (s->cb) s->cb(s->cb_ud, ticket, ok);
+  }
+  return NULL;
+}
+
+int tw_store_start(tw_store *s, tw_commit_cb cb, void *ud) {
+  s->cb = cb;
+  s->cb_ud = ud;
+  if (pthread_create(&s->thread, NULL, writer_main, s)) return -1;
+  s->started = 1;
+  return 0;
+}
+
+void tw_store_close(tw_store *s) {
+  if (!s) return;
+  if (s->started) {
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+  }
+  while (s->head) {
+    op *n = s->head->next;
+    free(s->head);
+    s->head = n;
+  }
+  for (int i = 0; i < OP__COUNT; i++) sqlite3_finalize(s->stmts[i]);
+  sqlite3_finalize(s->begin);
+  sqlite3_finalize(s->commit);
+  sqlite3_finalize(s->rollback);
+  if (s->db) {
+    sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    sqlite3_close(s->db);
+  }
+  pthread_mutex_destroy(&s->mu);
+  pthread_cond_destroy(&s->cv);
+  free(s);
+}
+
+uint64_t tw_store_committed(tw_store *s) {
+  pthread_mutex_lock(&s->mu);
+  uint64_t c = s->committed;
+  pthread_mutex_unlock(&s->mu);
+  return c;
+}
+
+/* Appends an op; returns its batch ticket. */
+static uint64_t push(tw_store *s, op *o) {
+  if (!o) return 0;
+  pthread_mutex_lock(&s->mu);
+  o->next = NULL;
+  *s->tail = o;
+  s->tail = &o->next;
+  uint64_t t = s->open_batch;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu);
+  return t;
+}
+
+uint64_t tw_store_ticket(tw_store *s) {
+  pthread_mutex_lock(&s->mu);
+  /* Anything appended so far is in the open batch (if non-empty) or committed. */
+  uint64_t t = s->head ? s->open_batch : s->open_batch - 1;
+  pthread_mutex_unlock(&s->mu);
+  return t;
+}
+
+/* Copies strings into the op's trailing data. */
+typedef struct {
+  char *p;
+} copier;
+
+static size_t slen(const char *v) { return v ? strlen(v) + 1 : 0; }
+
+static const char *copy_str(copier *c, const char *v) {
+  if (!v) return NULL;
+  size_t n = strlen(v) + 1;
+  memcpy(c->p, v, n);
+  const char *r = c->p;
+  c->p += n;
+  return r;
+}
+
+static op *op_new(op_kind k, size_t extra) {
+  op *o = malloc(sizeof *o + extra);
+  if (!o) {
+    tw_error("store: out of memory");
+    return NULL;
+  }
+  memset(o, 0, sizeof *o);
+  o->kind = k;
+  return o;
+}
+
+uint64_t tw_store_queue_save(tw_store *s, const tw_queue_row *r) {
+  op *o = op_new(OP_QUEUE_SAVE,
+                 slen(r->name) + slen(r->attrs_json) + slen(r->tags_json) + slen(r->policy_json));
+  if (!o) return 0;
+  copier c = {o->data};
+  o->u.q = *r;
+  o->u.q.name = copy_str(&c, r->name);
+  o->u.q.attrs_json = copy_str(&c, r->attrs_json);
+  o->u.q.tags_json = copy_str(&c, r->tags_json);
+  o->u.q.policy_json = copy_str(&c, r->policy_json);
+  return push(s, o);
+}
+
+uint64_t tw_store_queue_delete(tw_store *s, int64_t queue_id) {
+  op *o = op_new(OP_QUEUE_DELETE, 0);
+  if (!o) return 0;
+  o->u.id = queue_id;
+  return push(s, o);
+}
+
+static op *msg_op(op_kind k, const tw_msg_row *r, int with_body) {
+  size_t extra = slen(r->msg_id) + slen(r->attrs_json) + slen(r->sys_json) + slen(r->group_id) +
+                 slen(r->dedup_id) + slen(r->sender_id) + slen(r->source_arn) +
+                 (with_body ? r->body_len : 0);
+  op *o = op_new(k, extra);
+  if (!o) return NULL;
+  copier c = {o->data};
+  o->u.m = *r;
+  o->u.m.msg_id = copy_str(&c, r->msg_id);
+  o->u.m.attrs_json = copy_str(&c, r->attrs_json);
+  o->u.m.sys_json = copy_str(&c, r->sys_json);
+  o->u.m.group_id = copy_str(&c, r->group_id);
+  o->u.m.dedup_id = copy_str(&c, r->dedup_id);
+  o->u.m.sender_id = copy_str(&c, r->sender_id);
+  o->u.m.source_arn = copy_str(&c, r->source_arn);
+  if (with_body) {
+    if (r->body_len) memcpy(c.p, r->body, r->body_len);
+    o->u.m.body = c.p;
+  } else {
+    o->u.m.body = NULL;
+    o->u.m.body_len = 0;
+  }
+  return o;
+}
+
+uint64_t tw_store_msg_insert(tw_store *s, const tw_msg_row *r) {
+  return push(s, msg_op(OP_MSG_INSERT, r, 1));
+}
+
+uint64_t tw_store_msg_update(tw_store *s, uint64_t seq, int64_t visible_at_ms, int receive_count,
+                             int64_t first_receive_ms, uint32_t nonce) {
+  op *o = op_new(OP_MSG_UPDATE, 0);
+  if (!o) return 0;
+  o->u.m.seq = seq;
+  o->u.m.visible_at_ms = visible_at_ms;
+  o->u.m.receive_count = receive_count;
+  o->u.m.first_receive_ms = first_receive_ms;
+  o->u.m.nonce = nonce;
+  return push(s, o);
+}
+
+uint64_t tw_store_msg_move(tw_store *s, const tw_msg_row *r) {
+  return push(s, msg_op(OP_MSG_MOVE, r, 0));
+}
+
+uint64_t tw_store_msg_delete(tw_store *s, uint64_t seq) {
+  op *o = op_new(OP_MSG_DELETE, 0);
+  if (!o) return 0;
+  o->u.id = (int64_t)seq;
+  return push(s, o);
+}
+
+uint64_t tw_store_dedup_put(tw_store *s, int64_t queue_id, const char *key, const char *msg_id,
+                            uint64_t seqno, int64_t expires_ms) {
+  op *o = op_new(OP_DEDUP_PUT, slen(key) + slen(msg_id));
+  if (!o) return 0;
+  copier c = {o->data};
+  o->u.d.queue_id = queue_id;
+  o->u.d.key = copy_str(&c, key);
+  o->u.d.msg_id = copy_str(&c, msg_id);
+  o->u.d.seqno = seqno;
+  o->u.d.expires_ms = expires_ms;
+  return push(s, o);
+}
+
+uint64_t tw_store_dedup_prune(tw_store *s, int64_t now_ms) {
+  op *o = op_new(OP_DEDUP_PRUNE, 0);
+  if (!o) return 0;
+  o->u.id = now_ms;
+  return push(s, o);
+}
+
+uint64_t tw_store_kv_put(tw_store *s, const char *key, const char *value) {
+  op *o = op_new(OP_KV_PUT, slen(key) + slen(value));
+  if (!o) return 0;
+  copier c = {o->data};
+  o->u.kv.key = copy_str(&c, key);
+  o->u.kv.value = copy_str(&c, value);
+  return push(s, o);
+}

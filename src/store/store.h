@@ -1,0 +1,80 @@
+/* The durable store: SQLite in WAL mode, synchronous=FULL, written by one thread.
+ *
+ * Engines change their in-memory state and, under the same lock, append the
+ * matching operation here; the writer thread commits whatever has piled up as one
+ * transaction (group commit) and then reports the batch number it made durable.
+ * A caller answers its client only once `tw_store_committed()` has reached the
+ * ticket its operation returned, so every acknowledgement is on disk. */
+#ifndef TW_STORE_STORE_H
+#define TW_STORE_STORE_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tw_store tw_store;
+
+typedef struct {
+  int64_t id;
+  const char *name;
+  int fifo;
+  int64_t created, modified; /* epoch seconds */
+  const char *attrs_json;    /* the settable attributes, as a JSON object of strings */
+  const char *tags_json;
+  const char *policy_json;   /* the queue policy built by AddPermission, or NULL */
+  uint64_t fifo_seqno;       /* last SequenceNumber handed out */
+  int64_t last_purge_ms;
+} tw_queue_row;
+
+typedef struct {
+  uint64_t seq; /* tweedle's own message number: global, increasing */
+  int64_t queue_id;
+  const char *msg_id;
+  const void *body;
+  size_t body_len;
+  const char *attrs_json; /* MessageAttributes in JSON-protocol shape, or NULL */
+  const char *sys_json;   /* MessageSystemAttributes (AWSTraceHeader), or NULL */
+  int64_t sent_ms, visible_at_ms, first_receive_ms;
+  int receive_count;
+  uint32_t nonce;
+  const char *group_id, *dedup_id, *sender_id, *source_arn;
+  uint64_t seqno;
+} tw_msg_row;
+
+typedef struct {
+  void (*queue)(void *ud, const tw_queue_row *row);
+  void (*message)(void *ud, const tw_msg_row *row);
+  void (*dedup)(void *ud, int64_t queue_id, const char *key, const char *msg_id, uint64_t seqno,
+                int64_t expires_ms);
+  void (*kv)(void *ud, const char *key, const char *value);
+} tw_store_loader;
+
+/* Called on the writer thread after each durable commit (ok=0 when it failed). */
+typedef void (*tw_commit_cb)(void *ud, uint64_t committed, int ok);
+
+tw_store *tw_store_open(const char *dir, char *err, size_t errlen);
+/* Replays the saved state through `ld` (before starting the writer). */
+int tw_store_load(tw_store *s, const tw_store_loader *ld, void *ud);
+int tw_store_start(tw_store *s, tw_commit_cb cb, void *ud);
+/* Commits what is pending, stops the writer and closes the database. */
+void tw_store_close(tw_store *s);
+uint64_t tw_store_committed(tw_store *s);
+/* Highest message sequence number ever saved (to continue numbering). */
+uint64_t tw_store_max_seq(tw_store *s);
+int64_t tw_store_max_queue_id(tw_store *s);
+
+/* Operations. Each returns the ticket of the batch that will make it durable. */
+uint64_t tw_store_queue_save(tw_store *s, const tw_queue_row *row);
+uint64_t tw_store_queue_delete(tw_store *s, int64_t queue_id);
+uint64_t tw_store_msg_insert(tw_store *s, const tw_msg_row *row);
+uint64_t tw_store_msg_update(tw_store *s, uint64_t seq, int64_t visible_at_ms, int receive_count,
+                             int64_t first_receive_ms, uint32_t nonce);
+/* Moves a message to another queue (dead-letter redrive, move tasks). */
+uint64_t tw_store_msg_move(tw_store *s, const tw_msg_row *row);
+uint64_t tw_store_msg_delete(tw_store *s, uint64_t seq);
+uint64_t tw_store_dedup_put(tw_store *s, int64_t queue_id, const char *key, const char *msg_id,
+                            uint64_t seqno, int64_t expires_ms);
+uint64_t tw_store_dedup_prune(tw_store *s, int64_t now_ms);
+uint64_t tw_store_kv_put(tw_store *s, const char *key, const char *value); /* value NULL deletes */
+/* A ticket for "everything appended so far", to wait on without adding work. */
+uint64_t tw_store_ticket(tw_store *s);
+
+#endif
