@@ -5,13 +5,14 @@ OPT      ?= -O2
 CFLAGS   := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Isrc -Iinclude
 LDLIBS   := -lpthread -lm
 BUILD    := build
-OBJDIR   := $(BUILD)/obj
 
+# make SANITIZE=1: ASan + UBSan build in build/san (make SANITIZE=1 test runs the suites on it)
 ifeq ($(SANITIZE),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
   LDFLAGS += -fsanitize=address,undefined
-  OBJDIR  := $(BUILD)/obj-san
+  BUILD   := build/san
 endif
+OBJDIR   := $(BUILD)/obj
 
 # pkg-config is asked only once the deps step has made sure the packages exist.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -34,18 +35,21 @@ test-deps:
 
 $(OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libtweedle.a: $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/tweedle: $(OBJDIR)/src/main.o $(BUILD)/libtweedle.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtweedle.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtweedle.a $(PKG_LIBS) $(LDLIBS)
+	@echo "  TEST    $@"
+	@$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtweedle.a $(PKG_LIBS) $(LDLIBS)
 
 run: all
 	$(BUILD)/tweedle serve $(ARGS)
@@ -54,7 +58,7 @@ unit: all $(UNIT_BINS)
 
 # One summary line at the end: "N passed, N failed, N skipped".
 test: all test-deps $(UNIT_BINS)
-	@bash tests/run.sh
+	@TWEEDLE_BIN=$(CURDIR)/$(BUILD)/tweedle UNIT_DIR=$(BUILD)/tests bash tests/run.sh
 
 bench: all
 	@bash bench/compare.sh

@@ -760,6 +760,7 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
 
   const char *cred = NULL, *signed_h = NULL, *sigv = NULL;
   size_t cred_len = 0, signed_len = 0, sig_len = 0;
+  int have_signed = 0; /* an empty SignedHeaders is present (it fails the Host check) */
   while (*p) {
     while (*p == ',' || is_ws((unsigned char)*p)) p++;
     if (!*p) break;
@@ -779,19 +780,19 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
     if (kl == 10 && memcmp(ps, "Credential", 10) == 0)
       cred = eq + 1, cred_len = vl;
     else if (kl == 13 && memcmp(ps, "SignedHeaders", 13) == 0)
-      signed_h = eq + 1, signed_len = vl;
+      signed_h = eq + 1, signed_len = vl, have_signed = 1;
     else if (kl == 9 && memcmp(ps, "Signature", 9) == 0)
       sigv = eq + 1, sig_len = vl;
   }
 
   const char *xdate = header_get(in, "x-amz-date");
   const char *hdate = xdate ? NULL : header_get(in, "date");
-  if (!cred_len || !sig_len || !signed_len || (!xdate && !hdate)) {
+  if (!cred_len || !sig_len || !have_signed || (!xdate && !hdate)) {
     info->fault = TW_SIGV4_FAULT_MALFORMED;
     if (errmsg && errmsg_len) errmsg[0] = '\0';
     if (!cred_len) addmsg(errmsg, errmsg_len, "Authorization header requires 'Credential' parameter. ");
     if (!sig_len) addmsg(errmsg, errmsg_len, "Authorization header requires 'Signature' parameter. ");
-    if (!signed_len) addmsg(errmsg, errmsg_len, "Authorization header requires 'SignedHeaders' parameter. ");
+    if (!have_signed) addmsg(errmsg, errmsg_len, "Authorization header requires 'SignedHeaders' parameter. ");
     if (!xdate && !hdate)
       addmsg(errmsg, errmsg_len, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ");
     addmsg(errmsg, errmsg_len, "Authorization=%s", auth);

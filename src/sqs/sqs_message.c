@@ -530,8 +530,9 @@ int tw_sqs_receive_message(tw_sqs_call *c) {
   }
   for (int i = 0; i < n; i++) json_array_append_new(list, render_message(c, got[i], mask, names));
   int64_t qid = q->id;
+  int stopping = s->stop; /* shutting down: parked receives answer at once */
   pthread_mutex_unlock(&s->mu);
-  if (n == 0 && wait > 0) {
+  if (n == 0 && wait > 0 && !stopping) {
     int64_t mono = tw_mono_ms();
     if (c->runs == 1) c->deadline_mono_ms = mono + wait * 1000;
     if (mono < c->deadline_mono_ms) {

@@ -488,6 +488,12 @@ static void test_errors(void) {
                TW_ERR_SIGNATURE_MISMATCH);
   CHECK_STR_EQ(msg, "'Host' must be a 'SignedHeader' in the AWS Authorization.");
 
+  CHECK_INT_EQ(verify_auth("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+                           "SignedHeaders=, Signature=00",
+                           "20150830T123600Z", now, NULL, NULL, &info, msg, sizeof msg),
+               TW_ERR_SIGNATURE_MISMATCH);
+  CHECK_STR_EQ(msg, "'Host' must be a 'SignedHeader' in the AWS Authorization.");
+
   CASE("unsupported algorithm");
   CHECK_INT_EQ(verify_auth("AWS4-HMAC-SHA512 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
                            "SignedHeaders=host;x-amz-date, Signature=00",
