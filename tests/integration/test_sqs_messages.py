@@ -82,6 +82,8 @@ class SendMessageTest(SqsTestCase):
             (["Help.*"], {"Help.Me": attrs["Help.Me"]}),
             (["Hello", "NotThere"], {"Hello": attrs["Hello"]}),
             (["NotThere"], {}),
+            (["AWS."], {}),
+            (["..foo"], {}),
             ([], {}),
         ]
         for names, expected in cases:
@@ -210,7 +212,7 @@ class SendMessageTest(SqsTestCase):
         self.assertRaisesSqs(
             lambda: self.sqs.send_message(QueueUrl=url, MessageBody="x", MessageDeduplicationId="d1"),
             "InvalidParameterValue", 400,
-            message="Value d1 for parameter MessageDeduplicationId is invalid. Reason: The request includes a "
+            message="Value d1 for parameter MessageDeduplicationId is invalid. Reason: The request include "
                     "parameter that is not valid for this queue type.")
 
 

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# aws-cli against a real tweedle: the commands a user types, checked by their output.
+# Last line: SUMMARY passed=N failed=N skipped=N
+set -u
+cd "$(dirname "$0")/../.."
+BIN=${TWEEDLE_BIN:-$PWD/build/tweedle}
+data=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export TWEEDLE_ACCESS_KEY_ID=AKIDCLITEST TWEEDLE_SECRET_ACCESS_KEY=cli/secret+key
+export AWS_ACCESS_KEY_ID=$TWEEDLE_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$TWEEDLE_SECRET_ACCESS_KEY
+export AWS_DEFAULT_REGION=us-east-1 AWS_MAX_ATTEMPTS=1 AWS_PAGER=""
+unset AWS_PROFILE AWS_ENDPOINT_URL
+"$BIN" serve --listen "127.0.0.1:$port" --data "$data" >"$data/server.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$port/_/health" >/dev/null && break
+  sleep 0.1
+done
+ep="http://127.0.0.1:$port"
+aws_() { aws --endpoint-url "$ep" "$@"; }
+pass=0 fail=0
+check() { # name, condition result (0 ok)
+  if [ "$2" -eq 0 ]; then pass=$((pass + 1)); echo "ok   $1"; else fail=$((fail + 1)); echo "FAIL $1"; fi
+}
+
+url=$(aws_ sqs create-queue --queue-name cli-q --attributes VisibilityTimeout=5 --query QueueUrl --output text)
+[ "$url" = "$ep/000000000000/cli-q" ]; check "create-queue returns the queue URL ($url)" $?
+got=$(aws_ sqs get-queue-url --queue-name cli-q --query QueueUrl --output text)
+[ "$got" = "$url" ]; check "get-queue-url" $?
+vis=$(aws_ sqs get-queue-attributes --queue-url "$url" --attribute-names VisibilityTimeout --query Attributes.VisibilityTimeout --output text)
+[ "$vis" = "5" ]; check "get-queue-attributes VisibilityTimeout=5" $?
+md5=$(aws_ sqs send-message --queue-url "$url" --message-body "hello from the cli" --query MD5OfMessageBody --output text)
+[ "$md5" = "$(printf 'hello from the cli' | md5sum | cut -d' ' -f1)" ]; check "send-message MD5OfMessageBody" $?
+aws_ sqs send-message-batch --queue-url "$url" --entries \
+  '[{"Id":"a","MessageBody":"one"},{"Id":"b","MessageBody":"two","DelaySeconds":0}]' \
+  --query 'length(Successful)' --output text | grep -qx 2
+check "send-message-batch: 2 successful" $?
+out=$(aws_ sqs receive-message --queue-url "$url" --max-number-of-messages 10 --wait-time-seconds 2 \
+  --attribute-names All --output json)
+n=$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["Messages"]))' <<<"$out")
+[ "$n" = "3" ]; check "receive-message returns the 3 messages ($n)" $?
+for rh in $(python3 -c 'import json,sys; [print(m["ReceiptHandle"]) for m in json.load(sys.stdin)["Messages"]]' <<<"$out"); do
+  aws_ sqs delete-message --queue-url "$url" --receipt-handle "$rh" || fail=$((fail + 1))
+done
+left=$(aws_ sqs get-queue-attributes --queue-url "$url" --attribute-names All \
+  --query '[Attributes.ApproximateNumberOfMessages,Attributes.ApproximateNumberOfMessagesNotVisible]' --output text)
+[ "$(echo $left)" = "0 0" ]; check "delete-message leaves the queue empty ($left)" $?
+err=$(aws_ sqs get-queue-url --queue-name no-such-queue 2>&1); rc=$?
+[ $rc -ne 0 ] && grep -q "NonExistentQueue\|QueueDoesNotExist" <<<"$err"; check "get-queue-url of a missing queue fails with QueueDoesNotExist" $?
+err=$(aws_ sqs receive-message --queue-url "$url" --wait-time-seconds 21 2>&1); rc=$?
+[ $rc -ne 0 ] && grep -q "InvalidParameterValue" <<<"$err"; check "wait-time-seconds 21 is rejected" $?
+aws_ sqs list-queues --queue-name-prefix cli --query 'QueueUrls[0]' --output text | grep -qx "$url"
+check "list-queues with prefix" $?
+aws_ sqs tag-queue --queue-url "$url" --tags team=core
+aws_ sqs list-queue-tags --queue-url "$url" --query Tags.team --output text | grep -qx core
+check "tag-queue / list-queue-tags" $?
+aws_ sqs purge-queue --queue-url "$url"; check "purge-queue" $?
+aws_ sqs delete-queue --queue-url "$url"; check "delete-queue" $?
+err=$(aws_ sqs get-queue-url --queue-name cli-q 2>&1); rc=$?
+[ $rc -ne 0 ]; check "deleted queue is gone" $?
+AWS_SECRET_ACCESS_KEY=wrong aws_ sqs list-queues >/dev/null 2>"$data/err"; rc=$?
+[ $rc -ne 0 ] && grep -q SignatureDoesNotMatch "$data/err"; check "wrong secret: SignatureDoesNotMatch" $?
+AWS_ACCESS_KEY_ID=AKIDUNKNOWN aws_ sqs list-queues >/dev/null 2>"$data/err"; rc=$?
+[ $rc -ne 0 ] && grep -q InvalidClientTokenId "$data/err"; check "unknown key: InvalidClientTokenId" $?
+
+echo "SUMMARY passed=$pass failed=$fail skipped=0"
+[ "$fail" -eq 0 ]
