@@ -32,7 +32,9 @@
 
 /* ---------- small string helpers ---------- */
 
-static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+static int lower(int c) {
+  return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
 
 static int ascii_ieq(const char *a, size_t an, const char *b, size_t bn) {
   if (an != bn) return 0;
@@ -41,7 +43,9 @@ static int ascii_ieq(const char *a, size_t an, const char *b, size_t bn) {
   return 1;
 }
 
-static int is_ws(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+static int is_ws(int c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
 
 static int hexval(int c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -79,7 +83,8 @@ static size_t pct_decode(const char *in, size_t n, char *out, int plus) {
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
     int h, l;
-    if (in[i] == '%' && i + 2 < n && (h = hexval((unsigned char)in[i + 1])) >= 0 && (l = hexval((unsigned char)in[i + 2])) >= 0) {
+    if (in[i] == '%' && i + 2 < n && (h = hexval((unsigned char)in[i + 1])) >= 0 &&
+        (l = hexval((unsigned char)in[i + 2])) >= 0) {
       out[o++] = (char)(h << 4 | l);
       i += 2;
     } else if (plus && in[i] == '+') {
@@ -91,7 +96,8 @@ static size_t pct_decode(const char *in, size_t n, char *out, int plus) {
   return o;
 }
 
-static void setmsg(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void setmsg(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void setmsg(char *buf, size_t len, const char *fmt, ...) {
   if (!buf || !len) return;
   va_list ap;
@@ -101,7 +107,8 @@ static void setmsg(char *buf, size_t len, const char *fmt, ...) {
 }
 
 /* Appends to a message already in buf. */
-static void addmsg(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void addmsg(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void addmsg(char *buf, size_t len, const char *fmt, ...) {
   if (!buf || !len) return;
   size_t used = strnlen(buf, len);
@@ -187,8 +194,8 @@ static int parse_http_date(const char *s, time_t *out) {
   p++;
   while (*p == ' ') p++;
   int d, y, h, mi, sec, mo = -1;
-  if (strlen(p) != 24 || p[2] != ' ' || p[6] != ' ' || p[11] != ' ' || p[14] != ':' || p[17] != ':' ||
-      p[20] != ' ' || strcmp(p + 21, "GMT") != 0)
+  if (strlen(p) != 24 || p[2] != ' ' || p[6] != ' ' || p[11] != ' ' || p[14] != ':' ||
+      p[17] != ':' || p[20] != ' ' || strcmp(p + 21, "GMT") != 0)
     return -1;
   for (int i = 0; i < 12; i++)
     if (memcmp(p + 3, months + 3 * i, 3) == 0) mo = i + 1;
@@ -204,7 +211,8 @@ static const char *header_get(const tw_sigv4_input *in, const char *name) {
   size_t n = strlen(name);
   for (size_t i = 0; i < in->nheaders; i++) {
     const char *hn = in->headers[i].name;
-    if (hn && ascii_ieq(hn, strlen(hn), name, n)) return in->headers[i].value ? in->headers[i].value : "";
+    if (hn && ascii_ieq(hn, strlen(hn), name, n))
+      return in->headers[i].value ? in->headers[i].value : "";
   }
   return NULL;
 }
@@ -254,7 +262,8 @@ static int qlist_parse(qlist *q, const char *raw) {
   /* decoded <= raw, encoded <= 3 * decoded, 4 NULs per parameter */
   size_t need = 4 * len + 4 * count + 8;
   q->n = 0;
-  q->v = count <= sizeof q->local_v / sizeof q->local_v[0] ? q->local_v : malloc(count * sizeof *q->v);
+  q->v =
+      count <= sizeof q->local_v / sizeof q->local_v[0] ? q->local_v : malloc(count * sizeof *q->v);
   q->mem = need <= sizeof q->local_mem ? q->local_mem : malloc(need);
   if (!q->v || !q->mem) {
     qlist_free(q);
@@ -335,9 +344,13 @@ static void sink_put(sink *s, const char *p, size_t n) {
   s->n += n;
 }
 
-static void sink_putc(sink *s, char c) { sink_put(s, &c, 1); }
+static void sink_putc(sink *s, char c) {
+  sink_put(s, &c, 1);
+}
 
-static void sink_puts(sink *s, const char *str) { sink_put(s, str, strlen(str)); }
+static void sink_puts(sink *s, const char *str) {
+  sink_put(s, str, strlen(str));
+}
 
 /* One byte of a path segment, encoded once (S3) or twice (other services:
  * encoding "%XY" again turns only the '%' into "%25"). */
@@ -526,8 +539,8 @@ static uint64_t fnv1a(uint64_t h, const char *s) {
   return (h ^ 0xff) * 1099511628211ULL; /* field separator */
 }
 
-static void derive_key(const char *secret, const char *date, const char *region, const char *service,
-                       uint8_t out[32]) {
+static void derive_key(const char *secret, const char *date, const char *region,
+                       const char *service, uint8_t out[32]) {
   size_t sl = strlen(secret);
   char stackbuf[256];
   char *k = sl + 5 <= sizeof stackbuf ? stackbuf : malloc(sl + 5);
@@ -545,8 +558,8 @@ static void derive_key(const char *secret, const char *date, const char *region,
   OPENSSL_cleanse(b, sizeof b);
 }
 
-void tw_sigv4_signing_key(const char *secret, const char *date, const char *region, const char *service,
-                          uint8_t out[32]) {
+void tw_sigv4_signing_key(const char *secret, const char *date, const char *region,
+                          const char *service, uint8_t out[32]) {
   size_t sl = strlen(secret), dl = strlen(date), rl = strlen(region), vl = strlen(service);
   if (sl >= sizeof key_cache[0].secret || dl >= sizeof key_cache[0].date ||
       rl >= sizeof key_cache[0].region || vl >= sizeof key_cache[0].service) {
@@ -591,8 +604,8 @@ static int compute_signature(const sig_parts *c, const uint8_t key[32], char sig
   tw_hex(digest, 32, creq_hex);
 
   char sts[512];
-  int n = snprintf(sts, sizeof sts, ALGORITHM "\n%s\n%s/%s/%s/" TERMINATOR "\n%s", c->amz_date, c->date,
-                   c->region, c->service, creq_hex);
+  int n = snprintf(sts, sizeof sts, ALGORITHM "\n%s\n%s/%s/%s/" TERMINATOR "\n%s", c->amz_date,
+                   c->date, c->region, c->service, creq_hex);
   if (n < 0 || (size_t)n >= sizeof sts) return -1;
   if (sts_text) tw_buf_append(sts_text, sts, (size_t)n);
   uint8_t mac[32];
@@ -657,41 +670,47 @@ static int signed_has_host(const char *signed_h) {
 /* Credential scope against the request: wrong region (if the caller names one),
  * wrong service (likewise), wrong terminator, date not that of X-Amz-Date.
  * AWS lists every problem in one message. */
-static tw_err check_scope(const tw_sigv4_input *in, const credential *c, const char *amz_date, int presigned,
-                          tw_sigv4_info *info, char *errmsg, size_t errmsg_len) {
+static tw_err check_scope(const tw_sigv4_input *in, const credential *c, const char *amz_date,
+                          int presigned, tw_sigv4_info *info, char *errmsg, size_t errmsg_len) {
   int region_bad = in->region && !(c->region_len == strlen(in->region) &&
                                    memcmp(c->region, in->region, c->region_len) == 0);
   if (region_bad && in->s3) {
     info->fault = presigned ? TW_SIGV4_FAULT_QUERY_PARAMS : TW_SIGV4_FAULT_SCOPE;
     if (presigned) {
       setmsg(errmsg, errmsg_len,
-             "Error parsing the X-Amz-Credential parameter; the region '%.*s' is wrong; expecting '%s'",
+             "Error parsing the X-Amz-Credential parameter; the region '%.*s' is wrong; expecting "
+             "'%s'",
              (int)c->region_len, c->region, in->region);
       return TW_ERR_ACCESS_DENIED;
     }
-    setmsg(errmsg, errmsg_len, "The authorization header is malformed; the region '%.*s' is wrong; expecting '%s'",
+    setmsg(errmsg, errmsg_len,
+           "The authorization header is malformed; the region '%.*s' is wrong; expecting '%s'",
            (int)c->region_len, c->region, in->region);
     return TW_ERR_INCOMPLETE_SIGNATURE;
   }
   int bad = 0;
   if (errmsg && errmsg_len) errmsg[0] = '\0';
   if (region_bad) {
-    addmsg(errmsg, errmsg_len, "Credential should be scoped to a valid region, not '%.*s'. ", (int)c->region_len,
-           c->region);
+    addmsg(errmsg, errmsg_len, "Credential should be scoped to a valid region, not '%.*s'. ",
+           (int)c->region_len, c->region);
     bad = 1;
   }
-  if (in->service && !(c->service_len == strlen(in->service) && memcmp(c->service, in->service, c->service_len) == 0)) {
-    addmsg(errmsg, errmsg_len, "Credential should be scoped to correct service: '%s'. ", in->service);
+  if (in->service && !(c->service_len == strlen(in->service) &&
+                       memcmp(c->service, in->service, c->service_len) == 0)) {
+    addmsg(errmsg, errmsg_len, "Credential should be scoped to correct service: '%s'. ",
+           in->service);
     bad = 1;
   }
   if (!(c->term_len == strlen(TERMINATOR) && memcmp(c->term, TERMINATOR, c->term_len) == 0)) {
-    addmsg(errmsg, errmsg_len, "Credential should be scoped with a valid terminator: '" TERMINATOR "', not '%.*s'. ",
+    addmsg(errmsg, errmsg_len,
+           "Credential should be scoped with a valid terminator: '" TERMINATOR "', not '%.*s'. ",
            (int)c->term_len, c->term);
     bad = 1;
   }
   if (!(c->date_len == 8 && memcmp(c->date, amz_date, 8) == 0)) {
     addmsg(errmsg, errmsg_len,
-           "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%.*s' != "
+           "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
+           "HTTP: '%.*s' != "
            "'%.8s', from '%s'.",
            (int)c->date_len, c->date, amz_date, amz_date);
     bad = 1;
@@ -702,13 +721,15 @@ static tw_err check_scope(const tw_sigv4_input *in, const credential *c, const c
 }
 
 /* Looks the key up, computes and compares. Shared by both forms. */
-static tw_err finish(const sig_parts *parts, const char *given_sig, tw_secret_lookup lookup, void *ud,
-                     tw_sigv4_info *info, char *errmsg, size_t errmsg_len) {
+static tw_err finish(const sig_parts *parts, const char *given_sig, tw_secret_lookup lookup,
+                     void *ud, tw_sigv4_info *info, char *errmsg, size_t errmsg_len) {
   const tw_sigv4_input *in = parts->in;
   const char *secret = lookup ? lookup(ud, info->access_key) : NULL;
   if (!secret) {
     info->fault = TW_SIGV4_FAULT_UNKNOWN_KEY;
-    if (in->s3) setmsg(errmsg, errmsg_len, "The AWS Access Key Id you provided does not exist in our records.");
+    if (in->s3)
+      setmsg(errmsg, errmsg_len,
+             "The AWS Access Key Id you provided does not exist in our records.");
     return TW_ERR_INVALID_CLIENT_TOKEN;
   }
   uint8_t key[32];
@@ -726,7 +747,8 @@ static tw_err finish(const sig_parts *parts, const char *given_sig, tw_secret_lo
   info->fault = TW_SIGV4_FAULT_SIGNATURE;
   if (in->s3) {
     setmsg(errmsg, errmsg_len,
-           "The request signature we calculated does not match the signature you provided. Check your key and "
+           "The request signature we calculated does not match the signature you provided. Check "
+           "your key and "
            "signing method.");
   } else if (errmsg && errmsg_len) {
     /* As SQS does: show what the server signed, so clients can compare. */
@@ -739,7 +761,8 @@ static tw_err finish(const sig_parts *parts, const char *given_sig, tw_secret_lo
       int n = snprintf(errmsg, errmsg_len,
                        "%s\n\nThe Canonical String for this request should have been\n'%s'\n\n"
                        "The String-to-Sign should have been\n'%s'\n",
-                       tw_err_get(TW_ERR_SIGNATURE_MISMATCH)->message, tw_buf_cstr(&creq), tw_buf_cstr(&sts));
+                       tw_err_get(TW_ERR_SIGNATURE_MISMATCH)->message, tw_buf_cstr(&creq),
+                       tw_buf_cstr(&sts));
       if (n < 0 || (size_t)n >= errmsg_len) errmsg[0] = '\0'; /* too long: default message */
     }
     tw_buf_free(&creq);
@@ -749,8 +772,9 @@ static tw_err finish(const sig_parts *parts, const char *given_sig, tw_secret_lo
   return TW_ERR_SIGNATURE_MISMATCH;
 }
 
-static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const qlist *q, tw_secret_lookup lookup,
-                            void *ud, time_t now, tw_sigv4_info *info, char *errmsg, size_t errmsg_len) {
+static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const qlist *q,
+                            tw_secret_lookup lookup, void *ud, time_t now, tw_sigv4_info *info,
+                            char *errmsg, size_t errmsg_len) {
   /* "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..." */
   const char *p = auth;
   size_t alg_len = 0;
@@ -771,9 +795,10 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
     const char *eq = memchr(ps, '=', (size_t)(pe - ps));
     if (!eq) {
       info->fault = TW_SIGV4_FAULT_MALFORMED;
-      setmsg(errmsg, errmsg_len,
-             "'%.*s' not a valid key=value pair (missing equal-sign) in Authorization header: '%s'.",
-             (int)(pe - ps), ps, auth);
+      setmsg(
+          errmsg, errmsg_len,
+          "'%.*s' not a valid key=value pair (missing equal-sign) in Authorization header: '%s'.",
+          (int)(pe - ps), ps, auth);
       return TW_ERR_INCOMPLETE_SIGNATURE;
     }
     size_t kl = (size_t)(eq - ps), vl = (size_t)(pe - eq - 1);
@@ -790,15 +815,21 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
   if (!cred_len || !sig_len || !have_signed || (!xdate && !hdate)) {
     info->fault = TW_SIGV4_FAULT_MALFORMED;
     if (errmsg && errmsg_len) errmsg[0] = '\0';
-    if (!cred_len) addmsg(errmsg, errmsg_len, "Authorization header requires 'Credential' parameter. ");
-    if (!sig_len) addmsg(errmsg, errmsg_len, "Authorization header requires 'Signature' parameter. ");
-    if (!have_signed) addmsg(errmsg, errmsg_len, "Authorization header requires 'SignedHeaders' parameter. ");
+    if (!cred_len)
+      addmsg(errmsg, errmsg_len, "Authorization header requires 'Credential' parameter. ");
+    if (!sig_len)
+      addmsg(errmsg, errmsg_len, "Authorization header requires 'Signature' parameter. ");
+    if (!have_signed)
+      addmsg(errmsg, errmsg_len, "Authorization header requires 'SignedHeaders' parameter. ");
     if (!xdate && !hdate)
-      addmsg(errmsg, errmsg_len, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ");
+      addmsg(
+          errmsg, errmsg_len,
+          "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ");
     addmsg(errmsg, errmsg_len, "Authorization=%s", auth);
     return TW_ERR_INCOMPLETE_SIGNATURE;
   }
-  if (sig_len < sizeof info->signature) copy_field(info->signature, sizeof info->signature, sigv, sig_len);
+  if (sig_len < sizeof info->signature)
+    copy_field(info->signature, sizeof info->signature, sigv, sig_len);
 
   /* The request time. */
   time_t t;
@@ -809,7 +840,9 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
       setmsg(errmsg, errmsg_len, "AWS authentication requires a valid Date or x-amz-date header");
       return TW_ERR_ACCESS_DENIED;
     }
-    setmsg(errmsg, errmsg_len, "Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601",
+    setmsg(errmsg, errmsg_len,
+           "Date must be in ISO-8601 'basic format'. Got '%s'. See "
+           "http://en.wikipedia.org/wiki/ISO_8601",
            dv);
     return TW_ERR_INCOMPLETE_SIGNATURE;
   }
@@ -820,14 +853,17 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
     info->fault = TW_SIGV4_FAULT_SKEWED;
     tw_sigv4_amz_date(now, a);
     if (in->s3) {
-      setmsg(errmsg, errmsg_len, "The difference between the request time and the current time is too large.");
+      setmsg(errmsg, errmsg_len,
+             "The difference between the request time and the current time is too large.");
     } else if (t < now) {
       tw_sigv4_amz_date(now - SKEW_SECONDS, b);
-      setmsg(errmsg, errmsg_len, "Signature expired: %s is now earlier than %s (%s - 15 min.)", info->amz_date, b, a);
+      setmsg(errmsg, errmsg_len, "Signature expired: %s is now earlier than %s (%s - 15 min.)",
+             info->amz_date, b, a);
     } else {
       tw_sigv4_amz_date(now + SKEW_SECONDS, b);
-      setmsg(errmsg, errmsg_len, "Signature not yet current: %s is still later than %s (%s + 15 min.)",
-             info->amz_date, b, a);
+      setmsg(errmsg, errmsg_len,
+             "Signature not yet current: %s is still later than %s (%s + 15 min.)", info->amz_date,
+             b, a);
     }
     return TW_ERR_SIGNATURE_MISMATCH;
   }
@@ -847,7 +883,8 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
     rc = TW_ERR_SIGNATURE_MISMATCH;
   } else if (!(alg_len == strlen(ALGORITHM) && memcmp(alg, ALGORITHM, alg_len) == 0)) {
     info->fault = TW_SIGV4_FAULT_MALFORMED;
-    setmsg(errmsg, errmsg_len, "Unsupported AWS 'algorithm': '%.*s' (only " ALGORITHM " for now). ", (int)alg_len, alg);
+    setmsg(errmsg, errmsg_len, "Unsupported AWS 'algorithm': '%.*s' (only " ALGORITHM " for now). ",
+           (int)alg_len, alg);
     rc = TW_ERR_INCOMPLETE_SIGNATURE;
   } else if (parse_credential(cred, cred_len, &c) || credential_to_info(&c, info)) {
     info->fault = TW_SIGV4_FAULT_MALFORMED;
@@ -857,17 +894,20 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
              "\"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".");
     else
       setmsg(errmsg, errmsg_len,
-             "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '%.*s'",
+             "Credential must have exactly 5 slash-delimited elements, e.g. "
+             "keyid/date/region/service/term, got '%.*s'",
              (int)cred_len, cred);
     rc = TW_ERR_INCOMPLETE_SIGNATURE;
   } else if ((rc = check_scope(in, &c, info->amz_date, 0, info, errmsg, errmsg_len)) == TW_ERR_OK) {
-    const char *payload = in->payload_sha256_hex ? in->payload_sha256_hex : header_get(in, "x-amz-content-sha256");
+    const char *payload =
+        in->payload_sha256_hex ? in->payload_sha256_hex : header_get(in, "x-amz-content-sha256");
     if (!payload || !*payload) {
       info->fault = TW_SIGV4_FAULT_NO_CONTENT_SHA;
       setmsg(errmsg, errmsg_len, "Missing required header for this request: x-amz-content-sha256");
       rc = TW_ERR_INCOMPLETE_SIGNATURE;
     } else {
-      sig_parts parts = {in, q, NULL, shl, payload, info->amz_date, info->date, info->region, info->service};
+      sig_parts parts = {
+          in, q, NULL, shl, payload, info->amz_date, info->date, info->region, info->service};
       char given[65];
       copy_field(given, sizeof given, sigv, sig_len < 64 ? sig_len : 64);
       if (sig_len != 64) given[0] = '\0'; /* never equal */
@@ -878,14 +918,16 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
   return rc;
 }
 
-static tw_err query_params_error(tw_sigv4_info *info, char *errmsg, size_t errmsg_len, const char *msg) {
+static tw_err query_params_error(tw_sigv4_info *info, char *errmsg, size_t errmsg_len,
+                                 const char *msg) {
   info->fault = TW_SIGV4_FAULT_QUERY_PARAMS;
   setmsg(errmsg, errmsg_len, "%s", msg);
   return TW_ERR_ACCESS_DENIED;
 }
 
-static tw_err verify_query(const tw_sigv4_input *in, const qlist *q, tw_secret_lookup lookup, void *ud, time_t now,
-                           tw_sigv4_info *info, char *errmsg, size_t errmsg_len) {
+static tw_err verify_query(const tw_sigv4_input *in, const qlist *q, tw_secret_lookup lookup,
+                           void *ud, time_t now, tw_sigv4_info *info, char *errmsg,
+                           size_t errmsg_len) {
   info->presigned = 1;
   const char *alg = qlist_get(q, "X-Amz-Algorithm");
   const char *cred = qlist_get(q, "X-Amz-Credential");
@@ -894,22 +936,27 @@ static tw_err verify_query(const tw_sigv4_input *in, const qlist *q, tw_secret_l
   const char *signed_h = qlist_get(q, "X-Amz-SignedHeaders");
   const char *sigv = qlist_get(q, "X-Amz-Signature");
   if (!alg || !cred || !xdate || !expires || !signed_h || !sigv)
-    return query_params_error(info, errmsg, errmsg_len,
-                              "Query-string authentication version 4 requires the X-Amz-Algorithm, "
-                              "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and "
-                              "X-Amz-Expires parameters.");
-  if (strlen(sigv) < sizeof info->signature) copy_field(info->signature, sizeof info->signature, sigv, strlen(sigv));
+    return query_params_error(
+        info, errmsg, errmsg_len,
+        "Query-string authentication version 4 requires the X-Amz-Algorithm, "
+        "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and "
+        "X-Amz-Expires parameters.");
+  if (strlen(sigv) < sizeof info->signature)
+    copy_field(info->signature, sizeof info->signature, sigv, strlen(sigv));
   if (strcmp(alg, ALGORITHM) != 0)
-    return query_params_error(info, errmsg, errmsg_len, "X-Amz-Algorithm only supports \"" ALGORITHM "\"");
+    return query_params_error(info, errmsg, errmsg_len,
+                              "X-Amz-Algorithm only supports \"" ALGORITHM "\"");
   credential c;
   if (parse_credential(cred, strlen(cred), &c) || credential_to_info(&c, info))
-    return query_params_error(info, errmsg, errmsg_len,
-                              "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; "
-                              "expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".");
+    return query_params_error(
+        info, errmsg, errmsg_len,
+        "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; "
+        "expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".");
   time_t t;
   if (parse_amz_date(xdate, &t))
-    return query_params_error(info, errmsg, errmsg_len,
-                              "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
+    return query_params_error(
+        info, errmsg, errmsg_len,
+        "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
   memcpy(info->amz_date, xdate, 17);
 
   /* X-Amz-Expires: a number, not negative, at most a week. */
@@ -919,18 +966,23 @@ static tw_err verify_query(const tw_sigv4_input *in, const qlist *q, tw_secret_l
   long ex = 0;
   int ok = *e != '\0';
   for (; *e && ok; e++) {
-    if (*e < '0' || *e > '9') ok = 0;
-    else if (ex <= MAX_EXPIRES) ex = ex * 10 + (*e - '0'); /* stops growing past the limit */
+    if (*e < '0' || *e > '9')
+      ok = 0;
+    else if (ex <= MAX_EXPIRES)
+      ex = ex * 10 + (*e - '0'); /* stops growing past the limit */
   }
   if (!ok) return query_params_error(info, errmsg, errmsg_len, "X-Amz-Expires should be a number");
-  if (neg && ex > 0) return query_params_error(info, errmsg, errmsg_len, "X-Amz-Expires must be non-negative");
+  if (neg && ex > 0)
+    return query_params_error(info, errmsg, errmsg_len, "X-Amz-Expires must be non-negative");
   if (ex > MAX_EXPIRES)
-    return query_params_error(info, errmsg, errmsg_len,
-                              "X-Amz-Expires must be less than a week (in seconds); that is, the given "
-                              "X-Amz-Expires must be less than 604800 seconds");
+    return query_params_error(
+        info, errmsg, errmsg_len,
+        "X-Amz-Expires must be less than a week (in seconds); that is, the given "
+        "X-Amz-Expires must be less than 604800 seconds");
   info->expires = ex;
 
-  if (in->s3 && in->region && !(c.region_len == strlen(in->region) && memcmp(c.region, in->region, c.region_len) == 0))
+  if (in->s3 && in->region &&
+      !(c.region_len == strlen(in->region) && memcmp(c.region, in->region, c.region_len) == 0))
     return check_scope(in, &c, xdate, 1, info, errmsg, errmsg_len);
 
   if (now > t + ex) {
@@ -957,10 +1009,12 @@ static tw_err verify_query(const tw_sigv4_input *in, const qlist *q, tw_secret_l
     payload = qlist_get_ci(q, "X-Amz-Content-Sha256");
     if (!payload) payload = UNSIGNED_PAYLOAD;
   } else {
-    payload = in->payload_sha256_hex ? in->payload_sha256_hex : header_get(in, "x-amz-content-sha256");
+    payload =
+        in->payload_sha256_hex ? in->payload_sha256_hex : header_get(in, "x-amz-content-sha256");
     if (!payload) payload = EMPTY_SHA256;
   }
-  sig_parts parts = {in, q, "X-Amz-Signature", signed_h, payload, xdate, info->date, info->region, info->service};
+  sig_parts parts = {in,    q,          "X-Amz-Signature", signed_h,     payload,
+                     xdate, info->date, info->region,      info->service};
   return finish(&parts, sigv, lookup, ud, info, errmsg, errmsg_len);
 }
 
@@ -1020,11 +1074,12 @@ static int signed_header_list(const tw_sigv4_input *in, tw_buf *out) {
   return out->overflow || out->len == 0 ? -1 : 0;
 }
 
-int tw_sigv4_sign(const tw_sigv4_input *in, const char *access_key, const char *secret, const char *region,
-                  const char *service, char *auth_out, size_t auth_len) {
+int tw_sigv4_sign(const tw_sigv4_input *in, const char *access_key, const char *secret,
+                  const char *region, const char *service, char *auth_out, size_t auth_len) {
   if (!in || !in->method || !access_key || !secret || !region || !service || !auth_out) return -1;
   const char *amz_date = header_get(in, "x-amz-date");
-  const char *payload = in->payload_sha256_hex ? in->payload_sha256_hex : header_get(in, "x-amz-content-sha256");
+  const char *payload =
+      in->payload_sha256_hex ? in->payload_sha256_hex : header_get(in, "x-amz-content-sha256");
   time_t t;
   if (!amz_date || parse_amz_date(amz_date, &t) || !payload) return -1;
 
@@ -1045,8 +1100,10 @@ int tw_sigv4_sign(const tw_sigv4_input *in, const char *access_key, const char *
   int rc = compute_signature(&parts, key, sig, NULL, NULL);
   OPENSSL_cleanse(key, sizeof key);
   if (rc == 0) {
-    int n = snprintf(auth_out, auth_len, ALGORITHM " Credential=%s/%s/%s/%s/" TERMINATOR ", SignedHeaders=%s, Signature=%s",
-                     access_key, date, region, service, tw_buf_cstr(&sh), sig);
+    int n =
+        snprintf(auth_out, auth_len,
+                 ALGORITHM " Credential=%s/%s/%s/%s/" TERMINATOR ", SignedHeaders=%s, Signature=%s",
+                 access_key, date, region, service, tw_buf_cstr(&sh), sig);
     if (n < 0 || (size_t)n >= auth_len) rc = -1;
   }
   qlist_free(&q);
@@ -1063,11 +1120,13 @@ static void buf_encoded(tw_buf *b, const char *s) {
   }
 }
 
-int tw_sigv4_presign(const tw_sigv4_input *in, const char *access_key, const char *secret, const char *region,
-                     const char *service, const char *amz_date, long expires, char *query_out, size_t query_len) {
+int tw_sigv4_presign(const tw_sigv4_input *in, const char *access_key, const char *secret,
+                     const char *region, const char *service, const char *amz_date, long expires,
+                     char *query_out, size_t query_len) {
   time_t t;
-  if (!in || !in->method || !access_key || !secret || !region || !service || !amz_date || !query_out ||
-      parse_amz_date(amz_date, &t) || expires < 1 || expires > MAX_EXPIRES || !header_get(in, "host"))
+  if (!in || !in->method || !access_key || !secret || !region || !service || !amz_date ||
+      !query_out || parse_amz_date(amz_date, &t) || expires < 1 || expires > MAX_EXPIRES ||
+      !header_get(in, "host"))
     return -1;
   char date[9];
   memcpy(date, amz_date, 8);
@@ -1092,7 +1151,9 @@ int tw_sigv4_presign(const tw_sigv4_input *in, const char *access_key, const cha
   buf_encoded(&qs, tw_buf_cstr(&sh));
   if (qs.overflow || qlist_parse(&q, tw_buf_cstr(&qs))) goto done;
 
-  const char *payload = in->s3 ? UNSIGNED_PAYLOAD : in->payload_sha256_hex ? in->payload_sha256_hex : EMPTY_SHA256;
+  const char *payload = in->s3                   ? UNSIGNED_PAYLOAD
+                        : in->payload_sha256_hex ? in->payload_sha256_hex
+                                                 : EMPTY_SHA256;
   uint8_t key[32];
   tw_sigv4_signing_key(secret, date, region, service, key);
   sig_parts parts = {in, &q, NULL, tw_buf_cstr(&sh), payload, amz_date, date, region, service};

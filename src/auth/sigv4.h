@@ -15,10 +15,10 @@ typedef struct {
 } tw_kv;
 
 typedef struct {
-  const char *method;      /* "GET", "POST", ... */
-  const char *raw_path;    /* path exactly as sent (percent-encoded), no query */
-  const char *raw_query;   /* query exactly as sent, without '?'; "" when none */
-  const tw_kv *headers;    /* every request header, names in any case */
+  const char *method;    /* "GET", "POST", ... */
+  const char *raw_path;  /* path exactly as sent (percent-encoded), no query */
+  const char *raw_query; /* query exactly as sent, without '?'; "" when none */
+  const tw_kv *headers;  /* every request header, names in any case */
   size_t nheaders;
   /* Hex SHA-256 of the body when the caller has it; NULL means: take the value of
    * the x-amz-content-sha256 header (S3 streaming / UNSIGNED-PAYLOAD cases). */
@@ -35,26 +35,29 @@ typedef struct {
  * AuthorizationQueryParametersError, InvalidRequest). */
 typedef enum {
   TW_SIGV4_FAULT_NONE = 0,
-  TW_SIGV4_FAULT_MALFORMED,       /* Authorization header / credential not parseable */
-  TW_SIGV4_FAULT_QUERY_PARAMS,    /* presigned: missing/invalid X-Amz-* (S3: 400 AuthorizationQueryParametersError) */
-  TW_SIGV4_FAULT_SKEWED,          /* header auth: request time > 15 min from now (S3: 403 RequestTimeTooSkewed) */
-  TW_SIGV4_FAULT_EXPIRED,         /* presigned: past X-Amz-Date + X-Amz-Expires */
-  TW_SIGV4_FAULT_NOT_YET_VALID,   /* presigned: X-Amz-Date > 15 min in the future */
-  TW_SIGV4_FAULT_SCOPE,           /* wrong region/service/terminator/date in the credential */
-  TW_SIGV4_FAULT_NO_CONTENT_SHA,  /* no payload hash and no x-amz-content-sha256 (S3: 400 InvalidRequest) */
+  TW_SIGV4_FAULT_MALFORMED,      /* Authorization header / credential not parseable */
+  TW_SIGV4_FAULT_QUERY_PARAMS,   /* presigned: missing/invalid X-Amz-* (S3: 400
+                                    AuthorizationQueryParametersError) */
+  TW_SIGV4_FAULT_SKEWED,         /* header auth: request time > 15 min from now (S3: 403
+                                    RequestTimeTooSkewed) */
+  TW_SIGV4_FAULT_EXPIRED,        /* presigned: past X-Amz-Date + X-Amz-Expires */
+  TW_SIGV4_FAULT_NOT_YET_VALID,  /* presigned: X-Amz-Date > 15 min in the future */
+  TW_SIGV4_FAULT_SCOPE,          /* wrong region/service/terminator/date in the credential */
+  TW_SIGV4_FAULT_NO_CONTENT_SHA, /* no payload hash and no x-amz-content-sha256 (S3: 400
+                                    InvalidRequest) */
   TW_SIGV4_FAULT_UNKNOWN_KEY,
-  TW_SIGV4_FAULT_SIGNATURE,       /* signatures differ */
+  TW_SIGV4_FAULT_SIGNATURE, /* signatures differ */
 } tw_sigv4_fault;
 
 typedef struct {
   char access_key[129];
-  char date[9];      /* YYYYMMDD from the credential scope */
+  char date[9]; /* YYYYMMDD from the credential scope */
   char region[64];
   char service[32];
   char amz_date[17]; /* YYYYMMDDTHHMMSSZ */
   char signature[65];
-  int presigned;     /* 1: authenticated by query parameters */
-  long expires;      /* X-Amz-Expires for presigned requests */
+  int presigned; /* 1: authenticated by query parameters */
+  long expires;  /* X-Amz-Expires for presigned requests */
   tw_sigv4_fault fault;
   /* Set on success: the derived key, e.g. to check aws-chunked chunk signatures
    * (whose chain starts at `signature`). */
@@ -100,8 +103,8 @@ int tw_sigv4_sign(const tw_sigv4_input *in, const char *access_key, const char *
  * The payload is UNSIGNED-PAYLOAD when in->s3, else payload_sha256_hex (or the
  * hash of an empty body). Returns 0, or -1 on bad input / query_len too small. */
 int tw_sigv4_presign(const tw_sigv4_input *in, const char *access_key, const char *secret,
-                     const char *region, const char *service, const char *amz_date,
-                     long expires, char *query_out, size_t query_len);
+                     const char *region, const char *service, const char *amz_date, long expires,
+                     char *query_out, size_t query_len);
 
 /* The SigV4 signing key for (secret, YYYYMMDD, region, service), from a small
  * per-thread cache. */

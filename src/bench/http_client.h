@@ -27,6 +27,7 @@ struct tw_hc {
   tw_hc_loop *loop;
   int fd;
   int connecting;
+  unsigned gen; /* bumped per TCP connection, to spot a socket replaced mid-event */
   unsigned events; /* current epoll interest; 0 = not registered */
   int busy;        /* a request is in flight */
   char *wbuf;

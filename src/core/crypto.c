@@ -220,4 +220,6 @@ size_t tw_hash_final(tw_hash *h, uint8_t *out) {
   return n;
 }
 
-void tw_hash_free(tw_hash *h) { EVP_MD_CTX_free((EVP_MD_CTX *)h); }
+void tw_hash_free(tw_hash *h) {
+  EVP_MD_CTX_free((EVP_MD_CTX *)h);
+}

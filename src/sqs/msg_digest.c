@@ -15,10 +15,12 @@ static int transport_of(const char *type) {
   static const struct {
     const char *prefix;
     int transport;
-  } kinds[] = {{"String", TRANSPORT_STRING}, {"Number", TRANSPORT_STRING}, {"Binary", TRANSPORT_BINARY}};
+  } kinds[] = {
+      {"String", TRANSPORT_STRING}, {"Number", TRANSPORT_STRING}, {"Binary", TRANSPORT_BINARY}};
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
     size_t n = strlen(kinds[i].prefix);
-    if (strncmp(type, kinds[i].prefix, n) == 0 && (type[n] == '\0' || type[n] == '.')) return kinds[i].transport;
+    if (strncmp(type, kinds[i].prefix, n) == 0 && (type[n] == '\0' || type[n] == '.'))
+      return kinds[i].transport;
   }
   return -1;
 }
@@ -44,7 +46,8 @@ static int add_attribute(tw_hash *h, const char *name, json_t *attr) {
   const char *t = json_string_value(type);
   int transport = transport_of(t);
   if (transport < 0) return -1;
-  json_t *value = json_object_get(attr, transport == TRANSPORT_BINARY ? "BinaryValue" : "StringValue");
+  json_t *value =
+      json_object_get(attr, transport == TRANSPORT_BINARY ? "BinaryValue" : "StringValue");
   if (!json_is_string(value)) return -1;
 
   put_field(h, name, strlen(name));
@@ -88,6 +91,10 @@ done:
   return rc;
 }
 
-int tw_sqs_md5_message_attributes(json_t *attrs, char out[33]) { return md5_attributes(attrs, out); }
+int tw_sqs_md5_message_attributes(json_t *attrs, char out[33]) {
+  return md5_attributes(attrs, out);
+}
 
-int tw_sqs_md5_system_attributes(json_t *attrs, char out[33]) { return md5_attributes(attrs, out); }
+int tw_sqs_md5_system_attributes(json_t *attrs, char out[33]) {
+  return md5_attributes(attrs, out);
+}

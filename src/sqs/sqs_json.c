@@ -42,7 +42,7 @@ static void render(tw_request *r) {
 }
 
 void tw_sqs_json_serve(tw_request *r, const char *action) {
-  char msg[512];
+  char msg[4096];
   if (action) snprintf(r->action, sizeof r->action, "%s", action);
   tw_err e = tw_req_authenticate(r, msg, sizeof msg);
   if (e != TW_ERR_OK) {

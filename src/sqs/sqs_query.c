@@ -260,7 +260,7 @@ static void render(tw_request *r) {
 }
 
 void tw_sqs_query_serve(tw_request *r) {
-  char msg[512];
+  char msg[4096];
   json_t *in = json_object();
   parse_form(in, r->query, strlen(r->query), r->action, sizeof r->action);
   if (r->body.len) parse_form(in, r->body.data, r->body.len, r->action, sizeof r->action);

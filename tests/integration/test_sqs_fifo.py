@@ -235,6 +235,19 @@ class FifoTest(SqsTestCase):
         self.assertEqual(sorted(e["Id"] for e in r["Successful"]), ["a", "b"])
         self.assertEqual([m["Body"] for m in self.receive_all(url, 2, timeout=2)], ["1"])
 
+    def test_receive_request_attempt_id_retry(self):
+        """A retried ReceiveMessage with the same ReceiveRequestAttemptId, while
+        the messages are in flight, returns the same messages and handles."""
+        url = self.fifo("attempt", cbd=True)
+        self.send(url, "r1")
+        self.send(url, "r2")
+        first = self.receive(url, MaxNumberOfMessages=10, ReceiveRequestAttemptId="attempt-1")
+        self.assertEqual([m["Body"] for m in first], ["r1", "r2"])
+        again = self.receive(url, MaxNumberOfMessages=10, ReceiveRequestAttemptId="attempt-1")
+        self.assertEqual([(m["MessageId"], m["ReceiptHandle"]) for m in again],
+                         [(m["MessageId"], m["ReceiptHandle"]) for m in first])
+        self.assertEqual(self.receive(url, MaxNumberOfMessages=10, ReceiveRequestAttemptId="attempt-2"), [])
+
     # -- receipt handles -------------------------------------------------------
     def test_delete_with_expired_receipt_handle(self):
         url = self.fifo("expired", cbd=True)

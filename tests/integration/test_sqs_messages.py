@@ -251,10 +251,12 @@ class BatchTest(SqsTestCase):
 
     def test_empty_batch(self):
         url = self.make_queue("emptybatch")
-        for fn in (lambda: self.sqs.send_message_batch(QueueUrl=url, Entries=[]),
-                   lambda: self.sqs.delete_message_batch(QueueUrl=url, Entries=[]),
-                   lambda: self.sqs.change_message_visibility_batch(QueueUrl=url, Entries=[])):
-            with self.subTest(fn=fn):
+        calls = {"SendMessageBatch": lambda: self.sqs.send_message_batch(QueueUrl=url, Entries=[]),
+                 "DeleteMessageBatch": lambda: self.sqs.delete_message_batch(QueueUrl=url, Entries=[]),
+                 "ChangeMessageVisibilityBatch":
+                     lambda: self.sqs.change_message_visibility_batch(QueueUrl=url, Entries=[])}
+        for op, fn in calls.items():
+            with self.subTest(op=op):
                 self.assertRaisesSqs(fn, "AWS.SimpleQueueService.EmptyBatchRequest", 400)
 
     def test_ids_not_distinct(self):

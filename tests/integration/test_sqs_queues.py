@@ -458,6 +458,21 @@ class QueueAttributesTest(SqsTestCase):
                 got = json.loads(self.attrs(dlq, ["RedriveAllowPolicy"])["RedriveAllowPolicy"])
                 self.assertEqual(got, policy)
 
+    def test_redrive_allow_policy_enforced(self):
+        deny = self.make_queue("denydlq", attributes={
+            "RedriveAllowPolicy": json.dumps({"redrivePermission": "denyAll"})})
+        allowed_src = self.make_queue("allowedsrc")
+        only = self.make_queue("bydlq", attributes={"RedriveAllowPolicy": json.dumps({
+            "redrivePermission": "byQueue", "sourceQueueArns": [self.arn_of(allowed_src)]})})
+        other = self.make_queue("othersrc")
+        for dlq in (deny, only):
+            with self.subTest(dlq=dlq.rsplit("/", 1)[1]):
+                self.assertRaisesSqs(lambda: self.sqs.set_queue_attributes(QueueUrl=other, Attributes={
+                    "RedrivePolicy": json.dumps({"deadLetterTargetArn": self.arn_of(dlq), "maxReceiveCount": 3})}),
+                    "InvalidParameterValue", 400)
+        self.sqs.set_queue_attributes(QueueUrl=allowed_src, Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": self.arn_of(only), "maxReceiveCount": 3})})
+
     def test_policy_round_trip(self):
         url = self.make_queue("pol")
         arn = self.arn_of(url)

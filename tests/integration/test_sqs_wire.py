@@ -369,5 +369,50 @@ class CrossProtocolTest(WireBase):
             conn.close()
 
 
+class QueueUrlHostTest(WireBase):
+    """Queue URLs come from --public-url, else from the request's Host."""
+
+    PUBLIC = "http://sqs.example.test:9999"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.public = h.Server(extra_args=["--public-url", cls.PUBLIC])
+        try:
+            cls.public.start()
+        except Exception:
+            cls.public.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.public.stop()
+        cls.public.cleanup()
+        super().tearDownClass()
+
+    def test_public_url_in_responses(self):
+        sqs = self.public.client()
+        name = h.unique("pub")
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        self.assertEqual(url, "%s/%s/%s" % (self.PUBLIC, h.ACCOUNT, name))
+        self.assertEqual(sqs.get_queue_url(QueueName=name)["QueueUrl"], url)
+        self.assertIn(url, sqs.list_queues(QueueNamePrefix=name)["QueueUrls"])
+        # requests go to the real endpoint but name the public URL: routed by path
+        sqs.send_message(QueueUrl=url, MessageBody="via public url")
+        msgs = sqs.receive_message(QueueUrl=url).get("Messages", [])
+        self.assertEqual([m["Body"] for m in msgs], ["via public url"])
+
+    def test_host_header_used_without_public_url(self):
+        sqs = self.server.client()
+        sqs_localhost = h.boto3.session.Session(
+            aws_access_key_id=h.ACCESS_KEY, aws_secret_access_key=h.SECRET_KEY, region_name=h.REGION).client(
+            "sqs", endpoint_url="http://localhost:%d" % self.server.port,
+            config=h.Config(retries={"total_max_attempts": 1, "mode": "standard"}))
+        name = h.unique("host")
+        url = sqs_localhost.create_queue(QueueName=name)["QueueUrl"]
+        self.assertEqual(url, "http://localhost:%d/%s/%s" % (self.server.port, h.ACCOUNT, name))
+        self.assertEqual(sqs.get_queue_url(QueueName=name)["QueueUrl"], self.server.queue_url(name))
+
+
 if __name__ == "__main__":
     unittest.main()

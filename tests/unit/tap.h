@@ -25,20 +25,21 @@ static void tap_result(int ok, const char *what, const char *file, int line) {
 
 #define CHECK(cond) tap_result(!!(cond), #cond, __FILE__, __LINE__)
 
-#define CHECK_STR_EQ(a, b)                                                                     \
-  do {                                                                                         \
-    const char *tap_a_ = (a), *tap_b_ = (b);                                                   \
-    int tap_ok_ = tap_a_ && tap_b_ && strcmp(tap_a_, tap_b_) == 0;                             \
-    tap_result(tap_ok_, #a " == " #b, __FILE__, __LINE__);                                     \
-    if (!tap_ok_)                                                                              \
-      printf("#   got:      %s\n#   expected: %s\n", tap_a_ ? tap_a_ : "(null)", tap_b_ ? tap_b_ : "(null)"); \
+#define CHECK_STR_EQ(a, b)                                                       \
+  do {                                                                           \
+    const char *tap_a_ = (a), *tap_b_ = (b);                                     \
+    int tap_ok_ = tap_a_ && tap_b_ && strcmp(tap_a_, tap_b_) == 0;               \
+    tap_result(tap_ok_, #a " == " #b, __FILE__, __LINE__);                       \
+    if (!tap_ok_)                                                                \
+      printf("#   got:      %s\n#   expected: %s\n", tap_a_ ? tap_a_ : "(null)", \
+             tap_b_ ? tap_b_ : "(null)");                                        \
   } while (0)
 
-#define CHECK_INT_EQ(a, b)                                                                     \
-  do {                                                                                         \
-    long long tap_a_ = (long long)(a), tap_b_ = (long long)(b);                                \
-    tap_result(tap_a_ == tap_b_, #a " == " #b, __FILE__, __LINE__);                            \
-    if (tap_a_ != tap_b_) printf("#   got:      %lld\n#   expected: %lld\n", tap_a_, tap_b_);  \
+#define CHECK_INT_EQ(a, b)                                                                    \
+  do {                                                                                        \
+    long long tap_a_ = (long long)(a), tap_b_ = (long long)(b);                               \
+    tap_result(tap_a_ == tap_b_, #a " == " #b, __FILE__, __LINE__);                           \
+    if (tap_a_ != tap_b_) printf("#   got:      %lld\n#   expected: %lld\n", tap_a_, tap_b_); \
   } while (0)
 
 /* The last line of output, and main()'s return value. */

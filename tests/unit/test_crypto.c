@@ -130,7 +130,9 @@ static void test_base64(void) {
   CHECK_INT_EQ(tw_base64_decode("Zm-_", 4, dec), -1); /* URL-safe alphabet is not base64 */
 }
 
-static int is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+static int is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
 
 static void test_random(void) {
   CASE("random bytes and uuid4");

@@ -35,12 +35,15 @@ static const char *md5_of(const char *json, char out[33], int system) {
 static void test_published(void) {
   char out[33];
   CASE("String attributes (ydb AmazonSampleWithString)");
-  CHECK_STR_EQ(MD5("{\"test_attribute_name_2\":{\"DataType\":\"String\",\"StringValue\":\"test_attribute_value_2\"},"
-                   "\"test_attribute_name_1\":{\"DataType\":\"String\",\"StringValue\":\"test_attribute_value_1\"}}"),
+  CHECK_STR_EQ(MD5("{\"test_attribute_name_2\":{\"DataType\":\"String\",\"StringValue\":\"test_"
+                   "attribute_value_2\"},"
+                   "\"test_attribute_name_1\":{\"DataType\":\"String\",\"StringValue\":\"test_"
+                   "attribute_value_1\"}}"),
                "d53f3b558fe951154770f25cb63dbba9");
   CASE("Binary attribute (ydb AmazonSampleWithBinary)");
   /* base64 of "test_attribute_value" */
-  CHECK_STR_EQ(MD5("{\"test_attribute_name\":{\"DataType\":\"Binary\",\"BinaryValue\":\"dGVzdF9hdHRyaWJ1dGVfdmFsdWU=\"}}"),
+  CHECK_STR_EQ(MD5("{\"test_attribute_name\":{\"DataType\":\"Binary\",\"BinaryValue\":"
+                   "\"dGVzdF9hdHRyaWJ1dGVfdmFsdWU=\"}}"),
                "23f6bd27ea87aab7dfeadcc9aebee495");
   CASE("Number and String (sqslite)");
   CHECK_STR_EQ(MD5("{\"ordinal\":{\"DataType\":\"Number\",\"StringValue\":\"1\"},"
@@ -73,26 +76,30 @@ static void test_computed(void) {
                    "\"n\":{\"DataType\":\"Number.float\",\"StringValue\":\"1.5\"}}"),
                "5184d4c6110bfd250b1e404e1799bd8d");
   CASE("UTF-8 names sort by bytes");
-  CHECK_STR_EQ(MD5("{\"\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87\":{\"DataType\":\"String\",\"StringValue\":"
-                   "\"\xd0\xb7\xd0\xbd\xd0\xb0\xd1\x87\xd0\xb5\xd0\xbd\xd0\xb8\xd0\xb5 \xe2\x9c\x93\"},"
-                   "\"\xc3\xa9moji\":{\"DataType\":\"String\",\"StringValue\":\"\xf0\x9f\x98\x80\"}}"),
-               "8165f669157a11b2f49ebe0da58f3824");
+  CHECK_STR_EQ(
+      MD5("{\"\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87\":{\"DataType\":\"String\",\"StringValue\":"
+          "\"\xd0\xb7\xd0\xbd\xd0\xb0\xd1\x87\xd0\xb5\xd0\xbd\xd0\xb8\xd0\xb5 \xe2\x9c\x93\"},"
+          "\"\xc3\xa9moji\":{\"DataType\":\"String\",\"StringValue\":\"\xf0\x9f\x98\x80\"}}"),
+      "8165f669157a11b2f49ebe0da58f3824");
   CASE("empty values, NUL bytes");
   CHECK_STR_EQ(MD5("{\"z\":{\"DataType\":\"Binary\",\"BinaryValue\":\"\"},"
                    "\"a\":{\"DataType\":\"Number\",\"StringValue\":\"-0.5e10\"},"
                    "\"M\":{\"DataType\":\"String\",\"StringValue\":\"\"}}"),
                "4bd6781b20261264f1baf84c92a2822f");
-  CHECK_STR_EQ(MD5("{\"k\":{\"DataType\":\"String\",\"StringValue\":\"a\\u0000b\"}}"), "187186dcc82418808c78376cde5d1014");
+  CHECK_STR_EQ(MD5("{\"k\":{\"DataType\":\"String\",\"StringValue\":\"a\\u0000b\"}}"),
+               "187186dcc82418808c78376cde5d1014");
   CASE("no attributes");
   CHECK_STR_EQ(MD5("{}"), "d41d8cd98f00b204e9800998ecf8427e");
   CASE("extra members are ignored");
-  CHECK_STR_EQ(MD5("{\"timestamp\":{\"DataType\":\"Number\",\"StringValue\":\"1493147359900\",\"StringListValues\":[]}}"),
+  CHECK_STR_EQ(MD5("{\"timestamp\":{\"DataType\":\"Number\",\"StringValue\":\"1493147359900\","
+                   "\"StringListValues\":[]}}"),
                "235c5c510d26fb653d073faed50ae77c");
   CASE("system attributes: AWSTraceHeader");
-  CHECK_STR_EQ(md5_of("{\"AWSTraceHeader\":{\"DataType\":\"String\",\"StringValue\":"
-                      "\"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1\"}}",
-                      out, 1),
-               "5ae4d5d7636402d80f4eb6d213245a88");
+  CHECK_STR_EQ(
+      md5_of("{\"AWSTraceHeader\":{\"DataType\":\"String\",\"StringValue\":"
+             "\"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1\"}}",
+             out, 1),
+      "5ae4d5d7636402d80f4eb6d213245a88");
 }
 
 static void test_invalid(void) {
