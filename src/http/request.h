@@ -40,6 +40,7 @@ struct tw_request {
   uint64_t commit_ticket;
   tw_request *cw_prev, *cw_next;
   int in_commit_list;
+  int commit_failed; /* the store could not make this request's change durable */
   void (*resume)(tw_request *r); /* runs when the request is woken */
   void *ctx;
   void (*ctx_free)(void *ctx);

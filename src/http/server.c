@@ -162,13 +162,14 @@ void tw_req_after_commit(tw_request *r, uint64_t ticket, void (*then)(tw_request
 
 void tw_http_on_commit(void *ud, uint64_t committed, int ok) {
   (void)ud;
-  (void)ok; /* a failed commit was logged; waiting requests answer as after a commit */
   pthread_mutex_lock(&g_cw_mu);
   if (committed > g_committed) g_committed = committed;
   for (tw_request *r = g_cw_head; r;) {
     tw_request *n = r->cw_next;
     if (r->commit_ticket <= g_committed) {
       cw_unlink(r);
+      /* its change is not on disk: the client must not hear OK */
+      if (!ok && r->commit_ticket == committed) r->commit_failed = 1;
       tw_req_wake(r);
     }
     r = n;

@@ -35,6 +35,17 @@ static void waiter_wake(tw_sqs_waiter *w) {
   tw_req_wake(r);
 }
 
+static void finish(tw_request *r) {
+  tw_sqs_http_ctx *x = r->ctx;
+  if (r->commit_failed) {
+    json_decref(x->call.out);
+    x->call.out = NULL;
+    x->call.err = TW_ERR_SERVICE_UNAVAILABLE;
+    x->call.msg[0] = 0;
+  }
+  x->render(r);
+}
+
 void tw_sqs_http_run(tw_request *r) {
   tw_sqs_http_ctx *x = r->ctx;
   for (;;) {
@@ -46,7 +57,7 @@ void tw_sqs_http_run(tw_request *r) {
     r->resume = NULL;
   }
   if (x->call.ticket)
-    tw_req_after_commit(r, x->call.ticket, x->render);
+    tw_req_after_commit(r, x->call.ticket, finish);
   else
     x->render(r);
 }

@@ -19,6 +19,8 @@ import time
 import traceback
 import unittest
 
+sys.dont_write_bytecode = True  # keep __pycache__ out of the work tree
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
