@@ -22,7 +22,7 @@
   X(INVALID_ACTION, 400, "InvalidAction", "InvalidAction", "InvalidAction", 1, "The action or operation requested is invalid. Verify that the action is typed correctly.") \
   X(UNKNOWN_OPERATION, 400, "UnknownOperationException", "UnknownOperationException", "UnknownOperationException", 1, "Unknown operation") \
   X(MALFORMED_JSON, 400, "SerializationException", "SerializationException", "SerializationException", 1, "Start of structure or map found where not expected.") \
-  X(MISSING_PARAMETER, 400, "MissingParameter", "MissingParameter", "MissingParameter", 1, "A required parameter is missing.") \
+  X(MISSING_PARAMETER, 400, "MissingParameter", "MissingRequiredParameterException", "MissingParameter", 1, "A required parameter is missing.") \
   X(INVALID_PARAMETER_VALUE, 400, "InvalidParameterValue", "InvalidParameterValueException", "InvalidParameterValue", 1, "An invalid or out-of-range value was supplied for the input parameter.") \
   X(INVALID_PARAMETER_COMBINATION, 400, "InvalidParameterCombination", "InvalidParameterCombination", "InvalidParameterCombination", 1, "Two or more parameters cannot be used together.") \
   X(INVALID_QUERY_PARAMETER, 400, "InvalidQueryParameter", "InvalidQueryParameter", "InvalidQueryParameter", 1, "The AWS query string is malformed or does not adhere to AWS standards.") \

@@ -618,6 +618,7 @@ static tw_queue *queue_new(tw_sqs *s, int64_t id, const char *name, int fifo) {
   snprintf(q->arn, sizeof q->arn, "arn:aws:sqs:%s:%s:%s", s->region, s->account, name);
   tw_map_init(&q->groups);
   tw_map_init(&q->dedup);
+  tw_map_init(&q->attempts);
   q->prev = s->queues_tail;
   if (s->queues_tail)
     s->queues_tail->next = q;
@@ -652,6 +653,10 @@ static void queue_free(tw_queue *q) {
     free(d);
   }
   tw_map_free(&q->dedup);
+  for (tw_map_entry *e = tw_map_next(&q->attempts, NULL, &k, &v); e;
+       e = tw_map_next(&q->attempts, e, &k, &v))
+    free(v);
+  tw_map_free(&q->attempts);
   tw_map_free(&q->groups);
   free(q->heap);
   json_decref(q->attrs);
@@ -838,6 +843,36 @@ tw_sqs *tw_sqs_open(tw_store *store, const char *region, const char *account, ch
 
 /* --- the ticker ------------------------------------------------------------------ */
 
+/* Deletes every message of q older than its retention period, whatever its state. */
+static void expire_retention(tw_sqs *s, tw_queue *q, int64_t now) {
+  int64_t cutoff = now - q->retention * 1000;
+  size_t n = 0, cap = 0;
+  tw_msg **old = NULL;
+#define TW_COLLECT(m)                                    \
+  do {                                                   \
+    if ((m)->sent_ms <= cutoff) {                        \
+      if (n == cap) {                                    \
+        cap = cap ? cap * 2 : 64;                        \
+        tw_msg **p = realloc(old, cap * sizeof *old);    \
+        if (!p) goto out;                                \
+        old = p;                                         \
+      }                                                  \
+      old[n++] = (m);                                    \
+    }                                                    \
+  } while (0)
+  if (q->fifo) {
+    for (tw_group *g = q->groups_head; g; g = g->next)
+      for (tw_msg *m = g->head; m; m = m->next) TW_COLLECT(m);
+  } else {
+    for (tw_msg *m = q->ready_head; m; m = m->next) TW_COLLECT(m);
+    for (size_t i = 0; i < q->heap_len; i++) TW_COLLECT(q->heap[i]);
+  }
+#undef TW_COLLECT
+out:
+  for (size_t i = 0; i < n; i++) tw_sqs_msg_delete(s, old[i]);
+  free(old);
+}
+
 static void tick(tw_sqs *s, double dt) {
   int64_t now = tw_now_ms(), mono = tw_mono_ms();
   static int64_t last_slow;
@@ -856,19 +891,18 @@ static void tick(tw_sqs *s, double dt) {
     }
     if (q->waiters_head && has_available(q)) tw_sqs_wake(s, q, 1);
     if (slow) {
-      /* retention: oldest visible messages first */
-      uint64_t t = 0;
-      if (!q->fifo) {
-        for (tw_msg *m = q->ready_head; m;) {
-          tw_msg *n = m->next;
-          if (m->sent_ms + q->retention * 1000 <= now) t = tw_sqs_msg_delete(s, m);
-          m = n;
-        }
-      }
-      (void)t;
-      /* FIFO dedup window */
+      expire_retention(s, q, now);
+      /* receive attempts are repeatable for 5 minutes */
       const char *k;
       void *v;
+      tw_map_entry *ae = tw_map_next(&q->attempts, NULL, &k, &v);
+      while (ae) {
+        const char *key = k;
+        tw_attempt *at = v;
+        ae = tw_map_next(&q->attempts, ae, &k, &v);
+        if (at->expires_ms <= now) free(tw_map_del(&q->attempts, key));
+      }
+      /* FIFO dedup window */
       tw_map_entry *e = tw_map_next(&q->dedup, NULL, &k, &v);
       while (e) {
         tw_dedup *d = v;

@@ -170,8 +170,7 @@ int tw_p_message_attributes(tw_sqs_call *c, json_t *attrs, size_t *size) {
       const char *v = tw_p_str(a, "BinaryValue");
       if (!v || !*v) {
         tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                    "The message (user) attribute '%s' must contain a non-empty value of message "
-                    "attribute type '%s'.",
+                    "Message (user) attribute '%s' must contain a non-empty value of type '%s'.",
                     name, "Binary");
         return -1;
       }
@@ -189,8 +188,7 @@ int tw_p_message_attributes(tw_sqs_call *c, json_t *attrs, size_t *size) {
       const char *v = tw_p_str(a, "StringValue");
       if (!v || !*v) {
         tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                    "The message (user) attribute '%s' must contain a non-empty value of message "
-                    "attribute type '%s'.",
+                    "Message (user) attribute '%s' must contain a non-empty value of type '%s'.",
                     name, is_num ? "Number" : "String");
         return -1;
       }

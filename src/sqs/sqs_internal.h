@@ -42,6 +42,14 @@ struct tw_group { /* FIFO message group */
   tw_group *prev, *next; /* the queue's list of groups */
 };
 
+/* A FIFO receive that a retry with the same ReceiveRequestAttemptId repeats. */
+typedef struct {
+  int64_t expires_ms;
+  int n;
+  uint64_t seq[10];
+  uint32_t nonce[10];
+} tw_attempt;
+
 typedef struct {
   char *key;
   char msg_id[37];
@@ -73,6 +81,7 @@ struct tw_queue {
   tw_map groups;                   /* FIFO: group id -> tw_group */
   tw_group *groups_head, *groups_tail;
   tw_map dedup; /* FIFO: dedup key -> tw_dedup */
+  tw_map attempts; /* FIFO: ReceiveRequestAttemptId -> tw_attempt */
   int n_visible, n_inflight, n_delayed;
   /* parked ReceiveMessage calls */
   tw_sqs_waiter *waiters_head, *waiters_tail;

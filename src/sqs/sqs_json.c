@@ -65,6 +65,10 @@ void tw_sqs_json_serve(tw_request *r, const char *action) {
     in = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (!json_is_object(in)) {
       json_decref(in);
+      if (strstr(je.text, "invalid Unicode")) { /* a lone surrogate in a string */
+        json_error(r, TW_ERR_INVALID_MESSAGE_CONTENTS, NULL);
+        return;
+      }
       json_error(r, TW_ERR_MALFORMED_JSON,
                  "Failed to parse the request body as a JSON object.");
       return;

@@ -150,8 +150,9 @@ static int send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
     }
   } else if (r->dedup) {
     return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                       "The request include parameter MessageDeduplicationId that is not valid "
-                       "for this queue type");
+                       "Value %s for parameter MessageDeduplicationId is invalid. Reason: The "
+                       "request include parameter that is not valid for this queue type.",
+                       r->dedup);
   }
   int64_t now = tw_now_ms();
   if (q->fifo) {
@@ -415,7 +416,7 @@ static json_t *filter_attrs(json_t *attrs, json_t *names) {
       if (!p) continue;
       size_t pl = strlen(p);
       int match = strcmp(p, "All") == 0 || strcmp(p, ".*") == 0 || strcmp(p, k) == 0 ||
-                  (pl >= 2 && strcmp(p + pl - 2, ".*") == 0 && strncmp(k, p, pl - 1) == 0);
+                  (pl >= 2 && strcmp(p + pl - 2, ".*") == 0 && strncmp(k, p, pl - 2) == 0);
       if (match) {
         json_object_set(out, k, v);
         break;
@@ -486,6 +487,25 @@ static json_t *render_message(tw_sqs_call *c, tw_msg *m, unsigned mask, json_t *
   return o;
 }
 
+/* The messages of an earlier receive with this attempt id, if all are still in
+ * flight under the receipt handles that receive gave out. Lock held. */
+static int repeat_attempt(tw_sqs *s, tw_queue *q, const char *attempt, tw_msg **got, int64_t now) {
+  tw_attempt *at = tw_map_get(&q->attempts, attempt);
+  if (!at) return 0;
+  int ok = at->expires_ms > now;
+  for (int i = 0; ok && i < at->n; i++) {
+    tw_msg *m = tw_u64map_get(&s->msgs, at->seq[i]);
+    ok = m && m->queue == q && m->nonce == at->nonce[i] && m->state == MSG_INFLIGHT &&
+         m->visible_at_ms > now;
+    if (ok) got[i] = m;
+  }
+  if (!ok) {
+    free(tw_map_del(&q->attempts, attempt));
+    return 0;
+  }
+  return at->n;
+}
+
 int tw_sqs_receive_message(tw_sqs_call *c) {
   long long max = 1, vis = -1, wait = -1;
   int h;
@@ -523,10 +543,24 @@ int tw_sqs_receive_message(tw_sqs_call *c) {
                        "has been reached.",
                        s->max_inflight);
   }
-  if (!(q->fifo && q->n_inflight >= s->max_inflight)) {
+  const char *attempt = q->fifo ? tw_p_str(c->in, "ReceiveRequestAttemptId") : NULL;
+  if (attempt && (n = repeat_attempt(s, q, attempt, got, now)) > 0) {
+    /* a retry of a receive whose answer was lost: the same messages, same handles */
+  } else if (!(q->fifo && q->n_inflight >= s->max_inflight)) {
     uint64_t ticket = c->ticket;
     n = tw_sqs_receive(s, q, (int)max, (int)vis, now, got, &ticket);
     c->ticket = ticket;
+    if (attempt && n > 0) {
+      tw_attempt *at = calloc(1, sizeof *at);
+      at->expires_ms = now + 5 * 60 * 1000;
+      at->n = n;
+      for (int i = 0; i < n; i++) {
+        at->seq[i] = got[i]->seq;
+        at->nonce[i] = got[i]->nonce;
+      }
+      free(tw_map_del(&q->attempts, attempt));
+      tw_map_put(&q->attempts, attempt, at);
+    }
   }
   for (int i = 0; i < n; i++) json_array_append_new(list, render_message(c, got[i], mask, names));
   int64_t qid = q->id;
@@ -583,7 +617,7 @@ static int delete_one(tw_sqs_call *c, tw_queue *q, const char *h) {
   int r = by_receipt(c, q, h, &m, &cur);
   if (r < 0) return -1;
   if (!m || !cur) return 0; /* already gone, or an older receipt: succeeds, nothing changes */
-  if (q->fifo && m->state != MSG_INFLIGHT)
+  if (q->fifo && (m->state != MSG_INFLIGHT || m->visible_at_ms <= tw_now_ms()))
     return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
                        "Value %s for parameter ReceiptHandle is invalid. Reason: The receipt "
                        "handle has expired.",
@@ -609,7 +643,7 @@ static int change_one(tw_sqs_call *c, tw_queue *q, const char *h, json_t *in) {
                        "Value %s for parameter ReceiptHandle is invalid. Reason: Message does not "
                        "exist or is not available for visibility timeout change.",
                        h);
-  if (m->state != MSG_INFLIGHT || !cur)
+  if (m->state != MSG_INFLIGHT || !cur || m->visible_at_ms <= tw_now_ms())
     return tw_sqs_fail(c, TW_ERR_MESSAGE_NOT_INFLIGHT, "Message is not in flight.");
   int64_t now = tw_now_ms();
   /* The total visibility since the receive may not exceed 12 hours. */

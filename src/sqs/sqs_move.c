@@ -211,8 +211,8 @@ int tw_sqs_start_message_move_task(tw_sqs_call *c) {
     for (size_t i = 0; i < s->ntasks; i++)
       if (is_active(&s->tasks[i]) && !strcmp(s->tasks[i].source_arn, src)) busy = 1;
     if (busy) {
-      tw_sqs_fail(c, TW_ERR_UNSUPPORTED_OPERATION,
-                  "There is already a task running. Only one active task is allowed for each "
+      tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                  "There is already a task running. Only one active task is allowed for a "
                   "source queue arn at a given time.");
     } else {
       tw_move_task *t = task_add(s);
@@ -254,7 +254,7 @@ int tw_sqs_cancel_message_move_task(tw_sqs_call *c) {
   for (size_t i = 0; i < s->ntasks; i++)
     if (!strcmp(s->tasks[i].handle, h)) t = &s->tasks[i];
   if (!t) {
-    tw_sqs_fail(c, TW_ERR_RESOURCE_NOT_FOUND, "Task does not exist.");
+    tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE, "Value for parameter TaskHandle is invalid.");
   } else if (strcmp(t->status, "RUNNING")) {
     tw_sqs_fail(c, TW_ERR_UNSUPPORTED_OPERATION, "Only tasks in RUNNING status can be cancelled.");
   } else {

@@ -68,7 +68,11 @@ static int check_attr(tw_sqs_call *c, const char *k, const char *v, int fifo, tw
     return ok ? 0 : bad_value(c, k);
   }
   if (!strcmp(k, "FifoQueue")) {
-    if (q) return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", k);
+    if (q && !q->fifo) return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", k);
+    if (q && strcmp(v, "true"))
+      return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_VALUE,
+                         "Invalid value for the parameter FifoQueue. Reason: Modifying queue type "
+                         "is not supported.");
     return is_bool(v) ? 0 : bad_value(c, k);
   }
   if (!strcmp(k, "ContentBasedDeduplication") || !strcmp(k, "DeduplicationScope") ||
@@ -116,7 +120,12 @@ static int check_attr(tw_sqs_call *c, const char *k, const char *v, int fifo, tw
                        v, n);
     } else {
       tw_queue *dlq = tw_sqs_queue_by_arn(c->sqs, arn);
-      if (!dlq)
+      if (strncmp(arn, "arn:", 4) || !strstr(arn + 4, ":sqs:"))
+        rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "Value %s for parameter RedrivePolicy is invalid. Reason: Invalid value "
+                         "for deadLetterTargetArn.",
+                         v);
+      else if (!dlq)
         rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
                          "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter "
                          "target does not exist.",
@@ -157,6 +166,19 @@ static int check_attr(tw_sqs_call *c, const char *k, const char *v, int fifo, tw
     return rc;
   }
   return 0;
+}
+
+/* RedrivePolicy is returned with maxReceiveCount as a number, whatever was sent. */
+static json_t *normalized(const char *k, json_t *v) {
+  if (strcmp(k, "RedrivePolicy")) return json_incref(v);
+  json_t *p = json_loads(json_string_value(v), 0, NULL);
+  json_t *mrc = json_object_get(p, "maxReceiveCount");
+  if (json_is_string(mrc)) json_object_set_new(p, "maxReceiveCount", json_integer(atoll(json_string_value(mrc))));
+  char *s = json_dumps(p, JSON_COMPACT);
+  json_t *out = json_string(s ? s : json_string_value(v));
+  free(s);
+  json_decref(p);
+  return out;
 }
 
 /* Whether dlq's RedriveAllowPolicy lets source use it as dead-letter queue. */
@@ -284,7 +306,10 @@ int tw_sqs_create_queue(tw_sqs_call *c) {
     json_object_foreach(attrs, k, v) {
       const char *have = json_string_value(json_object_get(q->attrs, k));
       if (!have) have = default_of(k, q->fifo);
-      if (strcmp(have, json_string_value(v)) != 0) {
+      json_t *nv = normalized(k, v);
+      int differs = strcmp(have, json_string_value(nv)) != 0;
+      json_decref(nv);
+      if (differs) {
         tw_sqs_fail(c, TW_ERR_QUEUE_NAME_EXISTS,
                     "A queue already exists with the same name and a different value for "
                     "attribute %s",
@@ -299,7 +324,8 @@ int tw_sqs_create_queue(tw_sqs_call *c) {
                   "with the same name.");
       goto unlock;
     }
-    json_t *stored = json_deep_copy(attrs);
+    json_t *stored = json_object();
+    json_object_foreach(attrs, k, v) json_object_set_new(stored, k, normalized(k, v));
     if (fifo) json_object_set_new(stored, "FifoQueue", json_string("true"));
     else json_object_del(stored, "FifoQueue");
     json_t *tagcopy = json_object();
@@ -554,7 +580,7 @@ int tw_sqs_set_queue_attributes(tw_sqs_call *c) {
     if (!*json_string_value(v) && (!strcmp(k, "RedrivePolicy") || !strcmp(k, "RedriveAllowPolicy")))
       json_object_del(q->attrs, k);
     else
-      json_object_set(q->attrs, k, v);
+      json_object_set_new(q->attrs, k, normalized(k, v));
   }
   q->modified = (int64_t)time(NULL);
   tw_sqs_queue_apply_attrs(q);
@@ -676,7 +702,7 @@ int tw_sqs_add_permission(tw_sqs_call *c) {
   if (q) {
     if (!q->policy) {
       q->policy = json_object();
-      json_object_set_new(q->policy, "Version", json_string("2012-10-17"));
+      json_object_set_new(q->policy, "Version", json_string("2008-10-17"));
       char id[300];
       snprintf(id, sizeof id, "%s/SQSDefaultPolicy", q->arn);
       json_object_set_new(q->policy, "Id", json_string(id));
@@ -740,8 +766,7 @@ int tw_sqs_remove_permission(tw_sqs_call *c) {
     json_array_foreach(st, i, x) if (!strcmp(json_string_value(json_object_get(x, "Sid")) ?: "", label)) found = (int)i;
     if (found < 0) {
       tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                  "Value %s for parameter Label is invalid. Reason: can't find label on existing "
-                  "policy.",
+                  "Value %s for parameter Label is invalid. Reason: can't find label.",
                   label);
     } else {
       json_array_remove(st, (size_t)found);

@@ -11,6 +11,7 @@ Environment:
   TWEEDLE_KEEP_DATA  keep data directories and server logs after the run
 """
 
+import atexit
 import datetime
 import hashlib
 import http.client
@@ -56,6 +57,23 @@ ACCOUNT = "000000000000"
 XMLNS = "http://queue.amazonaws.com/doc/2012-11-05/"
 JSON_CT = "application/x-amz-json-1.0"
 FORM_CT = "application/x-www-form-urlencoded; charset=utf-8"
+
+_SNAPSHOT = {}
+
+
+def binary():
+    """A private copy of the binary, made once per test run, so that a rebuild
+    during the run does not mix two builds (TWEEDLE_BIN_SNAPSHOT=0 disables)."""
+    if os.environ.get("TWEEDLE_BIN_SNAPSHOT", "1") == "0":
+        return BIN
+    if "path" not in _SNAPSHOT:
+        d = tempfile.mkdtemp(prefix="tweedle-bin-")
+        dst = os.path.join(d, "tweedle")
+        shutil.copy2(BIN, dst)
+        _SNAPSHOT["path"] = dst
+        atexit.register(shutil.rmtree, d, True)
+    return _SNAPSHOT["path"]
+
 
 HEALTH_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
@@ -106,7 +124,7 @@ class Server:
         env["TWEEDLE_ACCESS_KEY_ID"] = ACCESS_KEY
         env["TWEEDLE_SECRET_ACCESS_KEY"] = SECRET_KEY
         env.update(self.env)
-        args = [BIN, "serve", "--listen", "127.0.0.1:%d" % self.port,
+        args = [binary(), "serve", "--listen", "127.0.0.1:%d" % self.port,
                 "--data", self.data_dir, "--region", REGION] + self.extra_args
         self._log = open(self.log_path, "ab")
         self._log.write(("\n=== start #%d: %s\n" % (self.starts + 1, " ".join(args))).encode())

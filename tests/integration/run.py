@@ -148,7 +148,8 @@ def main(argv=None):
         import boto3
         import botocore
         import harness
-        proto = harness.protocol_of(harness.Server(port=1).client())
+        proto = boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1") \
+            .client("sqs", endpoint_url="http://127.0.0.1:1").meta.service_model.protocol
         out.write("# python %s, boto3 %s, botocore %s -> SQS %s protocol; binary %s\n"
                   % (sys.version.split()[0], boto3.__version__, botocore.__version__, proto, harness.BIN))
     except Exception as e:  # noqa: BLE001

@@ -7,6 +7,7 @@ the FIFO deduplication window."""
 
 import json
 import random
+import sys
 import threading
 import time
 import unittest
@@ -19,6 +20,7 @@ SEND_SECONDS = 4.0
 SENDERS = 4
 RECEIVERS = 2
 VISIBILITY = 2
+CYCLES = 8
 
 
 class CrashTest(unittest.TestCase):
@@ -154,6 +156,9 @@ class CrashTest(unittest.TestCase):
                     if time.monotonic() - quiet_since > VISIBILITY + 1:
                         break
 
+        sys.stderr.write("\n[crash] acked sends=%d, acked deletes=%d, unsure deletes=%d, required=%d, "
+                         "drained after restart=%d\n" % (len(acked_snapshot), len(deleted_snapshot),
+                                                          len(unknown_snapshot), len(required), len(drained)))
         missing = required - set(drained)
         self.assertEqual(len(missing), 0, "%d acknowledged messages lost after kill -9, e.g. %s"
                          % (len(missing), sorted(missing)[:5]))
@@ -226,6 +231,59 @@ class CrashTest(unittest.TestCase):
             if fm:
                 sqs.delete_message(QueueUrl=fifo, ReceiptHandle=fm[-1]["ReceiptHandle"])
         self.assertEqual([m["Body"] for m in fm], ["once"])
+
+    def test_sigterm_with_open_connections_and_waiting_receives(self):
+        """Graceful stop while keep-alive connections are open, requests are
+        arriving and long polls are parked: exit 0, promptly, every time."""
+        name = h.unique("term")
+        for cycle in range(CYCLES):
+            sqs = self.client()
+            url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            sqs.send_message(QueueUrl=url, MessageBody="c%d" % cycle)
+            sqs.list_queues()
+            waiter = self.server.client(read_timeout=25)
+            # park a long poll on an empty queue
+            empty = sqs.create_queue(QueueName=name + "-empty")["QueueUrl"]
+            t = threading.Thread(target=self._swallow, args=(
+                lambda: waiter.receive_message(QueueUrl=empty, WaitTimeSeconds=20),), daemon=True)
+            t.start()
+            # and keep requests coming while the signal lands
+            busy = threading.Event()
+            hammer_client = self.client()
+
+            def hammer():
+                while not busy.is_set():
+                    try:
+                        hammer_client.get_queue_url(QueueName=name)
+                    except Exception:  # noqa: BLE001 - the server goes away under it
+                        time.sleep(0.01)
+
+            ht = threading.Thread(target=hammer, daemon=True)
+            ht.start()
+            time.sleep(0.3)
+            rc, secs, killed = self.server.stop()
+            busy.set()
+            ht.join(10)
+            self.assertFalse(killed, "cycle %d: SIGTERM did not stop the server within %.0fs" % (cycle, h.STOP_TIMEOUT))
+            self.assertEqual(rc, 0, "cycle %d: exit status %s\n%s" % (cycle, rc, self.server.log_tail(8)))
+            self.assertLess(secs, 5.0, "cycle %d: graceful stop took %.1fs with a parked receive" % (cycle, secs))
+            t.join(25)
+            self.server.start()
+        sqs = self.client()
+        url = self.server.queue_url(name)
+        got = []
+        for _ in range(5):
+            got += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+            if len(got) >= CYCLES:
+                break
+        self.assertEqual(sorted(m["Body"] for m in got), sorted("c%d" % i for i in range(CYCLES)))
+
+    @staticmethod
+    def _swallow(fn):
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - the server goes away under it
+            pass
 
     def test_kill9_idle_then_restart(self):
         sqs = self.client()

@@ -140,11 +140,23 @@ class MoveTaskTest(SqsTestCase):
         self.assertRaisesSqs(lambda: self.cancel(TaskHandle="not-a-task-handle"), "InvalidParameterValue", 400,
                              message="Value for parameter TaskHandle is invalid.")
 
+    def test_only_one_active_task_per_source(self):
+        src, src_arn, dlq, dlq_arn = self.dlq_pair("single")
+        self.sqs.send_message_batch(QueueUrl=dlq, Entries=[{"Id": str(i), "MessageBody": str(i)} for i in range(10)])
+        handle = self.start(SourceArn=dlq_arn, DestinationArn=src_arn, MaxNumberOfMessagesPerSecond=1)["TaskHandle"]
+        try:
+            self.assertRaisesSqs(lambda: self.start(SourceArn=dlq_arn, DestinationArn=src_arn),
+                                 "InvalidParameterValue", 400,
+                                 message="There is already a task running. Only one active task is allowed for a "
+                                         "source queue arn at a given time.")
+        finally:
+            self.cancel(TaskHandle=handle)
+
     def test_list_without_tasks(self):
         src, src_arn, dlq, dlq_arn = self.dlq_pair("empty")
         self.assertEqual(self.list(SourceArn=dlq_arn).get("Results", []), [])
 
-    def test_running_task_cancel_and_single_active_task(self):
+    def test_cancel_running_task(self):
         src, src_arn, dlq, dlq_arn = self.dlq_pair("cancel")
         self.sqs.send_message_batch(QueueUrl=dlq, Entries=[{"Id": str(i), "MessageBody": str(i)} for i in range(10)])
         handle = self.start(SourceArn=dlq_arn, DestinationArn=src_arn, MaxNumberOfMessagesPerSecond=1)["TaskHandle"]
@@ -155,10 +167,6 @@ class MoveTaskTest(SqsTestCase):
         self.assertEqual(t["TaskHandle"], handle)
         self.assertEqual(t["MaxNumberOfMessagesPerSecond"], 1)
         self.assertEqual(t["ApproximateNumberOfMessagesToMove"], 10)
-        self.assertRaisesSqs(lambda: self.start(SourceArn=dlq_arn, DestinationArn=src_arn),
-                             "InvalidParameterValue", 400,
-                             message="There is already a task running. Only one active task is allowed for a "
-                                     "source queue arn at a given time.")
         time.sleep(1.0)
         res = self.cancel(TaskHandle=handle)
         self.assertIsInstance(res["ApproximateNumberOfMessagesMoved"], int)
@@ -175,7 +183,9 @@ class MoveTaskTest(SqsTestCase):
         self.start(SourceArn=dlq_arn, DestinationArn=src_arn)
         latest = self.wait_status(dlq_arn, {"COMPLETED"})
         self.assertEqual(latest["ApproximateNumberOfMessagesMoved"], 1)
-        self.assertEqual([r["Status"] for r in self.list(SourceArn=dlq_arn)["Results"]][:2],
+        # newest first; the default MaxResults is 1
+        self.assertEqual([r["Status"] for r in self.list(SourceArn=dlq_arn)["Results"]], ["COMPLETED"])
+        self.assertEqual([r["Status"] for r in self.list(SourceArn=dlq_arn, MaxResults=10)["Results"]],
                          ["COMPLETED", "CANCELLED"])
 
 

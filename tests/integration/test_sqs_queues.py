@@ -401,11 +401,20 @@ class QueueAttributesTest(SqsTestCase):
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})
         pol = json.loads(self.attrs(src, ["RedrivePolicy"])["RedrivePolicy"])
         self.assertEqual(pol["deadLetterTargetArn"], dlq_arn)
-        self.assertEqual(pol["maxReceiveCount"], 5)
+        self.assertEqual(int(pol["maxReceiveCount"]), 5)
         self.assertIn("RedrivePolicy", self.attrs(src))
         # an empty string removes the policy
         self.sqs.set_queue_attributes(QueueUrl=src, Attributes={"RedrivePolicy": ""})
         self.assertNotIn("RedrivePolicy", self.attrs(src))
+
+    def test_redrive_policy_max_receive_count_is_a_number(self):
+        """SQS accepts maxReceiveCount as a string but returns a JSON number."""
+        dlq_arn = self.arn_of(self.make_queue("ndlq"))
+        src = self.make_queue("nsrc")
+        self.sqs.set_queue_attributes(QueueUrl=src, Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"})})
+        pol = json.loads(self.attrs(src, ["RedrivePolicy"])["RedrivePolicy"])
+        self.assertEqual(pol["maxReceiveCount"], 5)
 
     def test_redrive_policy_on_create(self):
         dlq_arn = self.arn_of(self.make_queue("cdlq"))
@@ -414,14 +423,17 @@ class QueueAttributesTest(SqsTestCase):
         pol = json.loads(self.attrs(src, ["RedrivePolicy"])["RedrivePolicy"])
         self.assertEqual(pol, {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})
 
-    def test_redrive_policy_invalid(self):
-        url = self.make_queue("rbad")
+    def test_redrive_policy_malformed_arn(self):
+        url = self.make_queue("rbadarn")
         raw = json.dumps({"deadLetterTargetArn": "dummy", "maxReceiveCount": 42})
         self.assertRaisesSqs(
             lambda: self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": raw}),
             "InvalidParameterValue", 400,
             message="Value %s for parameter RedrivePolicy is invalid. Reason: Invalid value for "
                     "deadLetterTargetArn." % raw)
+
+    def test_redrive_policy_invalid(self):
+        url = self.make_queue("rbad")
         dlq_arn = self.arn_of(self.make_queue("rbaddlq"))
         bad = [
             "not json",
@@ -531,6 +543,14 @@ class PermissionsTest(SqsTestCase):
         a = self.attrs(url, ["Policy"])
         return json.loads(a["Policy"]) if "Policy" in a else None
 
+    def test_permission_policy_document(self):
+        url = self.make_queue("permdoc")
+        arn = self.arn_of(url)
+        self.sqs.add_permission(QueueUrl=url, Label="l1", AWSAccountIds=[h.ACCOUNT], Actions=["SendMessage"])
+        pol = self._policy(url)
+        self.assertEqual(pol["Version"], "2008-10-17")
+        self.assertEqual(pol["Id"], arn + "/SQSDefaultPolicy")
+
     def test_permission_lifecycle(self):
         url = self.make_queue("perm")
         arn = self.arn_of(url)
@@ -538,8 +558,6 @@ class PermissionsTest(SqsTestCase):
                                 AWSAccountIds=[h.ACCOUNT], Actions=["ReceiveMessage"])
         pol = self._policy(url)
         self.assertIsNotNone(pol, "AddPermission must show in the Policy attribute")
-        self.assertEqual(pol["Version"], "2008-10-17")
-        self.assertEqual(pol["Id"], arn + "/SQSDefaultPolicy")
         self.assertEqual(pol["Statement"], [{
             "Sid": "crossaccountpermission", "Effect": "Allow",
             "Principal": {"AWS": "arn:aws:iam::000000000000:root"},

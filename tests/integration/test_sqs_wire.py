@@ -3,8 +3,9 @@ the SQS JSON 1.0 protocol (X-Amz-Target) and the query protocol (Action=),
 at ``/`` and at the queue URL path, success and error shapes."""
 
 import json
+import socket
+import time
 import unittest
-import uuid
 
 import harness as h
 from harness import SqsTestCase
@@ -367,6 +368,111 @@ class CrossProtocolTest(WireBase):
                 self.assertFalse(resp.will_close, "server closed a keep-alive connection after request %d" % i)
         finally:
             conn.close()
+
+
+class HttpEdgeTest(WireBase):
+    """HTTP-level edge cases: pipelining, Expect: 100-continue, encodings, sizes."""
+
+    def signed_bytes(self, action, payload, path="/"):
+        body = json.dumps(payload).encode()
+        req = h.AWSRequest(method="POST", url=self.server.endpoint + path, data=body,
+                           headers={"Content-Type": h.JSON_CT, "X-Amz-Target": "AmazonSQS." + action})
+        h.SigV4Auth(h.Credentials(h.ACCESS_KEY, h.SECRET_KEY), "sqs", h.REGION).add_auth(req)
+        head = "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n" % (path, self.server.port, len(body))
+        head += "".join("%s: %s\r\n" % (k, v) for k, v in req.headers.items()) + "\r\n"
+        return head.encode() + body
+
+    @staticmethod
+    def read_responses(sock, count, timeout=10):
+        sock.settimeout(timeout)
+        data = b""
+        statuses = []
+        deadline = time.monotonic() + timeout
+        while len(statuses) < count and time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            # parse complete responses from the front of the buffer
+            while True:
+                end = data.find(b"\r\n\r\n")
+                if end < 0:
+                    break
+                head = data[:end].decode("latin-1")
+                length = 0
+                for line in head.split("\r\n")[1:]:
+                    k, _, v = line.partition(":")
+                    if k.strip().lower() == "content-length":
+                        length = int(v.strip())
+                if len(data) < end + 4 + length:
+                    break
+                statuses.append((int(head.split(" ")[1]), data[end + 4:end + 4 + length]))
+                data = data[end + 4 + length:]
+        return statuses
+
+    def test_pipelined_requests(self):
+        name, url = self.new_queue("pipe")
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
+        try:
+            s.sendall(b"".join(self.signed_bytes("SendMessage", {"QueueUrl": url, "MessageBody": "p%d" % i})
+                               for i in range(3)))
+            got = self.read_responses(s, 3)
+        finally:
+            s.close()
+        self.assertEqual([st for st, _ in got], [200, 200, 200], "pipelined requests were dropped: %r" % got)
+        a = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        self.assertEqual(a["Attributes"]["ApproximateNumberOfMessages"], "3")
+
+    def test_expect_100_continue(self):
+        name, url = self.new_queue("expect")
+        body = "e" * 300000
+        r = h.json_request(self.server, "SendMessage", {"QueueUrl": url, "MessageBody": body},
+                           extra_headers={"Expect": "100-continue"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["MD5OfMessageBody"], h.md5_hex(body))
+
+    def test_json_lone_surrogate_rejected(self):
+        name, url = self.new_queue("surrogate")
+        raw = '{"QueueUrl": "%s", "MessageBody": "a\\ud800b"}' % url
+        r = h.json_request(self.server, "SendMessage", raw_body=raw)
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.header("x-amzn-query-error"), "InvalidMessageContents;Sender")
+
+    def test_json_escaped_astral_character(self):
+        name, url = self.new_queue("astral")
+        raw = '{"QueueUrl": "%s", "MessageBody": "\\ud83d\\ude00"}' % url
+        r = h.json_request(self.server, "SendMessage", raw_body=raw)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["MD5OfMessageBody"], h.md5_hex("\U0001f600"))
+
+    def test_invalid_utf8_rejected(self):
+        name, url = self.new_queue("badutf8")
+        raw = b'{"QueueUrl": "' + url.encode() + b'", "MessageBody": "a\xff\xfeb"}'
+        r = h.json_request(self.server, "SendMessage", raw_body=raw)
+        self.assertEqual(r.status, 400, r)
+        r = h.raw_request(self.server, "POST", "/", headers={"Content-Type": h.FORM_CT},
+                          body=("Action=SendMessage&Version=2012-11-05&QueueUrl=%s&MessageBody=a%%FFb"
+                                % h.urllib.parse.quote(url, safe="")).encode())
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+                         ["Attributes"]["ApproximateNumberOfMessages"], "0")
+
+    def test_oversized_request_body(self):
+        name, url = self.new_queue("huge")
+        body = "h" * (3 * 1048576)
+        r = h.json_request(self.server, "SendMessage", {"QueueUrl": url, "MessageBody": body})
+        self.assertIn(r.status, (400, 413), r)
+        self.assertTrue(self.server.alive())
+        self.assertEqual(h.raw_request(self.server, "GET", "/_/health", sign=False).status, 200)
+
+    def test_query_special_characters_round_trip(self):
+        name, url = self.new_queue("qchars")
+        body = "a+b c%20d&e=f;g/h?i#j\u00e9"
+        r = h.query_request(self.server, "SendMessage", [("QueueUrl", url), ("MessageBody", body)])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(h.strip_ns(r.xml()).findtext("SendMessageResult/MD5OfMessageBody"), h.md5_hex(body))
+        r = h.query_request(self.server, "ReceiveMessage", [("QueueUrl", url)])
+        self.assertEqual(h.strip_ns(r.xml()).findtext("ReceiveMessageResult/Message/Body"), body)
 
 
 class QueueUrlHostTest(WireBase):

@@ -264,6 +264,17 @@ describe("send / receive / delete", () => {
     assert.equal((await receiveNow(client, q)).length, 0, "in-flight messages must not be redelivered");
   });
 
+  it("100 concurrent SendMessage calls all succeed and are all delivered", async () => {
+    const q = await createQueue(client, uniqueName("conc"));
+    const bodies = Array.from({ length: 100 }, (_, i) => `conc-${i}`);
+    const sent = await Promise.all(
+      bodies.map((b) => client.send(new SendMessageCommand({ QueueUrl: q, MessageBody: b }))),
+    );
+    assert.equal(new Set(sent.map((s) => s.MessageId)).size, 100, "MessageIds must be unique");
+    const got = await receiveN(client, q, 100, { timeoutMs: 15_000 });
+    assert.deepEqual(got.map((m) => m.Body).sort(), [...bodies].sort());
+  });
+
   it("DelaySeconds hides a message until the delay passes", async () => {
     const q = await createQueue(client, uniqueName("delay"));
     await client.send(new SendMessageCommand({ QueueUrl: q, MessageBody: "later", DelaySeconds: 2 }));

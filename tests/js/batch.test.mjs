@@ -249,3 +249,50 @@ describe("ChangeMessageVisibilityBatch", () => {
     assert.equal(res.Failed[0].SenderFault, true);
   });
 });
+
+describe("volume", () => {
+  it("1000 messages sent in parallel batches are received exactly once by 5 concurrent receivers", async () => {
+    const q = await createQueue(client, uniqueName("volume"));
+    const N = 1000;
+    const all = Array.from({ length: N }, (_, i) => `v${i}`);
+    const chunks = [];
+    for (let i = 0; i < N; i += 10) chunks.push(all.slice(i, i + 10));
+    for (let i = 0; i < chunks.length; i += 10) {
+      await Promise.all(
+        chunks.slice(i, i + 10).map(async (chunk) => {
+          const res = await client.send(
+            new SendMessageBatchCommand({ QueueUrl: q, Entries: chunk.map((b) => ({ Id: b, MessageBody: b })) }),
+          );
+          assert.equal(res.Successful?.length, chunk.length, JSON.stringify(res.Failed));
+        }),
+      );
+    }
+    const seen = new Map();
+    const deadline = Date.now() + 30_000;
+    const worker = async () => {
+      let emptyStreak = 0;
+      while (Date.now() < deadline && emptyStreak < 2) {
+        const res = await client.send(
+          new ReceiveMessageCommand({ QueueUrl: q, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60 }),
+        );
+        const msgs = res.Messages || [];
+        emptyStreak = msgs.length ? 0 : emptyStreak + 1;
+        for (const m of msgs) seen.set(m.Body, (seen.get(m.Body) || 0) + 1);
+        if (msgs.length) {
+          const del = await client.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: q,
+              Entries: msgs.map((m, i) => ({ Id: `d${i}`, ReceiptHandle: m.ReceiptHandle })),
+            }),
+          );
+          assert.equal((del.Failed || []).length, 0, JSON.stringify(del.Failed));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 5 }, worker));
+    const dups = [...seen].filter(([, n]) => n > 1).map(([b]) => b);
+    assert.deepEqual(dups, [], "messages delivered more than once while in flight");
+    const missing = all.filter((b) => !seen.has(b));
+    assert.deepEqual(missing.slice(0, 20), [], `${missing.length} messages never received`);
+  });
+});

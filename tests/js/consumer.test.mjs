@@ -15,6 +15,7 @@ import {
   receiveNow,
   queueAttrs,
   waitFor,
+  withTimeout,
   sleep,
 } from "./helpers.mjs";
 
@@ -45,12 +46,9 @@ function makeConsumer(opts) {
 async function stopConsumer(consumer, opts) {
   const stopped = once(consumer, "stopped");
   consumer.stop(opts);
-  await Promise.race([
-    stopped,
-    sleep(5000).then(() => {
-      throw new Error("consumer did not emit 'stopped' within 5 s");
-    }),
-  ]);
+  await withTimeout(stopped, 5000, () => {
+    throw new Error("consumer did not emit 'stopped' within 5 s");
+  });
   running.delete(consumer);
 }
 
@@ -367,7 +365,7 @@ describe("sqs-consumer", () => {
     const empty = once(c, "empty");
     c.start();
     assert.equal(c.status.isRunning, true);
-    await Promise.race([empty, sleep(5000).then(() => assert.fail("no empty poll within 5 s"))]);
+    await withTimeout(empty, 5000, () => assert.fail("no empty poll within 5 s"));
     await stopConsumer(c);
     assert.equal(c.status.isRunning, false);
     await sleep(1500); // any poll in flight at stop() (waitTimeSeconds 1) has ended
@@ -395,7 +393,7 @@ describe("sqs-consumer", () => {
     const t0 = Date.now();
     const aborted = once(c, "aborted");
     await stopConsumer(c, { abort: true });
-    await Promise.race([aborted, sleep(1000)]);
+    await withTimeout(aborted, 1000, () => null);
     assert.ok(Date.now() - t0 < 2000, "stop with abort took too long");
     // Server must still serve requests, and messages sent now must all be delivered
     // (at the latest after the 2 s visibility timeout, should an abandoned poll have taken one).

@@ -199,6 +199,24 @@ describe("FIFO ordering and groups", () => {
   });
 });
 
+describe("FIFO receive request attempt id", () => {
+  it("retrying a receive with the same ReceiveRequestAttemptId returns the same messages", async () => {
+    const q = await fifoQueue("fattempt");
+    for (const b of ["r1", "r2", "r3"]) {
+      await client.send(new SendMessageCommand({ QueueUrl: q, MessageBody: b, MessageGroupId: "g", MessageDeduplicationId: b }));
+    }
+    const attempt = { QueueUrl: q, MaxNumberOfMessages: 2, ReceiveRequestAttemptId: "attempt-1" };
+    const first = await client.send(new ReceiveMessageCommand(attempt));
+    assert.deepEqual((first.Messages || []).map((m) => m.Body), ["r1", "r2"]);
+    const retry = await client.send(new ReceiveMessageCommand(attempt));
+    assert.deepEqual(
+      (retry.Messages || []).map((m) => m.MessageId),
+      first.Messages.map((m) => m.MessageId),
+      "a retried attempt must return the same messages",
+    );
+  });
+});
+
 describe("FIFO deduplication", () => {
   it("drops a message with a repeated MessageDeduplicationId", async () => {
     const q = await fifoQueue("fdedup");

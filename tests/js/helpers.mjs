@@ -30,6 +30,27 @@ export const ACCOUNT = "000000000000";
 const STARTUP_TIMEOUT_MS = 15_000;
 const SHUTDOWN_TIMEOUT_MS = 10_000;
 
+const TIMED_OUT = Symbol("timed out");
+/**
+ * Race `promise` against a timer that is cleared afterwards (a bare sleep() in a
+ * race would keep the process alive until it fires). On timeout returns
+ * onTimeout() (which may throw).
+ */
+export async function withTimeout(promise, ms, onTimeout = () => {
+  throw new Error(`timed out after ${ms} ms`);
+}) {
+  let timer;
+  const t = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), ms);
+  });
+  try {
+    const r = await Promise.race([promise, t]);
+    return r === TIMED_OUT ? onTimeout() : r;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A port that was free a moment ago on 127.0.0.1. */
 export async function freePort() {
   return await new Promise((resolve, reject) => {
@@ -133,11 +154,11 @@ export async function startServer(opts = {}) {
       let killed = false;
       if (!exited) {
         proc.kill("SIGTERM");
-        const r = await Promise.race([exitPromise, sleep(SHUTDOWN_TIMEOUT_MS).then(() => null)]);
+        const r = await withTimeout(exitPromise, SHUTDOWN_TIMEOUT_MS, () => null);
         if (!r) {
           killed = true;
           proc.kill("SIGKILL");
-          await Promise.race([exitPromise, sleep(5000)]);
+          await withTimeout(exitPromise, 5000, () => null);
         }
       }
       const res = { ...(exited || {}), killed, ms: Date.now() - t0 };
@@ -355,23 +376,4 @@ export function describeErr(e) {
     fault: e.$fault,
     queryError: e.$response?.headers?.["x-amzn-query-error"],
   });
-}
-
-/** Standard per-file lifecycle: returns ctx with .server/.client filled in before(). */
-export function serverFixture(test, clientOverrides) {
-  const ctx = { server: null, client: null };
-  test.before(async () => {
-    ctx.server = await startServer();
-    ctx.client = makeClient(ctx.server, clientOverrides);
-  });
-  test.after(async () => {
-    ctx.client?.destroy();
-    if (ctx.server) {
-      const r = await ctx.server.stop();
-      if (r.killed) {
-        console.error(`tweedle did not exit within the SIGTERM grace period; killed`);
-      }
-    }
-  });
-  return ctx;
 }

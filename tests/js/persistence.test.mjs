@@ -21,6 +21,7 @@ import {
   md5OfMessageAttributes,
   receiveN,
   queueAttrs,
+  withTimeout,
   sleep,
 } from "./helpers.mjs";
 
@@ -138,7 +139,7 @@ describe("persistence and shutdown", () => {
     const r = await s.stop({ cleanup: false });
     c.destroy();
     assert.equal(r.killed, false, `server ignored SIGTERM for 10 s with a long poll open (${r.ms} ms)`);
-    const outcome = await Promise.race([poll, sleep(3000).then(() => ({ hung: true }))]);
+    const outcome = await withTimeout(poll, 3000, () => ({ hung: true }));
     assert.ok(!outcome.hung, "the long-poll request hung after the server exited");
   });
 });
