@@ -64,14 +64,24 @@ wait_http() { # url: any HTTP answer means the server is up
   return 1
 }
 
-# tweedle: fixed bench credentials, data in the temp dir, request log to a file
-TW_PORT=$(free_port)
+# tweedle: fixed bench credentials, request log to a file, and a fresh
+# process and data directory per workload, as moto gets below.
 export TWEEDLE_ACCESS_KEY_ID=tweedle-bench TWEEDLE_SECRET_ACCESS_KEY=tweedle-bench-secret
-TW_CMD="$TWEEDLE_BIN serve --listen 127.0.0.1:$TW_PORT --data $WORK/data"
-$TW_CMD 2>"$WORK/tweedle.log" &
-TW_PID=$!
-COMMANDS+=("$TW_CMD &")
-wait_http "http://127.0.0.1:$TW_PORT/_/health"
+TW_RUN=0
+start_tweedle() {
+  TW_RUN=$((TW_RUN + 1))
+  TW_PORT=$(free_port)
+  TW_CMD="$TWEEDLE_BIN serve --listen 127.0.0.1:$TW_PORT --data $WORK/data$TW_RUN"
+  $TW_CMD 2>>"$WORK/tweedle.log" &
+  TW_PID=$!
+  COMMANDS+=("$TW_CMD &")
+  wait_http "http://127.0.0.1:$TW_PORT/_/health"
+}
+stop_tweedle() {
+  kill "$TW_PID" 2>/dev/null && wait "$TW_PID" 2>/dev/null || true
+  TW_PID=
+  rm -rf "$WORK/data$TW_RUN"
+}
 
 # moto gets a fresh process per workload: requests it has not answered when a
 # run ends would otherwise keep it busy during the next one.
@@ -107,14 +117,16 @@ run() {
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # tweedle first, then moto, so neither runs while the other is still busy
 for wl in $WORKLOADS; do
+  start_tweedle
   run tweedle "$wl" "http://127.0.0.1:$TW_PORT" "$TW_PID" "$TWEEDLE_ACCESS_KEY_ID" "$TWEEDLE_SECRET_ACCESS_KEY" $COMMON
+  stop_tweedle
 done
 if [ "$LP_CONNECTIONS" -gt 0 ]; then
+  start_tweedle
   run tweedle longpoll "http://127.0.0.1:$TW_PORT" "$TW_PID" "$TWEEDLE_ACCESS_KEY_ID" "$TWEEDLE_SECRET_ACCESS_KEY" \
     --connections "$LP_CONNECTIONS"
+  stop_tweedle
 fi
-kill "$TW_PID" && wait "$TW_PID" 2>/dev/null || true
-TW_PID=
 if [ "$SKIP_MOTO" != 1 ]; then
   for wl in $WORKLOADS; do
     start_moto
@@ -220,7 +232,7 @@ if lp_lines:
     md += ["Long polling (tweedle):", "", *lp_lines, ""]
 md += ["Targets (durable, client on the same 2-core box): cycle with batches of 10 >= 50,000 msgs/s;"
        " single SendMessage >= 15,000/s at 64 connections with p99 <= 5 ms; 5,000 parked long polls < 200 MB RSS.", ""]
-md += ["Commands, in order (each server is stopped before the next one starts; $TMP is a fresh temporary directory):",
+md += ["Commands, in order (a fresh server per workload, each stopped before the next starts; $TMP is a temporary directory):",
        "", "```", *[c.replace(W, "$TMP") for c in commands], "```", "",
        "Credentials were passed with --access-key/--secret-key (tweedle's from TWEEDLE_ACCESS_KEY_ID/"
        "TWEEDLE_SECRET_ACCESS_KEY; moto accepts any). See bench/README.md for the profile of where tweedle spends its time.", ""]

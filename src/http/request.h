@@ -51,6 +51,8 @@ const char *tw_req_header(const tw_request *r, const char *name); /* case-insens
 char *tw_req_query_param(const tw_request *r, const char *name);
 /* Percent-decodes n bytes ('+' as space when plus) into a new string (free it). */
 char *tw_url_decode(const char *s, size_t n, int plus);
+/* The same, reporting the decoded length (the value may contain NUL bytes). */
+char *tw_url_decode_len(const char *s, size_t n, int plus, size_t *out_len);
 /* Checks the request's SigV4 signature (body hashed here); sets r->principal.
  * Returns TW_ERR_OK or the error, with the AWS message in msg. */
 tw_err tw_req_authenticate(tw_request *r, char *msg, size_t msglen);

@@ -38,7 +38,9 @@ static int hexval(char c) {
 }
 
 /* Percent-decodes n bytes (and '+' as space when plus) into a new string. */
-char *tw_url_decode(const char *s, size_t n, int plus) {
+char *tw_url_decode(const char *s, size_t n, int plus) { return tw_url_decode_len(s, n, plus, NULL); }
+
+char *tw_url_decode_len(const char *s, size_t n, int plus, size_t *out_len) {
   char *out = malloc(n + 1), *o = out;
   for (size_t i = 0; i < n; i++) {
     if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
@@ -51,6 +53,7 @@ char *tw_url_decode(const char *s, size_t n, int plus) {
     }
   }
   *o = 0;
+  if (out_len) *out_len = (size_t)(o - out);
   return out;
 }
 

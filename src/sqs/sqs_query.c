@@ -22,7 +22,7 @@ static int is_index(const char *t) {
 }
 
 /* Inserts a.b.1.c = v as nested objects; numeric parts stay object keys for now. */
-static void insert_path(json_t *root, const char *key, const char *val) {
+static void insert_path(json_t *root, const char *key, const char *val, size_t vlen) {
   char buf[512];
   snprintf(buf, sizeof buf, "%s", key);
   json_t *cur = root;
@@ -31,7 +31,7 @@ static void insert_path(json_t *root, const char *key, const char *val) {
   while (tok) {
     char *next = strtok_r(NULL, ".", &save);
     if (!next) {
-      json_object_set_new(cur, tok, json_string(val));
+      json_object_set_new(cur, tok, json_stringn(val, vlen));
       return;
     }
     json_t *child = json_object_get(cur, tok);
@@ -89,6 +89,8 @@ static void rename_list(json_t *o, const char *from, const char *to) {
 
 static void fix_shapes(json_t *o) {
   json_t *v;
+  /* botocore sends an empty list as a bare "Name=" */
+  if (json_is_string(json_object_get(o, "Entries"))) json_object_set_new(o, "Entries", json_array());
   if ((v = json_object_get(o, "Attribute"))) {
     json_object_set_new(o, "Attributes", name_value_map(v, "Name", "Value", 0));
     json_object_del(o, "Attribute");
@@ -139,11 +141,12 @@ static void parse_form(json_t *root, const char *s, size_t n, char *action, size
     const char *eq = memchr(s + i, '=', j - i);
     size_t klen = eq ? (size_t)(eq - (s + i)) : j - i;
     char *k = tw_url_decode(s + i, klen, 1);
-    char *v = eq ? tw_url_decode(eq + 1, j - i - klen - 1, 1) : strdup("");
+    size_t vlen = 0;
+    char *v = eq ? tw_url_decode_len(eq + 1, j - i - klen - 1, 1, &vlen) : strdup("");
     if (!strcmp(k, "Action"))
       snprintf(action, alen, "%s", v);
     else if (*k && !skip_param(k))
-      insert_path(root, k, v);
+      insert_path(root, k, v, vlen);
     free(k);
     free(v);
     i = j + 1;

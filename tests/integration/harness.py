@@ -39,7 +39,7 @@ for _v in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_PROFILE", "AWS_DEFAU
     os.environ.pop(_v, None)
 
 import boto3  # noqa: E402
-import botocore  # noqa: E402
+import botocore  # noqa: E402,F401 - version shown by tests
 from botocore.auth import SigV4Auth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.config import Config  # noqa: E402

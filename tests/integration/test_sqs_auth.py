@@ -1,7 +1,6 @@
 """Authentication: every SQS request must carry a valid SigV4 signature."""
 
 import datetime
-import json
 import unittest
 
 import harness as h
@@ -16,10 +15,6 @@ def setUpModule():
 
 def tearDownModule():
     h.stop_module_server(__name__)
-
-
-def listq_json(**kw):
-    return dict(action="ListQueues", payload={}, **kw)
 
 
 class AuthTest(SqsTestCase):

@@ -3,12 +3,10 @@ DeleteMessage(+Batch), ChangeMessageVisibility(+Batch), PurgeQueue, visibility,
 delays, dead-letter queues, system and user attributes, checksums, limits,
 fair queues (MessageGroupId on a standard queue)."""
 
-import base64
 import json
 import re
 import time
 import unittest
-import uuid
 
 from botocore.exceptions import ClientError
 

@@ -5,7 +5,6 @@ Expected values follow the AWS API reference and responses recorded from
 real SQS; messages are asserted exactly where AWS's wording is known."""
 
 import json
-import re
 import time
 import unittest
 
