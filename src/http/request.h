@@ -23,8 +23,13 @@ struct tw_request {
   char *query; /* raw query without '?', "" when none */
   tw_kv *headers;
   size_t nheaders;
-  tw_buf body;
+  tw_buf body; /* the body, for handlers that take it whole (SQS, XML requests) */
   int too_large;
+  /* How the body is taken in, chosen from the headers by tw_route_begin: a
+   * streaming handler sets on_body (return -1 after setting a response to stop);
+   * on_done runs once the whole body is in. Defaults: buffer, then tw_route. */
+  int (*on_body)(tw_request *r, const char *data, size_t n);
+  void (*on_done)(tw_request *r);
   int phase; /* 0 new, 1 reading the body, 2 dispatched */
   double t0;
   char request_id[37];

@@ -269,25 +269,40 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                   sizeof r->remote);
     }
     r->phase = 1;
-    /* Refuse an announced oversize body before the client sends it (100-continue). */
-    const char *cl = tw_req_header(r, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > MAX_BODY) {
+    r->on_done = tw_route;
+    tw_route_begin(r);
+    if (!r->resp && !r->on_body) {
+      /* Refuse an announced oversize body before the client sends it (100-continue). */
+      const char *cl = tw_req_header(r, "Content-Length");
+      if (cl && strtoull(cl, NULL, 10) > MAX_BODY) {
+        const char *msg = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>RequestEntityTooLarge</Code><Message>Request body is too large.</Message></Error>";
+        tw_req_respond(r, 413, "application/xml", msg, strlen(msg));
+        tw_req_add_header(r, "Connection", "close");
+      }
+    }
+    if (r->resp) {
       r->phase = 2;
-      const char *msg = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>RequestEntityTooLarge</Code><Message>Request body is too large.</Message></Error>";
-      tw_req_respond(r, 413, "application/xml", msg, strlen(msg));
-      tw_req_add_header(r, "Connection", "close");
       return send_response(r);
     }
     return MHD_YES;
   }
   if (r->phase == 1) {
     if (*upload_data_size) {
-      if (tw_buf_append(&r->body, upload_data, *upload_data_size)) r->too_large = 1;
+      size_t n = *upload_data_size;
       *upload_data_size = 0;
+      if (r->on_body) {
+        if (r->on_body(r, upload_data, n) != 0) {
+          r->phase = 2;
+          if (r->resp) return send_response(r);
+          return MHD_NO;
+        }
+      } else if (tw_buf_append(&r->body, upload_data, n)) {
+        r->too_large = 1;
+      }
       return MHD_YES;
     }
     r->phase = 2;
-    tw_route(r);
+    r->on_done(r);
   } else if (r->resume) {
     void (*fn)(tw_request *) = r->resume;
     r->resume = NULL;
