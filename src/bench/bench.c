@@ -659,10 +659,6 @@ static void *worker_run(void *p) {
     if (first) mark_cpu(w->rc);
     if (now_sec() > w->rc->t_giveup) break;
   }
-  if (first && w->rc->marked == 1) { /* --messages mode: the window ends here */
-    w->rc->t_end = now_sec();
-    mark_cpu(w->rc);
-  }
   /* whatever is still in flight never came back */
   for (int i = 0; i < w->nconns; i++)
     if (w->conns[i].hc.busy) {
@@ -678,7 +674,7 @@ typedef struct {
   double server_cpu_s, client_cpu_s; /* -1 when unknown */
 } load_result;
 
-static int run_load(opts *o, stats *total, load_result *lr) {
+static void run_load(opts *o, stats *total, load_result *lr) {
   int nt = o->threads < 1 ? 1 : o->threads;
   if (nt > o->connections) nt = o->connections;
   worker *ws = calloc((size_t)nt, sizeof *ws);
@@ -692,7 +688,6 @@ static int run_load(opts *o, stats *total, load_result *lr) {
   rc.server_pid = o->server_pid;
   rc.first = &ws[0];
   char err[256];
-  int rcode = 0;
   for (int t = 0; t < nt; t++) {
     worker *w = &ws[t];
     w->o = o;
@@ -728,6 +723,10 @@ static int run_load(opts *o, stats *total, load_result *lr) {
     pthread_join(ws[t].th, NULL);
     if (ws[t].t_last > t_last) t_last = ws[t].t_last;
   }
+  if (rc.marked == 1) { /* --messages mode: the window ends with the last worker */
+    rc.t_end = now_sec();
+    mark_cpu(&rc);
+  }
   lr->elapsed = quota ? t_last - rc.t_start : o->duration;
   lr->server_cpu_s = rc.marked == 2 && rc.srv_cpu[0] >= 0 && rc.srv_cpu[1] >= 0 ? rc.srv_cpu[1] - rc.srv_cpu[0] : -1;
   lr->client_cpu_s = rc.marked == 2 ? rc.cli_cpu[1] - rc.cli_cpu[0] : -1;
@@ -749,7 +748,6 @@ static int run_load(opts *o, stats *total, load_result *lr) {
     tw_hc_loop_free(&w->loop);
   }
   free(ws);
-  return rcode;
 }
 
 /* ---------- long-poll workload ---------- */

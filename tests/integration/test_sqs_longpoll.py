@@ -99,6 +99,22 @@ class LongPollTest(SqsTestCase):
         self.assertGreaterEqual(len(msgs), 1)
         self.assertLess(took, 3.0)
 
+    def test_fifo_waiter_wakes_when_group_unblocks(self):
+        url = self.make_queue("lpfifo", fifo=True, attributes={"ContentBasedDeduplication": "true"})
+        self.sqs.send_message(QueueUrl=url, MessageBody="first", MessageGroupId="g")
+        self.sqs.send_message(QueueUrl=url, MessageBody="second", MessageGroupId="g")
+        first = self.receive(url)[0]
+
+        def delete_later():
+            time.sleep(1.0)
+            self.sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+        t = threading.Thread(target=delete_later, daemon=True)
+        t.start()
+        msgs, took = self.timed_receive(url, WaitTimeSeconds=10)
+        t.join(5)
+        self.assertEqual([m["Body"] for m in msgs], ["second"])
+        self.assertLess(took, 3.0, "a waiter must wake when the group's in-flight message is deleted")
+
     def test_other_queue_does_not_wake(self):
         a = self.make_queue("lpa")
         b = self.make_queue("lpb")

@@ -373,6 +373,11 @@ class ReceiveTest(SqsTestCase):
                     message="Value %d for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 "
                             "and 10, if provided." % v)
 
+    def test_default_is_one_message(self):
+        url = self.make_queue("default1")
+        self.sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(j), "MessageBody": str(j)} for j in range(3)])
+        self.assertEqual(len(self.receive(url)), 1)
+
     def test_receive_up_to_ten(self):
         url = self.make_queue("ten")
         self.sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(j), "MessageBody": str(j)} for j in range(10)])
@@ -492,6 +497,30 @@ class VisibilityTest(SqsTestCase):
         self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m2[0]["ReceiptHandle"], VisibilityTimeout=30)
         time.sleep(1.3)
         self.assertEqual(self.receive(url), [])
+
+    def test_change_visibility_total_limit(self):
+        url = self.make_queue("cmvtotal")
+        self.sqs.send_message(QueueUrl=url, MessageBody="v")
+        m = self.receive(url, VisibilityTimeout=43200)[0]
+        self.assertRaisesSqs(
+            lambda: self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"],
+                                                       VisibilityTimeout=43200),
+            "InvalidParameterValue", 400,
+            message="Value 43200 for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for "
+                    "the message is beyond the limit [43200 seconds]")
+
+    def test_changed_visibility_does_not_stick(self):
+        """The next receive uses the queue's timeout again, not the changed one."""
+        url = self.make_queue("cmvrevert", attributes={"VisibilityTimeout": "1"})
+        self.sqs.send_message(QueueUrl=url, MessageBody="v")
+        m = self.receive(url)[0]
+        self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=2)
+        time.sleep(1.3)
+        self.assertEqual(self.receive(url), [], "the changed 2 s timeout applies to this receive")
+        time.sleep(1.0)
+        self.assertEqual(len(self.receive(url, WaitTimeSeconds=2)), 1)
+        time.sleep(1.3)
+        self.assertEqual(len(self.receive(url, WaitTimeSeconds=2)), 1, "back to the queue's 1 s timeout")
 
     def test_change_visibility_range(self):
         url = self.make_queue("cmvrange")

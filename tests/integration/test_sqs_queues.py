@@ -160,6 +160,19 @@ class CreateQueueTest(SqsTestCase):
                         "InvalidAttributeValue", 400,
                         message_prefix="Invalid value for the parameter %s" % attr)
 
+    def test_enumerated_and_boolean_attribute_values(self):
+        cases = [("DeduplicationScope", "foo"), ("FifoThroughputLimit", "foo"),
+                 ("ContentBasedDeduplication", "maybe")]
+        for attr, value in cases:
+            with self.subTest(attr=attr):
+                self.assertRaisesSqs(
+                    lambda: self.sqs.create_queue(QueueName=h.unique("enum") + ".fifo",
+                                                  Attributes={"FifoQueue": "true", attr: value}),
+                    "InvalidAttributeValue", 400, message_prefix="Invalid value for the parameter %s" % attr)
+        self.assertRaisesSqs(
+            lambda: self.sqs.create_queue(QueueName=h.unique("sse"), Attributes={"SqsManagedSseEnabled": "x"}),
+            "InvalidAttributeValue", 400, message_prefix="Invalid value for the parameter SqsManagedSseEnabled")
+
     def test_unknown_attribute_on_create(self):
         self.assertRaisesSqs(
             lambda: self.sqs.create_queue(QueueName=h.unique("unk"), Attributes={"Foo": "1"}),
