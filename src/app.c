@@ -65,7 +65,8 @@ int tw_serve(tw_config *cfg) {
   sigwait(&set, &sig);
   tw_info("received signal %d: shutting down", sig);
   atomic_store(&app->stopping, 1);
-  tw_http_quiesce(app);  /* no new connections */
+  /* New requests are refused from here on (503, connection closed). MHD's own
+   * quiesce races its epoll workers in 0.9.75 and aborts the process. */
   tw_sqs_stop(app->sqs); /* parked receives answer now */
   /* let requests in progress finish, bounded */
   int64_t until = tw_mono_ms() + 10000;

@@ -40,6 +40,11 @@ static int reserve(tw_buf *b, size_t extra) {
   return 0;
 }
 
+void tw_buf_reserve(tw_buf *b, size_t n) {
+  if (n <= b->cap && b->len + n <= b->cap && !reserve(b, n)) return;
+  b->overflow = 0; /* a failed reservation is not an overflow yet */
+}
+
 int tw_buf_append(tw_buf *b, const void *p, size_t n) {
   if (n == 0) return b->overflow ? -1 : 0;
   if (reserve(b, n)) return -1;

@@ -15,6 +15,8 @@ void tw_buf_init(tw_buf *b, size_t cap);
 void tw_buf_free(tw_buf *b);
 void tw_buf_reset(tw_buf *b);
 int tw_buf_append(tw_buf *b, const void *p, size_t n); /* 0 ok, -1 cap or ENOMEM */
+/* Makes room for n more bytes up front (no effect past the cap). */
+void tw_buf_reserve(tw_buf *b, size_t n);
 int tw_buf_puts(tw_buf *b, const char *s);
 int tw_buf_putc(tw_buf *b, char c);
 int tw_buf_printf(tw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

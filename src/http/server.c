@@ -202,9 +202,14 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
                                       const char *value) {
   (void)kind;
   tw_request *r = cls;
-  tw_kv *h = realloc(r->headers, (r->nheaders + 1) * sizeof *h);
-  if (!h) return MHD_NO;
-  r->headers = h;
+  if ((r->nheaders & (r->nheaders - 1)) == 0 && r->nheaders >= 16) { /* full at 16, 32, ... */
+    tw_kv *h = realloc(r->headers, 2 * r->nheaders * sizeof *h);
+    if (!h) return MHD_NO;
+    r->headers = h;
+  } else if (!r->headers) {
+    r->headers = malloc(16 * sizeof *r->headers);
+    if (!r->headers) return MHD_NO;
+  }
   r->headers[r->nheaders].name = key;
   r->headers[r->nheaders].value = value ? value : "";
   r->nheaders++;
@@ -270,7 +275,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     r->phase = 1;
     r->on_done = tw_route;
-    tw_route_begin(r);
+    if (atomic_load(&r->app->stopping)) {
+      const char *msg = "{\"__type\":\"ServiceUnavailable\",\"message\":\"The server is shutting down.\"}";
+      tw_req_respond(r, 503, "application/json", msg, strlen(msg));
+      tw_req_add_header(r, "Connection", "close");
+    } else {
+      tw_route_begin(r);
+    }
     if (!r->resp && !r->on_body) {
       /* Refuse an announced oversize body before the client sends it (100-continue). */
       const char *cl = tw_req_header(r, "Content-Length");
@@ -296,8 +307,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
           if (r->resp) return send_response(r);
           return MHD_NO;
         }
-      } else if (tw_buf_append(&r->body, upload_data, n)) {
-        r->too_large = 1;
+      } else {
+        if (!r->body.data) { /* one allocation for the announced length */
+          const char *cl = tw_req_header(r, "Content-Length");
+          if (cl) tw_buf_reserve(&r->body, strtoull(cl, NULL, 10));
+        }
+        if (tw_buf_append(&r->body, upload_data, n)) r->too_large = 1;
       }
       return MHD_YES;
     }
@@ -377,10 +392,6 @@ int tw_http_start(tw_app *app, char *err, size_t errlen) {
     return -1;
   }
   return 0;
-}
-
-void tw_http_quiesce(tw_app *app) {
-  if (app->daemon) MHD_quiesce_daemon(app->daemon);
 }
 
 void tw_http_stop(tw_app *app) {

@@ -8,8 +8,6 @@
 #include "http/request.h"
 
 int tw_http_start(tw_app *app, char *err, size_t errlen);
-/* Stops accepting new connections (in-flight requests go on). */
-void tw_http_quiesce(tw_app *app);
 void tw_http_stop(tw_app *app);
 /* The store reports a durable commit: wake requests waiting for it. */
 void tw_http_on_commit(void *ud, uint64_t committed, int ok);

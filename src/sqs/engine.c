@@ -420,6 +420,7 @@ static void mark_received(tw_sqs *s, tw_queue *q, tw_msg *m, int vis, int64_t no
   m->receive_count++;
   if (!m->first_receive_ms) m->first_receive_ms = now;
   m->nonce++;
+  m->received_ms = now;
   m->visible_at_ms = now + (int64_t)vis * 1000;
   /* Visibility 0 still counts as a receive; the message is visible again at once. */
   attach(q, m, vis > 0 ? MSG_INFLIGHT : MSG_VISIBLE);

@@ -24,6 +24,7 @@ typedef struct tw_msg {
   json_t *sys_attrs; /* MessageSystemAttributes or NULL */
   char md5_body[33], md5_attrs[33], md5_sys[33];
   int64_t sent_ms, first_receive_ms, visible_at_ms;
+  int64_t received_ms; /* the latest receive (memory only): caps the total visibility */
   int receive_count;
   uint32_t nonce; /* changes on every receive: part of the receipt handle */
   int state;

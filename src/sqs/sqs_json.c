@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "core/json_out.h"
 #include "core/log.h"
 #include "sqs/sqs_front.h"
 
@@ -37,8 +38,15 @@ static void render(tw_request *r) {
     json_error(r, x->call.err, x->call.msg);
     return;
   }
-  char *body = x->call.out ? json_dumps(x->call.out, JSON_COMPACT) : strdup("{}");
-  tw_req_respond_owned(r, 200, JSON_CT, body, strlen(body));
+  tw_buf b;
+  tw_buf_init(&b, 64u << 20);
+  if (x->call.out)
+    tw_json_write(&b, x->call.out);
+  else
+    tw_buf_puts(&b, "{}");
+  size_t len;
+  char *body = tw_buf_detach(&b, &len);
+  tw_req_respond_owned(r, 200, JSON_CT, body, len);
 }
 
 void tw_sqs_json_serve(tw_request *r, const char *action) {

@@ -646,12 +646,15 @@ static int change_one(tw_sqs_call *c, tw_queue *q, const char *h, json_t *in) {
   if (m->state != MSG_INFLIGHT || !cur || m->visible_at_ms <= tw_now_ms())
     return tw_sqs_fail(c, TW_ERR_MESSAGE_NOT_INFLIGHT, "Message is not in flight.");
   int64_t now = tw_now_ms();
-  /* The total visibility since the receive may not exceed 12 hours. */
-  int64_t received_at = m->visible_at_ms; /* unknown precisely: bound from now */
-  (void)received_at;
   if (tw_p_range(c, "VisibilityTimeout", vis, 0, 43200,
-                 "Total VisibilityTimeout for the message is beyond the limit [43200 seconds]."))
+                 "Total VisibilityTimeout for the message is beyond the limit [43200 seconds]"))
     return -1;
+  /* The total visibility since the receive may not exceed 12 hours. */
+  if (m->received_ms && now + vis * 1000 - m->received_ms > 43200 * 1000LL)
+    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %lld for parameter VisibilityTimeout is invalid. Reason: Total "
+                       "VisibilityTimeout for the message is beyond the limit [43200 seconds]",
+                       vis);
   uint64_t t = tw_sqs_msg_set_visibility(c->sqs, m, now + vis * 1000);
   if (t > c->ticket) c->ticket = t;
   return 0;
