@@ -20,7 +20,8 @@ typedef enum {
   OP_DEDUP_PUT,
   OP_DEDUP_PRUNE,
   OP_KV_PUT,
-  OP__COUNT
+  OP__COUNT,
+  OP_SQL /* a statement given by the caller (S3 metadata); not in stmts[] */
 } op_kind;
 
 /* One pending write. Strings are copied into `data` so the caller's memory may
@@ -40,6 +41,11 @@ typedef struct op {
     struct {
       const char *key, *value;
     } kv;
+    struct {
+      const char *sql; /* static: the writer caches the prepared statement by it */
+      tw_sql_val *vals;
+      int n;
+    } sql;
     int64_t id;
   } u;
   char data[];
@@ -58,6 +64,13 @@ struct tw_store {
   tw_commit_cb cb;
   void *cb_ud;
   sqlite3_stmt *stmts[OP__COUNT];
+  struct {
+    const char *sql;
+    sqlite3_stmt *st;
+  } sql_cache[64];
+  int nsql;
+  char path[4096];
+  int held; /* tw_store_hold depth, under mu */
   sqlite3_stmt *begin, *commit, *rollback;
 };
 
@@ -71,7 +84,18 @@ static const char *schema =
     " group_id TEXT, dedup_id TEXT, sender_id TEXT, source_arn TEXT, seqno INTEGER);"
     "CREATE TABLE IF NOT EXISTS dedup(queue_id INTEGER, key TEXT, msg_id TEXT, seqno INTEGER,"
     " expires_ms INTEGER, PRIMARY KEY(queue_id, key)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS kv(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;";
+    "CREATE TABLE IF NOT EXISTS kv(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+    /* S3 */
+    "CREATE TABLE IF NOT EXISTS buckets(name TEXT PRIMARY KEY, created_ms INTEGER, region TEXT,"
+    " notification TEXT, lifecycle TEXT, cors TEXT, policy TEXT, tags TEXT) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS objects(bucket TEXT NOT NULL, key BLOB NOT NULL, size INTEGER,"
+    " etag TEXT, modified_ms INTEGER, blob TEXT, content_type TEXT, headers TEXT, meta TEXT,"
+    " checksums TEXT, parts INTEGER, PRIMARY KEY(bucket, key)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS uploads(id TEXT PRIMARY KEY, bucket TEXT, key BLOB,"
+    " initiated_ms INTEGER, content_type TEXT, headers TEXT, meta TEXT, checksum_algo TEXT)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS parts(upload_id TEXT, num INTEGER, size INTEGER, etag TEXT,"
+    " blob TEXT, modified_ms INTEGER, checksum TEXT, PRIMARY KEY(upload_id, num)) WITHOUT ROWID;";
 
 static const char *op_sql[OP__COUNT] = {
     [OP_QUEUE_SAVE] =
@@ -114,7 +138,12 @@ tw_store *tw_store_open(const char *dir, char *err, size_t errlen) {
   snprintf(path, sizeof path, "%s/tweedle.db", dir);
   tw_store *s = calloc(1, sizeof *s);
   if (!s) return NULL;
-  pthread_mutex_init(&s->mu, NULL);
+  snprintf(s->path, sizeof s->path, "%s", path);
+  pthread_mutexattr_t ma;
+  pthread_mutexattr_init(&ma);
+  pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE); /* tw_store_hold nests pushes */
+  pthread_mutex_init(&s->mu, &ma);
+  pthread_mutexattr_destroy(&ma);
   pthread_cond_init(&s->cv, NULL);
   s->tail = &s->head;
   s->open_batch = 1;
@@ -354,6 +383,45 @@ static int apply(tw_store *s, op *o) {
   return rc == SQLITE_DONE ? 0 : -1;
 }
 
+static sqlite3_stmt *cached_stmt(tw_store *s, const char *sql) {
+  for (int i = 0; i < s->nsql; i++)
+    if (s->sql_cache[i].sql == sql) return s->sql_cache[i].st;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+    tw_error("store: prepare failed: %s: %s", sqlite3_errmsg(s->db), sql);
+    return NULL;
+  }
+  if (s->nsql < (int)(sizeof s->sql_cache / sizeof s->sql_cache[0])) {
+    s->sql_cache[s->nsql].sql = sql;
+    s->sql_cache[s->nsql++].st = st;
+  }
+  return st;
+}
+
+static int apply_sql(tw_store *s, op *o) {
+  sqlite3_stmt *st = cached_stmt(s, o->u.sql.sql);
+  if (!st) return -1;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  for (int i = 0; i < o->u.sql.n; i++) {
+    tw_sql_val *v = &o->u.sql.vals[i];
+    switch (v->type) {
+      case TW_SQL_INT: sqlite3_bind_int64(st, i + 1, v->i); break;
+      case TW_SQL_TEXT: sqlite3_bind_text(st, i + 1, v->s, (int)v->n, SQLITE_STATIC); break;
+      case TW_SQL_BLOB: sqlite3_bind_blob(st, i + 1, v->s, (int)v->n, SQLITE_STATIC); break;
+      default: sqlite3_bind_null(st, i + 1);
+    }
+  }
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  int ok = rc == SQLITE_DONE;
+  /* a statement not kept in the cache is finalized at once */
+  int cached = 0;
+  for (int i = 0; i < s->nsql; i++) cached |= s->sql_cache[i].st == st;
+  if (!cached) sqlite3_finalize(st);
+  return ok ? 0 : -1;
+}
+
 static int step_once(sqlite3_stmt *st) {
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
@@ -377,7 +445,7 @@ static void *writer_main(void *arg) {
 
     int ok = step_once(s->begin) == 0;
     for (op *o = batch; o && ok; o = o->next)
-      if (apply(s, o)) {
+      if (o->kind == OP_SQL ? apply_sql(s, o) : apply(s, o)) {
         tw_error("store: write failed: %s", sqlite3_errmsg(s->db));
         ok = 0;
       }
@@ -422,6 +490,7 @@ void tw_store_close(tw_store *s) {
     s->head = n;
   }
   for (int i = 0; i < OP__COUNT; i++) sqlite3_finalize(s->stmts[i]);
+  for (int i = 0; i < s->nsql; i++) sqlite3_finalize(s->sql_cache[i].st);
   sqlite3_finalize(s->begin);
   sqlite3_finalize(s->commit);
   sqlite3_finalize(s->rollback);
@@ -588,4 +657,52 @@ uint64_t tw_store_kv_put(tw_store *s, const char *key, const char *value) {
   o->u.kv.key = copy_str(&c, key);
   o->u.kv.value = copy_str(&c, value);
   return push(s, o);
+}
+
+uint64_t tw_store_exec(tw_store *s, const char *sql, const tw_sql_val *vals, int n) {
+  size_t extra = (size_t)n * sizeof(tw_sql_val);
+  for (int i = 0; i < n; i++)
+    if (vals[i].type == TW_SQL_TEXT || vals[i].type == TW_SQL_BLOB) extra += vals[i].n + 1;
+  op *o = op_new(OP_SQL, extra);
+  if (!o) return 0;
+  tw_sql_val *copy = (tw_sql_val *)o->data;
+  char *p = o->data + (size_t)n * sizeof(tw_sql_val);
+  for (int i = 0; i < n; i++) {
+    copy[i] = vals[i];
+    if (vals[i].type == TW_SQL_TEXT || vals[i].type == TW_SQL_BLOB) {
+      if (vals[i].n) memcpy(p, vals[i].s, vals[i].n);
+      p[vals[i].n] = 0;
+      copy[i].s = p;
+      p += vals[i].n + 1;
+    }
+  }
+  o->u.sql.sql = sql;
+  o->u.sql.vals = copy;
+  o->u.sql.n = n;
+  return push(s, o);
+}
+
+void tw_store_hold(tw_store *s) { pthread_mutex_lock(&s->mu); }
+
+void tw_store_release(tw_store *s) { pthread_mutex_unlock(&s->mu); }
+
+/* One read-only connection per thread: WAL lets readers run beside the writer,
+ * and they see exactly what has been committed. */
+static _Thread_local sqlite3 *t_reader;
+static _Thread_local const tw_store *t_reader_of;
+
+sqlite3 *tw_store_reader(tw_store *s) {
+  if (t_reader && t_reader_of == s) return t_reader;
+  if (t_reader) sqlite3_close(t_reader);
+  t_reader = NULL;
+  if (sqlite3_open_v2(s->path, &t_reader, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+      SQLITE_OK) {
+    tw_error("store: cannot open a reader: %s", t_reader ? sqlite3_errmsg(t_reader) : "?");
+    sqlite3_close(t_reader);
+    t_reader = NULL;
+    return NULL;
+  }
+  sqlite3_busy_timeout(t_reader, 5000);
+  t_reader_of = s;
+  return t_reader;
 }

@@ -9,6 +9,7 @@
 #define TW_STORE_STORE_H
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct tw_store tw_store;
 
@@ -76,5 +77,26 @@ uint64_t tw_store_dedup_prune(tw_store *s, int64_t now_ms);
 uint64_t tw_store_kv_put(tw_store *s, const char *key, const char *value); /* value NULL deletes */
 /* A ticket for "everything appended so far", to wait on without adding work. */
 uint64_t tw_store_ticket(tw_store *s);
+
+/* Any statement, for metadata kept only in SQL (S3). `sql` must be a string
+ * literal: the writer caches its prepared statement by address. */
+typedef enum { TW_SQL_NULL, TW_SQL_INT, TW_SQL_TEXT, TW_SQL_BLOB } tw_sql_type;
+typedef struct {
+  tw_sql_type type;
+  int64_t i;
+  const char *s;
+  size_t n;
+} tw_sql_val;
+#define TW_SQL_I(v) ((tw_sql_val){.type = TW_SQL_INT, .i = (v)})
+#define TW_SQL_S(v) ((tw_sql_val){.type = (v) ? TW_SQL_TEXT : TW_SQL_NULL, .s = (v), .n = (v) ? strlen(v) : 0})
+#define TW_SQL_B(p, len) ((tw_sql_val){.type = TW_SQL_BLOB, .s = (p), .n = (len)})
+uint64_t tw_store_exec(tw_store *s, const char *sql, const tw_sql_val *vals, int n);
+/* Operations appended between hold and release commit in the same transaction.
+ * Lock order: an engine's own lock first, then hold. */
+void tw_store_hold(tw_store *s);
+void tw_store_release(tw_store *s);
+/* This thread's read-only connection (committed data only). */
+struct sqlite3;
+struct sqlite3 *tw_store_reader(tw_store *s);
 
 #endif
