@@ -48,7 +48,37 @@
   X(INVALID_ATTRIBUTE_NAME, 400, "InvalidAttributeName", "InvalidAttributeName", "InvalidAttributeName", 1, "The specified attribute doesn't exist.") \
   X(INVALID_ATTRIBUTE_VALUE, 400, "InvalidAttributeValue", "InvalidAttributeValue", "InvalidAttributeValue", 1, "A queue attribute value is invalid.") \
   X(INVALID_MESSAGE_CONTENTS, 400, "InvalidMessageContents", "InvalidMessageContents", "InvalidMessageContents", 1, "The message contains characters outside the allowed set.") \
-  X(INVALID_SECURITY, 403, "InvalidSecurity", "InvalidSecurity", "AWS.SimpleQueueService.InvalidSecurity", 1, "The request was not made over HTTPS or did not use SigV4 for signing.")
+  X(INVALID_SECURITY, 403, "InvalidSecurity", "InvalidSecurity", "AWS.SimpleQueueService.InvalidSecurity", 1, "The request was not made over HTTPS or did not use SigV4 for signing.") \
+  /* S3 (the three code columns carry the S3 code) */ \
+  X(S3_NO_SUCH_BUCKET, 404, "NoSuchBucket", "NoSuchBucket", "NoSuchBucket", 1, "The specified bucket does not exist") \
+  X(S3_NO_SUCH_KEY, 404, "NoSuchKey", "NoSuchKey", "NoSuchKey", 1, "The specified key does not exist.") \
+  X(S3_BUCKET_EXISTS, 409, "BucketAlreadyOwnedByYou", "BucketAlreadyOwnedByYou", "BucketAlreadyOwnedByYou", 1, "Your previous request to create the named bucket succeeded and you already own it.") \
+  X(S3_BUCKET_NOT_EMPTY, 409, "BucketNotEmpty", "BucketNotEmpty", "BucketNotEmpty", 1, "The bucket you tried to delete is not empty") \
+  X(S3_INVALID_BUCKET_NAME, 400, "InvalidBucketName", "InvalidBucketName", "InvalidBucketName", 1, "The specified bucket is not valid.") \
+  X(S3_KEY_TOO_LONG, 400, "KeyTooLongError", "KeyTooLongError", "KeyTooLongError", 1, "Your key is too long") \
+  X(S3_INVALID_RANGE, 416, "InvalidRange", "InvalidRange", "InvalidRange", 1, "The requested range is not satisfiable") \
+  X(S3_PRECONDITION_FAILED, 412, "PreconditionFailed", "PreconditionFailed", "PreconditionFailed", 1, "At least one of the pre-conditions you specified did not hold") \
+  X(S3_NOT_MODIFIED, 304, "NotModified", "NotModified", "NotModified", 1, "Not Modified") \
+  X(S3_BAD_DIGEST, 400, "BadDigest", "BadDigest", "BadDigest", 1, "The Content-MD5 you specified did not match what we received.") \
+  X(S3_INVALID_DIGEST, 400, "InvalidDigest", "InvalidDigest", "InvalidDigest", 1, "The Content-MD5 you specified is not valid.") \
+  X(S3_SHA256_MISMATCH, 400, "XAmzContentSHA256Mismatch", "XAmzContentSHA256Mismatch", "XAmzContentSHA256Mismatch", 1, "The provided 'x-amz-content-sha256' header does not match what was computed.") \
+  X(S3_INCOMPLETE_BODY, 400, "IncompleteBody", "IncompleteBody", "IncompleteBody", 1, "You did not provide the number of bytes specified by the Content-Length HTTP header") \
+  X(S3_ENTITY_TOO_LARGE, 400, "EntityTooLarge", "EntityTooLarge", "EntityTooLarge", 1, "Your proposed upload exceeds the maximum allowed object size.") \
+  X(S3_MISSING_CONTENT_LENGTH, 411, "MissingContentLength", "MissingContentLength", "MissingContentLength", 1, "You must provide the Content-Length HTTP header.") \
+  X(S3_INVALID_REQUEST, 400, "InvalidRequest", "InvalidRequest", "InvalidRequest", 1, "Invalid Request") \
+  X(S3_INVALID_ARGUMENT, 400, "InvalidArgument", "InvalidArgument", "InvalidArgument", 1, "Invalid Argument") \
+  X(S3_MALFORMED_XML, 400, "MalformedXML", "MalformedXML", "MalformedXML", 1, "The XML you provided was not well-formed or did not validate against our published schema") \
+  X(S3_NOT_IMPLEMENTED, 501, "NotImplemented", "NotImplemented", "NotImplemented", 1, "A header you provided implies functionality that is not implemented") \
+  X(S3_METHOD_NOT_ALLOWED, 405, "MethodNotAllowed", "MethodNotAllowed", "MethodNotAllowed", 1, "The specified method is not allowed against this resource.") \
+  X(S3_INVALID_ACCESS_KEY, 403, "InvalidAccessKeyId", "InvalidAccessKeyId", "InvalidAccessKeyId", 1, "The AWS Access Key Id you provided does not exist in our records.") \
+  X(S3_TIME_SKEWED, 403, "RequestTimeTooSkewed", "RequestTimeTooSkewed", "RequestTimeTooSkewed", 1, "The difference between the request time and the current time is too large.") \
+  X(S3_AUTH_HEADER_MALFORMED, 400, "AuthorizationHeaderMalformed", "AuthorizationHeaderMalformed", "AuthorizationHeaderMalformed", 1, "The authorization header is malformed.") \
+  X(S3_AUTH_QUERY_PARAMS, 400, "AuthorizationQueryParametersError", "AuthorizationQueryParametersError", "AuthorizationQueryParametersError", 1, "Error parsing the X-Amz-Credential parameter.") \
+  X(S3_NO_SUCH_UPLOAD, 404, "NoSuchUpload", "NoSuchUpload", "NoSuchUpload", 1, "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.") \
+  X(S3_INVALID_PART, 400, "InvalidPart", "InvalidPart", "InvalidPart", 1, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.") \
+  X(S3_INVALID_PART_ORDER, 400, "InvalidPartOrder", "InvalidPartOrder", "InvalidPartOrder", 1, "The list of parts was not in ascending order. Parts must be ordered by part number.") \
+  X(S3_ENTITY_TOO_SMALL, 400, "EntityTooSmall", "EntityTooSmall", "EntityTooSmall", 1, "Your proposed upload is smaller than the minimum allowed object size.") \
+  X(S3_NO_SUCH_CONFIG, 404, "NoSuchConfiguration", "NoSuchConfiguration", "NoSuchConfiguration", 1, "The specified configuration does not exist.")
 
 typedef enum {
 #define TW_ERR_ENUM(name, status, code, jtype, qcode, sender, msg) TW_ERR_##name,
