@@ -5,6 +5,7 @@
 
 #include "auth/credentials.h"
 #include "core/config.h"
+#include "s3/s3.h"
 #include "sqs/sqs.h"
 #include "store/store.h"
 
@@ -14,6 +15,7 @@ struct tw_app {
   tw_config cfg;
   tw_store *store;
   tw_sqs *sqs;
+  tw_s3 *s3;
   tw_credentials creds;
   struct MHD_Daemon *daemon;
   atomic_int active; /* requests in progress */

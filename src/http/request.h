@@ -68,6 +68,9 @@ void tw_req_respond(tw_request *r, int status, const char *content_type, const v
 void tw_req_respond_owned(tw_request *r, int status, const char *content_type, char *body,
                           size_t len);
 void tw_req_add_header(tw_request *r, const char *name, const char *value);
+/* Answers with len bytes of an open file from offset (sent with sendfile); the
+ * response owns fd. */
+void tw_req_respond_fd(tw_request *r, int status, int fd, uint64_t offset, uint64_t len);
 /* Parks the request until tw_req_wake; returns 1 if parked (return from the
  * handler), 0 if it was woken already (continue now). */
 int tw_req_suspend(tw_request *r);

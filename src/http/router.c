@@ -10,6 +10,7 @@
 #include "core/crypto.h"
 #include "http/request.h"
 #include "http/server.h"
+#include "s3/s3.h"
 #include "sqs/sqs_front.h"
 
 tw_err tw_req_authenticate(tw_request *r, char *msg, size_t msglen) {
@@ -54,8 +55,21 @@ static int has_action(const char *s, size_t n) {
   return 0;
 }
 
+/* SQS is recognised from the headers alone: its JSON target, a form body (its
+ * query protocol), Action= in the query, or a SigV4 scope naming sqs. The rest
+ * is S3, which may stream its body. */
+static int is_sqs(const tw_request *r) {
+  if (tw_req_header(r, "X-Amz-Target")) return 1;
+  if (is_form(r)) return 1;
+  if (has_action(r->query, strlen(r->query))) return 1;
+  const char *auth = tw_req_header(r, "Authorization");
+  if (auth && strstr(auth, "/sqs/aws4_request")) return 1;
+  return 0;
+}
+
 void tw_route_begin(tw_request *r) {
-  (void)r; /* every API served so far takes its body whole */
+  if (!strncmp(r->path, "/_/", 3) || is_sqs(r)) return; /* buffered, then tw_route */
+  tw_s3_begin(r);
 }
 
 void tw_route(tw_request *r) {

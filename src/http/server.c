@@ -90,6 +90,13 @@ void tw_req_respond(tw_request *r, int status, const char *content_type, const v
   tw_req_respond_owned(r, status, content_type, copy, len);
 }
 
+void tw_req_respond_fd(tw_request *r, int status, int fd, uint64_t offset, uint64_t len) {
+  if (r->resp) MHD_destroy_response(r->resp);
+  r->resp = MHD_create_response_from_fd_at_offset64(len, fd, offset);
+  r->status = status;
+  MHD_add_response_header(r->resp, "x-amzn-RequestId", r->request_id);
+}
+
 void tw_req_add_header(tw_request *r, const char *name, const char *value) {
   if (r->resp) MHD_add_response_header(r->resp, name, value);
 }

@@ -50,6 +50,17 @@ int tw_sqs_start(tw_sqs *s);
 void tw_sqs_stop(tw_sqs *s);
 void tw_sqs_close(tw_sqs *s);
 
+/* For other parts of tweedle that put messages on queues (S3 event
+ * notifications) in the same store batch as their own change: take the engine
+ * lock, then tw_store_hold, then enqueue. */
+void tw_sqs_lock(tw_sqs *s);
+void tw_sqs_unlock(tw_sqs *s);
+/* With the lock held: 1 the queue exists (fifo set), 0 it does not. */
+int tw_sqs_queue_kind_locked(tw_sqs *s, const char *queue_arn, int *fifo);
+/* With the lock held: appends a message to a standard queue; 0 or -1. */
+int tw_sqs_enqueue_locked(tw_sqs *s, const char *queue_arn, const char *body, size_t len,
+                          const char *sender);
+
 const tw_sqs_action *tw_sqs_find_action(const char *name);
 /* Runs the action; afterwards either c->err != OK, or c->out is set, or
  * c->wants_wait asks the caller to park the request with tw_sqs_park. */

@@ -720,3 +720,34 @@ static int handle_batch(tw_sqs_call *c, int change) {
 
 int tw_sqs_delete_message_batch(tw_sqs_call *c) { return handle_batch(c, 0); }
 int tw_sqs_change_message_visibility_batch(tw_sqs_call *c) { return handle_batch(c, 1); }
+
+/* --- messages from inside tweedle ------------------------------------------------ */
+
+void tw_sqs_lock(tw_sqs *s) { pthread_mutex_lock(&s->mu); }
+void tw_sqs_unlock(tw_sqs *s) { pthread_mutex_unlock(&s->mu); }
+
+int tw_sqs_queue_kind_locked(tw_sqs *s, const char *queue_arn, int *fifo) {
+  tw_queue *q = tw_sqs_queue_by_arn(s, queue_arn);
+  if (!q) return 0;
+  if (fifo) *fifo = q->fifo;
+  return 1;
+}
+
+int tw_sqs_enqueue_locked(tw_sqs *s, const char *queue_arn, const char *body, size_t len,
+                          const char *sender) {
+  tw_queue *q = tw_sqs_queue_by_arn(s, queue_arn);
+  if (!q || q->fifo) return -1;
+  tw_msg *m = tw_sqs_msg_new(q);
+  if (!m) return -1;
+  tw_uuid4(m->id);
+  m->body = malloc(len + 1);
+  memcpy(m->body, body, len);
+  m->body[len] = 0;
+  m->body_len = len;
+  tw_md5_hex(body, len, m->md5_body);
+  m->sent_ms = tw_now_ms();
+  m->visible_at_ms = m->sent_ms + (int64_t)q->delay * 1000;
+  m->sender_id = sender ? strdup(sender) : NULL;
+  tw_sqs_msg_add(s, q, m, 1);
+  return 0;
+}

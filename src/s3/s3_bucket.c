@@ -1,0 +1,189 @@
+/* Buckets: create, head, list, delete, location. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/xml_in.h"
+#include "s3/s3_internal.h"
+
+int tw_s3_valid_bucket_name(const char *n) {
+  size_t len = strlen(n);
+  if (len < 3 || len > 63) return 0;
+  if (!isalnum((unsigned char)n[0]) || !isalnum((unsigned char)n[len - 1])) return 0;
+  int dots = 0, digits_and_dots = 1;
+  for (size_t i = 0; i < len; i++) {
+    char c = n[i];
+    if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '.' || c == '-')) return 0;
+    if (c == '.') {
+      dots++;
+      if (i && (n[i - 1] == '.' || n[i - 1] == '-')) return 0;
+      if (i + 1 < len && n[i + 1] == '-') return 0;
+    }
+    if (!isdigit((unsigned char)c) && c != '.') digits_and_dots = 0;
+  }
+  if (digits_and_dots && dots == 3) return 0; /* looks like an IP address */
+  if (!strncmp(n, "xn--", 4) || !strncmp(n, "sthree-", 7)) return 0;
+  if (len > 8 && !strcmp(n + len - 8, "-s3alias")) return 0;
+  if (len > 6 && !strcmp(n + len - 6, "--ol-s3")) return 0;
+  return 1;
+}
+
+int tw_s3_bucket_exists(tw_s3 *s, const char *name) {
+  sqlite3 *db = tw_store_reader(s->store);
+  sqlite3_stmt *st;
+  int found = 0;
+  if (!db || sqlite3_prepare_v2(db, "SELECT 1 FROM buckets WHERE name=?", -1, &st, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  found = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  return found;
+}
+
+void tw_s3_list_buckets(tw_request *r, s3_ctx *x) {
+  sqlite3 *db = tw_store_reader(x->s3->store);
+  sqlite3_stmt *st;
+  if (!db || sqlite3_prepare_v2(db, "SELECT name, created_ms FROM buckets ORDER BY name", -1, &st,
+                                NULL) != SQLITE_OK) {
+    tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
+    return;
+  }
+  tw_buf b;
+  tw_buf_init(&b, 64u << 20);
+  tw_s3_xml_begin(&b, "ListAllMyBucketsResult");
+  tw_buf_printf(&b, "<Owner><ID>%s</ID><DisplayName>tweedle</DisplayName></Owner><Buckets>",
+                x->s3->account);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    char when[32];
+    tw_s3_iso8601(sqlite3_column_int64(st, 1), when);
+    tw_buf_puts(&b, "<Bucket>");
+    tw_s3_xml_text(&b, "Name", (const char *)sqlite3_column_text(st, 0));
+    tw_s3_xml_text(&b, "CreationDate", when);
+    tw_buf_puts(&b, "</Bucket>");
+  }
+  sqlite3_finalize(st);
+  tw_buf_puts(&b, "</Buckets></ListAllMyBucketsResult>");
+  tw_s3_respond_xml(r, 200, &b);
+}
+
+static void created(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  tw_req_respond(r, 200, NULL, "", 0);
+  tw_s3_add_common_headers(r);
+  char loc[300];
+  snprintf(loc, sizeof loc, "/%s", x->bucket);
+  tw_req_add_header(r, "Location", loc);
+}
+
+void tw_s3_create_bucket(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  if (!tw_s3_valid_bucket_name(x->bucket)) {
+    tw_s3_error(r, x, TW_ERR_S3_INVALID_BUCKET_NAME, NULL);
+    return;
+  }
+  const char *region = s->region;
+  char *root = NULL;
+  json_t *cfg = NULL;
+  if (r->body.len) {
+    cfg = tw_xml_parse(r->body.data, r->body.len, &root);
+    if (!cfg || !root || strcmp(root, "CreateBucketConfiguration")) {
+      free(root);
+      json_decref(cfg);
+      tw_s3_error(r, x, TW_ERR_S3_MALFORMED_XML, NULL);
+      return;
+    }
+    free(root);
+    const char *lc = tw_xml_text(cfg, "LocationConstraint");
+    if (lc && *lc && strcmp(lc, s->region)) {
+      char msg[300];
+      snprintf(msg, sizeof msg, "The %s location constraint is incompatible for the region specific endpoint this request was sent to.", lc);
+      json_decref(cfg);
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT /* IllegalLocationConstraintException */, msg);
+      return;
+    }
+  }
+  json_decref(cfg);
+  pthread_mutex_lock(&s->mu);
+  int exists = tw_s3_bucket_exists(s, x->bucket);
+  if (exists > 0) {
+    pthread_mutex_unlock(&s->mu);
+    /* us-east-1 answers a repeated create by the owner with 200 (legacy behaviour) */
+    if (!strcmp(s->region, "us-east-1")) {
+      created(r);
+      return;
+    }
+    tw_s3_error(r, x, TW_ERR_S3_BUCKET_EXISTS, NULL);
+    return;
+  }
+  tw_sql_val v[] = {TW_SQL_S(x->bucket), TW_SQL_I(tw_now_ms()), TW_SQL_S(region)};
+  uint64_t t = tw_store_exec(s->store,
+                             "INSERT OR IGNORE INTO buckets(name, created_ms, region) VALUES(?,?,?)",
+                             v, 3);
+  pthread_mutex_unlock(&s->mu);
+  tw_req_after_commit(r, t, created);
+}
+
+static int bucket_or_404(tw_request *r, s3_ctx *x) {
+  int e = tw_s3_bucket_exists(x->s3, x->bucket);
+  if (e < 0) {
+    tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
+    return -1;
+  }
+  if (!e) {
+    tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
+    return -1;
+  }
+  return 0;
+}
+
+void tw_s3_head_bucket(tw_request *r, s3_ctx *x) {
+  if (bucket_or_404(r, x)) return;
+  tw_req_respond(r, 200, NULL, "", 0);
+  tw_s3_add_common_headers(r);
+  tw_req_add_header(r, "x-amz-bucket-region", x->s3->region);
+}
+
+void tw_s3_get_bucket_location(tw_request *r, s3_ctx *x) {
+  if (bucket_or_404(r, x)) return;
+  tw_buf b;
+  tw_buf_init(&b, 4096);
+  tw_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+  /* us-east-1 is the empty constraint */
+  if (strcmp(x->s3->region, "us-east-1")) tw_buf_xml_escape(&b, x->s3->region, strlen(x->s3->region));
+  tw_buf_puts(&b, "</LocationConstraint>");
+  tw_s3_respond_xml(r, 200, &b);
+}
+
+static void deleted(tw_request *r) {
+  tw_req_respond(r, 204, NULL, "", 0);
+  tw_s3_add_common_headers(r);
+}
+
+void tw_s3_delete_bucket(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  pthread_mutex_lock(&s->mu);
+  if (bucket_or_404(r, x)) {
+    pthread_mutex_unlock(&s->mu);
+    return;
+  }
+  sqlite3 *db = tw_store_reader(s->store);
+  sqlite3_stmt *st;
+  int nonempty = 1;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM objects WHERE bucket=? LIMIT 1", -1, &st, NULL) ==
+      SQLITE_OK) {
+    sqlite3_bind_text(st, 1, x->bucket, -1, SQLITE_STATIC);
+    nonempty = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+  }
+  if (nonempty) {
+    pthread_mutex_unlock(&s->mu);
+    tw_s3_error(r, x, TW_ERR_S3_BUCKET_NOT_EMPTY, NULL);
+    return;
+  }
+  tw_sql_val v[] = {TW_SQL_S(x->bucket)};
+  uint64_t t = tw_store_exec(s->store, "DELETE FROM buckets WHERE name=?", v, 1);
+  pthread_mutex_unlock(&s->mu);
+  tw_req_after_commit(r, t, deleted);
+}

@@ -1,0 +1,264 @@
+/* S3 over HTTP: path-style addressing, authentication (SigV4 headers and
+ * presigned query), the choice of handler, errors in S3's XML shape. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "app.h"
+#include "core/log.h"
+#include "s3/s3_internal.h"
+
+#define XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+
+/* --- responses ---------------------------------------------------------------- */
+
+void tw_s3_add_common_headers(tw_request *r) {
+  tw_req_add_header(r, "x-amz-request-id", r->request_id);
+  tw_req_add_header(r, "x-amz-id-2", r->request_id);
+  tw_req_add_header(r, "Server", "tweedle");
+}
+
+void tw_s3_xml_begin(tw_buf *b, const char *root) {
+  tw_buf_puts(b, XML_DECL);
+  tw_buf_printf(b, "<%s xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">", root);
+}
+
+void tw_s3_xml_textn(tw_buf *b, const char *tag, const char *v, size_t n) {
+  tw_buf_printf(b, "<%s>", tag);
+  tw_buf_xml_escape(b, v, n);
+  tw_buf_printf(b, "</%s>", tag);
+}
+
+void tw_s3_xml_text(tw_buf *b, const char *tag, const char *v) {
+  tw_s3_xml_textn(b, tag, v ? v : "", v ? strlen(v) : 0);
+}
+
+void tw_s3_respond_xml(tw_request *r, int status, tw_buf *b) {
+  size_t len;
+  char *body = tw_buf_detach(b, &len);
+  tw_req_respond_owned(r, status, "application/xml", body, len);
+  tw_s3_add_common_headers(r);
+}
+
+void tw_s3_error_key(tw_request *r, s3_ctx *x, tw_err e, const char *msg, const char *extra_xml) {
+  const tw_err_info *info = tw_err_get(e);
+  if (!strcmp(r->method, "HEAD") || info->http_status == 304) { /* no body for these */
+    tw_req_respond(r, info->http_status, NULL, "", 0);
+    tw_s3_add_common_headers(r);
+    return;
+  }
+  tw_buf b;
+  tw_buf_init(&b, 1 << 20);
+  tw_buf_puts(&b, XML_DECL "<Error>");
+  tw_s3_xml_text(&b, "Code", info->code);
+  tw_s3_xml_text(&b, "Message", msg && *msg ? msg : info->message);
+  if (extra_xml) tw_buf_puts(&b, extra_xml);
+  if (x && x->bucket && (e == TW_ERR_S3_NO_SUCH_BUCKET || e == TW_ERR_S3_BUCKET_NOT_EMPTY ||
+                         e == TW_ERR_S3_BUCKET_EXISTS || e == TW_ERR_S3_INVALID_BUCKET_NAME))
+    tw_s3_xml_text(&b, "BucketName", x->bucket);
+  if (x && x->key && e == TW_ERR_S3_NO_SUCH_KEY) tw_s3_xml_textn(&b, "Key", x->key, x->key_len);
+  char *path = tw_url_decode(r->path, strlen(r->path), 0);
+  tw_s3_xml_text(&b, "Resource", path);
+  free(path);
+  tw_s3_xml_text(&b, "RequestId", r->request_id);
+  tw_s3_xml_text(&b, "HostId", r->request_id);
+  tw_buf_puts(&b, "</Error>");
+  size_t len;
+  char *body = tw_buf_detach(&b, &len);
+  tw_req_respond_owned(r, info->http_status, "application/xml", body, len);
+  tw_s3_add_common_headers(r);
+}
+
+void tw_s3_error(tw_request *r, s3_ctx *x, tw_err e, const char *msg) {
+  tw_s3_error_key(r, x, e, msg, NULL);
+}
+
+void tw_s3_iso8601(int64_t ms, char out[32]) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char tmp[96];
+  snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+  snprintf(out, 32, "%.31s", tmp);
+}
+
+void tw_s3_http_date(int64_t ms, char out[40]) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(out, 40, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+const char *tw_s3_q(s3_ctx *x, const char *name) {
+  json_t *v = json_object_get(x->q, name);
+  return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* --- authentication -------------------------------------------------------------- */
+
+static tw_err map_sigv4(tw_err e, const tw_sigv4_info *info) {
+  switch (info->fault) {
+    case TW_SIGV4_FAULT_MALFORMED: return TW_ERR_S3_AUTH_HEADER_MALFORMED;
+    case TW_SIGV4_FAULT_QUERY_PARAMS: return TW_ERR_S3_AUTH_QUERY_PARAMS;
+    case TW_SIGV4_FAULT_SKEWED: return TW_ERR_S3_TIME_SKEWED;
+    case TW_SIGV4_FAULT_UNKNOWN_KEY: return TW_ERR_S3_INVALID_ACCESS_KEY;
+    case TW_SIGV4_FAULT_NO_CONTENT_SHA: return TW_ERR_S3_INVALID_REQUEST;
+    case TW_SIGV4_FAULT_SCOPE: return TW_ERR_S3_AUTH_HEADER_MALFORMED;
+    default: break;
+  }
+  if (e == TW_ERR_INVALID_CLIENT_TOKEN) return TW_ERR_S3_INVALID_ACCESS_KEY;
+  if (e == TW_ERR_MISSING_AUTH) return TW_ERR_ACCESS_DENIED;
+  if (e == TW_ERR_INCOMPLETE_SIGNATURE) return TW_ERR_S3_AUTH_HEADER_MALFORMED;
+  return e;
+}
+
+static int authenticate(tw_request *r, s3_ctx *x) {
+  char msg[4096];
+  const char *auth = tw_req_header(r, "Authorization");
+  int has_v4_query = strstr(r->query, "X-Amz-Algorithm=") != NULL;
+  if (!auth && !has_v4_query) {
+    tw_s3_error(r, x, TW_ERR_ACCESS_DENIED, "Access Denied");
+    return -1;
+  }
+  tw_sigv4_input in = {
+      .method = r->method,
+      .raw_path = r->path,
+      .raw_query = r->query,
+      .headers = r->headers,
+      .nheaders = r->nheaders,
+      .payload_sha256_hex = NULL, /* x-amz-content-sha256, or UNSIGNED-PAYLOAD when presigned */
+      .s3 = 1,
+  };
+  tw_sigv4_info info;
+  tw_err e = tw_sigv4_verify(&in, tw_credentials_secret, x->s3->creds, time(NULL), &info, msg,
+                             sizeof msg);
+  if (e != TW_ERR_OK) {
+    tw_err s3e = map_sigv4(e, &info);
+    if (s3e == TW_ERR_SIGNATURE_MISMATCH && info.fault == TW_SIGV4_FAULT_SIGNATURE) msg[0] = 0;
+    if (s3e == TW_ERR_ACCESS_DENIED && !msg[0]) snprintf(msg, sizeof msg, "Access Denied");
+    tw_s3_error(r, x, s3e, msg);
+    return -1;
+  }
+  snprintf(r->principal, sizeof r->principal, "%s", info.access_key);
+  const char *sha = tw_req_header(r, "x-amz-content-sha256");
+  snprintf(x->content_sha256, sizeof x->content_sha256, "%s",
+           info.presigned ? "UNSIGNED-PAYLOAD" : (sha ? sha : ""));
+  return 0;
+}
+
+/* --- routing ----------------------------------------------------------------------- */
+
+static void parse_query(s3_ctx *x, const char *q) {
+  x->q = json_object();
+  while (q && *q) {
+    const char *amp = strchr(q, '&');
+    size_t len = amp ? (size_t)(amp - q) : strlen(q);
+    const char *eq = memchr(q, '=', len);
+    size_t klen = eq ? (size_t)(eq - q) : len;
+    char *k = tw_url_decode(q, klen, 1);
+    char *v = eq ? tw_url_decode(eq + 1, len - klen - 1, 1) : strdup("");
+    json_object_set_new(x->q, k, json_string(v));
+    free(k);
+    free(v);
+    q = amp ? amp + 1 : NULL;
+  }
+}
+
+static void ctx_free(void *p) {
+  s3_ctx *x = p;
+  if (x->blob_open) tw_blob_abort(&x->blob);
+  if (x->md5) tw_hash_free(x->md5);
+  if (x->sha256) tw_hash_free(x->sha256);
+  json_decref(x->q);
+  json_decref(x->result);
+  free(x->bucket);
+  free(x->key);
+  free(x);
+}
+
+static void run_handler(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  if (r->too_large) {
+    tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, "The request body is too large.");
+    return;
+  }
+  x->handler(r, x);
+}
+
+static void not_implemented(tw_request *r, s3_ctx *x) {
+  tw_s3_error(r, x, TW_ERR_S3_NOT_IMPLEMENTED, NULL);
+}
+
+static s3_handler pick(tw_request *r, s3_ctx *x) {
+  const char *m = r->method;
+  int get = !strcmp(m, "GET"), put = !strcmp(m, "PUT"), head = !strcmp(m, "HEAD"),
+      del = !strcmp(m, "DELETE"), post = !strcmp(m, "POST");
+  if (!x->bucket) return get ? tw_s3_list_buckets : NULL;
+  if (!x->key) {
+    if (json_object_get(x->q, "notification"))
+      return put ? tw_s3_put_notification : get ? tw_s3_get_notification : NULL;
+    if (json_object_get(x->q, "location")) return get ? tw_s3_get_bucket_location : NULL;
+    if (json_object_get(x->q, "delete")) return post ? tw_s3_delete_objects : NULL;
+    static const char *unsupported[] = {"lifecycle", "cors", "uploads", "policy", "tagging",
+                                        "versioning", "acl", "website", "logging",
+                                        "encryption", "replication", "object-lock", NULL};
+    for (int i = 0; unsupported[i]; i++)
+      if (json_object_get(x->q, unsupported[i])) return not_implemented;
+    if (put) return tw_s3_create_bucket;
+    if (head) return tw_s3_head_bucket;
+    if (del) return tw_s3_delete_bucket;
+    if (get) return tw_s3_list_objects;
+    return NULL;
+  }
+  if (json_object_get(x->q, "uploads") || json_object_get(x->q, "uploadId") ||
+      json_object_get(x->q, "tagging") || json_object_get(x->q, "acl") ||
+      json_object_get(x->q, "retention") || json_object_get(x->q, "legal-hold") ||
+      json_object_get(x->q, "attributes"))
+    return not_implemented;
+  if (put) return tw_req_header(r, "x-amz-copy-source") ? tw_s3_copy_object : tw_s3_put_object;
+  if (get || head) return tw_s3_get_object;
+  if (del) return tw_s3_delete_object;
+  return NULL;
+}
+
+void tw_s3_begin(tw_request *r) {
+  s3_ctx *x = calloc(1, sizeof *x);
+  x->s3 = r->app->s3;
+  r->ctx = x;
+  r->ctx_free = ctx_free;
+  parse_query(x, r->query);
+  /* /bucket/key..., path-style; the key keeps every byte, '/' and '..' included */
+  const char *p = r->path;
+  if (*p == '/') p++;
+  const char *slash = strchr(p, '/');
+  if (*p) x->bucket = tw_url_decode(p, slash ? (size_t)(slash - p) : strlen(p), 0);
+  if (slash && slash[1]) {
+    size_t klen;
+    x->key = tw_url_decode_len(slash + 1, strlen(slash + 1), 0, &klen);
+    x->key_len = klen;
+  }
+  snprintf(r->action, sizeof r->action, "s3:%s", r->method);
+  if (authenticate(r, x)) return;
+  if (x->bucket && !tw_s3_valid_bucket_name(x->bucket) && strcmp(r->method, "PUT")) {
+    /* an impossible name cannot exist */
+    tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
+    return;
+  }
+  if (x->key && x->key_len > 1024) {
+    tw_s3_error(r, x, TW_ERR_S3_KEY_TOO_LONG, NULL);
+    return;
+  }
+  x->handler = pick(r, x);
+  if (!x->handler) {
+    tw_s3_error(r, x, TW_ERR_S3_METHOD_NOT_ALLOWED, NULL);
+    return;
+  }
+  r->on_done = run_handler;
+  if (x->handler == tw_s3_put_object) {
+    r->on_body = tw_s3_put_body;
+    if (tw_s3_put_body(r, NULL, 0)) return; /* checks before the body: may answer now */
+  }
+}

@@ -1,0 +1,92 @@
+/* Internals shared by the files of the object store (src/s3/). */
+#ifndef TW_S3_INTERNAL_H
+#define TW_S3_INTERNAL_H
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/crypto.h"
+#include "s3/s3.h"
+#include "store/blobs.h"
+
+#define TW_S3_MAX_OBJECT (5ULL << 30) /* single PUT */
+
+struct tw_s3 {
+  tw_store *store;
+  tw_sqs *sqs;
+  tw_credentials *creds;
+  char data_dir[1024];
+  char region[64];
+  char account[32];
+  pthread_mutex_t mu; /* orders writes to one key: conditional PUTs, sequencers */
+  uint64_t sequencer;
+};
+
+typedef struct s3_ctx s3_ctx;
+typedef void (*s3_handler)(tw_request *r, s3_ctx *x);
+
+struct s3_ctx {
+  tw_s3 *s3;
+  char *bucket; /* NULL: the service (ListBuckets) */
+  char *key;    /* decoded; NULL: the bucket itself */
+  size_t key_len;
+  json_t *q;    /* decoded query parameters */
+  s3_handler handler;
+  /* streamed PUT body */
+  tw_blob_writer blob;
+  int blob_open;
+  tw_hash *md5, *sha256;
+  uint64_t received, expected;
+  int has_expected;
+  char content_sha256[96];
+  /* after a commit */
+  char old_blob[37];
+  json_t *result; /* handler state kept across a commit wait */
+  char etag[80];
+};
+
+/* s3_http.c */
+void tw_s3_error(tw_request *r, s3_ctx *x, tw_err e, const char *msg);
+void tw_s3_error_key(tw_request *r, s3_ctx *x, tw_err e, const char *msg, const char *extra_xml);
+void tw_s3_respond_xml(tw_request *r, int status, tw_buf *b);
+void tw_s3_xml_begin(tw_buf *b, const char *root);
+void tw_s3_xml_text(tw_buf *b, const char *tag, const char *v);
+void tw_s3_xml_textn(tw_buf *b, const char *tag, const char *v, size_t n);
+const char *tw_s3_q(s3_ctx *x, const char *name); /* query parameter or NULL */
+void tw_s3_iso8601(int64_t ms, char out[32]);
+void tw_s3_http_date(int64_t ms, char out[40]);
+void tw_s3_add_common_headers(tw_request *r);
+
+/* s3_bucket.c */
+int tw_s3_valid_bucket_name(const char *name);
+int tw_s3_bucket_exists(tw_s3 *s, const char *name);
+void tw_s3_list_buckets(tw_request *r, s3_ctx *x);
+void tw_s3_create_bucket(tw_request *r, s3_ctx *x);
+void tw_s3_head_bucket(tw_request *r, s3_ctx *x);
+void tw_s3_delete_bucket(tw_request *r, s3_ctx *x);
+void tw_s3_get_bucket_location(tw_request *r, s3_ctx *x);
+
+/* s3_object.c */
+int tw_s3_put_body(tw_request *r, const char *data, size_t n);
+void tw_s3_put_object(tw_request *r, s3_ctx *x);
+void tw_s3_get_object(tw_request *r, s3_ctx *x);
+void tw_s3_delete_object(tw_request *r, s3_ctx *x);
+void tw_s3_copy_object(tw_request *r, s3_ctx *x);
+void tw_s3_delete_objects(tw_request *r, s3_ctx *x);
+
+/* s3_list.c */
+void tw_s3_list_objects(tw_request *r, s3_ctx *x);
+
+/* s3_notify.c */
+void tw_s3_put_notification(tw_request *r, s3_ctx *x);
+void tw_s3_get_notification(tw_request *r, s3_ctx *x);
+/* Enqueues the event records an object change triggers, in the store batch the
+ * caller holds (call between tw_store_hold and tw_store_release, with the SQS
+ * engine locked by tw_sqs_lock). */
+void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
+                  const char *event, int64_t size, const char *etag, const char *request_id,
+                  const char *principal, const char *source_ip);
+
+#endif

@@ -1,0 +1,379 @@
+/* Bucket event notifications to SQS queues: the configuration (validated as AWS
+ * does, with an s3:TestEvent on success) and the event records, enqueued in the
+ * same store batch as the object change that causes them. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/xml_in.h"
+#include "s3/s3_internal.h"
+#include "sqs/sqs.h"
+
+static const char *known_events[] = {"s3:ObjectCreated:*",
+                                     "s3:ObjectCreated:Put",
+                                     "s3:ObjectCreated:Post",
+                                     "s3:ObjectCreated:Copy",
+                                     "s3:ObjectCreated:CompleteMultipartUpload",
+                                     "s3:ObjectRemoved:*",
+                                     "s3:ObjectRemoved:Delete",
+                                     "s3:ObjectRemoved:DeleteMarkerCreated",
+                                     "s3:LifecycleExpiration:*",
+                                     "s3:LifecycleExpiration:Delete",
+                                     "s3:LifecycleExpiration:DeleteMarkerCreated",
+                                     NULL};
+
+/* Does configured event pattern `pat` cover the event "ObjectCreated:Put"? */
+static int event_matches(const char *pat, const char *event) {
+  if (strncmp(pat, "s3:", 3)) return 0;
+  pat += 3;
+  size_t n = strlen(pat);
+  if (n >= 2 && !strcmp(pat + n - 2, ":*")) return !strncmp(pat, event, n - 1);
+  return !strcmp(pat, event);
+}
+
+static const char *rule(json_t *cfg, const char *which) {
+  json_t *rules = json_object_get(cfg, "Filter");
+  size_t i;
+  json_t *x;
+  json_array_foreach(rules, i, x) {
+    const char *n = json_string_value(json_object_get(x, "Name"));
+    if (n && !strcasecmp(n, which)) return json_string_value(json_object_get(x, "Value"));
+  }
+  return NULL;
+}
+
+static int prefixes_overlap(const char *a, const char *b) {
+  if (!a || !b) return 1;
+  size_t la = strlen(a), lb = strlen(b);
+  return !strncmp(a, b, la < lb ? la : lb);
+}
+
+static int suffixes_overlap(const char *a, const char *b) {
+  if (!a || !b) return 1;
+  size_t la = strlen(a), lb = strlen(b), n = la < lb ? la : lb;
+  return !strcmp(a + la - n, b + lb - n);
+}
+
+static int events_overlap(json_t *a, json_t *b) {
+  size_t i, j;
+  json_t *x, *y;
+  json_array_foreach(json_object_get(a, "Events"), i, x) json_array_foreach(json_object_get(b, "Events"), j, y) {
+    const char *p = json_string_value(x), *q = json_string_value(y);
+    /* overlap when one pattern covers the other */
+    if (event_matches(p, q + 3) || event_matches(q, p + 3)) return 1;
+  }
+  return 0;
+}
+
+/* XML configuration -> [{"Id","QueueArn","Events":[...],"Filter":[{"Name","Value"}]}] */
+static json_t *parse_config(json_t *doc, tw_err *err, char *msg, size_t msglen) {
+  json_t *out = json_array();
+  const char *unsupported[] = {"TopicConfiguration", "CloudFunctionConfiguration",
+                               "LambdaFunctionConfiguration", NULL};
+  for (int i = 0; unsupported[i]; i++) {
+    json_t *l = tw_xml_list(doc, unsupported[i]);
+    if (json_array_size(l)) {
+      json_decref(l);
+      json_decref(out);
+      *err = TW_ERR_S3_INVALID_ARGUMENT;
+      snprintf(msg, msglen, "Unable to validate the following destination configurations");
+      return NULL;
+    }
+    json_decref(l);
+  }
+  json_t *qs = tw_xml_list(doc, "QueueConfiguration");
+  size_t i;
+  json_t *q;
+  json_array_foreach(qs, i, q) {
+    json_t *c = json_object();
+    const char *id = tw_xml_text(q, "Id");
+    char gen[40];
+    if (!id || !*id) {
+      tw_uuid4(gen);
+      id = gen;
+    }
+    json_object_set_new(c, "Id", json_string(id));
+    const char *arn = tw_xml_text(q, "Queue");
+    json_object_set_new(c, "QueueArn", json_string(arn ? arn : ""));
+    json_t *events = json_array();
+    json_t *el = tw_xml_list(q, "Event");
+    size_t j;
+    json_t *e;
+    json_array_foreach(el, j, e) {
+      const char *ev = json_string_value(e);
+      int ok = 0;
+      for (int k = 0; ev && known_events[k]; k++) ok |= !strcmp(ev, known_events[k]);
+      if (!ok) {
+        json_decref(el);
+        json_decref(events);
+        json_decref(c);
+        json_decref(qs);
+        json_decref(out);
+        *err = TW_ERR_S3_INVALID_ARGUMENT;
+        snprintf(msg, msglen, "The event is not supported for notifications");
+        return NULL;
+      }
+      json_array_append_new(events, json_string(ev));
+    }
+    json_decref(el);
+    json_object_set_new(c, "Events", events);
+    json_t *rules = json_array();
+    json_t *filter = json_object_get(q, "Filter");
+    json_t *s3key = json_object_get(filter, "S3Key");
+    json_t *rl = tw_xml_list(s3key, "FilterRule");
+    json_array_foreach(rl, j, e) {
+      const char *n = tw_xml_text(e, "Name"), *v = tw_xml_text(e, "Value");
+      if (!n || (strcasecmp(n, "prefix") && strcasecmp(n, "suffix"))) {
+        json_decref(rl);
+        json_decref(rules);
+        json_decref(c);
+        json_decref(qs);
+        json_decref(out);
+        *err = TW_ERR_S3_INVALID_ARGUMENT;
+        snprintf(msg, msglen, "filter rule name must be either prefix or suffix");
+        return NULL;
+      }
+      json_array_append_new(rules, json_pack("{s:s,s:s}", "Name", n, "Value", v ? v : ""));
+    }
+    json_decref(rl);
+    json_object_set_new(c, "Filter", rules);
+    json_array_append_new(out, c);
+  }
+  json_decref(qs);
+  return out;
+}
+
+static void notification_saved(tw_request *r) {
+  tw_req_respond(r, 200, NULL, "", 0);
+  tw_s3_add_common_headers(r);
+}
+
+void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  if (tw_s3_bucket_exists(s, x->bucket) <= 0) {
+    tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
+    return;
+  }
+  char *root = NULL;
+  json_t *doc = r->body.len ? tw_xml_parse(r->body.data, r->body.len, &root) : NULL;
+  if (!doc || !root || strcmp(root, "NotificationConfiguration")) {
+    free(root);
+    json_decref(doc);
+    tw_s3_error(r, x, TW_ERR_S3_MALFORMED_XML, NULL);
+    return;
+  }
+  free(root);
+  tw_err err = TW_ERR_OK;
+  char msg[256] = "";
+  json_t *cfg = parse_config(doc, &err, msg, sizeof msg);
+  json_decref(doc);
+  if (!cfg) {
+    tw_s3_error(r, x, err, msg);
+    return;
+  }
+  /* destinations must exist and be standard queues */
+  tw_buf bad;
+  tw_buf_init(&bad, 64 * 1024);
+  size_t i, j;
+  json_t *c, *d;
+  tw_sqs_lock(s->sqs);
+  json_array_foreach(cfg, i, c) {
+    const char *arn = json_string_value(json_object_get(c, "QueueArn"));
+    int fifo = 0;
+    if (!tw_sqs_queue_kind_locked(s->sqs, arn, &fifo) || fifo) {
+      tw_s3_xml_text(&bad, "ArgumentName", arn);
+      tw_s3_xml_text(&bad, "ArgumentValue",
+                     fifo ? "FIFO SQS queues are not supported" : "Not authorized to invoke function or queue does not exist");
+    }
+  }
+  if (bad.len) {
+    tw_sqs_unlock(s->sqs);
+    json_decref(cfg);
+    tw_s3_error_key(r, x, TW_ERR_S3_INVALID_ARGUMENT,
+                    "Unable to validate the following destination configurations",
+                    tw_buf_cstr(&bad));
+    tw_buf_free(&bad);
+    return;
+  }
+  tw_buf_free(&bad);
+  json_array_foreach(cfg, i, c) json_array_foreach(cfg, j, d) {
+    if (j <= i) continue;
+    if (events_overlap(c, d) && prefixes_overlap(rule(c, "prefix"), rule(d, "prefix")) &&
+        suffixes_overlap(rule(c, "suffix"), rule(d, "suffix"))) {
+      tw_sqs_unlock(s->sqs);
+      json_decref(cfg);
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT,
+                  "Configurations overlap. Configurations on the same bucket cannot share a "
+                  "common event type.");
+      return;
+    }
+  }
+  char *text = json_dumps(cfg, JSON_COMPACT);
+  tw_sql_val v[] = {TW_SQL_S(text), TW_SQL_S(x->bucket)};
+  tw_store_hold(s->store);
+  uint64_t t = tw_store_exec(s->store, "UPDATE buckets SET notification=? WHERE name=?", v, 2);
+  /* a test event to each destination, once */
+  char when[32];
+  tw_s3_iso8601(tw_now_ms(), when);
+  json_t *sent = json_object();
+  json_array_foreach(cfg, i, c) {
+    const char *arn = json_string_value(json_object_get(c, "QueueArn"));
+    if (json_object_get(sent, arn)) continue;
+    json_object_set_new(sent, arn, json_true());
+    json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "Service", "Amazon S3", "Event",
+                           "s3:TestEvent", "Time", when, "Bucket", x->bucket, "RequestId",
+                           r->request_id, "HostId", r->request_id);
+    char *body = json_dumps(ev, JSON_COMPACT);
+    tw_sqs_enqueue_locked(s->sqs, arn, body, strlen(body), r->principal);
+    free(body);
+    json_decref(ev);
+  }
+  json_decref(sent);
+  uint64_t t2 = tw_store_ticket(s->store);
+  tw_store_release(s->store);
+  tw_sqs_unlock(s->sqs);
+  free(text);
+  json_decref(cfg);
+  tw_req_after_commit(r, t2 > t ? t2 : t, notification_saved);
+}
+
+static json_t *load_config(tw_s3 *s, const char *bucket) {
+  sqlite3 *db = tw_store_reader(s->store);
+  sqlite3_stmt *st;
+  json_t *cfg = NULL;
+  if (!db || sqlite3_prepare_v2(db, "SELECT notification FROM buckets WHERE name=?", -1, &st, NULL) !=
+                 SQLITE_OK)
+    return NULL;
+  sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    cfg = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+  sqlite3_finalize(st);
+  return cfg;
+}
+
+void tw_s3_get_notification(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  if (tw_s3_bucket_exists(s, x->bucket) <= 0) {
+    tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
+    return;
+  }
+  json_t *cfg = load_config(s, x->bucket);
+  tw_buf b;
+  tw_buf_init(&b, 1 << 20);
+  tw_s3_xml_begin(&b, "NotificationConfiguration");
+  size_t i, j;
+  json_t *c, *e;
+  json_array_foreach(cfg, i, c) {
+    tw_buf_puts(&b, "<QueueConfiguration>");
+    tw_s3_xml_text(&b, "Id", json_string_value(json_object_get(c, "Id")));
+    tw_s3_xml_text(&b, "Queue", json_string_value(json_object_get(c, "QueueArn")));
+    json_array_foreach(json_object_get(c, "Events"), j, e) tw_s3_xml_text(&b, "Event", json_string_value(e));
+    json_t *rules = json_object_get(c, "Filter");
+    if (json_array_size(rules)) {
+      tw_buf_puts(&b, "<Filter><S3Key>");
+      json_array_foreach(rules, j, e) {
+        tw_buf_puts(&b, "<FilterRule>");
+        tw_s3_xml_text(&b, "Name", json_string_value(json_object_get(e, "Name")));
+        tw_s3_xml_text(&b, "Value", json_string_value(json_object_get(e, "Value")));
+        tw_buf_puts(&b, "</FilterRule>");
+      }
+      tw_buf_puts(&b, "</S3Key></Filter>");
+    }
+    tw_buf_puts(&b, "</QueueConfiguration>");
+  }
+  tw_buf_puts(&b, "</NotificationConfiguration>");
+  json_decref(cfg);
+  tw_s3_respond_xml(r, 200, &b);
+}
+
+/* The key as event records carry it: form-urlencoded, '/' kept. */
+static char *event_key(const char *k, size_t n) {
+  tw_buf b;
+  tw_buf_init(&b, 16 * 1024);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)k[i];
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '*' || c == '/')
+      tw_buf_putc(&b, (char)c);
+    else if (c == ' ')
+      tw_buf_putc(&b, '+');
+    else
+      tw_buf_printf(&b, "%%%02X", c);
+  }
+  return tw_buf_detach(&b, NULL);
+}
+
+void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
+                  const char *event, int64_t size, const char *etag, const char *request_id,
+                  const char *principal, const char *source_ip) {
+  json_t *cfg = load_config(s, bucket);
+  if (!json_array_size(cfg)) {
+    json_decref(cfg);
+    return;
+  }
+  size_t i;
+  json_t *c;
+  json_array_foreach(cfg, i, c) {
+    int hit = 0;
+    size_t j;
+    json_t *e;
+    json_array_foreach(json_object_get(c, "Events"), j, e) hit |= event_matches(json_string_value(e), event);
+    const char *pre = rule(c, "prefix"), *suf = rule(c, "suffix");
+    if (pre && (strlen(pre) > key_len || memcmp(key, pre, strlen(pre)))) hit = 0;
+    if (suf && (strlen(suf) > key_len || memcmp(key + key_len - strlen(suf), suf, strlen(suf)))) hit = 0;
+    if (!hit) continue;
+    char when[32], seq[40], arn[300];
+    tw_s3_iso8601(tw_now_ms(), when);
+    snprintf(seq, sizeof seq, "%016" PRIX64, ++s->sequencer);
+    snprintf(arn, sizeof arn, "arn:aws:s3:::%s", bucket);
+    char *ekey = event_key(key, key_len);
+    json_t *obj = json_pack("{s:s,s:s}", "key", ekey, "sequencer", seq);
+    if (strncmp(event, "ObjectRemoved", 13)) {
+      json_object_set_new(obj, "size", json_integer(size));
+      json_object_set_new(obj, "eTag", json_string(etag ? etag : ""));
+    }
+    json_t *rec = json_pack(
+        "{s:s,s:s,s:s,s:s,s:s,s:{s:s},s:{s:s},s:{s:s,s:s},s:{s:s,s:s,s:{s:s,s:{s:s},s:s},s:o}}",
+        "eventVersion", "2.1", "eventSource", "aws:s3", "awsRegion", s->region, "eventTime", when,
+        "eventName", event, "userIdentity", "principalId", principal && *principal ? principal : "anonymous",
+        "requestParameters", "sourceIPAddress", source_ip ? source_ip : "", "responseElements",
+        "x-amz-request-id", request_id, "x-amz-id-2", request_id, "s3", "s3SchemaVersion", "1.0",
+        "configurationId", json_string_value(json_object_get(c, "Id")), "bucket", "name", bucket,
+        "ownerIdentity", "principalId", s->account, "arn", arn, "object", obj);
+    json_t *doc = json_pack("{s:[o]}", "Records", rec);
+    char *body = json_dumps(doc, JSON_COMPACT);
+    tw_sqs_enqueue_locked(s->sqs, json_string_value(json_object_get(c, "QueueArn")), body,
+                          strlen(body), principal);
+    free(body);
+    free(ekey);
+    json_decref(doc);
+  }
+  json_decref(cfg);
+}
+
+tw_s3 *tw_s3_open(tw_store *store, tw_sqs *sqs, tw_credentials *creds, const char *data_dir,
+                  const char *region, const char *account, char *err, size_t errlen) {
+  if (tw_blobs_init(data_dir)) {
+    snprintf(err, errlen, "cannot create %s/blobs", data_dir);
+    return NULL;
+  }
+  tw_s3 *s = calloc(1, sizeof *s);
+  s->store = store;
+  s->sqs = sqs;
+  s->creds = creds;
+  snprintf(s->data_dir, sizeof s->data_dir, "%s", data_dir);
+  snprintf(s->region, sizeof s->region, "%s", region);
+  snprintf(s->account, sizeof s->account, "%s", account);
+  pthread_mutex_init(&s->mu, NULL);
+  /* sequencers keep increasing across restarts */
+  s->sequencer = (uint64_t)tw_now_ms() << 16;
+  return s;
+}
+
+void tw_s3_close(tw_s3 *s) {
+  if (!s) return;
+  pthread_mutex_destroy(&s->mu);
+  free(s);
+}

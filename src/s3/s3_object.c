@@ -1,0 +1,696 @@
+/* Objects: PUT (streamed to a blob file), GET/HEAD (sendfile, ranges,
+ * conditions), DELETE, copy, multi-object delete. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/xml_in.h"
+#include "s3/s3_internal.h"
+#include "sqs/sqs.h"
+
+/* Headers stored with an object and returned on GET/HEAD. */
+static const char *stored_headers[] = {"Cache-Control", "Content-Disposition", "Content-Encoding",
+                                       "Content-Language", "Expires",
+                                       "x-amz-website-redirect-location", NULL};
+
+typedef struct {
+  int found;
+  int64_t size, modified_ms;
+  char etag[80], blob[37];
+  char *content_type;
+  json_t *headers, *meta;
+} obj_row;
+
+static void row_free(obj_row *o) {
+  free(o->content_type);
+  json_decref(o->headers);
+  json_decref(o->meta);
+  memset(o, 0, sizeof *o);
+}
+
+static int load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, obj_row *o) {
+  memset(o, 0, sizeof *o);
+  sqlite3 *db = tw_store_reader(s->store);
+  sqlite3_stmt *st;
+  if (!db || sqlite3_prepare_v2(db,
+                                "SELECT size, etag, modified_ms, blob, content_type, headers, meta "
+                                "FROM objects WHERE bucket=? AND key=?",
+                                -1, &st, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 2, key, (int)klen, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    o->found = 1;
+    o->size = sqlite3_column_int64(st, 0);
+    snprintf(o->etag, sizeof o->etag, "%s", (const char *)sqlite3_column_text(st, 1));
+    o->modified_ms = sqlite3_column_int64(st, 2);
+    snprintf(o->blob, sizeof o->blob, "%.36s", (const char *)sqlite3_column_text(st, 3));
+    const char *ct = (const char *)sqlite3_column_text(st, 4);
+    o->content_type = ct ? strdup(ct) : NULL;
+    const char *h = (const char *)sqlite3_column_text(st, 5);
+    const char *m = (const char *)sqlite3_column_text(st, 6);
+    o->headers = h ? json_loads(h, 0, NULL) : NULL;
+    o->meta = m ? json_loads(m, 0, NULL) : NULL;
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
+/* Object metadata from the request's headers (PUT, COPY with REPLACE). */
+static void headers_from_request(tw_request *r, json_t **headers, json_t **meta) {
+  *headers = json_object();
+  *meta = json_object();
+  for (int i = 0; stored_headers[i]; i++) {
+    const char *v = tw_req_header(r, stored_headers[i]);
+    /* aws-chunked is transport framing, not the object's encoding */
+    if (v && !strcasecmp(stored_headers[i], "Content-Encoding") && !strcasecmp(v, "aws-chunked"))
+      continue;
+    if (v) json_object_set_new(*headers, stored_headers[i], json_string(v));
+  }
+  for (size_t i = 0; i < r->nheaders; i++) {
+    const char *n = r->headers[i].name;
+    if (strncasecmp(n, "x-amz-meta-", 11)) continue;
+    char low[256];
+    size_t k = 0;
+    for (; n[k] && k < sizeof low - 1; k++) low[k] = (char)tolower((unsigned char)n[k]);
+    low[k] = 0;
+    json_object_set_new(*meta, low + 11, json_string(r->headers[i].value));
+  }
+}
+
+/* Writes the object row and its events in one store batch; returns the ticket. */
+static uint64_t save_row(tw_request *r, s3_ctx *x, const char *event, int64_t size,
+                         const char *etag, const char *blob, const char *content_type,
+                         json_t *headers, json_t *meta) {
+  tw_s3 *s = x->s3;
+  char *h = json_dumps(headers, JSON_COMPACT), *m = json_dumps(meta, JSON_COMPACT);
+  tw_sql_val v[] = {TW_SQL_S(x->bucket),  TW_SQL_B(x->key, x->key_len), TW_SQL_I(size),
+                    TW_SQL_S(etag),       TW_SQL_I(tw_now_ms()),        TW_SQL_S(blob),
+                    TW_SQL_S(content_type), TW_SQL_S(h),                TW_SQL_S(m)};
+  tw_sqs_lock(s->sqs); /* lock order: queue engine, then the store batch */
+  tw_store_hold(s->store);
+  uint64_t t = tw_store_exec(s->store,
+                             "INSERT OR REPLACE INTO objects(bucket, key, size, etag, modified_ms, "
+                             "blob, content_type, headers, meta) VALUES(?,?,?,?,?,?,?,?,?)",
+                             v, 9);
+  tw_s3_notify(s, x->bucket, x->key, x->key_len, event, size, etag, r->request_id, r->principal,
+               r->remote);
+  uint64_t t2 = tw_store_ticket(s->store);
+  tw_store_release(s->store);
+  tw_sqs_unlock(s->sqs);
+  free(h);
+  free(m);
+  return t2 > t ? t2 : t;
+}
+
+/* --- PUT ------------------------------------------------------------------------- */
+
+static int is_hex64(const char *s) {
+  if (strlen(s) != 64) return 0;
+  for (int i = 0; i < 64; i++)
+    if (!strchr("0123456789abcdef", s[i])) return 0;
+  return 1;
+}
+
+static int if_none_match_star(tw_request *r) {
+  const char *v = tw_req_header(r, "If-None-Match");
+  return v && !strcmp(v, "*");
+}
+
+static int exists(tw_s3 *s, s3_ctx *x) {
+  obj_row o;
+  load_row(s, x->bucket, x->key, x->key_len, &o);
+  int f = o.found;
+  row_free(&o);
+  return f;
+}
+
+/* Called once with data NULL (headers only: refuse early), then per chunk. */
+int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
+  s3_ctx *x = r->ctx;
+  if (!data) {
+    const char *enc = tw_req_header(r, "Content-Encoding");
+    if (!strncmp(x->content_sha256, "STREAMING-", 10) || (enc && strstr(enc, "aws-chunked"))) {
+      tw_s3_error(r, x, TW_ERR_S3_NOT_IMPLEMENTED,
+                  "aws-chunked uploads are not supported yet; disable request checksums "
+                  "(request_checksum_calculation=when_required) or use UNSIGNED-PAYLOAD");
+      return -1;
+    }
+    int e = tw_s3_bucket_exists(x->s3, x->bucket);
+    if (e <= 0) {
+      tw_s3_error(r, x, e < 0 ? TW_ERR_INTERNAL : TW_ERR_S3_NO_SUCH_BUCKET, NULL);
+      return -1;
+    }
+    const char *cl = tw_req_header(r, "Content-Length");
+    const char *te = tw_req_header(r, "Transfer-Encoding");
+    if (cl) {
+      char *end;
+      x->expected = strtoull(cl, &end, 10);
+      x->has_expected = 1;
+      if (*end || x->expected > TW_S3_MAX_OBJECT) {
+        tw_s3_error(r, x, TW_ERR_S3_ENTITY_TOO_LARGE, NULL);
+        return -1;
+      }
+    } else if (!te || !strcasestr(te, "chunked")) {
+      tw_s3_error(r, x, TW_ERR_S3_MISSING_CONTENT_LENGTH, NULL);
+      return -1;
+    }
+    const char *md5 = tw_req_header(r, "Content-MD5");
+    if (md5) {
+      uint8_t raw[64];
+      if (strlen(md5) > 40 || tw_base64_decode(md5, strlen(md5), raw) != 16) {
+        tw_s3_error(r, x, TW_ERR_S3_INVALID_DIGEST, NULL);
+        return -1;
+      }
+    }
+    if (if_none_match_star(r) && exists(x->s3, x)) {
+      tw_s3_error(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL);
+      return -1;
+    }
+    if (tw_blob_create(x->s3->data_dir, &x->blob)) {
+      tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
+      return -1;
+    }
+    x->blob_open = 1;
+    x->md5 = tw_hash_md5_new();
+    if (is_hex64(x->content_sha256)) x->sha256 = tw_hash_sha256_new();
+    return 0;
+  }
+  if (x->received + n > TW_S3_MAX_OBJECT) {
+    tw_s3_error(r, x, TW_ERR_S3_ENTITY_TOO_LARGE, NULL);
+    return -1;
+  }
+  x->received += n;
+  tw_hash_update(x->md5, data, n);
+  if (x->sha256) tw_hash_update(x->sha256, data, n);
+  if (tw_blob_write(&x->blob, data, n)) {
+    tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot write the object.");
+    return -1;
+  }
+  return 0;
+}
+
+static void put_done(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  tw_req_respond(r, 200, NULL, "", 0);
+  tw_s3_add_common_headers(r);
+  char q[96];
+  snprintf(q, sizeof q, "\"%s\"", x->etag);
+  tw_req_add_header(r, "ETag", q);
+  if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
+}
+
+void tw_s3_put_object(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  if (x->has_expected && x->received != x->expected) {
+    tw_s3_error(r, x, TW_ERR_S3_INCOMPLETE_BODY, NULL);
+    return;
+  }
+  uint8_t md5[16];
+  tw_hash_final(x->md5, md5);
+  tw_hex(md5, 16, x->etag);
+  const char *want = tw_req_header(r, "Content-MD5");
+  if (want) {
+    uint8_t raw[64];
+    if (tw_base64_decode(want, strlen(want), raw) != 16 || memcmp(raw, md5, 16)) {
+      tw_s3_error(r, x, TW_ERR_S3_BAD_DIGEST, NULL);
+      return;
+    }
+  }
+  if (x->sha256) {
+    uint8_t sha[32];
+    char hex[65];
+    tw_hash_final(x->sha256, sha);
+    tw_hex(sha, 32, hex);
+    if (strcmp(hex, x->content_sha256)) {
+      tw_s3_error(r, x, TW_ERR_S3_SHA256_MISMATCH, NULL);
+      return;
+    }
+  }
+  if (tw_blob_commit(s->data_dir, &x->blob)) {
+    x->blob_open = 0;
+    tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot store the object.");
+    return;
+  }
+  x->blob_open = 0;
+  json_t *headers, *meta;
+  headers_from_request(r, &headers, &meta);
+  const char *ct = tw_req_header(r, "Content-Type");
+  pthread_mutex_lock(&s->mu);
+  obj_row old;
+  load_row(s, x->bucket, x->key, x->key_len, &old);
+  if (old.found && if_none_match_star(r)) { /* lost a race with another writer */
+    pthread_mutex_unlock(&s->mu);
+    row_free(&old);
+    json_decref(headers);
+    json_decref(meta);
+    tw_blob_remove(s->data_dir, x->blob.id);
+    tw_s3_error(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL);
+    return;
+  }
+  if (old.found) snprintf(x->old_blob, sizeof x->old_blob, "%s", old.blob);
+  row_free(&old);
+  uint64_t t = save_row(r, x, "ObjectCreated:Put", (int64_t)x->received, x->etag, x->blob.id,
+                        ct ? ct : "binary/octet-stream", headers, meta);
+  pthread_mutex_unlock(&s->mu);
+  json_decref(headers);
+  json_decref(meta);
+  tw_req_after_commit(r, t, put_done);
+}
+
+/* --- GET / HEAD ---------------------------------------------------------------------- */
+
+static int etag_matches(const char *list, const char *etag) {
+  /* a comma-separated list of quoted or bare etags, or "*" */
+  const char *p = list;
+  while (*p) {
+    while (*p == ' ' || *p == ',') p++;
+    if (!*p) break;
+    const char *e = p;
+    while (*e && *e != ',') e++;
+    const char *a = p, *b = e;
+    while (b > a && b[-1] == ' ') b--;
+    if (b - a >= 2 && *a == '"' && b[-1] == '"') a++, b--;
+    if ((b - a == 1 && *a == '*') || ((size_t)(b - a) == strlen(etag) && !strncmp(a, etag, (size_t)(b - a))))
+      return 1;
+    p = e;
+  }
+  return 0;
+}
+
+static int parse_http_date(const char *s, time_t *out) {
+  struct tm tm;
+  memset(&tm, 0, sizeof tm);
+  const char *fmts[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+                        "%a %b %d %H:%M:%S %Y", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.000Z"};
+  for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+    memset(&tm, 0, sizeof tm);
+    const char *end = strptime(s, fmts[i], &tm);
+    if (end && !*end) {
+      *out = timegm(&tm);
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* 0: go on; else the status to answer (304 or 412). */
+static int check_conditions(tw_request *r, const obj_row *o) {
+  const char *im = tw_req_header(r, "If-Match");
+  const char *inm = tw_req_header(r, "If-None-Match");
+  const char *ims = tw_req_header(r, "If-Modified-Since");
+  const char *ius = tw_req_header(r, "If-Unmodified-Since");
+  time_t mod = (time_t)(o->modified_ms / 1000), t;
+  if (im && !etag_matches(im, o->etag)) return 412;
+  if (!im && ius && !parse_http_date(ius, &t) && mod > t) return 412;
+  if (inm && etag_matches(inm, o->etag)) return 304;
+  if (!inm && ims && !parse_http_date(ims, &t) && mod <= t) return 304;
+  return 0;
+}
+
+/* Range: bytes=a-b | a- | -n. 1: range set; 0: none/ignored; -1: unsatisfiable. */
+static int parse_range(const char *h, int64_t size, int64_t *start, int64_t *len) {
+  if (!h || strncmp(h, "bytes=", 6) || strchr(h, ',')) return 0;
+  const char *p = h + 6;
+  char *end;
+  if (*p == '-') {
+    long long n = strtoll(p + 1, &end, 10);
+    if (*end || end == p + 1) return 0;
+    if (n <= 0 || size == 0) return -1;
+    if (n > size) n = size;
+    *start = size - n;
+    *len = n;
+    return 1;
+  }
+  long long a = strtoll(p, &end, 10);
+  if (end == p || *end != '-') return 0;
+  const char *q = end + 1;
+  long long b = size - 1;
+  if (*q) {
+    b = strtoll(q, &end, 10);
+    if (*end || b < a) return 0;
+  }
+  if (a >= size) return -1;
+  if (b >= size) b = size - 1;
+  *start = a;
+  *len = b - a + 1;
+  return 1;
+}
+
+static void add_object_headers(tw_request *r, s3_ctx *x, const obj_row *o) {
+  char buf[96];
+  snprintf(buf, sizeof buf, "\"%s\"", o->etag);
+  tw_req_add_header(r, "ETag", buf);
+  char date[40];
+  tw_s3_http_date(o->modified_ms, date);
+  tw_req_add_header(r, "Last-Modified", date);
+  tw_req_add_header(r, "Accept-Ranges", "bytes");
+  const char *ct = tw_s3_q(x, "response-content-type");
+  tw_req_add_header(r, "Content-Type", ct ? ct : o->content_type ? o->content_type : "binary/octet-stream");
+  const char *k;
+  json_t *v;
+  json_object_foreach(o->headers, k, v) tw_req_add_header(r, k, json_string_value(v));
+  static const char *overrides[][2] = {{"response-cache-control", "Cache-Control"},
+                                       {"response-content-disposition", "Content-Disposition"},
+                                       {"response-content-encoding", "Content-Encoding"},
+                                       {"response-content-language", "Content-Language"},
+                                       {"response-expires", "Expires"}};
+  for (size_t i = 0; i < sizeof overrides / sizeof overrides[0]; i++) {
+    const char *ov = tw_s3_q(x, overrides[i][0]);
+    if (ov) tw_req_add_header(r, overrides[i][1], ov);
+  }
+  json_object_foreach(o->meta, k, v) {
+    char name[300];
+    snprintf(name, sizeof name, "x-amz-meta-%s", k);
+    tw_req_add_header(r, name, json_string_value(v));
+  }
+}
+
+void tw_s3_get_object(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  obj_row o;
+  if (load_row(s, x->bucket, x->key, x->key_len, &o)) {
+    tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
+    return;
+  }
+  if (!o.found) {
+    int e = tw_s3_bucket_exists(s, x->bucket);
+    tw_s3_error(r, x, e == 0 ? TW_ERR_S3_NO_SUCH_BUCKET : TW_ERR_S3_NO_SUCH_KEY, NULL);
+    return;
+  }
+  int cond = check_conditions(r, &o);
+  if (cond) {
+    if (cond == 304) {
+      tw_req_respond(r, 304, NULL, "", 0);
+      tw_s3_add_common_headers(r);
+      char buf[96];
+      snprintf(buf, sizeof buf, "\"%s\"", o.etag);
+      tw_req_add_header(r, "ETag", buf);
+    } else {
+      tw_s3_error(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL);
+    }
+    row_free(&o);
+    return;
+  }
+  int64_t start = 0, len = o.size;
+  int ranged = parse_range(tw_req_header(r, "Range"), o.size, &start, &len);
+  if (ranged < 0) {
+    tw_buf extra;
+    tw_buf_init(&extra, 4096);
+    const char *rh = tw_req_header(r, "Range");
+    tw_s3_xml_text(&extra, "RangeRequested", rh);
+    tw_buf_printf(&extra, "<ActualObjectSize>%" PRId64 "</ActualObjectSize>", o.size);
+    tw_s3_error_key(r, x, TW_ERR_S3_INVALID_RANGE, NULL, tw_buf_cstr(&extra));
+    tw_buf_free(&extra);
+    char cr[64];
+    snprintf(cr, sizeof cr, "bytes */%" PRId64, o.size);
+    tw_req_add_header(r, "Content-Range", cr);
+    row_free(&o);
+    return;
+  }
+  int status = ranged ? 206 : 200;
+  if (o.size == 0) {
+    tw_req_respond(r, status, NULL, "", 0);
+  } else {
+    int fd = tw_blob_open(s->data_dir, o.blob);
+    if (fd < 0) {
+      row_free(&o);
+      tw_s3_error(r, x, TW_ERR_INTERNAL, "The object's data is missing.");
+      return;
+    }
+    tw_req_respond_fd(r, status, fd, (uint64_t)start, (uint64_t)len);
+  }
+  tw_s3_add_common_headers(r);
+  add_object_headers(r, x, &o);
+  if (ranged) {
+    char cr[96];
+    snprintf(cr, sizeof cr, "bytes %" PRId64 "-%" PRId64 "/%" PRId64, start, start + len - 1, o.size);
+    tw_req_add_header(r, "Content-Range", cr);
+  }
+  row_free(&o);
+}
+
+/* --- DELETE ---------------------------------------------------------------------------- */
+
+static void delete_done(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  tw_req_respond(r, 204, NULL, "", 0);
+  tw_s3_add_common_headers(r);
+  if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
+}
+
+/* Deletes one key (lock s->mu held); returns the ticket, 0 if nothing existed. */
+static uint64_t delete_key(tw_request *r, s3_ctx *x, const char *key, size_t klen, char old_blob[37]) {
+  tw_s3 *s = x->s3;
+  obj_row o;
+  load_row(s, x->bucket, key, klen, &o);
+  old_blob[0] = 0;
+  if (!o.found) return 0;
+  snprintf(old_blob, 37, "%.36s", o.blob);
+  tw_sql_val v[] = {TW_SQL_S(x->bucket), TW_SQL_B(key, klen)};
+  tw_sqs_lock(s->sqs);
+  tw_store_hold(s->store);
+  uint64_t t = tw_store_exec(s->store, "DELETE FROM objects WHERE bucket=? AND key=?", v, 2);
+  tw_s3_notify(s, x->bucket, key, klen, "ObjectRemoved:Delete", 0, NULL, r->request_id,
+               r->principal, r->remote);
+  uint64_t t2 = tw_store_ticket(s->store);
+  tw_store_release(s->store);
+  tw_sqs_unlock(s->sqs);
+  row_free(&o);
+  return t2 > t ? t2 : t;
+}
+
+void tw_s3_delete_object(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  if (tw_s3_bucket_exists(s, x->bucket) <= 0) {
+    tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
+    return;
+  }
+  pthread_mutex_lock(&s->mu);
+  uint64_t t = delete_key(r, x, x->key, x->key_len, x->old_blob);
+  pthread_mutex_unlock(&s->mu);
+  if (t)
+    tw_req_after_commit(r, t, delete_done);
+  else
+    delete_done(r);
+}
+
+static void delete_objects_done(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  tw_buf *b = (tw_buf *)json_integer_value(json_object_get(x->result, "buf"));
+  json_t *blobs = json_object_get(x->result, "blobs");
+  size_t i;
+  json_t *v;
+  json_array_foreach(blobs, i, v) tw_blob_remove(x->s3->data_dir, json_string_value(v));
+  tw_s3_respond_xml(r, 200, b);
+  free(b);
+}
+
+void tw_s3_delete_objects(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  if (tw_s3_bucket_exists(s, x->bucket) <= 0) {
+    tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
+    return;
+  }
+  char *root = NULL;
+  json_t *doc = r->body.len ? tw_xml_parse(r->body.data, r->body.len, &root) : NULL;
+  if (!doc || !root || strcmp(root, "Delete")) {
+    free(root);
+    json_decref(doc);
+    tw_s3_error(r, x, TW_ERR_S3_MALFORMED_XML, NULL);
+    return;
+  }
+  free(root);
+  json_t *objs = tw_xml_list(doc, "Object");
+  const char *quiet = tw_xml_text(doc, "Quiet");
+  int is_quiet = quiet && !strcasecmp(quiet, "true");
+  if (json_array_size(objs) == 0 || json_array_size(objs) > 1000) {
+    json_decref(objs);
+    json_decref(doc);
+    tw_s3_error(r, x, TW_ERR_S3_MALFORMED_XML, NULL);
+    return;
+  }
+  tw_buf *b = malloc(sizeof *b);
+  tw_buf_init(b, 64u << 20);
+  tw_s3_xml_begin(b, "DeleteResult");
+  json_t *blobs = json_array();
+  uint64_t ticket = 0;
+  size_t i;
+  json_t *o;
+  pthread_mutex_lock(&s->mu);
+  json_array_foreach(objs, i, o) {
+    const char *key = tw_xml_text(o, "Key");
+    if (!key) continue;
+    size_t klen = strlen(key);
+    if (klen > 1024) {
+      tw_buf_puts(b, "<Error>");
+      tw_s3_xml_text(b, "Key", key);
+      tw_s3_xml_text(b, "Code", "KeyTooLongError");
+      tw_s3_xml_text(b, "Message", "Your key is too long");
+      tw_buf_puts(b, "</Error>");
+      continue;
+    }
+    char old[37];
+    uint64_t t = delete_key(r, x, key, klen, old);
+    if (t > ticket) ticket = t;
+    if (old[0]) json_array_append_new(blobs, json_string(old));
+    if (!is_quiet) {
+      tw_buf_puts(b, "<Deleted>");
+      tw_s3_xml_text(b, "Key", key);
+      tw_buf_puts(b, "</Deleted>");
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  tw_buf_puts(b, "</DeleteResult>");
+  json_decref(objs);
+  json_decref(doc);
+  x->result = json_object();
+  json_object_set_new(x->result, "buf", json_integer((json_int_t)(intptr_t)b));
+  json_object_set_new(x->result, "blobs", blobs);
+  if (ticket)
+    tw_req_after_commit(r, ticket, delete_objects_done);
+  else
+    delete_objects_done(r);
+}
+
+/* --- COPY ---------------------------------------------------------------------------------- */
+
+static void copy_done(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  tw_buf b;
+  tw_buf_init(&b, 4096);
+  tw_s3_xml_begin(&b, "CopyObjectResult");
+  char when[32];
+  tw_s3_iso8601(json_integer_value(json_object_get(x->result, "modified")), when);
+  tw_s3_xml_text(&b, "LastModified", when);
+  char q[96];
+  snprintf(q, sizeof q, "\"%s\"", x->etag);
+  tw_s3_xml_text(&b, "ETag", q);
+  tw_buf_puts(&b, "</CopyObjectResult>");
+  tw_s3_respond_xml(r, 200, &b);
+  if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
+}
+
+static int copy_blob(tw_s3 *s, const char *src_id, tw_blob_writer *w) {
+  int in = tw_blob_open(s->data_dir, src_id);
+  if (in < 0) return -1;
+  if (tw_blob_create(s->data_dir, w)) {
+    close(in);
+    return -1;
+  }
+  char buf[1 << 16];
+  ssize_t n;
+  int rc = 0;
+  while ((n = read(in, buf, sizeof buf)) > 0)
+    if (tw_blob_write(w, buf, (size_t)n)) {
+      rc = -1;
+      break;
+    }
+  if (n < 0) rc = -1;
+  close(in);
+  if (rc || tw_blob_commit(s->data_dir, w)) {
+    tw_blob_abort(w);
+    return -1;
+  }
+  return 0;
+}
+
+void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  const char *src = tw_req_header(r, "x-amz-copy-source");
+  const char *p = src;
+  if (*p == '/') p++;
+  const char *qm = strchr(p, '?');
+  size_t plen = qm ? (size_t)(qm - p) : strlen(p);
+  size_t dlen;
+  char *decoded = tw_url_decode_len(p, plen, 0, &dlen);
+  char *slash = memchr(decoded, '/', dlen);
+  if (!slash || slash == decoded || slash + 1 == decoded + dlen) {
+    free(decoded);
+    tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
+    return;
+  }
+  *slash = 0;
+  const char *sbucket = decoded, *skey = slash + 1;
+  size_t sklen = dlen - (size_t)(slash + 1 - decoded);
+  if (tw_s3_bucket_exists(s, x->bucket) <= 0) {
+    free(decoded);
+    tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
+    return;
+  }
+  obj_row o;
+  load_row(s, sbucket, skey, sklen, &o);
+  if (!o.found) {
+    int be = tw_s3_bucket_exists(s, sbucket);
+    free(decoded);
+    tw_s3_error(r, x, be == 0 ? TW_ERR_S3_NO_SUCH_BUCKET : TW_ERR_S3_NO_SUCH_KEY, NULL);
+    return;
+  }
+  const char *directive = tw_req_header(r, "x-amz-metadata-directive");
+  int replace = directive && !strcasecmp(directive, "REPLACE");
+  if (directive && !replace && strcasecmp(directive, "COPY")) {
+    free(decoded);
+    row_free(&o);
+    tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT, "Unknown metadata directive.");
+    return;
+  }
+  if (!replace && !strcmp(sbucket, x->bucket) && sklen == x->key_len &&
+      !memcmp(skey, x->key, sklen)) {
+    free(decoded);
+    row_free(&o);
+    tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST,
+                "This copy request is illegal because it is trying to copy an object to itself "
+                "without changing the object's metadata, storage class, website redirect "
+                "location or encryption attributes.");
+    return;
+  }
+  free(decoded);
+  /* copy-source conditions */
+  const char *cim = tw_req_header(r, "x-amz-copy-source-if-match");
+  const char *cinm = tw_req_header(r, "x-amz-copy-source-if-none-match");
+  if ((cim && !etag_matches(cim, o.etag)) || (cinm && etag_matches(cinm, o.etag))) {
+    row_free(&o);
+    tw_s3_error(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL);
+    return;
+  }
+  tw_blob_writer w;
+  if (o.size > 0 ? copy_blob(s, o.blob, &w) : tw_blob_create(s->data_dir, &w) || tw_blob_commit(s->data_dir, &w)) {
+    row_free(&o);
+    tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot copy the object's data.");
+    return;
+  }
+  json_t *headers, *meta;
+  const char *ct;
+  if (replace) {
+    headers_from_request(r, &headers, &meta);
+    ct = tw_req_header(r, "Content-Type");
+    if (!ct) ct = "binary/octet-stream";
+  } else {
+    headers = o.headers ? json_incref(o.headers) : json_object();
+    meta = o.meta ? json_incref(o.meta) : json_object();
+    ct = o.content_type;
+  }
+  snprintf(x->etag, sizeof x->etag, "%s", o.etag);
+  pthread_mutex_lock(&s->mu);
+  obj_row old;
+  load_row(s, x->bucket, x->key, x->key_len, &old);
+  if (old.found) snprintf(x->old_blob, sizeof x->old_blob, "%s", old.blob);
+  row_free(&old);
+  uint64_t t = save_row(r, x, "ObjectCreated:Copy", o.size, o.etag, w.id, ct, headers, meta);
+  pthread_mutex_unlock(&s->mu);
+  x->result = json_object();
+  json_object_set_new(x->result, "modified", json_integer(tw_now_ms()));
+  json_decref(headers);
+  json_decref(meta);
+  row_free(&o);
+  tw_req_after_commit(r, t, copy_done);
+}
