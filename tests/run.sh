@@ -54,6 +54,7 @@ fi
 if [ -f tests/cli/run.sh ]; then
   run_suite "aws-cli" 300 bash tests/cli/run.sh
 fi
+run_suite "examples" 600 bash tests/examples/run.sh
 
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

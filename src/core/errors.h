@@ -78,7 +78,9 @@
   X(S3_INVALID_PART, 400, "InvalidPart", "InvalidPart", "InvalidPart", 1, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.") \
   X(S3_INVALID_PART_ORDER, 400, "InvalidPartOrder", "InvalidPartOrder", "InvalidPartOrder", 1, "The list of parts was not in ascending order. Parts must be ordered by part number.") \
   X(S3_ENTITY_TOO_SMALL, 400, "EntityTooSmall", "EntityTooSmall", "EntityTooSmall", 1, "Your proposed upload is smaller than the minimum allowed object size.") \
-  X(S3_NO_SUCH_CONFIG, 404, "NoSuchConfiguration", "NoSuchConfiguration", "NoSuchConfiguration", 1, "The specified configuration does not exist.")
+  X(S3_NO_SUCH_CONFIG, 404, "NoSuchConfiguration", "NoSuchConfiguration", "NoSuchConfiguration", 1, "The specified configuration does not exist.") \
+  X(S3_INVALID_CHUNK_SIZE, 400, "InvalidChunkSizeError", "InvalidChunkSizeError", "InvalidChunkSizeError", 1, "Only the last chunk is allowed to have a size less than 8192 bytes") \
+  X(S3_MALFORMED_TRAILER, 400, "MalformedTrailerError", "MalformedTrailerError", "MalformedTrailerError", 1, "The request contained trailing data that was not well-formed or did not conform to our published schema.")
 
 typedef enum {
 #define TW_ERR_ENUM(name, status, code, jtype, qcode, sender, msg) TW_ERR_##name,

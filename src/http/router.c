@@ -60,7 +60,8 @@ static int has_action(const char *s, size_t n) {
  * is S3, which may stream its body. */
 static int is_sqs(const tw_request *r) {
   if (tw_req_header(r, "X-Amz-Target")) return 1;
-  if (is_form(r)) return 1;
+  /* a form POST is the query protocol; a PUT with curl's default form type is S3 */
+  if (is_form(r) && !strcmp(r->method, "POST")) return 1;
   if (has_action(r->query, strlen(r->query))) return 1;
   const char *auth = tw_req_header(r, "Authorization");
   if (auth && strstr(auth, "/sqs/aws4_request")) return 1;
