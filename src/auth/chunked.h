@@ -51,6 +51,12 @@ void tw_chunked_free(tw_chunked *c);
  * short chunks and tweedle accepts them; set 8192 for AWS's strictness. */
 void tw_chunked_set_min_chunk_size(tw_chunked *c, size_t n);
 
+/* The trailers the request announced (its x-amz-trailer header, comma-separated
+ * names): tw_chunked_finish fails with TW_ERR_S3_MALFORMED_TRAILER when one did
+ * not arrive. -1 when the list is too long (over 16 names). Trailers that were
+ * not announced are still accepted. */
+int tw_chunked_expect_trailers(tw_chunked *c, const char *x_amz_trailer);
+
 /* Receives decoded bytes; non-zero stops decoding (feed returns -1 with
  * TW_ERR_INTERNAL). */
 typedef int (*tw_chunked_out_fn)(void *ud, const char *data, size_t n);
@@ -61,8 +67,10 @@ typedef int (*tw_chunked_out_fn)(void *ud, const char *data, size_t n);
 int tw_chunked_feed(tw_chunked *c, const char *data, size_t n, tw_chunked_out_fn out, void *ud);
 
 /* The body has ended: 0 when the final 0-size chunk and the trailers were
- * complete (and the trailer signature right), else -1. A missing last CRLF after
- * the trailers is forgiven. */
+ * complete (the trailer signature right, the expected trailers there), else -1.
+ * Ending at a line boundary after the 0-size chunk is forgiven (the JS SDK v3
+ * sends "0\r\n" and nothing more when it has no checksum to add); ending inside
+ * a chunk or a line is not. */
 int tw_chunked_finish(tw_chunked *c);
 
 /* Why feed/finish failed (TW_ERR_OK when they did not):
@@ -70,7 +78,7 @@ int tw_chunked_finish(tw_chunked *c);
  *   terminated unexpectedly", as S3 answers any aws-chunked framing error);
  * - TW_ERR_SIGNATURE_MISMATCH: a chunk or the trailer signature differs;
  * - TW_ERR_S3_MALFORMED_TRAILER: a trailer line is not "name:value", too many or
- *   too large, or trailers where the mode has none;
+ *   too large, trailers where the mode has none, or an expected trailer missing;
  * - TW_ERR_S3_INVALID_CHUNK_SIZE: see tw_chunked_set_min_chunk_size;
  * - TW_ERR_INTERNAL: the output callback failed. */
 tw_err tw_chunked_error(const tw_chunked *c);

@@ -28,7 +28,9 @@
 
 /* ---------- small helpers ---------- */
 
-static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+static int lower(int c) {
+  return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
 
 static int ieq(const char *a, size_t an, const char *b) {
   size_t bn = strlen(b);
@@ -104,13 +106,15 @@ static const char *header_get(const tw_sigv2_input *in, const char *name) {
 static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
 static EVP_MD *md_sha1;
 
-static void sha1_fetch(void) { md_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL); }
+static void sha1_fetch(void) {
+  md_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
 
 static void hmac_sha1(const char *secret, const char *data, size_t len, uint8_t out[20]) {
   pthread_once(&sha1_once, sha1_fetch);
   unsigned int n = 0;
-  if (!md_sha1 || !HMAC(md_sha1, secret, (int)strlen(secret), (const unsigned char *)data, len,
-                        out, &n) ||
+  if (!md_sha1 ||
+      !HMAC(md_sha1, secret, (int)strlen(secret), (const unsigned char *)data, len, out, &n) ||
       n != 20)
     abort(); /* no SHA-1 in libcrypto: nothing could be verified */
 }
@@ -169,17 +173,36 @@ static const qparam *query_get(const qparam *q, size_t n, const char *name) {
 
 /* The AWS documentation's list plus what the AWS SDK for JavaScript v2 adds
  * (restore, tagging, cors, delete) and the response-* overrides. */
-static const char *const SUBRES_CORE[] = {
-    "acl",       "cors",       "delete",   "lifecycle", "location", "logging",
-    "notification", "partNumber", "policy", "requestPayment", "restore", "tagging",
-    "torrent",   "uploadId",   "uploads",  "versionId", "versioning", "versions",
-    "website",   "response-cache-control", "response-content-disposition",
-    "response-content-encoding", "response-content-language", "response-content-type",
-    "response-expires", NULL};
+static const char *const SUBRES_CORE[] = {"acl",
+                                          "cors",
+                                          "delete",
+                                          "lifecycle",
+                                          "location",
+                                          "logging",
+                                          "notification",
+                                          "partNumber",
+                                          "policy",
+                                          "requestPayment",
+                                          "restore",
+                                          "tagging",
+                                          "torrent",
+                                          "uploadId",
+                                          "uploads",
+                                          "versionId",
+                                          "versioning",
+                                          "versions",
+                                          "website",
+                                          "response-cache-control",
+                                          "response-content-disposition",
+                                          "response-content-encoding",
+                                          "response-content-language",
+                                          "response-content-type",
+                                          "response-expires",
+                                          NULL};
 /* What botocore's HmacV1Auth.QSAOfInterest adds to those. */
 static const char *const SUBRES_BOTOCORE[] = {
-    "accelerate", "analytics", "defaultObjectAcl", "inventory", "metrics", "object-lock",
-    "replication", "select", "select-type", "storageClass", NULL};
+    "accelerate",  "analytics", "defaultObjectAcl", "inventory",    "metrics", "object-lock",
+    "replication", "select",    "select-type",      "storageClass", NULL};
 
 static int in_list(const char *const *list, const char *p, size_t n) {
   for (; *list; list++)
@@ -209,18 +232,20 @@ typedef struct {
   size_t nq;
   amz_kv *amz; /* sorted by name, stable */
   size_t namz;
-  char *md5, *ctype;  /* "" when absent */
-  char *date;         /* Date header, trimmed; NULL when absent */
-  char *xdate;        /* x-amz-date header, trimmed; NULL when absent */
-  char *expires;      /* query auth: Expires, decoded */
+  char *md5, *ctype;       /* "" when absent */
+  char *date;              /* Date header, trimmed; NULL when absent */
+  char *xdate;             /* x-amz-date header, trimmed; NULL when absent */
+  char *expires;           /* query auth: Expires, decoded */
   int has_botocore_subres; /* a sub-resource only botocore's list names */
   int has_encoded_subres;  /* a sub-resource value with %XX in it */
+  int bare_bucket;         /* path-style "/bucket" without the trailing '/' */
 } req;
 
 typedef struct {
   int core_only;  /* JS SDK v2's shorter sub-resource list */
   int raw_values; /* JS SDK v2: sub-resource values as sent (response-* still decoded) */
   int date_mode;  /* 0: documented rule, 1: Date despite x-amz-date, 2: x-amz-date in the slot */
+  int no_slash;   /* "/bucket" signed as sent, not as "/bucket/" */
 } variant;
 
 static void req_free(req *r) {
@@ -277,7 +302,9 @@ static char *lower_copy(const char *p, size_t n) {
   return s;
 }
 
-static char *opt_trimmed(const char *v) { return v ? trimmed_copy(v, strlen(v)) : NULL; }
+static char *opt_trimmed(const char *v) {
+  return v ? trimmed_copy(v, strlen(v)) : NULL;
+}
 
 /* 0, or -1 when out of memory. */
 static int req_gather(req *r, const tw_sigv2_input *in, int query_auth) {
@@ -333,6 +360,10 @@ static int req_gather(req *r, const tw_sigv2_input *in, int query_auth) {
   if (!r->md5 && !(r->md5 = opt_trimmed(md5 ? md5 : ""))) return -1;
   if (!r->ctype && !(r->ctype = opt_trimmed(ctype ? ctype : ""))) return -1;
   amz_sort(r);
+
+  const char *path = in->raw_path;
+  r->bare_bucket = !(in->vhost_bucket && *in->vhost_bucket) && path && path[0] == '/' && path[1] &&
+                   !strchr(path + 1, '/');
 
   for (size_t i = 0; i < nq; i++) {
     const qparam *q = &r->q[i];
@@ -404,6 +435,9 @@ static int build_sts(const req *r, const variant *v, tw_buf *b) {
   }
   const char *path = in->raw_path && *in->raw_path ? in->raw_path : "/";
   tw_buf_puts(b, path);
+  /* S3 names a bucket "/bucket/" whether or not the path ends in '/'; botocore
+   * signs it so (its auth_path). */
+  if (r->bare_bucket && !v->no_slash) tw_buf_putc(b, '/');
 
   /* Sub-resources sorted by name, stable (botocore sorts by name only). */
   size_t idx_local[32], *idx = idx_local, n = 0;
@@ -442,7 +476,7 @@ int tw_sigv2_string_to_sign(const tw_sigv2_input *in, tw_buf *out) {
   int rc = -1;
   if (!in || !in->method) return -1;
   if (req_gather(&r, in, tw_sigv2_detect(in) == TW_SIGV2_QUERY) == 0) {
-    variant v = {0, 0, 0};
+    variant v = {0, 0, 0, 0};
     rc = build_sts(&r, &v, out);
   }
   req_free(&r);
@@ -490,8 +524,8 @@ static int parse_date(const char *s, time_t *out) {
       if (strncasecmp(p, months + 3 * i, 3) == 0) mo = i;
     if (mo < 0) return -1;
     p += 3;
-    if (skip(&p, ' ') || num(&p, 4, 4, &y) || skip(&p, ' ') || num(&p, 2, 2, &h) ||
-        skip(&p, ':') || num(&p, 2, 2, &mi) || skip(&p, ':') || num(&p, 2, 2, &sec))
+    if (skip(&p, ' ') || num(&p, 4, 4, &y) || skip(&p, ' ') || num(&p, 2, 2, &h) || skip(&p, ':') ||
+        num(&p, 2, 2, &mi) || skip(&p, ':') || num(&p, 2, 2, &sec))
       return -1;
     while (*p == ' ') p++;
     if (*p == '+' || *p == '-') {
@@ -553,20 +587,22 @@ static tw_err check_signature(const req *r, const char *given, tw_secret_lookup 
   tw_buf sts;
   tw_buf_init(&sts, STS_CAP);
   tw_err rc = TW_ERR_SIGNATURE_MISMATCH;
+  if (wn != 20) goto done; /* not an HMAC-SHA1 in base64: nothing to compute */
   int date_modes = !r->query_auth && r->xdate ? 3 : 1;
-  for (int core = 0; core <= r->has_botocore_subres && rc != TW_ERR_OK; core++)
-    for (int raw = 0; raw <= r->has_encoded_subres && rc != TW_ERR_OK; raw++)
-      for (int dm = 0; dm < date_modes && rc != TW_ERR_OK; dm++) {
-        if (dm == 1 && !r->date) continue;
-        variant v = {core, raw, dm};
-        if (build_sts(r, &v, &sts)) {
-          rc = TW_ERR_SIGNATURE_MISMATCH; /* too large to be genuine */
-          goto done;
+  for (int slash = 0; slash <= r->bare_bucket && rc != TW_ERR_OK; slash++)
+    for (int core = 0; core <= r->has_botocore_subres && rc != TW_ERR_OK; core++)
+      for (int raw = 0; raw <= r->has_encoded_subres && rc != TW_ERR_OK; raw++)
+        for (int dm = 0; dm < date_modes && rc != TW_ERR_OK; dm++) {
+          if (dm == 1 && !r->date) continue;
+          variant v = {core, raw, dm, slash};
+          if (build_sts(r, &v, &sts)) {
+            rc = TW_ERR_SIGNATURE_MISMATCH; /* too large to be genuine */
+            goto done;
+          }
+          uint8_t mac[20];
+          hmac_sha1(secret, sts.data, sts.len, mac);
+          if (CRYPTO_memcmp(mac, want, 20) == 0) rc = TW_ERR_OK;
         }
-        uint8_t mac[20];
-        hmac_sha1(secret, sts.data, sts.len, mac);
-        if (wn == 20 && CRYPTO_memcmp(mac, want, 20) == 0) rc = TW_ERR_OK;
-      }
 done:
   tw_buf_free(&sts);
   if (rc != TW_ERR_OK) {
@@ -592,7 +628,8 @@ static tw_err verify_header(const tw_sigv2_input *in, const char *auth, tw_secre
   if (!colon || aklen == 0 || aklen >= sizeof info->access_key || siglen == 0 ||
       siglen >= sizeof info->signature || memchr(p, ' ', aklen)) {
     info->fault = TW_SIGV2_FAULT_MALFORMED;
-    setmsg(errmsg, errlen, "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature");
+    setmsg(errmsg, errlen,
+           "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature");
     return TW_ERR_S3_INVALID_ARGUMENT;
   }
   memcpy(info->access_key, p, aklen);
@@ -622,8 +659,8 @@ static tw_err verify_header(const tw_sigv2_input *in, const char *auth, tw_secre
   return rc;
 }
 
-static tw_err verify_query(const tw_sigv2_input *in, tw_secret_lookup lookup, void *ud,
-                           time_t now, tw_sigv2_info *info, char *errmsg, size_t errlen) {
+static tw_err verify_query(const tw_sigv2_input *in, tw_secret_lookup lookup, void *ud, time_t now,
+                           tw_sigv2_info *info, char *errmsg, size_t errlen) {
   info->presigned = 1;
   req r;
   if (req_gather(&r, in, 1)) {

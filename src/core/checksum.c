@@ -43,13 +43,17 @@ static void build_tables(void) {
     }
 }
 
-static void tables(void) { pthread_once(&tables_once, build_tables); }
+static void tables(void) {
+  pthread_once(&tables_once, build_tables);
+}
 
 static uint32_t le32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static uint64_t le64(const uint8_t *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
+static uint64_t le64(const uint8_t *p) {
+  return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
 
 static uint32_t crc32_run(uint32_t t[8][256], uint32_t crc, const uint8_t *p, size_t n) {
   crc = ~crc;
@@ -159,14 +163,21 @@ int tw_cksum_init(tw_cksum *c, tw_cksum_alg alg) {
 void tw_cksum_update(tw_cksum *c, const void *data, size_t n) {
   if (!n) return;
   switch (c->alg) {
-    case TW_CKSUM_CRC32: c->crc = tw_crc32_update((uint32_t)c->crc, data, n); break;
-    case TW_CKSUM_CRC32C: c->crc = tw_crc32c_update((uint32_t)c->crc, data, n); break;
-    case TW_CKSUM_CRC64NVME: c->crc = tw_crc64nvme_update(c->crc, data, n); break;
+    case TW_CKSUM_CRC32:
+      c->crc = tw_crc32_update((uint32_t)c->crc, data, n);
+      break;
+    case TW_CKSUM_CRC32C:
+      c->crc = tw_crc32c_update((uint32_t)c->crc, data, n);
+      break;
+    case TW_CKSUM_CRC64NVME:
+      c->crc = tw_crc64nvme_update(c->crc, data, n);
+      break;
     case TW_CKSUM_SHA1:
     case TW_CKSUM_SHA256:
       if (!EVP_DigestUpdate(c->md, data, n)) abort();
       break;
-    default: break;
+    default:
+      break;
   }
 }
 

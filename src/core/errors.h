@@ -60,7 +60,7 @@
   X(S3_PRECONDITION_FAILED, 412, "PreconditionFailed", "PreconditionFailed", "PreconditionFailed", 1, "At least one of the pre-conditions you specified did not hold") \
   X(S3_NOT_MODIFIED, 304, "NotModified", "NotModified", "NotModified", 1, "Not Modified") \
   X(S3_BAD_DIGEST, 400, "BadDigest", "BadDigest", "BadDigest", 1, "The Content-MD5 you specified did not match what we received.") \
-  X(S3_INVALID_DIGEST, 400, "InvalidDigest", "InvalidDigest", "InvalidDigest", 1, "The Content-MD5 you specified is not valid.") \
+  X(S3_INVALID_DIGEST, 400, "InvalidDigest", "InvalidDigest", "InvalidDigest", 1, "The Content-MD5 you specified was invalid.") \
   X(S3_SHA256_MISMATCH, 400, "XAmzContentSHA256Mismatch", "XAmzContentSHA256Mismatch", "XAmzContentSHA256Mismatch", 1, "The provided 'x-amz-content-sha256' header does not match what was computed.") \
   X(S3_INCOMPLETE_BODY, 400, "IncompleteBody", "IncompleteBody", "IncompleteBody", 1, "You did not provide the number of bytes specified by the Content-Length HTTP header") \
   X(S3_ENTITY_TOO_LARGE, 400, "EntityTooLarge", "EntityTooLarge", "EntityTooLarge", 1, "Your proposed upload exceeds the maximum allowed object size.") \
@@ -79,6 +79,8 @@
   X(S3_INVALID_PART_ORDER, 400, "InvalidPartOrder", "InvalidPartOrder", "InvalidPartOrder", 1, "The list of parts was not in ascending order. Parts must be ordered by part number.") \
   X(S3_ENTITY_TOO_SMALL, 400, "EntityTooSmall", "EntityTooSmall", "EntityTooSmall", 1, "Your proposed upload is smaller than the minimum allowed object size.") \
   X(S3_NO_SUCH_CONFIG, 404, "NoSuchConfiguration", "NoSuchConfiguration", "NoSuchConfiguration", 1, "The specified configuration does not exist.") \
+  X(S3_INVALID_LOCATION, 400, "InvalidLocationConstraint", "InvalidLocationConstraint", "InvalidLocationConstraint", 1, "The specified location-constraint is not valid") \
+  X(S3_ILLEGAL_LOCATION, 400, "IllegalLocationConstraintException", "IllegalLocationConstraintException", "IllegalLocationConstraintException", 1, "The location constraint is incompatible for the region specific endpoint this request was sent to.") \
   X(S3_INVALID_CHUNK_SIZE, 400, "InvalidChunkSizeError", "InvalidChunkSizeError", "InvalidChunkSizeError", 1, "Only the last chunk is allowed to have a size less than 8192 bytes") \
   X(S3_MALFORMED_TRAILER, 400, "MalformedTrailerError", "MalformedTrailerError", "MalformedTrailerError", 1, "The request contained trailing data that was not well-formed or did not conform to our published schema.")
 

@@ -26,7 +26,7 @@ int tw_s3_valid_bucket_name(const char *n) {
   if (digits_and_dots && dots == 3) return 0; /* looks like an IP address */
   if (!strncmp(n, "xn--", 4) || !strncmp(n, "sthree-", 7)) return 0;
   if (len > 8 && !strcmp(n + len - 8, "-s3alias")) return 0;
-  if (len > 6 && !strcmp(n + len - 6, "--ol-s3")) return 0;
+  if (len > 7 && !strcmp(n + len - 7, "--ol-s3")) return 0;
   return 1;
 }
 
@@ -96,11 +96,16 @@ void tw_s3_create_bucket(tw_request *r, s3_ctx *x) {
     }
     free(root);
     const char *lc = tw_xml_text(cfg, "LocationConstraint");
+    if (lc && !strcmp(lc, "us-east-1")) { /* us-east-1 is spelled as no constraint */
+      json_decref(cfg);
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_LOCATION, NULL);
+      return;
+    }
     if (lc && *lc && strcmp(lc, s->region)) {
       char msg[300];
       snprintf(msg, sizeof msg, "The %s location constraint is incompatible for the region specific endpoint this request was sent to.", lc);
       json_decref(cfg);
-      tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT /* IllegalLocationConstraintException */, msg);
+      tw_s3_error(r, x, TW_ERR_S3_ILLEGAL_LOCATION, msg);
       return;
     }
   }

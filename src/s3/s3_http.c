@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "auth/sigv2.h"
 #include "core/log.h"
 #include "s3/s3_internal.h"
 
@@ -115,9 +116,45 @@ static tw_err map_sigv4(tw_err e, const tw_sigv4_info *info) {
   return e;
 }
 
+static tw_err map_sigv2(tw_err e, const tw_sigv2_info *info) {
+  switch (info->fault) {
+    case TW_SIGV2_FAULT_MALFORMED:
+    case TW_SIGV2_FAULT_BOTH: return TW_ERR_S3_INVALID_ARGUMENT;
+    case TW_SIGV2_FAULT_SKEWED: return TW_ERR_S3_TIME_SKEWED;
+    case TW_SIGV2_FAULT_UNKNOWN_KEY: return TW_ERR_S3_INVALID_ACCESS_KEY;
+    case TW_SIGV2_FAULT_EXPIRED:
+    case TW_SIGV2_FAULT_QUERY_PARAMS:
+    case TW_SIGV2_FAULT_NO_DATE: return TW_ERR_ACCESS_DENIED;
+    default: break;
+  }
+  if (e == TW_ERR_INVALID_CLIENT_TOKEN) return TW_ERR_S3_INVALID_ACCESS_KEY;
+  return e;
+}
+
+static int authenticate_v2(tw_request *r, s3_ctx *x) {
+  char msg[4096] = "";
+  tw_sigv2_input in = {.method = r->method, .raw_path = r->path, .raw_query = r->query,
+                       .headers = r->headers, .nheaders = r->nheaders};
+  tw_sigv2_info info;
+  tw_err e = tw_sigv2_verify(&in, tw_credentials_secret, x->s3->creds, time(NULL), &info, msg,
+                             sizeof msg);
+  if (e != TW_ERR_OK) {
+    tw_err s3e = map_sigv2(e, &info);
+    if (s3e == TW_ERR_SIGNATURE_MISMATCH) msg[0] = 0;
+    tw_s3_error(r, x, s3e, msg);
+    return -1;
+  }
+  snprintf(r->principal, sizeof r->principal, "%s", info.access_key);
+  snprintf(x->content_sha256, sizeof x->content_sha256, "UNSIGNED-PAYLOAD");
+  return 0;
+}
+
 static int authenticate(tw_request *r, s3_ctx *x) {
   char msg[4096];
   const char *auth = tw_req_header(r, "Authorization");
+  tw_sigv2_input v2 = {.method = r->method, .raw_path = r->path, .raw_query = r->query,
+                       .headers = r->headers, .nheaders = r->nheaders};
+  if (tw_sigv2_detect(&v2) != TW_SIGV2_NONE) return authenticate_v2(r, x);
   int has_v4_query = strstr(r->query, "X-Amz-Algorithm=") != NULL;
   if (!auth && !has_v4_query) {
     tw_s3_error(r, x, TW_ERR_ACCESS_DENIED, "Access Denied");
@@ -143,6 +180,10 @@ static int authenticate(tw_request *r, s3_ctx *x) {
     return -1;
   }
   snprintf(r->principal, sizeof r->principal, "%s", info.access_key);
+  memcpy(x->signing_key, info.signing_key, 32);
+  snprintf(x->amz_date, sizeof x->amz_date, "%s", info.amz_date);
+  snprintf(x->scope, sizeof x->scope, "%s/%s/%s/aws4_request", info.date, info.region, info.service);
+  snprintf(x->seed_signature, sizeof x->seed_signature, "%s", info.signature);
   const char *sha = tw_req_header(r, "x-amz-content-sha256");
   snprintf(x->content_sha256, sizeof x->content_sha256, "%s",
            info.presigned ? "UNSIGNED-PAYLOAD" : (sha ? sha : ""));
@@ -171,6 +212,8 @@ static void ctx_free(void *p) {
   s3_ctx *x = p;
   if (x->blob_open) tw_blob_abort(&x->blob);
   if (x->md5) tw_hash_free(x->md5);
+  if (x->chunked) tw_chunked_free(x->chunked);
+  if (x->cksum.alg) tw_cksum_free(&x->cksum);
   if (x->sha256) tw_hash_free(x->sha256);
   json_decref(x->q);
   json_decref(x->result);
@@ -248,7 +291,9 @@ void tw_s3_begin(tw_request *r) {
     return;
   }
   if (x->key && x->key_len > 1024) {
-    tw_s3_error(r, x, TW_ERR_S3_KEY_TOO_LONG, NULL);
+    char extra[128];
+    snprintf(extra, sizeof extra, "<Size>%zu</Size><MaxSizeAllowed>1024</MaxSizeAllowed>", x->key_len);
+    tw_s3_error_key(r, x, TW_ERR_S3_KEY_TOO_LONG, NULL, extra);
     return;
   }
   x->handler = pick(r, x);

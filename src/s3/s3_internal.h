@@ -6,7 +6,9 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "auth/chunked.h"
 #include "core/buf.h"
+#include "core/checksum.h"
 #include "core/crypto.h"
 #include "s3/s3.h"
 #include "store/blobs.h"
@@ -41,6 +43,13 @@ struct s3_ctx {
   uint64_t received, expected;
   int has_expected;
   char content_sha256[96];
+  /* SigV4 details, for aws-chunked chunk signatures */
+  uint8_t signing_key[32];
+  char amz_date[17], scope[128], seed_signature[65];
+  tw_chunked *chunked;
+  tw_cksum cksum;       /* the object's checksum, computed as the body streams */
+  char cksum_want[64];  /* the value the client sent in a header (or trailer) */
+  int cksum_in_trailer;
   /* after a commit */
   char old_blob[37];
   json_t *result; /* handler state kept across a commit wait */

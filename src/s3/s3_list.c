@@ -89,6 +89,19 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
     cursor.n = strlen(start_after);
   }
   size_t plen = strlen(prefix);
+  /* Continuing after a common prefix (a v1 marker or our v2 token ending in the
+   * delimiter) skips every key under it: no UTF-8 key contains a 0xFF byte. */
+  if (cursor.s && delim) {
+    size_t dl = strlen(delim);
+    if (cursor.n >= dl && cursor.n >= plen && !memcmp(cursor.s + cursor.n - dl, delim, dl) &&
+        !memcmp(cursor.s, prefix, plen)) {
+      char *c = realloc(cursor.s, cursor.n + 2);
+      if (c) {
+        cursor.s = c;
+        cursor.s[cursor.n++] = (char)0xFF;
+      }
+    }
+  }
   sqlite3 *db = tw_store_reader(s->store);
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db,

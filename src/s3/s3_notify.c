@@ -68,7 +68,7 @@ static int events_overlap(json_t *a, json_t *b) {
 }
 
 /* XML configuration -> [{"Id","QueueArn","Events":[...],"Filter":[{"Name","Value"}]}] */
-static json_t *parse_config(json_t *doc, tw_err *err, char *msg, size_t msglen) {
+static json_t *parse_config(json_t *doc, tw_err *err, char *msg, size_t msglen, tw_buf *extra) {
   json_t *out = json_array();
   const char *unsupported[] = {"TopicConfiguration", "CloudFunctionConfiguration",
                                "LambdaFunctionConfiguration", NULL};
@@ -96,7 +96,18 @@ static json_t *parse_config(json_t *doc, tw_err *err, char *msg, size_t msglen) 
     }
     json_object_set_new(c, "Id", json_string(id));
     const char *arn = tw_xml_text(q, "Queue");
-    json_object_set_new(c, "QueueArn", json_string(arn ? arn : ""));
+    if (!arn || strncmp(arn, "arn:", 4) || strchr(arn, ':') == NULL ||
+        !strstr(arn + 4, ":sqs:")) {
+      json_decref(c);
+      json_decref(qs);
+      json_decref(out);
+      *err = TW_ERR_S3_INVALID_ARGUMENT;
+      snprintf(msg, msglen, "The ARN could not be parsed");
+      tw_s3_xml_text(extra, "ArgumentName", "Queue");
+      tw_s3_xml_text(extra, "ArgumentValue", arn ? arn : "");
+      return NULL;
+    }
+    json_object_set_new(c, "QueueArn", json_string(arn));
     json_t *events = json_array();
     json_t *el = tw_xml_list(q, "Event");
     size_t j;
@@ -133,9 +144,14 @@ static json_t *parse_config(json_t *doc, tw_err *err, char *msg, size_t msglen) 
         json_decref(out);
         *err = TW_ERR_S3_INVALID_ARGUMENT;
         snprintf(msg, msglen, "filter rule name must be either prefix or suffix");
+        tw_s3_xml_text(extra, "ArgumentName", "FilterRule.Name");
+        tw_s3_xml_text(extra, "ArgumentValue", n ? n : "");
         return NULL;
       }
-      json_array_append_new(rules, json_pack("{s:s,s:s}", "Name", n, "Value", v ? v : ""));
+      /* stored and returned as S3 spells them: Prefix, Suffix */
+      json_array_append_new(rules, json_pack("{s:s,s:s}", "Name",
+                                             strcasecmp(n, "prefix") ? "Suffix" : "Prefix", "Value",
+                                             v ? v : ""));
     }
     json_decref(rl);
     json_object_set_new(c, "Filter", rules);
@@ -167,25 +183,35 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
   free(root);
   tw_err err = TW_ERR_OK;
   char msg[256] = "";
-  json_t *cfg = parse_config(doc, &err, msg, sizeof msg);
+  tw_buf extra;
+  tw_buf_init(&extra, 64 * 1024);
+  json_t *cfg = parse_config(doc, &err, msg, sizeof msg, &extra);
   json_decref(doc);
   if (!cfg) {
-    tw_s3_error(r, x, err, msg);
+    tw_s3_error_key(r, x, err, msg, extra.len ? tw_buf_cstr(&extra) : NULL);
+    tw_buf_free(&extra);
     return;
   }
+  tw_buf_free(&extra);
   /* destinations must exist and be standard queues */
   tw_buf bad;
   tw_buf_init(&bad, 64 * 1024);
   size_t i, j;
   json_t *c, *d;
   tw_sqs_lock(s->sqs);
+  int nbad = 0;
   json_array_foreach(cfg, i, c) {
     const char *arn = json_string_value(json_object_get(c, "QueueArn"));
     int fifo = 0;
     if (!tw_sqs_queue_kind_locked(s->sqs, arn, &fifo) || fifo) {
-      tw_s3_xml_text(&bad, "ArgumentName", arn);
-      tw_s3_xml_text(&bad, "ArgumentValue",
-                     fifo ? "FIFO SQS queues are not supported" : "Not authorized to invoke function or queue does not exist");
+      char tag[32];
+      nbad++;
+      snprintf(tag, sizeof tag, "ArgumentName%d", nbad);
+      tw_s3_xml_text(&bad, tag, arn);
+      snprintf(tag, sizeof tag, "ArgumentValue%d", nbad);
+      tw_s3_xml_text(&bad, tag,
+                     fifo ? "FIFO SQS queues are not supported as event notification destinations"
+                          : "The destination queue does not exist");
     }
   }
   if (bad.len) {
@@ -202,11 +228,16 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
     if (j <= i) continue;
     if (events_overlap(c, d) && prefixes_overlap(rule(c, "prefix"), rule(d, "prefix")) &&
         suffixes_overlap(rule(c, "suffix"), rule(d, "suffix"))) {
+      int filtered = json_array_size(json_object_get(c, "Filter")) ||
+                     json_array_size(json_object_get(d, "Filter"));
       tw_sqs_unlock(s->sqs);
       json_decref(cfg);
       tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT,
-                  "Configurations overlap. Configurations on the same bucket cannot share a "
-                  "common event type.");
+                  filtered ? "Configuration is ambiguously defined. Cannot have overlapping "
+                             "suffixes in two rules if the prefixes are overlapping for the same "
+                             "event type."
+                           : "Configurations overlap. Configurations on the same bucket cannot "
+                             "share a common event type.");
       return;
     }
   }

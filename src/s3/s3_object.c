@@ -27,13 +27,14 @@ typedef struct {
   int64_t size, modified_ms;
   char etag[80], blob[37];
   char *content_type;
-  json_t *headers, *meta;
+  json_t *headers, *meta, *checksum;
 } obj_row;
 
 static void row_free(obj_row *o) {
   free(o->content_type);
   json_decref(o->headers);
   json_decref(o->meta);
+  json_decref(o->checksum);
   memset(o, 0, sizeof *o);
 }
 
@@ -42,8 +43,8 @@ static int load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, 
   sqlite3 *db = tw_store_reader(s->store);
   sqlite3_stmt *st;
   if (!db || sqlite3_prepare_v2(db,
-                                "SELECT size, etag, modified_ms, blob, content_type, headers, meta "
-                                "FROM objects WHERE bucket=? AND key=?",
+                                "SELECT size, etag, modified_ms, blob, content_type, headers, meta, "
+                                "checksums FROM objects WHERE bucket=? AND key=?",
                                 -1, &st, NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
@@ -60,6 +61,8 @@ static int load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, 
     const char *m = (const char *)sqlite3_column_text(st, 6);
     o->headers = h ? json_loads(h, 0, NULL) : NULL;
     o->meta = m ? json_loads(m, 0, NULL) : NULL;
+    const char *c = (const char *)sqlite3_column_text(st, 7);
+    o->checksum = c ? json_loads(c, 0, NULL) : NULL;
   }
   sqlite3_finalize(st);
   return 0;
@@ -90,18 +93,22 @@ static void headers_from_request(tw_request *r, json_t **headers, json_t **meta)
 /* Writes the object row and its events in one store batch; returns the ticket. */
 static uint64_t save_row(tw_request *r, s3_ctx *x, const char *event, int64_t size,
                          const char *etag, const char *blob, const char *content_type,
-                         json_t *headers, json_t *meta) {
+                         json_t *headers, json_t *meta, json_t *checksum) {
   tw_s3 *s = x->s3;
   char *h = json_dumps(headers, JSON_COMPACT), *m = json_dumps(meta, JSON_COMPACT);
+  char *c = checksum ? json_dumps(checksum, JSON_COMPACT) : NULL;
   tw_sql_val v[] = {TW_SQL_S(x->bucket),  TW_SQL_B(x->key, x->key_len), TW_SQL_I(size),
                     TW_SQL_S(etag),       TW_SQL_I(tw_now_ms()),        TW_SQL_S(blob),
-                    TW_SQL_S(content_type), TW_SQL_S(h),                TW_SQL_S(m)};
+                    TW_SQL_S(content_type), TW_SQL_S(h),                TW_SQL_S(m),
+                    TW_SQL_S(c)};
   tw_sqs_lock(s->sqs); /* lock order: queue engine, then the store batch */
   tw_store_hold(s->store);
+  tw_store_require_fs_sync(s->store); /* the blob reaches the disk before its row */
   uint64_t t = tw_store_exec(s->store,
                              "INSERT OR REPLACE INTO objects(bucket, key, size, etag, modified_ms, "
-                             "blob, content_type, headers, meta) VALUES(?,?,?,?,?,?,?,?,?)",
-                             v, 9);
+                             "blob, content_type, headers, meta, checksums) "
+                             "VALUES(?,?,?,?,?,?,?,?,?,?)",
+                             v, 10);
   tw_s3_notify(s, x->bucket, x->key, x->key_len, event, size, etag, r->request_id, r->principal,
                r->remote);
   uint64_t t2 = tw_store_ticket(s->store);
@@ -109,10 +116,13 @@ static uint64_t save_row(tw_request *r, s3_ctx *x, const char *event, int64_t si
   tw_sqs_unlock(s->sqs);
   free(h);
   free(m);
+  free(c);
   return t2 > t ? t2 : t;
 }
 
 /* --- PUT ------------------------------------------------------------------------- */
+
+static int etag_matches(const char *list, const char *etag);
 
 static int is_hex64(const char *s) {
   if (strlen(s) != 64) return 0;
@@ -134,15 +144,74 @@ static int exists(tw_s3 *s, s3_ctx *x) {
   return f;
 }
 
+/* The checksum a PUT asks for: a x-amz-checksum-<alg> header with its value, or
+ * one announced in x-amz-trailer. Objects without one get CRC64NVME, as S3 does. */
+static int setup_checksum(tw_request *r, s3_ctx *x) {
+  static const tw_cksum_alg algs[] = {TW_CKSUM_CRC32, TW_CKSUM_CRC32C, TW_CKSUM_CRC64NVME,
+                                      TW_CKSUM_SHA1, TW_CKSUM_SHA256};
+  tw_cksum_alg alg = TW_CKSUM_NONE;
+  int given = 0;
+  for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++) {
+    const char *v = tw_req_header(r, tw_cksum_header(algs[i]));
+    if (!v) continue;
+    if (given) {
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.");
+      return -1;
+    }
+    given = 1;
+    alg = algs[i];
+    uint8_t raw[64];
+    size_t vl = strlen(v);
+    if (vl >= sizeof x->cksum_want || vl > 60 ||
+        tw_base64_decode(v, vl, raw) != (long)tw_cksum_raw_len(alg)) {
+      char msg[160];
+      snprintf(msg, sizeof msg, "Value for %s header is invalid.", tw_cksum_header(alg));
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, msg);
+      return -1;
+    }
+    snprintf(x->cksum_want, sizeof x->cksum_want, "%s", v);
+  }
+  const char *trailer = tw_req_header(r, "x-amz-trailer");
+  if (!given && trailer) {
+    alg = tw_cksum_alg_parse(trailer);
+    if (!alg) {
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, "The value specified in the x-amz-trailer header is not supported");
+      return -1;
+    }
+    x->cksum_in_trailer = 1;
+  }
+  if (!alg) {
+    const char *sdk = tw_req_header(r, "x-amz-sdk-checksum-algorithm");
+    alg = sdk ? tw_cksum_alg_parse(sdk) : TW_CKSUM_NONE;
+    if (sdk && !alg) {
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, "Value for x-amz-sdk-checksum-algorithm header is invalid.");
+      return -1;
+    }
+  }
+  if (!alg) alg = TW_CKSUM_CRC64NVME;
+  tw_cksum_init(&x->cksum, alg);
+  return 0;
+}
+
+/* Decoded body bytes (plain, or out of aws-chunked framing) go here. */
+static int take_bytes(void *ud, const char *data, size_t n) {
+  s3_ctx *x = ud;
+  if (x->received + n > TW_S3_MAX_OBJECT) return -1;
+  x->received += n;
+  tw_hash_update(x->md5, data, n);
+  if (x->sha256) tw_hash_update(x->sha256, data, n);
+  tw_cksum_update(&x->cksum, data, n);
+  return tw_blob_write(&x->blob, data, n);
+}
+
 /* Called once with data NULL (headers only: refuse early), then per chunk. */
 int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
   s3_ctx *x = r->ctx;
   if (!data) {
-    const char *enc = tw_req_header(r, "Content-Encoding");
-    if (!strncmp(x->content_sha256, "STREAMING-", 10) || (enc && strstr(enc, "aws-chunked"))) {
-      tw_s3_error(r, x, TW_ERR_S3_NOT_IMPLEMENTED,
-                  "aws-chunked uploads are not supported yet; disable request checksums "
-                  "(request_checksum_calculation=when_required) or use UNSIGNED-PAYLOAD");
+    tw_chunked_mode mode = 0;
+    int streaming = !strncmp(x->content_sha256, "STREAMING-", 10);
+    if (streaming && tw_chunked_mode_parse(x->content_sha256, &mode)) {
+      tw_s3_error(r, x, TW_ERR_S3_NOT_IMPLEMENTED, "This x-amz-content-sha256 value is not supported.");
       return -1;
     }
     int e = tw_s3_bucket_exists(x->s3, x->bucket);
@@ -152,15 +221,17 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
     }
     const char *cl = tw_req_header(r, "Content-Length");
     const char *te = tw_req_header(r, "Transfer-Encoding");
-    if (cl) {
+    const char *dcl = tw_req_header(r, "x-amz-decoded-content-length");
+    const char *len = streaming ? dcl : cl;
+    if (len) {
       char *end;
-      x->expected = strtoull(cl, &end, 10);
+      x->expected = strtoull(len, &end, 10);
       x->has_expected = 1;
       if (*end || x->expected > TW_S3_MAX_OBJECT) {
         tw_s3_error(r, x, TW_ERR_S3_ENTITY_TOO_LARGE, NULL);
         return -1;
       }
-    } else if (!te || !strcasestr(te, "chunked")) {
+    } else if (!cl && (!te || !strcasestr(te, "chunked"))) {
       tw_s3_error(r, x, TW_ERR_S3_MISSING_CONTENT_LENGTH, NULL);
       return -1;
     }
@@ -172,9 +243,34 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
         return -1;
       }
     }
+    if (setup_checksum(r, x)) return -1;
     if (if_none_match_star(r) && exists(x->s3, x)) {
-      tw_s3_error(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL);
+      tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, "<Condition>If-None-Match</Condition>");
       return -1;
+    }
+    const char *im = tw_req_header(r, "If-Match");
+    if (im) { /* conditional overwrite: the current ETag must match */
+      obj_row o;
+      load_row(x->s3, x->bucket, x->key, x->key_len, &o);
+      int found = o.found, ok = found && etag_matches(im, o.etag);
+      row_free(&o);
+      if (!found) {
+        tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_KEY, NULL);
+        return -1;
+      }
+      if (!ok) {
+        tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, "<Condition>If-Match</Condition>");
+        return -1;
+      }
+    }
+    if (streaming) {
+      int is_signed = mode != TW_CHUNKED_UNSIGNED_TRAILER;
+      x->chunked = tw_chunked_new(mode, is_signed ? x->signing_key : NULL, is_signed ? x->amz_date : NULL,
+                                  is_signed ? x->scope : NULL, is_signed ? x->seed_signature : NULL);
+      if (!x->chunked || tw_chunked_expect_trailers(x->chunked, tw_req_header(r, "x-amz-trailer"))) {
+        tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, "The x-amz-trailer header is not valid.");
+        return -1;
+      }
     }
     if (tw_blob_create(x->s3->data_dir, &x->blob)) {
       tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
@@ -185,15 +281,17 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
     if (is_hex64(x->content_sha256)) x->sha256 = tw_hash_sha256_new();
     return 0;
   }
-  if (x->received + n > TW_S3_MAX_OBJECT) {
-    tw_s3_error(r, x, TW_ERR_S3_ENTITY_TOO_LARGE, NULL);
-    return -1;
+  if (x->chunked) {
+    if (tw_chunked_feed(x->chunked, data, n, take_bytes, x)) {
+      tw_err e = tw_chunked_error(x->chunked);
+      tw_s3_error(r, x, e == TW_ERR_INTERNAL && x->received > TW_S3_MAX_OBJECT ? TW_ERR_S3_ENTITY_TOO_LARGE : e,
+                  tw_chunked_errmsg(x->chunked));
+      return -1;
+    }
+    return 0;
   }
-  x->received += n;
-  tw_hash_update(x->md5, data, n);
-  if (x->sha256) tw_hash_update(x->sha256, data, n);
-  if (tw_blob_write(&x->blob, data, n)) {
-    tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot write the object.");
+  if (take_bytes(x, data, n)) {
+    tw_s3_error(r, x, x->received + n > TW_S3_MAX_OBJECT ? TW_ERR_S3_ENTITY_TOO_LARGE : TW_ERR_INTERNAL, NULL);
     return -1;
   }
   return 0;
@@ -206,11 +304,21 @@ static void put_done(tw_request *r) {
   char q[96];
   snprintf(q, sizeof q, "\"%s\"", x->etag);
   tw_req_add_header(r, "ETag", q);
+  const char *alg = json_string_value(json_object_get(x->result, "alg"));
+  if (alg) {
+    tw_req_add_header(r, tw_cksum_header(tw_cksum_alg_parse(alg)),
+                      json_string_value(json_object_get(x->result, "value")));
+    tw_req_add_header(r, "x-amz-checksum-type", "FULL_OBJECT");
+  }
   if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
 }
 
 void tw_s3_put_object(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
+  if (x->chunked && tw_chunked_finish(x->chunked)) {
+    tw_s3_error(r, x, tw_chunked_error(x->chunked), tw_chunked_errmsg(x->chunked));
+    return;
+  }
   if (x->has_expected && x->received != x->expected) {
     tw_s3_error(r, x, TW_ERR_S3_INCOMPLETE_BODY, NULL);
     return;
@@ -222,10 +330,32 @@ void tw_s3_put_object(tw_request *r, s3_ctx *x) {
   if (want) {
     uint8_t raw[64];
     if (tw_base64_decode(want, strlen(want), raw) != 16 || memcmp(raw, md5, 16)) {
-      tw_s3_error(r, x, TW_ERR_S3_BAD_DIGEST, NULL);
+      char extra[200];
+      char hexwant[33];
+      tw_hex(raw, 16, hexwant);
+      snprintf(extra, sizeof extra, "<ExpectedDigest>%s</ExpectedDigest>", hexwant);
+      tw_s3_error_key(r, x, TW_ERR_S3_BAD_DIGEST, NULL, extra);
       return;
     }
   }
+  char got[TW_CKSUM_MAX_B64];
+  tw_cksum_final_b64(&x->cksum, got);
+  if (x->cksum_in_trailer) {
+    const char *t = tw_chunked_trailer(x->chunked, tw_cksum_header(x->cksum.alg));
+    if (!t) {
+      tw_s3_error(r, x, TW_ERR_S3_MALFORMED_TRAILER, "The request contained trailing data that was not well-formed or did not conform to our published schema.");
+      return;
+    }
+    snprintf(x->cksum_want, sizeof x->cksum_want, "%s", t);
+  }
+  if (x->cksum_want[0] && strcmp(x->cksum_want, got)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "The %s you specified did not match the calculated checksum.",
+             tw_cksum_alg_name(x->cksum.alg));
+    tw_s3_error(r, x, TW_ERR_S3_BAD_DIGEST, msg);
+    return;
+  }
+  x->result = json_pack("{s:s,s:s}", "alg", tw_cksum_alg_name(x->cksum.alg), "value", got);
   if (x->sha256) {
     uint8_t sha[32];
     char hex[65];
@@ -236,7 +366,7 @@ void tw_s3_put_object(tw_request *r, s3_ctx *x) {
       return;
     }
   }
-  if (tw_blob_commit(s->data_dir, &x->blob)) {
+  if (tw_blob_publish(s->data_dir, &x->blob)) {
     x->blob_open = 0;
     tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot store the object.");
     return;
@@ -254,13 +384,13 @@ void tw_s3_put_object(tw_request *r, s3_ctx *x) {
     json_decref(headers);
     json_decref(meta);
     tw_blob_remove(s->data_dir, x->blob.id);
-    tw_s3_error(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL);
+    tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, "<Condition>If-None-Match</Condition>");
     return;
   }
   if (old.found) snprintf(x->old_blob, sizeof x->old_blob, "%s", old.blob);
   row_free(&old);
   uint64_t t = save_row(r, x, "ObjectCreated:Put", (int64_t)x->received, x->etag, x->blob.id,
-                        ct ? ct : "binary/octet-stream", headers, meta);
+                        ct ? ct : "binary/octet-stream", headers, meta, x->result);
   pthread_mutex_unlock(&s->mu);
   json_decref(headers);
   json_decref(meta);
@@ -396,7 +526,10 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
       snprintf(buf, sizeof buf, "\"%s\"", o.etag);
       tw_req_add_header(r, "ETag", buf);
     } else {
-      tw_s3_error(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL);
+      char extra[96];
+      snprintf(extra, sizeof extra, "<Condition>%s</Condition>",
+               tw_req_header(r, "If-Match") ? "If-Match" : "If-Unmodified-Since");
+      tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, extra);
     }
     row_free(&o);
     return;
@@ -431,6 +564,13 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
   }
   tw_s3_add_common_headers(r);
   add_object_headers(r, x, &o);
+  const char *mode = tw_req_header(r, "x-amz-checksum-mode");
+  if (!ranged && mode && !strcasecmp(mode, "ENABLED") && o.checksum) {
+    const char *alg = json_string_value(json_object_get(o.checksum, "alg"));
+    tw_req_add_header(r, tw_cksum_header(tw_cksum_alg_parse(alg)),
+                      json_string_value(json_object_get(o.checksum, "value")));
+    tw_req_add_header(r, "x-amz-checksum-type", "FULL_OBJECT");
+  }
   if (ranged) {
     char cr[96];
     snprintf(cr, sizeof cr, "bytes %" PRId64 "-%" PRId64 "/%" PRId64, start, start + len - 1, o.size);
@@ -500,6 +640,30 @@ void tw_s3_delete_objects(tw_request *r, s3_ctx *x) {
   if (tw_s3_bucket_exists(s, x->bucket) <= 0) {
     tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
     return;
+  }
+  /* S3 wants the body's integrity: Content-MD5 or a checksum header */
+  const char *md5 = tw_req_header(r, "Content-MD5");
+  int has_cksum = 0;
+  for (size_t i = 0; i < r->nheaders; i++)
+    if (!strncasecmp(r->headers[i].name, "x-amz-checksum-", 15) &&
+        strcasecmp(r->headers[i].name, "x-amz-checksum-mode"))
+      has_cksum = 1;
+  if (!md5 && !has_cksum) {
+    tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST,
+                "Missing required header for this request: Content-MD5");
+    return;
+  }
+  if (md5) {
+    uint8_t raw[64], got[16];
+    tw_md5(r->body.data ? r->body.data : "", r->body.len, got);
+    if (strlen(md5) > 40 || tw_base64_decode(md5, strlen(md5), raw) != 16) {
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_DIGEST, NULL);
+      return;
+    }
+    if (memcmp(raw, got, 16)) {
+      tw_s3_error(r, x, TW_ERR_S3_BAD_DIGEST, NULL);
+      return;
+    }
   }
   char *root = NULL;
   json_t *doc = r->body.len ? tw_xml_parse(r->body.data, r->body.len, &root) : NULL;
@@ -597,7 +761,7 @@ static int copy_blob(tw_s3 *s, const char *src_id, tw_blob_writer *w) {
     }
   if (n < 0) rc = -1;
   close(in);
-  if (rc || tw_blob_commit(s->data_dir, w)) {
+  if (rc || tw_blob_publish(s->data_dir, w)) {
     tw_blob_abort(w);
     return -1;
   }
@@ -657,13 +821,25 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
   /* copy-source conditions */
   const char *cim = tw_req_header(r, "x-amz-copy-source-if-match");
   const char *cinm = tw_req_header(r, "x-amz-copy-source-if-none-match");
-  if ((cim && !etag_matches(cim, o.etag)) || (cinm && etag_matches(cinm, o.etag))) {
+  const char *cius = tw_req_header(r, "x-amz-copy-source-if-unmodified-since");
+  const char *cims = tw_req_header(r, "x-amz-copy-source-if-modified-since");
+  time_t ct_;
+  const char *failed = NULL;
+  if (cim && !etag_matches(cim, o.etag)) failed = "x-amz-copy-source-If-Match";
+  else if (!cim && cius && !parse_http_date(cius, &ct_) && o.modified_ms / 1000 > ct_)
+    failed = "x-amz-copy-source-If-Unmodified-Since";
+  else if (cinm && etag_matches(cinm, o.etag)) failed = "x-amz-copy-source-If-None-Match";
+  else if (!cinm && cims && !parse_http_date(cims, &ct_) && o.modified_ms / 1000 <= ct_)
+    failed = "x-amz-copy-source-If-Modified-Since";
+  if (failed) {
     row_free(&o);
-    tw_s3_error(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL);
+    char extra[128];
+    snprintf(extra, sizeof extra, "<Condition>%s</Condition>", failed);
+    tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, extra);
     return;
   }
   tw_blob_writer w;
-  if (o.size > 0 ? copy_blob(s, o.blob, &w) : tw_blob_create(s->data_dir, &w) || tw_blob_commit(s->data_dir, &w)) {
+  if (o.size > 0 ? copy_blob(s, o.blob, &w) : tw_blob_create(s->data_dir, &w) || tw_blob_publish(s->data_dir, &w)) {
     row_free(&o);
     tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot copy the object's data.");
     return;
@@ -685,7 +861,8 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
   load_row(s, x->bucket, x->key, x->key_len, &old);
   if (old.found) snprintf(x->old_blob, sizeof x->old_blob, "%s", old.blob);
   row_free(&old);
-  uint64_t t = save_row(r, x, "ObjectCreated:Copy", o.size, o.etag, w.id, ct, headers, meta);
+  uint64_t t = save_row(r, x, "ObjectCreated:Copy", o.size, o.etag, w.id, ct, headers, meta,
+                        o.checksum);
   pthread_mutex_unlock(&s->mu);
   x->result = json_object();
   json_object_set_new(x->result, "modified", json_integer(tw_now_ms()));

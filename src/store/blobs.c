@@ -78,6 +78,21 @@ fail:
   return -1;
 }
 
+int tw_blob_publish(const char *data_dir, tw_blob_writer *w) {
+  char dir[1200], final[1300];
+  snprintf(dir, sizeof dir, "%s/blobs/%.2s", data_dir, w->id);
+  if (mkdir_p(dir)) goto fail;
+  close(w->fd);
+  w->fd = -1;
+  tw_blob_path(data_dir, w->id, final, sizeof final);
+  if (rename(w->tmp_path, final)) goto fail;
+  return 0;
+fail:
+  tw_error("blobs: cannot publish %s: %s", w->tmp_path, strerror(errno));
+  tw_blob_abort(w);
+  return -1;
+}
+
 void tw_blob_abort(tw_blob_writer *w) {
   if (w->fd >= 0) close(w->fd);
   w->fd = -1;

@@ -19,6 +19,9 @@ int tw_blob_create(const char *data_dir, tw_blob_writer *w);
 int tw_blob_write(tw_blob_writer *w, const void *p, size_t n);
 /* fsync, rename into place, fsync the directory. */
 int tw_blob_commit(const char *data_dir, tw_blob_writer *w);
+/* Rename into place without fsync: the caller must then have the store sync the
+ * file system before the metadata commits (tw_store_require_fs_sync). */
+int tw_blob_publish(const char *data_dir, tw_blob_writer *w);
 void tw_blob_abort(tw_blob_writer *w);
 void tw_blob_path(const char *data_dir, const char *id, char *out, size_t n);
 int tw_blob_open(const char *data_dir, const char *id);

@@ -95,6 +95,9 @@ uint64_t tw_store_exec(tw_store *s, const char *sql, const tw_sql_val *vals, int
  * Lock order: an engine's own lock first, then hold. */
 void tw_store_hold(tw_store *s);
 void tw_store_release(tw_store *s);
+/* The open batch refers to files written without fsync (blobs): the writer
+ * makes the file system durable (syncfs) before committing it. Call under hold. */
+void tw_store_require_fs_sync(tw_store *s);
 /* This thread's read-only connection (committed data only). */
 struct sqlite3;
 struct sqlite3 *tw_store_reader(tw_store *s);
