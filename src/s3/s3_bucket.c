@@ -12,7 +12,7 @@ int tw_s3_valid_bucket_name(const char *n) {
   size_t len = strlen(n);
   if (len < 3 || len > 63) return 0;
   if (!isalnum((unsigned char)n[0]) || !isalnum((unsigned char)n[len - 1])) return 0;
-  int dots = 0, digits_and_dots = 1;
+  int dots = 0;
   for (size_t i = 0; i < len; i++) {
     char c = n[i];
     if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '.' || c == '-')) return 0;
@@ -21,9 +21,14 @@ int tw_s3_valid_bucket_name(const char *n) {
       if (i && (n[i - 1] == '.' || n[i - 1] == '-')) return 0;
       if (i + 1 < len && n[i + 1] == '-') return 0;
     }
-    if (!isdigit((unsigned char)c) && c != '.') digits_and_dots = 0;
   }
-  if (digits_and_dots && dots == 3) return 0; /* looks like an IP address */
+  if (dots == 3) { /* formatted as an IPv4 address? */
+    unsigned a, b2, c2, d;
+    char tail;
+    if (sscanf(n, "%3u.%3u.%3u.%3u%c", &a, &b2, &c2, &d, &tail) == 4 && a < 256 && b2 < 256 &&
+        c2 < 256 && d < 256)
+      return 0;
+  }
   if (!strncmp(n, "xn--", 4) || !strncmp(n, "sthree-", 7)) return 0;
   if (len > 8 && !strcmp(n + len - 8, "-s3alias")) return 0;
   if (len > 7 && !strcmp(n + len - 7, "--ol-s3")) return 0;

@@ -43,6 +43,22 @@ void tw_s3_respond_xml(tw_request *r, int status, tw_buf *b) {
   tw_s3_add_common_headers(r);
 }
 
+/* Text for XML 1.0, which cannot carry control characters even escaped:
+ * those are written percent-encoded, so a client's parser never chokes. */
+static void xml_safe_text(tw_buf *b, const char *tag, const char *v, size_t n) {
+  tw_buf_printf(b, "<%s>", tag);
+  size_t start = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)v[i];
+    if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r') continue;
+    tw_buf_xml_escape(b, v + start, i - start);
+    tw_buf_printf(b, "%%%02X", c);
+    start = i + 1;
+  }
+  tw_buf_xml_escape(b, v + start, n - start);
+  tw_buf_printf(b, "</%s>", tag);
+}
+
 void tw_s3_error_key(tw_request *r, s3_ctx *x, tw_err e, const char *msg, const char *extra_xml) {
   const tw_err_info *info = tw_err_get(e);
   if (!strcmp(r->method, "HEAD") || info->http_status == 304) { /* no body for these */
@@ -59,9 +75,10 @@ void tw_s3_error_key(tw_request *r, s3_ctx *x, tw_err e, const char *msg, const 
   if (x && x->bucket && (e == TW_ERR_S3_NO_SUCH_BUCKET || e == TW_ERR_S3_BUCKET_NOT_EMPTY ||
                          e == TW_ERR_S3_BUCKET_EXISTS || e == TW_ERR_S3_INVALID_BUCKET_NAME))
     tw_s3_xml_text(&b, "BucketName", x->bucket);
-  if (x && x->key && e == TW_ERR_S3_NO_SUCH_KEY) tw_s3_xml_textn(&b, "Key", x->key, x->key_len);
-  char *path = tw_url_decode(r->path, strlen(r->path), 0);
-  tw_s3_xml_text(&b, "Resource", path);
+  if (x && x->key && e == TW_ERR_S3_NO_SUCH_KEY) xml_safe_text(&b, "Key", x->key, x->key_len);
+  size_t plen;
+  char *path = tw_url_decode_len(r->path, strlen(r->path), 0, &plen);
+  xml_safe_text(&b, "Resource", path, plen);
   free(path);
   tw_s3_xml_text(&b, "RequestId", r->request_id);
   tw_s3_xml_text(&b, "HostId", r->request_id);
@@ -170,13 +187,55 @@ static int authenticate(tw_request *r, s3_ctx *x) {
       .s3 = 1,
   };
   tw_sigv4_info info;
-  tw_err e = tw_sigv4_verify(&in, tw_credentials_secret, x->s3->creds, time(NULL), &info, msg,
-                             sizeof msg);
+  memset(&info, 0, sizeof info);
+  time_t now = time(NULL);
+  tw_err e = tw_sigv4_verify(&in, tw_credentials_secret, x->s3->creds, now, &info, msg, sizeof msg);
+  if (e == TW_ERR_OK && strcmp(info.region, x->s3->region)) { /* signed for another region */
+    e = TW_ERR_SIGNATURE_MISMATCH;
+    info.fault = TW_SIGV4_FAULT_SCOPE;
+  }
   if (e != TW_ERR_OK) {
     tw_err s3e = map_sigv4(e, &info);
-    if (s3e == TW_ERR_SIGNATURE_MISMATCH && info.fault == TW_SIGV4_FAULT_SIGNATURE) msg[0] = 0;
+    char extra[512] = "";
+    if (info.fault == TW_SIGV4_FAULT_SCOPE && info.region[0] && strcmp(info.region, x->s3->region)) {
+      s3e = info.presigned ? TW_ERR_S3_AUTH_QUERY_PARAMS : TW_ERR_S3_AUTH_HEADER_MALFORMED;
+      snprintf(msg, sizeof msg, "%s; the region '%s' is wrong; expecting '%s'",
+               info.presigned ? "Error parsing the X-Amz-Credential parameter"
+                              : "The authorization header is malformed",
+               info.region, x->s3->region);
+      snprintf(extra, sizeof extra, "<Region>%s</Region>", x->s3->region);
+    } else if (s3e == TW_ERR_SIGNATURE_MISMATCH) {
+      snprintf(msg, sizeof msg, "The request signature we calculated does not match the signature "
+                                "you provided. Check your key and signing method.");
+      tw_buf ex;
+      tw_buf_init(&ex, sizeof extra - 1);
+      tw_s3_xml_text(&ex, "AWSAccessKeyId", info.access_key);
+      tw_s3_xml_text(&ex, "SignatureProvided", info.signature);
+      snprintf(extra, sizeof extra, "%s", tw_buf_cstr(&ex));
+      tw_buf_free(&ex);
+    } else if (s3e == TW_ERR_S3_INVALID_ACCESS_KEY) {
+      tw_buf ex;
+      tw_buf_init(&ex, sizeof extra - 1);
+      tw_s3_xml_text(&ex, "AWSAccessKeyId", info.access_key);
+      snprintf(extra, sizeof extra, "%s", tw_buf_cstr(&ex));
+      tw_buf_free(&ex);
+      msg[0] = 0;
+    } else if (info.fault == TW_SIGV4_FAULT_EXPIRED && info.amz_date[0]) {
+      struct tm tm;
+      memset(&tm, 0, sizeof tm);
+      strptime(info.amz_date, "%Y%m%dT%H%M%SZ", &tm);
+      time_t start = timegm(&tm);
+      char exp[32], srv[32];
+      tw_s3_iso8601((int64_t)(start + info.expires) * 1000, exp);
+      tw_s3_iso8601((int64_t)now * 1000, srv);
+      exp[19] = 'Z', exp[20] = 0; /* S3 prints these without milliseconds */
+      srv[19] = 'Z', srv[20] = 0;
+      snprintf(extra, sizeof extra,
+               "<X-Amz-Expires>%ld</X-Amz-Expires><Expires>%s</Expires><ServerTime>%s</ServerTime>",
+               info.expires, exp, srv);
+    }
     if (s3e == TW_ERR_ACCESS_DENIED && !msg[0]) snprintf(msg, sizeof msg, "Access Denied");
-    tw_s3_error(r, x, s3e, msg);
+    tw_s3_error_key(r, x, s3e, msg, extra[0] ? extra : NULL);
     return -1;
   }
   snprintf(r->principal, sizeof r->principal, "%s", info.access_key);

@@ -331,9 +331,12 @@ void tw_s3_put_object(tw_request *r, s3_ctx *x) {
     uint8_t raw[64];
     if (tw_base64_decode(want, strlen(want), raw) != 16 || memcmp(raw, md5, 16)) {
       char extra[200];
-      char hexwant[33];
+      char hexwant[33], calc[32];
       tw_hex(raw, 16, hexwant);
-      snprintf(extra, sizeof extra, "<ExpectedDigest>%s</ExpectedDigest>", hexwant);
+      tw_base64_encode(md5, 16, calc);
+      snprintf(extra, sizeof extra,
+               "<ExpectedDigest>%s</ExpectedDigest><CalculatedDigest>%s</CalculatedDigest>",
+               hexwant, calc);
       tw_s3_error_key(r, x, TW_ERR_S3_BAD_DIGEST, NULL, extra);
       return;
     }
