@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "auth/chunked.h"
 #include "core/buf.h"
@@ -78,6 +79,23 @@ void tw_s3_delete_bucket(tw_request *r, s3_ctx *x);
 void tw_s3_get_bucket_location(tw_request *r, s3_ctx *x);
 
 /* s3_object.c */
+typedef struct {
+  int found;
+  int64_t size, modified_ms;
+  char etag[80], blob[37];
+  char *content_type;
+  json_t *headers, *meta, *checksum;
+} tw_s3_obj;
+void tw_s3_row_free(tw_s3_obj *o);
+int tw_s3_load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, tw_s3_obj *o);
+void tw_s3_headers_from_request(tw_request *r, json_t **headers, json_t **meta);
+/* Writes the object row and its events in one store batch; returns the ticket. */
+uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t size,
+                        const char *etag, const char *blob, const char *content_type,
+                        json_t *headers, json_t *meta, json_t *checksum);
+int tw_s3_etag_matches(const char *list, const char *etag);
+int tw_s3_parse_http_date(const char *s, time_t *out);
+int tw_s3_finish_body(tw_request *r, s3_ctx *x);
 int tw_s3_put_body(tw_request *r, const char *data, size_t n);
 void tw_s3_put_object(tw_request *r, s3_ctx *x);
 void tw_s3_get_object(tw_request *r, s3_ctx *x);

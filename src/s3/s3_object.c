@@ -22,15 +22,8 @@ static const char *stored_headers[] = {"Cache-Control", "Content-Disposition", "
                                        "Content-Language", "Expires",
                                        "x-amz-website-redirect-location", NULL};
 
-typedef struct {
-  int found;
-  int64_t size, modified_ms;
-  char etag[80], blob[37];
-  char *content_type;
-  json_t *headers, *meta, *checksum;
-} obj_row;
 
-static void row_free(obj_row *o) {
+void tw_s3_row_free(tw_s3_obj *o) {
   free(o->content_type);
   json_decref(o->headers);
   json_decref(o->meta);
@@ -38,7 +31,7 @@ static void row_free(obj_row *o) {
   memset(o, 0, sizeof *o);
 }
 
-static int load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, obj_row *o) {
+int tw_s3_load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, tw_s3_obj *o) {
   memset(o, 0, sizeof *o);
   sqlite3 *db = tw_store_reader(s->store);
   sqlite3_stmt *st;
@@ -69,7 +62,7 @@ static int load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, 
 }
 
 /* Object metadata from the request's headers (PUT, COPY with REPLACE). */
-static void headers_from_request(tw_request *r, json_t **headers, json_t **meta) {
+void tw_s3_headers_from_request(tw_request *r, json_t **headers, json_t **meta) {
   *headers = json_object();
   *meta = json_object();
   for (int i = 0; stored_headers[i]; i++) {
@@ -91,7 +84,7 @@ static void headers_from_request(tw_request *r, json_t **headers, json_t **meta)
 }
 
 /* Writes the object row and its events in one store batch; returns the ticket. */
-static uint64_t save_row(tw_request *r, s3_ctx *x, const char *event, int64_t size,
+uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t size,
                          const char *etag, const char *blob, const char *content_type,
                          json_t *headers, json_t *meta, json_t *checksum) {
   tw_s3 *s = x->s3;
@@ -122,7 +115,6 @@ static uint64_t save_row(tw_request *r, s3_ctx *x, const char *event, int64_t si
 
 /* --- PUT ------------------------------------------------------------------------- */
 
-static int etag_matches(const char *list, const char *etag);
 
 static int is_hex64(const char *s) {
   if (strlen(s) != 64) return 0;
@@ -137,10 +129,10 @@ static int if_none_match_star(tw_request *r) {
 }
 
 static int exists(tw_s3 *s, s3_ctx *x) {
-  obj_row o;
-  load_row(s, x->bucket, x->key, x->key_len, &o);
+  tw_s3_obj o;
+  tw_s3_load_row(s, x->bucket, x->key, x->key_len, &o);
   int f = o.found;
-  row_free(&o);
+  tw_s3_row_free(&o);
   return f;
 }
 
@@ -250,10 +242,10 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
     }
     const char *im = tw_req_header(r, "If-Match");
     if (im) { /* conditional overwrite: the current ETag must match */
-      obj_row o;
-      load_row(x->s3, x->bucket, x->key, x->key_len, &o);
-      int found = o.found, ok = found && etag_matches(im, o.etag);
-      row_free(&o);
+      tw_s3_obj o;
+      tw_s3_load_row(x->s3, x->bucket, x->key, x->key_len, &o);
+      int found = o.found, ok = found && tw_s3_etag_matches(im, o.etag);
+      tw_s3_row_free(&o);
       if (!found) {
         tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_KEY, NULL);
         return -1;
@@ -313,15 +305,16 @@ static void put_done(tw_request *r) {
   if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
 }
 
-void tw_s3_put_object(tw_request *r, s3_ctx *x) {
-  tw_s3 *s = x->s3;
+/* After a streamed body: framing complete, length, Content-MD5, content SHA-256
+ * and checksum all hold; sets x->etag and x->result (the checksum). 0 or -1. */
+int tw_s3_finish_body(tw_request *r, s3_ctx *x) {
   if (x->chunked && tw_chunked_finish(x->chunked)) {
     tw_s3_error(r, x, tw_chunked_error(x->chunked), tw_chunked_errmsg(x->chunked));
-    return;
+    return -1;
   }
   if (x->has_expected && x->received != x->expected) {
     tw_s3_error(r, x, TW_ERR_S3_INCOMPLETE_BODY, NULL);
-    return;
+    return -1;
   }
   uint8_t md5[16];
   tw_hash_final(x->md5, md5);
@@ -338,7 +331,7 @@ void tw_s3_put_object(tw_request *r, s3_ctx *x) {
                "<ExpectedDigest>%s</ExpectedDigest><CalculatedDigest>%s</CalculatedDigest>",
                hexwant, calc);
       tw_s3_error_key(r, x, TW_ERR_S3_BAD_DIGEST, NULL, extra);
-      return;
+      return -1;
     }
   }
   char got[TW_CKSUM_MAX_B64];
@@ -347,7 +340,7 @@ void tw_s3_put_object(tw_request *r, s3_ctx *x) {
     const char *t = tw_chunked_trailer(x->chunked, tw_cksum_header(x->cksum.alg));
     if (!t) {
       tw_s3_error(r, x, TW_ERR_S3_MALFORMED_TRAILER, "The request contained trailing data that was not well-formed or did not conform to our published schema.");
-      return;
+      return -1;
     }
     snprintf(x->cksum_want, sizeof x->cksum_want, "%s", t);
   }
@@ -356,7 +349,7 @@ void tw_s3_put_object(tw_request *r, s3_ctx *x) {
     snprintf(msg, sizeof msg, "The %s you specified did not match the calculated checksum.",
              tw_cksum_alg_name(x->cksum.alg));
     tw_s3_error(r, x, TW_ERR_S3_BAD_DIGEST, msg);
-    return;
+    return -1;
   }
   x->result = json_pack("{s:s,s:s}", "alg", tw_cksum_alg_name(x->cksum.alg), "value", got);
   if (x->sha256) {
@@ -366,9 +359,15 @@ void tw_s3_put_object(tw_request *r, s3_ctx *x) {
     tw_hex(sha, 32, hex);
     if (strcmp(hex, x->content_sha256)) {
       tw_s3_error(r, x, TW_ERR_S3_SHA256_MISMATCH, NULL);
-      return;
+      return -1;
     }
   }
+  return 0;
+}
+
+void tw_s3_put_object(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  if (tw_s3_finish_body(r, x)) return;
   if (tw_blob_publish(s->data_dir, &x->blob)) {
     x->blob_open = 0;
     tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot store the object.");
@@ -376,14 +375,14 @@ void tw_s3_put_object(tw_request *r, s3_ctx *x) {
   }
   x->blob_open = 0;
   json_t *headers, *meta;
-  headers_from_request(r, &headers, &meta);
+  tw_s3_headers_from_request(r, &headers, &meta);
   const char *ct = tw_req_header(r, "Content-Type");
   pthread_mutex_lock(&s->mu);
-  obj_row old;
-  load_row(s, x->bucket, x->key, x->key_len, &old);
+  tw_s3_obj old;
+  tw_s3_load_row(s, x->bucket, x->key, x->key_len, &old);
   if (old.found && if_none_match_star(r)) { /* lost a race with another writer */
     pthread_mutex_unlock(&s->mu);
-    row_free(&old);
+    tw_s3_row_free(&old);
     json_decref(headers);
     json_decref(meta);
     tw_blob_remove(s->data_dir, x->blob.id);
@@ -391,8 +390,8 @@ void tw_s3_put_object(tw_request *r, s3_ctx *x) {
     return;
   }
   if (old.found) snprintf(x->old_blob, sizeof x->old_blob, "%s", old.blob);
-  row_free(&old);
-  uint64_t t = save_row(r, x, "ObjectCreated:Put", (int64_t)x->received, x->etag, x->blob.id,
+  tw_s3_row_free(&old);
+  uint64_t t = tw_s3_save_row(r, x, "ObjectCreated:Put", (int64_t)x->received, x->etag, x->blob.id,
                         ct ? ct : "binary/octet-stream", headers, meta, x->result);
   pthread_mutex_unlock(&s->mu);
   json_decref(headers);
@@ -402,7 +401,7 @@ void tw_s3_put_object(tw_request *r, s3_ctx *x) {
 
 /* --- GET / HEAD ---------------------------------------------------------------------- */
 
-static int etag_matches(const char *list, const char *etag) {
+int tw_s3_etag_matches(const char *list, const char *etag) {
   /* a comma-separated list of quoted or bare etags, or "*" */
   const char *p = list;
   while (*p) {
@@ -420,7 +419,7 @@ static int etag_matches(const char *list, const char *etag) {
   return 0;
 }
 
-static int parse_http_date(const char *s, time_t *out) {
+int tw_s3_parse_http_date(const char *s, time_t *out) {
   struct tm tm;
   memset(&tm, 0, sizeof tm);
   const char *fmts[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
@@ -437,16 +436,16 @@ static int parse_http_date(const char *s, time_t *out) {
 }
 
 /* 0: go on; else the status to answer (304 or 412). */
-static int check_conditions(tw_request *r, const obj_row *o) {
+static int check_conditions(tw_request *r, const tw_s3_obj *o) {
   const char *im = tw_req_header(r, "If-Match");
   const char *inm = tw_req_header(r, "If-None-Match");
   const char *ims = tw_req_header(r, "If-Modified-Since");
   const char *ius = tw_req_header(r, "If-Unmodified-Since");
   time_t mod = (time_t)(o->modified_ms / 1000), t;
-  if (im && !etag_matches(im, o->etag)) return 412;
-  if (!im && ius && !parse_http_date(ius, &t) && mod > t) return 412;
-  if (inm && etag_matches(inm, o->etag)) return 304;
-  if (!inm && ims && !parse_http_date(ims, &t) && mod <= t) return 304;
+  if (im && !tw_s3_etag_matches(im, o->etag)) return 412;
+  if (!im && ius && !tw_s3_parse_http_date(ius, &t) && mod > t) return 412;
+  if (inm && tw_s3_etag_matches(inm, o->etag)) return 304;
+  if (!inm && ims && !tw_s3_parse_http_date(ims, &t) && mod <= t) return 304;
   return 0;
 }
 
@@ -479,7 +478,7 @@ static int parse_range(const char *h, int64_t size, int64_t *start, int64_t *len
   return 1;
 }
 
-static void add_object_headers(tw_request *r, s3_ctx *x, const obj_row *o) {
+static void add_object_headers(tw_request *r, s3_ctx *x, const tw_s3_obj *o) {
   char buf[96];
   snprintf(buf, sizeof buf, "\"%s\"", o->etag);
   tw_req_add_header(r, "ETag", buf);
@@ -510,8 +509,8 @@ static void add_object_headers(tw_request *r, s3_ctx *x, const obj_row *o) {
 
 void tw_s3_get_object(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
-  obj_row o;
-  if (load_row(s, x->bucket, x->key, x->key_len, &o)) {
+  tw_s3_obj o;
+  if (tw_s3_load_row(s, x->bucket, x->key, x->key_len, &o)) {
     tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
     return;
   }
@@ -534,7 +533,7 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
                tw_req_header(r, "If-Match") ? "If-Match" : "If-Unmodified-Since");
       tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, extra);
     }
-    row_free(&o);
+    tw_s3_row_free(&o);
     return;
   }
   int64_t start = 0, len = o.size;
@@ -550,7 +549,7 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
     char cr[64];
     snprintf(cr, sizeof cr, "bytes */%" PRId64, o.size);
     tw_req_add_header(r, "Content-Range", cr);
-    row_free(&o);
+    tw_s3_row_free(&o);
     return;
   }
   int status = ranged ? 206 : 200;
@@ -559,7 +558,7 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
   } else {
     int fd = tw_blob_open(s->data_dir, o.blob);
     if (fd < 0) {
-      row_free(&o);
+      tw_s3_row_free(&o);
       tw_s3_error(r, x, TW_ERR_INTERNAL, "The object's data is missing.");
       return;
     }
@@ -579,7 +578,7 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
     snprintf(cr, sizeof cr, "bytes %" PRId64 "-%" PRId64 "/%" PRId64, start, start + len - 1, o.size);
     tw_req_add_header(r, "Content-Range", cr);
   }
-  row_free(&o);
+  tw_s3_row_free(&o);
 }
 
 /* --- DELETE ---------------------------------------------------------------------------- */
@@ -594,8 +593,8 @@ static void delete_done(tw_request *r) {
 /* Deletes one key (lock s->mu held); returns the ticket, 0 if nothing existed. */
 static uint64_t delete_key(tw_request *r, s3_ctx *x, const char *key, size_t klen, char old_blob[37]) {
   tw_s3 *s = x->s3;
-  obj_row o;
-  load_row(s, x->bucket, key, klen, &o);
+  tw_s3_obj o;
+  tw_s3_load_row(s, x->bucket, key, klen, &o);
   old_blob[0] = 0;
   if (!o.found) return 0;
   snprintf(old_blob, 37, "%.36s", o.blob);
@@ -608,7 +607,7 @@ static uint64_t delete_key(tw_request *r, s3_ctx *x, const char *key, size_t kle
   uint64_t t2 = tw_store_ticket(s->store);
   tw_store_release(s->store);
   tw_sqs_unlock(s->sqs);
-  row_free(&o);
+  tw_s3_row_free(&o);
   return t2 > t ? t2 : t;
 }
 
@@ -794,8 +793,8 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
     tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
     return;
   }
-  obj_row o;
-  load_row(s, sbucket, skey, sklen, &o);
+  tw_s3_obj o;
+  tw_s3_load_row(s, sbucket, skey, sklen, &o);
   if (!o.found) {
     int be = tw_s3_bucket_exists(s, sbucket);
     free(decoded);
@@ -806,14 +805,14 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
   int replace = directive && !strcasecmp(directive, "REPLACE");
   if (directive && !replace && strcasecmp(directive, "COPY")) {
     free(decoded);
-    row_free(&o);
+    tw_s3_row_free(&o);
     tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT, "Unknown metadata directive.");
     return;
   }
   if (!replace && !strcmp(sbucket, x->bucket) && sklen == x->key_len &&
       !memcmp(skey, x->key, sklen)) {
     free(decoded);
-    row_free(&o);
+    tw_s3_row_free(&o);
     tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST,
                 "This copy request is illegal because it is trying to copy an object to itself "
                 "without changing the object's metadata, storage class, website redirect "
@@ -828,14 +827,14 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
   const char *cims = tw_req_header(r, "x-amz-copy-source-if-modified-since");
   time_t ct_;
   const char *failed = NULL;
-  if (cim && !etag_matches(cim, o.etag)) failed = "x-amz-copy-source-If-Match";
-  else if (!cim && cius && !parse_http_date(cius, &ct_) && o.modified_ms / 1000 > ct_)
+  if (cim && !tw_s3_etag_matches(cim, o.etag)) failed = "x-amz-copy-source-If-Match";
+  else if (!cim && cius && !tw_s3_parse_http_date(cius, &ct_) && o.modified_ms / 1000 > ct_)
     failed = "x-amz-copy-source-If-Unmodified-Since";
-  else if (cinm && etag_matches(cinm, o.etag)) failed = "x-amz-copy-source-If-None-Match";
-  else if (!cinm && cims && !parse_http_date(cims, &ct_) && o.modified_ms / 1000 <= ct_)
+  else if (cinm && tw_s3_etag_matches(cinm, o.etag)) failed = "x-amz-copy-source-If-None-Match";
+  else if (!cinm && cims && !tw_s3_parse_http_date(cims, &ct_) && o.modified_ms / 1000 <= ct_)
     failed = "x-amz-copy-source-If-Modified-Since";
   if (failed) {
-    row_free(&o);
+    tw_s3_row_free(&o);
     char extra[128];
     snprintf(extra, sizeof extra, "<Condition>%s</Condition>", failed);
     tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, extra);
@@ -843,14 +842,14 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
   }
   tw_blob_writer w;
   if (o.size > 0 ? copy_blob(s, o.blob, &w) : tw_blob_create(s->data_dir, &w) || tw_blob_publish(s->data_dir, &w)) {
-    row_free(&o);
+    tw_s3_row_free(&o);
     tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot copy the object's data.");
     return;
   }
   json_t *headers, *meta;
   const char *ct;
   if (replace) {
-    headers_from_request(r, &headers, &meta);
+    tw_s3_headers_from_request(r, &headers, &meta);
     ct = tw_req_header(r, "Content-Type");
     if (!ct) ct = "binary/octet-stream";
   } else {
@@ -860,17 +859,17 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
   }
   snprintf(x->etag, sizeof x->etag, "%s", o.etag);
   pthread_mutex_lock(&s->mu);
-  obj_row old;
-  load_row(s, x->bucket, x->key, x->key_len, &old);
+  tw_s3_obj old;
+  tw_s3_load_row(s, x->bucket, x->key, x->key_len, &old);
   if (old.found) snprintf(x->old_blob, sizeof x->old_blob, "%s", old.blob);
-  row_free(&old);
-  uint64_t t = save_row(r, x, "ObjectCreated:Copy", o.size, o.etag, w.id, ct, headers, meta,
+  tw_s3_row_free(&old);
+  uint64_t t = tw_s3_save_row(r, x, "ObjectCreated:Copy", o.size, o.etag, w.id, ct, headers, meta,
                         o.checksum);
   pthread_mutex_unlock(&s->mu);
   x->result = json_object();
   json_object_set_new(x->result, "modified", json_integer(tw_now_ms()));
   json_decref(headers);
   json_decref(meta);
-  row_free(&o);
+  tw_s3_row_free(&o);
   tw_req_after_commit(r, t, copy_done);
 }
