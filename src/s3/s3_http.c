@@ -304,7 +304,8 @@ static s3_handler pick(tw_request *r, s3_ctx *x) {
       return put ? tw_s3_put_notification : get ? tw_s3_get_notification : NULL;
     if (json_object_get(x->q, "location")) return get ? tw_s3_get_bucket_location : NULL;
     if (json_object_get(x->q, "delete")) return post ? tw_s3_delete_objects : NULL;
-    static const char *unsupported[] = {"lifecycle", "cors", "uploads", "policy", "tagging",
+    if (json_object_get(x->q, "uploads")) return get ? tw_s3_list_uploads : NULL;
+    static const char *unsupported[] = {"lifecycle", "cors", "policy", "tagging",
                                         "versioning", "acl", "website", "logging",
                                         "encryption", "replication", "object-lock", NULL};
     for (int i = 0; unsupported[i]; i++)
@@ -315,8 +316,16 @@ static s3_handler pick(tw_request *r, s3_ctx *x) {
     if (get) return tw_s3_list_objects;
     return NULL;
   }
-  if (json_object_get(x->q, "uploads") || json_object_get(x->q, "uploadId") ||
-      json_object_get(x->q, "tagging") || json_object_get(x->q, "acl") ||
+  if (json_object_get(x->q, "uploads")) return post ? tw_s3_create_multipart : NULL;
+  if (json_object_get(x->q, "uploadId")) {
+    if (put)
+      return tw_req_header(r, "x-amz-copy-source") ? tw_s3_upload_part_copy : tw_s3_upload_part;
+    if (post) return tw_s3_complete_multipart;
+    if (del) return tw_s3_abort_multipart;
+    if (get) return tw_s3_list_parts;
+    return NULL;
+  }
+  if (json_object_get(x->q, "tagging") || json_object_get(x->q, "acl") ||
       json_object_get(x->q, "retention") || json_object_get(x->q, "legal-hold") ||
       json_object_get(x->q, "attributes"))
     return not_implemented;
@@ -361,7 +370,7 @@ void tw_s3_begin(tw_request *r) {
     return;
   }
   r->on_done = run_handler;
-  if (x->handler == tw_s3_put_object) {
+  if (x->handler == tw_s3_put_object || x->handler == tw_s3_upload_part) {
     r->on_body = tw_s3_put_body;
     if (tw_s3_put_body(r, NULL, 0)) return; /* checks before the body: may answer now */
   }

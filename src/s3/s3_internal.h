@@ -103,6 +103,16 @@ void tw_s3_delete_object(tw_request *r, s3_ctx *x);
 void tw_s3_copy_object(tw_request *r, s3_ctx *x);
 void tw_s3_delete_objects(tw_request *r, s3_ctx *x);
 
+/* s3_multipart.c */
+void tw_s3_create_multipart(tw_request *r, s3_ctx *x);
+int tw_s3_part_begin(tw_request *r, s3_ctx *x);
+void tw_s3_upload_part(tw_request *r, s3_ctx *x);
+void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x);
+void tw_s3_complete_multipart(tw_request *r, s3_ctx *x);
+void tw_s3_abort_multipart(tw_request *r, s3_ctx *x);
+void tw_s3_list_parts(tw_request *r, s3_ctx *x);
+void tw_s3_list_uploads(tw_request *r, s3_ctx *x);
+
 /* s3_list.c */
 void tw_s3_list_objects(tw_request *r, s3_ctx *x);
 

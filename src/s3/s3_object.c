@@ -236,11 +236,12 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
       }
     }
     if (setup_checksum(r, x)) return -1;
-    if (if_none_match_star(r) && exists(x->s3, x)) {
+    if (x->handler == tw_s3_upload_part && tw_s3_part_begin(r, x)) return -1;
+    if (x->handler == tw_s3_put_object && if_none_match_star(r) && exists(x->s3, x)) {
       tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, "<Condition>If-None-Match</Condition>");
       return -1;
     }
-    const char *im = tw_req_header(r, "If-Match");
+    const char *im = x->handler == tw_s3_put_object ? tw_req_header(r, "If-Match") : NULL;
     if (im) { /* conditional overwrite: the current ETag must match */
       tw_s3_obj o;
       tw_s3_load_row(x->s3, x->bucket, x->key, x->key_len, &o);

@@ -814,7 +814,12 @@ tw_sqs *tw_sqs_open(tw_store *store, const char *region, const char *account, ch
                     size_t errlen) {
   tw_sqs *s = calloc(1, sizeof *s);
   if (!s) return NULL;
-  pthread_mutex_init(&s->mu, NULL);
+  /* recursive: other parts take it (tw_sqs_lock) around calls that take it again */
+  pthread_mutexattr_t ma;
+  pthread_mutexattr_init(&ma);
+  pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&s->mu, &ma);
+  pthread_mutexattr_destroy(&ma);
   pthread_cond_init(&s->tick_cv, NULL);
   s->store = store;
   snprintf(s->region, sizeof s->region, "%s", region);

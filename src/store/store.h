@@ -88,7 +88,11 @@ typedef struct {
   size_t n;
 } tw_sql_val;
 #define TW_SQL_I(v) ((tw_sql_val){.type = TW_SQL_INT, .i = (v)})
-#define TW_SQL_S(v) ((tw_sql_val){.type = (v) ? TW_SQL_TEXT : TW_SQL_NULL, .s = (v), .n = (v) ? strlen(v) : 0})
+static inline tw_sql_val tw_sql_text(const char *v) {
+  tw_sql_val x = {.type = v ? TW_SQL_TEXT : TW_SQL_NULL, .s = v, .n = v ? strlen(v) : 0};
+  return x;
+}
+#define TW_SQL_S(v) tw_sql_text(v)
 #define TW_SQL_B(p, len) ((tw_sql_val){.type = TW_SQL_BLOB, .s = (p), .n = (len)})
 uint64_t tw_store_exec(tw_store *s, const char *sql, const tw_sql_val *vals, int n);
 /* Operations appended between hold and release commit in the same transaction.

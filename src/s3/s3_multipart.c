@@ -1,0 +1,652 @@
+/* Multipart uploads: create, upload part (streamed, or copied from an object),
+ * complete (parts joined into one blob, ETag = MD5 of the part MD5s + "-N"),
+ * abort, list parts, list uploads. */
+#define _FILE_OFFSET_BITS 64
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/xml_in.h"
+#include "s3/s3_internal.h"
+#include "sqs/sqs.h"
+
+#define MIN_PART (5ULL << 20)
+#define MAX_PARTS 10000
+
+typedef struct {
+  int found;
+  char bucket[64];
+  char *key;
+  size_t key_len;
+  int64_t initiated_ms;
+  char *content_type, *headers, *meta;
+} upload_row;
+
+static void upload_free(upload_row *u) {
+  free(u->key);
+  free(u->content_type);
+  free(u->headers);
+  free(u->meta);
+  memset(u, 0, sizeof *u);
+}
+
+static char *dup_col(sqlite3_stmt *st, int i) {
+  const char *v = (const char *)sqlite3_column_text(st, i);
+  return v ? strdup(v) : NULL;
+}
+
+static int load_upload(tw_s3 *s, const char *id, upload_row *u) {
+  memset(u, 0, sizeof *u);
+  sqlite3 *db = tw_store_reader(s->store);
+  sqlite3_stmt *st;
+  if (!db || sqlite3_prepare_v2(db,
+                                "SELECT bucket, key, initiated_ms, content_type, headers, meta "
+                                "FROM uploads WHERE id=?",
+                                -1, &st, NULL) != SQLITE_OK)
+    return -1;
+  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    u->found = 1;
+    snprintf(u->bucket, sizeof u->bucket, "%s", (const char *)sqlite3_column_text(st, 0));
+    u->key_len = (size_t)sqlite3_column_bytes(st, 1);
+    u->key = malloc(u->key_len + 1);
+    memcpy(u->key, sqlite3_column_blob(st, 1) ? sqlite3_column_blob(st, 1) : "", u->key_len);
+    u->key[u->key_len] = 0;
+    u->initiated_ms = sqlite3_column_int64(st, 2);
+    u->content_type = dup_col(st, 3);
+    u->headers = dup_col(st, 4);
+    u->meta = dup_col(st, 5);
+  }
+  sqlite3_finalize(st);
+  return 0;
+}
+
+/* The upload named by ?uploadId must exist and belong to this bucket and key. */
+static int this_upload(tw_request *r, s3_ctx *x, upload_row *u) {
+  const char *id = tw_s3_q(x, "uploadId");
+  if (!id || load_upload(x->s3, id, u) || !u->found || strcmp(u->bucket, x->bucket) ||
+      u->key_len != x->key_len || memcmp(u->key, x->key, x->key_len)) {
+    upload_free(u);
+    tw_buf extra;
+    tw_buf_init(&extra, 1024);
+    tw_s3_xml_text(&extra, "UploadId", id ? id : "");
+    tw_s3_error_key(r, x, TW_ERR_S3_NO_SUCH_UPLOAD, NULL, tw_buf_cstr(&extra));
+    tw_buf_free(&extra);
+    return -1;
+  }
+  return 0;
+}
+
+static void xml_key(tw_buf *b, s3_ctx *x) { tw_s3_xml_textn(b, "Key", x->key, x->key_len); }
+
+/* --- create ---------------------------------------------------------------- */
+
+static void created(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  tw_buf b;
+  tw_buf_init(&b, 64 * 1024);
+  tw_s3_xml_begin(&b, "InitiateMultipartUploadResult");
+  tw_s3_xml_text(&b, "Bucket", x->bucket);
+  xml_key(&b, x);
+  tw_s3_xml_text(&b, "UploadId", json_string_value(json_object_get(x->result, "id")));
+  tw_buf_puts(&b, "</InitiateMultipartUploadResult>");
+  tw_s3_respond_xml(r, 200, &b);
+}
+
+void tw_s3_create_multipart(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  if (tw_s3_bucket_exists(s, x->bucket) <= 0) {
+    tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
+    return;
+  }
+  char uuid[37], id[33];
+  tw_uuid4(uuid);
+  size_t j = 0;
+  for (size_t i = 0; uuid[i]; i++)
+    if (uuid[i] != '-') id[j++] = uuid[i];
+  id[j] = 0;
+  json_t *headers, *meta;
+  tw_s3_headers_from_request(r, &headers, &meta);
+  char *h = json_dumps(headers, JSON_COMPACT), *m = json_dumps(meta, JSON_COMPACT);
+  const char *ct = tw_req_header(r, "Content-Type");
+  tw_sql_val v[] = {TW_SQL_S(id), TW_SQL_S(x->bucket), TW_SQL_B(x->key, x->key_len),
+                    TW_SQL_I(tw_now_ms()), TW_SQL_S(ct ? ct : "binary/octet-stream"),
+                    TW_SQL_S(h), TW_SQL_S(m)};
+  uint64_t t = tw_store_exec(s->store,
+                             "INSERT INTO uploads(id, bucket, key, initiated_ms, content_type, "
+                             "headers, meta) VALUES(?,?,?,?,?,?,?)",
+                             v, 7);
+  free(h);
+  free(m);
+  json_decref(headers);
+  json_decref(meta);
+  x->result = json_pack("{s:s}", "id", id);
+  tw_req_after_commit(r, t, created);
+}
+
+/* --- parts --------------------------------------------------------------------- */
+
+static int part_number(tw_request *r, s3_ctx *x, long *out) {
+  const char *p = tw_s3_q(x, "partNumber");
+  char *end;
+  long n = p ? strtol(p, &end, 10) : 0;
+  if (!p || *end || n < 1 || n > MAX_PARTS) {
+    tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT,
+                "Part number must be an integer between 1 and 10000, inclusive");
+    return -1;
+  }
+  *out = n;
+  return 0;
+}
+
+/* Checks before a part's body arrives (from tw_s3_put_body's first call). */
+int tw_s3_part_begin(tw_request *r, s3_ctx *x) {
+  long n;
+  if (part_number(r, x, &n)) return -1;
+  upload_row u;
+  if (this_upload(r, x, &u)) return -1;
+  upload_free(&u);
+  return 0;
+}
+
+static void part_done(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
+  char q[96];
+  snprintf(q, sizeof q, "\"%s\"", x->etag);
+  if (json_object_get(x->result, "copy")) {
+    tw_buf b;
+    tw_buf_init(&b, 4096);
+    tw_s3_xml_begin(&b, "CopyPartResult");
+    char when[32];
+    tw_s3_iso8601(tw_now_ms(), when);
+    tw_s3_xml_text(&b, "LastModified", when);
+    tw_s3_xml_text(&b, "ETag", q);
+    tw_buf_puts(&b, "</CopyPartResult>");
+    tw_s3_respond_xml(r, 200, &b);
+    return;
+  }
+  tw_req_respond(r, 200, NULL, "", 0);
+  tw_s3_add_common_headers(r);
+  tw_req_add_header(r, "ETag", q);
+  const char *alg = json_string_value(json_object_get(x->result, "alg"));
+  if (alg)
+    tw_req_add_header(r, tw_cksum_header(tw_cksum_alg_parse(alg)),
+                      json_string_value(json_object_get(x->result, "value")));
+}
+
+/* Records a part whose data is in blob `id`; replaces an earlier upload of it. */
+static void save_part(tw_request *r, s3_ctx *x, long num, int64_t size, const char *blob) {
+  tw_s3 *s = x->s3;
+  const char *upload = tw_s3_q(x, "uploadId");
+  sqlite3 *db = tw_store_reader(s->store);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT blob FROM parts WHERE upload_id=? AND num=?", -1, &st, NULL) ==
+      SQLITE_OK) {
+    sqlite3_bind_text(st, 1, upload, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, num);
+    if (sqlite3_step(st) == SQLITE_ROW)
+      snprintf(x->old_blob, sizeof x->old_blob, "%.36s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+  }
+  tw_sql_val v[] = {TW_SQL_S(upload), TW_SQL_I(num), TW_SQL_I(size), TW_SQL_S(x->etag),
+                    TW_SQL_S(blob), TW_SQL_I(tw_now_ms())};
+  tw_store_hold(s->store);
+  tw_store_require_fs_sync(s->store);
+  uint64_t t = tw_store_exec(s->store,
+                             "INSERT OR REPLACE INTO parts(upload_id, num, size, etag, blob, "
+                             "modified_ms) VALUES(?,?,?,?,?,?)",
+                             v, 6);
+  tw_store_release(s->store);
+  tw_req_after_commit(r, t, part_done);
+}
+
+void tw_s3_upload_part(tw_request *r, s3_ctx *x) {
+  long num;
+  if (part_number(r, x, &num)) return;
+  if (tw_s3_finish_body(r, x)) return;
+  if (tw_blob_publish(x->s3->data_dir, &x->blob)) {
+    x->blob_open = 0;
+    tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot store the part.");
+    return;
+  }
+  x->blob_open = 0;
+  /* the part must still belong to a live upload */
+  upload_row u;
+  if (this_upload(r, x, &u)) {
+    tw_blob_remove(x->s3->data_dir, x->blob.id);
+    return;
+  }
+  upload_free(&u);
+  save_part(r, x, num, (int64_t)x->received, x->blob.id);
+}
+
+void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  long num;
+  if (part_number(r, x, &num)) return;
+  upload_row u;
+  if (this_upload(r, x, &u)) return;
+  upload_free(&u);
+  const char *src = tw_req_header(r, "x-amz-copy-source");
+  const char *p = src[0] == '/' ? src + 1 : src;
+  const char *qm = strchr(p, '?');
+  size_t dlen;
+  char *decoded = tw_url_decode_len(p, qm ? (size_t)(qm - p) : strlen(p), 0, &dlen);
+  char *slash = memchr(decoded, '/', dlen);
+  if (!slash) {
+    free(decoded);
+    tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
+    return;
+  }
+  *slash = 0;
+  tw_s3_obj o;
+  tw_s3_load_row(s, decoded, slash + 1, dlen - (size_t)(slash + 1 - decoded), &o);
+  free(decoded);
+  if (!o.found) {
+    tw_s3_row_free(&o);
+    tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_KEY, NULL);
+    return;
+  }
+  int64_t start = 0, len = o.size;
+  const char *range = tw_req_header(r, "x-amz-copy-source-range");
+  if (range) {
+    long long a, b;
+    if (sscanf(range, "bytes=%lld-%lld", &a, &b) != 2 || a < 0 || b < a || b >= o.size) {
+      tw_s3_row_free(&o);
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy");
+      return;
+    }
+    start = a;
+    len = b - a + 1;
+  }
+  int in = tw_blob_open(s->data_dir, o.blob);
+  tw_s3_row_free(&o);
+  if (in < 0 || tw_blob_create(s->data_dir, &x->blob)) {
+    if (in >= 0) close(in);
+    tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
+    return;
+  }
+  x->blob_open = 1;
+  tw_hash *md5 = tw_hash_md5_new();
+  char buf[1 << 16];
+  int64_t left = len, off = start;
+  while (left > 0) {
+    ssize_t k = pread(in, buf, (size_t)(left < (int64_t)sizeof buf ? left : (int64_t)sizeof buf), off);
+    if (k <= 0 || tw_blob_write(&x->blob, buf, (size_t)k)) break;
+    tw_hash_update(md5, buf, (size_t)k);
+    left -= k;
+    off += k;
+  }
+  close(in);
+  uint8_t raw[16];
+  tw_hash_final(md5, raw);
+  tw_hash_free(md5);
+  if (left > 0 || tw_blob_publish(s->data_dir, &x->blob)) {
+    tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
+    return;
+  }
+  x->blob_open = 0;
+  tw_hex(raw, 16, x->etag);
+  x->result = json_pack("{s:b}", "copy", 1);
+  save_part(r, x, num, len, x->blob.id);
+}
+
+/* --- complete / abort ------------------------------------------------------------ */
+
+typedef struct {
+  long num;
+  int64_t size;
+  char etag[80], blob[37];
+} part_row;
+
+/* Every part of an upload, by number. */
+static part_row *load_parts(tw_s3 *s, const char *upload, size_t *n) {
+  sqlite3 *db = tw_store_reader(s->store);
+  sqlite3_stmt *st;
+  *n = 0;
+  if (sqlite3_prepare_v2(db, "SELECT num, size, etag, blob FROM parts WHERE upload_id=? ORDER BY num",
+                         -1, &st, NULL) != SQLITE_OK)
+    return NULL;
+  sqlite3_bind_text(st, 1, upload, -1, SQLITE_STATIC);
+  size_t cap = 16;
+  part_row *p = malloc(cap * sizeof *p);
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    if (*n == cap) {
+      cap *= 2;
+      p = realloc(p, cap * sizeof *p);
+    }
+    p[*n].num = (long)sqlite3_column_int64(st, 0);
+    p[*n].size = sqlite3_column_int64(st, 1);
+    snprintf(p[*n].etag, sizeof p[*n].etag, "%s", (const char *)sqlite3_column_text(st, 2));
+    snprintf(p[*n].blob, sizeof p[*n].blob, "%.36s", (const char *)sqlite3_column_text(st, 3));
+    (*n)++;
+  }
+  sqlite3_finalize(st);
+  return p;
+}
+
+static void remove_blobs(tw_s3 *s, json_t *blobs) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(blobs, i, v) tw_blob_remove(s->data_dir, json_string_value(v));
+}
+
+static void completed(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  remove_blobs(x->s3, json_object_get(x->result, "blobs"));
+  tw_buf b;
+  tw_buf_init(&b, 64 * 1024);
+  tw_s3_xml_begin(&b, "CompleteMultipartUploadResult");
+  char loc[2048];
+  tw_req_base_url(r, loc, sizeof loc);
+  tw_buf path;
+  tw_buf_init(&path, 8192);
+  tw_buf_printf(&path, "%s%s", loc, r->path);
+  tw_s3_xml_text(&b, "Location", tw_buf_cstr(&path));
+  tw_buf_free(&path);
+  tw_s3_xml_text(&b, "Bucket", x->bucket);
+  xml_key(&b, x);
+  char q[96];
+  snprintf(q, sizeof q, "\"%s\"", x->etag);
+  tw_s3_xml_text(&b, "ETag", q);
+  tw_buf_puts(&b, "</CompleteMultipartUploadResult>");
+  tw_s3_respond_xml(r, 200, &b);
+}
+
+static int etag_eq(const char *given, const char *stored) {
+  size_t n = strlen(given);
+  if (n >= 2 && given[0] == '"' && given[n - 1] == '"') {
+    given++;
+    n -= 2;
+  }
+  return strlen(stored) == n && !strncasecmp(given, stored, n);
+}
+
+void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  upload_row u;
+  if (this_upload(r, x, &u)) return;
+  char *root = NULL;
+  json_t *doc = r->body.len ? tw_xml_parse(r->body.data, r->body.len, &root) : NULL;
+  json_t *wanted = doc && root && !strcmp(root, "CompleteMultipartUpload") ? tw_xml_list(doc, "Part") : NULL;
+  free(root);
+  json_decref(doc);
+  if (!wanted || !json_array_size(wanted)) {
+    json_decref(wanted);
+    upload_free(&u);
+    tw_s3_error(r, x, TW_ERR_S3_MALFORMED_XML, NULL);
+    return;
+  }
+  const char *upload = tw_s3_q(x, "uploadId");
+  size_t nparts;
+  part_row *parts = load_parts(s, upload, &nparts);
+  size_t nw = json_array_size(wanted), i;
+  part_row **use = calloc(nw, sizeof *use);
+  long prev = 0;
+  tw_err err = TW_ERR_OK;
+  json_t *w;
+  json_array_foreach(wanted, i, w) {
+    const char *pn = tw_xml_text(w, "PartNumber"), *et = tw_xml_text(w, "ETag");
+    long num = pn ? strtol(pn, NULL, 10) : 0;
+    if (num <= prev) {
+      err = TW_ERR_S3_INVALID_PART_ORDER;
+      break;
+    }
+    prev = num;
+    part_row *found = NULL;
+    for (size_t k = 0; k < nparts; k++)
+      if (parts[k].num == num) found = &parts[k];
+    if (!found || !et || !etag_eq(et, found->etag)) {
+      err = TW_ERR_S3_INVALID_PART;
+      break;
+    }
+    use[i] = found;
+  }
+  for (i = 0; err == TW_ERR_OK && i + 1 < nw; i++)
+    if ((uint64_t)use[i]->size < MIN_PART) err = TW_ERR_S3_ENTITY_TOO_SMALL;
+  if (err != TW_ERR_OK) {
+    free(use);
+    free(parts);
+    json_decref(wanted);
+    upload_free(&u);
+    tw_s3_error(r, x, err, NULL);
+    return;
+  }
+  /* join the parts into one blob; the ETag is the MD5 of the parts' MD5s */
+  tw_blob_writer out;
+  int ok = tw_blob_create(s->data_dir, &out) == 0;
+  tw_hash *md5 = tw_hash_md5_new();
+  int64_t total = 0;
+  for (i = 0; ok && i < nw; i++) {
+    uint8_t raw[16];
+    for (int k = 0; k < 16; k++) {
+      unsigned v;
+      sscanf(use[i]->etag + 2 * k, "%2x", &v);
+      raw[k] = (uint8_t)v;
+    }
+    tw_hash_update(md5, raw, 16);
+    int in = tw_blob_open(s->data_dir, use[i]->blob);
+    if (in < 0) {
+      ok = 0;
+      break;
+    }
+    int64_t left = use[i]->size;
+    loff_t off_in = 0;
+    while (left > 0) { /* in-kernel copy; falls back to read/write */
+      ssize_t k = copy_file_range(in, &off_in, out.fd, NULL, (size_t)left, 0);
+      if (k <= 0) {
+        char buf[1 << 16];
+        k = pread(in, buf, sizeof buf < (size_t)left ? sizeof buf : (size_t)left, off_in);
+        if (k <= 0 || tw_blob_write(&out, buf, (size_t)k)) {
+          ok = 0;
+          break;
+        }
+        off_in += k;
+      }
+      left -= k;
+    }
+    close(in);
+    total += use[i]->size;
+  }
+  uint8_t digest[16];
+  tw_hash_final(md5, digest);
+  tw_hash_free(md5);
+  if (!ok || tw_blob_publish(s->data_dir, &out)) {
+    if (ok) out.fd = -1;
+    tw_blob_abort(&out);
+    free(use);
+    free(parts);
+    json_decref(wanted);
+    upload_free(&u);
+    tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot assemble the object.");
+    return;
+  }
+  tw_hex(digest, 16, x->etag);
+  snprintf(x->etag + 32, sizeof x->etag - 32, "-%zu", nw);
+  json_t *blobs = json_array();
+  for (size_t k = 0; k < nparts; k++) json_array_append_new(blobs, json_string(parts[k].blob));
+  json_t *headers = u.headers ? json_loads(u.headers, 0, NULL) : json_object();
+  json_t *meta = u.meta ? json_loads(u.meta, 0, NULL) : json_object();
+  pthread_mutex_lock(&s->mu);
+  tw_s3_obj old;
+  tw_s3_load_row(s, x->bucket, x->key, x->key_len, &old);
+  if (old.found) json_array_append_new(blobs, json_string(old.blob));
+  tw_s3_row_free(&old);
+  tw_sqs_lock(s->sqs);
+  tw_store_hold(s->store);
+  uint64_t t = tw_s3_save_row(r, x, "ObjectCreated:CompleteMultipartUpload", total, x->etag, out.id,
+                              u.content_type, headers, meta, NULL);
+  tw_sql_val v[] = {TW_SQL_S(upload)};
+  tw_store_exec(s->store, "DELETE FROM parts WHERE upload_id=?", v, 1);
+  uint64_t t2 = tw_store_exec(s->store, "DELETE FROM uploads WHERE id=?", v, 1);
+  tw_store_release(s->store);
+  tw_sqs_unlock(s->sqs);
+  pthread_mutex_unlock(&s->mu);
+  json_decref(headers);
+  json_decref(meta);
+  free(use);
+  free(parts);
+  json_decref(wanted);
+  upload_free(&u);
+  x->result = json_pack("{s:o}", "blobs", blobs);
+  tw_req_after_commit(r, t2 > t ? t2 : t, completed);
+}
+
+static void aborted(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  remove_blobs(x->s3, json_object_get(x->result, "blobs"));
+  tw_req_respond(r, 204, NULL, "", 0);
+  tw_s3_add_common_headers(r);
+}
+
+void tw_s3_abort_multipart(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  upload_row u;
+  if (this_upload(r, x, &u)) return;
+  upload_free(&u);
+  const char *upload = tw_s3_q(x, "uploadId");
+  size_t nparts;
+  part_row *parts = load_parts(s, upload, &nparts);
+  json_t *blobs = json_array();
+  for (size_t k = 0; k < nparts; k++) json_array_append_new(blobs, json_string(parts[k].blob));
+  free(parts);
+  tw_sql_val v[] = {TW_SQL_S(upload)};
+  tw_store_hold(s->store);
+  tw_store_exec(s->store, "DELETE FROM parts WHERE upload_id=?", v, 1);
+  uint64_t t = tw_store_exec(s->store, "DELETE FROM uploads WHERE id=?", v, 1);
+  tw_store_release(s->store);
+  x->result = json_pack("{s:o}", "blobs", blobs);
+  tw_req_after_commit(r, t, aborted);
+}
+
+/* --- listings ------------------------------------------------------------------------ */
+
+static void owner(tw_buf *b, const char *tag, const char *account) {
+  tw_buf_printf(b, "<%s><ID>%s</ID><DisplayName>tweedle</DisplayName></%s>", tag, account, tag);
+}
+
+void tw_s3_list_parts(tw_request *r, s3_ctx *x) {
+  upload_row u;
+  if (this_upload(r, x, &u)) return;
+  upload_free(&u);
+  const char *upload = tw_s3_q(x, "uploadId");
+  long max = 1000, marker = 0;
+  if (tw_s3_q(x, "max-parts")) max = strtol(tw_s3_q(x, "max-parts"), NULL, 10);
+  if (tw_s3_q(x, "part-number-marker")) marker = strtol(tw_s3_q(x, "part-number-marker"), NULL, 10);
+  if (max < 0 || max > 1000) max = 1000;
+  size_t n;
+  part_row *parts = load_parts(x->s3, upload, &n);
+  tw_buf b;
+  tw_buf_init(&b, 16u << 20);
+  tw_s3_xml_begin(&b, "ListPartsResult");
+  tw_s3_xml_text(&b, "Bucket", x->bucket);
+  xml_key(&b, x);
+  tw_s3_xml_text(&b, "UploadId", upload);
+  tw_buf_printf(&b, "<PartNumberMarker>%ld</PartNumberMarker>", marker);
+  tw_buf body;
+  tw_buf_init(&body, 16u << 20);
+  long count = 0, last = marker;
+  int truncated = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (parts[i].num <= marker) continue;
+    if (count == max) {
+      truncated = 1;
+      break;
+    }
+    tw_buf_printf(&body, "<Part><PartNumber>%ld</PartNumber>", parts[i].num);
+    char when[32];
+    tw_s3_iso8601(tw_now_ms(), when);
+    tw_s3_xml_text(&body, "LastModified", when);
+    tw_buf_printf(&body, "<ETag>&quot;%s&quot;</ETag><Size>%" PRId64 "</Size></Part>", parts[i].etag,
+                  parts[i].size);
+    count++;
+    last = parts[i].num;
+  }
+  tw_buf_printf(&b, "<NextPartNumberMarker>%ld</NextPartNumberMarker><MaxParts>%ld</MaxParts>"
+                    "<IsTruncated>%s</IsTruncated>",
+                last, max, truncated ? "true" : "false");
+  tw_buf_append(&b, body.data ? body.data : "", body.len);
+  tw_buf_free(&body);
+  owner(&b, "Initiator", x->s3->account);
+  owner(&b, "Owner", x->s3->account);
+  tw_buf_puts(&b, "<StorageClass>STANDARD</StorageClass></ListPartsResult>");
+  free(parts);
+  tw_s3_respond_xml(r, 200, &b);
+}
+
+void tw_s3_list_uploads(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  if (tw_s3_bucket_exists(s, x->bucket) <= 0) {
+    tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
+    return;
+  }
+  const char *prefix = tw_s3_q(x, "prefix");
+  const char *key_marker = tw_s3_q(x, "key-marker");
+  long max = tw_s3_q(x, "max-uploads") ? strtol(tw_s3_q(x, "max-uploads"), NULL, 10) : 1000;
+  if (max < 0 || max > 1000) max = 1000;
+  sqlite3 *db = tw_store_reader(s->store);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "SELECT id, key, initiated_ms FROM uploads WHERE bucket=? AND key > ? "
+                             "ORDER BY key, initiated_ms",
+                         -1, &st, NULL) != SQLITE_OK) {
+    tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
+    return;
+  }
+  sqlite3_bind_text(st, 1, x->bucket, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 2, key_marker ? key_marker : "", key_marker ? (int)strlen(key_marker) : 0,
+                    SQLITE_STATIC);
+  tw_buf b, body;
+  tw_buf_init(&b, 16u << 20);
+  tw_buf_init(&body, 16u << 20);
+  tw_s3_xml_begin(&b, "ListMultipartUploadsResult");
+  tw_s3_xml_text(&b, "Bucket", x->bucket);
+  tw_s3_xml_text(&b, "KeyMarker", key_marker ? key_marker : "");
+  tw_s3_xml_text(&b, "UploadIdMarker", "");
+  long count = 0;
+  int truncated = 0;
+  char *next_key = NULL, *next_id = NULL;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const char *k = sqlite3_column_blob(st, 1);
+    size_t kn = (size_t)sqlite3_column_bytes(st, 1);
+    if (prefix && (kn < strlen(prefix) || memcmp(k, prefix, strlen(prefix)))) continue;
+    if (count == max) {
+      truncated = 1;
+      break;
+    }
+    tw_buf_puts(&body, "<Upload>");
+    tw_s3_xml_textn(&body, "Key", k ? k : "", kn);
+    tw_s3_xml_text(&body, "UploadId", (const char *)sqlite3_column_text(st, 0));
+    owner(&body, "Initiator", s->account);
+    owner(&body, "Owner", s->account);
+    char when[32];
+    tw_s3_iso8601(sqlite3_column_int64(st, 2), when);
+    tw_buf_puts(&body, "<StorageClass>STANDARD</StorageClass>");
+    tw_s3_xml_text(&body, "Initiated", when);
+    tw_buf_puts(&body, "</Upload>");
+    free(next_key);
+    free(next_id);
+    next_key = strndup(k ? k : "", kn);
+    next_id = strdup((const char *)sqlite3_column_text(st, 0));
+    count++;
+  }
+  sqlite3_finalize(st);
+  if (truncated) {
+    tw_s3_xml_text(&b, "NextKeyMarker", next_key);
+    tw_s3_xml_text(&b, "NextUploadIdMarker", next_id);
+  }
+  if (prefix) tw_s3_xml_text(&b, "Prefix", prefix);
+  tw_buf_printf(&b, "<MaxUploads>%ld</MaxUploads><IsTruncated>%s</IsTruncated>", max,
+                truncated ? "true" : "false");
+  tw_buf_append(&b, body.data ? body.data : "", body.len);
+  tw_buf_free(&body);
+  tw_buf_puts(&b, "</ListMultipartUploadsResult>");
+  free(next_key);
+  free(next_id);
+  tw_s3_respond_xml(r, 200, &b);
+}
