@@ -30,6 +30,7 @@ struct tw_request {
    * on_done runs once the whole body is in. Defaults: buffer, then tw_route. */
   int (*on_body)(tw_request *r, const char *data, size_t n);
   void (*on_done)(tw_request *r);
+  int body_failed; /* on_body set the (error) response; the rest is drained */
   int phase; /* 0 new, 1 reading the body, 2 dispatched */
   double t0;
   char request_id[37];

@@ -308,11 +308,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
       size_t n = *upload_data_size;
       *upload_data_size = 0;
-      if (r->on_body) {
+      if (r->body_failed) {
+        /* the answer is decided: read and drop the rest, then send it (MHD
+         * drops the connection instead if a response is queued mid-upload) */
+      } else if (r->on_body) {
         if (r->on_body(r, upload_data, n) != 0) {
-          r->phase = 2;
-          if (r->resp) return send_response(r);
-          return MHD_NO;
+          if (!r->resp) return MHD_NO;
+          r->body_failed = 1;
+          tw_req_add_header(r, "Connection", "close");
         }
       } else {
         if (!r->body.data) { /* one allocation for the announced length */
@@ -324,7 +327,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
       return MHD_YES;
     }
     r->phase = 2;
-    r->on_done(r);
+    if (!r->body_failed) r->on_done(r);
   } else if (r->resume) {
     void (*fn)(tw_request *) = r->resume;
     r->resume = NULL;

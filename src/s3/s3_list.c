@@ -51,7 +51,13 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
   int enc = 0;
   if (enc_type) {
     if (strcmp(enc_type, "url")) {
-      tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request");
+      tw_buf ex;
+      tw_buf_init(&ex, 4096);
+      tw_s3_xml_text(&ex, "ArgumentName", "encoding-type");
+      tw_s3_xml_text(&ex, "ArgumentValue", enc_type);
+      tw_s3_error_key(r, x, TW_ERR_S3_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request",
+                      tw_buf_cstr(&ex));
+      tw_buf_free(&ex);
       return;
     }
     enc = 1;
