@@ -7,7 +7,9 @@
  * (botocore unquotes them), x-amz-* headers lower-cased, sorted, values trimmed
  * and repeated names joined by ','. For presigned URLs botocore moves x-amz-*,
  * Content-Type and Content-MD5 into the query string, so there they count as
- * headers too. */
+ * headers too, except that checksum parameters a client appended after
+ * signing (the JS SDK adds x-amz-checksum-* and x-amz-sdk-checksum-algorithm
+ * to presigned PUT URLs) are tolerated: S3 ignores them. */
 #include "auth/sigv2.h"
 
 #include <openssl/crypto.h>
@@ -218,11 +220,18 @@ static int is_response_override(const char *p, size_t n) {
   return n > 9 && memcmp(p, "response-", 9) == 0;
 }
 
+/* Checksum parameters (lower-case name): what the JS SDK appends to a
+ * presigned URL after signing it. */
+static int is_checksum_param(const char *name) {
+  return !strncmp(name, "x-amz-checksum-", 15) || !strcmp(name, "x-amz-sdk-checksum-algorithm");
+}
+
 /* ---------- the request, gathered once ---------- */
 
 typedef struct {
-  char *name;  /* lower-case */
-  char *value; /* trimmed (headers) or decoded (query) */
+  char *name;     /* lower-case */
+  char *value;    /* trimmed (headers) or decoded (query) */
+  int from_query; /* query auth: a parameter, not a header */
 } amz_kv;
 
 typedef struct {
@@ -239,6 +248,7 @@ typedef struct {
   int has_botocore_subres; /* a sub-resource only botocore's list names */
   int has_encoded_subres;  /* a sub-resource value with %XX in it */
   int bare_bucket;         /* path-style "/bucket" without the trailing '/' */
+  int has_checksum_q;      /* query auth: x-amz-checksum-* / x-amz-sdk-checksum-algorithm */
 } req;
 
 typedef struct {
@@ -246,6 +256,7 @@ typedef struct {
   int raw_values; /* JS SDK v2: sub-resource values as sent (response-* still decoded) */
   int date_mode;  /* 0: documented rule, 1: Date despite x-amz-date, 2: x-amz-date in the slot */
   int no_slash;   /* "/bucket" signed as sent, not as "/bucket/" */
+  int no_checksum_q; /* checksum parameters appended to the URL after signing: left out */
 } variant;
 
 static void req_free(req *r) {
@@ -337,7 +348,9 @@ static int req_gather(req *r, const tw_sigv2_input *in, int query_auth) {
         return -1;
       }
       if (!strncmp(name, "x-amz-", 6) && !amz_has(r, name, value)) {
+        if (is_checksum_param(name)) r->has_checksum_q = 1;
         if (amz_add(r, name, value)) return -1;
+        r->amz[r->namz - 1].from_query = 1;
         continue;
       }
       if (!strcmp(name, "content-type") && !ctype) {
@@ -414,16 +427,19 @@ static int build_sts(const req *r, const variant *v, tw_buf *b) {
   }
   tw_buf_putc(b, '\n');
 
+  const char *last = NULL; /* name of the line written last */
   for (size_t i = 0; i < r->namz; i++) {
     const amz_kv *h = &r->amz[i];
     if (skip_xdate && !strcmp(h->name, "x-amz-date")) continue;
-    if (i > 0 && !strcmp(r->amz[i - 1].name, h->name)) {
+    if (v->no_checksum_q && h->from_query && is_checksum_param(h->name)) continue;
+    if (last && !strcmp(last, h->name)) {
       /* Same name as the line just written: join the values. */
       b->len--; /* the '\n' */
       tw_buf_putc(b, ',');
     } else {
       tw_buf_puts(b, h->name);
       tw_buf_putc(b, ':');
+      last = h->name;
     }
     tw_buf_puts(b, h->value);
     tw_buf_putc(b, '\n');
@@ -476,7 +492,7 @@ int tw_sigv2_string_to_sign(const tw_sigv2_input *in, tw_buf *out) {
   int rc = -1;
   if (!in || !in->method) return -1;
   if (req_gather(&r, in, tw_sigv2_detect(in) == TW_SIGV2_QUERY) == 0) {
-    variant v = {0, 0, 0, 0};
+    variant v = {0, 0, 0, 0, 0};
     rc = build_sts(&r, &v, out);
   }
   req_free(&r);
@@ -589,20 +605,21 @@ static tw_err check_signature(const req *r, const char *given, tw_secret_lookup 
   tw_err rc = TW_ERR_SIGNATURE_MISMATCH;
   if (wn != 20) goto done; /* not an HMAC-SHA1 in base64: nothing to compute */
   int date_modes = !r->query_auth && r->xdate ? 3 : 1;
-  for (int slash = 0; slash <= r->bare_bucket && rc != TW_ERR_OK; slash++)
-    for (int core = 0; core <= r->has_botocore_subres && rc != TW_ERR_OK; core++)
-      for (int raw = 0; raw <= r->has_encoded_subres && rc != TW_ERR_OK; raw++)
-        for (int dm = 0; dm < date_modes && rc != TW_ERR_OK; dm++) {
-          if (dm == 1 && !r->date) continue;
-          variant v = {core, raw, dm, slash};
-          if (build_sts(r, &v, &sts)) {
-            rc = TW_ERR_SIGNATURE_MISMATCH; /* too large to be genuine */
-            goto done;
+  for (int ck = 0; ck <= r->has_checksum_q && rc != TW_ERR_OK; ck++)
+    for (int slash = 0; slash <= r->bare_bucket && rc != TW_ERR_OK; slash++)
+      for (int core = 0; core <= r->has_botocore_subres && rc != TW_ERR_OK; core++)
+        for (int raw = 0; raw <= r->has_encoded_subres && rc != TW_ERR_OK; raw++)
+          for (int dm = 0; dm < date_modes && rc != TW_ERR_OK; dm++) {
+            if (dm == 1 && !r->date) continue;
+            variant v = {core, raw, dm, slash, ck};
+            if (build_sts(r, &v, &sts)) {
+              rc = TW_ERR_SIGNATURE_MISMATCH; /* too large to be genuine */
+              goto done;
+            }
+            uint8_t mac[20];
+            hmac_sha1(secret, sts.data, sts.len, mac);
+            if (CRYPTO_memcmp(mac, want, 20) == 0) rc = TW_ERR_OK;
           }
-          uint8_t mac[20];
-          hmac_sha1(secret, sts.data, sts.len, mac);
-          if (CRYPTO_memcmp(mac, want, 20) == 0) rc = TW_ERR_OK;
-        }
 done:
   tw_buf_free(&sts);
   if (rc != TW_ERR_OK) {

@@ -48,8 +48,8 @@ typedef enum {
 } tw_sigv2_fault;
 
 typedef struct {
-  char access_key[129];
-  char signature[129]; /* as given (base64) */
+  char access_key[129]; /* as given, also when unknown */
+  char signature[129];  /* as given (base64) */
   int presigned;       /* 1: query authentication */
   long long expires;   /* presigned: Expires (seconds since the epoch) */
   time_t request_time; /* header auth: x-amz-date, else Date */
@@ -71,9 +71,19 @@ typedef struct {
  * errmsg receives S3's message (empty: the table's default); info->fault says
  * which check failed. Besides the canonical form (botocore's), the verifier
  * accepts the variants other SigV2 clients sign: sub-resource values not
- * decoded and a shorter sub-resource list (AWS SDK for JavaScript v2), and the
- * x-amz-date conventions seen in the wild (a few extra HMACs, only when the
- * first comparison fails). */
+ * decoded and a shorter sub-resource list (AWS SDK for JavaScript v2), the
+ * x-amz-date conventions seen in the wild, and presigned URLs to which the
+ * client appended x-amz-checksum-* / x-amz-sdk-checksum-algorithm parameters
+ * after signing (the JS SDK does; S3 ignores them) (a few extra HMACs, only
+ * when the first comparison fails).
+ *
+ * info (for the S3 error's extra elements) is filled as far as the checks got:
+ * access_key and signature as soon as they are parsed, so also for
+ * TW_SIGV2_FAULT_UNKNOWN_KEY (<AWSAccessKeyId>), TW_SIGV2_FAULT_SIGNATURE
+ * (<AWSAccessKeyId>, <SignatureProvided>) and TW_SIGV2_FAULT_EXPIRED;
+ * expires for presigned URLs from the Expires check on (EXPIRED: <Expires>,
+ * with <ServerTime> from `now`); request_time for header auth once the date
+ * parsed (SKEWED: <RequestTime>). */
 tw_err tw_sigv2_verify(const tw_sigv2_input *in, tw_secret_lookup lookup, void *ud, time_t now,
                        tw_sigv2_info *info, char *errmsg, size_t errlen);
 

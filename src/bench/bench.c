@@ -1,5 +1,5 @@
-/* tweedle bench: SigV4-signed SQS JSON 1.0 load against tweedle or any SQS
- * endpoint (moto, ElasticMQ, AWS).
+/* tweedle bench: SigV4-signed SQS JSON 1.0 and S3 load against tweedle or any
+ * SQS / S3 endpoint (moto, ElasticMQ, AWS; nginx for unsigned S3 GETs).
  *
  * The client is meant to share a small machine with the server, so it stays
  * lean: one epoll loop per thread (one thread by default) drives all
@@ -13,7 +13,12 @@
  *   send      one SendMessage per request.
  *   longpoll  N parked ReceiveMessage(WaitTimeSeconds=20) on an empty queue:
  *             the server's RSS while parked, then how long N messages take to
- *             wake them all. */
+ *             wake them all.
+ *   s3put     PutObject of --object-size bytes per request, path-style; every
+ *             body comes from one shared buffer, so 64 MiB objects on 64
+ *             connections cost the client a few MiB.
+ *   s3get     GetObject round-robin over --objects keys put there first; the
+ *             bodies are counted and dropped in the kernel, never buffered. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -37,15 +42,27 @@
 #define MAX_ERR_SAMPLES 3
 #define RETIRE_AFTER 5 /* consecutive transport failures before a connection gives up */
 
-enum { OP_SEND, OP_SEND_BATCH, OP_RECEIVE, OP_DELETE_BATCH, OP_SETUP, OP_COUNT };
-static const char *const op_names[OP_COUNT] = {"SendMessage", "SendMessageBatch", "ReceiveMessage",
-                                               "DeleteMessageBatch", "setup"};
-static const char *const op_targets[OP_COUNT] = {
-    "AmazonSQS.SendMessage", "AmazonSQS.SendMessageBatch", "AmazonSQS.ReceiveMessage",
-    "AmazonSQS.DeleteMessageBatch", NULL};
+enum { OP_SEND, OP_SEND_BATCH, OP_RECEIVE, OP_DELETE_BATCH, OP_S3_PUT, OP_S3_GET, OP_SETUP, OP_COUNT };
+static const char *const op_names[OP_COUNT] = {"SendMessage",        "SendMessageBatch", "ReceiveMessage",
+                                               "DeleteMessageBatch", "PutObject",        "GetObject",
+                                               "setup"};
+static const char *const op_targets[OP_COUNT] = {"AmazonSQS.SendMessage", "AmazonSQS.SendMessageBatch",
+                                                 "AmazonSQS.ReceiveMessage", "AmazonSQS.DeleteMessageBatch",
+                                                 NULL, NULL, NULL};
 
-enum { WL_CYCLE, WL_SEND, WL_LONGPOLL };
-static const char *const wl_names[] = {"cycle", "send", "longpoll"};
+enum { WL_CYCLE, WL_SEND, WL_LONGPOLL, WL_S3PUT, WL_S3GET };
+static const char *const wl_names[] = {"cycle", "send", "longpoll", "s3put", "s3get"};
+#define IS_S3(wl) ((wl) == WL_S3PUT || (wl) == WL_S3GET)
+
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define MAX_PIDS 16
+
+/* The server's processes (nginx: the master and its workers); CPU and memory
+ * are summed over them. */
+typedef struct {
+  long pid[MAX_PIDS];
+  int n;
+} pidset;
 
 typedef struct {
   char endpoint[512];
@@ -59,10 +76,19 @@ typedef struct {
   int body_size, batch, wait, poll_wait;
   int workload;
   int json;
-  long server_pid;
+  pidset server;
+  /* S3 */
+  char bucket[64];
+  unsigned long long object_size;
+  long long objects; /* keys used: s3get cycles over them; s3put too when > 0 */
+  int payload_hash, no_sign, no_populate;
   /* derived */
   char *queue_url_json; /* the QueueUrl, JSON-escaped */
   char *msg_body;
+  char put_tag[24];     /* s3put: makes this run's keys unique */
+  char payload_sha[65]; /* x-amz-content-sha256 of a PutObject */
+  char *obj_buf;        /* every PutObject body is this buffer, repeated */
+  size_t obj_bufsize;
 } opts;
 
 typedef struct {
@@ -77,6 +103,7 @@ typedef struct {
   uint64_t errors;       /* requests that failed: non-200 or transport */
   uint64_t entry_errors; /* batch entries reported under "Failed" */
   uint64_t sent, received, deleted, empty_receives;
+  uint64_t objects; /* S3 objects put or got in full */
   uint64_t timeouts; /* requests still unanswered when the run gave up */
   int retired;       /* connections that gave up after repeated transport failures */
   err_kind kinds[MAX_ERR_KINDS];
@@ -112,6 +139,7 @@ static void stats_merge(stats *into, const stats *from) {
   into->received += from->received;
   into->deleted += from->deleted;
   into->empty_receives += from->empty_receives;
+  into->objects += from->objects;
   into->timeouts += from->timeouts;
   into->retired += from->retired;
   for (int i = 0; i < from->nkinds; i++) {
@@ -252,6 +280,90 @@ static const sbuf *tmpl_get(const opts *o, tmpl *t) {
   return &t->req;
 }
 
+/* ---------- S3 requests ---------- */
+
+/* Object keys: s3get (and s3put with --objects N) use obj-000000.. so that
+ * other servers (nginx) can hold the same files; s3put otherwise makes a new
+ * key per request. */
+static void s3_key(const opts *o, long long n, char *out, size_t cap) {
+  if (o->objects > 0)
+    snprintf(out, cap, "obj-%06lld", n % o->objects);
+  else
+    snprintf(out, cap, "put-%s-%09lld", o->put_tag, n);
+}
+
+/* Writes the head of a path-style S3 request (the body, if any, follows from
+ * the shared buffer). Signed requests carry x-amz-date, x-amz-content-sha256
+ * and a SigV4 Authorization for service s3. Returns 0, -1 on failure. */
+static int s3_head(const opts *o, const char *method, const char *path, unsigned long long clen, int has_body,
+                   const char *sha, time_t t, sbuf *out) {
+  char cl[48] = "";
+  if (has_body) snprintf(cl, sizeof cl, "Content-Length: %llu\r\n", clen);
+  out->len = 0;
+  sb_reserve(out, 1024 + strlen(path));
+  int n;
+  if (o->no_sign) {
+    n = snprintf(out->p, out->cap, "%s %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", method, path, o->hostport, cl);
+  } else {
+    char amz[17], auth[512];
+    tw_sigv4_amz_date(t, amz);
+    tw_kv h[3] = {{"host", o->hostport}, {"x-amz-content-sha256", sha}, {"x-amz-date", amz}};
+    tw_sigv4_input in = {.method = method, .raw_path = path, .raw_query = "", .headers = h, .nheaders = 3,
+                         .payload_sha256_hex = sha, .s3 = 1};
+    if (tw_sigv4_sign(&in, o->access_key, o->secret_key, o->region, "s3", auth, sizeof auth)) return -1;
+    n = snprintf(out->p, out->cap,
+                 "%s %s HTTP/1.1\r\nHost: %s\r\nx-amz-content-sha256: %s\r\nx-amz-date: %s\r\n"
+                 "Authorization: %s\r\n%s\r\n",
+                 method, path, o->hostport, sha, amz, auth, cl);
+  }
+  if (n < 0 || (size_t)n >= out->cap) return -1;
+  out->len = (size_t)n;
+  return 0;
+}
+
+/* The request for object n of the workload, head only. */
+static int s3_object_request(const opts *o, int op, long long n, sbuf *out) {
+  char key[96], path[192];
+  s3_key(o, n, key, sizeof key);
+  snprintf(path, sizeof path, "/%s/%s", o->bucket, key);
+  if (op == OP_S3_PUT) return s3_head(o, "PUT", path, o->object_size, 1, o->payload_sha, time(NULL), out);
+  return s3_head(o, "GET", path, 0, 0, EMPTY_SHA256, time(NULL), out);
+}
+
+/* Fills the shared body buffer with bytes that do not compress and, with
+ * --payload-hash, hashes the object it stands for (the buffer repeated). */
+static int s3_prepare_body(opts *o) {
+  o->obj_bufsize = o->object_size < (1u << 20) ? (size_t)o->object_size : (1u << 20);
+  if (o->obj_bufsize == 0) o->obj_bufsize = 1;
+  o->obj_buf = malloc(o->obj_bufsize);
+  if (!o->obj_buf) return -1;
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (size_t i = 0; i < o->obj_bufsize; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    o->obj_buf[i] = (char)(x >> 24);
+  }
+  if (!o->payload_hash) {
+    snprintf(o->payload_sha, sizeof o->payload_sha, "UNSIGNED-PAYLOAD");
+    return 0;
+  }
+  tw_hash *h = tw_hash_sha256_new();
+  if (!h) return -1;
+  double t0 = now_sec();
+  for (unsigned long long off = 0; off < o->object_size; off += o->obj_bufsize) {
+    unsigned long long left = o->object_size - off;
+    tw_hash_update(h, o->obj_buf, left < o->obj_bufsize ? (size_t)left : o->obj_bufsize);
+  }
+  uint8_t d[32];
+  tw_hash_final(h, d);
+  tw_hash_free(h);
+  tw_hex(d, 32, o->payload_sha);
+  if (o->object_size >= (256u << 20))
+    fprintf(stderr, "tweedle bench: hashed the %llu-byte body in %.1f s\n", o->object_size, now_sec() - t0);
+  return 0;
+}
+
 static void body_send(const opts *o, sbuf *b) {
   b->len = 0;
   sb_puts(b, "{\"QueueUrl\":\"");
@@ -345,20 +457,13 @@ static void sync_done(tw_hc *c, int status, const char *body, size_t len) {
   }
 }
 
-/* One request, waited for. Returns the HTTP status (-1: transport) with the
- * response body (or the transport error) in r->body. */
-static int sync_call(const opts *o, tw_hc_loop *l, const char *action, const char *body, sync_result *r) {
-  char target[96];
-  snprintf(target, sizeof target, "AmazonSQS.%s", action);
-  sbuf req = {0};
-  if (build_request(o, target, body, strlen(body), NULL, time(NULL), &req)) {
-    free(req.p);
-    return -1;
-  }
+/* One ready-made request, waited for. Returns the HTTP status (-1:
+ * transport) with the response body (or the transport error) in r->body. */
+static int sync_raw(tw_hc_loop *l, const sbuf *req, sync_result *r) {
   tw_hc c;
   tw_hc_init(&c, l, sync_done, r);
   r->done = 0;
-  tw_hc_send(&c, req.p, req.len);
+  tw_hc_send(&c, req->p, req->len);
   double deadline = now_sec() + 60;
   while (!r->done && now_sec() < deadline) tw_hc_loop_poll(l, 100);
   if (!r->done) {
@@ -367,8 +472,33 @@ static int sync_call(const opts *o, tw_hc_loop *l, const char *action, const cha
     sb_puts(&r->body, "timed out");
   }
   tw_hc_free(&c);
-  free(req.p);
   return r->status;
+}
+
+static int sync_call(const opts *o, tw_hc_loop *l, const char *action, const char *body, sync_result *r) {
+  char target[96];
+  snprintf(target, sizeof target, "AmazonSQS.%s", action);
+  sbuf req = {0};
+  int st = -1;
+  if (!build_request(o, target, body, strlen(body), NULL, time(NULL), &req)) st = sync_raw(l, &req, r);
+  free(req.p);
+  return st;
+}
+
+/* CreateBucket; a bucket that already exists (409) is fine. */
+static int ensure_bucket(const opts *o, tw_hc_loop *l) {
+  char path[80];
+  snprintf(path, sizeof path, "/%s", o->bucket);
+  sbuf req = {0};
+  sync_result r = {0};
+  int st = -1;
+  if (!s3_head(o, "PUT", path, 0, 1, EMPTY_SHA256, time(NULL), &req)) st = sync_raw(l, &req, &r);
+  int rc = st == 200 || st == 409 ? 0 : -1;
+  if (rc)
+    fprintf(stderr, "tweedle bench: CreateBucket %s failed: %d %.300s\n", o->bucket, st, r.body.p ? r.body.p : "");
+  free(req.p);
+  free(r.body.p);
+  return rc;
 }
 
 /* CreateQueue (which returns the existing queue's URL as well). */
@@ -455,9 +585,11 @@ typedef struct {
   double t_giveup;                  /* in-flight requests after this are timeouts */
   atomic_llong claimed;             /* messages claimed for sending (--messages mode) */
   /* CPU used over the window: the server's (from /proc) and this process's */
-  long server_pid;
+  const pidset *server;
   double srv_cpu[2], cli_cpu[2];
   int marked;
+  long rss_max_kb; /* server RSS, sampled during the run (first worker) */
+  double t_rss;
   struct worker *first;
 } run_clock;
 
@@ -471,10 +603,12 @@ struct worker {
   stats st;
   tmpl t_send, t_batch, t_recv;
   double t_last; /* last completion, for --messages mode */
+  tw_hc_bytes bytes[2]; /* body bytes as the window opens and closes */
+  int nbytes;
   pthread_t th;
 };
 
-static void issue(bconn *c, int op, const sbuf *req) {
+static void issue_body(bconn *c, int op, const sbuf *req, unsigned long long blen) {
   if (!req) { /* signing failed: count it, never stall silently */
     note_error(&c->w->st, op, -1, NULL, 0, "could not sign the request");
     c->stopped = 1;
@@ -483,8 +617,11 @@ static void issue(bconn *c, int op, const sbuf *req) {
   c->op = op;
   c->t0 = now_sec();
   c->w->inflight++;
-  tw_hc_send(&c->hc, req->p, req->len);
+  const opts *o = c->w->o;
+  tw_hc_send_body(&c->hc, req->p, req->len, o->obj_buf, o->obj_bufsize, blen);
 }
+
+static void issue(bconn *c, int op, const sbuf *req) { issue_body(c, op, req, 0); }
 
 static const sbuf *signed_body(bconn *c, int op) {
   if (build_request(c->w->o, op_targets[op], c->body.p, c->body.len, NULL, time(NULL), &c->req)) return NULL;
@@ -508,6 +645,18 @@ static void next_request(bconn *c, int after_op) {
       return;
     }
     issue(c, OP_SEND, tmpl_get(o, &w->t_send));
+    return;
+  }
+  if (IS_S3(o->workload)) {
+    /* one counter hands out keys: new ones, or round-robin over --objects */
+    long long n = atomic_fetch_add(&w->rc->claimed, 1);
+    if (quota && n >= o->messages) {
+      c->stopped = 1;
+      return;
+    }
+    int op = o->workload == WL_S3PUT ? OP_S3_PUT : OP_S3_GET;
+    int bad = s3_object_request(o, op, n, &c->req);
+    issue_body(c, op, bad ? NULL : &c->req, op == OP_S3_PUT ? o->object_size : 0);
     return;
   }
   /* cycle: batch send, receive, delete; a receive follows every send and
@@ -546,7 +695,16 @@ static void on_response(tw_hc *hc, int status, const char *body, size_t len) {
   w->inflight--;
   w->t_last = now;
   int counted = o->messages > 0 || (now >= w->rc->t_measure && now <= w->rc->t_end);
-  if (status != 200) {
+  /* S3 answers 200 (sometimes 204/206); SQS always 200 */
+  int good = IS_S3(o->workload) ? status >= 200 && status < 300 : status == 200;
+  if (good && op == OP_S3_GET && hc->resp_body != o->object_size) {
+    char why[96];
+    snprintf(why, sizeof why, "GetObject returned %llu body bytes, expected %llu", hc->resp_body, o->object_size);
+    note_error(st, op, -1, NULL, 0, why);
+    next_request(c, -1);
+    return;
+  }
+  if (!good) {
     note_error(st, op, status, body, len, hc->last_error);
     if (status < 0 && ++c->fails >= RETIRE_AFTER) {
       c->stopped = 1;
@@ -568,6 +726,11 @@ static void on_response(tw_hc *hc, int status, const char *body, size_t len) {
   switch (op) {
     case OP_SEND:
       if (counted) st->sent++;
+      next_request(c, op);
+      return;
+    case OP_S3_PUT:
+    case OP_S3_GET:
+      if (counted) st->objects++;
       next_request(c, op);
       return;
     case OP_SEND_BATCH:
@@ -613,7 +776,7 @@ static void on_response(tw_hc *hc, int status, const char *body, size_t len) {
 }
 
 /* CPU seconds of a process (utime + stime), -1 when unreadable. */
-static double proc_cpu(long pid) {
+static double proc_cpu1(long pid) {
   char path[64], buf[1024];
   snprintf(path, sizeof path, "/proc/%ld/stat", pid);
   FILE *f = fopen(path, "r");
@@ -625,6 +788,18 @@ static double proc_cpu(long pid) {
   unsigned long ut, st;
   if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return -1;
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Summed over the server's processes; -1 when any is unreadable or none given. */
+static double proc_cpu(const pidset *ps) {
+  if (!ps || ps->n == 0) return -1;
+  double sum = 0;
+  for (int i = 0; i < ps->n; i++) {
+    double c = proc_cpu1(ps->pid[i]);
+    if (c < 0) return -1;
+    sum += c;
+  }
+  return sum;
 }
 
 static double self_cpu(void) {
@@ -639,26 +814,41 @@ static void mark_cpu(run_clock *rc) {
   if (rc->marked >= 2) return;
   double now = now_sec();
   if (rc->marked == 0 && now >= rc->t_measure) {
-    rc->srv_cpu[0] = rc->server_pid > 0 ? proc_cpu(rc->server_pid) : -1;
+    rc->srv_cpu[0] = proc_cpu(rc->server);
     rc->cli_cpu[0] = self_cpu();
     rc->marked = 1;
   }
   if (rc->marked == 1 && now >= rc->t_end) {
-    rc->srv_cpu[1] = rc->server_pid > 0 ? proc_cpu(rc->server_pid) : -1;
+    rc->srv_cpu[1] = proc_cpu(rc->server);
     rc->cli_cpu[1] = self_cpu();
     rc->marked = 2;
   }
 }
 
+static void sample_rss(run_clock *rc);
+
+/* Body bytes count for throughput only between the window's edges. */
+static void mark_bytes(worker *w, int final) {
+  double now = now_sec();
+  if (w->nbytes == 0 && now >= w->rc->t_measure) w->bytes[w->nbytes++] = w->loop.body_bytes;
+  if (w->nbytes == 1 && (now >= w->rc->t_end || final)) w->bytes[w->nbytes++] = w->loop.body_bytes;
+}
+
 static void *worker_run(void *p) {
   worker *w = p;
   int first = w == w->rc->first;
+  mark_bytes(w, 0);
   for (int i = 0; i < w->nconns; i++) next_request(&w->conns[i], -1);
   while (w->inflight > 0) {
     if (tw_hc_loop_poll(&w->loop, 50) < 0) break;
-    if (first) mark_cpu(w->rc);
+    mark_bytes(w, 0);
+    if (first) {
+      mark_cpu(w->rc);
+      sample_rss(w->rc);
+    }
     if (now_sec() > w->rc->t_giveup) break;
   }
+  mark_bytes(w, 1);
   /* whatever is still in flight never came back */
   for (int i = 0; i < w->nconns; i++)
     if (w->conns[i].hc.busy) {
@@ -672,7 +862,48 @@ typedef struct {
   double elapsed;
   unsigned long connects;
   double server_cpu_s, client_cpu_s; /* -1 when unknown */
+  unsigned long long body_sent, body_received; /* inside the window */
+  long rss_max_kb;                             /* sampled; -1 when unknown */
 } load_result;
+
+typedef struct {
+  long rss_kb, hwm_kb;
+} mem_info;
+
+/* VmRSS and VmHWM summed over the server's processes (-1: unknown). */
+static int read_mem(const pidset *ps, mem_info *m) {
+  m->rss_kb = m->hwm_kb = -1;
+  if (!ps || ps->n == 0) return -1;
+  long rss = 0, hwm = 0;
+  for (int i = 0; i < ps->n; i++) {
+    char path[64], line[256];
+    long r = -1, h = -1;
+    snprintf(path, sizeof path, "/proc/%ld/status", ps->pid[i]);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f)) {
+      if (!strncmp(line, "VmRSS:", 6)) r = strtol(line + 6, NULL, 10);
+      if (!strncmp(line, "VmHWM:", 6)) h = strtol(line + 6, NULL, 10);
+    }
+    fclose(f);
+    if (r < 0) return -1;
+    rss += r;
+    hwm += h > 0 ? h : 0;
+  }
+  m->rss_kb = rss;
+  m->hwm_kb = hwm;
+  return 0;
+}
+
+/* A few samples a second are enough to see whether memory grows with load. */
+static void sample_rss(run_clock *rc) {
+  if (!rc->server || rc->server->n == 0) return;
+  double now = now_sec();
+  if (now - rc->t_rss < 0.2) return;
+  rc->t_rss = now;
+  mem_info m;
+  if (!read_mem(rc->server, &m) && m.rss_kb > rc->rss_max_kb) rc->rss_max_kb = m.rss_kb;
+}
 
 static void run_load(opts *o, stats *total, load_result *lr) {
   int nt = o->threads < 1 ? 1 : o->threads;
@@ -685,7 +916,8 @@ static void run_load(opts *o, stats *total, load_result *lr) {
   rc.t_measure = quota ? rc.t_start : rc.t_start + o->warmup;
   rc.t_end = quota ? 1e300 : rc.t_measure + o->duration;
   rc.t_giveup = quota ? 1e300 : rc.t_end + o->wait + 30;
-  rc.server_pid = o->server_pid;
+  rc.server = &o->server;
+  rc.rss_max_kb = -1;
   rc.first = &ws[0];
   char err[256];
   for (int t = 0; t < nt; t++) {
@@ -702,7 +934,9 @@ static void run_load(opts *o, stats *total, load_result *lr) {
     for (int i = 0; i < w->nconns; i++) {
       w->conns[i].w = w;
       tw_hc_init(&w->conns[i].hc, &w->loop, on_response, &w->conns[i]);
+      w->conns[i].hc.discard_body = o->workload == WL_S3GET;
     }
+    if (IS_S3(o->workload)) continue;
     sbuf b = {0};
     body_send(o, &b);
     tmpl_init(&w->t_send, op_targets[OP_SEND], b.p);
@@ -732,10 +966,16 @@ static void run_load(opts *o, stats *total, load_result *lr) {
   lr->client_cpu_s = rc.marked == 2 ? rc.cli_cpu[1] - rc.cli_cpu[0] : -1;
   stats_init(total);
   lr->connects = 0;
+  lr->body_sent = lr->body_received = 0;
+  lr->rss_max_kb = rc.rss_max_kb;
   for (int t = 0; t < nt; t++) {
     worker *w = &ws[t];
     stats_merge(total, &w->st);
     lr->connects += w->loop.connects;
+    if (w->nbytes == 2) {
+      lr->body_sent += w->bytes[1].sent - w->bytes[0].sent;
+      lr->body_received += w->bytes[1].received - w->bytes[0].received;
+    }
     for (int i = 0; i < w->nconns; i++) {
       tw_hc_free(&w->conns[i].hc);
       free(w->conns[i].body.p);
@@ -751,25 +991,6 @@ static void run_load(opts *o, stats *total, load_result *lr) {
 }
 
 /* ---------- long-poll workload ---------- */
-
-typedef struct {
-  long rss_kb, hwm_kb;
-} mem_info;
-
-static int read_mem(long pid, mem_info *m) {
-  char path[64], line[256];
-  m->rss_kb = m->hwm_kb = -1;
-  if (pid <= 0) return -1;
-  snprintf(path, sizeof path, "/proc/%ld/status", pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  while (fgets(line, sizeof line, f)) {
-    if (!strncmp(line, "VmRSS:", 6)) m->rss_kb = strtol(line + 6, NULL, 10);
-    if (!strncmp(line, "VmHWM:", 6)) m->hwm_kb = strtol(line + 6, NULL, 10);
-  }
-  fclose(f);
-  return m->rss_kb >= 0 ? 0 : -1;
-}
 
 typedef struct lp_run lp_run;
 
@@ -967,12 +1188,12 @@ static int run_longpoll(opts *o, stats *st, lp_result *res) {
     cs[i].sender = i >= n;
     tw_hc_init(&cs[i].hc, &loop, lp_done, &cs[i]);
   }
-  read_mem(o->server_pid, &res->before);
+  read_mem(&o->server, &res->before);
 
   r.phase = LP_PARKING;
   res->park_s = lp_park(&r, &loop, cs, n);
   res->parked = n - r.returned;
-  read_mem(o->server_pid, &res->parked_mem);
+  read_mem(&o->server, &res->parked_mem);
 
   /* Wake them: n messages from a few sender connections. */
   r.phase = LP_WAKING;
@@ -999,7 +1220,7 @@ static int run_longpoll(opts *o, stats *st, lp_result *res) {
     if (!busy || now_sec() > deadline) break;
     tw_hc_loop_poll(&loop, 20);
   }
-  read_mem(o->server_pid, &res->woken);
+  read_mem(&o->server, &res->woken);
 
   /* Round two: the same connections poll again, as real consumers do; the
    * messages of round one are in flight, so the queue looks empty. */
@@ -1007,7 +1228,7 @@ static int run_longpoll(opts *o, stats *st, lp_result *res) {
   int early = r.returned_early;
   lp_park(&r, &loop, cs, n);
   res->reparked = n - (r.returned_early - early);
-  read_mem(o->server_pid, &res->reparked_mem);
+  read_mem(&o->server, &res->reparked_mem);
   res->returned_early = r.returned_early;
 
   /* Hang up (the server drops the parked polls), then delete what was received
@@ -1021,7 +1242,7 @@ static int run_longpoll(opts *o, stats *st, lp_result *res) {
   deadline = now_sec() + 60;
   while ((r.next_receipt < r.nreceipts || r.deletes_inflight > 0) && now_sec() < deadline)
     tw_hc_loop_poll(&loop, 20);
-  read_mem(o->server_pid, &res->closed);
+  read_mem(&o->server, &res->closed);
 
   for (int i = 0; i < n + nsend; i++) tw_hc_free(&cs[i].hc);
   for (int i = 0; i < r.nreceipts; i++) free(r.receipts[i]);
@@ -1046,23 +1267,36 @@ static const char *usage =
     "  --region REGION       signing region (default: AWS_REGION, else us-east-1)\n"
     "  --queue NAME          queue to use, created when missing\n"
     "                        (default tweedle-bench-<workload>)\n"
-    "  --workload W          cycle | send | longpoll (default cycle)\n"
+    "  --workload W          cycle | send | longpoll | s3put | s3get (default cycle)\n"
     "  --connections N       concurrent connections (default 64; longpoll: 5000)\n"
     "  --threads N           client threads sharing the connections (default 1)\n"
     "  --duration SECONDS    measured time (default 10)\n"
     "  --warmup SECONDS      unmeasured lead-in before it (default 1)\n"
-    "  --messages N          stop after N messages instead of after --duration\n"
+    "  --messages N          stop after N messages (S3: objects) instead of after --duration\n"
     "  --body-size BYTES     message body size (default 100)\n"
     "  --batch N             cycle: messages per SendMessageBatch (1..10, default 10)\n"
     "  --wait SECONDS        cycle: ReceiveMessage WaitTimeSeconds (default 0)\n"
     "  --poll-wait SECONDS   longpoll: WaitTimeSeconds of the parked receives (default 20)\n"
     "  --settle SECONDS      longpoll: pause after parking before measuring (default 2)\n"
-    "  --server-pid PID      longpoll: report this process's RSS (from /proc)\n"
+    "  --server-pid PID[,PID] the server's processes: CPU time over the window and\n"
+    "                        RSS / peak RSS (VmHWM) from /proc, summed (repeatable)\n"
     "  --json                print one JSON result line on stdout (the report goes to stderr)\n"
     "\n"
-    "Requests are SQS JSON 1.0, SigV4-signed for service sqs. Non-200 responses and\n"
-    "failed batch entries are counted and reported; the exit status is 1 when any\n"
-    "request failed.\n";
+    "S3 (path-style, SigV4 for service s3):\n"
+    "  --bucket NAME         created with PUT /NAME when missing (default tweedle-bench)\n"
+    "  --object-size BYTES   object body size (default 4096; up to 5 GiB per PUT on S3)\n"
+    "  --objects N           s3get: keys obj-000000.. put first, then read round-robin\n"
+    "                        (default 100); s3put: overwrite these N keys instead of\n"
+    "                        making a new key per request\n"
+    "  --payload-hash        sign the body's real SHA-256 (computed once; default\n"
+    "                        UNSIGNED-PAYLOAD, as presigned uploads do)\n"
+    "  --no-sign             plain unsigned requests, e.g. GETs from nginx serving the\n"
+    "                        same files; implies --no-populate and no CreateBucket\n"
+    "  --no-populate         s3get: the objects are already there\n"
+    "\n"
+    "SQS requests are JSON 1.0, SigV4-signed for service sqs. Non-2xx responses (SQS:\n"
+    "non-200), short GET bodies and failed batch entries are counted and reported;\n"
+    "the exit status is 1 when any request failed.\n";
 
 static int parse_endpoint(opts *o, const char *url) {
   snprintf(o->endpoint, sizeof o->endpoint, "%s", url);
@@ -1149,6 +1383,136 @@ static void print_errors(FILE *f, const stats *s) {
   for (int i = 0; i < s->nsamples; i++) fprintf(f, "  e.g. %s\n", s->samples[i]);
 }
 
+/* ---------- S3 workloads ---------- */
+
+typedef struct {
+  double populate_s;
+  mem_info before, after;
+} s3_result;
+
+static int run_s3(opts *o, stats *st, load_result *lr, s3_result *sr) {
+  memset(sr, 0, sizeof *sr);
+  if (!o->no_sign) {
+    tw_hc_loop l;
+    char err[256];
+    if (tw_hc_loop_init(&l, o->host, o->port, err, sizeof err)) {
+      fprintf(stderr, "tweedle bench: %s\n", err);
+      return -1;
+    }
+    int brc = ensure_bucket(o, &l);
+    tw_hc_loop_free(&l);
+    if (brc) return -1;
+  }
+  if (o->workload == WL_S3GET && !o->no_populate) {
+    /* put the N objects first, unmeasured, with the same machinery */
+    opts p = *o;
+    p.workload = WL_S3PUT;
+    p.messages = o->objects;
+    p.connections = o->connections < o->objects ? o->connections : (int)o->objects;
+    p.threads = 1;
+    p.server.n = 0;
+    stats ps;
+    load_result pl;
+    double t0 = now_sec();
+    run_load(&p, &ps, &pl);
+    sr->populate_s = now_sec() - t0;
+    if (ps.errors || ps.objects != (uint64_t)o->objects) {
+      fprintf(stderr, "tweedle bench: putting the %lld objects to read failed (%llu put)\n", o->objects,
+              (unsigned long long)ps.objects);
+      print_errors(stderr, &ps);
+      return -1;
+    }
+  }
+  read_mem(&o->server, &sr->before);
+  run_load(o, st, lr);
+  read_mem(&o->server, &sr->after);
+  return 0;
+}
+
+static double mb(long kb) { return kb < 0 ? -1 : (double)kb / 1024.0; }
+
+static int report_s3(const opts *o, FILE *rep, const stats *st, const load_result *lr, const s3_result *sr) {
+  double el = lr->elapsed;
+  int put = o->workload == WL_S3PUT;
+  unsigned long long bytes = put ? lr->body_sent : lr->body_received;
+  double ops = el > 0 ? (double)st->objects / el : 0, mbps = el > 0 ? (double)bytes / el / 1e6 : 0;
+  const char *payload = o->no_sign ? "unsigned request" : put ? (o->payload_hash ? "signed SHA-256" : "UNSIGNED-PAYLOAD") : "signed";
+  fprintf(rep, "workload %s: %s bucket %s, object %llu B, %d connections, %d thread(s), %s", wl_names[o->workload],
+          o->endpoint, o->bucket, o->object_size, o->connections, o->threads, payload);
+  if (o->objects > 0) fprintf(rep, ", %lld keys", o->objects);
+  if (sr->populate_s > 0) fprintf(rep, " (put first in %.1f s)", sr->populate_s);
+  fprintf(rep, "\n  measured %.2f s (after %.1f s warm-up), %lu TCP connects\n", el, o->messages > 0 ? 0.0 : o->warmup,
+          lr->connects);
+  fprintf(rep, "  %.1f objects/s, %.1f MB/s (%llu objects completed, %.1f MB of bodies %s in the window)\n", ops, mbps,
+          (unsigned long long)st->objects, (double)bytes / 1e6, put ? "sent" : "received");
+  fprintf(rep, "  %llu errors\n", (unsigned long long)st->errors);
+  if (lr->server_cpu_s >= 0)
+    fprintf(rep, "  server CPU %.2f s (%.0f%% of one core, %.1f us per object, %.2f ms per MB)\n", lr->server_cpu_s,
+            100 * lr->server_cpu_s / el, st->objects ? 1e6 * lr->server_cpu_s / (double)st->objects : 0.0,
+            bytes ? 1e3 * lr->server_cpu_s / ((double)bytes / 1e6) : 0.0);
+  if (lr->client_cpu_s >= 0)
+    fprintf(rep, "  client CPU %.2f s (%.0f%% of one core)\n", lr->client_cpu_s, 100 * lr->client_cpu_s / el);
+  if (sr->before.rss_kb >= 0)
+    fprintf(rep,
+            "  server RSS %.1f MB before, %.1f MB max sampled during, %.1f MB after; peak (VmHWM) %.1f MB before, "
+            "%.1f MB after\n",
+            mb(sr->before.rss_kb), mb(lr->rss_max_kb), mb(sr->after.rss_kb), mb(sr->before.hwm_kb),
+            mb(sr->after.hwm_kb));
+  print_lat(rep, put ? "PutObject" : "GetObject", &st->all);
+  print_errors(rep, st);
+  if (st->retired) fprintf(rep, "  %d connection(s) gave up after repeated transport failures\n", st->retired);
+  if (o->json) {
+    json_t *j = json_pack("{s:s,s:s,s:s,s:I,s:I,s:i,s:i,s:s,s:f,s:f,s:f,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:f}",
+                          "workload", wl_names[o->workload], "endpoint", o->endpoint, "bucket", o->bucket,
+                          "object_size", (json_int_t)o->object_size, "objects", (json_int_t)o->objects,
+                          "connections", o->connections, "threads", o->threads, "payload", payload, "duration_s", el,
+                          "objects_per_s", ops, "mb_per_s", mbps, "bytes", (json_int_t)bytes, "completed",
+                          (json_int_t)st->objects, "p50_ms", ms(tw_hist_quantile(&st->all, 0.5)), "p90_ms",
+                          ms(tw_hist_quantile(&st->all, 0.9)), "p99_ms", ms(tw_hist_quantile(&st->all, 0.99)),
+                          "max_ms", ms(st->all.max_us), "mean_ms", st->all.n ? ms(st->all.sum_us / st->all.n) : 0.0,
+                          "errors", (json_int_t)st->errors, "timeouts", (json_int_t)st->timeouts, "tcp_connects",
+                          (json_int_t)lr->connects, "populate_s", sr->populate_s);
+    json_object_set_new(j, "errors_by_status", errors_json(st));
+    json_object_set_new(j, "server_cpu_s", lr->server_cpu_s >= 0 ? json_real(lr->server_cpu_s) : json_null());
+    json_object_set_new(j, "client_cpu_s", lr->client_cpu_s >= 0 ? json_real(lr->client_cpu_s) : json_null());
+    if (sr->before.rss_kb >= 0) {
+      json_t *m = json_pack("{s:I,s:I,s:I,s:I,s:I}", "rss_before", (json_int_t)sr->before.rss_kb, "hwm_before",
+                            (json_int_t)sr->before.hwm_kb, "rss_max_sampled", (json_int_t)lr->rss_max_kb,
+                            "rss_after", (json_int_t)sr->after.rss_kb, "hwm_after", (json_int_t)sr->after.hwm_kb);
+      json_object_set_new(j, "server_mem_kb", m);
+    }
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(7));
+    printf("%s\n", s);
+    free(s);
+    json_decref(j);
+  }
+  return st->errors || st->retired ? 1 : 0;
+}
+
+/* --server-pid 12,13 or repeated: adds to the set. */
+static int add_pids(pidset *ps, const char *arg) {
+  const char *p = arg;
+  while (*p) {
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (end == p || v <= 0 || ps->n == MAX_PIDS) return -1;
+    ps->pid[ps->n++] = v;
+    p = *end == ',' ? end + 1 : end;
+    if (*end && *end != ',') return -1;
+  }
+  return 0;
+}
+
+/* Path-style requests put the bucket in the path unescaped: allow only what
+ * S3 bucket names may hold. */
+static int bucket_ok(const char *b) {
+  size_t n = strlen(b);
+  if (n < 3 || n > 63) return 0;
+  for (const char *p = b; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.')) return 0;
+  return 1;
+}
+
 int tw_bench_main(int argc, char **argv) {
   opts o;
   memset(&o, 0, sizeof o);
@@ -1167,6 +1531,9 @@ int tw_bench_main(int argc, char **argv) {
   o.wait = 0;
   o.poll_wait = 20;
   o.workload = WL_CYCLE;
+  snprintf(o.bucket, sizeof o.bucket, "tweedle-bench");
+  o.object_size = 4096;
+  o.objects = -1;
 
   static const struct option lopts[] = {{"endpoint", required_argument, 0, 'e'},
                                         {"access-key", required_argument, 0, 'a'},
@@ -1186,6 +1553,12 @@ int tw_bench_main(int argc, char **argv) {
                                         {"workload", required_argument, 0, 'k'},
                                         {"server-pid", required_argument, 0, 'p'},
                                         {"json", no_argument, 0, 'j'},
+                                        {"bucket", required_argument, 0, 'K'},
+                                        {"object-size", required_argument, 0, 'z'},
+                                        {"objects", required_argument, 0, 'O'},
+                                        {"payload-hash", no_argument, 0, 'H'},
+                                        {"no-sign", no_argument, 0, 'U'},
+                                        {"no-populate", no_argument, 0, 'N'},
                                         {"help", no_argument, 0, 'h'},
                                         {0, 0, 0, 0}};
   int ch;
@@ -1209,14 +1582,32 @@ int tw_bench_main(int argc, char **argv) {
       case 'w': o.wait = atoi(optarg); break;
       case 'P': o.poll_wait = atoi(optarg); break;
       case 'S': o.settle = atof(optarg); break;
-      case 'p': o.server_pid = atol(optarg); break;
+      case 'p':
+        if (add_pids(&o.server, optarg)) {
+          fprintf(stderr, "tweedle bench: --server-pid takes process ids, comma-separated (at most %d)\n", MAX_PIDS);
+          return 2;
+        }
+        break;
+      case 'K': snprintf(o.bucket, sizeof o.bucket, "%s", optarg); break;
+      case 'z': {
+        char *end;
+        o.object_size = strtoull(optarg, &end, 10);
+        if (*end || optarg[0] == '-') o.object_size = 0;
+        break;
+      }
+      case 'O': o.objects = atoll(optarg); break;
+      case 'H': o.payload_hash = 1; break;
+      case 'U': o.no_sign = o.no_populate = 1; break;
+      case 'N': o.no_populate = 1; break;
       case 'j': o.json = 1; break;
       case 'k':
         if (!strcmp(optarg, "cycle")) o.workload = WL_CYCLE;
         else if (!strcmp(optarg, "send")) o.workload = WL_SEND;
         else if (!strcmp(optarg, "longpoll")) o.workload = WL_LONGPOLL;
+        else if (!strcmp(optarg, "s3put")) o.workload = WL_S3PUT;
+        else if (!strcmp(optarg, "s3get")) o.workload = WL_S3GET;
         else {
-          fprintf(stderr, "tweedle bench: --workload is cycle, send or longpoll\n");
+          fprintf(stderr, "tweedle bench: --workload is cycle, send, longpoll, s3put or s3get\n");
           return 2;
         }
         break;
@@ -1229,7 +1620,17 @@ int tw_bench_main(int argc, char **argv) {
     return 2;
   }
   if (o.connections < 0) o.connections = o.workload == WL_LONGPOLL ? 5000 : 64;
-  if (!o.access_key || !o.secret_key) {
+  if (o.objects < 0) o.objects = o.workload == WL_S3GET ? 100 : 0;
+  if (o.no_sign && !IS_S3(o.workload)) {
+    fprintf(stderr, "tweedle bench: --no-sign is for the S3 workloads\n");
+    return 2;
+  }
+  if (IS_S3(o.workload) && (o.object_size < 1 || !bucket_ok(o.bucket) || (o.workload == WL_S3GET && o.objects < 1))) {
+    fprintf(stderr, "tweedle bench: S3 needs --object-size >= 1, a bucket name of 3-63 of a-z 0-9 . - and, "
+                    "for s3get, --objects >= 1\n");
+    return 2;
+  }
+  if (!o.no_sign && (!o.access_key || !o.secret_key)) {
     fprintf(stderr, "tweedle bench: no credentials (--access-key/--secret-key, AWS_* or TWEEDLE_* variables)\n");
     return 2;
   }
@@ -1240,6 +1641,7 @@ int tw_bench_main(int argc, char **argv) {
     return 2;
   }
   if (!o.queue[0]) snprintf(o.queue, sizeof o.queue, "tweedle-bench-%s", wl_names[o.workload]);
+  snprintf(o.put_tag, sizeof o.put_tag, "%lx%lx", (long)getpid() & 0xffff, (long)time(NULL));
   if (raise_nofile(o.connections + 64)) {
     fprintf(stderr, "tweedle bench: cannot raise the open-file limit to %d (ulimit -n)\n", o.connections + 64);
     return 2;
@@ -1252,6 +1654,19 @@ int tw_bench_main(int argc, char **argv) {
   FILE *rep = o.json ? stderr : stdout;
   stats st;
   int rc = 0;
+  if (IS_S3(o.workload)) {
+    load_result lr;
+    s3_result sr;
+    if (s3_prepare_body(&o)) {
+      fprintf(stderr, "tweedle bench: out of memory\n");
+      rc = 1;
+    } else if (run_s3(&o, &st, &lr, &sr)) {
+      rc = 1;
+    } else {
+      rc = report_s3(&o, rep, &st, &lr, &sr);
+    }
+    goto out;
+  }
   if (o.workload == WL_LONGPOLL) {
     lp_result lr;
     if (run_longpoll(&o, &st, &lr)) {
@@ -1263,7 +1678,7 @@ int tw_bench_main(int argc, char **argv) {
             lr.connections, o.poll_wait);
     fprintf(rep, "  parked %d in %.2f s; answered before any message was sent: %d\n", lr.parked, lr.park_s,
             lr.returned_early);
-    if (o.server_pid > 0) {
+    if (o.server.n > 0) {
       fprintf(rep, "  server RSS %.1f MB before; %.1f MB with %d parked (%.1f KB per poll)\n",
               lr.before.rss_kb / 1024.0, lr.parked_mem.rss_kb / 1024.0, lr.parked,
               lr.parked ? (double)(lr.parked_mem.rss_kb - lr.before.rss_kb) / lr.parked : 0.0);
@@ -1378,5 +1793,6 @@ out:
   fflush(stdout);
   free(o.msg_body);
   free(o.queue_url_json);
+  free(o.obj_buf);
   return rc;
 }

@@ -11,9 +11,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
-#define MAX_RESPONSE (64ull << 20)
+#define MAX_RESPONSE (64ull << 20) /* buffered responses only; dropped bodies have no limit */
+#define SINK_CHUNK (1u << 20)       /* bytes dropped per recv */
 
 int tw_hc_loop_init(tw_hc_loop *l, const char *host, const char *port, char *err, size_t errlen) {
   memset(l, 0, sizeof *l);
@@ -59,7 +61,17 @@ static void reset_parse(tw_hc *c) {
   c->status = 0;
   c->chunked = 0;
   c->close_after = 0;
+  c->sinking = 0;
 }
+
+static void clear_write(tw_hc *c) {
+  c->wlen = c->woff = 0;
+  c->body = NULL;
+  c->bsize = 0;
+  c->blen = c->boff = 0;
+}
+
+static int write_pending(const tw_hc *c) { return c->woff < c->wlen || c->boff < c->blen; }
 
 /* close() also takes the descriptor out of the epoll set. */
 static void drop_fd(tw_hc *c) {
@@ -82,7 +94,7 @@ static void fail(tw_hc *c, const char *what, int err) {
   drop_fd(c);
   reset_parse(c);
   c->busy = 0;
-  c->wlen = c->woff = 0;
+  clear_write(c);
   c->done(c, -1, NULL, 0);
 }
 
@@ -105,7 +117,7 @@ static int set_interest(tw_hc *c, unsigned ev) {
 
 /* EPOLLIN always, so an idle keep-alive connection the server closes is noticed. */
 static int update_interest(tw_hc *c) {
-  return set_interest(c, EPOLLIN | (c->connecting || c->woff < c->wlen ? EPOLLOUT : 0));
+  return set_interest(c, EPOLLIN | (c->connecting || write_pending(c) ? EPOLLOUT : 0));
 }
 
 static int start_connect(tw_hc *c) {
@@ -130,12 +142,29 @@ static int start_connect(tw_hc *c) {
   return 0;
 }
 
-/* Writes what the socket takes. Returns 0 or an errno value. */
+/* Writes what the socket takes: the rest of the head and as much of the body
+ * as reaches the end of the shared buffer, in one call. Returns 0 or an errno. */
 static int flush(tw_hc *c) {
-  while (c->woff < c->wlen) {
-    ssize_t n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
+  while (write_pending(c)) {
+    struct iovec iov[2];
+    int k = 0;
+    if (c->woff < c->wlen) iov[k++] = (struct iovec){c->wbuf + c->woff, c->wlen - c->woff};
+    if (c->boff < c->blen) {
+      size_t at = (size_t)(c->boff % c->bsize), n = c->bsize - at;
+      if ((unsigned long long)n > c->blen - c->boff) n = (size_t)(c->blen - c->boff);
+      iov[k++] = (struct iovec){(void *)(c->body + at), n};
+    }
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)k};
+    ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
     if (n > 0) {
-      c->woff += (size_t)n;
+      size_t head = c->wlen - c->woff;
+      if ((size_t)n <= head) {
+        c->woff += (size_t)n;
+      } else {
+        c->woff = c->wlen;
+        c->boff += (size_t)n - head;
+        c->loop->body_bytes.sent += (size_t)n - head;
+      }
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -147,7 +176,10 @@ static int flush(tw_hc *c) {
   return 0;
 }
 
-int tw_hc_send(tw_hc *c, const char *req, size_t len) {
+int tw_hc_send(tw_hc *c, const char *req, size_t len) { return tw_hc_send_body(c, req, len, NULL, 0, 0); }
+
+int tw_hc_send_body(tw_hc *c, const char *req, size_t len, const char *body, size_t bsize,
+                    unsigned long long blen) {
   if (c->busy) return -1;
   if (len > c->wcap) {
     size_t cap = c->wcap ? c->wcap : 1024;
@@ -164,6 +196,10 @@ int tw_hc_send(tw_hc *c, const char *req, size_t len) {
   memcpy(c->wbuf, req, len);
   c->wlen = len;
   c->woff = 0;
+  c->body = body;
+  c->bsize = bsize;
+  c->blen = body && bsize ? blen : 0;
+  c->boff = 0;
   c->busy = 1;
   reset_parse(c);
   int e = 0;
@@ -181,7 +217,7 @@ int tw_hc_send(tw_hc *c, const char *req, size_t len) {
   return 0;
 }
 
-int tw_hc_written(const tw_hc *c) { return c->busy && !c->connecting && c->fd >= 0 && c->woff == c->wlen; }
+int tw_hc_written(const tw_hc *c) { return c->busy && !c->connecting && c->fd >= 0 && !write_pending(c); }
 
 static void unlink_failed(tw_hc *c) {
   for (tw_hc **p = &c->loop->failed; *p; p = &(*p)->failed_next)
@@ -197,7 +233,7 @@ void tw_hc_close(tw_hc *c) {
   drop_fd(c);
   reset_parse(c);
   c->busy = 0;
-  c->wlen = c->woff = 0;
+  clear_write(c);
 }
 
 void tw_hc_free(tw_hc *c) {
@@ -241,7 +277,7 @@ static int parse_head(tw_hc *c) {
         if (vl && v[vl - 1] == '\r') vl--;
         if (nl == 14 && !strncasecmp(line, "content-length", 14)) {
           c->clen = strtoll(v, NULL, 10);
-          if (c->clen < 0 || (unsigned long long)c->clen > MAX_RESPONSE) return -1;
+          if (c->clen < 0) return -1;
         } else if (nl == 17 && !strncasecmp(line, "transfer-encoding", 17)) {
           c->chunked = memmem(v, vl, "chunked", 7) != NULL;
         } else if (nl == 10 && !strncasecmp(line, "connection", 10)) {
@@ -303,18 +339,62 @@ static int dechunk(tw_hc *c, size_t *len) {
   return 1;
 }
 
+/* Parses the head once it is here and decides whether the body is dropped.
+ * Returns 1 parsed, 0 need more, -1 when the response was failed. */
+static int head_ready(tw_hc *c, int eof) {
+  if (c->hdr_len) return 1;
+  int r = parse_head(c);
+  if (r < 0) {
+    fail(c, "malformed HTTP response", 0);
+    return -1;
+  }
+  if (r == 0) {
+    if (!eof) return 0;
+    fail(c, c->rlen ? "connection closed mid-response" : "connection closed by server", 0);
+    return -1;
+  }
+  if (c->discard_body && c->status >= 200 && c->status < 300 && !c->chunked) {
+    /* what came with the head counts; the rest is dropped as it arrives */
+    size_t extra = c->rlen - c->hdr_len;
+    c->sinking = 1;
+    c->resp_body = extra;
+    c->loop->body_bytes.received += extra;
+    c->rlen = c->hdr_len;
+  } else if (c->clen > 0 && (unsigned long long)c->clen > MAX_RESPONSE) {
+    fail(c, "response too large", 0);
+    return -1;
+  }
+  return 1;
+}
+
+/* Hands the finished response to the callback. */
+static void complete(tw_hc *c, int eof, const char *body, size_t blen) {
+  int status = c->status;
+  /* a server that answers before the whole request was sent (an early error)
+   * may still be reading it: the connection is out of step, start afresh */
+  if (c->close_after || eof || write_pending(c)) drop_fd(c);
+  /* the body stays in rbuf until the next read, which happens after the callback */
+  reset_parse(c);
+  c->busy = 0;
+  clear_write(c);
+  c->done(c, status, body, blen);
+}
+
 /* Finishes the response when all of it is here (eof: the server closed). */
 static void try_complete(tw_hc *c, int eof) {
-  if (!c->hdr_len) {
-    int r = parse_head(c);
-    if (r < 0) {
-      fail(c, "malformed HTTP response", 0);
+  int h = head_ready(c, eof);
+  if (h <= 0) return;
+  if (c->sinking) {
+    if (c->clen >= 0 && c->resp_body > (unsigned long long)c->clen) {
+      fail(c, "more body than Content-Length", 0);
       return;
     }
-    if (r == 0) {
-      if (eof) fail(c, c->rlen ? "connection closed mid-response" : "connection closed by server", 0);
+    if (c->clen >= 0 ? c->resp_body < (unsigned long long)c->clen : !eof) {
+      if (eof) fail(c, "connection closed mid-body", 0);
       return;
     }
+    complete(c, eof, "", 0);
+    return;
   }
   size_t blen;
   if (c->chunked) {
@@ -337,19 +417,48 @@ static void try_complete(tw_hc *c, int eof) {
     if (!eof) return; /* delimited by the server closing */
     blen = c->rlen - c->hdr_len;
   }
-  int status = c->status;
   const char *body = c->rbuf + c->hdr_len;
-  body = blen ? body : "";
-  if (c->close_after || eof) drop_fd(c);
-  /* the body stays in rbuf until the next read, which happens after the callback */
-  reset_parse(c);
-  c->busy = 0;
-  c->wlen = c->woff = 0;
-  c->done(c, status, body, blen);
+  c->resp_body = blen;
+  if (c->status < 300) c->loop->body_bytes.received += blen; /* error bodies are no throughput */
+  complete(c, eof, blen ? body : "", blen);
+}
+
+/* Drops body bytes in the kernel (MSG_TRUNC on TCP), never reading past the
+ * announced length. Returns 1 to go on reading, 0 when the socket is drained,
+ * -1 after a failure or end of stream was handled. */
+static int sink(tw_hc *c) {
+  size_t want = SINK_CHUNK;
+  if (c->clen >= 0) {
+    unsigned long long left = (unsigned long long)c->clen - c->resp_body;
+    if (left == 0) {
+      try_complete(c, 0);
+      return -1;
+    }
+    if (left < want) want = (size_t)left;
+  }
+  ssize_t n = recv(c->fd, NULL, want, MSG_TRUNC);
+  if (n > 0) {
+    c->resp_body += (size_t)n;
+    c->loop->body_bytes.received += (size_t)n;
+    return 1;
+  }
+  if (n < 0 && errno == EINTR) return 1;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+  if (n == 0)
+    try_complete(c, 1);
+  else
+    fail(c, "recv", errno);
+  return -1;
 }
 
 static void on_readable(tw_hc *c) {
   for (;;) {
+    if (c->sinking) {
+      int r = sink(c);
+      if (r < 0) return;
+      if (r == 0) break;
+      continue;
+    }
     if (c->rcap - c->rlen < 4096) {
       size_t cap = c->rcap ? c->rcap * 2 : 16384;
       if (cap > MAX_RESPONSE + 65536) {
@@ -369,6 +478,10 @@ static void on_readable(tw_hc *c) {
     if (n > 0) {
       c->rlen += (size_t)n;
       c->rbuf[c->rlen] = '\0';
+      if (c->busy && c->discard_body && !c->hdr_len) {
+        if (head_ready(c, 0) < 0) return;
+        if (c->sinking) continue;
+      }
       if ((size_t)n == room) continue;
       break;
     }
@@ -412,7 +525,7 @@ static void on_event(tw_hc *c, unsigned ev) {
     /* the callback may have closed this socket or opened another one */
     if (c->gen != gen || c->fd < 0) return;
   }
-  if (c->busy && c->woff < c->wlen) {
+  if (c->busy && write_pending(c)) {
     int e = flush(c);
     if (e) {
       fail(c, "send", e);
@@ -432,7 +545,7 @@ int tw_hc_loop_poll(tw_hc_loop *l, int timeout_ms) {
       c->failed_next = NULL;
       reset_parse(c);
       c->busy = 0;
-      c->wlen = c->woff = 0;
+      clear_write(c);
       c->done(c, -1, NULL, 0);
     }
     timeout_ms = 0;

@@ -153,12 +153,32 @@ static int authenticate_v2(tw_request *r, s3_ctx *x) {
   tw_sigv2_input in = {.method = r->method, .raw_path = r->path, .raw_query = r->query,
                        .headers = r->headers, .nheaders = r->nheaders};
   tw_sigv2_info info;
-  tw_err e = tw_sigv2_verify(&in, tw_credentials_secret, x->s3->creds, time(NULL), &info, msg,
-                             sizeof msg);
+  memset(&info, 0, sizeof info);
+  time_t now = time(NULL);
+  tw_err e = tw_sigv2_verify(&in, tw_credentials_secret, x->s3->creds, now, &info, msg, sizeof msg);
   if (e != TW_ERR_OK) {
     tw_err s3e = map_sigv2(e, &info);
-    if (s3e == TW_ERR_SIGNATURE_MISMATCH) msg[0] = 0;
-    tw_s3_error(r, x, s3e, msg);
+    tw_buf ex;
+    tw_buf_init(&ex, 4096);
+    if (s3e == TW_ERR_SIGNATURE_MISMATCH) {
+      snprintf(msg, sizeof msg, "The request signature we calculated does not match the signature "
+                                "you provided. Check your key and signing method.");
+      tw_s3_xml_text(&ex, "AWSAccessKeyId", info.access_key);
+      tw_s3_xml_text(&ex, "SignatureProvided", info.signature);
+    } else if (s3e == TW_ERR_S3_INVALID_ACCESS_KEY) {
+      tw_s3_xml_text(&ex, "AWSAccessKeyId", info.access_key);
+      msg[0] = 0;
+    } else if (info.fault == TW_SIGV2_FAULT_EXPIRED) {
+      char exp[32], srv[32];
+      tw_s3_iso8601((int64_t)info.expires * 1000, exp);
+      tw_s3_iso8601((int64_t)now * 1000, srv);
+      exp[19] = 'Z', exp[20] = 0;
+      srv[19] = 'Z', srv[20] = 0;
+      tw_s3_xml_text(&ex, "Expires", exp);
+      tw_s3_xml_text(&ex, "ServerTime", srv);
+    }
+    tw_s3_error_key(r, x, s3e, msg, ex.len ? tw_buf_cstr(&ex) : NULL);
+    tw_buf_free(&ex);
     return -1;
   }
   snprintf(r->principal, sizeof r->principal, "%s", info.access_key);
