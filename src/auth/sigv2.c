@@ -220,6 +220,55 @@ static int is_response_override(const char *p, size_t n) {
   return n > 9 && memcmp(p, "response-", 9) == 0;
 }
 
+/* The query part of the request URIs in botocore's S3 model. botocore 1.28.0
+ * to 1.31.1 (endpoint rulesets; Debian 12 ships 1.29) signed SigV2 requests
+ * with the model's request URI as the resource, that query part included
+ * ("/bkt?list-type=2", "/bkt?delete?delete" once the sub-resource is appended
+ * again); 1.31.2 stripped it (boto/botocore#2971). */
+static const char *const MODEL_QUERIES[] = {"list-type=2",
+                                            "select&select-type=2",
+                                            "accelerate",
+                                            "acl",
+                                            "analytics",
+                                            "attributes",
+                                            "cors",
+                                            "delete",
+                                            "encryption",
+                                            "intelligent-tiering",
+                                            "inventory",
+                                            "legal-hold",
+                                            "lifecycle",
+                                            "location",
+                                            "logging",
+                                            "metrics",
+                                            "notification",
+                                            "object-lock",
+                                            "ownershipControls",
+                                            "policy",
+                                            "policyStatus",
+                                            "publicAccessBlock",
+                                            "replication",
+                                            "requestPayment",
+                                            "restore",
+                                            "retention",
+                                            "tagging",
+                                            "torrent",
+                                            "uploads",
+                                            "versioning",
+                                            "versions",
+                                            "website",
+                                            NULL};
+
+/* The model query the raw query starts with (botocore puts it first), or NULL. */
+static const char *model_query(const char *raw) {
+  if (!raw) return NULL;
+  for (const char *const *m = MODEL_QUERIES; *m; m++) {
+    size_t n = strlen(*m);
+    if (!strncmp(raw, *m, n) && (raw[n] == '\0' || raw[n] == '&')) return *m;
+  }
+  return NULL;
+}
+
 /* Checksum parameters (lower-case name): what the JS SDK appends to a
  * presigned URL after signing it. */
 static int is_checksum_param(const char *name) {
@@ -249,14 +298,16 @@ typedef struct {
   int has_encoded_subres;  /* a sub-resource value with %XX in it */
   int bare_bucket;         /* path-style "/bucket" without the trailing '/' */
   int has_checksum_q;      /* query auth: x-amz-checksum-* / x-amz-sdk-checksum-algorithm */
+  const char *model_q;     /* the query starts with one of MODEL_QUERIES; NULL if not */
 } req;
 
 typedef struct {
-  int core_only;  /* JS SDK v2's shorter sub-resource list */
-  int raw_values; /* JS SDK v2: sub-resource values as sent (response-* still decoded) */
-  int date_mode;  /* 0: documented rule, 1: Date despite x-amz-date, 2: x-amz-date in the slot */
-  int no_slash;   /* "/bucket" signed as sent, not as "/bucket/" */
+  int core_only;     /* JS SDK v2's shorter sub-resource list */
+  int raw_values;    /* JS SDK v2: sub-resource values as sent (response-* still decoded) */
+  int date_mode;     /* 0: documented rule, 1: Date despite x-amz-date, 2: x-amz-date in the slot */
+  int no_slash;      /* "/bucket" signed as sent, not as "/bucket/" */
   int no_checksum_q; /* checksum parameters appended to the URL after signing: left out */
+  int model_path;    /* botocore 1.28-1.31.1: model query after the path, no '/' added */
 } variant;
 
 static void req_free(req *r) {
@@ -378,6 +429,7 @@ static int req_gather(req *r, const tw_sigv2_input *in, int query_auth) {
   r->bare_bucket = !(in->vhost_bucket && *in->vhost_bucket) && path && path[0] == '/' && path[1] &&
                    !strchr(path + 1, '/');
 
+  r->model_q = model_query(in->raw_query);
   for (size_t i = 0; i < nq; i++) {
     const qparam *q = &r->q[i];
     if (!is_subres(q->name, q->name_len, 0)) continue;
@@ -445,15 +497,23 @@ static int build_sts(const req *r, const variant *v, tw_buf *b) {
     tw_buf_putc(b, '\n');
   }
 
-  if (in->vhost_bucket && *in->vhost_bucket) {
+  int vhost = in->vhost_bucket && *in->vhost_bucket;
+  if (vhost) {
     tw_buf_putc(b, '/');
     tw_buf_puts(b, in->vhost_bucket);
   }
   const char *path = in->raw_path && *in->raw_path ? in->raw_path : "/";
-  tw_buf_puts(b, path);
-  /* S3 names a bucket "/bucket/" whether or not the path ends in '/'; botocore
-   * signs it so (its auth_path). */
-  if (r->bare_bucket && !v->no_slash) tw_buf_putc(b, '/');
+  if (v->model_path && r->model_q) {
+    /* "/{Bucket}?list-type=2", "/{Bucket}/{Key+}?tagging" rendered. */
+    if (!(vhost && !strcmp(path, "/"))) tw_buf_puts(b, path);
+    tw_buf_putc(b, '?');
+    tw_buf_puts(b, r->model_q);
+  } else {
+    tw_buf_puts(b, path);
+    /* S3 names a bucket "/bucket/" whether or not the path ends in '/';
+     * botocore signs it so (its auth_path). */
+    if (r->bare_bucket && !v->no_slash) tw_buf_putc(b, '/');
+  }
 
   /* Sub-resources sorted by name, stable (botocore sorts by name only). */
   size_t idx_local[32], *idx = idx_local, n = 0;
@@ -492,7 +552,7 @@ int tw_sigv2_string_to_sign(const tw_sigv2_input *in, tw_buf *out) {
   int rc = -1;
   if (!in || !in->method) return -1;
   if (req_gather(&r, in, tw_sigv2_detect(in) == TW_SIGV2_QUERY) == 0) {
-    variant v = {0, 0, 0, 0, 0};
+    variant v = {0, 0, 0, 0, 0, 0};
     rc = build_sts(&r, &v, out);
   }
   req_free(&r);
@@ -605,21 +665,23 @@ static tw_err check_signature(const req *r, const char *given, tw_secret_lookup 
   tw_err rc = TW_ERR_SIGNATURE_MISMATCH;
   if (wn != 20) goto done; /* not an HMAC-SHA1 in base64: nothing to compute */
   int date_modes = !r->query_auth && r->xdate ? 3 : 1;
-  for (int ck = 0; ck <= r->has_checksum_q && rc != TW_ERR_OK; ck++)
-    for (int slash = 0; slash <= r->bare_bucket && rc != TW_ERR_OK; slash++)
-      for (int core = 0; core <= r->has_botocore_subres && rc != TW_ERR_OK; core++)
-        for (int raw = 0; raw <= r->has_encoded_subres && rc != TW_ERR_OK; raw++)
-          for (int dm = 0; dm < date_modes && rc != TW_ERR_OK; dm++) {
-            if (dm == 1 && !r->date) continue;
-            variant v = {core, raw, dm, slash, ck};
-            if (build_sts(r, &v, &sts)) {
-              rc = TW_ERR_SIGNATURE_MISMATCH; /* too large to be genuine */
-              goto done;
+  /* model: botocore 1.28-1.31.1's resource, tried with botocore's own rules only. */
+  for (int model = 0; model <= (r->model_q != NULL) && rc != TW_ERR_OK; model++)
+    for (int ck = 0; ck <= r->has_checksum_q && rc != TW_ERR_OK; ck++)
+      for (int slash = 0; slash <= (r->bare_bucket && !model) && rc != TW_ERR_OK; slash++)
+        for (int core = 0; core <= (r->has_botocore_subres && !model) && rc != TW_ERR_OK; core++)
+          for (int raw = 0; raw <= (r->has_encoded_subres && !model) && rc != TW_ERR_OK; raw++)
+            for (int dm = 0; dm < date_modes && rc != TW_ERR_OK; dm++) {
+              if (dm == 1 && !r->date) continue;
+              variant v = {core, raw, dm, slash, ck, model};
+              if (build_sts(r, &v, &sts)) {
+                rc = TW_ERR_SIGNATURE_MISMATCH; /* too large to be genuine */
+                goto done;
+              }
+              uint8_t mac[20];
+              hmac_sha1(secret, sts.data, sts.len, mac);
+              if (CRYPTO_memcmp(mac, want, 20) == 0) rc = TW_ERR_OK;
             }
-            uint8_t mac[20];
-            hmac_sha1(secret, sts.data, sts.len, mac);
-            if (CRYPTO_memcmp(mac, want, 20) == 0) rc = TW_ERR_OK;
-          }
 done:
   tw_buf_free(&sts);
   if (rc != TW_ERR_OK) {

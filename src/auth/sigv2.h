@@ -50,9 +50,9 @@ typedef enum {
 typedef struct {
   char access_key[129]; /* as given, also when unknown */
   char signature[129];  /* as given (base64) */
-  int presigned;       /* 1: query authentication */
-  long long expires;   /* presigned: Expires (seconds since the epoch) */
-  time_t request_time; /* header auth: x-amz-date, else Date */
+  int presigned;        /* 1: query authentication */
+  long long expires;    /* presigned: Expires (seconds since the epoch) */
+  time_t request_time;  /* header auth: x-amz-date, else Date */
   tw_sigv2_fault fault;
 } tw_sigv2_info;
 
@@ -72,10 +72,12 @@ typedef struct {
  * which check failed. Besides the canonical form (botocore's), the verifier
  * accepts the variants other SigV2 clients sign: sub-resource values not
  * decoded and a shorter sub-resource list (AWS SDK for JavaScript v2), the
- * x-amz-date conventions seen in the wild, and presigned URLs to which the
- * client appended x-amz-checksum-* / x-amz-sdk-checksum-algorithm parameters
- * after signing (the JS SDK does; S3 ignores them) (a few extra HMACs, only
- * when the first comparison fails).
+ * x-amz-date conventions seen in the wild, botocore 1.28.0-1.31.1's resource
+ * for operations whose model URI has a query ("/bkt?list-type=2",
+ * "/bkt?delete?delete"; Debian 12's python3-botocore), and presigned URLs to
+ * which the client appended x-amz-checksum-* / x-amz-sdk-checksum-algorithm
+ * parameters after signing (the JS SDK does; S3 ignores them) (a few extra
+ * HMACs, only when the first comparison fails).
  *
  * info (for the S3 error's extra elements) is filled as far as the checks got:
  * access_key and signature as soon as they are parsed, so also for

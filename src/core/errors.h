@@ -79,6 +79,7 @@
   X(S3_INVALID_PART_ORDER, 400, "InvalidPartOrder", "InvalidPartOrder", "InvalidPartOrder", 1, "The list of parts was not in ascending order. Parts must be ordered by part number.") \
   X(S3_ENTITY_TOO_SMALL, 400, "EntityTooSmall", "EntityTooSmall", "EntityTooSmall", 1, "Your proposed upload is smaller than the minimum allowed size") \
   X(S3_NO_SUCH_CONFIG, 404, "NoSuchConfiguration", "NoSuchConfiguration", "NoSuchConfiguration", 1, "The specified configuration does not exist.") \
+  X(S3_METADATA_TOO_LARGE, 400, "MetadataTooLarge", "MetadataTooLarge", "MetadataTooLarge", 1, "Your metadata headers exceed the maximum allowed metadata size.") \
   X(S3_INVALID_LOCATION, 400, "InvalidLocationConstraint", "InvalidLocationConstraint", "InvalidLocationConstraint", 1, "The specified location-constraint is not valid") \
   X(S3_ILLEGAL_LOCATION, 400, "IllegalLocationConstraintException", "IllegalLocationConstraintException", "IllegalLocationConstraintException", 1, "The location constraint is incompatible for the region specific endpoint this request was sent to.") \
   X(S3_INVALID_CHUNK_SIZE, 400, "InvalidChunkSizeError", "InvalidChunkSizeError", "InvalidChunkSizeError", 1, "Only the last chunk is allowed to have a size less than 8192 bytes") \

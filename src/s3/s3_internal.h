@@ -51,6 +51,7 @@ struct s3_ctx {
   tw_cksum cksum;       /* the object's checksum, computed as the body streams */
   char cksum_want[64];  /* the value the client sent in a header (or trailer) */
   int cksum_in_trailer;
+  int cksum_default; /* no checksum asked for: S3 computes CRC64NVME itself */
   /* after a commit */
   char old_blob[37];
   json_t *result; /* handler state kept across a commit wait */
@@ -96,6 +97,7 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
 int tw_s3_etag_matches(const char *list, const char *etag);
 int tw_s3_parse_http_date(const char *s, time_t *out);
 int tw_s3_finish_body(tw_request *r, s3_ctx *x);
+int tw_s3_check_metadata_size(tw_request *r, s3_ctx *x);
 int tw_s3_put_body(tw_request *r, const char *data, size_t n);
 void tw_s3_put_object(tw_request *r, s3_ctx *x);
 void tw_s3_get_object(tw_request *r, s3_ctx *x);

@@ -111,7 +111,7 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
   sqlite3 *db = tw_store_reader(s->store);
   sqlite3_stmt *st;
   if (sqlite3_prepare_v2(db,
-                         "SELECT key, size, etag, modified_ms FROM objects WHERE bucket=? AND "
+                         "SELECT key, size, etag, modified_ms, checksums FROM objects WHERE bucket=? AND "
                          "key > ? AND key >= ? ORDER BY key LIMIT 1001",
                          -1, &st, NULL) != SQLITE_OK) {
     free(cursor.s);
@@ -182,6 +182,15 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
       if (fetch_owner)
         tw_buf_printf(&contents, "<Owner><ID>%s</ID><DisplayName>tweedle</DisplayName></Owner>",
                       s->account);
+      const char *ck = (const char *)sqlite3_column_text(st, 4);
+      if (ck && !strstr(ck, "\"default\"")) { /* the algorithm the client chose */
+        json_t *cj = json_loads(ck, 0, NULL);
+        const char *alg = json_string_value(json_object_get(cj, "alg"));
+        if (alg)
+          tw_buf_printf(&contents, "<ChecksumAlgorithm>%s</ChecksumAlgorithm>"
+                                   "<ChecksumType>FULL_OBJECT</ChecksumType>", alg);
+        json_decref(cj);
+      }
       tw_buf_puts(&contents, "<StorageClass>STANDARD</StorageClass></Contents>");
       count++;
       free(last.s);

@@ -104,6 +104,7 @@ void tw_s3_create_multipart(tw_request *r, s3_ctx *x) {
     tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
     return;
   }
+  if (tw_s3_check_metadata_size(r, x)) return;
   char uuid[37], id[33];
   tw_uuid4(uuid);
   size_t j = 0;

@@ -79,8 +79,26 @@ void tw_s3_headers_from_request(tw_request *r, json_t **headers, json_t **meta) 
     size_t k = 0;
     for (; n[k] && k < sizeof low - 1; k++) low[k] = (char)tolower((unsigned char)n[k]);
     low[k] = 0;
-    json_object_set_new(*meta, low + 11, json_string(r->headers[i].value));
+    const char *v = r->headers[i].value; /* S3 trims the value */
+    size_t vl = strlen(v);
+    while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
+    while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
+    json_object_set_new(*meta, low + 11, json_stringn(v, vl));
   }
+}
+
+/* User metadata may hold 2 KB: the bytes of every name and value. Answers and
+ * returns -1 when the request's is larger. */
+int tw_s3_check_metadata_size(tw_request *r, s3_ctx *x) {
+  size_t total = 0;
+  for (size_t i = 0; i < r->nheaders; i++)
+    if (!strncasecmp(r->headers[i].name, "x-amz-meta-", 11))
+      total += strlen(r->headers[i].name) - 11 + strlen(r->headers[i].value);
+  if (total <= 2048) return 0;
+  char extra[128];
+  snprintf(extra, sizeof extra, "<Size>%zu</Size><MaxSizeAllowed>2048</MaxSizeAllowed>", total);
+  tw_s3_error_key(r, x, TW_ERR_S3_METADATA_TOO_LARGE, NULL, extra);
+  return -1;
 }
 
 /* Writes the object row and its events in one store batch; returns the ticket. */
@@ -180,7 +198,10 @@ static int setup_checksum(tw_request *r, s3_ctx *x) {
       return -1;
     }
   }
-  if (!alg) alg = TW_CKSUM_CRC64NVME;
+  if (!alg) {
+    alg = TW_CKSUM_CRC64NVME; /* S3's own, kept but not listed as the client's choice */
+    x->cksum_default = 1;
+  }
   tw_cksum_init(&x->cksum, alg);
   return 0;
 }
@@ -236,6 +257,7 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
       }
     }
     if (setup_checksum(r, x)) return -1;
+    if (x->handler == tw_s3_put_object && tw_s3_check_metadata_size(r, x)) return -1;
     if (x->handler == tw_s3_upload_part && tw_s3_part_begin(r, x)) return -1;
     if (x->handler == tw_s3_put_object && if_none_match_star(r) && exists(x->s3, x)) {
       tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, "<Condition>If-None-Match</Condition>");
@@ -353,6 +375,7 @@ int tw_s3_finish_body(tw_request *r, s3_ctx *x) {
     return -1;
   }
   x->result = json_pack("{s:s,s:s}", "alg", tw_cksum_alg_name(x->cksum.alg), "value", got);
+  if (x->cksum_default) json_object_set_new(x->result, "default", json_true());
   if (x->sha256) {
     uint8_t sha[32];
     char hex[65];
@@ -849,6 +872,11 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
   }
   json_t *headers, *meta;
   const char *ct;
+  if (replace && tw_s3_check_metadata_size(r, x)) {
+    tw_s3_row_free(&o);
+    tw_blob_remove(s->data_dir, w.id);
+    return;
+  }
   if (replace) {
     tw_s3_headers_from_request(r, &headers, &meta);
     ct = tw_req_header(r, "Content-Type");

@@ -73,9 +73,15 @@ struct tw_store {
   int nsql;
   char path[4096];
   int fs_sync_fd;     /* the data directory, for syncfs */
+  sqlite3 **readers;  /* every thread's read connection (tw_store_reader) */
+  size_t nreaders;
   int pending_fs_sync; /* the open batch references files written without fsync */
   sqlite3_stmt *begin, *commit, *rollback;
 };
+
+/* this thread's reader (see tw_store_reader) */
+static _Thread_local sqlite3 *t_reader;
+static _Thread_local const tw_store *t_reader_of;
 
 static const char *schema =
     "CREATE TABLE IF NOT EXISTS queues(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
@@ -504,6 +510,10 @@ void tw_store_close(tw_store *s) {
   }
   for (int i = 0; i < OP__COUNT; i++) sqlite3_finalize(s->stmts[i]);
   for (int i = 0; i < s->nsql; i++) sqlite3_finalize(s->sql_cache[i].st);
+  for (size_t i = 0; i < s->nreaders; i++) sqlite3_close_v2(s->readers[i]);
+  free(s->readers);
+  t_reader = NULL;
+  t_reader_of = NULL;
   sqlite3_finalize(s->begin);
   sqlite3_finalize(s->commit);
   sqlite3_finalize(s->rollback);
@@ -701,24 +711,28 @@ void tw_store_hold(tw_store *s) { pthread_mutex_lock(&s->mu); }
 void tw_store_release(tw_store *s) { pthread_mutex_unlock(&s->mu); }
 
 /* One read-only connection per thread: WAL lets readers run beside the writer,
- * and they see exactly what has been committed. */
-static _Thread_local sqlite3 *t_reader;
-static _Thread_local const tw_store *t_reader_of;
-
+ * and they see exactly what has been committed. The store keeps a list of them
+ * to close them all when it closes (after the threads that used them stopped). */
 sqlite3 *tw_store_reader(tw_store *s) {
   if (t_reader && t_reader_of == s) return t_reader;
-  if (t_reader) sqlite3_close(t_reader);
-  t_reader = NULL;
-  if (sqlite3_open_v2(s->path, &t_reader, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+  sqlite3 *db = NULL;
+  if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
       SQLITE_OK) {
-    tw_error("store: cannot open a reader: %s", t_reader ? sqlite3_errmsg(t_reader) : "?");
-    sqlite3_close(t_reader);
-    t_reader = NULL;
+    tw_error("store: cannot open a reader: %s", db ? sqlite3_errmsg(db) : "?");
+    sqlite3_close(db);
     return NULL;
   }
-  sqlite3_busy_timeout(t_reader, 5000);
+  sqlite3_busy_timeout(db, 5000);
+  pthread_mutex_lock(&s->mu);
+  sqlite3 **list = realloc(s->readers, (s->nreaders + 1) * sizeof *list);
+  if (list) {
+    s->readers = list;
+    s->readers[s->nreaders++] = db;
+  }
+  pthread_mutex_unlock(&s->mu);
+  t_reader = db;
   t_reader_of = s;
-  return t_reader;
+  return db;
 }
 
 void tw_store_require_fs_sync(tw_store *s) {
