@@ -183,7 +183,7 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
         tw_buf_printf(&contents, "<Owner><ID>%s</ID><DisplayName>tweedle</DisplayName></Owner>",
                       s->account);
       const char *ck = (const char *)sqlite3_column_text(st, 4);
-      if (ck && !strstr(ck, "\"default\"")) { /* the algorithm the client chose */
+      if (ck) { /* the client's algorithm, or the CRC64NVME S3 adds itself */
         json_t *cj = json_loads(ck, 0, NULL);
         const char *alg = json_string_value(json_object_get(cj, "alg"));
         if (alg)

@@ -196,7 +196,7 @@ CHECKSUMS = {
 # --------------------------------------------------------------------------
 
 def s3_client(server, signature_version=None, checksum=None, access_key=ACCESS_KEY,
-              secret_key=SECRET_KEY, read_timeout=60, connect_timeout=5, pool=50, region=REGION,
+              secret_key=SECRET_KEY, read_timeout=20, connect_timeout=5, pool=50, region=REGION,
               **cfg):
     """A boto3 S3 client for ``server`` (path-style, one attempt).
 

@@ -17,7 +17,6 @@ AWS facts asserted here:
 """
 
 import datetime
-import re
 import unittest
 
 import s3_harness as s

@@ -21,7 +21,6 @@ AWS facts asserted here:
   a bad chunk signature -> 403 SignatureDoesNotMatch.
 """
 
-import hashlib
 import os
 import unittest
 
@@ -191,6 +190,26 @@ class ChecksumTest(s.S3TestCase):
         self.s3.copy_object(Bucket=self.bucket, Key="ck-dst", CopySource={"Bucket": self.bucket, "Key": "ck-src"})
         got = self.head_checksums("ck-dst")
         self.assertEqual(got.get("x-amz-checksum-sha256"), s.sha256_b64(data), got)
+
+
+class ListingChecksumTest(s.S3TestCase):
+    """ListObjectsV2 names each object's checksum algorithm and type (recorded
+    S3 responses: "ChecksumAlgorithm": ["CRC32"], "ChecksumType":
+    "FULL_OBJECT"; objects stored without a checksum carry S3's default
+    CRC64NVME)."""
+
+    def test_listing_reports_checksum_algorithm(self):
+        b = self.make_bucket("lck")
+        self.raw("PUT", obj_path(b, "crc32"), body=b"a", headers={"x-amz-checksum-crc32": s.crc32_b64(b"a")})
+        self.raw("PUT", obj_path(b, "sha256"), body=b"b", headers={"x-amz-checksum-sha256": s.sha256_b64(b"b")})
+        self.raw("PUT", obj_path(b, "none"), body=b"c")
+        r = self.raw("GET", obj_path(b, query=[("list-type", "2")]))
+        self.assertStatus(r, 200)
+        root = s.strip_ns(s.parse_xml(r.body))
+        got = {c.findtext("Key"): (c.findtext("ChecksumAlgorithm"), c.findtext("ChecksumType"))
+               for c in root.findall("Contents")}
+        self.assertEqual(got, {"crc32": ("CRC32", "FULL_OBJECT"), "sha256": ("SHA256", "FULL_OBJECT"),
+                               "none": ("CRC64NVME", "FULL_OBJECT")})
 
 
 class AwsChunkedTest(s.S3TestCase):

@@ -65,7 +65,9 @@ class CliTest(s.S3TestCase):
         super().tearDownClass()
 
     def aws(self, *args, input=None, check=True, timeout=120):
-        cmd = [AWS, "--endpoint-url", self.server.endpoint] + list(args)
+        # Bounded: a wedged server costs 20 s per command, not the CLI's 60 s default.
+        cmd = [AWS, "--endpoint-url", self.server.endpoint, "--cli-read-timeout", "20",
+               "--cli-connect-timeout", "5"] + list(args)
         p = subprocess.run(cmd, env=self.env, input=input, capture_output=True, timeout=timeout)
         if check and p.returncode != 0:
             self.fail("%s exited %d\nstdout: %s\nstderr: %s" % (" ".join(args), p.returncode,

@@ -14,6 +14,7 @@ as its object.  So after a crash:
   in the queue.
 """
 
+import http.client
 import json
 import os
 import random
@@ -104,7 +105,14 @@ class CrashTest(unittest.TestCase):
         threads = [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(WRITERS)]
         for t in threads:
             t.start()
-        time.sleep(RUN_SECONDS)
+        def acked_count():
+            with lock:
+                return sum(1 for ops in history.values() for op in ops if op[0] == "put" and op[2])
+
+        # At least RUN_SECONDS and 40 acknowledged PUTs (bounded: a loaded machine is slow).
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 15 and (time.monotonic() - t0 < RUN_SECONDS or acked_count() < 40):
+            time.sleep(0.1)
         killing.set()
         self.server.kill9()
         stop.set()
@@ -171,6 +179,8 @@ class CrashTest(unittest.TestCase):
         acked = set()
         lock = threading.Lock()
         stop = threading.Event()
+        killing = threading.Event()
+        early_errors = []
 
         def writer(idx):
             cl = self.client()
@@ -180,19 +190,30 @@ class CrashTest(unittest.TestCase):
                 key = "e%d/%05d" % (idx, n)
                 try:
                     cl.put_object(Bucket=bucket, Key=key, Body=os.urandom(2000))
-                except (ClientError, BotoCoreError):
+                except (ClientError, BotoCoreError) as e:
+                    if not killing.is_set():
+                        early_errors.append(repr(e))
                     continue
                 with lock:
                     acked.add(key)
 
+        def list_acked():
+            with lock:
+                return list(acked)
+
         threads = [threading.Thread(target=writer, args=(i,), daemon=True) for i in range(4)]
         for t in threads:
             t.start()
-        time.sleep(2.0)
+        # At least 2 s and 20 acknowledged PUTs (bounded: a loaded machine is slow).
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 15 and (time.monotonic() - t0 < 2.0 or len(list_acked()) < 20):
+            time.sleep(0.1)
+        killing.set()
         self.server.kill9()
         stop.set()
         for t in threads:
             t.join(20)
+        self.assertEqual(early_errors[:5], [], "%d PUTs failed before the kill" % len(early_errors))
         self.assertGreater(len(acked), 10)
 
         self.server.start()
@@ -220,6 +241,84 @@ class CrashTest(unittest.TestCase):
         for page in c.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             listed.update(o["Key"] for o in page.get("Contents", []))
         self.assertEqual(sorted(seen - listed), [], "events for objects that do not exist")
+
+    def test_readers_never_see_partial_overwrites(self):
+        """Overwrites replace the object atomically: every GET returns one
+        whole version whose MD5 matches the ETag header it came with."""
+        c = self.client()
+        bucket = s.unique_bucket("atomic")
+        c.create_bucket(Bucket=bucket)
+        versions = [os.urandom(2 * 1024 * 1024 + i * 4099) for i in range(3)]
+        md5s = {s.md5_hex(v) for v in versions}
+        c.put_object(Bucket=bucket, Key="hot", Body=versions[0])
+        stop = threading.Event()
+        problems = []
+        reads = [0]
+
+        def writer():
+            cl = self.client()
+            i = 0
+            while not stop.is_set():
+                i += 1
+                cl.put_object(Bucket=bucket, Key="hot", Body=versions[i % len(versions)])
+
+        def reader():
+            while not stop.is_set():
+                r = s.raw_s3(self.server, "GET", s.obj_path(bucket, "hot"), timeout=15)
+                reads[0] += 1
+                got = s.md5_hex(r.body)
+                etag = (r.header("ETag") or "").strip('"')
+                if r.status != 200 or got not in md5s or got != etag:
+                    problems.append("status %d, body md5 %s, ETag %s, %d bytes" % (r.status, got, etag, len(r.body)))
+
+        def ranged_reader():
+            while not stop.is_set():
+                r = s.raw_s3(self.server, "GET", s.obj_path(bucket, "hot"), headers={"Range": "bytes=1000-1999"},
+                             timeout=15)
+                etag = (r.header("ETag") or "").strip('"')
+                match = [v for v in versions if s.md5_hex(v) == etag]
+                if r.status != 206 or not match or r.body != match[0][1000:2000]:
+                    problems.append("ranged read: status %d, ETag %s does not fit the bytes" % (r.status, etag))
+
+        threads = [threading.Thread(target=f, daemon=True) for f in (writer, writer, reader, reader, ranged_reader)]
+        for th in threads:
+            th.start()
+        time.sleep(3.0)
+        stop.set()
+        for th in threads:
+            th.join(20)
+        self.assertGreater(reads[0], 5)
+        self.assertEqual(problems[:10], [], "%d torn reads" % len(problems))
+
+    def test_stream_survives_overwrite_and_delete(self):
+        """A GET already streaming keeps delivering the version it started
+        with while the key is overwritten and then deleted."""
+        c = self.client()
+        bucket = s.unique_bucket("stream")
+        c.create_bucket(Bucket=bucket)
+        old = os.urandom(24 * 1024 * 1024)
+        c.put_object(Bucket=bucket, Key="big", Body=old)
+        path = s.obj_path(bucket, "big")
+        hdrs, _ = s.sign_headers(self.server, "GET", path)
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        try:
+            conn.request("GET", path, headers=hdrs)
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 200)
+            first = resp.read(1024 * 1024)
+            c.put_object(Bucket=bucket, Key="big", Body=b"replacement")
+            time.sleep(0.2)
+            rest = resp.read(4 * 1024 * 1024)
+            c.delete_object(Bucket=bucket, Key="big")
+            time.sleep(0.2)
+            rest += resp.read()
+        finally:
+            conn.close()
+        got = first + rest
+        self.assertEqual(len(got), len(old))
+        self.assertTrue(got == old, "the streamed body changed under the reader")
+        with self.assertRaises(ClientError):
+            c.get_object(Bucket=bucket, Key="big")
 
     def test_sigterm_restart_keeps_everything(self):
         c = self.client()

@@ -30,7 +30,6 @@ against S3):
 """
 
 import json
-import re
 import time
 import unittest
 import urllib.parse
@@ -165,6 +164,17 @@ class ConfigurationTest(NotificationTestBase):
         self.s3.put_bucket_notification_configuration(Bucket=b, NotificationConfiguration={})
         self.assertNotIn("QueueConfigurations", self.s3.get_bucket_notification_configuration(Bucket=b))
         self.s3.put_object(Bucket=b, Key="after-clear", Body=b"x")
+        self.assertQuiet(url)
+
+    def test_configuration_does_not_survive_bucket_recreate(self):
+        b = self.make_bucket("recreate")
+        q, url = self.make_queue()
+        self.configure(b, [{"Id": "old", "QueueArn": queue_arn(q), "Events": ["s3:ObjectCreated:*"]}])
+        self.drain(url, 1)
+        self.s3.delete_bucket(Bucket=b)
+        self.s3.create_bucket(Bucket=b)
+        self.assertNotIn("QueueConfigurations", self.s3.get_bucket_notification_configuration(Bucket=b))
+        self.s3.put_object(Bucket=b, Key="after-recreate", Body=b"x")
         self.assertQuiet(url)
 
     def test_missing_bucket(self):

@@ -36,12 +36,14 @@ import datetime
 import email.header
 import gzip
 import hashlib
+import http.client
 import os
 import socket
+import time
 import unittest
 
 import s3_harness as s
-from s3_harness import ClientError, obj_path, quote_key
+from s3_harness import ClientError, obj_path
 
 
 def setUpModule():
@@ -263,6 +265,119 @@ class MetadataTest(s.S3TestCase):
         self.assertEqual(g["ContentLanguage"], "fr")
         self.assertEqual(g["ContentEncoding"], "identity")
         self.assertEqual(self.s3.head_object(Bucket=self.bucket, Key="override")["ContentType"], "text/plain")
+
+
+class LimitsAndConnectionTest(s.S3TestCase):
+    """User-metadata size limit, interrupted uploads, keep-alive after errors."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.bucket = cls.class_bucket("limits")
+
+    def test_user_metadata_limit_2kb(self):
+        # "The size of user-defined metadata is measured by taking the sum of
+        # the number of bytes in the UTF-8 encoding of each key and value";
+        # at most 2 KB.
+        ok = {"a": "x" * 2000, "b": "y" * 46}                      # 1+2000 + 1+46 = 2048
+        self.s3.put_object(Bucket=self.bucket, Key="meta-2048", Body=b"x", Metadata=ok)
+        self.assertEqual(self.s3.head_object(Bucket=self.bucket, Key="meta-2048")["Metadata"], ok)
+        big = {"a": "x" * 2000, "b": "y" * 47}                     # 2049
+        self.assertRaisesS3(lambda: self.s3.put_object(Bucket=self.bucket, Key="meta-2049", Body=b"x", Metadata=big),
+                            "MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size.")
+        self.assertNoObject(self.bucket, "meta-2049")
+
+    def test_interrupted_upload_stores_nothing(self):
+        path = obj_path(self.bucket, "interrupted")
+        body = os.urandom(300000)
+        hdrs, _ = s.sign_headers(self.server, "PUT", path, b"", {}, payload_hash="UNSIGNED-PAYLOAD")
+        sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
+        head = "PUT %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n" % (path, self.server.port, len(body))
+        for k, v in hdrs.items():
+            head += "%s: %s\r\n" % (k, v)
+        sock.sendall(head.encode() + b"\r\n" + body[:50000])
+        time.sleep(0.3)
+        sock.close()
+        time.sleep(0.5)
+        self.assertNoObject(self.bucket, "interrupted")
+        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix="interrupted").get("Contents", [])
+        self.assertEqual(listed, [])
+
+    def test_interrupted_overwrite_keeps_old_version(self):
+        self.s3.put_object(Bucket=self.bucket, Key="keep-old", Body=b"old version")
+        path = obj_path(self.bucket, "keep-old")
+        hdrs, _ = s.sign_headers(self.server, "PUT", path, b"", {}, payload_hash="UNSIGNED-PAYLOAD")
+        sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
+        head = "PUT %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: 1000000\r\n" % (path, self.server.port)
+        for k, v in hdrs.items():
+            head += "%s: %s\r\n" % (k, v)
+        sock.sendall(head.encode() + b"\r\n" + b"N" * 100000)
+        time.sleep(0.3)
+        sock.close()
+        time.sleep(0.5)
+        self.assertEqual(self.get_body(self.bucket, "keep-old"), b"old version")
+
+    def test_keep_alive_after_refused_put(self):
+        """A PUT refused before its body was read must not poison the
+        connection: either the server closes it (Connection: close) or the
+        next request on it gets its own, correct answer."""
+        self.s3.put_object(Bucket=self.bucket, Key="ka", Body=b"keep-alive target")
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=10)
+        try:
+            body = os.urandom(200000)
+            path = obj_path(self.bucket, "ka-bad")
+            hdrs, _ = s.sign_headers(self.server, "PUT", path, body, {}, secret_key="wrong-secret")
+            conn.request("PUT", path, body=body, headers=hdrs)
+            r1 = conn.getresponse()
+            r1.read()
+            self.assertEqual(r1.status, 403)
+            closing = (r1.getheader("Connection") or "").lower() == "close"
+            path2 = obj_path(self.bucket, "ka")
+            hdrs2, _ = s.sign_headers(self.server, "GET", path2)
+            try:
+                conn.request("GET", path2, headers=hdrs2)
+                r2 = conn.getresponse()
+                data = r2.read()
+            except (http.client.HTTPException, OSError) as e:
+                self.assertTrue(closing, "connection dropped without Connection: close: %r" % e)
+                return
+            self.assertEqual((r2.status, data), (200, b"keep-alive target"))
+        finally:
+            conn.close()
+
+    def test_keep_alive_many_requests_one_connection(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=10)
+        try:
+            for i in range(50):
+                path = obj_path(self.bucket, "ka-loop/%d" % i)
+                body = ("body %d" % i).encode()
+                hdrs, _ = s.sign_headers(self.server, "PUT", path, body)
+                conn.request("PUT", path, body=body, headers=hdrs)
+                r = conn.getresponse()
+                r.read()
+                self.assertEqual(r.status, 200)
+                hdrs, _ = s.sign_headers(self.server, "GET", path)
+                conn.request("GET", path, headers=hdrs)
+                r = conn.getresponse()
+                self.assertEqual(r.read(), body)
+                hdrs, _ = s.sign_headers(self.server, "GET", obj_path(self.bucket, "ka-loop/missing"))
+                conn.request("GET", obj_path(self.bucket, "ka-loop/missing"), headers=hdrs)
+                r = conn.getresponse()
+                r.read()
+                self.assertEqual(r.status, 404)
+        finally:
+            conn.close()
+
+    def test_parallel_uploads(self):
+        bodies = {"par/%02d" % i: os.urandom(512 * 1024 + i) for i in range(24)}
+        fns = [lambda k=k, b=b: self.s3.put_object(Bucket=self.bucket, Key=k, Body=b) for k, b in bodies.items()]
+        _, errors, stuck = s.h.run_threads(fns, timeout=60)
+        self.assertEqual(stuck, 0)
+        self.assertEqual([e for e in errors if e], [])
+        fns = [lambda k=k: self.get_body(self.bucket, k) for k in bodies]
+        results, errors, stuck = s.h.run_threads(fns, timeout=60)
+        self.assertEqual([e for e in errors if e], [])
+        self.assertTrue(all(r == b for r, b in zip(results, bodies.values())))
 
 
 class MissingAndDeleteTest(s.S3TestCase):

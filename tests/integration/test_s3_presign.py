@@ -234,12 +234,100 @@ class PresignTest(s.S3TestCase):
                 self.assertS3Error(err(requests.get(url, timeout=30)), "InvalidAccessKeyId", 403,
                                    s.MSG_INVALID_KEY_ID, AWSAccessKeyId="AKIDUNKNOWN0000")
 
+    def test_incomplete_sigv4_query(self):
+        url = s.presign_v4(self.server, "GET", obj_path(self.bucket, "obj"))
+        p = urllib.parse.urlsplit(url)
+        msg = ("Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, "
+               "X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters.")
+        for drop in ("X-Amz-Signature", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires"):
+            with self.subTest(missing=drop):
+                q = [(k, v) for k, v in urllib.parse.parse_qsl(p.query) if k != drop]
+                bad = urllib.parse.urlunsplit((p.scheme, p.netloc, p.path, urllib.parse.urlencode(q), ""))
+                self.assertS3Error(err(requests.get(bad, timeout=30)), "AuthorizationQueryParametersError", 400, msg)
+
     def test_wrong_region_in_query_credential(self):
         url = s.presign_v4(self.server, "GET", obj_path(self.bucket, "obj"), region="eu-west-1")
         r = requests.get(url, timeout=30)
         self.assertS3Error(err(r), "AuthorizationQueryParametersError", 400,
                            "Error parsing the X-Amz-Credential parameter; the region 'eu-west-1' is wrong; "
                            "expecting 'us-east-1'", Region="us-east-1")
+
+
+class CurlTest(s.S3TestCase):
+    """The S0 producer: plain curl against presigned URLs (curl sends
+    Expect: 100-continue for large uploads)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        import shutil
+        cls.curl = shutil.which("curl")
+        if not cls.curl:
+            raise unittest.SkipTest("curl not installed")
+        cls.bucket = cls.class_bucket("curl")
+
+    def run_curl(self, *args):
+        import subprocess
+        p = subprocess.run([self.curl, "-sS", "--max-time", "30", "-o", "-", "-w", "\n%{http_code}"] + list(args),
+                           capture_output=True, timeout=60)
+        out = p.stdout
+        body, _, code = out.rpartition(b"\n")
+        return int(code or 0), body, p.stderr
+
+    def test_curl_put_and_get(self):
+        import os
+        import tempfile
+        data = os.urandom(3 * 1024 * 1024)
+        with tempfile.NamedTemporaryFile(delete=False) as f:
+            f.write(data)
+            src = f.name
+        try:
+            for name, client in (("v2", self.s3), ("v4", self.s3v4)):
+                with self.subTest(sig=name):
+                    key = "input/curl-%s.bin" % name
+                    put = client.generate_presigned_url("put_object", Params={"Bucket": self.bucket, "Key": key},
+                                                        ExpiresIn=300)
+                    code, body, err = self.run_curl("-T", src, put)
+                    self.assertEqual(code, 200, (body, err))
+                    self.assertEqual(self.get_body(self.bucket, key), data)
+                    get = client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
+                                                        ExpiresIn=300)
+                    code, body, err = self.run_curl(get)
+                    self.assertEqual(code, 200, err)
+                    self.assertTrue(body == data)
+        finally:
+            os.unlink(src)
+
+
+class SigV2HeaderAuthTest(s.S3TestCase):
+    """Header SigV2 ("Authorization: AWS key:signature"), botocore
+    signature_version="s3"; still used by old tools (s3cmd, boto2)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.v2 = s.s3_client(cls.server, signature_version="s3")
+        cls.bucket = cls.class_bucket("sigv2")
+
+    def test_roundtrip(self):
+        self.v2.put_object(Bucket=self.bucket, Key="dir/v2 key+ü", Body=b"sigv2", ContentType="text/plain",
+                           Metadata={"a": "b"})
+        g = self.v2.get_object(Bucket=self.bucket, Key="dir/v2 key+ü")
+        self.assertEqual(g["Body"].read(), b"sigv2")
+        self.assertEqual(g["Metadata"], {"a": "b"})
+        self.assertEqual([o["Key"] for o in self.v2.list_objects_v2(Bucket=self.bucket)["Contents"]], ["dir/v2 key+ü"])
+        self.v2.delete_objects(Bucket=self.bucket, Delete={"Objects": [{"Key": "dir/v2 key+ü"}]})
+        self.assertNoObject(self.bucket, "dir/v2 key+ü")
+
+    def test_wrong_secret(self):
+        bad = s.s3_client(self.server, signature_version="s3", secret_key="wrong")
+        self.assertRaisesS3(lambda: bad.get_object(Bucket=self.bucket, Key="x"), "SignatureDoesNotMatch", 403,
+                            s.MSG_SIGNATURE)
+
+    def test_unknown_key(self):
+        bad = s.s3_client(self.server, signature_version="s3", access_key="AKIDNOPE", secret_key="x")
+        self.assertRaisesS3(lambda: bad.list_objects_v2(Bucket=self.bucket), "InvalidAccessKeyId", 403,
+                            s.MSG_INVALID_KEY_ID, AWSAccessKeyId="AKIDNOPE")
 
 
 class HeaderAuthTest(s.S3TestCase):

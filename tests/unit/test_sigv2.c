@@ -11,13 +11,20 @@
  *   with the x-amz-date value in the Date slot rather than the StringToSign shown (which
  *   signs to R4dJ53KECjStyBO5iTBJZ4XVOaI=); both forms must verify. Every value above was
  *   recomputed with Python's hmac.
+ * - Requests botocore 1.29.27 (Debian 12) signed the same way: list_objects_v2, delete_objects,
+ *   get_object_tagging, create_multipart_upload, get_bucket_policy_status,
+ *   select_object_content, and a presigned list_objects_v2 (its resource carries the
+ *   model's query: "/bkt?list-type=2", "/bkt?delete?delete").
  * - Requests botocore 1.43 signed (HmacV1Auth, Date pinned to Tue, 14 Nov 2023 22:13:20 GMT,
  *   captured at before-send): put_object with metadata and CRC32 checksum headers,
  *   list_objects_v2, create_multipart_upload (?uploads), upload_part with an upload id
  *   that needs encoding, delete_objects (?delete), get_object_tagging (?tagging); and
  *   HmacV1Auth over a request carrying its own x-amz-date header.
  * - URLs botocore 1.43 presigned (generate_presigned_url, signature_version 's3' and the
- *   default for us-east-1 with an endpoint_url, time.time pinned to 1700000000).
+ *   default for us-east-1 with an endpoint_url, time.time pinned to 1700000000), among
+ *   them put_object for hostile keys and with ChecksumCRC32 (botocore 1.29 gives the same
+ *   URLs); and one of them with the checksum parameters the AWS SDK for JavaScript
+ *   appends after signing.
  * - The AWS SDK for JavaScript v2 form (X-Amz-Date header, empty Date slot, sub-resource
  *   values not decoded), signed with Python's hmac. */
 #include "auth/sigv2.h"
@@ -231,6 +238,63 @@ static const hcase HEADER_CASES[] = {
      NULL,
      "lSATDSUDEO1m52S4Xr2PhupwDtA=",
      BOTO_NOW},
+    /* botocore 1.28.0-1.31.1 (here Debian's 1.29.27) signs path-style requests
+     * with the model's request URI as the resource, its query included: the
+     * canonical StringToSign differs, a variant. */
+    {"botocore 1.29 list_objects_v2",
+     "GET",
+     "/bkt",
+     "list-type=2&prefix=a%20b&encoding-type=url",
+     NULL,
+     {{"Date", BOTO_DATE}},
+     "GET\n\n\n" BOTO_DATE "\n/bkt/",
+     "uK+K7/WXFTtIZ2Eu9kLI//pWruI=",
+     BOTO_NOW},
+    {"botocore 1.29 delete_objects",
+     "POST",
+     "/bkt",
+     "delete",
+     NULL,
+     {{"Content-MD5", "cDL/HO6237pKgcrKF+HYeA=="}, {"Date", BOTO_DATE}, {"Content-Length", "94"}},
+     NULL,
+     "nCKiS7XP4meE7eDXKsLe8Uxkw4c=",
+     BOTO_NOW},
+    {"botocore 1.29 get_object_tagging",
+     "GET",
+     "/bkt/dir/a%20b",
+     "tagging",
+     NULL,
+     {{"Date", BOTO_DATE}},
+     NULL,
+     "vaxGItx38kQmGo+VwM8isyFYGqM=",
+     BOTO_NOW},
+    {"botocore 1.29 create_multipart_upload",
+     "POST",
+     "/bkt/d/k%20y",
+     "uploads",
+     NULL,
+     {{"Date", BOTO_DATE}, {"Content-Length", "0"}},
+     NULL,
+     "M/vV/VRniVkWrS3yd70BMlECFHE=",
+     BOTO_NOW},
+    {"botocore 1.29 get_bucket_policy_status",
+     "GET",
+     "/bkt",
+     "policyStatus",
+     NULL,
+     {{"Date", BOTO_DATE}},
+     NULL,
+     "RXjdIlL001S4RaD2hPNBTNJbXg4=",
+     BOTO_NOW},
+    {"botocore 1.29 select_object_content",
+     "POST",
+     "/bkt/k",
+     "select&select-type=2",
+     NULL,
+     {{"Date", BOTO_DATE}, {"Content-Length", "212"}},
+     NULL,
+     "wPVR4KdSxC+ocB/YlKA5u0oylsI=",
+     BOTO_NOW},
 };
 
 typedef struct {
@@ -286,6 +350,42 @@ static void run_header_case(const hcase *c) {
 static void test_header_cases(void) {
   for (size_t i = 0; i < sizeof HEADER_CASES / sizeof HEADER_CASES[0]; i++) {
     run_header_case(&HEADER_CASES[i]);
+  }
+
+  CASE("botocore 1.29 resource: only for the model's query, first");
+  {
+    tw_kv h[] = {{"Date", BOTO_DATE}, {"Authorization", "AWS " AK ":uK+K7/WXFTtIZ2Eu9kLI//pWruI="}};
+    tw_sigv2_info info;
+    tw_sigv2_input in = {"GET", "/bkt", "list-type=2", h, 2, NULL};
+    CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, BOTO_NOW, &info, NULL, 0), TW_ERR_OK);
+    in.raw_query = "prefix=a&list-type=2"; /* botocore puts it first */
+    CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, BOTO_NOW, &info, NULL, 0),
+                 TW_ERR_SIGNATURE_MISMATCH);
+    in.raw_query = "list-type=22";
+    CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, BOTO_NOW, &info, NULL, 0),
+                 TW_ERR_SIGNATURE_MISMATCH);
+    in.raw_query = "";
+    CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, BOTO_NOW, &info, NULL, 0),
+                 TW_ERR_SIGNATURE_MISMATCH);
+    in.raw_path = "/bkt/";
+    in.raw_query = "list-type=2";
+    CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, BOTO_NOW, &info, NULL, 0),
+                 TW_ERR_SIGNATURE_MISMATCH);
+    /* "/bkt?delete?delete" binds the sub-resource: not valid for ?uploads. */
+    h[1].value = "AWS " AK ":nCKiS7XP4meE7eDXKsLe8Uxkw4c=";
+    tw_kv md5 = {"Content-MD5", "cDL/HO6237pKgcrKF+HYeA=="};
+    tw_kv h2[] = {h[0], h[1], md5};
+    in = (tw_sigv2_input){"POST", "/bkt", "delete", h2, 3, NULL};
+    CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, BOTO_NOW, &info, NULL, 0), TW_ERR_OK);
+    in.raw_query = "uploads";
+    CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, BOTO_NOW, &info, NULL, 0),
+                 TW_ERR_SIGNATURE_MISMATCH);
+    in.raw_query = "delete&uploads";
+    CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, BOTO_NOW, &info, NULL, 0),
+                 TW_ERR_SIGNATURE_MISMATCH);
+    /* Virtual-hosted: the bucket from the Host header. */
+    in = (tw_sigv2_input){"POST", "/", "delete", h2, 3, "bkt"};
+    CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, BOTO_NOW, &info, NULL, 0), TW_ERR_OK);
   }
 
   /* The docs' Upload example has ten headers. */
@@ -356,6 +456,42 @@ static const qcase QUERY_CASES[] = {
      "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=bKh4CUTtHDg5xncfUqy%2Foa4oAt8%3D&Expires="
      "1700000060",
      1700000060},
+    /* botocore 1.43 and 1.29 (same URLs): put_object for keys that need the
+     * path sent exactly as signed (the HTTP client must not resolve "..", merge
+     * "//" or re-encode). */
+    {"botocore presigned put, dot-dot key", "PUT", "/bkt/../x-presigned",
+     "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=i7n3KwTiKXllU5VKcvGIajepksM%3D&Expires="
+     "1700000060",
+     1700000060},
+    {"botocore presigned put, reserved characters", "PUT", "/bkt/a%20b%2Bc%25d%3Fe%23f",
+     "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=NxQRasYDsPEyPihZa%2Bddmj2ng94%3D&Expires="
+     "1700000060",
+     1700000060},
+    {"botocore presigned put, non-ASCII key", "PUT",
+     "/bkt/%D0%BA%D0%BB%D1%8E%D1%87/%E6%97%A5%E6%9C%AC-presigned",
+     "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=vCkrTll%2Bmu3YWVG%2BHWc8YH2bWvs%3D&Expires="
+     "1700000060",
+     1700000060},
+    {"botocore presigned put, leading slashes", "PUT", "/bkt///double-presigned",
+     "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=K4zNOaTYP70Eg%2FPEUSwMSZN3O4M%3D&Expires="
+     "1700000060",
+     1700000060},
+    /* botocore with ChecksumCRC32 given: x-amz-checksum-crc32 hoisted and signed. */
+    {"botocore presigned put, signed checksum parameter", "PUT", "/bkt/signed-crc",
+     "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=HGf2HpaHrlqd0gPhpaugKDO6WfM%3D&x-amz-checksum-"
+     "crc32=AAAAAA%3D%3D&Expires=1700000060",
+     1700000060},
+    /* A botocore URL (key "js-upload") to which the client appended checksum
+     * parameters after signing, as the AWS SDK for JavaScript does. */
+    {"presigned put, checksum parameters appended", "PUT", "/bkt/js-upload",
+     "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=MUMtsG0fj0746Pnw4%2FDMjq4LR%2FM%3D&Expires="
+     "1700000060&x-amz-checksum-crc32=AAAAAA%3D%3D&x-amz-sdk-checksum-algorithm=CRC32",
+     1700000060},
+    /* botocore 1.29: the model's query in the resource, as for header auth. */
+    {"botocore 1.29 presigned list_objects_v2", "GET", "/bkt",
+     "list-type=2&encoding-type=url&AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature="
+     "pey4yrJgaESl7eYGluJO%2B0kQYng%3D&Expires=1700000060",
+     1700000060},
     /* The same URL with '+' and '=' left unencoded in the signature. */
     {"unencoded signature", "PUT", "/bkt/k",
      "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=V%2F3GqdFTO%2F4N+Z%2FPryOnp5xvkIk=&x-amz-"
@@ -425,6 +561,80 @@ static void test_query_cases(void) {
   tw_kv h2[] = {{"x-amz-acl", "public-read"}};
   in = (tw_sigv2_input){c->method, c->path, c->query, h2, 1, NULL};
   CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, 1700000000, &info, NULL, 0), TW_ERR_OK);
+
+  CASE("presigned: paths are signed as sent");
+  {
+    /* What a client that normalises the path would send instead. */
+    static const char *const pairs[][2] = {
+        {"/bkt/../x-presigned", "/x-presigned"},
+        {"/bkt/../x-presigned", "/bkt/%2E%2E/x-presigned"},
+        {"/bkt/a%20b%2Bc%25d%3Fe%23f", "/bkt/a%20b+c%25d%3Fe%23f"},
+        {"/bkt///double-presigned", "/bkt/double-presigned"},
+        {"/bkt///double-presigned", "/bkt//double-presigned"},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+      const qcase *pc = NULL;
+      for (size_t j = 0; j < sizeof QUERY_CASES / sizeof QUERY_CASES[0]; j++)
+        if (!strcmp(QUERY_CASES[j].path, pairs[i][0])) pc = &QUERY_CASES[j];
+      CHECK(pc != NULL);
+      if (!pc) continue;
+      in = (tw_sigv2_input){pc->method, pairs[i][0], pc->query, NULL, 0, NULL};
+      CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, 1700000000, &info, NULL, 0), TW_ERR_OK);
+      in.raw_path = pairs[i][1];
+      CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, 1700000000, &info, NULL, 0),
+                   TW_ERR_SIGNATURE_MISMATCH);
+    }
+  }
+
+  CASE("presigned: appended checksum parameters");
+  {
+    static const char *const signed_crc =
+        "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=HGf2HpaHrlqd0gPhpaugKDO6WfM%3D&x-amz-"
+        "checksum-crc32=AAAAAA%3D%3D&Expires=1700000060";
+    static const char *const js =
+        "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=MUMtsG0fj0746Pnw4%"
+        "2FDMjq4LR%2FM%3D&Expires=1700000060";
+    char qq[512];
+    /* The signed checksum parameter may not be changed or dropped. */
+    in = (tw_sigv2_input){"PUT", "/bkt/signed-crc", qq, NULL, 0, NULL};
+    snprintf(qq, sizeof qq, "%s", signed_crc);
+    memcpy(strstr(qq, "AAAAAA"), "BBBBBB", 6);
+    CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, 1700000000, &info, NULL, 0),
+                 TW_ERR_SIGNATURE_MISMATCH);
+    snprintf(qq, sizeof qq,
+             "AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Signature=HGf2HpaHrlqd0gPhpaugKDO6WfM%%3D&"
+             "Expires=1700000060");
+    CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, 1700000000, &info, NULL, 0),
+                 TW_ERR_SIGNATURE_MISMATCH);
+    /* Unsigned ones: each alone, in any case and order; the key still counts. */
+    static const char *const extra[] = {
+        "&x-amz-checksum-crc32=AAAAAA%3D%3D",
+        "&x-amz-sdk-checksum-algorithm=CRC32",
+        "&X-Amz-Checksum-Crc32c=AAAAAA%3D%3D&x-amz-checksum-sha256=47DEQpj8HBSa%2B%2FTImW%2B5JCeu"
+        "QeRkm5NMpJWZG3hSuFU%3D",
+    };
+    in.raw_path = "/bkt/js-upload";
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+      snprintf(qq, sizeof qq, "%s%s", js, extra[i]);
+      CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, 1700000000, &info, NULL, 0), TW_ERR_OK);
+      snprintf(qq, sizeof qq, "%s&%s", extra[i] + 1, js);
+      CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, 1700000000, &info, NULL, 0), TW_ERR_OK);
+    }
+    in.raw_path = "/bkt/js-other";
+    snprintf(qq, sizeof qq, "%s%s", js, extra[0]);
+    CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, 1700000000, &info, NULL, 0),
+                 TW_ERR_SIGNATURE_MISMATCH);
+    /* Other x-amz-* parameters appended after signing are not tolerated. */
+    in.raw_path = "/bkt/js-upload";
+    snprintf(qq, sizeof qq, "%s&x-amz-acl=public-read", js);
+    CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, 1700000000, &info, NULL, 0),
+                 TW_ERR_SIGNATURE_MISMATCH);
+    /* As headers (header auth or not) they stay signed. */
+    tw_kv ch[] = {{"x-amz-checksum-crc32", "AAAAAA=="}};
+    in = (tw_sigv2_input){"PUT", "/bkt/js-upload", js, ch, 1, NULL};
+    CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, 1700000000, &info, NULL, 0),
+                 TW_ERR_SIGNATURE_MISMATCH);
+  }
 
   CASE("presigned: canonical string");
   in = (tw_sigv2_input){c->method, c->path, c->query, NULL, 0, NULL};
@@ -529,9 +739,36 @@ static void test_errors(void) {
   in.raw_query = "AWSAccessKeyId=AKIDUNKNOWN&Signature=abc&Expires=1700000060";
   CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, BOTO_NOW, &info, msg, sizeof msg),
                TW_ERR_S3_INVALID_ACCESS_KEY);
-  /* Expired is reported before the key is looked up. */
+  /* The S3 error names the key (<AWSAccessKeyId>). */
+  CHECK_INT_EQ(info.fault, TW_SIGV2_FAULT_UNKNOWN_KEY);
+  CHECK_STR_EQ(info.access_key, "AKIDUNKNOWN");
+  CHECK_STR_EQ(msg, "The AWS Access Key Id you provided does not exist in our records.");
+  in.raw_query = "AWSAccessKeyId=AKID%2BUNKNOWN&Signature=abc&Expires=1700000060";
+  CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, BOTO_NOW, &info, msg, sizeof msg),
+               TW_ERR_S3_INVALID_ACCESS_KEY);
+  CHECK_STR_EQ(info.access_key, "AKID+UNKNOWN"); /* decoded */
+  /* Expired is reported before the key is looked up; <Expires> comes from
+   * info.expires, <ServerTime> from now. */
+  in.raw_query = "AWSAccessKeyId=AKIDUNKNOWN&Signature=abc&Expires=1700000060";
   CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, 1700000061, &info, msg, sizeof msg),
                TW_ERR_ACCESS_DENIED);
+  CHECK_INT_EQ(info.fault, TW_SIGV2_FAULT_EXPIRED);
+  CHECK_STR_EQ(msg, "Request has expired");
+  CHECK(info.expires == 1700000060);
+  CHECK_INT_EQ(info.presigned, 1);
+  CHECK_STR_EQ(info.access_key, "AKIDUNKNOWN");
+  /* A wrong signature: key and signature as given, S3's message. */
+  in.raw_query = QUERY_CASES[5].query;
+  in.method = "PUT";
+  CHECK_INT_EQ(tw_sigv2_verify(&in, lookup, NULL, BOTO_NOW, &info, msg, sizeof msg),
+               TW_ERR_SIGNATURE_MISMATCH);
+  CHECK_INT_EQ(info.fault, TW_SIGV2_FAULT_SIGNATURE);
+  CHECK_STR_EQ(info.access_key, AK);
+  CHECK_STR_EQ(info.signature, "bKh4CUTtHDg5xncfUqy/oa4oAt8=");
+  CHECK_STR_EQ(msg,
+               "The request signature we calculated does not match the signature you provided. "
+               "Check your key and signing method.");
+  in.method = "GET";
 
   CASE("both mechanisms, none");
   tw_kv h[] = {{"Authorization", good}, {"Date", BOTO_DATE}};
