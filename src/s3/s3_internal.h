@@ -52,6 +52,7 @@ struct s3_ctx {
   char cksum_want[64];  /* the value the client sent in a header (or trailer) */
   int cksum_in_trailer;
   int cksum_default; /* no checksum asked for: S3 computes CRC64NVME itself */
+  int get_retries;
   /* after a commit */
   char old_blob[37];
   json_t *result; /* handler state kept across a commit wait */

@@ -583,6 +583,12 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
     int fd = tw_blob_open(s->data_dir, o.blob);
     if (fd < 0) {
       tw_s3_row_free(&o);
+      /* An overwrite or delete committed between reading the row and opening
+       * its blob (which it then removed): read the row again. */
+      if (x->get_retries++ < 5) {
+        tw_s3_get_object(r, x);
+        return;
+      }
       tw_s3_error(r, x, TW_ERR_INTERNAL, "The object's data is missing.");
       return;
     }
