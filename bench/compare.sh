@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# Runs the same SQS workloads against tweedle and moto on this machine and
-# writes the comparison to bench/RESULTS.md.
+# Runs the same SQS and S3 workloads against tweedle and moto on this machine
+# (and, for S3 GETs, against nginx serving the same files: the ceiling) and
+# writes the comparison to bench/RESULTS.md (the tables: bench/report.py).
 #
-#   bash bench/compare.sh            (or: make bench)
+#   bash bench/compare.sh                          (or: make bench; about 5 minutes)
+#   WORKLOADS="s3put s3get" bash bench/compare.sh
 #
-# Both servers are started here (free ports, a temporary data directory) and
+# Every server is started here (free ports, a temporary data directory) and
 # stopped on exit. Knobs, all optional:
-#   DURATION=10        measured seconds per workload (after WARMUP)
+#   WORKLOADS="cycle send longpoll s3put s3get s3big"   any subset
+#                      s3big = one huge PUT to tweedle, watching its peak RSS
+#   DURATION=10        SQS: measured seconds per workload (after WARMUP)
 #   WARMUP=1           unmeasured seconds before each measurement
-#   CONNECTIONS=64     client connections for cycle and send
-#   BODY_SIZE=100      message body in bytes
-#   BATCH=10           messages per SendMessageBatch / DeleteMessageBatch (cycle)
-#   WAIT=0             ReceiveMessage WaitTimeSeconds in the cycle workload
+#   CONNECTIONS=64     SQS: client connections for cycle and send
+#   BODY_SIZE=100      SQS: message body in bytes
+#   BATCH=10           SQS: messages per SendMessageBatch / DeleteMessageBatch (cycle)
+#   WAIT=0             SQS: ReceiveMessage WaitTimeSeconds in the cycle workload
 #   LP_CONNECTIONS=5000  parked long polls (tweedle only)
-#   WORKLOADS="cycle send"
-#   SKIP_MOTO=1        tweedle only
-#   TWEEDLE_BIN=build/tweedle   MOTO_BIN=moto_server
+#   S3_SIZES="4096 1048576 67108864"   object sizes for s3put and s3get
+#   S3_DURATION=5  S3_CONNECTIONS=64  S3_OBJECTS=100            objects under 16 MiB
+#   S3_LARGE_DURATION=3  S3_LARGE_CONNECTIONS=4  S3_LARGE_OBJECTS=8   16 MiB and up
+#   BIG_SIZE=5368709120  s3big's object (1 GiB when the disk lacks twice that + 2 GiB)
+#   SKIP_MOTO=1  SKIP_NGINX=1
+#   TWEEDLE_BIN=build/tweedle   MOTO_BIN=moto_server   NGINX_BIN=nginx
 #   RESULTS=bench/RESULTS.md    KEEP=1 keeps the server logs
 set -euo pipefail
 
@@ -28,24 +35,64 @@ BODY_SIZE=${BODY_SIZE:-100}
 BATCH=${BATCH:-10}
 WAIT=${WAIT:-0}
 LP_CONNECTIONS=${LP_CONNECTIONS:-5000}
-WORKLOADS=${WORKLOADS:-"cycle send"}
+WORKLOADS=${WORKLOADS:-"cycle send longpoll s3put s3get s3big"}
+S3_SIZES=${S3_SIZES:-"4096 1048576 67108864"}
+S3_DURATION=${S3_DURATION:-5}
+S3_CONNECTIONS=${S3_CONNECTIONS:-64}
+S3_OBJECTS=${S3_OBJECTS:-100}
+S3_LARGE_DURATION=${S3_LARGE_DURATION:-3}
+S3_LARGE_CONNECTIONS=${S3_LARGE_CONNECTIONS:-4}
+S3_LARGE_OBJECTS=${S3_LARGE_OBJECTS:-8}
+BIG_SIZE=${BIG_SIZE:-5368709120}
+BUCKET=tweedle-bench
 SKIP_MOTO=${SKIP_MOTO:-0}
+SKIP_NGINX=${SKIP_NGINX:-0}
 TWEEDLE_BIN=${TWEEDLE_BIN:-build/tweedle}
 MOTO_BIN=${MOTO_BIN:-moto_server}
+NGINX_BIN=${NGINX_BIN:-nginx}
 RESULTS=${RESULTS:-bench/RESULTS.md}
+
+has() { case " $WORKLOADS " in *" $1 "*) return 0 ;; esac; return 1; }
+SQS_WORKLOADS=
+for wl in $WORKLOADS; do
+  case $wl in
+    cycle | send) SQS_WORKLOADS="$SQS_WORKLOADS $wl" ;;
+    longpoll | s3put | s3get | s3big) ;;
+    *) echo "compare.sh: unknown workload $wl" >&2; exit 2 ;;
+  esac
+done
+has longpoll || LP_CONNECTIONS=0
 
 if [ ! -x "$TWEEDLE_BIN" ]; then make -s all; fi
 if [ "$SKIP_MOTO" != 1 ] && ! command -v "$MOTO_BIN" >/dev/null; then
   echo "compare.sh: $MOTO_BIN not found (pip install 'moto[server]', or SKIP_MOTO=1)" >&2
   exit 2
 fi
+# nginx serving the same files is the ceiling for GETs; installed when missing
+if has s3get && [ "$SKIP_NGINX" != 1 ] && ! command -v "$NGINX_BIN" >/dev/null; then
+  if [ -x /usr/sbin/nginx ]; then
+    NGINX_BIN=/usr/sbin/nginx
+  else
+    SUDO=
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    echo "compare.sh: installing nginx for the GET ceiling (SKIP_NGINX=1 to go without)" >&2
+    { $SUDO apt-get install -y nginx-light || $SUDO apt-get install -y nginx ||
+      { $SUDO apt-get update && $SUDO apt-get install -y nginx-light; }; } >/dev/null 2>&1 || true
+    [ -x /usr/sbin/nginx ] && NGINX_BIN=/usr/sbin/nginx
+  fi
+  if ! command -v "$NGINX_BIN" >/dev/null; then
+    echo "compare.sh: nginx could not be installed (or run with SKIP_NGINX=1)" >&2
+    exit 2
+  fi
+fi
 
 WORK=$(mktemp -d /tmp/tweedle-bench.XXXXXX)
-TW_PID= MOTO_PID=
+TW_PID= MOTO_PID= NG_PID=
 COMMANDS=()
 cleanup() {
   [ -n "$TW_PID" ] && kill "$TW_PID" 2>/dev/null && wait "$TW_PID" 2>/dev/null || true
   [ -n "$MOTO_PID" ] && kill "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null || true
+  [ -n "$NG_PID" ] && kill "$NG_PID" 2>/dev/null && wait "$NG_PID" 2>/dev/null || true
   if [ "${KEEP:-0}" = 1 ]; then echo "logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -98,6 +145,65 @@ stop_moto() {
   MOTO_PID=
 }
 
+# nginx serves $WORK/www, holding the same object files the S3 GET runs read,
+# with a minimal static-file config. NG_PIDS lists the master and its workers
+# so that the bench sums their CPU time and memory.
+start_nginx() {
+  NG_PORT=$(free_port)
+  mkdir -p "$WORK/nginx-tmp"
+  cat >"$WORK/nginx.conf" <<CONF
+worker_processes 2;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_timeout 65;
+  keepalive_requests 1000000;
+  client_body_temp_path $WORK/nginx-tmp/body;
+  proxy_temp_path $WORK/nginx-tmp/proxy;
+  fastcgi_temp_path $WORK/nginx-tmp/fastcgi;
+  uwsgi_temp_path $WORK/nginx-tmp/uwsgi;
+  scgi_temp_path $WORK/nginx-tmp/scgi;
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$NG_PORT;
+    root $WORK/www;
+  }
+}
+CONF
+  local cmd="$NGINX_BIN -c $WORK/nginx.conf -p $WORK -e $WORK/nginx-error.log"
+  $cmd 2>>"$WORK/nginx-error.log" &
+  NG_PID=$!
+  COMMANDS+=("$cmd &")
+  wait_http "http://127.0.0.1:$NG_PORT/"
+  for _ in $(seq 1 50); do
+    [ "$(pgrep -P "$NG_PID" | wc -l)" -ge 2 ] && break
+    sleep 0.1
+  done
+  NG_PIDS=$NG_PID
+  for p in $(pgrep -P "$NG_PID"); do NG_PIDS="$NG_PIDS,$p"; done
+}
+stop_nginx() {
+  kill "$NG_PID" 2>/dev/null && wait "$NG_PID" 2>/dev/null || true
+  NG_PID=
+}
+
+# The N object files nginx serves, named and sized like bench's s3get keys.
+make_files() { # size count
+  local dir="$WORK/www/$BUCKET"
+  rm -rf "$WORK/www"
+  mkdir -p "$dir"
+  head -c "$1" /dev/urandom >"$dir/obj-000000"
+  for i in $(seq 1 $(($2 - 1))); do cp "$dir/obj-000000" "$dir/$(printf 'obj-%06d' "$i")"; done
+  # nginx's workers run as nobody when root starts it
+  chmod -R a+rX "$WORK/www"
+  chmod a+x "$WORK"
+}
+
 COMMON="--connections $CONNECTIONS --duration $DURATION --warmup $WARMUP --body-size $BODY_SIZE"
 
 # run NAME WORKLOAD ENDPOINT PID KEY SECRET [extra args]: one JSON line in $WORK/NAME-WORKLOAD.json
@@ -114,9 +220,44 @@ run() {
   cat "$WORK/$name-$wl.txt" >&2
 }
 
+# run_s3 NAME TAG ENDPOINT PIDS KEY SECRET [bench args]: one JSON line in $WORK/NAME-TAG.json
+run_s3() {
+  local name=$1 tag=$2 ep=$3 pids=$4 ak=$5 sk=$6
+  shift 6
+  local args="--endpoint $ep --server-pid $pids --bucket $BUCKET --json $*"
+  echo "== $name $tag" >&2
+  COMMANDS+=("tweedle bench $args")
+  "$TWEEDLE_BIN" bench $args --access-key "$ak" --secret-key "$sk" \
+    >"$WORK/$name-$tag.json" 2>"$WORK/$name-$tag.txt" || true
+  cat "$WORK/$name-$tag.txt" >&2
+}
+
+# Large objects get fewer connections, keys and seconds: 64 connections each
+# moving 64 MiB would finish few requests inside a short window.
+large() { [ "$1" -ge 16777216 ]; }
+s3_args() { # size
+  if large "$1"; then
+    echo "--object-size $1 --connections $S3_LARGE_CONNECTIONS --duration $S3_LARGE_DURATION --warmup $WARMUP"
+  else
+    echo "--object-size $1 --connections $S3_CONNECTIONS --duration $S3_DURATION --warmup $WARMUP"
+  fi
+}
+s3_objects() { if large "$1"; then echo "$S3_LARGE_OBJECTS"; else echo "$S3_OBJECTS"; fi; }
+
+# s3big: the object has to fit on the data disk, with room to spare
+BIG_NOTE=
+if has s3big; then
+  avail=$(df -B1 --output=avail "$WORK" | tail -1 | tr -d ' ')
+  if [ "$avail" -lt $((2 * BIG_SIZE + (2 << 30))) ]; then
+    BIG_NOTE="only $((avail >> 30)) GiB free on the data disk, too little for $BIG_SIZE bytes: 1 GiB was used instead"
+    BIG_SIZE=1073741824
+  fi
+fi
+
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+T_START=$(date +%s)
 # tweedle first, then moto, so neither runs while the other is still busy
-for wl in $WORKLOADS; do
+for wl in $SQS_WORKLOADS; do
   start_tweedle
   run tweedle "$wl" "http://127.0.0.1:$TW_PORT" "$TW_PID" "$TWEEDLE_ACCESS_KEY_ID" "$TWEEDLE_SECRET_ACCESS_KEY" $COMMON
   stop_tweedle
@@ -128,122 +269,69 @@ if [ "$LP_CONNECTIONS" -gt 0 ]; then
   stop_tweedle
 fi
 if [ "$SKIP_MOTO" != 1 ]; then
-  for wl in $WORKLOADS; do
+  for wl in $SQS_WORKLOADS; do
     start_moto
     run moto "$wl" "http://127.0.0.1:$MOTO_PORT" "$MOTO_PID" bench-key bench-secret $COMMON
     stop_moto
   done
 fi
-LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# The table, on the terminal and in RESULTS.md.
-export WORK RESULTS WORKLOADS SKIP_MOTO DURATION WARMUP CONNECTIONS BODY_SIZE BATCH WAIT LP_CONNECTIONS
-export LOAD_BEFORE LOAD_AFTER
+# S3, per size: tweedle, moto, then for GETs nginx on the same files; every
+# server fresh and alone.
+TWK=$TWEEDLE_ACCESS_KEY_ID
+TWS=$TWEEDLE_SECRET_ACCESS_KEY
+for size in $S3_SIZES; do
+  if has s3put; then
+    start_tweedle
+    run_s3 tweedle "s3put-$size" "http://127.0.0.1:$TW_PORT" "$TW_PID" "$TWK" "$TWS" --workload s3put $(s3_args "$size")
+    stop_tweedle
+    if [ "$SKIP_MOTO" != 1 ]; then
+      start_moto
+      run_s3 moto "s3put-$size" "http://127.0.0.1:$MOTO_PORT" "$MOTO_PID" bench-key bench-secret \
+        --workload s3put $(s3_args "$size")
+      stop_moto
+    fi
+  fi
+  if has s3get; then
+    n=$(s3_objects "$size")
+    start_tweedle
+    run_s3 tweedle "s3get-$size" "http://127.0.0.1:$TW_PORT" "$TW_PID" "$TWK" "$TWS" --workload s3get \
+      --objects "$n" $(s3_args "$size")
+    stop_tweedle
+    if [ "$SKIP_MOTO" != 1 ]; then
+      start_moto
+      run_s3 moto "s3get-$size" "http://127.0.0.1:$MOTO_PORT" "$MOTO_PID" bench-key bench-secret \
+        --workload s3get --objects "$n" $(s3_args "$size")
+      stop_moto
+    fi
+    if [ "$SKIP_NGINX" != 1 ]; then
+      make_files "$size" "$n"
+      start_nginx
+      run_s3 nginx "s3get-$size" "http://127.0.0.1:$NG_PORT" "$NG_PIDS" - - --workload s3get --no-sign \
+        --objects "$n" $(s3_args "$size")
+      stop_nginx
+      rm -rf "$WORK/www"
+    fi
+  fi
+done
+if has s3big; then
+  start_tweedle
+  run_s3 tweedle s3big "http://127.0.0.1:$TW_PORT" "$TW_PID" "$TWK" "$TWS" --workload s3put \
+    --object-size "$BIG_SIZE" --messages 1 --connections 1
+  stop_tweedle
+fi
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+ELAPSED=$(($(date +%s) - T_START))
+
+# The tables, on the terminal and in RESULTS.md.
+export WORK RESULTS WORKLOADS SQS_WORKLOADS SKIP_MOTO SKIP_NGINX DURATION WARMUP CONNECTIONS BODY_SIZE BATCH WAIT
+export LP_CONNECTIONS S3_SIZES S3_DURATION S3_CONNECTIONS S3_OBJECTS S3_LARGE_DURATION S3_LARGE_CONNECTIONS
+export S3_LARGE_OBJECTS BIG_SIZE BIG_NOTE LOAD_BEFORE LOAD_AFTER ELAPSED
 export MOTO_VERSION=$( [ "$SKIP_MOTO" = 1 ] || python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo '?')
+export NGINX_VERSION=$( { [ "$SKIP_NGINX" = 1 ] || ! has s3get; } || "$NGINX_BIN" -v 2>&1 | sed 's|.*/||')
 export TW_VERSION=$("$TWEEDLE_BIN" version 2>/dev/null || echo '?')
 export GIT_REV=$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+local changes')
+export DISK=$(df -h --output=source,size,avail "$WORK" | tail -1 | awk '{print $1 ", " $2 ", " $3 " free"}')
+export MEM_TOTAL=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 printf '%s\n' "${COMMANDS[@]}" >"$WORK/commands.txt"
-python3 - <<'PY'
-import json, os, platform, datetime
-
-W = os.environ["WORK"]
-def load(name, wl):
-    try:
-        with open(f"{W}/{name}-{wl}.json") as f:
-            return json.loads(f.read().strip().splitlines()[-1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-def num(v, fmt):
-    return fmt % v if v is not None else "n/a"
-
-rows = []
-for wl in os.environ["WORKLOADS"].split():
-    t, m = load("tweedle", wl), load("moto", wl)
-    g = lambda r, k: r.get(k) if r else None
-    ratio = (t["msgs_per_s"] / m["msgs_per_s"]) if t and m and m["msgs_per_s"] else None
-    errs = f'{num(g(t, "errors"), "%d")} / {num(g(m, "errors"), "%d")}'
-    cpu = (1e6 * t["server_cpu_s"] / (t["msgs_per_s"] * t["duration_s"])) if t and t.get("server_cpu_s") and t["msgs_per_s"] else None
-    rows.append([wl, num(g(t, "msgs_per_s"), "%.0f"), num(g(t, "p50_ms"), "%.2f"), num(g(t, "p99_ms"), "%.2f"),
-                 num(g(m, "msgs_per_s"), "%.0f"), num(g(m, "p50_ms"), "%.1f"), num(g(m, "p99_ms"), "%.1f"),
-                 num(ratio, "%.0fx"), errs, num(cpu, "%.0f")])
-head = ["workload", "tweedle msgs/s", "p50 ms", "p99 ms", "moto msgs/s", "p50 ms", "p99 ms", "ratio",
-        "errors tw/moto", "tweedle CPU us/msg"]
-widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
-line = lambda r: "| " + " | ".join(str(c).ljust(widths[i]) for i, c in enumerate(r)) + " |"
-table = [line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows]
-notes = []
-for wl in os.environ["WORKLOADS"].split():
-    for name in ("tweedle", "moto"):
-        r = load(name, wl)
-        if r and r.get("timeouts"):
-            notes.append(f"- {name} {wl}: {r['timeouts']} request(s) still unanswered 30 s after the window closed"
-                         " (counted as errors).")
-        if r and r.get("errors_by_status"):
-            kinds = ", ".join(f"{k}: {v}" for k, v in r["errors_by_status"].items())
-            notes.append(f"- {name} {wl}: errors by status: {kinds}.")
-
-lp = load("tweedle", "longpoll")
-lp_lines = []
-if lp:
-    mb = lambda k: lp["server_rss_kb"][k] / 1024.0
-    lp_lines = [
-        f'- {lp["parked"]:,} parked long polls (WaitTimeSeconds {lp["wait_time_s"]}): tweedle RSS '
-        f'**{mb("parked"):.1f} MB** (from {mb("before"):.1f} MB idle).',
-        f'- After {lp["received"]:,} messages woke them (all returned {lp["wake_all_ms"]:.0f} ms after the first send; '
-        f'wake p50 {lp["wake_latency"]["p50_ms"]:.0f} ms, p99 {lp["wake_latency"]["p99_ms"]:.0f} ms): RSS {mb("after_wake"):.1f} MB; '
-        f'with the same {lp["reparked"]:,} connections parked again, as consumers do: **{mb("reparked"):.1f} MB**.',
-        f'- Errors {lp["errors"]}, answered early {lp["answered_early"]}, timeouts {lp["timeouts"]}.',
-    ]
-
-nproc = os.cpu_count()
-now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-commands = open(f"{W}/commands.txt").read().strip().splitlines()
-E = os.environ
-md = [
-    "# tweedle vs moto: SQS throughput on one machine",
-    "",
-    f"Generated by `bench/compare.sh` on {now}.",
-    "",
-    f"- Machine: {nproc} CPU(s), {cpu_model()}; Linux {platform.release()}. Client and servers share it.",
-    f"- Load average (1/5/15 min) before: {E['LOAD_BEFORE']}; after: {E['LOAD_AFTER']} (other work on the box skews results).",
-    f"- tweedle {E['TW_VERSION'].replace('tweedle ', '')} (git {E['GIT_REV']}): durable (SQLite WAL, synchronous=FULL, group commit; every"
-    " request answered after its commit). moto " + (E["MOTO_VERSION"] or "not run") + ": in memory, werkzeug (a connection per request).",
-    f"- Parameters: {E['CONNECTIONS']} connections, {E['WARMUP']} s warm-up + {E['DURATION']} s measured per workload,"
-    f" {E['BODY_SIZE']}-byte bodies; cycle = SendMessageBatch({E['BATCH']}) -> ReceiveMessage(10, WaitTimeSeconds {E['WAIT']})"
-    " -> DeleteMessageBatch, counting messages deleted; send = one SendMessage per request.",
-    "- Latency is per HTTP request as the client sees it; msgs/s counts messages (cycle: fully cycled).",
-    "",
-    *table,
-    "",
-    *notes,
-    *([""] if notes else []),
-]
-if lp_lines:
-    md += ["Long polling (tweedle):", "", *lp_lines, ""]
-md += ["Targets (durable, client on the same 2-core box): cycle with batches of 10 >= 50,000 msgs/s;"
-       " single SendMessage >= 15,000/s at 64 connections with p99 <= 5 ms; 5,000 parked long polls < 200 MB RSS.", ""]
-md += ["Commands, in order (a fresh server per workload, each stopped before the next starts; $TMP is a temporary directory):",
-       "", "```", *[c.replace(W, "$TMP") for c in commands], "```", "",
-       "Credentials were passed with --access-key/--secret-key (tweedle's from TWEEDLE_ACCESS_KEY_ID/"
-       "TWEEDLE_SECRET_ACCESS_KEY; moto accepts any). See bench/README.md for the profile of where tweedle spends its time.", ""]
-out = "\n".join(md)
-with open(E["RESULTS"], "w") as f:
-    f.write(out)
-print()
-print("\n".join(table))
-if notes:
-    print("\n".join(notes))
-if lp_lines:
-    print("\n".join(lp_lines))
-print(f"\nwritten to {E['RESULTS']}")
-PY
+python3 "$ROOT/bench/report.py"

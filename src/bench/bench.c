@@ -92,7 +92,7 @@ typedef struct {
 } opts;
 
 typedef struct {
-  int status; /* -1: transport */
+  int status; /* -1: transport; 0: a 2xx GET whose body had the wrong size */
   uint64_t n;
 } err_kind;
 
@@ -165,7 +165,7 @@ static void note_error(stats *s, int op, int status, const char *body, size_t le
   if (j == s->nkinds && s->nkinds < MAX_ERR_KINDS) s->kinds[s->nkinds++] = (err_kind){status, 0};
   if (j < s->nkinds) s->kinds[j].n++;
   if (s->nsamples < MAX_ERR_SAMPLES) {
-    if (status < 0)
+    if (status <= 0)
       snprintf(s->samples[s->nsamples++], sizeof s->samples[0], "%s: %s", op_names[op], why ? why : "transport error");
     else
       snprintf(s->samples[s->nsamples++], sizeof s->samples[0], "%s: HTTP %d %.*s", op_names[op], status,
@@ -700,7 +700,7 @@ static void on_response(tw_hc *hc, int status, const char *body, size_t len) {
   if (good && op == OP_S3_GET && hc->resp_body != o->object_size) {
     char why[96];
     snprintf(why, sizeof why, "GetObject returned %llu body bytes, expected %llu", hc->resp_body, o->object_size);
-    note_error(st, op, -1, NULL, 0, why);
+    note_error(st, op, 0, NULL, 0, why);
     next_request(c, -1);
     return;
   }
@@ -1295,8 +1295,8 @@ static const char *usage =
     "  --no-populate         s3get: the objects are already there\n"
     "\n"
     "SQS requests are JSON 1.0, SigV4-signed for service sqs. Non-2xx responses (SQS:\n"
-    "non-200), short GET bodies and failed batch entries are counted and reported;\n"
-    "the exit status is 1 when any request failed.\n";
+    "non-200), GET bodies of the wrong size and failed batch entries are counted and\n"
+    "reported; the exit status is 1 when any request failed.\n";
 
 static int parse_endpoint(opts *o, const char *url) {
   snprintf(o->endpoint, sizeof o->endpoint, "%s", url);
@@ -1355,8 +1355,8 @@ static json_t *errors_json(const stats *s) {
   json_t *o = json_object();
   for (int i = 0; i < s->nkinds; i++) {
     char k[16];
-    if (s->kinds[i].status < 0)
-      snprintf(k, sizeof k, "transport");
+    if (s->kinds[i].status <= 0)
+      snprintf(k, sizeof k, "%s", s->kinds[i].status < 0 ? "transport" : "wrong_size");
     else
       snprintf(k, sizeof k, "%d", s->kinds[i].status);
     json_object_set_new(o, k, json_integer((json_int_t)s->kinds[i].n));
@@ -1373,8 +1373,8 @@ static void print_errors(FILE *f, const stats *s) {
   if (!s->errors && !s->entry_errors) return;
   fprintf(f, "  errors by status:");
   for (int i = 0; i < s->nkinds; i++) {
-    if (s->kinds[i].status < 0)
-      fprintf(f, " transport=%llu", (unsigned long long)s->kinds[i].n);
+    if (s->kinds[i].status <= 0)
+      fprintf(f, " %s=%llu", s->kinds[i].status < 0 ? "transport" : "wrong-size", (unsigned long long)s->kinds[i].n);
     else
       fprintf(f, " %d=%llu", s->kinds[i].status, (unsigned long long)s->kinds[i].n);
   }
