@@ -827,7 +827,9 @@ tw_sqs *tw_sqs_open(tw_store *store, const char *region, const char *account, ch
   tw_map_init(&s->queues_by_name);
   tw_map_init(&s->deleted_names);
   tw_u64map_init(&s->msgs);
-  s->max_inflight = 120000;
+  s->max_inflight = 120000; /* AWS's; TWEEDLE_MAX_INFLIGHT lowers it (tests, small boxes) */
+  const char *mi = getenv("TWEEDLE_MAX_INFLIGHT");
+  if (mi && atoi(mi) > 0) s->max_inflight = atoi(mi);
   s->next_queue_id = tw_store_max_queue_id(store) + 1;
   s->next_seq = tw_store_max_seq(store);
   tw_random_bytes(s->secret, sizeof s->secret);
