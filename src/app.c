@@ -49,8 +49,7 @@ int tw_serve(tw_config *cfg) {
   if (tw_credentials_setup(&app->creds, cfg, err, sizeof err)) goto fail;
   app->sqs = tw_sqs_open(app->store, cfg->region, cfg->account, err, sizeof err);
   if (!app->sqs) goto fail;
-  app->s3 = tw_s3_open(app->store, app->sqs, &app->creds, cfg->data_dir, cfg->region, cfg->account,
-                       err, sizeof err);
+  app->s3 = tw_s3_open(app->store, app->sqs, &app->creds, cfg, err, sizeof err);
   if (!app->s3) goto fail;
   if (tw_store_start(app->store, tw_http_on_commit, app)) {
     snprintf(err, sizeof err, "cannot start the store writer");

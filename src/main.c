@@ -30,6 +30,11 @@ static const char *serve_usage =
     "  --account-id ID      account id in ARNs and URLs (TWEEDLE_ACCOUNT_ID; default 000000000000)\n"
     "  --log-format FMT     text or json (TWEEDLE_LOG_FORMAT; default text)\n"
     "  --threads N          HTTP threads (TWEEDLE_THREADS; default one per core)\n"
+    "  --domain DOMAIN      S3 virtual-hosted style: requests to BUCKET.DOMAIN address\n"
+    "                       BUCKET (TWEEDLE_DOMAIN; default: path-style only)\n"
+    "  --lifecycle-day-seconds N\n"
+    "                       length of a lifecycle \"day\" in seconds, for tests and demos\n"
+    "                       (TWEEDLE_LIFECYCLE_DAY_SECONDS; default 86400)\n"
     "\n"
     "Credentials: TWEEDLE_ACCESS_KEY_ID and TWEEDLE_SECRET_ACCESS_KEY, else a pair kept in\n"
     "DIR/credentials.json (generated and printed on first start). More key pairs go in the\n"
@@ -59,6 +64,8 @@ static int cmd_serve(int argc, char **argv) {
                                        {"account-id", required_argument, 0, 'a'},
                                        {"log-format", required_argument, 0, 'f'},
                                        {"threads", required_argument, 0, 't'},
+                                       {"domain", required_argument, 0, 'D'},
+                                       {"lifecycle-day-seconds", required_argument, 0, 'L'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   int c;
@@ -73,6 +80,14 @@ static int cmd_serve(int argc, char **argv) {
       case 'a': snprintf(cfg.account, sizeof cfg.account, "%s", optarg); break;
       case 'f': snprintf(cfg.log_format, sizeof cfg.log_format, "%s", optarg); break;
       case 't': cfg.threads = atoi(optarg); break;
+      case 'D': snprintf(cfg.domain, sizeof cfg.domain, "%s", optarg); break;
+      case 'L':
+        if (atoi(optarg) <= 0) {
+          fprintf(stderr, "tweedle: --lifecycle-day-seconds must be a positive number\n");
+          return 2;
+        }
+        cfg.lifecycle_day_seconds = atoi(optarg);
+        break;
       case 'h': fputs(serve_usage, stdout); return 0;
       default: fputs(serve_usage, stderr); return 2;
     }

@@ -13,6 +13,7 @@ void tw_config_defaults(tw_config *c) {
   snprintf(c->account, sizeof c->account, "000000000000");
   snprintf(c->log_format, sizeof c->log_format, "text");
   c->max_connections = 20000;
+  c->lifecycle_day_seconds = 86400;
 }
 
 static void env_str(const char *name, char *dst, size_t n) {
@@ -27,8 +28,11 @@ void tw_config_from_env(tw_config *c) {
   env_str("TWEEDLE_REGION", c->region, sizeof c->region);
   env_str("TWEEDLE_ACCOUNT_ID", c->account, sizeof c->account);
   env_str("TWEEDLE_LOG_FORMAT", c->log_format, sizeof c->log_format);
+  env_str("TWEEDLE_DOMAIN", c->domain, sizeof c->domain);
   const char *t = getenv("TWEEDLE_THREADS");
   if (t && *t) c->threads = atoi(t);
+  const char *d = getenv("TWEEDLE_LIFECYCLE_DAY_SECONDS");
+  if (d && atoi(d) > 0) c->lifecycle_day_seconds = atoi(d);
 }
 
 static void json_str(json_t *o, const char *k, char *dst, size_t n) {
@@ -50,8 +54,11 @@ int tw_config_load_file(tw_config *c, const char *path, char *err, size_t errlen
   json_str(o, "region", c->region, sizeof c->region);
   json_str(o, "account_id", c->account, sizeof c->account);
   json_str(o, "log_format", c->log_format, sizeof c->log_format);
+  json_str(o, "domain", c->domain, sizeof c->domain);
   json_t *th = json_object_get(o, "threads");
   if (json_is_integer(th)) c->threads = (int)json_integer_value(th);
+  json_t *ld = json_object_get(o, "lifecycle_day_seconds");
+  if (json_is_integer(ld) && json_integer_value(ld) > 0) c->lifecycle_day_seconds = (int)json_integer_value(ld);
   json_t *users = json_object_get(o, "users");
   if (json_is_array(users)) {
     size_t i;

@@ -20,6 +20,8 @@ typedef struct {
   char config_file[1024];
   int threads;          /* HTTP threads; 0 = one per core */
   int max_connections;
+  char domain[256];         /* S3 virtual-hosted style: BUCKET.<domain>; empty: path-style only */
+  int lifecycle_day_seconds; /* how long a lifecycle "day" is (tests, demos); default 86400 */
   tw_user_cfg *users;   /* extra key pairs from the config file */
   size_t nusers;
 } tw_config;

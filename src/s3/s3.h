@@ -2,14 +2,15 @@
 #ifndef TW_S3_S3_H
 #define TW_S3_S3_H
 #include "auth/credentials.h"
+#include "core/config.h"
 #include "http/request.h"
 #include "sqs/sqs.h"
 #include "store/store.h"
 
 typedef struct tw_s3 tw_s3;
 
-tw_s3 *tw_s3_open(tw_store *store, tw_sqs *sqs, tw_credentials *creds, const char *data_dir,
-                  const char *region, const char *account, char *err, size_t errlen);
+tw_s3 *tw_s3_open(tw_store *store, tw_sqs *sqs, tw_credentials *creds, const tw_config *cfg,
+                  char *err, size_t errlen);
 void tw_s3_close(tw_s3 *s);
 /* Takes over a request the router found to be S3 (called with the headers). */
 void tw_s3_begin(tw_request *r);

@@ -193,7 +193,11 @@ void tw_s3_delete_bucket(tw_request *r, s3_ctx *x) {
     return;
   }
   tw_sql_val v[] = {TW_SQL_S(x->bucket)};
+  tw_store_hold(s->store); /* the bucket goes with its settings, in one transaction */
+  tw_s3_cors_bucket_deleted(s, x->bucket);
+  tw_s3_lifecycle_bucket_deleted(s, x->bucket);
   uint64_t t = tw_store_exec(s->store, "DELETE FROM buckets WHERE name=?", v, 1);
+  tw_store_release(s->store);
   pthread_mutex_unlock(&s->mu);
   tw_req_after_commit(r, t, deleted);
 }

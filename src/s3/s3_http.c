@@ -8,6 +8,7 @@
 
 #include "app.h"
 #include "auth/sigv2.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "s3/s3_internal.h"
 
@@ -19,6 +20,7 @@ void tw_s3_add_common_headers(tw_request *r) {
   tw_req_add_header(r, "x-amz-request-id", r->request_id);
   tw_req_add_header(r, "x-amz-id-2", r->request_id);
   tw_req_add_header(r, "Server", "tweedle");
+  tw_s3_cors_add_headers(r, r->ctx);
 }
 
 void tw_s3_xml_begin(tw_buf *b, const char *root) {
@@ -151,7 +153,8 @@ static tw_err map_sigv2(tw_err e, const tw_sigv2_info *info) {
 static int authenticate_v2(tw_request *r, s3_ctx *x) {
   char msg[4096] = "";
   tw_sigv2_input in = {.method = r->method, .raw_path = r->path, .raw_query = r->query,
-                       .headers = r->headers, .nheaders = r->nheaders};
+                       .headers = r->headers, .nheaders = r->nheaders,
+                       .vhost_bucket = x->vhost ? x->bucket : NULL};
   tw_sigv2_info info;
   memset(&info, 0, sizeof info);
   time_t now = time(NULL);
@@ -271,6 +274,17 @@ static int authenticate(tw_request *r, s3_ctx *x) {
 
 /* --- routing ----------------------------------------------------------------------- */
 
+/* The bucket a virtual-hosted request names: "BUCKET.<domain>[:port]" in Host. */
+static char *vhost_bucket(tw_request *r, tw_s3 *s) {
+  if (!s->domain[0]) return NULL;
+  const char *host = tw_req_header(r, "Host");
+  if (!host) return NULL;
+  size_t hl = strcspn(host, ":"), dl = strlen(s->domain);
+  if (hl <= dl + 1 || host[hl - dl - 1] != '.' || strncasecmp(host + hl - dl, s->domain, dl))
+    return NULL;
+  return strndup(host, hl - dl - 1);
+}
+
 static void parse_query(s3_ctx *x, const char *q) {
   x->q = json_object();
   while (q && *q) {
@@ -320,12 +334,16 @@ static s3_handler pick(tw_request *r, s3_ctx *x) {
       del = !strcmp(m, "DELETE"), post = !strcmp(m, "POST");
   if (!x->bucket) return get ? tw_s3_list_buckets : NULL;
   if (!x->key) {
+    if (json_object_get(x->q, "cors"))
+      return put ? tw_s3_put_cors : get ? tw_s3_get_cors : del ? tw_s3_delete_cors : NULL;
+    if (json_object_get(x->q, "lifecycle"))
+      return put ? tw_s3_put_lifecycle : get ? tw_s3_get_lifecycle : del ? tw_s3_delete_lifecycle : NULL;
     if (json_object_get(x->q, "notification"))
       return put ? tw_s3_put_notification : get ? tw_s3_get_notification : NULL;
     if (json_object_get(x->q, "location")) return get ? tw_s3_get_bucket_location : NULL;
     if (json_object_get(x->q, "delete")) return post ? tw_s3_delete_objects : NULL;
     if (json_object_get(x->q, "uploads")) return get ? tw_s3_list_uploads : NULL;
-    static const char *unsupported[] = {"lifecycle", "cors", "policy", "tagging",
+    static const char *unsupported[] = {"policy", "tagging",
                                         "versioning", "acl", "website", "logging",
                                         "encryption", "replication", "object-lock", NULL};
     for (int i = 0; unsupported[i]; i++)
@@ -345,7 +363,10 @@ static s3_handler pick(tw_request *r, s3_ctx *x) {
     if (get) return tw_s3_list_parts;
     return NULL;
   }
-  if (json_object_get(x->q, "tagging") || json_object_get(x->q, "acl") ||
+  if (json_object_get(x->q, "tagging"))
+    return put ? tw_s3_put_object_tagging
+               : get ? tw_s3_get_object_tagging : del ? tw_s3_delete_object_tagging : NULL;
+  if (json_object_get(x->q, "acl") ||
       json_object_get(x->q, "retention") || json_object_get(x->q, "legal-hold") ||
       json_object_get(x->q, "attributes"))
     return not_implemented;
@@ -355,23 +376,83 @@ static s3_handler pick(tw_request *r, s3_ctx *x) {
   return NULL;
 }
 
+tw_s3 *tw_s3_open(tw_store *store, tw_sqs *sqs, tw_credentials *creds, const tw_config *cfg,
+                  char *err, size_t errlen) {
+  if (tw_blobs_init(cfg->data_dir)) {
+    snprintf(err, errlen, "cannot create %s/blobs", cfg->data_dir);
+    return NULL;
+  }
+  tw_s3 *s = calloc(1, sizeof *s);
+  s->store = store;
+  s->sqs = sqs;
+  s->creds = creds;
+  snprintf(s->data_dir, sizeof s->data_dir, "%s", cfg->data_dir);
+  snprintf(s->region, sizeof s->region, "%s", cfg->region);
+  snprintf(s->account, sizeof s->account, "%s", cfg->account);
+  snprintf(s->domain, sizeof s->domain, "%s", cfg->domain);
+  s->lifecycle_day_seconds = cfg->lifecycle_day_seconds > 0 ? cfg->lifecycle_day_seconds : 86400;
+  pthread_mutex_init(&s->mu, NULL);
+  /* sequencers keep increasing across restarts */
+  s->sequencer = (uint64_t)tw_now_ms() << 16;
+  if (tw_s3_cors_open(s) || tw_s3_post_open(s) || tw_s3_lifecycle_open(s)) {
+    snprintf(err, errlen, "cannot load the buckets' CORS and lifecycle settings");
+    tw_s3_close(s);
+    return NULL;
+  }
+  return s;
+}
+
+void tw_s3_close(tw_s3 *s) {
+  if (!s) return;
+  tw_s3_lifecycle_close(s);
+  tw_s3_post_close(s);
+  tw_s3_cors_close(s);
+  pthread_mutex_destroy(&s->mu);
+  free(s);
+}
+
 void tw_s3_begin(tw_request *r) {
   s3_ctx *x = calloc(1, sizeof *x);
   x->s3 = r->app->s3;
   r->ctx = x;
   r->ctx_free = ctx_free;
   parse_query(x, r->query);
-  /* /bucket/key..., path-style; the key keeps every byte, '/' and '..' included */
+  /* BUCKET.<domain>/key (virtual-hosted) or /bucket/key (path-style); the key
+   * keeps every byte, '/' and '..' included */
   const char *p = r->path;
   if (*p == '/') p++;
-  const char *slash = strchr(p, '/');
-  if (*p) x->bucket = tw_url_decode(p, slash ? (size_t)(slash - p) : strlen(p), 0);
-  if (slash && slash[1]) {
-    size_t klen;
-    x->key = tw_url_decode_len(slash + 1, strlen(slash + 1), 0, &klen);
-    x->key_len = klen;
+  x->bucket = vhost_bucket(r, x->s3);
+  if (x->bucket) {
+    x->vhost = 1;
+    if (*p) {
+      size_t klen;
+      x->key = tw_url_decode_len(p, strlen(p), 0, &klen);
+      x->key_len = klen;
+    }
+  } else {
+    const char *slash = strchr(p, '/');
+    if (*p) x->bucket = tw_url_decode(p, slash ? (size_t)(slash - p) : strlen(p), 0);
+    if (slash && slash[1]) {
+      size_t klen;
+      x->key = tw_url_decode_len(slash + 1, strlen(slash + 1), 0, &klen);
+      x->key_len = klen;
+    }
   }
   snprintf(r->action, sizeof r->action, "s3:%s", r->method);
+  /* Browsers' preflights and POST-policy forms carry no SigV4/SigV2 request
+   * signature: the bucket's CORS rules and the signed policy decide. */
+  if (!strcmp(r->method, "OPTIONS")) {
+    x->handler = tw_s3_cors_preflight;
+    r->on_done = run_handler;
+    return;
+  }
+  if (tw_s3_is_post_upload(r, x)) {
+    x->handler = tw_s3_post_object;
+    r->on_done = run_handler;
+    r->on_body = tw_s3_post_body;
+    tw_s3_post_body(r, NULL, 0); /* checks before the body: may answer now */
+    return;
+  }
   if (authenticate(r, x)) return;
   if (x->bucket && !tw_s3_valid_bucket_name(x->bucket) && strcmp(r->method, "PUT")) {
     /* an impossible name cannot exist */

@@ -23,8 +23,13 @@ struct tw_s3 {
   char data_dir[1024];
   char region[64];
   char account[32];
+  char domain[256]; /* virtual-hosted style base domain; "" = path-style only */
+  int lifecycle_day_seconds;
   pthread_mutex_t mu; /* orders writes to one key: conditional PUTs, sequencers */
   uint64_t sequencer;
+  struct s3_cors_state *cors;    /* s3_cors.c: per-bucket rules, cached */
+  struct s3_lifecycle_state *lc; /* s3_lifecycle.c: rules and the sweeper thread */
+  struct s3_post_state *post;    /* s3_post.c */
 };
 
 typedef struct s3_ctx s3_ctx;
@@ -35,6 +40,7 @@ struct s3_ctx {
   char *bucket; /* NULL: the service (ListBuckets) */
   char *key;    /* decoded; NULL: the bucket itself */
   size_t key_len;
+  int vhost;    /* the bucket came from the Host header (virtual-hosted style) */
   json_t *q;    /* decoded query parameters */
   s3_handler handler;
   /* streamed PUT body */
@@ -57,6 +63,7 @@ struct s3_ctx {
   char old_blob[37];
   json_t *result; /* handler state kept across a commit wait */
   char etag[80];
+  void *post; /* s3_post.c: the form being parsed */
 };
 
 /* s3_http.c */
@@ -128,5 +135,37 @@ void tw_s3_get_notification(tw_request *r, s3_ctx *x);
 void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
                   const char *event, int64_t size, const char *etag, const char *request_id,
                   const char *principal, const char *source_ip);
+
+/* s3_cors.c */
+int tw_s3_cors_open(tw_s3 *s);
+void tw_s3_cors_close(tw_s3 *s);
+void tw_s3_put_cors(tw_request *r, s3_ctx *x);
+void tw_s3_get_cors(tw_request *r, s3_ctx *x);
+void tw_s3_delete_cors(tw_request *r, s3_ctx *x);
+/* OPTIONS: the preflight, answered from the bucket's rules without authentication. */
+void tw_s3_cors_preflight(tw_request *r, s3_ctx *x);
+/* Adds Access-Control-* headers to a response when the request has an Origin the
+ * bucket's rules allow (called for every S3 response, with x->bucket set or not). */
+void tw_s3_cors_add_headers(tw_request *r, s3_ctx *x);
+/* Forgets a deleted bucket's rules. */
+void tw_s3_cors_bucket_deleted(tw_s3 *s, const char *bucket);
+
+/* s3_post.c: browser uploads with a POST policy (multipart/form-data) */
+int tw_s3_post_open(tw_s3 *s);
+void tw_s3_post_close(tw_s3 *s);
+int tw_s3_is_post_upload(tw_request *r, s3_ctx *x);
+int tw_s3_post_body(tw_request *r, const char *data, size_t n); /* on_body; n=0 first */
+void tw_s3_post_object(tw_request *r, s3_ctx *x);
+
+/* s3_lifecycle.c: lifecycle rules, object tagging, the sweeper */
+int tw_s3_lifecycle_open(tw_s3 *s);  /* loads rules, starts the sweeper */
+void tw_s3_lifecycle_close(tw_s3 *s); /* stops the sweeper */
+void tw_s3_put_lifecycle(tw_request *r, s3_ctx *x);
+void tw_s3_get_lifecycle(tw_request *r, s3_ctx *x);
+void tw_s3_delete_lifecycle(tw_request *r, s3_ctx *x);
+void tw_s3_put_object_tagging(tw_request *r, s3_ctx *x);
+void tw_s3_get_object_tagging(tw_request *r, s3_ctx *x);
+void tw_s3_delete_object_tagging(tw_request *r, s3_ctx *x);
+void tw_s3_lifecycle_bucket_deleted(tw_s3 *s, const char *bucket);
 
 #endif

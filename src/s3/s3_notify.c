@@ -383,28 +383,3 @@ void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
   }
   json_decref(cfg);
 }
-
-tw_s3 *tw_s3_open(tw_store *store, tw_sqs *sqs, tw_credentials *creds, const char *data_dir,
-                  const char *region, const char *account, char *err, size_t errlen) {
-  if (tw_blobs_init(data_dir)) {
-    snprintf(err, errlen, "cannot create %s/blobs", data_dir);
-    return NULL;
-  }
-  tw_s3 *s = calloc(1, sizeof *s);
-  s->store = store;
-  s->sqs = sqs;
-  s->creds = creds;
-  snprintf(s->data_dir, sizeof s->data_dir, "%s", data_dir);
-  snprintf(s->region, sizeof s->region, "%s", region);
-  snprintf(s->account, sizeof s->account, "%s", account);
-  pthread_mutex_init(&s->mu, NULL);
-  /* sequencers keep increasing across restarts */
-  s->sequencer = (uint64_t)tw_now_ms() << 16;
-  return s;
-}
-
-void tw_s3_close(tw_s3 *s) {
-  if (!s) return;
-  pthread_mutex_destroy(&s->mu);
-  free(s);
-}
