@@ -36,14 +36,11 @@ int tw_s3_valid_bucket_name(const char *n) {
 }
 
 int tw_s3_bucket_exists(tw_s3 *s, const char *name) {
-  sqlite3 *db = tw_store_reader(s->store);
-  sqlite3_stmt *st;
-  int found = 0;
-  if (!db || sqlite3_prepare_v2(db, "SELECT 1 FROM buckets WHERE name=?", -1, &st, NULL) != SQLITE_OK)
-    return -1;
+  sqlite3_stmt *st = tw_store_read_stmt(s->store, "SELECT 1 FROM buckets WHERE name=?");
+  if (!st) return -1;
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  found = sqlite3_step(st) == SQLITE_ROW;
-  sqlite3_finalize(st);
+  int found = sqlite3_step(st) == SQLITE_ROW;
+  tw_store_read_done(st);
   return found;
 }
 

@@ -271,16 +271,13 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
 }
 
 static json_t *load_config(tw_s3 *s, const char *bucket) {
-  sqlite3 *db = tw_store_reader(s->store);
-  sqlite3_stmt *st;
+  sqlite3_stmt *st = tw_store_read_stmt(s->store, "SELECT notification FROM buckets WHERE name=?");
   json_t *cfg = NULL;
-  if (!db || sqlite3_prepare_v2(db, "SELECT notification FROM buckets WHERE name=?", -1, &st, NULL) !=
-                 SQLITE_OK)
-    return NULL;
+  if (!st) return NULL;
   sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
   if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
     cfg = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-  sqlite3_finalize(st);
+  tw_store_read_done(st);
   return cfg;
 }
 

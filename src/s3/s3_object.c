@@ -33,13 +33,10 @@ void tw_s3_row_free(tw_s3_obj *o) {
 
 int tw_s3_load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, tw_s3_obj *o) {
   memset(o, 0, sizeof *o);
-  sqlite3 *db = tw_store_reader(s->store);
-  sqlite3_stmt *st;
-  if (!db || sqlite3_prepare_v2(db,
-                                "SELECT size, etag, modified_ms, blob, content_type, headers, meta, "
-                                "checksums FROM objects WHERE bucket=? AND key=?",
-                                -1, &st, NULL) != SQLITE_OK)
-    return -1;
+  sqlite3_stmt *st = tw_store_read_stmt(s->store,
+                                        "SELECT size, etag, modified_ms, blob, content_type, headers, "
+                                        "meta, checksums FROM objects WHERE bucket=? AND key=?");
+  if (!st) return -1;
   sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
   sqlite3_bind_blob(st, 2, key, (int)klen, SQLITE_STATIC);
   if (sqlite3_step(st) == SQLITE_ROW) {
@@ -57,7 +54,7 @@ int tw_s3_load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, t
     const char *c = (const char *)sqlite3_column_text(st, 7);
     o->checksum = c ? json_loads(c, 0, NULL) : NULL;
   }
-  sqlite3_finalize(st);
+  tw_store_read_done(st);
   return 0;
 }
 

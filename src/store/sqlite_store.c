@@ -82,6 +82,13 @@ struct tw_store {
 /* this thread's reader (see tw_store_reader) */
 static _Thread_local sqlite3 *t_reader;
 static _Thread_local const tw_store *t_reader_of;
+/* this thread's prepared read statements, by the address of their SQL literal */
+#define READ_STMT_CACHE 48
+static _Thread_local struct {
+  const char *sql;
+  sqlite3_stmt *st;
+} t_stmts[READ_STMT_CACHE];
+static _Thread_local int t_nstmts;
 
 static const char *schema =
     "CREATE TABLE IF NOT EXISTS queues(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
@@ -510,10 +517,15 @@ void tw_store_close(tw_store *s) {
   }
   for (int i = 0; i < OP__COUNT; i++) sqlite3_finalize(s->stmts[i]);
   for (int i = 0; i < s->nsql; i++) sqlite3_finalize(s->sql_cache[i].st);
-  for (size_t i = 0; i < s->nreaders; i++) sqlite3_close_v2(s->readers[i]);
+  for (size_t i = 0; i < s->nreaders; i++) {
+    sqlite3_stmt *st;
+    while ((st = sqlite3_next_stmt(s->readers[i], NULL))) sqlite3_finalize(st);
+    sqlite3_close_v2(s->readers[i]);
+  }
   free(s->readers);
   t_reader = NULL;
   t_reader_of = NULL;
+  t_nstmts = 0;
   sqlite3_finalize(s->begin);
   sqlite3_finalize(s->commit);
   sqlite3_finalize(s->rollback);
@@ -732,7 +744,31 @@ sqlite3 *tw_store_reader(tw_store *s) {
   pthread_mutex_unlock(&s->mu);
   t_reader = db;
   t_reader_of = s;
+  t_nstmts = 0;
   return db;
+}
+
+sqlite3_stmt *tw_store_read_stmt(tw_store *s, const char *sql) {
+  sqlite3 *db = tw_store_reader(s);
+  if (!db) return NULL;
+  for (int i = 0; i < t_nstmts; i++)
+    if (t_stmts[i].sql == sql) return t_stmts[i].st;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+    tw_error("store: cannot prepare a read: %s", sqlite3_errmsg(db));
+    return NULL;
+  }
+  if (t_nstmts < READ_STMT_CACHE) {
+    t_stmts[t_nstmts].sql = sql;
+    t_stmts[t_nstmts++].st = st;
+  } /* else: stays prepared, finalized with its connection at close */
+  return st;
+}
+
+void tw_store_read_done(sqlite3_stmt *st) {
+  if (!st) return;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
 }
 
 void tw_store_require_fs_sync(tw_store *s) {

@@ -105,5 +105,11 @@ void tw_store_require_fs_sync(tw_store *s);
 /* This thread's read-only connection (committed data only). */
 struct sqlite3;
 struct sqlite3 *tw_store_reader(tw_store *s);
+/* A prepared statement on this thread's reader, kept for reuse: `sql` must be
+ * a string literal (cached by address). Give it back with tw_store_read_done
+ * (resets it) instead of finalizing it. NULL on failure. */
+struct sqlite3_stmt;
+struct sqlite3_stmt *tw_store_read_stmt(tw_store *s, const char *sql);
+void tw_store_read_done(struct sqlite3_stmt *st);
 
 #endif
