@@ -44,9 +44,9 @@ done
 # The same integration suite under two clients: pyenv boto3 speaks SQS JSON,
 # Debian's python3-boto3 (botocore 1.29) speaks the query protocol.
 py_json=$(command -v python3)
-run_suite "boto3-json" 900 "$py_json" tests/integration/run.py
+run_suite "boto3-json" 900 "$py_json" tests/integration/run.py -j "${TEST_JOBS:-3}"
 if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import boto3' 2>/dev/null; then
-  run_suite "boto3-query" 900 /usr/bin/python3 tests/integration/run.py
+  run_suite "boto3-query" 900 /usr/bin/python3 tests/integration/run.py -j "${TEST_JOBS:-3}"
 fi
 if [ -f tests/js/run.sh ]; then
   run_suite "js-sdk" 600 bash tests/js/run.sh

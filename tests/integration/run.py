@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run tweedle's integration tests with stdlib unittest.
 
-    python3 tests/integration/run.py [-k PATTERN]... [-q] [-x]
+    python3 tests/integration/run.py [-k PATTERN]... [-q] [-x] [-j N]
     /usr/bin/python3 tests/integration/run.py        # Debian boto3 -> SQS query protocol
 
 Discovers test_*.py beside this file, prints one line per test, and ends
@@ -9,9 +9,14 @@ with exactly one line ``SUMMARY passed=N failed=M skipped=K``.  Exit status
 is 1 when any test failed or errored.  ``-k`` keeps tests whose id
 (module.Class.test) contains PATTERN, or matches it as a glob; repeatable.
 The binary comes from $TWEEDLE_BIN (default <repo>/build/tweedle).
+``-j N`` runs N test modules at once, each in its own process with its own
+servers; a module's output is printed whole when it ends.
 """
 
 import argparse
+import re
+import subprocess
+import tempfile
 import fnmatch
 import os
 import sys
@@ -130,13 +135,23 @@ def main(argv=None):
     ap.add_argument("-x", "--failfast", action="store_true", help="stop at the first failure")
     ap.add_argument("-q", "--quiet", action="store_true", help="do not print failure tracebacks")
     ap.add_argument("--list", action="store_true", help="list the selected tests and exit")
+    ap.add_argument("-j", "--jobs", type=int, default=1, help="test modules run at once (processes)")
+    ap.add_argument("--module", help=argparse.SUPPRESS)  # one module only (used by -j)
     args = ap.parse_args(argv)
 
     out = sys.stdout
     loader = unittest.TestLoader()
     suite = loader.discover(start_dir=HERE, pattern="test_*.py", top_level_dir=HERE)
     suite = filter_suite(suite, args.patterns)
+    if args.module:
+        only = unittest.TestSuite()
+        for t in iter_tests(suite):
+            if t.id().startswith(args.module + ".") or t.id() == args.module:
+                only.addTest(t)
+        suite = only
     tests = list(iter_tests(suite))
+    if args.jobs > 1 and not args.list:
+        return run_parallel(args, tests, out)
 
     if args.list:
         for t in tests:
@@ -175,6 +190,63 @@ def main(argv=None):
     out.write("SUMMARY passed=%d failed=%d skipped=%d\n" % (result.passed, failed, result.skipped_n))
     out.flush()
     return 1 if failed else 0
+
+
+def run_parallel(args, tests, out):
+    """Each module in a child process (module fixtures stay per module), N at a time."""
+    modules = []
+    for t in tests:
+        m = t.id().split(".")[0]
+        if m not in modules:
+            modules.append(m)
+    out.write("# %d tests selected in %d modules, %d at a time\n" % (len(tests), len(modules), args.jobs))
+    out.flush()
+    base = [sys.executable, os.path.abspath(__file__)]
+    for p in args.patterns:
+        base += ["-k", p]
+    if args.quiet:
+        base.append("-q")
+    pending = list(modules)
+    running = []  # (module, Popen, start, log file)
+    totals = [0, 0, 0]
+    failed_modules = []
+    t0 = time.monotonic()
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            m = pending.pop(0)
+            log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty module never blocks
+            proc = subprocess.Popen(base + ["--module", m], stdout=log, stderr=subprocess.STDOUT)
+            running.append((m, proc, time.monotonic(), log))
+        for item in list(running):
+            m, proc, start, log = item
+            if proc.poll() is None:
+                continue
+            running.remove(item)
+            log.seek(0)
+            text = log.read().decode("utf-8", "replace")
+            log.close()
+            summary = re.findall(r"^SUMMARY passed=(\d+) failed=(\d+) skipped=(\d+)$", text, re.M)
+            body = "\n".join(line for line in text.splitlines() if not line.startswith("SUMMARY "))
+            out.write("## %s (%.1fs)\n%s\n" % (m, time.monotonic() - start, body))
+            if summary:
+                p, f, k = (int(x) for x in summary[-1])
+            else:
+                p, f, k = 0, 1, 0
+            if proc.returncode and not f:
+                f = 1
+            totals[0] += p
+            totals[1] += f
+            totals[2] += k
+            if f:
+                failed_modules.append(m)
+            out.flush()
+        if running:
+            time.sleep(0.05)
+    out.write("\n# %d modules in %.1fs%s\n" % (len(modules), time.monotonic() - t0,
+                                              "; failed: " + ", ".join(failed_modules) if failed_modules else ""))
+    out.write("SUMMARY passed=%d failed=%d skipped=%d\n" % tuple(totals))
+    out.flush()
+    return 1 if totals[1] else 0
 
 
 if __name__ == "__main__":
