@@ -22,6 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/auth_text.h"
+
 #include "core/crypto.h"
 
 #define SKEW_SECONDS (15 * 60)
@@ -34,43 +36,13 @@ static int lower(int c) {
   return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-static int ieq(const char *a, size_t an, const char *b) {
-  size_t bn = strlen(b);
-  if (an != bn) return 0;
-  for (size_t i = 0; i < an; i++)
-    if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
-  return 1;
-}
-
-static int hexval(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* %XX decoding only: '+' stays '+' (botocore encodes spaces as %20, and a
  * base64 signature keeps its '+'). out may be in; returns the new length. */
-static size_t pct_decode(const char *in, size_t n, char *out) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    int h, l;
-    if (in[i] == '%' && i + 2 < n && (h = hexval((unsigned char)in[i + 1])) >= 0 &&
-        (l = hexval((unsigned char)in[i + 2])) >= 0) {
-      out[o++] = (char)(h << 4 | l);
-      i += 2;
-    } else {
-      out[o++] = in[i];
-    }
-  }
-  return o;
-}
-
 /* A NUL-terminated, %-decoded copy; NULL only when out of memory. */
 static char *decoded_copy(const char *p, size_t n) {
   char *s = malloc(n + 1);
   if (!s) return NULL;
-  s[pct_decode(p, n, s)] = '\0';
+  s[tw_auth_pct_decode(p, n, s, 0)] = '\0';
   return s;
 }
 
@@ -83,24 +55,6 @@ static char *trimmed_copy(const char *p, size_t n) {
   memcpy(s, p, n);
   s[n] = '\0';
   return s;
-}
-
-static void setmsg(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void setmsg(char *buf, size_t len, const char *fmt, ...) {
-  if (!buf || !len) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, len, fmt, ap);
-  va_end(ap);
-}
-
-static const char *header_get(const tw_sigv2_input *in, const char *name) {
-  for (size_t i = 0; i < in->nheaders; i++) {
-    const char *hn = in->headers[i].name;
-    if (hn && ieq(hn, strlen(hn), name)) return in->headers[i].value ? in->headers[i].value : "";
-  }
-  return NULL;
 }
 
 /* ---------- HMAC-SHA1 ---------- */
@@ -385,7 +339,7 @@ static int req_gather(req *r, const tw_sigv2_input *in, int query_auth) {
     if (amz_add(r, lower_copy(n, strlen(n)), trimmed_copy(v ? v : "", v ? strlen(v) : 0)))
       return -1;
   }
-  const char *md5 = header_get(in, "content-md5"), *ctype = header_get(in, "content-type");
+  const char *md5 = tw_auth_header(in->headers, in->nheaders, "content-md5"), *ctype = tw_auth_header(in->headers, in->nheaders, "content-type");
   if (query_auth) {
     /* botocore puts x-amz-*, content-type and content-md5 into the URL. */
     for (size_t i = 0; i < nq; i++) {
@@ -417,8 +371,8 @@ static int req_gather(req *r, const tw_sigv2_input *in, int query_auth) {
     const qparam *e = query_get(r->q, nq, "Expires");
     if (e && !(r->expires = decoded_copy(e->value, e->value_len))) return -1;
   } else {
-    if (!(r->date = opt_trimmed(header_get(in, "date"))) && header_get(in, "date")) return -1;
-    if (!(r->xdate = opt_trimmed(header_get(in, "x-amz-date"))) && header_get(in, "x-amz-date"))
+    if (!(r->date = opt_trimmed(tw_auth_header(in->headers, in->nheaders, "date"))) && tw_auth_header(in->headers, in->nheaders, "date")) return -1;
+    if (!(r->xdate = opt_trimmed(tw_auth_header(in->headers, in->nheaders, "x-amz-date"))) && tw_auth_header(in->headers, in->nheaders, "x-amz-date"))
       return -1;
   }
   if (!r->md5 && !(r->md5 = opt_trimmed(md5 ? md5 : ""))) return -1;
@@ -445,8 +399,8 @@ static int req_gather(req *r, const tw_sigv2_input *in, int query_auth) {
 static void put_decoded(tw_buf *b, const char *p, size_t n) {
   for (size_t i = 0; i < n; i++) {
     int h, l;
-    if (p[i] == '%' && i + 2 < n && (h = hexval((unsigned char)p[i + 1])) >= 0 &&
-        (l = hexval((unsigned char)p[i + 2])) >= 0) {
+    if (p[i] == '%' && i + 2 < n && (h = tw_auth_hexval((unsigned char)p[i + 1])) >= 0 &&
+        (l = tw_auth_hexval((unsigned char)p[i + 2])) >= 0) {
       tw_buf_putc(b, (char)(h << 4 | l));
       i += 2;
     } else {
@@ -629,7 +583,7 @@ static int parse_date(const char *s, time_t *out) {
 /* ---------- verification ---------- */
 
 tw_sigv2_kind tw_sigv2_detect(const tw_sigv2_input *in) {
-  const char *auth = header_get(in, "authorization");
+  const char *auth = tw_auth_header(in->headers, in->nheaders, "authorization");
   if (auth) {
     while (*auth == ' ' || *auth == '\t') auth++;
     if (strncmp(auth, "AWS ", 4) == 0) return TW_SIGV2_HEADER;
@@ -653,7 +607,7 @@ static tw_err check_signature(const req *r, const char *given, tw_secret_lookup 
   const char *secret = lookup ? lookup(ud, info->access_key) : NULL;
   if (!secret) {
     info->fault = TW_SIGV2_FAULT_UNKNOWN_KEY;
-    setmsg(errmsg, errlen, "The AWS Access Key Id you provided does not exist in our records.");
+    tw_auth_setmsg(errmsg, errlen, "The AWS Access Key Id you provided does not exist in our records.");
     return TW_ERR_S3_INVALID_ACCESS_KEY;
   }
   uint8_t want[3 * (128 / 4) + 3];
@@ -686,7 +640,7 @@ done:
   tw_buf_free(&sts);
   if (rc != TW_ERR_OK) {
     info->fault = TW_SIGV2_FAULT_SIGNATURE;
-    setmsg(errmsg, errlen,
+    tw_auth_setmsg(errmsg, errlen,
            "The request signature we calculated does not match the signature you provided. "
            "Check your key and signing method.");
   }
@@ -707,7 +661,7 @@ static tw_err verify_header(const tw_sigv2_input *in, const char *auth, tw_secre
   if (!colon || aklen == 0 || aklen >= sizeof info->access_key || siglen == 0 ||
       siglen >= sizeof info->signature || memchr(p, ' ', aklen)) {
     info->fault = TW_SIGV2_FAULT_MALFORMED;
-    setmsg(errmsg, errlen,
+    tw_auth_setmsg(errmsg, errlen,
            "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature");
     return TW_ERR_S3_INVALID_ARGUMENT;
   }
@@ -724,11 +678,11 @@ static tw_err verify_header(const tw_sigv2_input *in, const char *auth, tw_secre
   const char *when = r.xdate ? r.xdate : r.date;
   if (!when || parse_date(when, &t)) {
     info->fault = TW_SIGV2_FAULT_NO_DATE;
-    setmsg(errmsg, errlen, "AWS authentication requires a valid Date or x-amz-date header");
+    tw_auth_setmsg(errmsg, errlen, "AWS authentication requires a valid Date or x-amz-date header");
     rc = TW_ERR_ACCESS_DENIED;
   } else if ((info->request_time = t) > now + SKEW_SECONDS || t < now - SKEW_SECONDS) {
     info->fault = TW_SIGV2_FAULT_SKEWED;
-    setmsg(errmsg, errlen,
+    tw_auth_setmsg(errmsg, errlen,
            "The difference between the request time and the current time is too large.");
     rc = TW_ERR_S3_TIME_SKEWED;
   } else {
@@ -757,7 +711,7 @@ static tw_err verify_query(const tw_sigv2_input *in, tw_secret_lookup lookup, vo
   }
   if (!akv || !*akv || !sigv || !*sigv || !r.expires) {
     info->fault = TW_SIGV2_FAULT_QUERY_PARAMS;
-    setmsg(errmsg, errlen,
+    tw_auth_setmsg(errmsg, errlen,
            "Query-string authentication requires the Signature, Expires and AWSAccessKeyId "
            "parameters");
     goto out;
@@ -779,18 +733,18 @@ static tw_err verify_query(const tw_sigv2_input *in, tw_secret_lookup lookup, vo
   }
   if (!ok) {
     info->fault = TW_SIGV2_FAULT_QUERY_PARAMS;
-    setmsg(errmsg, errlen, "Invalid date (should be seconds since epoch): %s", r.expires);
+    tw_auth_setmsg(errmsg, errlen, "Invalid date (should be seconds since epoch): %s", r.expires);
     goto out;
   }
   info->expires = ex;
   if ((long long)now > ex) {
     info->fault = TW_SIGV2_FAULT_EXPIRED;
-    setmsg(errmsg, errlen, "Request has expired");
+    tw_auth_setmsg(errmsg, errlen, "Request has expired");
     goto out;
   }
   if (strlen(akv) >= sizeof info->access_key) {
     info->fault = TW_SIGV2_FAULT_UNKNOWN_KEY;
-    setmsg(errmsg, errlen, "The AWS Access Key Id you provided does not exist in our records.");
+    tw_auth_setmsg(errmsg, errlen, "The AWS Access Key Id you provided does not exist in our records.");
     rc = TW_ERR_S3_INVALID_ACCESS_KEY;
     goto out;
   }
@@ -807,7 +761,7 @@ tw_err tw_sigv2_verify(const tw_sigv2_input *in, tw_secret_lookup lookup, void *
   memset(info, 0, sizeof *info);
   if (errmsg && errlen) errmsg[0] = '\0';
   if (!in || !in->method) return TW_ERR_INTERNAL;
-  const char *auth = header_get(in, "authorization");
+  const char *auth = tw_auth_header(in->headers, in->nheaders, "authorization");
   if (auth) {
     while (*auth == ' ' || *auth == '\t') auth++;
     if (strncmp(auth, "AWS ", 4) != 0) auth = NULL;
@@ -818,7 +772,7 @@ tw_err tw_sigv2_verify(const tw_sigv2_input *in, tw_secret_lookup lookup, void *
   int has_query = tw_sigv2_detect(&q_only) == TW_SIGV2_QUERY;
   if (auth && has_query) {
     info->fault = TW_SIGV2_FAULT_BOTH;
-    setmsg(errmsg, errlen,
+    tw_auth_setmsg(errmsg, errlen,
            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
            "Signature query string parameter or the Authorization header should be specified");
     return TW_ERR_S3_INVALID_ARGUMENT;

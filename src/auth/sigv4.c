@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth_text.h"
 #include "core/buf.h"
 #include "core/crypto.h"
 
@@ -36,22 +37,8 @@ static int lower(int c) {
   return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
-static int ascii_ieq(const char *a, size_t an, const char *b, size_t bn) {
-  if (an != bn) return 0;
-  for (size_t i = 0; i < an; i++)
-    if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
-  return 1;
-}
-
 static int is_ws(int c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-static int hexval(int c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 static int unreserved(unsigned char c) {
@@ -79,33 +66,6 @@ static size_t uri_encode(const char *in, size_t n, char *out) {
 
 /* Percent-decoding; a '%' not followed by two hex digits stays literal.
  * plus: '+' means space (query strings, as form decoding and S3 do). */
-static size_t pct_decode(const char *in, size_t n, char *out, int plus) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    int h, l;
-    if (in[i] == '%' && i + 2 < n && (h = hexval((unsigned char)in[i + 1])) >= 0 &&
-        (l = hexval((unsigned char)in[i + 2])) >= 0) {
-      out[o++] = (char)(h << 4 | l);
-      i += 2;
-    } else if (plus && in[i] == '+') {
-      out[o++] = ' ';
-    } else {
-      out[o++] = in[i];
-    }
-  }
-  return o;
-}
-
-static void setmsg(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void setmsg(char *buf, size_t len, const char *fmt, ...) {
-  if (!buf || !len) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, len, fmt, ap);
-  va_end(ap);
-}
-
 /* Appends to a message already in buf. */
 static void addmsg(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -207,16 +167,6 @@ static int parse_http_date(const char *s, time_t *out) {
 
 /* ---------- headers ---------- */
 
-static const char *header_get(const tw_sigv4_input *in, const char *name) {
-  size_t n = strlen(name);
-  for (size_t i = 0; i < in->nheaders; i++) {
-    const char *hn = in->headers[i].name;
-    if (hn && ascii_ieq(hn, strlen(hn), name, n))
-      return in->headers[i].value ? in->headers[i].value : "";
-  }
-  return NULL;
-}
-
 /* ---------- query parameters ---------- */
 
 typedef struct {
@@ -279,11 +229,11 @@ static int qlist_parse(qlist *q, const char *raw) {
       const char *ne = eq ? eq : pe;
       qparam *qp = &q->v[q->n++];
       qp->name = m;
-      qp->name_len = pct_decode(p, (size_t)(ne - p), m, 1);
+      qp->name_len = tw_auth_pct_decode(p, (size_t)(ne - p), m, 1);
       m += qp->name_len;
       *m++ = '\0';
       qp->value = m;
-      qp->value_len = eq ? pct_decode(eq + 1, (size_t)(pe - eq - 1), m, 1) : 0;
+      qp->value_len = eq ? tw_auth_pct_decode(eq + 1, (size_t)(pe - eq - 1), m, 1) : 0;
       m += qp->value_len;
       *m++ = '\0';
       qp->ename = m;
@@ -312,7 +262,7 @@ static const char *qlist_get(const qlist *q, const char *name) {
 static const char *qlist_get_ci(const qlist *q, const char *name) {
   size_t n = strlen(name);
   for (size_t i = 0; i < q->n; i++)
-    if (ascii_ieq(q->v[i].name, q->v[i].name_len, name, n)) return q->v[i].value;
+    if (tw_auth_ieq(q->v[i].name, q->v[i].name_len, name, n)) return q->v[i].value;
   return NULL;
 }
 
@@ -376,8 +326,8 @@ static void sink_segment(sink *s, const char *p, size_t n, int twice) {
   for (size_t i = 0; i < n; i++) {
     int h, l;
     unsigned char c = (unsigned char)p[i];
-    if (c == '%' && i + 2 < n && (h = hexval((unsigned char)p[i + 1])) >= 0 &&
-        (l = hexval((unsigned char)p[i + 2])) >= 0) {
+    if (c == '%' && i + 2 < n && (h = tw_auth_hexval((unsigned char)p[i + 1])) >= 0 &&
+        (l = tw_auth_hexval((unsigned char)p[i + 2])) >= 0) {
       c = (unsigned char)(h << 4 | l);
       i += 2;
     }
@@ -483,7 +433,7 @@ static void sink_headers(sink *s, const tw_sigv4_input *in, const char *signed_h
       int count = 0;
       for (size_t i = 0; i < in->nheaders; i++) {
         const char *hn = in->headers[i].name;
-        if (!hn || !ascii_ieq(hn, strlen(hn), p, n)) continue;
+        if (!hn || !tw_auth_ieq(hn, strlen(hn), p, n)) continue;
         if (count++) sink_putc(s, ',');
         sink_header_value(s, in->headers[i].value ? in->headers[i].value : "");
       }
@@ -661,7 +611,7 @@ static int signed_has_host(const char *signed_h) {
   while (1) {
     const char *semi = strchr(p, ';');
     size_t n = semi ? (size_t)(semi - p) : strlen(p);
-    if (ascii_ieq(p, n, "host", 4)) return 1;
+    if (tw_auth_ieq(p, n, "host", 4)) return 1;
     if (!semi) return 0;
     p = semi + 1;
   }
@@ -677,13 +627,13 @@ static tw_err check_scope(const tw_sigv4_input *in, const credential *c, const c
   if (region_bad && in->s3) {
     info->fault = presigned ? TW_SIGV4_FAULT_QUERY_PARAMS : TW_SIGV4_FAULT_SCOPE;
     if (presigned) {
-      setmsg(errmsg, errmsg_len,
+      tw_auth_setmsg(errmsg, errmsg_len,
              "Error parsing the X-Amz-Credential parameter; the region '%.*s' is wrong; expecting "
              "'%s'",
              (int)c->region_len, c->region, in->region);
       return TW_ERR_ACCESS_DENIED;
     }
-    setmsg(errmsg, errmsg_len,
+    tw_auth_setmsg(errmsg, errmsg_len,
            "The authorization header is malformed; the region '%.*s' is wrong; expecting '%s'",
            (int)c->region_len, c->region, in->region);
     return TW_ERR_INCOMPLETE_SIGNATURE;
@@ -728,7 +678,7 @@ static tw_err finish(const sig_parts *parts, const char *given_sig, tw_secret_lo
   if (!secret) {
     info->fault = TW_SIGV4_FAULT_UNKNOWN_KEY;
     if (in->s3)
-      setmsg(errmsg, errmsg_len,
+      tw_auth_setmsg(errmsg, errmsg_len,
              "The AWS Access Key Id you provided does not exist in our records.");
     return TW_ERR_INVALID_CLIENT_TOKEN;
   }
@@ -746,7 +696,7 @@ static tw_err finish(const sig_parts *parts, const char *given_sig, tw_secret_lo
   }
   info->fault = TW_SIGV4_FAULT_SIGNATURE;
   if (in->s3) {
-    setmsg(errmsg, errmsg_len,
+    tw_auth_setmsg(errmsg, errmsg_len,
            "The request signature we calculated does not match the signature you provided. Check "
            "your key and "
            "signing method.");
@@ -795,7 +745,7 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
     const char *eq = memchr(ps, '=', (size_t)(pe - ps));
     if (!eq) {
       info->fault = TW_SIGV4_FAULT_MALFORMED;
-      setmsg(
+      tw_auth_setmsg(
           errmsg, errmsg_len,
           "'%.*s' not a valid key=value pair (missing equal-sign) in Authorization header: '%s'.",
           (int)(pe - ps), ps, auth);
@@ -810,8 +760,8 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
       sigv = eq + 1, sig_len = vl;
   }
 
-  const char *xdate = header_get(in, "x-amz-date");
-  const char *hdate = xdate ? NULL : header_get(in, "date");
+  const char *xdate = tw_auth_header(in->headers, in->nheaders, "x-amz-date");
+  const char *hdate = xdate ? NULL : tw_auth_header(in->headers, in->nheaders, "date");
   if (!cred_len || !sig_len || !have_signed || (!xdate && !hdate)) {
     info->fault = TW_SIGV4_FAULT_MALFORMED;
     if (errmsg && errmsg_len) errmsg[0] = '\0';
@@ -837,10 +787,10 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
   if ((xdate ? parse_amz_date(dv, &t) : parse_http_date(dv, &t)) != 0) {
     info->fault = TW_SIGV4_FAULT_MALFORMED;
     if (in->s3) {
-      setmsg(errmsg, errmsg_len, "AWS authentication requires a valid Date or x-amz-date header");
+      tw_auth_setmsg(errmsg, errmsg_len, "AWS authentication requires a valid Date or x-amz-date header");
       return TW_ERR_ACCESS_DENIED;
     }
-    setmsg(errmsg, errmsg_len,
+    tw_auth_setmsg(errmsg, errmsg_len,
            "Date must be in ISO-8601 'basic format'. Got '%s'. See "
            "http://en.wikipedia.org/wiki/ISO_8601",
            dv);
@@ -853,15 +803,15 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
     info->fault = TW_SIGV4_FAULT_SKEWED;
     tw_sigv4_amz_date(now, a);
     if (in->s3) {
-      setmsg(errmsg, errmsg_len,
+      tw_auth_setmsg(errmsg, errmsg_len,
              "The difference between the request time and the current time is too large.");
     } else if (t < now) {
       tw_sigv4_amz_date(now - SKEW_SECONDS, b);
-      setmsg(errmsg, errmsg_len, "Signature expired: %s is now earlier than %s (%s - 15 min.)",
+      tw_auth_setmsg(errmsg, errmsg_len, "Signature expired: %s is now earlier than %s (%s - 15 min.)",
              info->amz_date, b, a);
     } else {
       tw_sigv4_amz_date(now + SKEW_SECONDS, b);
-      setmsg(errmsg, errmsg_len,
+      tw_auth_setmsg(errmsg, errmsg_len,
              "Signature not yet current: %s is still later than %s (%s + 15 min.)", info->amz_date,
              b, a);
     }
@@ -879,31 +829,31 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
 
   if (!signed_has_host(shl)) {
     info->fault = TW_SIGV4_FAULT_MALFORMED;
-    setmsg(errmsg, errmsg_len, "'Host' must be a 'SignedHeader' in the AWS Authorization.");
+    tw_auth_setmsg(errmsg, errmsg_len, "'Host' must be a 'SignedHeader' in the AWS Authorization.");
     rc = TW_ERR_SIGNATURE_MISMATCH;
   } else if (!(alg_len == strlen(ALGORITHM) && memcmp(alg, ALGORITHM, alg_len) == 0)) {
     info->fault = TW_SIGV4_FAULT_MALFORMED;
-    setmsg(errmsg, errmsg_len, "Unsupported AWS 'algorithm': '%.*s' (only " ALGORITHM " for now). ",
+    tw_auth_setmsg(errmsg, errmsg_len, "Unsupported AWS 'algorithm': '%.*s' (only " ALGORITHM " for now). ",
            (int)alg_len, alg);
     rc = TW_ERR_INCOMPLETE_SIGNATURE;
   } else if (parse_credential(cred, cred_len, &c) || credential_to_info(&c, info)) {
     info->fault = TW_SIGV4_FAULT_MALFORMED;
     if (in->s3)
-      setmsg(errmsg, errmsg_len,
+      tw_auth_setmsg(errmsg, errmsg_len,
              "The authorization header is malformed; the Credential is mal-formed; expecting "
              "\"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".");
     else
-      setmsg(errmsg, errmsg_len,
+      tw_auth_setmsg(errmsg, errmsg_len,
              "Credential must have exactly 5 slash-delimited elements, e.g. "
              "keyid/date/region/service/term, got '%.*s'",
              (int)cred_len, cred);
     rc = TW_ERR_INCOMPLETE_SIGNATURE;
   } else if ((rc = check_scope(in, &c, info->amz_date, 0, info, errmsg, errmsg_len)) == TW_ERR_OK) {
     const char *payload =
-        in->payload_sha256_hex ? in->payload_sha256_hex : header_get(in, "x-amz-content-sha256");
+        in->payload_sha256_hex ? in->payload_sha256_hex : tw_auth_header(in->headers, in->nheaders, "x-amz-content-sha256");
     if (!payload || !*payload) {
       info->fault = TW_SIGV4_FAULT_NO_CONTENT_SHA;
-      setmsg(errmsg, errmsg_len, "Missing required header for this request: x-amz-content-sha256");
+      tw_auth_setmsg(errmsg, errmsg_len, "Missing required header for this request: x-amz-content-sha256");
       rc = TW_ERR_INCOMPLETE_SIGNATURE;
     } else {
       sig_parts parts = {
@@ -921,7 +871,7 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
 static tw_err query_params_error(tw_sigv4_info *info, char *errmsg, size_t errmsg_len,
                                  const char *msg) {
   info->fault = TW_SIGV4_FAULT_QUERY_PARAMS;
-  setmsg(errmsg, errmsg_len, "%s", msg);
+  tw_auth_setmsg(errmsg, errmsg_len, "%s", msg);
   return TW_ERR_ACCESS_DENIED;
 }
 
@@ -987,17 +937,17 @@ static tw_err verify_query(const tw_sigv4_input *in, const qlist *q, tw_secret_l
 
   if (now > t + ex) {
     info->fault = TW_SIGV4_FAULT_EXPIRED;
-    setmsg(errmsg, errmsg_len, "Request has expired");
+    tw_auth_setmsg(errmsg, errmsg_len, "Request has expired");
     return TW_ERR_ACCESS_DENIED;
   }
   if (t > now + SKEW_SECONDS) {
     info->fault = TW_SIGV4_FAULT_NOT_YET_VALID;
-    setmsg(errmsg, errmsg_len, "Request is not yet valid");
+    tw_auth_setmsg(errmsg, errmsg_len, "Request is not yet valid");
     return TW_ERR_ACCESS_DENIED;
   }
   if (!signed_has_host(signed_h)) {
     info->fault = TW_SIGV4_FAULT_QUERY_PARAMS;
-    setmsg(errmsg, errmsg_len, "'Host' must be a 'SignedHeader' in the AWS Authorization.");
+    tw_auth_setmsg(errmsg, errmsg_len, "'Host' must be a 'SignedHeader' in the AWS Authorization.");
     return TW_ERR_SIGNATURE_MISMATCH;
   }
   tw_err rc = check_scope(in, &c, xdate, 1, info, errmsg, errmsg_len);
@@ -1010,7 +960,7 @@ static tw_err verify_query(const tw_sigv4_input *in, const qlist *q, tw_secret_l
     if (!payload) payload = UNSIGNED_PAYLOAD;
   } else {
     payload =
-        in->payload_sha256_hex ? in->payload_sha256_hex : header_get(in, "x-amz-content-sha256");
+        in->payload_sha256_hex ? in->payload_sha256_hex : tw_auth_header(in->headers, in->nheaders, "x-amz-content-sha256");
     if (!payload) payload = EMPTY_SHA256;
   }
   sig_parts parts = {in,    q,          "X-Amz-Signature", signed_h,     payload,
@@ -1024,7 +974,7 @@ tw_err tw_sigv4_verify(const tw_sigv4_input *in, tw_secret_lookup lookup, void *
   if (errmsg && errmsg_len) errmsg[0] = '\0';
   if (!in || !in->method) return TW_ERR_INTERNAL;
 
-  const char *auth = header_get(in, "authorization");
+  const char *auth = tw_auth_header(in->headers, in->nheaders, "authorization");
   if (auth) {
     while (is_ws((unsigned char)*auth)) auth++;
     /* Anything but AWS4-* is treated as no credentials at all, as AWS does. */
@@ -1062,7 +1012,7 @@ static int signed_header_list(const tw_sigv4_input *in, tw_buf *out) {
   size_t n = 0;
   for (size_t i = 0; i < in->nheaders; i++) {
     const char *hn = in->headers[i].name;
-    if (hn && *hn && !ascii_ieq(hn, strlen(hn), "authorization", 13)) names[n++] = hn;
+    if (hn && *hn && !tw_auth_ieq(hn, strlen(hn), "authorization", 13)) names[n++] = hn;
   }
   qsort(names, n, sizeof *names, name_icmp);
   for (size_t i = 0; i < n; i++) {
@@ -1077,9 +1027,9 @@ static int signed_header_list(const tw_sigv4_input *in, tw_buf *out) {
 int tw_sigv4_sign(const tw_sigv4_input *in, const char *access_key, const char *secret,
                   const char *region, const char *service, char *auth_out, size_t auth_len) {
   if (!in || !in->method || !access_key || !secret || !region || !service || !auth_out) return -1;
-  const char *amz_date = header_get(in, "x-amz-date");
+  const char *amz_date = tw_auth_header(in->headers, in->nheaders, "x-amz-date");
   const char *payload =
-      in->payload_sha256_hex ? in->payload_sha256_hex : header_get(in, "x-amz-content-sha256");
+      in->payload_sha256_hex ? in->payload_sha256_hex : tw_auth_header(in->headers, in->nheaders, "x-amz-content-sha256");
   time_t t;
   if (!amz_date || parse_amz_date(amz_date, &t) || !payload) return -1;
 
@@ -1126,7 +1076,7 @@ int tw_sigv4_presign(const tw_sigv4_input *in, const char *access_key, const cha
   time_t t;
   if (!in || !in->method || !access_key || !secret || !region || !service || !amz_date ||
       !query_out || parse_amz_date(amz_date, &t) || expires < 1 || expires > MAX_EXPIRES ||
-      !header_get(in, "host"))
+      !tw_auth_header(in->headers, in->nheaders, "host"))
     return -1;
   char date[9];
   memcpy(date, amz_date, 8);
