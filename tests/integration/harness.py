@@ -548,6 +548,21 @@ class SqsTestCase(unittest.TestCase):
         return cm.exception
 
 
+class FreshServerTestCase(unittest.TestCase):
+    """A new server (fresh data dir) for every test: crash and restart tests."""
+
+    server_args = ()
+
+    def setUp(self):
+        self.server = Server(extra_args=self.server_args)
+        self.server.start()
+
+    def tearDown(self):
+        if self.server.alive():
+            self.server.stop()
+        self.server.cleanup()
+
+
 def start_module_server(module_name, **kw):
     """Start a server for a test module (call from setUpModule)."""
     mod = sys.modules[module_name]

@@ -23,16 +23,7 @@ VISIBILITY = 2
 CYCLES = 8
 
 
-class CrashTest(unittest.TestCase):
-
-    def setUp(self):
-        self.server = h.Server()
-        self.server.start()
-
-    def tearDown(self):
-        if self.server.alive():
-            self.server.stop()
-        self.server.cleanup()
+class CrashTest(h.FreshServerTestCase):
 
     def client(self):
         return self.server.client(read_timeout=10, connect_timeout=3, pool=20)

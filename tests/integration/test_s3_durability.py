@@ -31,18 +31,9 @@ WRITERS = 6
 RUN_SECONDS = 3.0
 
 
-class CrashTest(unittest.TestCase):
+class CrashTest(h.FreshServerTestCase):
 
     maxDiff = 4000
-
-    def setUp(self):
-        self.server = h.Server()
-        self.server.start()
-
-    def tearDown(self):
-        if self.server.alive():
-            self.server.stop()
-        self.server.cleanup()
 
     def client(self):
         return s.s3_client(self.server, read_timeout=15, connect_timeout=3, pool=WRITERS * 2)
