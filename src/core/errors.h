@@ -83,7 +83,16 @@
   X(S3_INVALID_LOCATION, 400, "InvalidLocationConstraint", "InvalidLocationConstraint", "InvalidLocationConstraint", 1, "The specified location-constraint is not valid") \
   X(S3_ILLEGAL_LOCATION, 400, "IllegalLocationConstraintException", "IllegalLocationConstraintException", "IllegalLocationConstraintException", 1, "The location constraint is incompatible for the region specific endpoint this request was sent to.") \
   X(S3_INVALID_CHUNK_SIZE, 400, "InvalidChunkSizeError", "InvalidChunkSizeError", "InvalidChunkSizeError", 1, "Only the last chunk is allowed to have a size less than 8192 bytes") \
-  X(S3_MALFORMED_TRAILER, 400, "MalformedTrailerError", "MalformedTrailerError", "MalformedTrailerError", 1, "The request contained trailing data that was not well-formed or did not conform to our published schema.")
+  X(S3_NO_SUCH_CORS, 404, "NoSuchCORSConfiguration", "NoSuchCORSConfiguration", "NoSuchCORSConfiguration", 1, "The CORS configuration does not exist") \
+  X(S3_CORS_FORBIDDEN, 403, "AccessForbidden", "AccessForbidden", "AccessForbidden", 1, "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.") \
+  X(S3_BAD_REQUEST, 400, "BadRequest", "BadRequest", "BadRequest", 1, "Insufficient information. Origin request header needed.") \
+  X(S3_NO_SUCH_LIFECYCLE, 404, "NoSuchLifecycleConfiguration", "NoSuchLifecycleConfiguration", "NoSuchLifecycleConfiguration", 1, "The lifecycle configuration does not exist") \
+  X(S3_INVALID_TAG, 400, "InvalidTag", "InvalidTag", "InvalidTag", 1, "Your request contains tag input that is not valid.") \
+  X(S3_MISSING_BODY, 400, "MissingRequestBodyError", "MissingRequestBodyError", "MissingRequestBodyError", 1, "Request Body is empty") \
+  X(S3_MALFORMED_TRAILER, 400, "MalformedTrailerError", "MalformedTrailerError", "MalformedTrailerError", 1, "The request contained trailing data that was not well-formed or did not conform to our published schema.") \
+  X(S3_MALFORMED_POST_REQUEST, 400, "MalformedPOSTRequest", "MalformedPOSTRequest", "MalformedPOSTRequest", 1, "The body of your POST request is not well-formed multipart/form-data.") \
+  X(S3_MAX_POST_PRE_DATA, 400, "MaxPostPreDataLengthExceeded", "MaxPostPreDataLengthExceeded", "MaxPostPreDataLengthExceeded", 1, "Your POST request fields preceeding the upload file was too large.") \
+  X(S3_INVALID_POLICY_DOCUMENT, 400, "InvalidPolicyDocument", "InvalidPolicyDocument", "InvalidPolicyDocument", 1, "The content of the form does not meet the conditions specified in the policy document.")
 
 typedef enum {
 #define TW_ERR_ENUM(name, status, code, jtype, qcode, sender, msg) TW_ERR_##name,
