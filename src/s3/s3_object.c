@@ -58,6 +58,22 @@ int tw_s3_load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, t
   return 0;
 }
 
+static int presigned(const s3_ctx *x) {
+  return json_object_get(x->q, "X-Amz-Signature") || json_object_get(x->q, "Signature");
+}
+
+/* One x-amz-meta-NAME: the name lower-cased, the value trimmed as S3 does. */
+static void add_meta(json_t *meta, const char *n, const char *v) {
+  char low[256];
+  size_t k = 0;
+  for (; n[k] && k < sizeof low - 1; k++) low[k] = (char)tolower((unsigned char)n[k]);
+  low[k] = 0;
+  size_t vl = strlen(v);
+  while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
+  while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
+  json_object_set_new(meta, low + 11, json_stringn(v, vl));
+}
+
 /* Object metadata from the request's headers (PUT, COPY with REPLACE). */
 void tw_s3_headers_from_request(tw_request *r, json_t **headers, json_t **meta) {
   *headers = json_object();
@@ -69,18 +85,18 @@ void tw_s3_headers_from_request(tw_request *r, json_t **headers, json_t **meta) 
       continue;
     if (v) json_object_set_new(*headers, stored_headers[i], json_string(v));
   }
-  for (size_t i = 0; i < r->nheaders; i++) {
-    const char *n = r->headers[i].name;
-    if (strncasecmp(n, "x-amz-meta-", 11)) continue;
-    char low[256];
-    size_t k = 0;
-    for (; n[k] && k < sizeof low - 1; k++) low[k] = (char)tolower((unsigned char)n[k]);
-    low[k] = 0;
-    const char *v = r->headers[i].value; /* S3 trims the value */
-    size_t vl = strlen(v);
-    while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
-    while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t')) vl--;
-    json_object_set_new(*meta, low + 11, json_stringn(v, vl));
+  for (size_t i = 0; i < r->nheaders; i++)
+    if (!strncasecmp(r->headers[i].name, "x-amz-meta-", 11))
+      add_meta(*meta, r->headers[i].name, r->headers[i].value);
+  /* Presigners put x-amz-meta-* into the URL (the JS SDK v3 hoists them, botocore
+   * does for SigV2), where the signature covers them; S3 stores them too. */
+  s3_ctx *x = r->ctx;
+  const char *qk;
+  json_t *qv;
+  if (x && presigned(x)) {
+    json_object_foreach(x->q, qk, qv) {
+      if (!strncasecmp(qk, "x-amz-meta-", 11)) add_meta(*meta, qk, json_string_value(qv));
+    }
   }
 }
 
@@ -91,6 +107,14 @@ int tw_s3_check_metadata_size(tw_request *r, s3_ctx *x) {
   for (size_t i = 0; i < r->nheaders; i++)
     if (!strncasecmp(r->headers[i].name, "x-amz-meta-", 11))
       total += strlen(r->headers[i].name) - 11 + strlen(r->headers[i].value);
+  const char *qk;
+  json_t *qv;
+  if (presigned(x)) {
+    json_object_foreach(x->q, qk, qv) {
+      if (!strncasecmp(qk, "x-amz-meta-", 11))
+        total += strlen(qk) - 11 + strlen(json_string_value(qv));
+    }
+  }
   if (total <= 2048) return 0;
   char extra[128];
   snprintf(extra, sizeof extra, "<Size>%zu</Size><MaxSizeAllowed>2048</MaxSizeAllowed>", total);

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 import requests
@@ -227,6 +228,127 @@ class CliTest(s.S3TestCase):
         p = self.aws("s3", "ls", "s3://%s" % s.unique_bucket("nope"), check=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("NoSuchBucket", p.stderr.decode())
+
+    def test_presign_used_by_curl(self):
+        if not shutil.which("curl"):
+            self.skipTest("curl not found on PATH")
+        b = self.bucket()
+        data = os.urandom(50_000)
+        self.s3.put_object(Bucket=b, Key="curl/obj.bin", Body=data)
+        url = self.aws("s3", "presign", "s3://%s/curl/obj.bin" % b).stdout.decode().strip()
+        out = os.path.join(self.tmp, "curl-obj.bin")
+
+        def curl(*args):
+            p = subprocess.run(["curl", "-sS", "--max-time", "30", "-o", out, "-w", "%{http_code}"] + list(args),
+                               capture_output=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return int(p.stdout.decode()), self.read(out)
+
+        self.assertEqual(curl(url), (200, data))
+        self.assertEqual(curl("-r", "10-19", url), (206, data[10:20]))
+        status, body = curl("-X", "DELETE", url)  # the method is part of the signature
+        self.assertEqual(status, 403)
+        self.assertIn(b"<Code>SignatureDoesNotMatch</Code>", body)
+        # One second of validity, used after it lapsed.
+        url = self.aws("s3", "presign", "s3://%s/curl/obj.bin" % b, "--expires-in", "1").stdout.decode().strip()
+        time.sleep(2.1)
+        status, body = curl(url)
+        self.assertEqual(status, 403)
+        self.assertIn(b"<Code>AccessDenied</Code><Message>Request has expired</Message>", body)
+
+    def test_cp_stdin_large_with_expected_size(self):
+        # Above the 8 MiB threshold from a pipe: --expected-size lets the CLI
+        # pick a part size and upload in parts as the data arrives.
+        b = self.bucket()
+        data = os.urandom(20 * MIB + 99)
+        self.aws("s3", "cp", "-", "s3://%s/piped.bin" % b, "--expected-size", str(len(data)), input=data,
+                 timeout=300)
+        head = self.api("head-object", "--bucket", b, "--key", "piped.bin")
+        self.assertEqual(head["ContentLength"], len(data))
+        self.assertRegex(head["ETag"], r'^"[0-9a-f]{32}-\d+"$')
+        out = self.aws("s3", "cp", "s3://%s/piped.bin" % b, "-", timeout=300).stdout
+        self.assertEqual(hashlib.sha256(out).hexdigest(), hashlib.sha256(data).hexdigest())
+
+    def test_multipart_threshold_and_chunksize_config(self):
+        b = self.bucket()
+        cfg = os.path.join(self.tmp, "config-5mb")
+        with open(cfg, "w") as f:
+            f.write("[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n"
+                    "    multipart_threshold = 5MB\n    multipart_chunksize = 5MB\n")
+        env = self.env
+        try:
+            self.__class__.env = dict(env, AWS_CONFIG_FILE=cfg)
+            data = os.urandom(12 * MIB)
+            src = self.write("mp5/src.bin", data)
+            self.aws("s3", "cp", src, "s3://%s/mp5.bin" % b, timeout=300)
+            dst = os.path.join(self.tmp, "mp5/back.bin")
+            self.aws("s3", "cp", "s3://%s/mp5.bin" % b, dst, timeout=300)
+        finally:
+            self.__class__.env = env
+        self.assertTrue(self.read(dst) == data, "5 MiB-part round trip differs")
+        part = 5 * MIB
+        digests = b"".join(hashlib.md5(data[i:i + part]).digest() for i in range(0, len(data), part))
+        head = self.api("head-object", "--bucket", b, "--key", "mp5.bin")
+        self.assertEqual(head["ETag"], '"%s-3"' % hashlib.md5(digests).hexdigest())
+
+    def test_cp_recursive_and_sync_down_idempotent(self):
+        b = self.bucket()
+        root = os.path.join(self.tmp, "rec-src")
+        files = {"one.txt": b"1", "d/two.bin": os.urandom(3000), "d/e/three.txt": b"333", "skip.log": b"log"}
+        for rel, data in files.items():
+            self.write(os.path.join("rec-src", rel), data)
+        out = self.aws("s3", "cp", "--recursive", "--exclude", "*.log", root, "s3://%s/rec" % b).stdout.decode()
+        self.assertEqual(out.count("upload:"), 3, out)
+        keys = sorted(o["Key"] for o in self.s3.list_objects_v2(Bucket=b)["Contents"])
+        self.assertEqual(keys, ["rec/d/e/three.txt", "rec/d/two.bin", "rec/one.txt"])
+        dst = os.path.join(self.tmp, "rec-dst")
+        out = self.aws("s3", "cp", "--recursive", "s3://%s/rec" % b, dst).stdout.decode()
+        self.assertEqual(out.count("download:"), 3, out)
+        for rel, data in files.items():
+            if rel != "skip.log":
+                self.assertEqual(self.read(os.path.join(dst, rel)), data, rel)
+        # sync down into the same directory: everything is current, nothing moves.
+        out = self.aws("s3", "sync", "s3://%s/rec" % b, dst).stdout.decode()
+        self.assertEqual(out.strip(), "", "a sync of an up-to-date tree must download nothing: %s" % out)
+        # a remote change comes down on the next sync
+        self.s3.put_object(Bucket=b, Key="rec/one.txt", Body=b"changed remotely")
+        out = self.aws("s3", "sync", "s3://%s/rec" % b, dst).stdout.decode()
+        self.assertEqual(out.count("download:"), 1, out)
+        self.assertEqual(self.read(os.path.join(dst, "one.txt")), b"changed remotely")
+        # sync --delete downwards removes the local file that is gone remotely
+        self.s3.delete_object(Bucket=b, Key="rec/d/two.bin")
+        out = self.aws("s3", "sync", "--delete", "s3://%s/rec" % b, dst).stdout.decode()
+        self.assertIn("delete: ", out)
+        self.assertFalse(os.path.exists(os.path.join(dst, "d/two.bin")))
+
+    def test_ls_recursive_summarize(self):
+        b = self.bucket()
+        sizes = {"s/a": 10, "s/b/c": 2048, "s/b/d": 1, "t": 5}
+        for k, n in sizes.items():
+            self.s3.put_object(Bucket=b, Key=k, Body=b"x" * n)
+        out = self.aws("s3", "ls", "--recursive", "--summarize", "s3://%s/s/" % b).stdout.decode()
+        for k in ("s/a", "s/b/c", "s/b/d"):
+            self.assertRegex(out, r"\s%d %s\n" % (sizes[k], k))
+        self.assertNotIn(" t\n", out)
+        self.assertIn("Total Objects: 3", out)
+        self.assertIn("Total Size: %d" % (10 + 2048 + 1), out)
+
+    def test_rm_recursive_with_filters(self):
+        b = self.bucket()
+        for k in ("r/keep.txt", "r/x.tmp", "r/sub/y.tmp", "other/z.tmp"):
+            self.s3.put_object(Bucket=b, Key=k, Body=b"x")
+        out = self.aws("s3", "rm", "--recursive", "s3://%s/r/" % b, "--exclude", "*", "--include", "*.tmp").stdout.decode()
+        self.assertEqual(out.count("delete:"), 2, out)
+        keys = sorted(o["Key"] for o in self.s3.list_objects_v2(Bucket=b)["Contents"])
+        self.assertEqual(keys, ["other/z.tmp", "r/keep.txt"])
+
+    def test_rb_non_empty_fails(self):
+        b = self.bucket()
+        self.s3.put_object(Bucket=b, Key="k", Body=b"x")
+        p = self.aws("s3", "rb", "s3://" + b, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("BucketNotEmpty", p.stderr.decode())
+        self.assertEqual(self.raw("HEAD", "/" + b).status, 200)
 
     # -- aws s3api ----------------------------------------------------------
     def test_s3api_object_roundtrip(self):

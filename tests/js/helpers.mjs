@@ -4,6 +4,7 @@
 // dir) so files can run in parallel. Every wait here is bounded.
 
 import { spawn } from "node:child_process";
+import zlib from "node:zlib";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
@@ -18,6 +19,7 @@ import {
   ReceiveMessageCommand,
   GetQueueAttributesCommand,
 } from "@aws-sdk/client-sqs";
+import { S3Client } from "@aws-sdk/client-s3";
 
 export { sleep };
 
@@ -376,4 +378,115 @@ export function describeErr(e) {
     fault: e.$fault,
     queryError: e.$response?.headers?.["x-amzn-query-error"],
   });
+}
+
+// ---------------------------------------------------------------------------
+// S3
+
+/** An S3 client for a server: path style, us-east-1, retries off. */
+export function makeS3Client(server, overrides = {}) {
+  return new S3Client({
+    region: REGION,
+    endpoint: server.endpoint,
+    forcePathStyle: true,
+    credentials: server.credentials,
+    maxAttempts: 1,
+    logger: quietLogger,
+    requestHandler: { connectionTimeout: 5000, requestTimeout: 30_000 },
+    ...overrides,
+  });
+}
+
+/** Options for the `minio` npm client (no region: it must detect it). */
+export function minioOptions(server, extra = {}) {
+  return {
+    endPoint: "127.0.0.1",
+    port: server.port,
+    useSSL: false,
+    pathStyle: true,
+    accessKey: server.credentials.accessKeyId,
+    secretKey: server.credentials.secretAccessKey,
+    ...extra,
+  };
+}
+
+/** A valid bucket name unique within this process (lowercase, <= 63 chars). */
+export function uniqueBucket(prefix = "js") {
+  nameCounter += 1;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${nameCounter}`.toLowerCase().slice(0, 63);
+}
+
+/** The whole body of a GetObject (SDK stream, web stream, Buffer) as a Buffer. */
+export async function bodyBytes(body) {
+  if (!body) return Buffer.alloc(0);
+  if (body instanceof Uint8Array) return Buffer.from(body);
+  if (typeof body.transformToByteArray === "function") return Buffer.from(await body.transformToByteArray());
+  const chunks = [];
+  for await (const c of body) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+export function crc32B64(buf) {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(zlib.crc32(buf) >>> 0, 0);
+  return out.toString("base64");
+}
+
+export function digestB64(alg, buf) {
+  return createHash(alg).update(buf).digest("base64");
+}
+
+/** The ETag S3 gives a single-PUT object. */
+export function s3Etag(buf) {
+  return `"${md5Hex(buf)}"`;
+}
+
+/** The ETag S3 gives an object uploaded in parts of `partSize` bytes. */
+export function multipartEtag(buf, partSize) {
+  const digests = [];
+  for (let i = 0; i < buf.length; i += partSize) {
+    digests.push(createHash("md5").update(buf.subarray(i, i + partSize)).digest());
+  }
+  return `"${md5Hex(Buffer.concat(digests))}-${digests.length}"`;
+}
+
+let recorderCount = 0;
+/**
+ * Records every request the client sends after signing (method, path, query,
+ * headers with lowercased names). Returns { all, last, clear(), stop() }.
+ */
+export function recordRequests(client) {
+  const name = `tweedleRecordRequests${++recorderCount}`;
+  const rec = {
+    all: [],
+    get last() {
+      return this.all[this.all.length - 1];
+    },
+    clear() {
+      this.all.length = 0;
+    },
+    /** Removes the middleware (for a client shared across tests). */
+    stop() {
+      client.middlewareStack.remove(name);
+    },
+  };
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const req = args.request;
+      if (req) {
+        const headers = {};
+        for (const [k, v] of Object.entries(req.headers || {})) headers[k.toLowerCase()] = v;
+        rec.all.push({ method: req.method, path: req.path, query: { ...(req.query || {}) }, headers });
+      }
+      return next(args);
+    },
+    { step: "deserialize", priority: "low", name },
+  );
+  return rec;
+}
+
+/** Text of the first <tag>...</tag> in an XML string (undefined if absent). */
+export function xmlField(xml, tag) {
+  const m = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(xml);
+  return m ? m[1] : undefined;
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs tweedle's JavaScript integration tests (AWS SDK v3 + sqs-consumer).
+# Runs tweedle's JavaScript integration tests: SQS (AWS SDK v3 + sqs-consumer)
+# and S3 (client-s3, s3-request-presigner, lib-storage, minio).
 #
 #   tests/js/run.sh [test files...]
 #
@@ -9,6 +10,7 @@
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+orig="$PWD"
 cd "$here"
 
 summary() { echo "SUMMARY passed=$1 failed=$2 skipped=$3"; }
@@ -19,7 +21,13 @@ if ! command -v node >/dev/null 2>&1; then
   exit 1
 fi
 
-if [ ! -d node_modules/@aws-sdk/client-sqs ] || [ ! -d node_modules/sqs-consumer ]; then
+# npm ci when any module the tests import is missing (the lock file pins them all).
+need_ci=0
+for m in @aws-sdk/client-sqs sqs-consumer @aws-sdk/client-s3 @aws-sdk/s3-request-presigner \
+  @aws-sdk/lib-storage minio; do
+  [ -f "node_modules/$m/package.json" ] || need_ci=1
+done
+if [ "$need_ci" -eq 1 ]; then
   if ! npm ci --no-audit --no-fund --loglevel=error >/tmp/tweedle-js-npm-ci.$$.log 2>&1; then
     cat /tmp/tweedle-js-npm-ci.$$.log >&2
     rm -f /tmp/tweedle-js-npm-ci.$$.log
@@ -41,11 +49,30 @@ if [ ! -x "$bin" ]; then
 fi
 export TWEEDLE_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 
-if [ $# -gt 0 ]; then
-  files=("$@")
-else
-  files=(*.test.mjs)
-fi
+# Arguments: test files (relative to the caller's directory or to tests/js) or
+# globs over tests/js, e.g. `tests/js/run.sh 's3*.test.mjs'` from anywhere (an
+# unquoted glob that matched nothing where it was typed arrives as-is).
+files=()
+for a in "$@"; do
+  case "$a" in /*) p="$a" ;; *) p="$orig/$a" ;; esac
+  if [ -f "$p" ]; then
+    files+=("$p")
+    continue
+  fi
+  matched=0
+  for f in $a; do
+    if [ -f "$f" ]; then
+      files+=("$f")
+      matched=1
+    fi
+  done
+  if [ "$matched" -eq 0 ]; then
+    echo "run.sh: no test file matches $a" >&2
+    summary 0 1 0
+    exit 1
+  fi
+done
+[ ${#files[@]} -gt 0 ] || files=(*.test.mjs)
 
 tap="$(mktemp /tmp/tweedle-js-tap.XXXXXX)"
 trap 'rm -f "$tap"' EXIT
