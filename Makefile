@@ -1,5 +1,5 @@
 # tweedle — build, run and test. `make run` and `make test` do all the set-up.
-PKGS     := libmicrohttpd jansson sqlite3 libcrypto expat
+PKGS     := libmicrohttpd jansson sqlite3 libssl libcrypto expat
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Isrc -Iinclude
@@ -25,7 +25,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test-deps run test unit integration clean format bench
-all: deps $(BUILD)/tweedle
+all: deps $(BUILD)/tweedle $(BUILD)/libtweedle-worker.a $(BUILD)/examples/c-handler
 
 deps:
 	@bash scripts/deps.sh build
@@ -45,6 +45,23 @@ $(BUILD)/libtweedle.a: $(LIB_OBJS)
 $(BUILD)/tweedle: $(OBJDIR)/src/main.o $(BUILD)/libtweedle.a
 	@echo "  LINK    $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+# The worker's C API (include/tweedle/worker.h): the runtime, the clients and
+# the few core pieces they use, for programs with in-process handlers.
+WORKER_LIB_SRCS := $(sort $(wildcard src/worker/*.c src/client/*.c)) src/auth/sigv4.c \
+                   src/auth/auth_text.c src/core/buf.c src/core/crypto.c src/core/clock.c \
+                   src/core/log.c src/core/json_out.c src/core/errors.c src/bench/hist.c \
+                   src/sqs/msg_digest.c
+WORKER_LIBS     = $(shell pkg-config --libs jansson libssl libcrypto 2>/dev/null)
+
+$(BUILD)/libtweedle-worker.a: $(WORKER_LIB_SRCS:%.c=$(OBJDIR)/%.o)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(BUILD)/examples/c-handler: examples/c-handler/handler.c $(BUILD)/libtweedle-worker.a
+	@mkdir -p $(dir $@)
+	@echo "  LINK    $@"
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libtweedle-worker.a $(WORKER_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libtweedle.a
 	@mkdir -p $(dir $@)

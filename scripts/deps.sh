@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [build|test]
 set -euo pipefail
 build_pkgs=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libexpat1-dev)
-test_pkgs=(python3 python3-boto3 nodejs npm curl)
+test_pkgs=(python3 python3-boto3 nodejs npm curl libvips-tools)  # vips: examples/pipeline
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
 missing=()

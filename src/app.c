@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "gateway/gateway.h"
 #include "http/server.h"
 
 static void print_credentials(const tw_app *app) {
@@ -59,6 +60,7 @@ int tw_serve(tw_config *cfg) {
     snprintf(err, sizeof err, "cannot start the queue ticker");
     goto fail;
   }
+  if (tw_gateway_open(app, err, sizeof err)) goto fail; /* after the engines run: jobs use queues */
   if (tw_http_start(app, err, sizeof err)) goto fail;
   if (app->creds.generated) print_credentials(app);
   tw_info("tweedle listening on %s (data %s, region %s)", cfg->listen, cfg->data_dir, cfg->region);
@@ -70,6 +72,7 @@ int tw_serve(tw_config *cfg) {
   /* New requests are refused from here on (503, connection closed). MHD's own
    * quiesce races its epoll workers in 0.9.75 and aborts the process. */
   tw_sqs_stop(app->sqs); /* parked receives answer now */
+  tw_gateway_stop(app);  /* so do requests waiting for the authorizer */
   /* let requests in progress finish, bounded */
   int64_t until = tw_mono_ms() + 10000;
   while (atomic_load(&app->active) > 0 && tw_mono_ms() < until) usleep(10000);
@@ -79,6 +82,8 @@ fail:
   if (rc && err[0]) tw_error("%s", err);
   if (app->daemon) tw_http_stop(app);
   if (app->sqs) tw_sqs_stop(app->sqs);
+  tw_gateway_close(app); /* before the store: flushes the access log */
+  tw_s3_stop(app->s3);        /* its sweeper writes to the store */
   tw_store_close(app->store); /* commits what is pending */
   if (app->sqs) tw_sqs_close(app->sqs);
   tw_s3_close(app->s3);

@@ -17,6 +17,7 @@ struct tw_app {
   tw_sqs *sqs;
   tw_s3 *s3;
   tw_credentials creds;
+  struct tw_gateway *gateway; /* /_/api/v1/ (src/gateway) */
   struct MHD_Daemon *daemon;
   atomic_int active; /* requests in progress */
   atomic_int stopping;

@@ -14,6 +14,11 @@ static const char *usage =
     "commands:\n"
     "  serve     run the server (SQS-compatible queues over HTTP)\n"
     "  bench     drive a running server with SigV4-signed load (tweedle bench --help)\n"
+    "  apikey    create, list and revoke gateway API keys (tweedle apikey --help)\n"
+    "  send      send a message; large bodies go through the object store\n"
+    "  receive   receive messages, resolving large payloads\n"
+    "  pipeline  run a state-machine pipeline over a queue (tweedle pipeline --help)\n"
+    "  worker    consume a queue with a Lambda-style handler (tweedle worker --help)\n"
     "  version   print the version\n"
     "\n"
     "Run 'tweedle <command> --help' for the options of a command.\n";
@@ -35,12 +40,27 @@ static const char *serve_usage =
     "  --lifecycle-day-seconds N\n"
     "                       length of a lifecycle \"day\" in seconds, for tests and demos\n"
     "                       (TWEEDLE_LIFECYCLE_DAY_SECONDS; default 86400)\n"
+    "  --authorizer SPEC    gateway authorizer for bearer tokens that are not API keys:\n"
+    "                       exec:CMD or http://HOST:PORT/PATH (TWEEDLE_AUTHORIZER)\n"
+    "  --authorizer-timeout-ms N\n"
+    "                       a slower authorizer denies (TWEEDLE_AUTHORIZER_TIMEOUT_MS;\n"
+    "                       default 2000)\n"
+    "  --throttle-rate R    gateway requests/s per caller unless its key says otherwise\n"
+    "                       (TWEEDLE_THROTTLE_RATE; default 10000; 0: no limit)\n"
+    "  --throttle-burst N   gateway burst per caller (TWEEDLE_THROTTLE_BURST; default 5000)\n"
+    "  --access-log-days D  days the gateway access log is kept, fractions allowed\n"
+    "                       (TWEEDLE_ACCESS_LOG_DAYS; default 30)\n"
     "\n"
     "Credentials: TWEEDLE_ACCESS_KEY_ID and TWEEDLE_SECRET_ACCESS_KEY, else a pair kept in\n"
     "DIR/credentials.json (generated and printed on first start). More key pairs go in the\n"
     "config file: {\"users\": [{\"access_key_id\": \"...\", \"secret_access_key\": \"...\"}]}.\n";
 
 int tw_bench_main(int argc, char **argv);
+int tw_apikey_main(int argc, char **argv);
+int tw_send_main(int argc, char **argv);     /* src/worker/payload_cli.c */
+int tw_receive_main(int argc, char **argv);  /* src/worker/payload_cli.c */
+int tw_pipeline_main(int argc, char **argv); /* src/worker/pipeline.c */
+int tw_worker_cli(int argc, char **argv);
 
 static int cmd_serve(int argc, char **argv) {
   tw_config cfg;
@@ -66,6 +86,11 @@ static int cmd_serve(int argc, char **argv) {
                                        {"threads", required_argument, 0, 't'},
                                        {"domain", required_argument, 0, 'D'},
                                        {"lifecycle-day-seconds", required_argument, 0, 'L'},
+                                       {"authorizer", required_argument, 0, 'A'},
+                                       {"authorizer-timeout-ms", required_argument, 0, 'T'},
+                                       {"throttle-rate", required_argument, 0, 'R'},
+                                       {"throttle-burst", required_argument, 0, 'B'},
+                                       {"access-log-days", required_argument, 0, 'G'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   int c;
@@ -88,9 +113,20 @@ static int cmd_serve(int argc, char **argv) {
         }
         cfg.lifecycle_day_seconds = atoi(optarg);
         break;
+      case 'A': snprintf(cfg.authorizer, sizeof cfg.authorizer, "%s", optarg); break;
+      case 'T': cfg.authorizer_timeout_ms = atoi(optarg); break;
+      case 'R': cfg.throttle_rate = atof(optarg); break;
+      case 'B': cfg.throttle_burst = atof(optarg); break;
+      case 'G': cfg.access_log_days = atof(optarg); break;
       case 'h': fputs(serve_usage, stdout); return 0;
       default: fputs(serve_usage, stderr); return 2;
     }
+  }
+  if (cfg.authorizer_timeout_ms <= 0 || cfg.throttle_rate < 0 || cfg.throttle_burst < 0 ||
+      (cfg.throttle_rate > 0 && cfg.throttle_burst < 1) || !(cfg.access_log_days > 0)) {
+    fprintf(stderr, "tweedle: --authorizer-timeout-ms and --access-log-days must be positive, "
+                    "--throttle-rate and --throttle-burst not negative (burst at least 1 with a rate)\n");
+    return 2;
   }
   if (strcmp(cfg.log_format, "text") && strcmp(cfg.log_format, "json")) {
     fprintf(stderr, "tweedle: --log-format must be text or json\n");
@@ -109,6 +145,11 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "serve")) return cmd_serve(argc - 1, argv + 1);
   if (!strcmp(argv[1], "bench")) return tw_bench_main(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "apikey")) return tw_apikey_main(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "send")) return tw_send_main(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "receive")) return tw_receive_main(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "pipeline")) return tw_pipeline_main(argc - 1, argv + 1);
+  if (!strcmp(argv[1], "worker")) return tw_worker_cli(argc - 1, argv + 1);
   if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
     puts("tweedle 0.1.0");
     return 0;

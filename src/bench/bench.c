@@ -18,7 +18,12 @@
  *             body comes from one shared buffer, so 64 MiB objects on 64
  *             connections cost the client a few MiB.
  *   s3get     GetObject round-robin over --objects keys put there first; the
- *             bodies are counted and dropped in the kernel, never buffered. */
+ *             bodies are counted and dropped in the kernel, never buffered.
+ *   jobs      POST /_/api/v1/jobs per request (Bearer API key, made with the
+ *             admin credential unless --api-key): durable job submits, each a
+ *             job row and an SQS message answered 202 after the commit.
+ *   presign   POST /_/api/v1/presign per request (Bearer API key, made the same
+ *             way): a presigned PUT URL for a generated key in --bucket. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -42,16 +47,17 @@
 #define MAX_ERR_SAMPLES 3
 #define RETIRE_AFTER 5 /* consecutive transport failures before a connection gives up */
 
-enum { OP_SEND, OP_SEND_BATCH, OP_RECEIVE, OP_DELETE_BATCH, OP_S3_PUT, OP_S3_GET, OP_SETUP, OP_COUNT };
+enum { OP_SEND, OP_SEND_BATCH, OP_RECEIVE, OP_DELETE_BATCH, OP_S3_PUT, OP_S3_GET, OP_JOB_SUBMIT, OP_PRESIGN, OP_SETUP, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {"SendMessage",        "SendMessageBatch", "ReceiveMessage",
                                                "DeleteMessageBatch", "PutObject",        "GetObject",
-                                               "setup"};
+                                               "SubmitJob",          "Presign",          "setup"};
 static const char *const op_targets[OP_COUNT] = {"AmazonSQS.SendMessage", "AmazonSQS.SendMessageBatch",
                                                  "AmazonSQS.ReceiveMessage", "AmazonSQS.DeleteMessageBatch",
-                                                 NULL, NULL, NULL};
+                                                 NULL, NULL, NULL, NULL, NULL};
 
-enum { WL_CYCLE, WL_SEND, WL_LONGPOLL, WL_S3PUT, WL_S3GET };
-static const char *const wl_names[] = {"cycle", "send", "longpoll", "s3put", "s3get"};
+enum { WL_CYCLE, WL_SEND, WL_LONGPOLL, WL_S3PUT, WL_S3GET, WL_JOBS, WL_PRESIGN };
+static const char *const wl_names[] = {"cycle", "send", "longpoll", "s3put", "s3get", "jobs", "presign"};
+#define IS_API(wl) ((wl) == WL_JOBS || (wl) == WL_PRESIGN) /* /_/api/v1/ with a Bearer key */
 #define IS_S3(wl) ((wl) == WL_S3PUT || (wl) == WL_S3GET)
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -89,6 +95,10 @@ typedef struct {
   char payload_sha[65]; /* x-amz-content-sha256 of a PutObject */
   char *obj_buf;        /* every PutObject body is this buffer, repeated */
   size_t obj_bufsize;
+  /* jobs */
+  char api_key[160];
+  char *job_req; /* the whole POST /_/api/v1/jobs request, the same every time */
+  size_t job_req_len;
 } opts;
 
 typedef struct {
@@ -647,6 +657,15 @@ static void next_request(bconn *c, int after_op) {
     issue(c, OP_SEND, tmpl_get(o, &w->t_send));
     return;
   }
+  if (IS_API(o->workload)) {
+    if (quota && atomic_fetch_add(&w->rc->claimed, 1) >= o->messages) {
+      c->stopped = 1;
+      return;
+    }
+    sbuf jr = {o->job_req, o->job_req_len, o->job_req_len + 1};
+    issue(c, o->workload == WL_JOBS ? OP_JOB_SUBMIT : OP_PRESIGN, &jr);
+    return;
+  }
   if (IS_S3(o->workload)) {
     /* one counter hands out keys: new ones, or round-robin over --objects */
     long long n = atomic_fetch_add(&w->rc->claimed, 1);
@@ -696,7 +715,9 @@ static void on_response(tw_hc *hc, int status, const char *body, size_t len) {
   w->t_last = now;
   int counted = o->messages > 0 || (now >= w->rc->t_measure && now <= w->rc->t_end);
   /* S3 answers 200 (sometimes 204/206); SQS always 200 */
-  int good = IS_S3(o->workload) ? status >= 200 && status < 300 : status == 200;
+  int good = IS_S3(o->workload)           ? status >= 200 && status < 300
+             : o->workload == WL_JOBS ? status == 202
+                                      : status == 200;
   if (good && op == OP_S3_GET && hc->resp_body != o->object_size) {
     char why[96];
     snprintf(why, sizeof why, "GetObject returned %llu body bytes, expected %llu", hc->resp_body, o->object_size);
@@ -724,6 +745,8 @@ static void on_response(tw_hc *hc, int status, const char *body, size_t len) {
   }
   int okn = 0, bad = 0;
   switch (op) {
+    case OP_JOB_SUBMIT:
+    case OP_PRESIGN:
     case OP_SEND:
       if (counted) st->sent++;
       next_request(c, op);
@@ -936,7 +959,7 @@ static void run_load(opts *o, stats *total, load_result *lr) {
       tw_hc_init(&w->conns[i].hc, &w->loop, on_response, &w->conns[i]);
       w->conns[i].hc.discard_body = o->workload == WL_S3GET;
     }
-    if (IS_S3(o->workload)) continue;
+    if (IS_S3(o->workload) || IS_API(o->workload)) continue;
     sbuf b = {0};
     body_send(o, &b);
     tmpl_init(&w->t_send, op_targets[OP_SEND], b.p);
@@ -1256,6 +1279,77 @@ static int run_longpoll(opts *o, stats *st, lp_result *res) {
   return 0;
 }
 
+/* ---------- jobs workload set-up ---------- */
+
+/* An API key that may submit jobs (unless --api-key gave one), made through
+ * /_/api/v1/apikeys with the admin credential; then the one request every
+ * submit sends. */
+static int jobs_setup(opts *o, tw_hc_loop *l) {
+  sbuf b = {0}, req = {0};
+  sync_result r = {0};
+  int rc = -1;
+  if (!o->api_key[0]) {
+    /* throttling off for this key: the server is what is measured */
+    char body[300];
+    snprintf(body, sizeof body,
+             "{\"name\":\"tweedle-bench\",\"scopes\":[{\"actions\":[\"%s\"]}],"
+             "\"rate\":10000000,\"burst\":10000000}",
+             o->workload == WL_PRESIGN ? "presign:*" : "jobs:submit");
+    const char *path = "/_/api/v1/apikeys";
+    char amz[17], sha[65], auth[512];
+    tw_sigv4_amz_date(time(NULL), amz);
+    tw_sha256_hex(body, strlen(body), sha);
+    tw_kv h[3] = {{"host", o->hostport}, {"content-type", "application/json"}, {"x-amz-date", amz}};
+    tw_sigv4_input in = {.method = "POST", .raw_path = path, .raw_query = "", .headers = h, .nheaders = 3,
+                         .payload_sha256_hex = sha};
+    if (tw_sigv4_sign(&in, o->access_key, o->secret_key, o->region, "execute-api", auth, sizeof auth)) goto out;
+    sb_reserve(&req, 1024);
+    int n = snprintf(req.p, req.cap,
+                     "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nX-Amz-Date: %s\r\n"
+                     "Authorization: %s\r\nContent-Length: %zu\r\n\r\n",
+                     path, o->hostport, amz, auth, strlen(body));
+    if (n < 0 || (size_t)n >= req.cap) goto out;
+    req.len = (size_t)n;
+    sb_puts(&req, body);
+    int st = sync_raw(l, &req, &r);
+    json_t *j = st == 200 || st == 201 ? json_loadb(r.body.p, r.body.len, 0, NULL) : NULL;
+    const char *key = json_string_value(json_object_get(j, "key"));
+    if (key) snprintf(o->api_key, sizeof o->api_key, "%s", key);
+    json_decref(j);
+    if (!key) {
+      fprintf(stderr, "tweedle bench: creating an API key failed: %d %.300s\n", st, r.body.p ? r.body.p : "");
+      goto out;
+    }
+  }
+  if (o->workload == WL_PRESIGN) { /* a PUT URL for a generated key, bound to type and length */
+    sb_puts(&b, "{\"method\":\"PUT\",\"bucket\":\"");
+    sb_puts(&b, o->bucket);
+    sb_puts(&b, "\",\"content_type\":\"application/octet-stream\",\"content_length\":1024}");
+  } else {
+    sb_puts(&b, "{\"type\":\"bench\",\"payload\":{\"data\":\"");
+    sb_puts(&b, o->msg_body);
+    sb_puts(&b, "\"}}");
+  }
+  req.len = 0;
+  sb_reserve(&req, b.len + 512 + strlen(o->api_key));
+  int n = snprintf(req.p, req.cap,
+                   "POST /_/api/v1/%s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                   "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                   o->workload == WL_PRESIGN ? "presign" : "jobs", o->hostport, o->api_key, b.len);
+  if (n < 0 || (size_t)n >= req.cap) goto out;
+  req.len = (size_t)n;
+  sb_put(&req, b.p, b.len);
+  o->job_req = req.p;
+  o->job_req_len = req.len;
+  req.p = NULL;
+  rc = 0;
+out:
+  free(b.p);
+  free(req.p);
+  free(r.body.p);
+  return rc;
+}
+
 /* ---------- options and output ---------- */
 
 static const char *usage =
@@ -1267,7 +1361,8 @@ static const char *usage =
     "  --region REGION       signing region (default: AWS_REGION, else us-east-1)\n"
     "  --queue NAME          queue to use, created when missing\n"
     "                        (default tweedle-bench-<workload>)\n"
-    "  --workload W          cycle | send | longpoll | s3put | s3get (default cycle)\n"
+    "  --workload W          cycle | send | longpoll | s3put | s3get | jobs | presign\n"
+    "                        (default cycle)\n"
     "  --connections N       concurrent connections (default 64; longpoll: 5000)\n"
     "  --threads N           client threads sharing the connections (default 1)\n"
     "  --duration SECONDS    measured time (default 10)\n"
@@ -1293,6 +1388,11 @@ static const char *usage =
     "  --no-sign             plain unsigned requests, e.g. GETs from nginx serving the\n"
     "                        same files; implies --no-populate and no CreateBucket\n"
     "  --no-populate         s3get: the objects are already there\n"
+    "\n"
+    "Jobs (POST /_/api/v1/jobs, payload {\"data\": <--body-size characters>}) and presign\n"
+    "(POST /_/api/v1/presign: a PUT URL for a new key in --bucket, created when missing):\n"
+    "  --api-key KEY         Bearer key with jobs:submit / presign:put (default:\n"
+    "                        TWEEDLE_API_KEY, else one is created with the admin credential)\n"
     "\n"
     "SQS requests are JSON 1.0, SigV4-signed for service sqs. Non-2xx responses (SQS:\n"
     "non-200), GET bodies of the wrong size and failed batch entries are counted and\n"
@@ -1559,6 +1659,7 @@ int tw_bench_main(int argc, char **argv) {
                                         {"payload-hash", no_argument, 0, 'H'},
                                         {"no-sign", no_argument, 0, 'U'},
                                         {"no-populate", no_argument, 0, 'N'},
+                                        {"api-key", required_argument, 0, 'A'},
                                         {"help", no_argument, 0, 'h'},
                                         {0, 0, 0, 0}};
   int ch;
@@ -1599,6 +1700,7 @@ int tw_bench_main(int argc, char **argv) {
       case 'H': o.payload_hash = 1; break;
       case 'U': o.no_sign = o.no_populate = 1; break;
       case 'N': o.no_populate = 1; break;
+      case 'A': snprintf(o.api_key, sizeof o.api_key, "%s", optarg); break;
       case 'j': o.json = 1; break;
       case 'k':
         if (!strcmp(optarg, "cycle")) o.workload = WL_CYCLE;
@@ -1606,8 +1708,10 @@ int tw_bench_main(int argc, char **argv) {
         else if (!strcmp(optarg, "longpoll")) o.workload = WL_LONGPOLL;
         else if (!strcmp(optarg, "s3put")) o.workload = WL_S3PUT;
         else if (!strcmp(optarg, "s3get")) o.workload = WL_S3GET;
+        else if (!strcmp(optarg, "jobs")) o.workload = WL_JOBS;
+        else if (!strcmp(optarg, "presign")) o.workload = WL_PRESIGN;
         else {
-          fprintf(stderr, "tweedle bench: --workload is cycle, send, longpoll, s3put or s3get\n");
+          fprintf(stderr, "tweedle bench: --workload is cycle, send, longpoll, s3put, s3get, jobs or presign\n");
           return 2;
         }
         break;
@@ -1630,7 +1734,13 @@ int tw_bench_main(int argc, char **argv) {
                     "for s3get, --objects >= 1\n");
     return 2;
   }
-  if (!o.no_sign && (!o.access_key || !o.secret_key)) {
+  if (IS_API(o.workload) && !o.api_key[0] && getenv("TWEEDLE_API_KEY"))
+    snprintf(o.api_key, sizeof o.api_key, "%s", getenv("TWEEDLE_API_KEY"));
+  if (o.workload == WL_PRESIGN && !bucket_ok(o.bucket)) {
+    fprintf(stderr, "tweedle bench: presign needs a bucket name of 3-63 of a-z 0-9 . -\n");
+    return 2;
+  }
+  if (!o.no_sign && !(IS_API(o.workload) && o.api_key[0]) && (!o.access_key || !o.secret_key)) {
     fprintf(stderr, "tweedle bench: no credentials (--access-key/--secret-key, AWS_* or TWEEDLE_* variables)\n");
     return 2;
   }
@@ -1640,6 +1750,7 @@ int tw_bench_main(int argc, char **argv) {
     fprintf(stderr, "tweedle bench: an option is out of range\n%s", usage);
     return 2;
   }
+  if (!o.queue[0] && o.workload == WL_JOBS) snprintf(o.queue, sizeof o.queue, "tweedle-jobs"); /* the server's */
   if (!o.queue[0]) snprintf(o.queue, sizeof o.queue, "tweedle-bench-%s", wl_names[o.workload]);
   snprintf(o.put_tag, sizeof o.put_tag, "%lx%lx", (long)getpid() & 0xffff, (long)time(NULL));
   if (raise_nofile(o.connections + 64)) {
@@ -1725,7 +1836,10 @@ int tw_bench_main(int argc, char **argv) {
       rc = 1;
       goto out;
     }
-    int qrc = ensure_queue(&o, &l);
+    /* presign: the bucket must exist (created with the admin credential when there is one) */
+    int qrc = o.workload == WL_PRESIGN && o.access_key && o.secret_key && ensure_bucket(&o, &l) ? -1
+              : IS_API(o.workload)                                                         ? jobs_setup(&o, &l)
+                                                                                           : ensure_queue(&o, &l);
     tw_hc_loop_free(&l);
     if (qrc) {
       rc = 1;
@@ -1748,6 +1862,11 @@ int tw_bench_main(int argc, char **argv) {
     fprintf(rep, "  %.0f msgs/s fully cycled (sent %llu, received %llu, deleted %llu, empty receives %llu)\n", rate,
             (unsigned long long)st.sent, (unsigned long long)st.received, (unsigned long long)st.deleted,
             (unsigned long long)st.empty_receives);
+  else if (o.workload == WL_JOBS)
+    fprintf(rep, "  %.0f jobs/s submitted, each durable before its 202 (%llu jobs)\n", rate,
+            (unsigned long long)st.sent);
+  else if (o.workload == WL_PRESIGN)
+    fprintf(rep, "  %.0f presigned URLs/s (%llu)\n", rate, (unsigned long long)st.sent);
   else
     fprintf(rep, "  %.0f msgs/s sent (%llu messages)\n", rate, (unsigned long long)st.sent);
   fprintf(rep, "  %.0f requests/s, %llu errors\n", rrate, (unsigned long long)st.errors);
@@ -1794,5 +1913,6 @@ out:
   free(o.msg_body);
   free(o.queue_url_json);
   free(o.obj_buf);
+  free(o.job_req);
   return rc;
 }

@@ -13,6 +13,12 @@ void tw_config_defaults(tw_config *c) {
   snprintf(c->account, sizeof c->account, "000000000000");
   snprintf(c->log_format, sizeof c->log_format, "text");
   c->max_connections = 20000;
+  c->authorizer_timeout_ms = 2000;
+  c->throttle_rate = 10000; /* API Gateway's default account throttle */
+  c->throttle_burst = 5000;
+  c->access_log_days = 30;
+  snprintf(c->jobs_queue, sizeof c->jobs_queue, "tweedle-jobs");
+  c->jobs_max_receive_count = 3;
   c->lifecycle_day_seconds = 86400;
 }
 
@@ -29,6 +35,14 @@ void tw_config_from_env(tw_config *c) {
   env_str("TWEEDLE_ACCOUNT_ID", c->account, sizeof c->account);
   env_str("TWEEDLE_LOG_FORMAT", c->log_format, sizeof c->log_format);
   env_str("TWEEDLE_DOMAIN", c->domain, sizeof c->domain);
+  env_str("TWEEDLE_JOBS_QUEUE", c->jobs_queue, sizeof c->jobs_queue);
+  env_str("TWEEDLE_JOBS_RESULTS_BUCKET", c->jobs_results_bucket, sizeof c->jobs_results_bucket);
+  env_str("TWEEDLE_AUTHORIZER", c->authorizer, sizeof c->authorizer);
+  const char *g = getenv("TWEEDLE_AUTHORIZER_TIMEOUT_MS");
+  if (g && atoi(g) > 0) c->authorizer_timeout_ms = atoi(g);
+  if ((g = getenv("TWEEDLE_THROTTLE_RATE")) && *g) c->throttle_rate = atof(g);
+  if ((g = getenv("TWEEDLE_THROTTLE_BURST")) && *g) c->throttle_burst = atof(g);
+  if ((g = getenv("TWEEDLE_ACCESS_LOG_DAYS")) && atof(g) > 0) c->access_log_days = atof(g);
   const char *t = getenv("TWEEDLE_THREADS");
   if (t && *t) c->threads = atoi(t);
   const char *d = getenv("TWEEDLE_LIFECYCLE_DAY_SECONDS");
@@ -38,6 +52,48 @@ void tw_config_from_env(tw_config *c) {
 static void json_str(json_t *o, const char *k, char *dst, size_t n) {
   const char *v = json_string_value(json_object_get(o, k));
   if (v) snprintf(dst, n, "%s", v);
+}
+
+/* "jobs": {"queue": "...", "results_bucket": "...", "max_receive_count": N,
+ *          "types": {"TYPE": "QUEUE", ...}} */
+static int load_jobs(tw_config *c, json_t *j, const char *path, char *err, size_t errlen) {
+  if (!j) return 0;
+  if (!json_is_object(j)) {
+    snprintf(err, errlen, "%s: \"jobs\" must be an object", path);
+    return -1;
+  }
+  json_str(j, "queue", c->jobs_queue, sizeof c->jobs_queue);
+  json_str(j, "results_bucket", c->jobs_results_bucket, sizeof c->jobs_results_bucket);
+  json_t *mrc = json_object_get(j, "max_receive_count");
+  if (mrc && (!json_is_integer(mrc) || json_integer_value(mrc) < 1 || json_integer_value(mrc) > 1000)) {
+    snprintf(err, errlen, "%s: jobs.max_receive_count must be an integer from 1 to 1000", path);
+    return -1;
+  }
+  if (mrc) c->jobs_max_receive_count = (int)json_integer_value(mrc);
+  json_t *types = json_object_get(j, "types");
+  if (!types) return 0;
+  if (!json_is_object(types)) {
+    snprintf(err, errlen, "%s: jobs.types must map job types to queue names", path);
+    return -1;
+  }
+  free(c->job_routes);
+  c->job_routes = calloc(json_object_size(types) + 1, sizeof *c->job_routes);
+  c->njob_routes = 0;
+  const char *type;
+  json_t *q;
+  json_object_foreach(types, type, q) {
+    tw_job_route_cfg *x = &c->job_routes[c->njob_routes];
+    if (!json_is_string(q) || strlen(type) >= sizeof x->type ||
+        json_string_length(q) >= sizeof x->queue) {
+      snprintf(err, errlen, "%s: jobs.types.%s must be a queue name (at most 80 characters)", path,
+               type);
+      return -1;
+    }
+    snprintf(x->type, sizeof x->type, "%s", type);
+    snprintf(x->queue, sizeof x->queue, "%s", json_string_value(q));
+    c->njob_routes++;
+  }
+  return 0;
 }
 
 int tw_config_load_file(tw_config *c, const char *path, char *err, size_t errlen) {
@@ -59,6 +115,17 @@ int tw_config_load_file(tw_config *c, const char *path, char *err, size_t errlen
   if (json_is_integer(th)) c->threads = (int)json_integer_value(th);
   json_t *ld = json_object_get(o, "lifecycle_day_seconds");
   if (json_is_integer(ld) && json_integer_value(ld) > 0) c->lifecycle_day_seconds = (int)json_integer_value(ld);
+  if (load_jobs(c, json_object_get(o, "jobs"), path, err, errlen)) {
+    json_decref(o);
+    return -1;
+  }
+  json_str(o, "authorizer", c->authorizer, sizeof c->authorizer);
+  json_t *gv = json_object_get(o, "authorizer_timeout_ms");
+  if (json_is_integer(gv) && json_integer_value(gv) > 0) c->authorizer_timeout_ms = (int)json_integer_value(gv);
+  if (json_is_number(gv = json_object_get(o, "throttle_rate"))) c->throttle_rate = json_number_value(gv);
+  if (json_is_number(gv = json_object_get(o, "throttle_burst"))) c->throttle_burst = json_number_value(gv);
+  gv = json_object_get(o, "access_log_days");
+  if (json_is_number(gv) && json_number_value(gv) > 0) c->access_log_days = json_number_value(gv);
   json_t *users = json_object_get(o, "users");
   if (json_is_array(users)) {
     size_t i;
@@ -85,4 +152,7 @@ void tw_config_free(tw_config *c) {
   free(c->users);
   c->users = NULL;
   c->nusers = 0;
+  free(c->job_routes);
+  c->job_routes = NULL;
+  c->njob_routes = 0;
 }

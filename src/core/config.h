@@ -10,6 +10,12 @@ typedef struct {
   char name[64];
 } tw_user_cfg;
 
+/* A job type served by its own queue (config file: "jobs": {"types": {TYPE: QUEUE}}). */
+typedef struct {
+  char type[65];
+  char queue[81];
+} tw_job_route_cfg;
+
 typedef struct {
   char listen[256];     /* host:port */
   char data_dir[1024];
@@ -22,6 +28,19 @@ typedef struct {
   int max_connections;
   char domain[256];         /* S3 virtual-hosted style: BUCKET.<domain>; empty: path-style only */
   int lifecycle_day_seconds; /* how long a lifecycle "day" is (tests, demos); default 86400 */
+  /* jobs (/_/api/v1/jobs): config file "jobs": {"queue", "results_bucket",
+   * "max_receive_count", "types"}; env TWEEDLE_JOBS_QUEUE, TWEEDLE_JOBS_RESULTS_BUCKET */
+  char jobs_queue[81];          /* default tweedle-jobs; its DLQ is <queue>-dlq */
+  char jobs_results_bucket[64]; /* set: job results must be in this bucket */
+  int jobs_max_receive_count;   /* RedrivePolicy of the job queues created at start (3) */
+  tw_job_route_cfg *job_routes; /* job type -> queue */
+  size_t njob_routes;
+  /* gateway (/_/api/v1/) */
+  char authorizer[1024];     /* "exec:CMD" or "http://host:port/path"; empty: none */
+  int authorizer_timeout_ms; /* a slower authorizer denies; default 2000 */
+  double throttle_rate;      /* default per-caller rate (requests/s; 0: none) */
+  double throttle_burst;     /* default per-caller burst */
+  double access_log_days;    /* access log retention (fractions allowed) */
   tw_user_cfg *users;   /* extra key pairs from the config file */
   size_t nusers;
 } tw_config;

@@ -1,4 +1,5 @@
 /* Sends each request to the part of tweedle that serves it:
+ *   /_/api/v1/...                the gateway (src/gateway)
  *   /_/...                       tweedle's own API (health)
  *   X-Amz-Target: AmazonSQS.*    SQS JSON protocol
  *   Action=... (form or query)   SQS query protocol
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "core/crypto.h"
+#include "gateway/gateway.h"
 #include "http/request.h"
 #include "http/server.h"
 #include "s3/s3.h"
@@ -68,12 +70,24 @@ static int is_sqs(const tw_request *r) {
   return 0;
 }
 
+static int is_gateway(const tw_request *r) {
+  return !strncmp(r->path, "/_/api/v1/", 10) || !strcmp(r->path, "/_/api/v1");
+}
+
 void tw_route_begin(tw_request *r) {
+  if (is_gateway(r)) {
+    tw_gateway_begin(r); /* may refuse an oversize body; else buffered, then tw_route */
+    return;
+  }
   if (!strncmp(r->path, "/_/", 3) || is_sqs(r)) return; /* buffered, then tw_route */
   tw_s3_begin(r);
 }
 
 void tw_route(tw_request *r) {
+  if (is_gateway(r)) {
+    tw_gateway_serve(r);
+    return;
+  }
   if (!strncmp(r->path, "/_/", 3)) {
     own_api(r);
     return;

@@ -11,6 +11,8 @@ typedef struct tw_s3 tw_s3;
 
 tw_s3 *tw_s3_open(tw_store *store, tw_sqs *sqs, tw_credentials *creds, const tw_config *cfg,
                   char *err, size_t errlen);
+/* Stops background work (the lifecycle sweeper); before the store closes. */
+void tw_s3_stop(tw_s3 *s);
 void tw_s3_close(tw_s3 *s);
 /* Takes over a request the router found to be S3 (called with the headers). */
 void tw_s3_begin(tw_request *r);

@@ -310,6 +310,7 @@ static void ctx_free(void *p) {
   if (x->sha256) tw_hash_free(x->sha256);
   json_decref(x->q);
   json_decref(x->result);
+  json_decref(x->tags);
   free(x->bucket);
   free(x->key);
   free(x);

@@ -64,6 +64,7 @@ struct s3_ctx {
   json_t *result; /* handler state kept across a commit wait */
   char etag[80];
   void *post; /* s3_post.c: the form being parsed */
+  json_t *tags; /* the tag set a write stores (s3_tagging.c), or NULL */
 };
 
 /* s3_http.c */
@@ -94,6 +95,7 @@ typedef struct {
   char etag[80], blob[37];
   char *content_type;
   json_t *headers, *meta, *checksum;
+  json_t *tags; /* [[key, value], ...] or NULL (s3_tagging.c) */
 } tw_s3_obj;
 void tw_s3_row_free(tw_s3_obj *o);
 int tw_s3_load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, tw_s3_obj *o);
@@ -157,15 +159,33 @@ int tw_s3_is_post_upload(tw_request *r, s3_ctx *x);
 int tw_s3_post_body(tw_request *r, const char *data, size_t n); /* on_body; n=0 first */
 void tw_s3_post_object(tw_request *r, s3_ctx *x);
 
-/* s3_lifecycle.c: lifecycle rules, object tagging, the sweeper */
+/* s3_lifecycle.c: lifecycle rules and the sweeper that applies them */
 int tw_s3_lifecycle_open(tw_s3 *s);  /* loads rules, starts the sweeper */
 void tw_s3_lifecycle_close(tw_s3 *s); /* stops the sweeper */
 void tw_s3_put_lifecycle(tw_request *r, s3_ctx *x);
 void tw_s3_get_lifecycle(tw_request *r, s3_ctx *x);
 void tw_s3_delete_lifecycle(tw_request *r, s3_ctx *x);
+void tw_s3_lifecycle_bucket_deleted(tw_s3 *s, const char *bucket);
+/* x-amz-expiration when an enabled rule will expire the object (GET, HEAD). */
+void tw_s3_lifecycle_expiration_header(tw_request *r, s3_ctx *x, const tw_s3_obj *o);
+/* The same after a write (PUT, copy, completion): reads the stored row. */
+void tw_s3_lifecycle_written(tw_request *r, s3_ctx *x);
+/* x-amz-abort-date and x-amz-abort-rule-id for a new multipart upload. */
+void tw_s3_lifecycle_abort_headers(tw_request *r, s3_ctx *x, int64_t initiated_ms);
+
+/* s3_tagging.c: object tags, stored as JSON [[key, value], ...] */
+/* x-amz-tagging (or its presigned query parameter) -> x->tags; answers and
+ * returns -1 when it is not valid. */
+int tw_s3_tags_from_header(tw_request *r, s3_ctx *x);
+/* CopyObject: x-amz-tagging-directive COPY (the source's tags) or REPLACE. */
+int tw_s3_tags_for_copy(tw_request *r, s3_ctx *x, json_t *source_tags);
+/* Content-MD5 / x-amz-checksum-* of a buffered body (one required when
+ * `required`) and a signed payload hash; answers and returns -1 on failure. */
+int tw_s3_check_body_digests(tw_request *r, s3_ctx *x, int required);
+char *tw_s3_tags_dump(json_t *tags); /* stored text (free it), NULL when none */
+json_t *tw_s3_tags_load(const char *text); /* NULL when none */
 void tw_s3_put_object_tagging(tw_request *r, s3_ctx *x);
 void tw_s3_get_object_tagging(tw_request *r, s3_ctx *x);
 void tw_s3_delete_object_tagging(tw_request *r, s3_ctx *x);
-void tw_s3_lifecycle_bucket_deleted(tw_s3 *s, const char *bucket);
 
 #endif

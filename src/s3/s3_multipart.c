@@ -24,7 +24,7 @@ typedef struct {
   char *key;
   size_t key_len;
   int64_t initiated_ms;
-  char *content_type, *headers, *meta;
+  char *content_type, *headers, *meta, *tags;
 } upload_row;
 
 static void upload_free(upload_row *u) {
@@ -32,6 +32,7 @@ static void upload_free(upload_row *u) {
   free(u->content_type);
   free(u->headers);
   free(u->meta);
+  free(u->tags);
   memset(u, 0, sizeof *u);
 }
 
@@ -45,8 +46,8 @@ static int load_upload(tw_s3 *s, const char *id, upload_row *u) {
   sqlite3 *db = tw_store_reader(s->store);
   sqlite3_stmt *st;
   if (!db || sqlite3_prepare_v2(db,
-                                "SELECT bucket, key, initiated_ms, content_type, headers, meta "
-                                "FROM uploads WHERE id=?",
+                                "SELECT bucket, key, initiated_ms, content_type, headers, meta, "
+                                "tags FROM uploads WHERE id=?",
                                 -1, &st, NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -61,6 +62,7 @@ static int load_upload(tw_s3 *s, const char *id, upload_row *u) {
     u->content_type = dup_col(st, 3);
     u->headers = dup_col(st, 4);
     u->meta = dup_col(st, 5);
+    u->tags = dup_col(st, 6);
   }
   sqlite3_finalize(st);
   return 0;
@@ -96,6 +98,7 @@ static void created(tw_request *r) {
   tw_s3_xml_text(&b, "UploadId", json_string_value(json_object_get(x->result, "id")));
   tw_buf_puts(&b, "</InitiateMultipartUploadResult>");
   tw_s3_respond_xml(r, 200, &b);
+  tw_s3_lifecycle_abort_headers(r, x, json_integer_value(json_object_get(x->result, "initiated")));
 }
 
 void tw_s3_create_multipart(tw_request *r, s3_ctx *x) {
@@ -104,7 +107,7 @@ void tw_s3_create_multipart(tw_request *r, s3_ctx *x) {
     tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
     return;
   }
-  if (tw_s3_check_metadata_size(r, x)) return;
+  if (tw_s3_check_metadata_size(r, x) || tw_s3_tags_from_header(r, x)) return;
   char uuid[37], id[33];
   tw_uuid4(uuid);
   size_t j = 0;
@@ -115,18 +118,21 @@ void tw_s3_create_multipart(tw_request *r, s3_ctx *x) {
   tw_s3_headers_from_request(r, &headers, &meta);
   char *h = json_dumps(headers, JSON_COMPACT), *m = json_dumps(meta, JSON_COMPACT);
   const char *ct = tw_req_header(r, "Content-Type");
+  char *tg = tw_s3_tags_dump(x->tags);
+  int64_t now = tw_now_ms();
   tw_sql_val v[] = {TW_SQL_S(id), TW_SQL_S(x->bucket), TW_SQL_B(x->key, x->key_len),
-                    TW_SQL_I(tw_now_ms()), TW_SQL_S(ct ? ct : "binary/octet-stream"),
-                    TW_SQL_S(h), TW_SQL_S(m)};
+                    TW_SQL_I(now), TW_SQL_S(ct ? ct : "binary/octet-stream"),
+                    TW_SQL_S(h), TW_SQL_S(m), TW_SQL_S(tg)};
   uint64_t t = tw_store_exec(s->store,
                              "INSERT INTO uploads(id, bucket, key, initiated_ms, content_type, "
-                             "headers, meta) VALUES(?,?,?,?,?,?,?)",
-                             v, 7);
+                             "headers, meta, tags) VALUES(?,?,?,?,?,?,?,?)",
+                             v, 8);
   free(h);
   free(m);
+  free(tg);
   json_decref(headers);
   json_decref(meta);
-  x->result = json_pack("{s:s}", "id", id);
+  x->result = json_pack("{s:s,s:I}", "id", id, "initiated", (json_int_t)now);
   tw_req_after_commit(r, t, created);
 }
 
@@ -358,6 +364,7 @@ static void completed(tw_request *r) {
   tw_s3_xml_text(&b, "ETag", q);
   tw_buf_puts(&b, "</CompleteMultipartUploadResult>");
   tw_s3_respond_xml(r, 200, &b);
+  tw_s3_lifecycle_written(r, x);
 }
 
 static int etag_eq(const char *given, const char *stored) {
@@ -474,6 +481,7 @@ void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
   for (size_t k = 0; k < nparts; k++) json_array_append_new(blobs, json_string(parts[k].blob));
   json_t *headers = u.headers ? json_loads(u.headers, 0, NULL) : json_object();
   json_t *meta = u.meta ? json_loads(u.meta, 0, NULL) : json_object();
+  x->tags = tw_s3_tags_load(u.tags); /* given to CreateMultipartUpload */
   pthread_mutex_lock(&s->mu);
   tw_s3_obj old;
   tw_s3_load_row(s, x->bucket, x->key, x->key_len, &old);

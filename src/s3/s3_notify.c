@@ -358,13 +358,15 @@ void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
     snprintf(arn, sizeof arn, "arn:aws:s3:::%s", bucket);
     char *ekey = event_key(key, key_len);
     json_t *obj = json_pack("{s:s,s:s}", "key", ekey, "sequencer", seq);
-    if (strncmp(event, "ObjectRemoved", 13)) {
+    /* lifecycle records are S3's own: version 2.3, key and sequencer only */
+    int lifecycle = !strncmp(event, "LifecycleExpiration", 19);
+    if (strncmp(event, "ObjectRemoved", 13) && !lifecycle) {
       json_object_set_new(obj, "size", json_integer(size));
       json_object_set_new(obj, "eTag", json_string(etag ? etag : ""));
     }
     json_t *rec = json_pack(
         "{s:s,s:s,s:s,s:s,s:s,s:{s:s},s:{s:s},s:{s:s,s:s},s:{s:s,s:s,s:{s:s,s:{s:s},s:s},s:o}}",
-        "eventVersion", "2.1", "eventSource", "aws:s3", "awsRegion", s->region, "eventTime", when,
+        "eventVersion", lifecycle ? "2.3" : "2.1", "eventSource", "aws:s3", "awsRegion", s->region, "eventTime", when,
         "eventName", event, "userIdentity", "principalId", principal && *principal ? principal : "anonymous",
         "requestParameters", "sourceIPAddress", source_ip ? source_ip : "", "responseElements",
         "x-amz-request-id", request_id, "x-amz-id-2", request_id, "s3", "s3SchemaVersion", "1.0",

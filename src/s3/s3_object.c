@@ -28,6 +28,7 @@ void tw_s3_row_free(tw_s3_obj *o) {
   json_decref(o->headers);
   json_decref(o->meta);
   json_decref(o->checksum);
+  json_decref(o->tags);
   memset(o, 0, sizeof *o);
 }
 
@@ -35,7 +36,7 @@ int tw_s3_load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, t
   memset(o, 0, sizeof *o);
   sqlite3_stmt *st = tw_store_read_stmt(s->store,
                                         "SELECT size, etag, modified_ms, blob, content_type, headers, "
-                                        "meta, checksums FROM objects WHERE bucket=? AND key=?");
+                                        "meta, checksums, tags FROM objects WHERE bucket=? AND key=?");
   if (!st) return -1;
   sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
   sqlite3_bind_blob(st, 2, key, (int)klen, SQLITE_STATIC);
@@ -53,6 +54,7 @@ int tw_s3_load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, t
     o->meta = m ? json_loads(m, 0, NULL) : NULL;
     const char *c = (const char *)sqlite3_column_text(st, 7);
     o->checksum = c ? json_loads(c, 0, NULL) : NULL;
+    o->tags = tw_s3_tags_load((const char *)sqlite3_column_text(st, 8));
   }
   tw_store_read_done(st);
   return 0;
@@ -129,18 +131,19 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
   tw_s3 *s = x->s3;
   char *h = json_dumps(headers, JSON_COMPACT), *m = json_dumps(meta, JSON_COMPACT);
   char *c = checksum ? json_dumps(checksum, JSON_COMPACT) : NULL;
+  char *tg = tw_s3_tags_dump(x->tags);
   tw_sql_val v[] = {TW_SQL_S(x->bucket),  TW_SQL_B(x->key, x->key_len), TW_SQL_I(size),
                     TW_SQL_S(etag),       TW_SQL_I(tw_now_ms()),        TW_SQL_S(blob),
                     TW_SQL_S(content_type), TW_SQL_S(h),                TW_SQL_S(m),
-                    TW_SQL_S(c)};
+                    TW_SQL_S(c),          TW_SQL_S(tg)};
   tw_sqs_lock(s->sqs); /* lock order: queue engine, then the store batch */
   tw_store_hold(s->store);
   tw_store_require_fs_sync(s->store); /* the blob reaches the disk before its row */
   uint64_t t = tw_store_exec(s->store,
                              "INSERT OR REPLACE INTO objects(bucket, key, size, etag, modified_ms, "
-                             "blob, content_type, headers, meta, checksums) "
-                             "VALUES(?,?,?,?,?,?,?,?,?,?)",
-                             v, 10);
+                             "blob, content_type, headers, meta, checksums, tags) "
+                             "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                             v, 11);
   tw_s3_notify(s, x->bucket, x->key, x->key_len, event, size, etag, r->request_id, r->principal,
                r->remote);
   uint64_t t2 = tw_store_ticket(s->store);
@@ -149,6 +152,7 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
   free(h);
   free(m);
   free(c);
+  free(tg);
   return t2 > t ? t2 : t;
 }
 
@@ -279,6 +283,7 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
     }
     if (setup_checksum(r, x)) return -1;
     if (x->handler == tw_s3_put_object && tw_s3_check_metadata_size(r, x)) return -1;
+    if (x->handler == tw_s3_put_object && tw_s3_tags_from_header(r, x)) return -1;
     if (x->handler == tw_s3_upload_part && tw_s3_part_begin(r, x)) return -1;
     if (x->handler == tw_s3_put_object && if_none_match_star(r) && exists(x->s3, x)) {
       tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, "<Condition>If-None-Match</Condition>");
@@ -346,6 +351,7 @@ static void put_done(tw_request *r) {
                       json_string_value(json_object_get(x->result, "value")));
     tw_req_add_header(r, "x-amz-checksum-type", "FULL_OBJECT");
   }
+  tw_s3_lifecycle_written(r, x);
   if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
 }
 
@@ -550,6 +556,12 @@ static void add_object_headers(tw_request *r, s3_ctx *x, const tw_s3_obj *o) {
     snprintf(name, sizeof name, "x-amz-meta-%s", k);
     tw_req_add_header(r, name, json_string_value(v));
   }
+  if (json_array_size(o->tags)) {
+    char n[24];
+    snprintf(n, sizeof n, "%zu", json_array_size(o->tags));
+    tw_req_add_header(r, "x-amz-tagging-count", n);
+  }
+  tw_s3_lifecycle_expiration_header(r, x, o);
 }
 
 void tw_s3_get_object(tw_request *r, s3_ctx *x) {
@@ -794,6 +806,7 @@ static void copy_done(tw_request *r) {
   tw_s3_xml_text(&b, "ETag", q);
   tw_buf_puts(&b, "</CopyObjectResult>");
   tw_s3_respond_xml(r, 200, &b);
+  tw_s3_lifecycle_written(r, x);
   if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
 }
 
@@ -871,6 +884,10 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
     return;
   }
   free(decoded);
+  if (tw_s3_tags_for_copy(r, x, o.tags)) {
+    tw_s3_row_free(&o);
+    return;
+  }
   /* copy-source conditions */
   const char *cim = tw_req_header(r, "x-amz-copy-source-if-match");
   const char *cinm = tw_req_header(r, "x-amz-copy-source-if-none-match");

@@ -402,9 +402,22 @@ static int redrive_if_due(tw_sqs *s, tw_queue *q, tw_msg *m, uint64_t *ticket) {
     return 0;
   tw_queue *dlq = tw_sqs_queue_by_arn(s, q->dlq_arn);
   if (!dlq || dlq == q) return 0;
+  /* one transaction: the move and whatever the hook records about it */
+  tw_store_hold(s->store);
   uint64_t t = tw_sqs_msg_move(s, m, dlq, q->arn);
+  if (s->dl_hook) s->dl_hook(s->dl_ud, q->arn, m->id, m->attrs);
+  uint64_t t2 = tw_store_ticket(s->store);
+  tw_store_release(s->store);
+  if (t2 > t) t = t2;
   if (t > *ticket) *ticket = t;
   return 1;
+}
+
+void tw_sqs_set_dead_letter_hook(tw_sqs *s, tw_sqs_dead_letter_hook fn, void *ud) {
+  pthread_mutex_lock(&s->mu);
+  s->dl_hook = fn;
+  s->dl_ud = ud;
+  pthread_mutex_unlock(&s->mu);
 }
 
 static int expire_if_old(tw_sqs *s, tw_queue *q, tw_msg *m, int64_t now, uint64_t *ticket) {

@@ -60,6 +60,18 @@ int tw_sqs_queue_kind_locked(tw_sqs *s, const char *queue_arn, int *fifo);
 /* With the lock held: appends a message to a standard queue; 0 or -1. */
 int tw_sqs_enqueue_locked(tw_sqs *s, const char *queue_arn, const char *body, size_t len,
                           const char *sender);
+/* The same with MessageAttributes (JSON-protocol shape, copied; NULL for none).
+ * 0; -1 no such standard queue; -2 larger than the queue's MaximumMessageSize. */
+int tw_sqs_enqueue_attrs_locked(tw_sqs *s, const char *queue_arn, const char *body, size_t len,
+                                json_t *attrs, const char *sender);
+
+/* Runs when the redrive policy moves a message to its dead-letter queue, with
+ * the engine lock held and inside the store hold that records the move, so
+ * what it appends to the store commits in the same transaction. It must not
+ * call back into the engine. attrs: the message's MessageAttributes or NULL. */
+typedef void (*tw_sqs_dead_letter_hook)(void *ud, const char *source_arn, const char *msg_id,
+                                        json_t *attrs);
+void tw_sqs_set_dead_letter_hook(tw_sqs *s, tw_sqs_dead_letter_hook fn, void *ud);
 
 const tw_sqs_action *tw_sqs_find_action(const char *name);
 /* Runs the action; afterwards either c->err != OK, or c->out is set, or

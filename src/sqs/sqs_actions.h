@@ -26,7 +26,8 @@
   X(ChangeMessageVisibilityBatch, tw_sqs_change_message_visibility_batch) \
   X(StartMessageMoveTask, tw_sqs_start_message_move_task)               \
   X(ListMessageMoveTasks, tw_sqs_list_message_move_tasks)               \
-  X(CancelMessageMoveTask, tw_sqs_cancel_message_move_task)
+  X(CancelMessageMoveTask, tw_sqs_cancel_message_move_task)               \
+  X(TweedleDeleteAndSend, tw_sqs_tweedle_delete_and_send) /* sqs_pipeline.c */
 
 #define TW_SQS_DECLARE(name, fn) int fn(tw_sqs_call *c);
 TW_SQS_ACTIONS(TW_SQS_DECLARE)

@@ -117,6 +117,8 @@ struct tw_sqs {
   tw_move_task *tasks;
   size_t ntasks, cap_tasks;
   int max_inflight;
+  tw_sqs_dead_letter_hook dl_hook; /* see tw_sqs_set_dead_letter_hook */
+  void *dl_ud;
   /* ticker */
   pthread_t ticker;
   pthread_cond_t tick_cv;
@@ -153,5 +155,30 @@ void tw_sqs_task_load(tw_sqs *s, const char *key, const char *value);
 int tw_sqs_fail(tw_sqs_call *c, tw_err e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Finds the queue named by QueueUrl (or the request path); sets QueueDoesNotExist. */
 tw_queue *tw_sqs_resolve_queue(tw_sqs_call *c);
+
+/* sqs_message.c: the pieces of SendMessage(Batch) and DeleteMessage that
+ * TweedleDeleteAndSend (sqs_pipeline.c) runs in one transaction. */
+typedef struct {
+  const char *body;
+  size_t body_len;
+  json_t *attrs, *sys;
+  long long delay;
+  int has_delay;
+  const char *group, *dedup;
+  char md5_body[33], md5_attrs[33], md5_sys[33];
+  size_t size;
+} tw_sqs_send_req;
+/* Validation that needs no queue (no lock). 0 or -1 with c->err. */
+int tw_sqs_send_parse(tw_sqs_call *c, json_t *in, tw_sqs_send_req *r);
+/* The checks that depend on the queue, without changing anything. Lock held. */
+int tw_sqs_send_check(tw_sqs_call *c, tw_queue *q, const tw_sqs_send_req *r);
+/* Checks, then enqueues; fills res with MessageId, MD5s. Lock held. */
+int tw_sqs_send_one(tw_sqs_call *c, tw_queue *q, tw_sqs_send_req *r, json_t *res);
+/* A batch request's Entries: 1..10, ids valid and distinct; NULL with c->err. */
+json_t *tw_sqs_batch_entries(tw_sqs_call *c, const char *what);
+/* The message a receipt handle names in q. Lock held. 0 found (*m set), 1 valid
+ * handle but the message is gone, -1 malformed (c->err). *current: the handle
+ * is the latest one given out for the message. */
+int tw_sqs_by_receipt(tw_sqs_call *c, tw_queue *q, const char *h, tw_msg **m, int *current);
 
 #endif

@@ -24,16 +24,7 @@ void tw_sqs_msg_digests(tw_msg *m) {
 
 /* --- SendMessage ----------------------------------------------------------- */
 
-typedef struct {
-  const char *body;
-  size_t body_len;
-  json_t *attrs, *sys;
-  long long delay;
-  int has_delay;
-  const char *group, *dedup;
-  char md5_body[33], md5_attrs[33], md5_sys[33];
-  size_t size;
-} send_req;
+typedef tw_sqs_send_req send_req;
 
 static int valid_id_chars(const char *s, size_t max) {
   size_t n = strlen(s);
@@ -46,7 +37,7 @@ static int valid_id_chars(const char *s, size_t max) {
 }
 
 /* Validation that needs no queue: runs before taking the lock. */
-static int send_parse(tw_sqs_call *c, json_t *in, send_req *r) {
+int tw_sqs_send_parse(tw_sqs_call *c, json_t *in, send_req *r) {
   memset(r, 0, sizeof *r);
   json_t *b = json_object_get(in, "MessageBody");
   if (!json_is_string(b)) {
@@ -120,17 +111,14 @@ static int send_parse(tw_sqs_call *c, json_t *in, send_req *r) {
   return 0;
 }
 
-/* Checks that depend on the queue; then enqueues. Lock held. Fills `res`. */
-static int send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
-  tw_sqs *s = c->sqs;
+/* Checks that depend on the queue; changes nothing. Lock held. */
+int tw_sqs_send_check(tw_sqs_call *c, tw_queue *q, const send_req *r) {
   if ((long long)r->size > q->max_size) {
     return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
                        "One or more parameters are invalid. Reason: Message must be shorter than "
                        "%d bytes.",
                        q->max_size);
   }
-  char dedup_buf[65];
-  const char *dedup = r->dedup;
   if (q->fifo) {
     if (!r->group)
       return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
@@ -140,19 +128,28 @@ static int send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
                          "Value %lld for parameter DelaySeconds is invalid. Reason: The request "
                          "include parameter that is not valid for this queue type.",
                          r->delay);
-    if (!dedup) {
-      if (!q->content_dedup)
-        return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                           "The queue should either have ContentBasedDeduplication enabled or "
-                           "MessageDeduplicationId provided explicitly");
-      tw_sha256_hex(r->body, r->body_len, dedup_buf);
-      dedup = dedup_buf;
-    }
+    if (!r->dedup && !q->content_dedup)
+      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "The queue should either have ContentBasedDeduplication enabled or "
+                         "MessageDeduplicationId provided explicitly");
   } else if (r->dedup) {
     return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
                        "Value %s for parameter MessageDeduplicationId is invalid. Reason: The "
                        "request include parameter that is not valid for this queue type.",
                        r->dedup);
+  }
+  return 0;
+}
+
+/* Checks that depend on the queue; then enqueues. Lock held. Fills `res`. */
+int tw_sqs_send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
+  tw_sqs *s = c->sqs;
+  if (tw_sqs_send_check(c, q, r)) return -1;
+  char dedup_buf[65];
+  const char *dedup = r->dedup;
+  if (q->fifo && !dedup) {
+    tw_sha256_hex(r->body, r->body_len, dedup_buf);
+    dedup = dedup_buf;
   }
   int64_t now = tw_now_ms();
   if (q->fifo) {
@@ -225,11 +222,11 @@ static int send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
 
 int tw_sqs_send_message(tw_sqs_call *c) {
   send_req r;
-  if (send_parse(c, c->in, &r)) return -1;
+  if (tw_sqs_send_parse(c, c->in, &r)) return -1;
   pthread_mutex_lock(&c->sqs->mu);
   tw_queue *q = tw_sqs_resolve_queue(c);
   json_t *res = json_object();
-  int rc = q ? send_one(c, q, &r, res) : -1;
+  int rc = q ? tw_sqs_send_one(c, q, &r, res) : -1;
   pthread_mutex_unlock(&c->sqs->mu);
   if (rc)
     json_decref(res);
@@ -241,7 +238,7 @@ int tw_sqs_send_message(tw_sqs_call *c) {
 /* --- batches ----------------------------------------------------------------- */
 
 /* Common checks of a batch request's Entries: count, ids valid and distinct. */
-static json_t *batch_entries(tw_sqs_call *c, const char *what) {
+json_t *tw_sqs_batch_entries(tw_sqs_call *c, const char *what) {
   json_t *e = json_object_get(c->in, "Entries");
   if (!e || json_is_null(e) || (json_is_array(e) && json_array_size(e) == 0)) {
     tw_sqs_fail(c, TW_ERR_EMPTY_BATCH, "There should be at least one %s in the request.", what);
@@ -297,7 +294,7 @@ static void batch_failed(json_t *failed, const char *id, tw_err e, const char *m
 }
 
 int tw_sqs_send_message_batch(tw_sqs_call *c) {
-  json_t *entries = batch_entries(c, "entry");
+  json_t *entries = tw_sqs_batch_entries(c, "entry");
   if (!entries) return -1;
   size_t n = json_array_size(entries), i;
   send_req reqs[MAX_BATCH];
@@ -309,7 +306,7 @@ int tw_sqs_send_message_batch(tw_sqs_call *c) {
     tw_sqs_call sub = *c;
     sub.err = TW_ERR_OK;
     sub.msg[0] = 0;
-    if (send_parse(&sub, json_array_get(entries, i), &reqs[i])) {
+    if (tw_sqs_send_parse(&sub, json_array_get(entries, i), &reqs[i])) {
       bad[i] = 1;
       errs[i] = sub.err;
       snprintf(msgs[i], sizeof msgs[i], "%s", sub.msg);
@@ -335,7 +332,7 @@ int tw_sqs_send_message_batch(tw_sqs_call *c) {
       tw_sqs_call sub = *c;
       sub.err = TW_ERR_OK;
       sub.msg[0] = 0;
-      if (send_one(&sub, q, &reqs[i], res)) {
+      if (tw_sqs_send_one(&sub, q, &reqs[i], res)) {
         json_decref(res);
         batch_failed(failed, id, sub.err, sub.msg);
         continue;
@@ -589,7 +586,7 @@ int tw_sqs_receive_message(tw_sqs_call *c) {
 /* Finds the message a receipt handle names in q. Lock held. Returns:
  * 0 found (m set), 1 handle valid but message gone or handle stale (m NULL or set),
  * -1 malformed (error set). `current` tells whether the handle is the latest. */
-static int by_receipt(tw_sqs_call *c, tw_queue *q, const char *h, tw_msg **m, int *current) {
+int tw_sqs_by_receipt(tw_sqs_call *c, tw_queue *q, const char *h, tw_msg **m, int *current) {
   uint64_t seq;
   uint32_t nonce;
   int64_t qid;
@@ -614,7 +611,7 @@ static int by_receipt(tw_sqs_call *c, tw_queue *q, const char *h, tw_msg **m, in
 static int delete_one(tw_sqs_call *c, tw_queue *q, const char *h) {
   tw_msg *m;
   int cur;
-  int r = by_receipt(c, q, h, &m, &cur);
+  int r = tw_sqs_by_receipt(c, q, h, &m, &cur);
   if (r < 0) return -1;
   if (!m || !cur) return 0; /* already gone, or an older receipt: succeeds, nothing changes */
   if (q->fifo && (m->state != MSG_INFLIGHT || m->visible_at_ms <= tw_now_ms()))
@@ -636,7 +633,7 @@ static int change_one(tw_sqs_call *c, tw_queue *q, const char *h, json_t *in) {
                        "The request must contain the parameter VisibilityTimeout.");
   tw_msg *m;
   int cur;
-  int r = by_receipt(c, q, h, &m, &cur);
+  int r = tw_sqs_by_receipt(c, q, h, &m, &cur);
   if (r < 0) return -1;
   if (!m)
     return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
@@ -681,7 +678,7 @@ int tw_sqs_change_message_visibility(tw_sqs_call *c) {
 }
 
 static int handle_batch(tw_sqs_call *c, int change) {
-  json_t *entries = batch_entries(c, "entry");
+  json_t *entries = tw_sqs_batch_entries(c, "entry");
   if (!entries) return -1;
   json_t *ok = json_array(), *failed = json_array();
   pthread_mutex_lock(&c->sqs->mu);
@@ -733,10 +730,22 @@ int tw_sqs_queue_kind_locked(tw_sqs *s, const char *queue_arn, int *fifo) {
   return 1;
 }
 
-int tw_sqs_enqueue_locked(tw_sqs *s, const char *queue_arn, const char *body, size_t len,
-                          const char *sender) {
+static int enqueue(tw_sqs *s, const char *queue_arn, const char *body, size_t len, json_t *attrs,
+                   const char *sender, int check_size) {
   tw_queue *q = tw_sqs_queue_by_arn(s, queue_arn);
   if (!q || q->fifo) return -1;
+  size_t size = len;
+  if (attrs && json_object_size(attrs)) {
+    const char *k;
+    json_t *a;
+    json_object_foreach(attrs, k, a) {
+      size += strlen(k) + strlen(tw_p_str(a, "DataType") ?: "");
+      size += strlen(tw_p_str(a, "StringValue") ?: tw_p_str(a, "BinaryValue") ?: "");
+    }
+  } else {
+    attrs = NULL;
+  }
+  if (check_size && size > (size_t)q->max_size) return -2;
   tw_msg *m = tw_sqs_msg_new(q);
   if (!m) return -1;
   tw_uuid4(m->id);
@@ -745,9 +754,21 @@ int tw_sqs_enqueue_locked(tw_sqs *s, const char *queue_arn, const char *body, si
   m->body[len] = 0;
   m->body_len = len;
   tw_md5_hex(body, len, m->md5_body);
+  m->attrs = attrs ? json_deep_copy(attrs) : NULL;
+  tw_sqs_msg_digests(m);
   m->sent_ms = tw_now_ms();
   m->visible_at_ms = m->sent_ms + (int64_t)q->delay * 1000;
   m->sender_id = sender ? strdup(sender) : NULL;
   tw_sqs_msg_add(s, q, m, 1);
   return 0;
+}
+
+int tw_sqs_enqueue_locked(tw_sqs *s, const char *queue_arn, const char *body, size_t len,
+                          const char *sender) {
+  return enqueue(s, queue_arn, body, len, NULL, sender, 0);
+}
+
+int tw_sqs_enqueue_attrs_locked(tw_sqs *s, const char *queue_arn, const char *body, size_t len,
+                                json_t *attrs, const char *sender) {
+  return enqueue(s, queue_arn, body, len, attrs, sender, 1);
 }

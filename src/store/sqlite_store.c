@@ -111,7 +111,26 @@ static const char *schema =
     " initiated_ms INTEGER, content_type TEXT, headers TEXT, meta TEXT, checksum_algo TEXT)"
     " WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS parts(upload_id TEXT, num INTEGER, size INTEGER, etag TEXT,"
-    " blob TEXT, modified_ms INTEGER, checksum TEXT, PRIMARY KEY(upload_id, num)) WITHOUT ROWID;";
+    " blob TEXT, modified_ms INTEGER, checksum TEXT, PRIMARY KEY(upload_id, num)) WITHOUT ROWID;"
+    /* gateway API keys (only the SHA-256 of a key is kept) and access log */
+    "CREATE TABLE IF NOT EXISTS apikeys(id TEXT PRIMARY KEY, hash TEXT UNIQUE NOT NULL, name TEXT,"
+    " prefix TEXT, scopes TEXT, created_ms INTEGER, expires_ms INTEGER, revoked_ms INTEGER,"
+    " rate REAL, burst REAL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS access_log(id INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL,"
+    " principal TEXT, auth TEXT, method TEXT, route TEXT, path TEXT, status INTEGER,"
+    " latency_us INTEGER, bytes_in INTEGER, bytes_out INTEGER, request_id TEXT, source_ip TEXT);"
+    "CREATE INDEX IF NOT EXISTS access_log_time ON access_log(time_ms);"
+    /* gateway jobs: seq orders listings newest first; owner + idem_key find an
+     * Idempotency-Key's job */
+    "CREATE TABLE IF NOT EXISTS jobs(seq INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL,"
+    " type TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER, started_ms INTEGER, finished_ms INTEGER, error TEXT,"
+    " result_bucket TEXT, result_key BLOB, queue TEXT, owner TEXT, idem_key TEXT,"
+    " fingerprint TEXT);"
+    "CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status, seq);"
+    "CREATE INDEX IF NOT EXISTS jobs_type ON jobs(type, seq);"
+    "CREATE INDEX IF NOT EXISTS jobs_idem ON jobs(owner, idem_key, created_ms)"
+    " WHERE idem_key IS NOT NULL;";
 
 static const char *op_sql[OP__COUNT] = {
     [OP_QUEUE_SAVE] =
@@ -145,6 +164,34 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen) {
   return 0;
 }
 
+/* Columns added after a table's first release: data directories made by an
+ * older tweedle get them here (ALTER TABLE keeps the rows). */
+static int add_column(sqlite3 *db, const char *table, const char *column, const char *decl,
+                      char *err, size_t errlen) {
+  char sql[256];
+  snprintf(sql, sizeof sql, "SELECT 1 FROM pragma_table_info('%s') WHERE name='%s'", table, column);
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "sqlite: %s", sqlite3_errmsg(db));
+    return -1;
+  }
+  int have = sqlite3_step(st) == SQLITE_ROW;
+  sqlite3_finalize(st);
+  if (have) return 0;
+  snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, column, decl);
+  return exec(db, sql, err, errlen);
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errlen) {
+  /* S3 object tags ([[key, value], ...]); lifecycle sweeps find old rows by age */
+  return add_column(db, "objects", "tags", "TEXT", err, errlen) ||
+         add_column(db, "uploads", "tags", "TEXT", err, errlen) ||
+         exec(db,
+              "CREATE INDEX IF NOT EXISTS objects_age ON objects(bucket, modified_ms);"
+              "CREATE INDEX IF NOT EXISTS uploads_age ON uploads(bucket, initiated_ms);",
+              err, errlen);
+}
+
 tw_store *tw_store_open(const char *dir, char *err, size_t errlen) {
   char path[4096];
   if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -174,7 +221,7 @@ tw_store *tw_store_open(const char *dir, char *err, size_t errlen) {
            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
            "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4000;",
            err, errlen) ||
-      exec(s->db, schema, err, errlen))
+      exec(s->db, schema, err, errlen) || migrate(s->db, err, errlen))
     goto fail;
   for (int i = 0; i < OP__COUNT; i++) {
     if (sqlite3_prepare_v3(s->db, op_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[i], NULL) !=

@@ -1,0 +1,377 @@
+/* API keys: created, listed and revoked by admins through /_/api/v1/apikeys;
+ * a key is shown once and kept only as its SHA-256. Every key (revoked ones
+ * too, so they get a precise error) lives in memory from start to shutdown,
+ * found by hash on each request; the store keeps them across restarts. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "core/map.h"
+#include "gateway/gateway_internal.h"
+
+#define KEY_PREFIX "twk_"
+#define MAX_KEYS 100000
+#define MAX_NAME 100
+
+typedef struct {
+  char id[24];
+  char hash[65];
+  char name[MAX_NAME + 1];
+  char prefix[16]; /* the key's first characters, to recognise it in listings */
+  json_t *scopes;  /* never changed after creation: read without the lock */
+  int64_t created_ms, expires_ms, revoked_ms; /* 0: none */
+  double rate, burst;                         /* < 0: the server's default */
+  tw_gw_bucket bucket;
+} gw_key;
+
+struct tw_gw_keys {
+  pthread_rwlock_t lock;
+  tw_map by_hash, by_id;
+  gw_key **all; /* in creation order, for listings */
+  size_t n, cap;
+};
+
+static gw_key *key_new(void) {
+  gw_key *k = calloc(1, sizeof *k);
+  if (!k) return NULL;
+  k->rate = k->burst = -1;
+  tw_gw_bucket_init(&k->bucket);
+  return k;
+}
+
+static void key_free(gw_key *k) {
+  json_decref(k->scopes);
+  tw_gw_bucket_destroy(&k->bucket);
+  free(k);
+}
+
+/* Under the write lock. */
+static int key_add(tw_gw_keys *ks, gw_key *k) {
+  if (ks->n == ks->cap) {
+    size_t cap = ks->cap ? 2 * ks->cap : 64;
+    gw_key **a = realloc(ks->all, cap * sizeof *a);
+    if (!a) return -1;
+    ks->all = a;
+    ks->cap = cap;
+  }
+  if (tw_map_put(&ks->by_hash, k->hash, k) || tw_map_put(&ks->by_id, k->id, k)) return -1;
+  ks->all[ks->n++] = k;
+  return 0;
+}
+
+static const char *col(sqlite3_stmt *st, int i) {
+  const char *v = (const char *)sqlite3_column_text(st, i);
+  return v ? v : "";
+}
+
+int tw_gw_keys_open(tw_gateway *g, char *err, size_t errlen) {
+  tw_gw_keys *ks = calloc(1, sizeof *ks);
+  if (!ks) {
+    snprintf(err, errlen, "gateway: out of memory");
+    return -1;
+  }
+  pthread_rwlock_init(&ks->lock, NULL);
+  tw_map_init(&ks->by_hash);
+  tw_map_init(&ks->by_id);
+  g->keys = ks;
+  sqlite3 *db = tw_store_reader(g->app->store);
+  sqlite3_stmt *st = NULL;
+  if (!db ||
+      sqlite3_prepare_v2(db,
+                         "SELECT id,hash,name,prefix,scopes,created_ms,expires_ms,revoked_ms,"
+                         "rate,burst FROM apikeys ORDER BY created_ms,id",
+                         -1, &st, NULL) != SQLITE_OK) {
+    snprintf(err, errlen, "gateway: cannot read the API keys: %s",
+             db ? sqlite3_errmsg(db) : "no reader");
+    return -1;
+  }
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    gw_key *k = key_new();
+    if (!k) break;
+    snprintf(k->id, sizeof k->id, "%s", col(st, 0));
+    snprintf(k->hash, sizeof k->hash, "%s", col(st, 1));
+    snprintf(k->name, sizeof k->name, "%s", col(st, 2));
+    snprintf(k->prefix, sizeof k->prefix, "%s", col(st, 3));
+    k->scopes = json_loads(col(st, 4), 0, NULL);
+    k->created_ms = sqlite3_column_int64(st, 5);
+    k->expires_ms = sqlite3_column_int64(st, 6);
+    k->revoked_ms = sqlite3_column_int64(st, 7);
+    if (sqlite3_column_type(st, 8) != SQLITE_NULL) k->rate = sqlite3_column_double(st, 8);
+    if (sqlite3_column_type(st, 9) != SQLITE_NULL) k->burst = sqlite3_column_double(st, 9);
+    if (!json_is_array(k->scopes)) { /* unreadable: keep it, allowing nothing */
+      json_decref(k->scopes);
+      k->scopes = json_array();
+    }
+    if (key_add(ks, k)) {
+      key_free(k);
+      break;
+    }
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) {
+    snprintf(err, errlen, "gateway: cannot load the API keys");
+    return -1;
+  }
+  return 0;
+}
+
+void tw_gw_keys_close(tw_gateway *g) {
+  tw_gw_keys *ks = g->keys;
+  if (!ks) return;
+  for (size_t i = 0; i < ks->n; i++) key_free(ks->all[i]);
+  free(ks->all);
+  tw_map_free(&ks->by_hash);
+  tw_map_free(&ks->by_id);
+  pthread_rwlock_destroy(&ks->lock);
+  free(ks);
+  g->keys = NULL;
+}
+
+tw_gw_key_status tw_gw_keys_lookup(tw_gateway *g, const char *token, tw_gw_caller *c,
+                                   tw_gw_bucket **bucket, double *rate, double *burst) {
+  tw_gw_keys *ks = g->keys;
+  char hash[65];
+  tw_sha256_hex(token, strlen(token), hash);
+  pthread_rwlock_rdlock(&ks->lock);
+  gw_key *k = tw_map_get(&ks->by_hash, hash);
+  int64_t revoked = k ? k->revoked_ms : 0;
+  pthread_rwlock_unlock(&ks->lock);
+  if (!k) return TW_GW_KEY_UNKNOWN;
+  if (revoked) return TW_GW_KEY_REVOKED;
+  if (k->expires_ms && tw_now_ms() >= k->expires_ms) return TW_GW_KEY_EXPIRED;
+  snprintf(c->principal, sizeof c->principal, "%s", k->name);
+  snprintf(c->key_id, sizeof c->key_id, "%s", k->id);
+  c->scopes = k->scopes;
+  *bucket = &k->bucket;
+  *rate = k->rate >= 0 ? k->rate : g->rate;
+  *burst = k->burst >= 0 ? k->burst : g->burst;
+  return TW_GW_KEY_OK;
+}
+
+/* --- the API -------------------------------------------------------------------------- */
+
+static json_t *time_or_null(int64_t ms) {
+  if (!ms) return json_null();
+  char t[32];
+  tw_gw_iso8601(ms, 0, t);
+  return json_string(t);
+}
+
+/* The key as listings show it (called with the lock held, or on a new key). */
+static json_t *key_json(const gw_key *k, const char *secret) {
+  const char *status = k->revoked_ms                                   ? "revoked"
+                       : k->expires_ms && tw_now_ms() >= k->expires_ms ? "expired"
+                                                                       : "active";
+  json_t *o = json_object();
+  json_object_set_new(o, "id", json_string(k->id));
+  if (secret) json_object_set_new(o, "key", json_string(secret));
+  json_object_set_new(o, "name", json_string(k->name));
+  json_object_set_new(o, "key_prefix", json_string(k->prefix));
+  json_object_set_new(o, "status", json_string(status));
+  json_object_set(o, "scopes", k->scopes);
+  json_object_set_new(o, "created_at", time_or_null(k->created_ms));
+  json_object_set_new(o, "expires_at", time_or_null(k->expires_ms));
+  json_object_set_new(o, "revoked_at", time_or_null(k->revoked_ms));
+  json_object_set_new(o, "rate", k->rate >= 0 ? json_real(k->rate) : json_null());
+  json_object_set_new(o, "burst", k->burst >= 0 ? json_real(k->burst) : json_null());
+  return o;
+}
+
+static int printable(const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    if (*p < 0x20 || *p == 0x7f) return 0;
+  return 1;
+}
+
+/* A number field in [lo, hi], or absent; -1 after answering 400. */
+static int number_field(tw_request *r, json_t *body, const char *name, double lo, double hi,
+                        double *out) {
+  json_t *v = json_object_get(body, name);
+  if (!v || json_is_null(v)) return 0;
+  if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s must be a number from %g to %g.", name, lo, hi);
+    tw_gw_error(r, 400, "BadRequest", msg);
+    return -1;
+  }
+  *out = json_number_value(v);
+  return 0;
+}
+
+static void create_key(tw_request *r) {
+  tw_gateway *g = r->app->gateway;
+  json_t *body = tw_gw_body_json(r);
+  if (!body) return;
+  char msg[400];
+  const char *f;
+  json_t *v;
+  json_object_foreach(body, f, v) {
+    if (strcmp(f, "name") && strcmp(f, "scopes") && strcmp(f, "expires_at") &&
+        strcmp(f, "expires_in") && strcmp(f, "rate") && strcmp(f, "burst")) {
+      snprintf(msg, sizeof msg,
+               "Unknown field '%.64s' (known: name, scopes, expires_at, expires_in, rate, burst).",
+               f);
+      goto bad;
+    }
+  }
+  json_t *name = json_object_get(body, "name");
+  if (!json_is_string(name) || !json_string_length(name) || json_string_length(name) > MAX_NAME ||
+      !printable(json_string_value(name))) {
+    snprintf(msg, sizeof msg, "name is required: a string of 1 to %d printable characters.",
+             MAX_NAME);
+    goto bad;
+  }
+  json_t *scopes = json_object_get(body, "scopes");
+  if (!scopes) {
+    snprintf(msg, sizeof msg, "scopes is required: an array of scope objects.");
+    goto bad;
+  }
+  if (tw_gw_scopes_check(scopes, msg, sizeof msg)) goto bad;
+  if (!json_array_size(scopes)) {
+    snprintf(msg, sizeof msg, "scopes must hold at least one scope.");
+    goto bad;
+  }
+  int64_t now = tw_now_ms(), expires = 0;
+  json_t *ea = json_object_get(body, "expires_at"), *ei = json_object_get(body, "expires_in");
+  if (ea && ei) {
+    snprintf(msg, sizeof msg, "Give expires_at or expires_in, not both.");
+    goto bad;
+  }
+  if (ea) {
+    expires = json_is_string(ea) ? tw_gw_parse_time(json_string_value(ea)) : -1;
+    if (expires < 0) {
+      snprintf(msg, sizeof msg, "expires_at must be a time like 2030-01-31T12:00:00Z.");
+      goto bad;
+    }
+  } else if (ei) {
+    if (!json_is_integer(ei) || json_integer_value(ei) < 1 ||
+        json_integer_value(ei) > (json_int_t)100 * 365 * 86400) {
+      snprintf(msg, sizeof msg, "expires_in must be a number of seconds from 1 to 3153600000.");
+      goto bad;
+    }
+    expires = now + (int64_t)json_integer_value(ei) * 1000;
+  }
+  if (ea && expires <= now) {
+    snprintf(msg, sizeof msg, "expires_at must be in the future.");
+    goto bad;
+  }
+  double rate = -1, burst = -1;
+  if (number_field(r, body, "rate", 0, 1e7, &rate) ||
+      number_field(r, body, "burst", 1, 1e7, &burst)) {
+    json_decref(body);
+    return;
+  }
+
+  gw_key *k = key_new();
+  if (!k) {
+    json_decref(body);
+    tw_gw_error(r, 500, "InternalError", "Out of memory.");
+    return;
+  }
+  uint8_t raw[32], idb[8];
+  tw_random_bytes(raw, sizeof raw);
+  tw_random_bytes(idb, sizeof idb);
+  char b64[48], secret[64];
+  size_t n = tw_base64_encode(raw, sizeof raw, b64);
+  while (n && b64[n - 1] == '=') b64[--n] = 0;
+  for (size_t i = 0; i < n; i++) b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+  snprintf(secret, sizeof secret, KEY_PREFIX "%s", b64);
+  char idhex[17];
+  tw_hex(idb, sizeof idb, idhex);
+  snprintf(k->id, sizeof k->id, "ak_%s", idhex);
+  tw_sha256_hex(secret, strlen(secret), k->hash);
+  snprintf(k->name, sizeof k->name, "%s", json_string_value(name));
+  snprintf(k->prefix, sizeof k->prefix, "%.10s", secret);
+  k->scopes = json_deep_copy(scopes);
+  k->created_ms = now;
+  k->expires_ms = expires;
+  k->rate = rate;
+  k->burst = burst;
+  json_decref(body);
+
+  tw_gw_keys *ks = g->keys;
+  pthread_rwlock_wrlock(&ks->lock);
+  int full = ks->n >= MAX_KEYS;
+  int failed = full || key_add(ks, k);
+  pthread_rwlock_unlock(&ks->lock);
+  if (failed) {
+    key_free(k);
+    tw_gw_error(r, full ? 400 : 500, full ? "LimitExceeded" : "InternalError",
+                full ? "Too many API keys: revoke keys you no longer need." : "Out of memory.");
+    return;
+  }
+  char *scopes_text = json_dumps(k->scopes, JSON_COMPACT);
+  char rate_s[40], burst_s[40];
+  snprintf(rate_s, sizeof rate_s, "%.17g", rate);
+  snprintf(burst_s, sizeof burst_s, "%.17g", burst);
+  tw_sql_val vals[] = {TW_SQL_S(k->id),
+                       TW_SQL_S(k->hash),
+                       TW_SQL_S(k->name),
+                       TW_SQL_S(k->prefix),
+                       TW_SQL_S(scopes_text),
+                       TW_SQL_I(k->created_ms),
+                       TW_SQL_I(k->expires_ms),
+                       rate >= 0 ? TW_SQL_S(rate_s) : TW_SQL_S(NULL),
+                       burst >= 0 ? TW_SQL_S(burst_s) : TW_SQL_S(NULL)};
+  uint64_t t = tw_store_exec(g->app->store,
+                             "INSERT INTO apikeys(id,hash,name,prefix,scopes,created_ms,expires_ms,"
+                             "revoked_ms,rate,burst) VALUES(?,?,?,?,?,?,?,NULL,?,?)",
+                             vals, 9);
+  free(scopes_text);
+  tw_gw_json_after_commit(r, t, 201, key_json(k, secret));
+  return;
+bad:
+  json_decref(body);
+  tw_gw_error(r, 400, "BadRequest", msg);
+}
+
+static void list_keys(tw_request *r) {
+  tw_gw_keys *ks = r->app->gateway->keys;
+  json_t *arr = json_array();
+  pthread_rwlock_rdlock(&ks->lock);
+  for (size_t i = 0; i < ks->n; i++) json_array_append_new(arr, key_json(ks->all[i], NULL));
+  pthread_rwlock_unlock(&ks->lock);
+  tw_gw_json(r, 200, json_pack("{s:o}", "keys", arr));
+}
+
+static void one_key(tw_request *r, const char *id, int revoke) {
+  tw_gateway *g = r->app->gateway;
+  tw_gw_keys *ks = g->keys;
+  pthread_rwlock_wrlock(&ks->lock);
+  gw_key *k = tw_map_get(&ks->by_id, id);
+  if (!k) {
+    pthread_rwlock_unlock(&ks->lock);
+    char msg[200];
+    snprintf(msg, sizeof msg, "No API key with id '%.64s'.", id);
+    tw_gw_error(r, 404, "NotFound", msg);
+    return;
+  }
+  int changed = revoke && !k->revoked_ms;
+  if (changed) k->revoked_ms = tw_now_ms(); /* from now on every lookup refuses it */
+  json_t *doc = key_json(k, NULL);
+  int64_t revoked = k->revoked_ms;
+  pthread_rwlock_unlock(&ks->lock);
+  if (!changed) { /* a repeated revoke changes nothing and answers the same */
+    tw_gw_json(r, 200, doc);
+    return;
+  }
+  tw_sql_val vals[] = {TW_SQL_I(revoked), TW_SQL_S(id)};
+  uint64_t t = tw_store_exec(g->app->store, "UPDATE apikeys SET revoked_ms=? WHERE id=?", vals, 2);
+  tw_gw_json_after_commit(r, t, 200, doc);
+}
+
+void tw_gw_apikeys_serve(tw_request *r, const char *sub) {
+  if (!sub[0]) {
+    if (!strcmp(r->method, "POST"))
+      create_key(r);
+    else
+      list_keys(r);
+    return;
+  }
+  one_key(r, sub + 1, !strcmp(r->method, "DELETE"));
+}

@@ -1,0 +1,29 @@
+/* The gateway: tweedle's own HTTP API under /_/api/v1/ for producers and
+ * consumers without AWS credentials (presigned URLs, jobs), guarded by API
+ * keys or an external authorizer, throttled, with an access log. See
+ * docs/gateway.md for the API. */
+#ifndef TW_GATEWAY_GATEWAY_H
+#define TW_GATEWAY_GATEWAY_H
+#include <stddef.h>
+
+typedef struct tw_app tw_app;
+typedef struct tw_request tw_request;
+typedef struct tw_gateway tw_gateway;
+
+/* Loads the API keys, starts the authorizer and the periodic task (access log
+ * flush and pruning); opens the job API. Sets app->gateway. */
+int tw_gateway_open(tw_app *app, char *err, size_t errlen);
+/* Shutdown begins: requests waiting for the authorizer are answered. */
+void tw_gateway_stop(tw_app *app);
+/* After the HTTP server stopped: flushes the access log, frees everything. */
+void tw_gateway_close(tw_app *app);
+/* The router found a /_/api/v1/ request (headers only): refuses an oversize
+ * body at once, else lets the body be buffered. */
+void tw_gateway_begin(tw_request *r);
+/* The whole body is in: routes, authenticates, answers. */
+void tw_gateway_serve(tw_request *r);
+
+/* tweedle apikey create|list|revoke (src/gateway/apikey_cli.c). */
+int tw_apikey_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,411 @@
+/* The lifecycle sweeper: a thread that wakes every quarter of a lifecycle day
+ * (at most a minute apart, so every 250 ms with one-second days), finds the
+ * objects and incomplete multipart uploads whose rules say they are due, and
+ * removes them the way DeleteObject and AbortMultipartUpload do.
+ *
+ * Finding: reads on this thread's store reader, bounded per query (SCAN rows)
+ * and per pass (PASS_BUDGET removals); a scan that stops early keeps its place
+ * in the rule (cursor) and the next pass comes at once. A rule with a prefix
+ * walks the primary key (bucket, key) from the prefix; one without walks
+ * objects_age (bucket, modified_ms), which holds only the old rows.
+ *
+ * Removing: under s->mu, which every write of an object row holds, and only
+ * after the store has committed everything appended before it, so the reader
+ * then sees each key's latest row. A row is removed only if it is still the
+ * one that was found (same blob, which every write makes anew) and the rule
+ * still applies to it, and the DELETE itself names that blob: an object
+ * written after the decision survives. The event (s3:LifecycleExpiration:
+ * Delete) goes in the same store batch; the blob file is unlinked after the
+ * commit, once no row names it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "s3/s3_lifecycle.h"
+#include "sqs/sqs.h"
+
+#define SCAN 1000        /* rows read by one query */
+#define PASS_BUDGET 2000 /* objects and uploads removed by one pass */
+#define COMMIT_WAIT_MS 10000
+#define LIFECYCLE_PRINCIPAL "s3.amazonaws.com" /* who S3 says acted */
+
+static const char SQL_BY_KEY[] =
+    "SELECT key, size, modified_ms, blob, tags FROM objects WHERE bucket=?1 AND key>=?2 AND "
+    "key<?3 AND +modified_ms<=?4 ORDER BY key LIMIT ?5";
+static const char SQL_BY_AGE[] =
+    "SELECT key, size, modified_ms, blob, tags FROM objects WHERE bucket=?1 AND modified_ms<=?2 "
+    "AND (modified_ms, key)>(?3, ?4) ORDER BY modified_ms, key LIMIT ?5";
+static const char SQL_UPLOADS[] =
+    "SELECT id FROM uploads WHERE bucket=?1 AND initiated_ms<=?2 AND key>=?3 AND key<?4 "
+    "ORDER BY initiated_ms LIMIT ?5";
+static const char SQL_UPLOAD[] = "SELECT 1 FROM uploads WHERE id=?";
+static const char SQL_PARTS[] = "SELECT blob FROM parts WHERE upload_id=?";
+
+typedef struct {
+  char *key;
+  size_t klen;
+  char blob[37];
+} candidate;
+
+static int stopping(tw_s3 *s) {
+  return atomic_load(&s->lc->stop);
+}
+
+/* Waits until the store has made ticket t durable; -1 on time-out (or when
+ * stopping, if `stoppable`). */
+static int wait_committed(tw_s3 *s, uint64_t t, int stoppable) {
+  int64_t until = tw_mono_ms() + COMMIT_WAIT_MS;
+  while (tw_store_committed(s->store) < t) {
+    if ((stoppable && stopping(s)) || tw_mono_ms() > until) return -1;
+    usleep(500);
+  }
+  return 0;
+}
+
+/* The smallest key greater than every key that starts with p ("\xff" for ""):
+ * keys are UTF-8, which never holds the byte 0xff. */
+static size_t prefix_end(const char *p, char *out, size_t cap) {
+  size_t n = strlen(p);
+  if (n + 1 > cap) n = cap - 1;
+  memcpy(out, p, n);
+  while (n && (unsigned char)out[n - 1] == 0xff) n--;
+  if (!n) {
+    out[0] = (char)0xff;
+    return 1;
+  }
+  out[n - 1] = (char)((unsigned char)out[n - 1] + 1);
+  return n;
+}
+
+static void request_id(char out[17]) {
+  uint8_t raw[8];
+  tw_random_bytes(raw, sizeof raw);
+  for (int i = 0; i < 8; i++) snprintf(out + 2 * i, 3, "%02X", raw[i]);
+}
+
+static void set_cursor(lc_rule *ru, int64_t ms, const void *key, size_t klen) {
+  free(ru->cur_key);
+  ru->cur_key = NULL;
+  ru->cur_klen = 0;
+  ru->cur_ms = ms;
+  if (key) {
+    ru->cur_key = malloc(klen + 1);
+    memcpy(ru->cur_key, key, klen);
+    ru->cur_klen = klen;
+  }
+}
+
+/* Removes the candidates that are still due; returns how many went. */
+static int remove_objects(tw_s3 *s, const char *bucket, const lc_rule *ru, candidate *c, size_t n) {
+  char rid[17];
+  request_id(rid);
+  uint64_t last = 0;
+  int removed = 0;
+  pthread_mutex_lock(&s->mu);
+  if (wait_committed(s, tw_store_ticket(s->store), 1)) {
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+  }
+  int64_t now = tw_now_ms();
+  for (size_t i = 0; i < n; i++) {
+    tw_s3_obj o;
+    int due = !tw_s3_load_row(s, bucket, c[i].key, c[i].klen, &o) && o.found &&
+              !strcmp(o.blob, c[i].blob) &&
+              lc_rule_matches(ru, c[i].key, c[i].klen, o.size, o.tags) &&
+              lc_expiry_ms(ru, o.modified_ms, lc_day_ms(s)) <= now;
+    if (!due) {
+      c[i].blob[0] = 0;
+      tw_s3_row_free(&o);
+      continue;
+    }
+    tw_sql_val v[] = {TW_SQL_S(bucket), TW_SQL_B(c[i].key, c[i].klen), TW_SQL_S(o.blob)};
+    tw_sqs_lock(s->sqs); /* lock order: queue engine, then the store batch */
+    tw_store_hold(s->store);
+    uint64_t t =
+        tw_store_exec(s->store, "DELETE FROM objects WHERE bucket=? AND key=? AND blob=?", v, 3);
+    tw_s3_notify(s, bucket, c[i].key, c[i].klen, "LifecycleExpiration:Delete", o.size, o.etag, rid,
+                 LIFECYCLE_PRINCIPAL, LIFECYCLE_PRINCIPAL);
+    uint64_t t2 = tw_store_ticket(s->store);
+    tw_store_release(s->store);
+    tw_sqs_unlock(s->sqs);
+    if (t > last) last = t;
+    if (t2 > last) last = t2;
+    removed++;
+    tw_s3_row_free(&o);
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (!removed) return 0;
+  if (wait_committed(s, last, 0)) {
+    tw_warn("lifecycle: %s: the store did not commit the expirations in time; files kept", bucket);
+    return removed;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!c[i].blob[0]) continue;
+    tw_s3_obj o; /* a failed commit leaves the row, and its file must stay */
+    int kept = !tw_s3_load_row(s, bucket, c[i].key, c[i].klen, &o) && o.found &&
+               !strcmp(o.blob, c[i].blob);
+    tw_s3_row_free(&o);
+    if (!kept) tw_blob_remove(s->data_dir, c[i].blob);
+  }
+  tw_info("lifecycle: %s: %d object(s) expired", bucket, removed);
+  return removed;
+}
+
+/* One scan of a rule with an Expiration; 1 when it stopped before the end. */
+static int expire(tw_s3 *s, const char *bucket, lc_rule *ru, int *budget) {
+  int64_t now = tw_now_ms(), day = lc_day_ms(s), cutoff;
+  if (ru->days > 0)
+    cutoff = (now / day - ru->days) * day; /* created at or before: due (see lc_expiry_ms) */
+  else if (ru->has_date && now >= ru->date_ms)
+    cutoff = INT64_MAX;
+  else
+    return 0;
+  if (cutoff < 0) return 0;
+  int by_key = ru->prefix && *ru->prefix;
+  sqlite3_stmt *st = tw_store_read_stmt(s->store, by_key ? SQL_BY_KEY : SQL_BY_AGE);
+  if (!st) return 0;
+  char end[1100];
+  size_t endn = prefix_end(ru->prefix ? ru->prefix : "", end, sizeof end);
+  char *from = NULL; /* by key: after the cursor (cursor + "\0"), or the prefix */
+  sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+  if (by_key) {
+    size_t pl = strlen(ru->prefix);
+    int past = ru->cur_key &&
+               (memcmp(ru->cur_key, ru->prefix, ru->cur_klen < pl ? ru->cur_klen : pl) > 0 ||
+                (!memcmp(ru->cur_key, ru->prefix, ru->cur_klen < pl ? ru->cur_klen : pl) &&
+                 ru->cur_klen >= pl));
+    from = calloc(1, (past ? ru->cur_klen + 1 : pl) + 1);
+    if (past)
+      memcpy(from, ru->cur_key, ru->cur_klen);
+    else
+      memcpy(from, ru->prefix, pl);
+    sqlite3_bind_blob(st, 2, from, (int)(past ? ru->cur_klen + 1 : pl), SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, end, (int)endn, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, cutoff);
+  } else {
+    sqlite3_bind_int64(st, 2, cutoff);
+    sqlite3_bind_int64(st, 3, ru->cur_ms);
+    sqlite3_bind_blob(st, 4, ru->cur_key ? ru->cur_key : "", (int)ru->cur_klen, SQLITE_STATIC);
+  }
+  sqlite3_bind_int(st, 5, SCAN);
+  candidate *c = calloc(SCAN, sizeof *c);
+  size_t n = 0;
+  int rows = 0, cut = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const void *key = sqlite3_column_blob(st, 0);
+    size_t klen = (size_t)sqlite3_column_bytes(st, 0);
+    int64_t size = sqlite3_column_int64(st, 1), mtime = sqlite3_column_int64(st, 2);
+    json_t *tags = tw_s3_tags_load((const char *)sqlite3_column_text(st, 4));
+    int due = lc_rule_matches(ru, key ? key : "", klen, size, tags) &&
+              lc_expiry_ms(ru, mtime, day) <= now;
+    json_decref(tags);
+    if (due && (int)n == *budget) { /* resume here next pass */
+      cut = 1;
+      break;
+    }
+    if (due) {
+      c[n].key = malloc(klen + 1);
+      memcpy(c[n].key, key ? key : "", klen);
+      c[n].key[klen] = 0;
+      c[n].klen = klen;
+      snprintf(c[n].blob, sizeof c[n].blob, "%.36s", (const char *)sqlite3_column_text(st, 3));
+      n++;
+    }
+    rows++;
+    set_cursor(ru, mtime, key ? key : "", klen);
+  }
+  tw_store_read_done(st);
+  free(from);
+  int more = cut || rows == SCAN;
+  if (!more) set_cursor(ru, -1, NULL, 0); /* the end: start again next time */
+  if (n) *budget -= remove_objects(s, bucket, ru, c, n);
+  for (size_t i = 0; i < n; i++) free(c[i].key);
+  free(c);
+  return more;
+}
+
+/* Aborts incomplete multipart uploads DaysAfterInitiation days old. */
+static int abort_uploads(tw_s3 *s, const char *bucket, const lc_rule *ru, int *budget) {
+  int64_t now = tw_now_ms(), day = lc_day_ms(s);
+  int64_t cutoff = (now / day - ru->abort_days) * day;
+  if (cutoff < 0) return 0;
+  sqlite3_stmt *st = tw_store_read_stmt(s->store, SQL_UPLOADS);
+  if (!st) return 0;
+  char end[1100];
+  size_t endn = prefix_end(ru->prefix ? ru->prefix : "", end, sizeof end);
+  const char *p = ru->prefix ? ru->prefix : "";
+  sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, cutoff);
+  sqlite3_bind_blob(st, 3, p, (int)strlen(p), SQLITE_STATIC);
+  sqlite3_bind_blob(st, 4, end, (int)endn, SQLITE_STATIC);
+  int limit = *budget < SCAN ? *budget : SCAN;
+  sqlite3_bind_int(st, 5, limit);
+  json_t *ids = json_array();
+  while (sqlite3_step(st) == SQLITE_ROW)
+    json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
+  tw_store_read_done(st);
+  int more = (int)json_array_size(ids) == limit;
+  if (!json_array_size(ids)) {
+    json_decref(ids);
+    return 0;
+  }
+  /* as AbortMultipartUpload; s->mu orders it against CompleteMultipartUpload */
+  json_t *done = json_object(); /* upload id -> its part files */
+  uint64_t last = 0;
+  pthread_mutex_lock(&s->mu);
+  if (!wait_committed(s, tw_store_ticket(s->store), 1)) {
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id) {
+      tw_sql_val v[] = {TW_SQL_S(json_string_value(id))};
+      sqlite3_stmt *q = tw_store_read_stmt(s->store, SQL_UPLOAD);
+      if (!q) continue;
+      sqlite3_bind_text(q, 1, json_string_value(id), -1, SQLITE_STATIC);
+      int live = sqlite3_step(q) == SQLITE_ROW;
+      tw_store_read_done(q);
+      if (!live) continue;
+      json_t *blobs = json_array();
+      if ((q = tw_store_read_stmt(s->store, SQL_PARTS))) {
+        sqlite3_bind_text(q, 1, json_string_value(id), -1, SQLITE_STATIC);
+        while (sqlite3_step(q) == SQLITE_ROW)
+          json_array_append_new(blobs, json_string((const char *)sqlite3_column_text(q, 0)));
+        tw_store_read_done(q);
+      }
+      tw_store_hold(s->store);
+      tw_store_exec(s->store, "DELETE FROM parts WHERE upload_id=?", v, 1);
+      uint64_t t = tw_store_exec(s->store, "DELETE FROM uploads WHERE id=?", v, 1);
+      tw_store_release(s->store);
+      if (t > last) last = t;
+      json_object_set_new(done, json_string_value(id), blobs);
+    }
+  }
+  pthread_mutex_unlock(&s->mu);
+  json_decref(ids);
+  *budget -= (int)json_object_size(done);
+  if (last && !wait_committed(s, last, 0)) {
+    const char *id;
+    json_t *blobs;
+    json_object_foreach(done, id, blobs) {
+      sqlite3_stmt *q = tw_store_read_stmt(s->store, SQL_UPLOAD);
+      if (!q) continue;
+      sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+      int live = sqlite3_step(q) == SQLITE_ROW; /* the commit failed */
+      tw_store_read_done(q);
+      size_t j;
+      json_t *b;
+      if (!live) json_array_foreach(blobs, j, b) tw_blob_remove(s->data_dir, json_string_value(b));
+    }
+    tw_info("lifecycle: %s: %zu incomplete multipart upload(s) aborted", bucket,
+            json_object_size(done));
+  }
+  json_decref(done);
+  return more;
+}
+
+/* One pass over every bucket's enabled rules; 1 when work was left over. */
+static int sweep(tw_s3 *s) {
+  struct s3_lifecycle_state *st = s->lc;
+  size_t n = 0, cap = 0;
+  char **names = NULL;
+  lc_cfg **cfgs = NULL;
+  pthread_mutex_lock(&st->mu);
+  tw_map_entry *it = NULL;
+  const char *k;
+  void *v;
+  while ((it = tw_map_next(&st->by_bucket, it, &k, &v))) {
+    if (n == cap) {
+      cap = cap ? 2 * cap : 16;
+      names = realloc(names, cap * sizeof *names);
+      cfgs = realloc(cfgs, cap * sizeof *cfgs);
+    }
+    names[n] = strdup(k);
+    cfgs[n] = v;
+    atomic_fetch_add(&cfgs[n]->refs, 1);
+    n++;
+  }
+  pthread_mutex_unlock(&st->mu);
+  int budget = PASS_BUDGET, more = 0;
+  for (size_t i = 0; i < n; i++) {
+    for (size_t j = 0; j < cfgs[i]->n && budget > 0 && !stopping(s); j++) {
+      lc_rule *ru = &cfgs[i]->rules[j];
+      if (!ru->enabled) continue;
+      if (ru->days > 0 || ru->has_date) more |= expire(s, names[i], ru, &budget);
+      if (ru->abort_days > 0 && budget > 0) more |= abort_uploads(s, names[i], ru, &budget);
+    }
+    more |= budget <= 0;
+    lc_cfg_put(cfgs[i]);
+    free(names[i]);
+  }
+  free(names);
+  free(cfgs);
+  return more;
+}
+
+static void *sweeper_main(void *arg) {
+  tw_s3 *s = arg;
+  struct s3_lifecycle_state *st = s->lc;
+  int64_t cadence = lc_day_ms(s) / 4;
+  if (cadence > 60000) cadence = 60000;
+  if (cadence < 100) cadence = 100;
+  int more = 0;
+  for (;;) {
+    pthread_mutex_lock(&st->wake_mu);
+    if (!st->kicked && !atomic_load(&st->stop)) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      int64_t wait = more ? 10 : cadence; /* left-over work goes on soon, in steps */
+      ts.tv_sec += wait / 1000;
+      ts.tv_nsec += (wait % 1000) * 1000000;
+      if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+      }
+      pthread_cond_timedwait(&st->wake, &st->wake_mu, &ts);
+    }
+    st->kicked = 0;
+    pthread_mutex_unlock(&st->wake_mu);
+    if (atomic_load(&st->stop)) break;
+    more = sweep(s);
+  }
+  return NULL;
+}
+
+int lc_sweeper_start(tw_s3 *s) {
+  struct s3_lifecycle_state *st = s->lc;
+  pthread_mutex_init(&st->wake_mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&st->wake, &ca);
+  pthread_condattr_destroy(&ca);
+  if (pthread_create(&st->thread, NULL, sweeper_main, s)) return -1;
+  st->started = 1;
+  return 0;
+}
+
+void lc_sweeper_stop(tw_s3 *s) {
+  struct s3_lifecycle_state *st = s->lc;
+  if (!st || !st->started) return;
+  pthread_mutex_lock(&st->wake_mu);
+  atomic_store(&st->stop, 1);
+  pthread_cond_signal(&st->wake);
+  pthread_mutex_unlock(&st->wake_mu);
+  pthread_join(st->thread, NULL);
+  st->started = 0;
+  pthread_cond_destroy(&st->wake);
+  pthread_mutex_destroy(&st->wake_mu);
+}
+
+void lc_sweeper_kick(tw_s3 *s) {
+  struct s3_lifecycle_state *st = s->lc;
+  if (!st || !st->started) return;
+  pthread_mutex_lock(&st->wake_mu);
+  st->kicked = 1;
+  pthread_cond_signal(&st->wake);
+  pthread_mutex_unlock(&st->wake_mu);
+}
