@@ -4,6 +4,7 @@
  *   X-Amz-Target: AmazonSQS.*    SQS JSON protocol
  *   Action=... (form or query)   SQS query protocol
  *   anything else                S3 (path-style) */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,13 +58,24 @@ static int has_action(const char *s, size_t n) {
   return 0;
 }
 
+/* "/<account digits>/<queue name>": the path of a queue URL. */
+static int is_queue_path(const char *p) {
+  if (*p++ != '/' || !isdigit((unsigned char)*p)) return 0;
+  while (isdigit((unsigned char)*p)) p++;
+  if (*p++ != '/' || !*p) return 0;
+  return strchr(p, '/') == NULL;
+}
+
 /* SQS is recognised from the headers alone: its JSON target, a form body (its
  * query protocol), Action= in the query, or a SigV4 scope naming sqs. The rest
  * is S3, which may stream its body. */
 static int is_sqs(const tw_request *r) {
   if (tw_req_header(r, "X-Amz-Target")) return 1;
-  /* a form POST is the query protocol; a PUT with curl's default form type is S3 */
-  if (is_form(r) && !strcmp(r->method, "POST")) return 1;
+  /* A form POST to / or to a queue URL is the query protocol; a form POST to
+   * a bucket is a (malformed) S3 POST upload, and a PUT with curl's default
+   * form type is S3. */
+  if (is_form(r) && !strcmp(r->method, "POST") && (!strcmp(r->path, "/") || is_queue_path(r->path)))
+    return 1;
   if (has_action(r->query, strlen(r->query))) return 1;
   const char *auth = tw_req_header(r, "Authorization");
   if (auth && strstr(auth, "/sqs/aws4_request")) return 1;

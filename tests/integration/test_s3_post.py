@@ -817,8 +817,8 @@ class FormTest(PostTestBase):
         self.assertNoObject(self.bucket, "nofile/x")
 
     def test_not_multipart(self):
-        # (application/x-www-form-urlencoded POSTs are SQS's query protocol on this shared endpoint)
-        for ctype in ("text/plain", "multipart/mixed; boundary=abc", "multipart/form-datax; boundary=abc"):
+        # (a form-urlencoded POST to / or to a queue URL is SQS's query protocol; to a bucket, S3)
+        for ctype in ("application/x-www-form-urlencoded", "text/plain", "multipart/mixed; boundary=abc", "multipart/form-datax; boundary=abc"):
             r = post(self.server, "/" + self.bucket, b"key=x", ctype)
             self.assertS3Error(r, "PreconditionFailed", 412, message=s.MSG_PRECONDITION, Condition=NOT_MULTIPART)
         r = s.send(self.server, "POST", "/" + self.bucket, b"", {})
