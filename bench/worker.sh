@@ -11,14 +11,14 @@
 #   MODES="exec" MESSAGES=20000 CONCURRENCY=4 bash bench/worker.sh
 #
 # Knobs: MODES="persistent exec"  PERSISTENT_MESSAGES=200000  EXEC_MESSAGES=40000
-#        CONCURRENCY=4 (worker slots)  BODY_SIZE=100  TWEEDLE_BIN=build/tweedle  KEEP=1
+#        CONCURRENCY=8 (worker slots)  BODY_SIZE=100  TWEEDLE_BIN=build/tweedle  KEEP=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${TWEEDLE_BIN:-build/tweedle}
 MODES=${MODES:-"persistent exec"}
 PERSISTENT_MESSAGES=${PERSISTENT_MESSAGES:-${MESSAGES:-200000}}
 EXEC_MESSAGES=${EXEC_MESSAGES:-${MESSAGES:-40000}}
-CONCURRENCY=${CONCURRENCY:-4}
+CONCURRENCY=${CONCURRENCY:-8}
 BODY_SIZE=${BODY_SIZE:-100}
 
 [ -x "$BIN" ] || { echo "build first: make" >&2; exit 1; }

@@ -48,4 +48,6 @@ static int handle(const tw_sqs_event *ev, tw_batch_result *out) {
   return rc;
 }
 
-int main(int argc, char **argv) { return tw_worker_main(argc, argv, handle); }
+int main(int argc, char **argv) {
+  return tw_worker_main(argc, argv, handle);
+}

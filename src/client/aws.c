@@ -87,9 +87,15 @@ void tw_aws_free(tw_aws *a) {
   free(a);
 }
 
-void tw_aws_set_timeout(tw_aws *a, int seconds) { a->timeout_s = seconds; }
-const tw_url *tw_aws_url(const tw_aws *a) { return &a->url; }
-const tw_aws_creds *tw_aws_creds_of(const tw_aws *a) { return &a->creds; }
+void tw_aws_set_timeout(tw_aws *a, int seconds) {
+  a->timeout_s = seconds;
+}
+const tw_url *tw_aws_url(const tw_aws *a) {
+  return &a->url;
+}
+const tw_aws_creds *tw_aws_creds_of(const tw_aws *a) {
+  return &a->creds;
+}
 
 static tw_http *borrow(tw_aws *a) {
   tw_http *h = NULL;

@@ -32,7 +32,8 @@ struct tw_http {
   int used; /* requests answered on this connection */
   char rb[16384];
   size_t rpos, rlen;
-  char *io; /* IO_CHUNK bytes for file bodies */
+  char *io;    /* IO_CHUNK bytes for file bodies */
+  tw_buf head; /* the request head, reused call after call */
 };
 
 /* --- URLs ---------------------------------------------------------------------- */
@@ -111,7 +112,9 @@ void tw_http_cancel_init(tw_http_cancel *c) {
   c->fired = 0;
 }
 
-void tw_http_cancel_destroy(tw_http_cancel *c) { pthread_mutex_destroy(&c->mu); }
+void tw_http_cancel_destroy(tw_http_cancel *c) {
+  pthread_mutex_destroy(&c->mu);
+}
 
 void tw_http_cancel_fire(tw_http_cancel *c) {
   pthread_mutex_lock(&c->mu);
@@ -179,6 +182,7 @@ tw_http *tw_http_new(const tw_url *u) {
   h->u = *u;
   h->fd = -1;
   h->timeout_s = 60;
+  tw_buf_init(&h->head, MAX_HEAD);
   return h;
 }
 
@@ -197,12 +201,17 @@ void tw_http_free(tw_http *h) {
   if (!h) return;
   tw_http_close(h);
   free(h->io);
+  tw_buf_free(&h->head);
   free(h);
 }
 
-void tw_http_set_timeout(tw_http *h, int seconds) { h->timeout_s = seconds > 0 ? seconds : 60; }
+void tw_http_set_timeout(tw_http *h, int seconds) {
+  h->timeout_s = seconds > 0 ? seconds : 60;
+}
 
-const tw_url *tw_http_url(const tw_http *h) { return &h->u; }
+const tw_url *tw_http_url(const tw_http *h) {
+  return &h->u;
+}
 
 /* Waits until fd is ready for ev. 0, or -1 with err set (timeout, cancel). */
 static int wait_fd(tw_http *h, short ev, char *err, size_t errlen) {
@@ -276,7 +285,8 @@ static int conn_open(tw_http *h, tw_http_cancel *cancel, char *err, size_t errle
   }
   freeaddrinfo(ai);
   if (fd < 0) {
-    snprintf(err, errlen, "cannot connect to %s: %s", h->u.hostport, strerror(e ? e : ECONNREFUSED));
+    snprintf(err, errlen, "cannot connect to %s: %s", h->u.hostport,
+             strerror(e ? e : ECONNREFUSED));
     return -1;
   }
   int one = 1;
@@ -552,7 +562,8 @@ static int read_head(tw_http *h, tw_http_resp *resp, int *got, char *err, size_t
     *got = 1;
     if (read_line(h, line, sizeof line, err, errlen)) return -1;
     int major, minor, status;
-    if (sscanf(line, "HTTP/%d.%d %d", &major, &minor, &status) != 3 || status < 100 || status > 999) {
+    if (sscanf(line, "HTTP/%d.%d %d", &major, &minor, &status) != 3 || status < 100 ||
+        status > 999) {
       snprintf(err, errlen, "malformed status line from %s", h->u.hostport);
       return -1;
     }
@@ -590,7 +601,8 @@ static int send_body_fd(tw_http *h, const tw_http_req *q, char *err, size_t errl
     ssize_t r = pread(q->body_fd, h->io, n, (off_t)off);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) {
-      snprintf(err, errlen, "reading the request body: %s", r < 0 ? strerror(errno) : "file shrank");
+      snprintf(err, errlen, "reading the request body: %s",
+               r < 0 ? strerror(errno) : "file shrank");
       return -2; /* not retryable */
     }
     if (io_write(h, h->io, (size_t)r, err, errlen)) return -1;
@@ -602,40 +614,41 @@ static int send_body_fd(tw_http *h, const tw_http_req *q, char *err, size_t errl
 
 /* One attempt. Returns 0, -1 (retry may help: nothing came back), -2 (fatal). */
 static int attempt(tw_http *h, const tw_http_req *q, tw_http_resp *resp, char *err, size_t errlen) {
-  tw_buf head;
-  tw_buf_init(&head, MAX_HEAD);
+  tw_buf *hb = &h->head;
+  tw_buf_reset(hb);
   int rc = -2, got = 0;
   const char *query = q->query && *q->query ? q->query : NULL;
-  tw_buf_printf(&head, "%s %s%s%s HTTP/1.1\r\n", q->method, q->path, query ? "?" : "",
+  tw_buf_printf(hb, "%s %s%s%s HTTP/1.1\r\n", q->method, q->path, query ? "?" : "",
                 query ? query : "");
-  if (!has_header(q, "host")) tw_buf_printf(&head, "Host: %s\r\n", h->u.hostport);
+  if (!has_header(q, "host")) tw_buf_printf(hb, "Host: %s\r\n", h->u.hostport);
   for (size_t i = 0; i < q->nheaders; i++)
-    tw_buf_printf(&head, "%s: %s\r\n", q->headers[i].name, q->headers[i].value);
+    tw_buf_printf(hb, "%s: %s\r\n", q->headers[i].name, q->headers[i].value);
   int is_head = !strcmp(q->method, "HEAD");
   if (!has_header(q, "content-length") &&
       (q->body_len || !(is_head || !strcmp(q->method, "GET") || !strcmp(q->method, "DELETE"))))
-    tw_buf_printf(&head, "Content-Length: %llu\r\n", (unsigned long long)q->body_len);
-  tw_buf_puts(&head, "\r\n");
-  if (head.overflow) {
+    tw_buf_printf(hb, "Content-Length: %llu\r\n", (unsigned long long)q->body_len);
+  tw_buf_puts(hb, "\r\n");
+  if (hb->overflow) {
     snprintf(err, errlen, "request headers too large");
     goto out;
   }
   rc = -1;
   if (q->body_fd >= 0 && q->body_len) {
-    if (io_write(h, head.data, head.len, err, errlen)) goto out;
+    if (io_write(h, hb->data, hb->len, err, errlen)) goto out;
     int b = send_body_fd(h, q, err, errlen);
     if (b) {
       rc = b;
       goto out;
     }
-  } else if (io_write2(h, head.data, head.len, q->body, (size_t)q->body_len, err, errlen)) {
+  } else if (io_write2(h, hb->data, hb->len, q->body, (size_t)q->body_len, err, errlen)) {
     goto out; /* head and body leave together: one segment for a small request */
   }
   if (read_head(h, resp, &got, err, errlen)) goto out;
   rc = -2; /* a response began: never resend */
   char v[128];
   int close_after = tw_http_resp_header(resp, "connection", v, sizeof v) && !strcasecmp(v, "close");
-  int chunked = tw_http_resp_header(resp, "transfer-encoding", v, sizeof v) && strcasestr(v, "chunked");
+  int chunked =
+      tw_http_resp_header(resp, "transfer-encoding", v, sizeof v) && strcasestr(v, "chunked");
   long long clen = -1;
   if (tw_http_resp_header(resp, "content-length", v, sizeof v)) clen = strtoll(v, NULL, 10);
   body_sink s = {.to_fd = (q->resp_fd >= 0 && resp->status / 100 == 2) ? q->resp_fd : -1,
@@ -651,11 +664,12 @@ static int attempt(tw_http *h, const tw_http_req *q, tw_http_resp *resp, char *e
     if (read_body(h, &s, UINT64_MAX, err, errlen)) goto out;
     close_after = 1;
   }
-  if (close_after) tw_http_close(h);
-  else h->used++;
+  if (close_after)
+    tw_http_close(h);
+  else
+    h->used++;
   rc = 0;
 out:
-  tw_buf_free(&head);
   if (rc == -1 && got) rc = -2;
   if (rc) tw_http_close(h);
   return rc;

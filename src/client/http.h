@@ -23,10 +23,10 @@
 /* An endpoint URL: http[s]://host[:port][/path]. */
 typedef struct {
   int tls;
-  char host[256];  /* without brackets for IPv6 literals */
-  char port[8];    /* always set: explicit, else 80 / 443 */
+  char host[256];     /* without brackets for IPv6 literals */
+  char port[8];       /* always set: explicit, else 80 / 443 */
   char hostport[272]; /* the Host header value: host, plus ":port" when not the default */
-  char path[1024]; /* "" or "/..." without a trailing slash, raw as given */
+  char path[1024];    /* "" or "/..." without a trailing slash, raw as given */
 } tw_url;
 
 /* Parses s. Returns 0, or -1 with a message in err. */
@@ -77,9 +77,9 @@ typedef struct {
 
 typedef struct {
   int status;
-  tw_buf body;          /* buffered body (also error bodies when resp_fd is used) */
-  uint64_t body_bytes;  /* bytes of body received (buffered or written to resp_fd) */
-  tw_buf head;          /* raw header lines, for tw_http_resp_header */
+  tw_buf body;         /* buffered body (also error bodies when resp_fd is used) */
+  uint64_t body_bytes; /* bytes of body received (buffered or written to resp_fd) */
+  tw_buf head;         /* raw header lines, for tw_http_resp_header */
 } tw_http_resp;
 
 void tw_http_resp_init(tw_http_resp *r);

@@ -38,8 +38,12 @@ void tw_s3c_free(tw_s3c *c) {
   free(c);
 }
 
-tw_aws *tw_s3c_aws(tw_s3c *c) { return c->aws; }
-void tw_s3c_set_sign_payload(tw_s3c *c, int on) { c->sign_payload = on; }
+tw_aws *tw_s3c_aws(tw_s3c *c) {
+  return c->aws;
+}
+void tw_s3c_set_sign_payload(tw_s3c *c, int on) {
+  c->sign_payload = on;
+}
 
 const char *tw_s3c_strerror(const tw_s3c_error *e, char *out, size_t n) {
   if (e->code[0])
@@ -206,12 +210,12 @@ static int put(tw_s3c *c, const char *bucket, const char *key, const void *data,
 }
 
 int tw_s3c_put_fd(tw_s3c *c, const char *bucket, const char *key, int fd, uint64_t off,
-                 uint64_t len, const char *content_type, char *etag, tw_s3c_error *e) {
+                  uint64_t len, const char *content_type, char *etag, tw_s3c_error *e) {
   return put(c, bucket, key, NULL, fd, off, len, content_type, etag, e);
 }
 
 int tw_s3c_put_file(tw_s3c *c, const char *bucket, const char *key, const char *path,
-                   const char *content_type, char *etag, tw_s3c_error *e) {
+                    const char *content_type, char *etag, tw_s3c_error *e) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     char m[600];
@@ -231,7 +235,7 @@ int tw_s3c_put_file(tw_s3c *c, const char *bucket, const char *key, const char *
 }
 
 int tw_s3c_put_buffer(tw_s3c *c, const char *bucket, const char *key, const void *data, size_t len,
-                     const char *content_type, char *etag, tw_s3c_error *e) {
+                      const char *content_type, char *etag, tw_s3c_error *e) {
   return put(c, bucket, key, data ? data : "", -1, 0, len, content_type, etag, e);
 }
 
@@ -267,12 +271,12 @@ static int simple(tw_s3c *c, const char *method, const char *bucket, const char 
 }
 
 int tw_s3c_get_fd(tw_s3c *c, const char *bucket, const char *key, int fd, uint64_t *size,
-                 tw_s3c_error *e) {
+                  tw_s3c_error *e) {
   return simple(c, "GET", bucket, key, NULL, fd, size, e);
 }
 
 int tw_s3c_get_file(tw_s3c *c, const char *bucket, const char *key, const char *path,
-                   uint64_t *size, tw_s3c_error *e) {
+                    uint64_t *size, tw_s3c_error *e) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     char m[600];

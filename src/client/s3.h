@@ -38,21 +38,21 @@ void tw_s3c_set_sign_payload(tw_s3c *c, int on);
 /* PutObject from the file at path (streamed). content_type may be NULL.
  * etag (optional, 128 bytes) receives the ETag header as sent (quoted). */
 int tw_s3c_put_file(tw_s3c *c, const char *bucket, const char *key, const char *path,
-                   const char *content_type, char *etag, tw_s3c_error *e);
+                    const char *content_type, char *etag, tw_s3c_error *e);
 /* The same from an open file: len bytes from offset off (pread). */
 int tw_s3c_put_fd(tw_s3c *c, const char *bucket, const char *key, int fd, uint64_t off,
-                 uint64_t len, const char *content_type, char *etag, tw_s3c_error *e);
+                  uint64_t len, const char *content_type, char *etag, tw_s3c_error *e);
 /* PutObject from memory. */
-int tw_s3c_put_buffer(tw_s3c *c, const char *bucket, const char *key, const void *data,
-                     size_t len, const char *content_type, char *etag, tw_s3c_error *e);
+int tw_s3c_put_buffer(tw_s3c *c, const char *bucket, const char *key, const void *data, size_t len,
+                      const char *content_type, char *etag, tw_s3c_error *e);
 
 /* GetObject into the file at path (created or truncated, mode 0600; removed
  * again when the download fails). *size (optional) receives the byte count. */
 int tw_s3c_get_file(tw_s3c *c, const char *bucket, const char *key, const char *path,
-                   uint64_t *size, tw_s3c_error *e);
+                    uint64_t *size, tw_s3c_error *e);
 /* GetObject appended to an open fd. */
 int tw_s3c_get_fd(tw_s3c *c, const char *bucket, const char *key, int fd, uint64_t *size,
-                 tw_s3c_error *e);
+                  tw_s3c_error *e);
 
 /* HeadObject: *size (optional) receives Content-Length. A missing object is
  * status 404, code "NoSuchKey" (HEAD answers carry no body). */

@@ -1,11 +1,13 @@
 /* SQS JSON 1.0 client. */
 #include "client/sqs.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "client/json_parse.h"
 #include "core/buf.h"
 #include "core/json_out.h"
 
@@ -16,8 +18,54 @@ struct tw_sqsc {
   tw_aws *aws;
 };
 
+/* Each thread keeps its request and response buffers from call to call:
+ * fresh ones per call made malloc (and its consolidation of freed jansson
+ * nodes) a tenth of a worker's CPU. Oversized ones are not kept. */
+typedef struct {
+  tw_buf req;
+  tw_http_resp resp;
+} call_bufs;
+
+#define KEEP_BUFS (1u << 20)
+
+static pthread_key_t g_bufs_key;
+static pthread_once_t g_bufs_once = PTHREAD_ONCE_INIT;
+
+static void bufs_free(void *p) {
+  call_bufs *b = p;
+  tw_buf_free(&b->req);
+  tw_http_resp_free(&b->resp);
+  free(b);
+}
+
+static void bufs_key_init(void) {
+  pthread_key_create(&g_bufs_key, bufs_free);
+}
+
+static call_bufs *bufs_get(void) {
+  pthread_once(&g_bufs_once, bufs_key_init);
+  call_bufs *b = pthread_getspecific(g_bufs_key);
+  if (!b && (b = calloc(1, sizeof *b))) {
+    tw_buf_init(&b->req, MAX_RESPONSE);
+    tw_http_resp_init(&b->resp);
+    pthread_setspecific(g_bufs_key, b);
+  }
+  return b;
+}
+
+static void bufs_trim(call_bufs *b) {
+  if (b->req.alloc > KEEP_BUFS) {
+    tw_buf_free(&b->req);
+    tw_buf_init(&b->req, MAX_RESPONSE);
+  }
+  if (b->resp.body.alloc > KEEP_BUFS) {
+    tw_http_resp_free(&b->resp);
+    tw_http_resp_init(&b->resp);
+  }
+}
+
 tw_sqsc *tw_sqsc_new(const char *endpoint_url, const tw_aws_creds *creds, char *err,
-                   size_t errlen) {
+                     size_t errlen) {
   tw_aws *a = tw_aws_new(endpoint_url, "sqs", creds, err, errlen);
   if (!a) return NULL;
   tw_sqsc *c = calloc(1, sizeof *c);
@@ -36,7 +84,9 @@ void tw_sqsc_free(tw_sqsc *c) {
   free(c);
 }
 
-tw_aws *tw_sqsc_aws(tw_sqsc *c) { return c->aws; }
+tw_aws *tw_sqsc_aws(tw_sqsc *c) {
+  return c->aws;
+}
 
 const char *tw_sqsc_strerror(const tw_sqsc_error *e, char *out, size_t n) {
   if (e->code[0])
@@ -77,13 +127,22 @@ static void parse_error(const tw_http_resp *r, tw_sqsc_error *e) {
 }
 
 int tw_sqsc_call(tw_sqsc *c, const char *action, json_t *req, json_t **resp, tw_sqsc_error *e,
-                tw_http_cancel *cancel) {
-  tw_buf body;
-  tw_buf_init(&body, MAX_RESPONSE);
+                 tw_http_cancel *cancel) {
+  call_bufs *cb = bufs_get();
+  if (!cb) {
+    set_error(e, -1, "", "out of memory");
+    return -1;
+  }
+  tw_buf *body = &cb->req;
+  tw_buf_reset(body);
   if (req)
-    tw_json_write(&body, req);
+    tw_json_write(body, req);
   else
-    tw_buf_puts(&body, "{}");
+    tw_buf_puts(body, "{}");
+  if (body->overflow) {
+    set_error(e, -1, "", "the request is too large");
+    return -1;
+  }
   char target[96];
   snprintf(target, sizeof target, "AmazonSQS.%s", action);
   tw_kv h[] = {{"Content-Type", "application/x-amz-json-1.0"}, {"X-Amz-Target", target}};
@@ -91,27 +150,24 @@ int tw_sqsc_call(tw_sqsc *c, const char *action, json_t *req, json_t **resp, tw_
                    .path = "/",
                    .headers = h,
                    .nheaders = 2,
-                   .body = body.data,
-                   .body_len = body.len,
+                   .body = body->data,
+                   .body_len = body->len,
                    .body_fd = -1,
                    .resp_cap = MAX_RESPONSE,
                    .resp_fd = -1,
                    .cancel = cancel};
-  tw_http_resp r;
-  tw_http_resp_init(&r);
+  tw_http_resp *r = &cb->resp;
   int rc = -1;
   char err[512];
   for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     if (attempt > 1) usleep(100000u << (attempt - 1)); /* 200 ms, 400 ms */
-    if (tw_aws_request(c->aws, &q, NULL, &r, err, sizeof err)) {
+    if (tw_aws_request(c->aws, &q, NULL, r, err, sizeof err)) {
       set_error(e, -1, "", err);
       if (cancel && tw_http_cancel_fired(cancel)) break;
       continue;
     }
-    if (r.status == 200) {
-      json_error_t je;
-      json_t *doc = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, &je);
-      if (!doc && r.body.len == 0) doc = json_object();
+    if (r->status == 200) {
+      json_t *doc = r->body.len ? tw_json_parse(r->body.data, r->body.len, NULL, 0) : json_object();
       if (!doc || !json_is_object(doc)) {
         json_decref(doc);
         set_error(e, 200, "", "the response is not a JSON object");
@@ -124,11 +180,10 @@ int tw_sqsc_call(tw_sqsc *c, const char *action, json_t *req, json_t **resp, tw_
       rc = 0;
       break;
     }
-    parse_error(&r, e);
-    if (r.status != 500 && r.status != 503) break;
+    parse_error(r, e);
+    if (r->status != 500 && r->status != 503) break;
   }
-  tw_http_resp_free(&r);
-  tw_buf_free(&body);
+  bufs_trim(cb);
   return rc;
 }
 
@@ -165,11 +220,11 @@ int tw_sqsc_queue_attributes(tw_sqsc *c, const char *queue_url, json_t **attrs, 
 }
 
 int tw_sqsc_receive(tw_sqsc *c, const char *queue_url, int max, int wait_s, int visibility,
-                   json_t **messages, tw_sqsc_error *e, tw_http_cancel *cancel) {
-  json_t *req = json_pack("{s:s,s:i,s:i,s:[s],s:[s],s:[s]}", "QueueUrl", queue_url,
-                          "MaxNumberOfMessages", max, "WaitTimeSeconds", wait_s,
-                          "MessageSystemAttributeNames", "All", "AttributeNames", "All",
-                          "MessageAttributeNames", "All");
+                    json_t **messages, tw_sqsc_error *e, tw_http_cancel *cancel) {
+  json_t *req =
+      json_pack("{s:s,s:i,s:i,s:[s],s:[s],s:[s]}", "QueueUrl", queue_url, "MaxNumberOfMessages",
+                max, "WaitTimeSeconds", wait_s, "MessageSystemAttributeNames", "All",
+                "AttributeNames", "All", "MessageAttributeNames", "All");
   if (visibility >= 0) json_object_set_new(req, "VisibilityTimeout", json_integer(visibility));
   json_t *resp = NULL;
   int rc = tw_sqsc_call(c, "ReceiveMessage", req, &resp, e, cancel);
@@ -229,19 +284,19 @@ static int batch(tw_sqsc *c, const char *action, const char *queue_url, const ch
 }
 
 int tw_sqsc_delete_batch(tw_sqsc *c, const char *queue_url, const char *const *handles, size_t n,
-                        int *ok, tw_sqsc_error *e) {
+                         int *ok, tw_sqsc_error *e) {
   return batch(c, "DeleteMessageBatch", queue_url, handles, n, -1, ok, e);
 }
 
 int tw_sqsc_change_visibility_batch(tw_sqsc *c, const char *queue_url, const char *const *handles,
-                                   size_t n, int timeout_s, int *ok, tw_sqsc_error *e) {
+                                    size_t n, int timeout_s, int *ok, tw_sqsc_error *e) {
   return batch(c, "ChangeMessageVisibilityBatch", queue_url, handles, n,
                timeout_s < 0 ? 0 : timeout_s, ok, e);
 }
 
 int tw_sqsc_send(tw_sqsc *c, const char *queue_url, const char *body, size_t len,
-                json_t *attributes, const char *group_id, const char *dedup_id, int delay_s,
-                char *message_id, tw_sqsc_error *e) {
+                 json_t *attributes, const char *group_id, const char *dedup_id, int delay_s,
+                 char *message_id, tw_sqsc_error *e) {
   json_t *b = json_stringn(body, len);
   if (!b) {
     set_error(e, -1, "", "the body is not valid UTF-8");

@@ -27,7 +27,7 @@ typedef struct tw_sqsc tw_sqsc;
  * (then code is "" and message says why; "cancelled" when a cancel token fired). */
 typedef struct {
   int status;
-  char code[128];     /* the shape after '#' in __type: "QueueDoesNotExist", ... */
+  char code[128]; /* the shape after '#' in __type: "QueueDoesNotExist", ... */
   char message[1024];
 } tw_sqsc_error;
 
@@ -41,7 +41,7 @@ tw_aws *tw_sqsc_aws(tw_sqsc *c);
  * 503 answers are tried up to 3 times in all (not after a cancel). Returns 0,
  * or -1 with e filled. cancel may be NULL. */
 int tw_sqsc_call(tw_sqsc *c, const char *action, json_t *req, json_t **resp, tw_sqsc_error *e,
-                tw_http_cancel *cancel);
+                 tw_http_cancel *cancel);
 
 /* GetQueueUrl. A name or a full URL ("http(s)://...": returned as is). */
 int tw_sqsc_queue_url(tw_sqsc *c, const char *name_or_url, char *out, size_t n, tw_sqsc_error *e);
@@ -54,23 +54,23 @@ int tw_sqsc_queue_attributes(tw_sqsc *c, const char *queue_url, json_t **attrs, 
  * queue's own; asks for all system attributes and all message attributes.
  * *messages is the Messages array (new reference, possibly empty). */
 int tw_sqsc_receive(tw_sqsc *c, const char *queue_url, int max, int wait_s, int visibility,
-                   json_t **messages, tw_sqsc_error *e, tw_http_cancel *cancel);
+                    json_t **messages, tw_sqsc_error *e, tw_http_cancel *cancel);
 
 /* DeleteMessageBatch / ChangeMessageVisibilityBatch over n receipt handles
  * (any n: sent 10 at a time). ok[i] (optional) is set to 1 for entries that
  * succeeded, 0 for failed ones. Returns the number of failed entries, or -1
  * when a whole request failed (e filled; ok[] of its entries stays 0). */
 int tw_sqsc_delete_batch(tw_sqsc *c, const char *queue_url, const char *const *handles, size_t n,
-                        int *ok, tw_sqsc_error *e);
+                         int *ok, tw_sqsc_error *e);
 int tw_sqsc_change_visibility_batch(tw_sqsc *c, const char *queue_url, const char *const *handles,
-                                   size_t n, int timeout_s, int *ok, tw_sqsc_error *e);
+                                    size_t n, int timeout_s, int *ok, tw_sqsc_error *e);
 
 /* SendMessage. attributes: the MessageAttributes map ({"k":{"DataType":
  * "String","StringValue":"v"}}) or NULL; group_id / dedup_id for FIFO or NULL;
  * delay_s -1 for none. message_id (optional, 128 bytes) receives the id. */
 int tw_sqsc_send(tw_sqsc *c, const char *queue_url, const char *body, size_t len,
-                json_t *attributes, const char *group_id, const char *dedup_id, int delay_s,
-                char *message_id, tw_sqsc_error *e);
+                 json_t *attributes, const char *group_id, const char *dedup_id, int delay_s,
+                 char *message_id, tw_sqsc_error *e);
 
 /* "<code>: <message>" (or the transport error) for logs. */
 const char *tw_sqsc_strerror(const tw_sqsc_error *e, char *out, size_t n);

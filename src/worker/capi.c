@@ -17,6 +17,7 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "worker/internal.h"
+#include "worker/payload.h"
 
 struct tw_batch_result {
   char **ids;
@@ -63,10 +64,14 @@ typedef struct {
   pthread_cond_t cv;
 } call;
 
-static const char *const attr_order[] = {
-    "ApproximateReceiveCount", "SentTimestamp",   "SenderId",
-    "ApproximateFirstReceiveTimestamp", "SequenceNumber", "MessageGroupId",
-    "MessageDeduplicationId",  NULL};
+static const char *const attr_order[] = {"ApproximateReceiveCount",
+                                         "SentTimestamp",
+                                         "SenderId",
+                                         "ApproximateFirstReceiveTimestamp",
+                                         "SequenceNumber",
+                                         "MessageGroupId",
+                                         "MessageDeduplicationId",
+                                         NULL};
 
 const char *tw_sqs_record_attribute(const tw_sqs_record *r, const char *name) {
   for (size_t i = 0; i < r->nattributes; i++)
@@ -356,11 +361,20 @@ tw_wanswer_kind tw_wcapi_run(tw_worker *w, tw_wslot *s, tw_wbatch *b, tw_wmsg **
 
 /* --- the runtime's main for C handlers --------------------------------------------------- */
 
+/* --keep-payloads (the payload hooks' own option; `tweedle pipeline` passes it the same way). */
+static int payload_option(void *ud, const char *name, const char *value) {
+  (void)value;
+  if (strcmp(name, "keep-payloads")) return -1;
+  ((tw_payload_worker *)ud)->keep_payloads = 1;
+  return 0;
+}
+
 int tw_worker_main(int argc, char **argv, tw_handler_fn fn) {
   tw_worker_opts o;
   tw_worker_opts_defaults(&o);
   char err[512];
-  int p = tw_worker_parse(&o, argc, argv, 0, NULL, NULL, err, sizeof err);
+  tw_payload_worker pw = {0};
+  int p = tw_worker_parse(&o, argc, argv, 0, payload_option, &pw, err, sizeof err);
   if (p == 1) return 0;
   if (p < 0) {
     fprintf(stderr, "%s: %s\n", argc > 0 ? argv[0] : "worker", err);
@@ -373,5 +387,8 @@ int tw_worker_main(int argc, char **argv, tw_handler_fn fn) {
   o.mode = TW_WMODE_FN;
   o.fn = fn;
   tw_log_setup(o.log_json, TW_LOG_INFO);
-  return tw_worker_run(&o, NULL);
+  /* extended-client pointers are resolved before the handler sees a record */
+  tw_worker_ext ext = {0};
+  tw_payload_worker_ext(&ext, &pw);
+  return tw_worker_run(&o, &ext);
 }

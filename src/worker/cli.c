@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "worker/internal.h"
+#include "worker/payload.h"
 
 const char *const tw_worker_options_help =
     "  --queue NAME|URL          the queue to consume (required)\n"
@@ -32,10 +33,13 @@ const char *const tw_worker_options_help =
     "                            completion or failure to the job API; upload the file the\n"
     "                            handler writes to $TWEEDLE_JOB_OUTPUT as the job's result\n"
     "  --results-bucket NAME     where job results go (default tweedle-results)\n"
+    "  --keep-payloads           keep extended-client payload objects after success\n"
+    "                            (default: deleted with their message)\n"
     "  --api-key KEY             job API key (default $TWEEDLE_API_KEY)\n"
     "  --jobs-endpoint URL       job API base (default: the SQS endpoint)\n"
     "  --s3-endpoint URL         S3 endpoint for results (default: --endpoint,\n"
-    "                            AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL)\n";
+    "                            AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else the SQS\n"
+    "                            endpoint unless that is AWS's)\n";
 
 static const char *worker_usage =
     "usage: tweedle worker --queue NAME|URL (--exec CMD | --exec-persistent CMD) [options]\n"
@@ -109,11 +113,25 @@ static int copy(const char *name, const char *v, char *dst, size_t n, char *err,
 
 static const char *const flags_without_value[] = {"report-batch-item-failures", "jobs", "help",
                                                   NULL};
-static const char *const flags_with_value[] = {
-    "queue",        "endpoint",         "s3-endpoint",    "exec",          "exec-persistent",
-    "batch-size",   "batch-window",     "concurrency",    "timeout",       "kill-grace",
-    "retry-delay",  "visibility-timeout", "poll-wait", "metrics-interval", "log-format", "results-bucket",
-    "api-key",      "jobs-endpoint",    NULL};
+static const char *const flags_with_value[] = {"queue",
+                                               "endpoint",
+                                               "s3-endpoint",
+                                               "exec",
+                                               "exec-persistent",
+                                               "batch-size",
+                                               "batch-window",
+                                               "concurrency",
+                                               "timeout",
+                                               "kill-grace",
+                                               "retry-delay",
+                                               "visibility-timeout",
+                                               "poll-wait",
+                                               "metrics-interval",
+                                               "log-format",
+                                               "results-bucket",
+                                               "api-key",
+                                               "jobs-endpoint",
+                                               NULL};
 
 int tw_worker_parse(tw_worker_opts *o, int argc, char **argv, int allow_exec,
                     tw_worker_unknown_fn unknown, void *ud, char *err, size_t errlen) {
@@ -245,16 +263,28 @@ int tw_worker_parse(tw_worker_opts *o, int argc, char **argv, int allow_exec,
   return 0;
 }
 
+/* --keep-payloads (the payload hooks' own option; `tweedle pipeline` passes it the same way). */
+static int payload_option(void *ud, const char *name, const char *value) {
+  (void)value;
+  if (strcmp(name, "keep-payloads")) return -1;
+  ((tw_payload_worker *)ud)->keep_payloads = 1;
+  return 0;
+}
+
 int tw_worker_cli(int argc, char **argv) {
   tw_worker_opts o;
   tw_worker_opts_defaults(&o);
   char err[600];
-  int p = tw_worker_parse(&o, argc, argv, 1, NULL, NULL, err, sizeof err);
+  tw_payload_worker pw = {0};
+  int p = tw_worker_parse(&o, argc, argv, 1, payload_option, &pw, err, sizeof err);
   if (p == 1) return 0;
   if (p < 0) {
     fprintf(stderr, "tweedle worker: %s\n", err);
     return 2;
   }
   tw_log_setup(o.log_json, TW_LOG_INFO);
-  return tw_worker_run(&o, NULL);
+  /* extended-client pointers are resolved before the handler sees a record */
+  tw_worker_ext ext = {0};
+  tw_payload_worker_ext(&ext, &pw);
+  return tw_worker_run(&o, &ext);
 }

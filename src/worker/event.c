@@ -5,14 +5,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client/json_parse.h"
 #include "core/buf.h"
 #include "core/json_out.h"
 
 /* The order Lambda's events list system attributes in. */
-static const char *const attr_order[] = {
-    "ApproximateReceiveCount", "SentTimestamp",   "SenderId",
-    "ApproximateFirstReceiveTimestamp", "SequenceNumber", "MessageGroupId",
-    "MessageDeduplicationId",  NULL};
+static const char *const attr_order[] = {"ApproximateReceiveCount",
+                                         "SentTimestamp",
+                                         "SenderId",
+                                         "ApproximateFirstReceiveTimestamp",
+                                         "SequenceNumber",
+                                         "MessageGroupId",
+                                         "MessageDeduplicationId",
+                                         NULL};
 
 static int known_attr(const char *k) {
   for (int i = 0; attr_order[i]; i++)
@@ -75,7 +80,8 @@ static void put_msg_attrs(tw_buf *b, json_t *attrs) {
       put_str(b, "binaryValue", bv);
       tw_buf_putc(b, ',');
     }
-    json_t *sl = json_object_get(v, "StringListValues"), *bl = json_object_get(v, "BinaryListValues");
+    json_t *sl = json_object_get(v, "StringListValues"),
+           *bl = json_object_get(v, "BinaryListValues");
     put_key(b, "stringListValues");
     if (json_is_array(sl))
       tw_json_write(b, sl);
@@ -96,54 +102,51 @@ static void put_msg_attrs(tw_buf *b, json_t *attrs) {
 
 int tw_wevent_write(tw_wstream *s, tw_wmsg *const *msgs, size_t n, const char *arn,
                     const char *region) {
-  tw_buf b;
-  tw_buf_init(&b, (size_t)1 << 32);
-  int rc = 0;
-  tw_buf_puts(&b, "{\"Records\":[");
-  for (size_t i = 0; i < n && rc == 0; i++) {
+  size_t mark;
+  tw_buf *b = tw_wstream_begin(s, &mark);
+  tw_buf_puts(b, "{\"Records\":[");
+  for (size_t i = 0; i < n; i++) {
     json_t *raw = msgs[i]->raw;
-    if (i) tw_buf_putc(&b, ',');
-    tw_buf_putc(&b, '{');
-    put_str(&b, "messageId", json_object_get(raw, "MessageId"));
-    tw_buf_putc(&b, ',');
-    put_str(&b, "receiptHandle", json_object_get(raw, "ReceiptHandle"));
-    tw_buf_putc(&b, ',');
+    if (i) tw_buf_putc(b, ',');
+    tw_buf_putc(b, '{');
+    put_str(b, "messageId", json_object_get(raw, "MessageId"));
+    tw_buf_putc(b, ',');
+    put_str(b, "receiptHandle", json_object_get(raw, "ReceiptHandle"));
+    tw_buf_putc(b, ',');
     if (msgs[i]->body_path) { /* stream the file between the quotes */
-      put_key(&b, "body");
-      tw_buf_putc(&b, '"');
-      if (tw_wstream_mem(s, b.data, b.len) || tw_wstream_file(s, msgs[i]->body_path, 1)) rc = -1;
-      tw_buf_reset(&b);
-      tw_buf_putc(&b, '"');
+      put_key(b, "body");
+      tw_buf_putc(b, '"');
+      if (tw_wstream_end(s, mark) || tw_wstream_file(s, msgs[i]->body_path, 1)) return -1;
+      b = tw_wstream_begin(s, &mark);
+      tw_buf_putc(b, '"');
     } else {
-      put_str(&b, "body", json_object_get(raw, "Body"));
+      put_str(b, "body", json_object_get(raw, "Body"));
     }
-    tw_buf_putc(&b, ',');
-    put_key(&b, "attributes");
+    tw_buf_putc(b, ',');
+    put_key(b, "attributes");
     json_t *attrs = json_object_get(raw, "Attributes");
-    put_attrs(&b, json_is_object(attrs) ? attrs : NULL);
-    tw_buf_putc(&b, ',');
-    put_key(&b, "messageAttributes");
+    put_attrs(b, json_is_object(attrs) ? attrs : NULL);
+    tw_buf_putc(b, ',');
+    put_key(b, "messageAttributes");
     json_t *ma = json_object_get(raw, "MessageAttributes");
-    put_msg_attrs(&b, json_is_object(ma) ? ma : NULL);
-    tw_buf_putc(&b, ',');
-    put_str(&b, "md5OfBody", json_object_get(raw, "MD5OfBody"));
+    put_msg_attrs(b, json_is_object(ma) ? ma : NULL);
+    tw_buf_putc(b, ',');
+    put_str(b, "md5OfBody", json_object_get(raw, "MD5OfBody"));
     json_t *mda = json_object_get(raw, "MD5OfMessageAttributes");
     if (json_is_string(mda)) {
-      tw_buf_putc(&b, ',');
-      put_str(&b, "md5OfMessageAttributes", mda);
+      tw_buf_putc(b, ',');
+      put_str(b, "md5OfMessageAttributes", mda);
     }
-    tw_buf_puts(&b, ",\"eventSource\":\"aws:sqs\",");
-    put_key(&b, "eventSourceARN");
-    tw_json_write_string(&b, arn, strlen(arn));
-    tw_buf_putc(&b, ',');
-    put_key(&b, "awsRegion");
-    tw_json_write_string(&b, region, strlen(region));
-    tw_buf_putc(&b, '}');
+    tw_buf_puts(b, ",\"eventSource\":\"aws:sqs\",");
+    put_key(b, "eventSourceARN");
+    tw_json_write_string(b, arn, strlen(arn));
+    tw_buf_putc(b, ',');
+    put_key(b, "awsRegion");
+    tw_json_write_string(b, region, strlen(region));
+    tw_buf_putc(b, '}');
   }
-  tw_buf_puts(&b, "]}");
-  if (b.overflow || (rc == 0 && tw_wstream_mem(s, b.data, b.len))) rc = -1;
-  tw_buf_free(&b);
-  return rc;
+  tw_buf_puts(b, "]}");
+  return tw_wstream_end(s, mark);
 }
 
 static int is_blank(const char *p, size_t n) {
@@ -156,13 +159,12 @@ tw_wanswer_kind tw_wanswer_apply(const char *out, size_t len, int report_failure
                                  tw_wmsg *const *msgs, size_t n, char *why, size_t whylen) {
   why[0] = 0;
   if (!out || is_blank(out, len)) return TW_WANSWER_SUCCESS;
-  json_error_t je;
-  json_t *doc = json_loadb(out, len, JSON_DECODE_ANY, &je);
+  char jerr[160];
+  json_t *doc = tw_json_parse(out, len, jerr, sizeof jerr);
   if (!report_failures) {
     /* the answer is ignored, except a function error (persistent handlers) */
-    const char *msg = json_is_object(doc)
-                          ? json_string_value(json_object_get(doc, "errorMessage"))
-                          : NULL;
+    const char *msg =
+        json_is_object(doc) ? json_string_value(json_object_get(doc, "errorMessage")) : NULL;
     int err = json_is_object(doc) && (msg || json_object_get(doc, "errorType"));
     if (err) snprintf(why, whylen, "handler error: %s", msg ? msg : "(no errorMessage)");
     json_decref(doc);
@@ -170,7 +172,7 @@ tw_wanswer_kind tw_wanswer_apply(const char *out, size_t len, int report_failure
   }
   tw_wanswer_kind kind = TW_WANSWER_FAILED;
   if (!doc) {
-    snprintf(why, whylen, "the handler's answer is not JSON: %s", je.text);
+    snprintf(why, whylen, "the handler's answer is not JSON: %s", jerr);
     return kind;
   }
   if (json_is_null(doc)) {

@@ -20,9 +20,9 @@ int tw_wevent_write(tw_wstream *s, tw_wmsg *const *msgs, size_t n, const char *a
 
 /* The parsed answer of a handler, before it is applied. */
 typedef enum {
-  TW_WANSWER_SUCCESS,  /* everything succeeded */
-  TW_WANSWER_PARTIAL,  /* ids lists the failed ones */
-  TW_WANSWER_FAILED,   /* the whole batch failed (why says why) */
+  TW_WANSWER_SUCCESS, /* everything succeeded */
+  TW_WANSWER_PARTIAL, /* ids lists the failed ones */
+  TW_WANSWER_FAILED,  /* the whole batch failed (why says why) */
 } tw_wanswer_kind;
 
 /* Decides what a handler's answer means, as Lambda does:

@@ -23,6 +23,7 @@ typedef struct tw_wslot {
   pthread_t th;
   tw_http_cancel cancel; /* fired at shutdown: ends the long poll in progress */
   tw_pproc *pp;          /* --exec-persistent */
+  tw_wstream *in;        /* the event being handed over (reused batch after batch) */
   int pp_fails;          /* consecutive failed starts/exchanges, for back-off */
   char job_output[512];  /* --jobs: $TWEEDLE_JOB_OUTPUT of this slot */
   /* the batch in flight, shared with the heartbeat thread (under mu) */
@@ -51,7 +52,7 @@ struct tw_worker {
   char queue_url[2048];
   char queue_arn[512];
   int fifo;
-  int visibility; /* seconds the queue hides a received message */
+  int visibility;        /* seconds the queue hides a received message */
   volatile int stopping; /* drain: no new polls */
   volatile int force;    /* a second signal: stop handlers now */
   int wake[2];           /* self-pipe: tw_worker_stop, end of run */

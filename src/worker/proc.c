@@ -25,7 +25,7 @@ extern char **environ;
 /* --- input streams ------------------------------------------------------------------- */
 
 typedef struct {
-  int file;      /* 0: bytes [off, off+len) of mem; 1: fd */
+  int file; /* 0: bytes [off, off+len) of mem; 1: fd */
   size_t off, len;
   int fd, esc;
 } piece;
@@ -35,11 +35,11 @@ struct tw_wstream {
   piece *p;
   size_t n, cap;
   /* reading */
-  size_t cur, at;          /* piece, offset inside a memory piece */
-  uint64_t fpos;           /* offset inside the current file */
-  char *raw, *chunk;       /* file reading: raw bytes, escaped bytes */
+  size_t cur, at;    /* piece, offset inside a memory piece */
+  uint64_t fpos;     /* offset inside the current file */
+  char *raw, *chunk; /* file reading: raw bytes, escaped bytes */
   size_t chunk_len, chunk_at;
-  int eof_piece;           /* the current file piece is exhausted once chunk drains */
+  int eof_piece; /* the current file piece is exhausted once chunk drains */
 };
 
 tw_wstream *tw_wstream_new(void) {
@@ -73,13 +73,28 @@ static piece *add_piece(tw_wstream *s) {
   return x;
 }
 
-int tw_wstream_mem(tw_wstream *s, const char *p, size_t n) {
+void tw_wstream_reset(tw_wstream *s) {
+  for (size_t i = 0; i < s->n; i++)
+    if (s->p[i].file) close(s->p[i].fd);
+  s->n = 0;
+  tw_buf_reset(&s->mem);
+  tw_wstream_rewind(s);
+}
+
+tw_buf *tw_wstream_begin(tw_wstream *s, size_t *mark) {
+  *mark = s->mem.len;
+  return &s->mem;
+}
+
+/* Records mem[off, mem.len) as the next memory piece (merged with the last
+ * piece when they touch). */
+static int note_mem(tw_wstream *s, size_t off) {
+  size_t n = s->mem.len - off;
+  if (s->mem.overflow) return -1;
   if (!n) return 0;
   piece *last = s->n ? &s->p[s->n - 1] : NULL;
-  size_t off = s->mem.len;
-  if (tw_buf_append(&s->mem, p, n)) return -1;
   if (last && !last->file && last->off + last->len == off) {
-    last->len += n; /* extend the previous memory piece */
+    last->len += n;
     return 0;
   }
   piece *x = add_piece(s);
@@ -89,7 +104,20 @@ int tw_wstream_mem(tw_wstream *s, const char *p, size_t n) {
   return 0;
 }
 
-int tw_wstream_str(tw_wstream *s, const char *str) { return tw_wstream_mem(s, str, strlen(str)); }
+int tw_wstream_end(tw_wstream *s, size_t mark) {
+  return note_mem(s, mark);
+}
+
+int tw_wstream_mem(tw_wstream *s, const char *p, size_t n) {
+  if (!n) return 0;
+  size_t off = s->mem.len;
+  if (tw_buf_append(&s->mem, p, n)) return -1;
+  return note_mem(s, off);
+}
+
+int tw_wstream_str(tw_wstream *s, const char *str) {
+  return tw_wstream_mem(s, str, strlen(str));
+}
 
 int tw_wstream_file(tw_wstream *s, const char *path, int json_escape) {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -320,8 +348,8 @@ static int spawn(const char *cmd, char *const *extra, child *c, char *err, size_
   posix_spawnattr_setsigmask(&at, &none);
   posix_spawnattr_setsigdefault(&at, &all);
   posix_spawnattr_setpgroup(&at, 0);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                    POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setflags(&at,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   char *shargv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
   char **argv = simple_words(cmd);
   int e = argv ? posix_spawnp(&c->pid, argv[0], &fa, &at, argv, env)
@@ -403,7 +431,9 @@ void tw_proc_result_init(tw_proc_result *r, size_t out_cap) {
   tw_buf_init(&r->out, out_cap);
 }
 
-void tw_proc_result_free(tw_proc_result *r) { tw_buf_free(&r->out); }
+void tw_proc_result_free(tw_proc_result *r) {
+  tw_buf_free(&r->out);
+}
 
 static void result_reset(tw_proc_result *r) {
   size_t cap = r->out.cap;
@@ -471,11 +501,15 @@ static int drain(int fd, void (*sink)(void *, const char *, size_t), void *ud) {
   }
 }
 
-static void sink_out(void *ud, const char *p, size_t n) { capture(ud, p, n); }
-static void sink_log(void *ud, const char *p, size_t n) { linelog_feed(ud, p, n); }
+static void sink_out(void *ud, const char *p, size_t n) {
+  capture(ud, p, n);
+}
+static void sink_log(void *ud, const char *p, size_t n) {
+  linelog_feed(ud, p, n);
+}
 
-int tw_proc_run(const char *cmd, char *const *env, tw_wstream *in, double timeout_s,
-                double grace_s, const volatile int *abort_flag, tw_proc_result *r) {
+int tw_proc_run(const char *cmd, char *const *env, tw_wstream *in, double timeout_s, double grace_s,
+                const volatile int *abort_flag, tw_proc_result *r) {
   result_reset(r);
   child c = {.pidfd = -1, .in = -1, .out = -1, .err = -1};
   int64_t t0 = tw_mono_ms();
@@ -507,7 +541,8 @@ int tw_proc_run(const char *cmd, char *const *env, tw_wstream *in, double timeou
     if (c.in >= 0) iin = np, p[np++] = (struct pollfd){.fd = c.in, .events = POLLOUT};
     if (c.out >= 0) iout = np, p[np++] = (struct pollfd){.fd = c.out, .events = POLLIN};
     if (c.err >= 0) ierr = np, p[np++] = (struct pollfd){.fd = c.err, .events = POLLIN};
-    if (!exited && c.pidfd >= 0) ipid = np, p[np++] = (struct pollfd){.fd = c.pidfd, .events = POLLIN};
+    if (!exited && c.pidfd >= 0)
+      ipid = np, p[np++] = (struct pollfd){.fd = c.pidfd, .events = POLLIN};
     int wait_ms = 100; /* abort flag and waitpid fallback */
     if (deadline != INT64_MAX && deadline - now < wait_ms) wait_ms = (int)(deadline - now);
     if (wait_ms < 0) wait_ms = 0;
@@ -526,8 +561,10 @@ int tw_proc_run(const char *cmd, char *const *env, tw_wstream *in, double timeou
       close_fd(&c.in);
     }
   }
-  if (!exited) kill_child(&c, r->aborted ? 0 : grace_s, r);
-  else kill(-c.pid, SIGKILL); /* strays in its group */
+  if (!exited)
+    kill_child(&c, r->aborted ? 0 : grace_s, r);
+  else
+    kill(-c.pid, SIGKILL); /* strays in its group */
   if (c.out >= 0) drain(c.out, sink_out, r);
   if (c.err >= 0) drain(c.err, sink_log, &ll);
   linelog_flush(&ll);
@@ -584,7 +621,9 @@ tw_pproc *tw_pproc_start(const char *cmd, char *const *env, char *err, size_t er
   return p;
 }
 
-pid_t tw_pproc_pid(const tw_pproc *p) { return p->c.pid; }
+pid_t tw_pproc_pid(const tw_pproc *p) {
+  return p->c.pid;
+}
 
 int tw_pproc_alive(tw_pproc *p) {
   if (p->dead || p->finished) return 0;
@@ -604,8 +643,10 @@ static void finish(tw_pproc *p, double grace_s, tw_proc_result *r) {
     r = &scratch;
   }
   close_fd(&p->c.in);
-  if (!p->dead) kill_child(&p->c, grace_s, r);
-  else kill(-p->c.pid, SIGKILL);
+  if (!p->dead)
+    kill_child(&p->c, grace_s, r);
+  else
+    kill(-p->c.pid, SIGKILL);
   p->dead = 1;
   close_fd(&p->c.out);
   if (p->errt_started) pthread_join(p->errt, NULL); /* EOF now that the group is gone */
@@ -631,7 +672,8 @@ int tw_pproc_exchange(tw_pproc *p, tw_wstream *in, double timeout_s, double grac
   ssize_t jn;
   size_t dropped = 0;
   while ((jn = read(p->c.out, junk, sizeof junk)) > 0) dropped += (size_t)jn;
-  if (dropped) tw_warn("handler pid=%d wrote %zu unexpected bytes on stdout; dropped", (int)p->c.pid, dropped);
+  if (dropped)
+    tw_warn("handler pid=%d wrote %zu unexpected bytes on stdout; dropped", (int)p->c.pid, dropped);
   if (jn == 0) {
     snprintf(r->err, sizeof r->err, "the handler closed its stdout");
     goto died;
@@ -671,7 +713,8 @@ int tw_pproc_exchange(tw_pproc *p, tw_wstream *in, double timeout_s, double grac
       }
       if (sent && !nl_sent) {
         ssize_t w = write(p->c.in, "\n", 1);
-        if (w == 1) nl_sent = 1;
+        if (w == 1)
+          nl_sent = 1;
         else if (w < 0 && errno != EAGAIN && errno != EINTR) {
           snprintf(r->err, sizeof r->err, "the handler stopped reading its stdin");
           goto died;
@@ -690,7 +733,9 @@ int tw_pproc_exchange(tw_pproc *p, tw_wstream *in, double timeout_s, double grac
         capture(r, buf, nl ? (size_t)(nl - buf) : (size_t)got);
         if (nl) {
           size_t rest = (size_t)got - (size_t)(nl + 1 - buf);
-          if (rest) tw_warn("handler pid=%d wrote %zu bytes after its answer line; dropped", (int)p->c.pid, rest);
+          if (rest)
+            tw_warn("handler pid=%d wrote %zu bytes after its answer line; dropped", (int)p->c.pid,
+                    rest);
           break;
         }
       }
@@ -742,8 +787,10 @@ void tw_pproc_stop(tw_pproc *p, double grace_s) {
   int64_t until = tw_mono_ms() + (int64_t)(grace_s * 1000);
   while (!p->dead && tw_mono_ms() < until) {
     int st;
-    if (reap(&p->c, &st)) p->dead = 1;
-    else usleep(10000);
+    if (reap(&p->c, &st))
+      p->dead = 1;
+    else
+      usleep(10000);
   }
   finish(p, grace_s, NULL);
   free(p);

@@ -34,6 +34,12 @@ int tw_wstream_str(tw_wstream *s, const char *str);
 /* Appends the contents of path, JSON-escaped when json_escape (without the
  * quotes). The file is opened now: 0, or -1 when it cannot be. */
 int tw_wstream_file(tw_wstream *s, const char *path, int json_escape);
+/* Empties the stream (closing its files) and keeps its memory for reuse. */
+void tw_wstream_reset(tw_wstream *s);
+/* Building in place: bytes appended to the returned buffer until
+ * tw_wstream_end(s, mark) become the next memory piece (no copy). */
+tw_buf *tw_wstream_begin(tw_wstream *s, size_t *mark);
+int tw_wstream_end(tw_wstream *s, size_t mark);
 /* Total bytes when every piece is in memory; -1 when a file piece is present. */
 long long tw_wstream_mem_size(const tw_wstream *s);
 /* Starts reading from the beginning again (a retry after a restart). */
@@ -45,15 +51,15 @@ int tw_wstream_read_all(tw_wstream *s, tw_buf *out);
 /* --- one-shot processes ----------------------------------------------------------- */
 
 typedef struct {
-  int exit_code;     /* exit status when it exited, else -1 */
-  int signo;         /* the signal that ended it, else 0 */
-  int timed_out;     /* the deadline passed (it was then killed) */
-  int aborted;       /* *abort_flag asked to stop it early (it was killed) */
-  int spawn_failed;  /* could not start (why in err) */
-  int out_overflow;  /* stdout was longer than the cap (the rest was dropped) */
+  int exit_code;    /* exit status when it exited, else -1 */
+  int signo;        /* the signal that ended it, else 0 */
+  int timed_out;    /* the deadline passed (it was then killed) */
+  int aborted;      /* *abort_flag asked to stop it early (it was killed) */
+  int spawn_failed; /* could not start (why in err) */
+  int out_overflow; /* stdout was longer than the cap (the rest was dropped) */
   pid_t pid;
-  tw_buf out;        /* stdout: everything (tw_proc_run) or one line (tw_pproc) */
-  double ms;         /* run time */
+  tw_buf out; /* stdout: everything (tw_proc_run) or one line (tw_pproc) */
+  double ms;  /* run time */
   char err[256];
 } tw_proc_result;
 
@@ -67,8 +73,8 @@ const char *tw_proc_describe(const tw_proc_result *r, char *out, size_t n);
  * stdin). timeout_s <= 0: no deadline. abort_flag (optional) is polled: when
  * it becomes non-zero the process is killed at once. Returns 0 when the
  * process ran (see r), -1 when it could not start. */
-int tw_proc_run(const char *cmd, char *const *env, tw_wstream *in, double timeout_s,
-                double grace_s, const volatile int *abort_flag, tw_proc_result *r);
+int tw_proc_run(const char *cmd, char *const *env, tw_wstream *in, double timeout_s, double grace_s,
+                const volatile int *abort_flag, tw_proc_result *r);
 
 /* --- persistent processes --------------------------------------------------------- */
 

@@ -58,19 +58,35 @@ static void wmsg_free(tw_worker *w, tw_wmsg *m) {
 
 /* --- accessors ---------------------------------------------------------------------- */
 
-tw_sqsc *tw_worker_sqs(tw_worker *w) { return w->sqs; }
-const char *tw_worker_queue_url(const tw_worker *w) { return w->queue_url; }
-const char *tw_worker_queue_arn(const tw_worker *w) { return w->queue_arn; }
-int tw_worker_is_fifo(const tw_worker *w) { return w->fifo; }
-const tw_worker_opts *tw_worker_options(const tw_worker *w) { return &w->o; }
-int tw_worker_stopping(const tw_worker *w) { return w->stopping; }
+tw_sqsc *tw_worker_sqs(tw_worker *w) {
+  return w->sqs;
+}
+const char *tw_worker_queue_url(const tw_worker *w) {
+  return w->queue_url;
+}
+const char *tw_worker_queue_arn(const tw_worker *w) {
+  return w->queue_arn;
+}
+int tw_worker_is_fifo(const tw_worker *w) {
+  return w->fifo;
+}
+const tw_worker_opts *tw_worker_options(const tw_worker *w) {
+  return &w->o;
+}
+int tw_worker_stopping(const tw_worker *w) {
+  return w->stopping;
+}
 
 tw_s3c *tw_worker_s3(tw_worker *w) {
   pthread_mutex_lock(&w->s3_mu);
   if (!w->s3) {
     char ep[1024], err[512];
-    tw_aws_endpoint("s3", w->o.s3_endpoint[0] ? w->o.s3_endpoint : w->o.endpoint,
-                    w->creds.region, ep, sizeof ep);
+    const char *flag = w->o.s3_endpoint[0] ? w->o.s3_endpoint : w->o.endpoint;
+    const char *e1 = getenv("AWS_ENDPOINT_URL_S3"), *e2 = getenv("AWS_ENDPOINT_URL");
+    /* an SQS endpoint that is not AWS's is a tweedle (or alike): S3 lives there too */
+    if (!flag[0] && !(e1 && *e1) && !(e2 && *e2) && !strstr(w->endpoint, ".amazonaws.com"))
+      flag = w->endpoint;
+    tw_aws_endpoint("s3", flag, w->creds.region, ep, sizeof ep);
     w->s3 = tw_s3c_new(ep, &w->creds, err, sizeof err);
     if (!w->s3) tw_error("worker: S3 client: %s", err);
   }
@@ -92,15 +108,16 @@ static void metrics_log(tw_worker *w, const char *what) {
   tw_wmetrics m = w->total;
   pthread_mutex_unlock(&w->mmu);
   double secs = (double)(tw_mono_ms() - w->started_ms) / 1000.0;
-  tw_info("worker %s: processed=%llu failed=%llu retried=%llu released=%llu batches=%llu "
-          "failed_batches=%llu extended=%llu handler_p50_ms=%.2f handler_p99_ms=%.2f "
-          "rate=%.1f/s uptime=%.0fs",
-          what, (unsigned long long)m.processed, (unsigned long long)m.failed,
-          (unsigned long long)m.retried, (unsigned long long)m.released,
-          (unsigned long long)m.batches, (unsigned long long)m.failed_batches,
-          (unsigned long long)m.extended, (double)tw_hist_quantile(&m.hist, 0.5) / 1000.0,
-          (double)tw_hist_quantile(&m.hist, 0.99) / 1000.0,
-          secs > 0 ? (double)m.processed / secs : 0.0, secs);
+  tw_info(
+      "worker %s: processed=%llu failed=%llu retried=%llu released=%llu batches=%llu "
+      "failed_batches=%llu extended=%llu handler_p50_ms=%.2f handler_p99_ms=%.2f "
+      "rate=%.1f/s uptime=%.0fs",
+      what, (unsigned long long)m.processed, (unsigned long long)m.failed,
+      (unsigned long long)m.retried, (unsigned long long)m.released, (unsigned long long)m.batches,
+      (unsigned long long)m.failed_batches, (unsigned long long)m.extended,
+      (double)tw_hist_quantile(&m.hist, 0.5) / 1000.0,
+      (double)tw_hist_quantile(&m.hist, 0.99) / 1000.0, secs > 0 ? (double)m.processed / secs : 0.0,
+      secs);
 }
 
 /* Waits ms unless the worker stops meanwhile. */
@@ -118,11 +135,12 @@ static char **handler_env(tw_wslot *s, char *buf, size_t n, char **env) {
   return env;
 }
 
-static tw_wanswer_kind run_process(tw_worker *w, tw_wslot *s, tw_wbatch *b, tw_wmsg **run,
-                                   size_t n, char *why, size_t whylen) {
-  tw_wstream *in = tw_wstream_new();
+static tw_wanswer_kind run_process(tw_worker *w, tw_wslot *s, tw_wbatch *b, tw_wmsg **run, size_t n,
+                                   char *why, size_t whylen) {
+  if (!s->in) s->in = tw_wstream_new();
+  tw_wstream *in = s->in;
+  if (in) tw_wstream_reset(in);
   if (!in || tw_wevent_write(in, run, n, w->queue_arn, w->creds.region)) {
-    tw_wstream_free(in);
     snprintf(why, whylen, "could not build the event (a body file is missing?)");
     return TW_WANSWER_FAILED;
   }
@@ -134,9 +152,9 @@ static tw_wanswer_kind run_process(tw_worker *w, tw_wslot *s, tw_wbatch *b, tw_w
   char desc[300];
   if (w->o.mode == TW_WMODE_EXEC) {
     tw_proc_run(w->o.exec_cmd, env, in, w->o.timeout, w->o.kill_grace, &w->force, &r);
-    if (r.spawn_failed || r.timed_out || r.aborted || r.signo || r.exit_code != 0 ||
-        r.out_overflow)
-      snprintf(why, whylen, "handler pid=%d %.200s", (int)r.pid, tw_proc_describe(&r, desc, sizeof desc));
+    if (r.spawn_failed || r.timed_out || r.aborted || r.signo || r.exit_code != 0 || r.out_overflow)
+      snprintf(why, whylen, "handler pid=%d %.200s", (int)r.pid,
+               tw_proc_describe(&r, desc, sizeof desc));
     else
       k = tw_wanswer_apply(r.out.data, r.out.len, w->o.report_failures, run, n, why, whylen);
   } else {
@@ -147,7 +165,8 @@ static tw_wanswer_kind run_process(tw_worker *w, tw_wslot *s, tw_wbatch *b, tw_w
     }
     if (!s->pp) {
       s->pp = tw_pproc_start(w->o.exec_cmd, env, err, sizeof err);
-      if (s->pp) tw_info("worker: slot %d started handler pid=%d", s->idx, (int)tw_pproc_pid(s->pp));
+      if (s->pp)
+        tw_info("worker: slot %d started handler pid=%d", s->idx, (int)tw_pproc_pid(s->pp));
     }
     if (!s->pp) {
       snprintf(why, whylen, "cannot start the handler: %.200s", err);
@@ -162,7 +181,7 @@ static tw_wanswer_kind run_process(tw_worker *w, tw_wslot *s, tw_wbatch *b, tw_w
   }
   b->handler_ms = r.ms;
   tw_proc_result_free(&r);
-  tw_wstream_free(in);
+  tw_wstream_reset(in); /* closes body files now */
   return k;
 }
 
@@ -195,8 +214,12 @@ static void run_batch(tw_worker *w, tw_wslot *s, tw_wbatch *b) {
   b->why[0] = 0;
   switch (w->o.mode) {
     case TW_WMODE_EXEC:
-    case TW_WMODE_PERSISTENT: k = run_process(w, s, b, run, n, b->why, sizeof b->why); break;
-    case TW_WMODE_FN: k = tw_wcapi_run(w, s, b, run, n, b->why, sizeof b->why); break;
+    case TW_WMODE_PERSISTENT:
+      k = run_process(w, s, b, run, n, b->why, sizeof b->why);
+      break;
+    case TW_WMODE_FN:
+      k = tw_wcapi_run(w, s, b, run, n, b->why, sizeof b->why);
+      break;
     default:
       w->ext.process(w->ext.ud, w, b);
       b->handler_ms = (double)(tw_mono_ms() - t0);
@@ -205,8 +228,10 @@ static void run_batch(tw_worker *w, tw_wslot *s, tw_wbatch *b) {
         if (run[i]->outcome == TW_WMSG_PENDING) run[i]->outcome = TW_WMSG_FAILED;
   }
   for (size_t i = 0; i < n; i++) {
-    if (k == TW_WANSWER_FAILED) run[i]->outcome = TW_WMSG_FAILED;
-    else if (run[i]->outcome == TW_WMSG_PENDING) run[i]->outcome = TW_WMSG_OK;
+    if (k == TW_WANSWER_FAILED)
+      run[i]->outcome = TW_WMSG_FAILED;
+    else if (run[i]->outcome == TW_WMSG_PENDING)
+      run[i]->outcome = TW_WMSG_OK;
   }
   if (w->fifo) {
     tw_wmsg *all[16];
@@ -214,7 +239,8 @@ static void run_batch(tw_worker *w, tw_wslot *s, tw_wbatch *b) {
     tw_wfifo_stop_at_failure(all, b->n);
   }
   size_t nfail = 0;
-  for (size_t i = 0; i < n; i++) nfail += run[i]->outcome != TW_WMSG_OK;
+  for (size_t i = 0; i < n; i++)
+    nfail += run[i]->outcome != TW_WMSG_OK && run[i]->outcome != TW_WMSG_DONE; /* DONE: a pipeline step */
   if (k == TW_WANSWER_FAILED)
     tw_warn("worker: batch of %zu failed: %s", n, b->why[0] ? b->why : "handler failed");
   else if (nfail)
@@ -246,10 +272,18 @@ static void settle(tw_worker *w, tw_wslot *s, tw_wbatch *b) {
   for (size_t i = 0; i < b->n; i++) {
     tw_wmsg *m = &b->m[i];
     switch (m->outcome) {
-      case TW_WMSG_OK: delm[nd] = m, del[nd++] = m->receipt; break;
-      case TW_WMSG_RELEASE: rel[nr++] = m->receipt; break;
-      case TW_WMSG_DONE: ndone++; break;
-      default: fail[nf++] = m->receipt; break;
+      case TW_WMSG_OK:
+        delm[nd] = m, del[nd++] = m->receipt;
+        break;
+      case TW_WMSG_RELEASE:
+        rel[nr++] = m->receipt;
+        break;
+      case TW_WMSG_DONE:
+        ndone++;
+        break;
+      default:
+        fail[nf++] = m->receipt;
+        break;
     }
   }
   tw_sqsc_error e;
@@ -270,7 +304,8 @@ static void settle(tw_worker *w, tw_wslot *s, tw_wbatch *b) {
     tw_warn("worker: ChangeMessageVisibilityBatch (retry delay): %s",
             tw_sqsc_strerror(&e, es, sizeof es));
   if (nr && tw_sqsc_change_visibility_batch(w->sqs, w->queue_url, rel, nr, 0, NULL, &e))
-    tw_warn("worker: ChangeMessageVisibilityBatch (release): %s", tw_sqsc_strerror(&e, es, sizeof es));
+    tw_warn("worker: ChangeMessageVisibilityBatch (release): %s",
+            tw_sqsc_strerror(&e, es, sizeof es));
   pthread_mutex_lock(&w->mmu);
   w->total.processed += deleted + ndone;
   w->total.failed += nf;
@@ -313,7 +348,7 @@ static void gather(tw_worker *w, tw_wslot *s, tw_wbatch *b) {
     json_t *msgs = NULL;
     tw_sqsc_error e;
     if (tw_sqsc_receive(w->sqs, w->queue_url, w->o.batch_size - (int)b->n, wait, w->o.visibility,
-                       &msgs, &e, &s->cancel))
+                        &msgs, &e, &s->cancel))
       break;
     size_t got = json_array_size(msgs);
     add_messages(w, s, b, msgs);
@@ -331,13 +366,13 @@ static void *slot_main(void *arg) {
   while (!w->stopping) {
     json_t *got = NULL;
     tw_sqsc_error e;
-    if (tw_sqsc_receive(w->sqs, w->queue_url, w->o.batch_size, w->o.poll_wait, w->o.visibility, &got, &e,
-                       &s->cancel)) {
+    if (tw_sqsc_receive(w->sqs, w->queue_url, w->o.batch_size, w->o.poll_wait, w->o.visibility,
+                        &got, &e, &s->cancel)) {
       if (w->stopping) break;
       char es[1300];
       backoff = backoff ? (backoff * 2 > 10000 ? 10000 : backoff * 2) : 500;
-      tw_warn("worker: ReceiveMessage: %s (retrying in %.1f s)", tw_sqsc_strerror(&e, es, sizeof es),
-              backoff / 1000.0);
+      tw_warn("worker: ReceiveMessage: %s (retrying in %.1f s)",
+              tw_sqsc_strerror(&e, es, sizeof es), backoff / 1000.0);
       pause_ms(w, backoff);
       continue;
     }
@@ -376,6 +411,8 @@ static void *slot_main(void *arg) {
     tw_pproc_stop(s->pp, w->o.kill_grace);
     s->pp = NULL;
   }
+  tw_wstream_free(s->in);
+  s->in = NULL;
   return NULL;
 }
 
@@ -410,9 +447,10 @@ static void heartbeat_slot(tw_worker *w, tw_wslot *s) {
     tw_warn("worker: heartbeat: could not extend %zu of %zu messages: %s", n - good, n,
             tw_sqsc_strerror(&e, es, sizeof es));
   } else {
-    tw_info("worker: heartbeat: batch on slot %d running %.1f s; visibility of %zu messages "
-            "extended by %d s",
-            s->idx, (double)since / 1000.0, good, w->visibility);
+    tw_info(
+        "worker: heartbeat: batch on slot %d running %.1f s; visibility of %zu messages "
+        "extended by %d s",
+        s->idx, (double)since / 1000.0, good, w->visibility);
   }
   pthread_mutex_lock(&w->mmu);
   w->total.extended += good;
@@ -427,8 +465,9 @@ static void heartbeat_slot(tw_worker *w, tw_wslot *s) {
 static void *heartbeat_main(void *arg) {
   hb_ctl *c = arg;
   tw_worker *w = c->w;
-  int64_t next_metrics =
-      w->o.metrics_interval > 0 ? w->started_ms + (int64_t)(w->o.metrics_interval * 1000) : INT64_MAX;
+  int64_t next_metrics = w->o.metrics_interval > 0
+                             ? w->started_ms + (int64_t)(w->o.metrics_interval * 1000)
+                             : INT64_MAX;
   pthread_mutex_lock(&c->mu);
   while (!c->quit) {
     pthread_mutex_unlock(&c->mu);
@@ -459,9 +498,10 @@ static void *heartbeat_main(void *arg) {
 static void begin_stop(tw_worker *w, const char *why) {
   if (w->stopping) return;
   w->stopping = 1;
-  tw_info("worker: %s: no more polling; polls in progress end within %d s, running batches "
-          "finish (up to %.0f s), unstarted messages are released; signal again to stop now",
-          why, w->o.poll_wait, w->o.timeout);
+  tw_info(
+      "worker: %s: no more polling; polls in progress end within %d s, running batches "
+      "finish (up to %.0f s), unstarted messages are released; signal again to stop now",
+      why, w->o.poll_wait, w->o.timeout);
 }
 
 static void stop_now(tw_worker *w, const char *why) {
@@ -502,7 +542,8 @@ static void *signal_main(void *arg) {
   return NULL;
 }
 
-/* --- start and stop ---------------------------------------------------------------------------- */
+/* --- start and stop ----------------------------------------------------------------------------
+ */
 
 /* The queue URL's scheme://host[:port], when the queue was given as a URL. */
 static void origin_of(const char *url, char *out, size_t n) {
@@ -538,12 +579,14 @@ static int setup(tw_worker *w) {
   }
   tw_sqsc_error e;
   if (tw_sqsc_queue_url(w->sqs, w->o.queue, w->queue_url, sizeof w->queue_url, &e)) {
-    tw_error("worker: queue %s at %s: %s", w->o.queue, w->endpoint, tw_sqsc_strerror(&e, es, sizeof es));
+    tw_error("worker: queue %s at %s: %s", w->o.queue, w->endpoint,
+             tw_sqsc_strerror(&e, es, sizeof es));
     return -1;
   }
   json_t *attrs = NULL;
   if (tw_sqsc_queue_attributes(w->sqs, w->queue_url, &attrs, &e)) {
-    tw_error("worker: GetQueueAttributes %s: %s", w->queue_url, tw_sqsc_strerror(&e, es, sizeof es));
+    tw_error("worker: GetQueueAttributes %s: %s", w->queue_url,
+             tw_sqsc_strerror(&e, es, sizeof es));
     return -1;
   }
   const char *arn = json_string_value(json_object_get(attrs, "QueueArn"));
@@ -571,10 +614,14 @@ static int setup(tw_worker *w) {
 
 static const char *mode_name(tw_wmode m) {
   switch (m) {
-    case TW_WMODE_EXEC: return "exec";
-    case TW_WMODE_PERSISTENT: return "exec-persistent";
-    case TW_WMODE_FN: return "in-process";
-    default: return "custom";
+    case TW_WMODE_EXEC:
+      return "exec";
+    case TW_WMODE_PERSISTENT:
+      return "exec-persistent";
+    case TW_WMODE_FN:
+      return "in-process";
+    default:
+      return "custom";
   }
 }
 
@@ -610,14 +657,16 @@ int tw_worker_run(const tw_worker_opts *o, const tw_worker_ext *ext) {
     tw_http_cancel_init(&s->cancel);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    if (w->tmpdir[0]) snprintf(s->job_output, sizeof s->job_output, "%s/job-output-%d", w->tmpdir, i);
+    if (w->tmpdir[0])
+      snprintf(s->job_output, sizeof s->job_output, "%s/job-output-%d", w->tmpdir, i);
   }
-  tw_info("worker: queue %s (%s%s, visibility %d s) at %s; %s handler%s%s, batch %d, window "
-          "%.1f s, concurrency %d, timeout %.0f s%s",
-          w->queue_url, w->queue_arn, w->fifo ? ", FIFO" : "", w->visibility, w->endpoint,
-          mode_name(w->o.mode), w->o.exec_cmd[0] ? " " : "", w->o.exec_cmd, w->o.batch_size,
-          w->o.batch_window, w->o.concurrency, w->o.timeout,
-          w->o.report_failures ? ", batch item failures reported" : "");
+  tw_info(
+      "worker: queue %s (%s%s, visibility %d s) at %s; %s handler%s%s, batch %d, window "
+      "%.1f s, concurrency %d, timeout %.0f s%s",
+      w->queue_url, w->queue_arn, w->fifo ? ", FIFO" : "", w->visibility, w->endpoint,
+      mode_name(w->o.mode), w->o.exec_cmd[0] ? " " : "", w->o.exec_cmd, w->o.batch_size,
+      w->o.batch_window, w->o.concurrency, w->o.timeout,
+      w->o.report_failures ? ", batch item failures reported" : "");
   if (pthread_create(&sig_th, NULL, signal_main, w) == 0) sig_started = 1;
   if (pthread_create(&hb_th, NULL, heartbeat_main, &hb) == 0) hb_started = 1;
   for (; nslots < w->o.concurrency; nslots++)

@@ -37,18 +37,18 @@ typedef struct {
   char s3_endpoint[1024]; /* --s3-endpoint; "" → --endpoint, AWS_ENDPOINT_URL_S3, ... */
   char exec_cmd[8192];    /* --exec / --exec-persistent: run with /bin/sh -c */
   tw_wmode mode;
-  int batch_size;         /* --batch-size 1..10 (default 10) */
+  int batch_size; /* --batch-size 1..10 (default 10) */
   int batch_size_set;
-  double batch_window;    /* --batch-window seconds (default 0) */
-  int concurrency;        /* --concurrency (default 1) */
-  double timeout;         /* --timeout seconds per batch (default 300) */
-  double kill_grace;      /* --kill-grace: SIGTERM → SIGKILL (default 3) */
-  int report_failures;    /* --report-batch-item-failures */
-  int retry_delay;        /* --retry-delay seconds, -1 when not given */
+  double batch_window;     /* --batch-window seconds (default 0) */
+  int concurrency;         /* --concurrency (default 1) */
+  double timeout;          /* --timeout seconds per batch (default 300) */
+  double kill_grace;       /* --kill-grace: SIGTERM → SIGKILL (default 3) */
+  int report_failures;     /* --report-batch-item-failures */
+  int retry_delay;         /* --retry-delay seconds, -1 when not given */
   double metrics_interval; /* --metrics-interval seconds (default 60; 0: only at exit) */
-  int visibility;         /* --visibility-timeout: override the queue's (-1: read it) */
-  int poll_wait;          /* --poll-wait: WaitTimeSeconds of each receive, 1..20 (20) */
-  int log_json;           /* --log-format json */
+  int visibility;          /* --visibility-timeout: override the queue's (-1: read it) */
+  int poll_wait;           /* --poll-wait: WaitTimeSeconds of each receive, 1..20 (20) */
+  int log_json;            /* --log-format json */
   /* --jobs */
   int jobs;
   char results_bucket[256]; /* --results-bucket (default tweedle-results) */
@@ -69,10 +69,10 @@ typedef enum {
 } tw_wmsg_outcome;
 
 typedef struct tw_wmsg {
-  json_t *raw;                /* the ReceiveMessage "Messages" entry (owned) */
-  const char *id, *receipt;   /* from raw */
-  const char *group;          /* MessageGroupId (FIFO and fair queues) or NULL */
-  int receive_count;          /* ApproximateReceiveCount */
+  json_t *raw;              /* the ReceiveMessage "Messages" entry (owned) */
+  const char *id, *receipt; /* from raw */
+  const char *group;        /* MessageGroupId (FIFO and fair queues) or NULL */
+  int receive_count;        /* ApproximateReceiveCount */
   /* A hook may point the body at a file instead (extended payloads): the event
    * then carries that file's bytes as body (streamed to --exec handlers, mapped
    * for the C API). Set with tw_wmsg_set_body_file; freed by the runtime. */
@@ -91,11 +91,11 @@ int tw_wmsg_set_body_file(tw_wmsg *m, const char *path);
 typedef struct tw_wbatch {
   tw_wmsg *m;
   size_t n;
-  int slot;              /* the slot thread running it, 0..concurrency-1 */
-  int64_t received_ms;   /* monotonic time of the first receive */
-  char why[256];         /* why the batch failed, for the log */
-  double handler_ms;     /* how long the handler ran */
-  void *priv;            /* the runtime's */
+  int slot;            /* the slot thread running it, 0..concurrency-1 */
+  int64_t received_ms; /* monotonic time of the first receive */
+  char why[256];       /* why the batch failed, for the log */
+  double handler_ms;   /* how long the handler ran */
+  void *priv;          /* the runtime's */
 } tw_wbatch;
 
 typedef struct tw_worker tw_worker;

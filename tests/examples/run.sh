@@ -25,9 +25,8 @@ run "producer-consumer (S0): 100 objects through presigned URLs and events" \
   bash examples/producer-consumer/run.sh 100
 run "pipeline (S4): records through has_raw -> size_100 -> size_200, libvips thumbnails" \
   bash examples/pipeline/run.sh 5
-# (wired in the next commit: the worker must call the payload hooks first)
-# run "large-payloads (S1): a 50 MiB message through send -> worker -> handler" \
-#   bash examples/large-payloads/run.sh 50
+run "large-payloads (S1): a 50 MiB message through send -> worker -> handler" \
+  bash examples/large-payloads/run.sh 50
 run "jobs (S3): API key, curl submits, worker --jobs, presigned results, a poison job" \
   bash examples/jobs/run.sh 3
 echo "SUMMARY passed=$pass failed=$fail skipped=0"
