@@ -76,6 +76,9 @@ void tw_req_respond_fd(tw_request *r, int status, int fd, uint64_t offset, uint6
  * handler), 0 if it was woken already (continue now). */
 int tw_req_suspend(tw_request *r);
 void tw_req_wake(tw_request *r);
+/* 1 when the client has closed its side (checked on a woken long poll, so no
+ * message is handed to a consumer that is gone). */
+int tw_req_peer_closed(tw_request *r);
 /* Parks the request until the store has committed `ticket`, then runs `then`. */
 void tw_req_after_commit(tw_request *r, uint64_t ticket, void (*then)(tw_request *r));
 /* scheme://host[:port] for URLs handed back to this client. */

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <errno.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +127,17 @@ int tw_req_suspend(tw_request *r) {
   r->suspended = 1;
   pthread_mutex_unlock(&r->mu);
   return 1;
+}
+
+int tw_req_peer_closed(tw_request *r) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (!ci) return 0;
+  char c;
+  ssize_t n = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  /* 0: the peer sent FIN (a pipelined request would show as data); an error
+   * other than "nothing to read yet" (e.g. ECONNRESET) means gone too */
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 void tw_req_wake(tw_request *r) {

@@ -48,6 +48,12 @@ static void finish(tw_request *r) {
 
 void tw_sqs_http_run(tw_request *r) {
   tw_sqs_http_ctx *x = r->ctx;
+  if (r->waiter.wake && tw_req_peer_closed(r)) {
+    /* a long poll woken after its client hung up: receiving now would hide
+     * messages from live consumers for a whole visibility timeout */
+    tw_req_respond(r, 499, "text/plain", "", 0);
+    return;
+  }
   for (;;) {
     tw_sqs_execute(&x->call);
     if (!x->call.wants_wait) break;

@@ -241,6 +241,30 @@ class LongPollTest(SqsTestCase):
         self.assertTrue(self.server.alive())
         self.assertEqual(self.sqs.get_queue_url(QueueName=name)["QueueUrl"], url)
 
+    def test_message_is_not_handed_to_a_hung_up_long_poll(self):
+        # Consumers that hung up while parked must not take the next message:
+        # it would stay in flight for its whole visibility timeout (60 s here).
+        url = self.make_queue("lpgone")
+        socks = []
+        for _ in range(5):
+            body = ('{"QueueUrl": "%s", "WaitTimeSeconds": 20, "VisibilityTimeout": 60}' % url).encode()
+            req = h.AWSRequest(method="POST", url=self.server.endpoint + "/", data=body,
+                               headers={"Content-Type": h.JSON_CT, "X-Amz-Target": "AmazonSQS.ReceiveMessage"})
+            h.SigV4Auth(h.Credentials(h.ACCESS_KEY, h.SECRET_KEY), "sqs", h.REGION).add_auth(req)
+            s = socket.create_connection(("127.0.0.1", self.server.port), timeout=5)
+            head = "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n" % (self.server.port, len(body))
+            head += "".join("%s: %s\r\n" % (k, v) for k, v in req.headers.items()) + "\r\n"
+            s.sendall(head.encode() + body)
+            socks.append(s)
+        time.sleep(0.5)  # parked
+        for s in socks:
+            s.close()
+        time.sleep(0.3)
+        self.sqs.send_message(QueueUrl=url, MessageBody="for a live consumer")
+        msgs, took = self.timed_receive(url, WaitTimeSeconds=5)
+        self.assertEqual([m["Body"] for m in msgs], ["for a live consumer"])
+        self.assertLess(took, 5.5)
+
 
 if __name__ == "__main__":
     unittest.main()
