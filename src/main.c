@@ -40,6 +40,9 @@ static const char *serve_usage =
     "  --lifecycle-day-seconds N\n"
     "                       length of a lifecycle \"day\" in seconds, for tests and demos\n"
     "                       (TWEEDLE_LIFECYCLE_DAY_SECONDS; default 86400)\n"
+    "  --gateway-cors-origins LIST\n"
+    "                       origins (comma-separated, '*' wildcards) whose browser pages\n"
+    "                       may call /_/api/v1/ (TWEEDLE_GATEWAY_CORS_ORIGINS; default none)\n"
     "  --authorizer SPEC    gateway authorizer for bearer tokens that are not API keys:\n"
     "                       exec:CMD or http://HOST:PORT/PATH (TWEEDLE_AUTHORIZER)\n"
     "  --authorizer-timeout-ms N\n"
@@ -87,6 +90,7 @@ static int cmd_serve(int argc, char **argv) {
                                        {"domain", required_argument, 0, 'D'},
                                        {"lifecycle-day-seconds", required_argument, 0, 'L'},
                                        {"authorizer", required_argument, 0, 'A'},
+                                       {"gateway-cors-origins", required_argument, 0, 'O'},
                                        {"authorizer-timeout-ms", required_argument, 0, 'T'},
                                        {"throttle-rate", required_argument, 0, 'R'},
                                        {"throttle-burst", required_argument, 0, 'B'},
@@ -114,6 +118,9 @@ static int cmd_serve(int argc, char **argv) {
         cfg.lifecycle_day_seconds = atoi(optarg);
         break;
       case 'A': snprintf(cfg.authorizer, sizeof cfg.authorizer, "%s", optarg); break;
+      case 'O':
+        snprintf(cfg.gateway_cors_origins, sizeof cfg.gateway_cors_origins, "%s", optarg);
+        break;
       case 'T': cfg.authorizer_timeout_ms = atoi(optarg); break;
       case 'R': cfg.throttle_rate = atof(optarg); break;
       case 'B': cfg.throttle_burst = atof(optarg); break;

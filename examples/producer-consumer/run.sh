@@ -3,8 +3,14 @@
 # queue and DLQ, upload N objects with plain curl through presigned PUT URLs,
 # and consume every event, downloading through presigned GET URLs.
 #   AWS_ENDPOINT_URL=http://127.0.0.1:9324 AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... ./run.sh [N]
+# ./run.sh --gateway [N]: the same chain through tweedle's gateway, producers
+# and consumer with API keys only (run-gateway.sh; see README.md).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+if [ "${1:-}" = --gateway ]; then
+  shift
+  exec bash "$here/run-gateway.sh" "$@"
+fi
 n=${1:-100}
 : "${AWS_DEFAULT_REGION:=us-east-1}"
 export AWS_DEFAULT_REGION

@@ -38,6 +38,7 @@ void tw_config_from_env(tw_config *c) {
   env_str("TWEEDLE_JOBS_QUEUE", c->jobs_queue, sizeof c->jobs_queue);
   env_str("TWEEDLE_JOBS_RESULTS_BUCKET", c->jobs_results_bucket, sizeof c->jobs_results_bucket);
   env_str("TWEEDLE_AUTHORIZER", c->authorizer, sizeof c->authorizer);
+  env_str("TWEEDLE_GATEWAY_CORS_ORIGINS", c->gateway_cors_origins, sizeof c->gateway_cors_origins);
   const char *g = getenv("TWEEDLE_AUTHORIZER_TIMEOUT_MS");
   if (g && atoi(g) > 0) c->authorizer_timeout_ms = atoi(g);
   if ((g = getenv("TWEEDLE_THROTTLE_RATE")) && *g) c->throttle_rate = atof(g);
@@ -120,6 +121,7 @@ int tw_config_load_file(tw_config *c, const char *path, char *err, size_t errlen
     return -1;
   }
   json_str(o, "authorizer", c->authorizer, sizeof c->authorizer);
+  json_str(o, "gateway_cors_origins", c->gateway_cors_origins, sizeof c->gateway_cors_origins);
   json_t *gv = json_object_get(o, "authorizer_timeout_ms");
   if (json_is_integer(gv) && json_integer_value(gv) > 0) c->authorizer_timeout_ms = (int)json_integer_value(gv);
   if (json_is_number(gv = json_object_get(o, "throttle_rate"))) c->throttle_rate = json_number_value(gv);

@@ -36,6 +36,7 @@ typedef struct {
   tw_job_route_cfg *job_routes; /* job type -> queue */
   size_t njob_routes;
   /* gateway (/_/api/v1/) */
+  char gateway_cors_origins[1024]; /* origins browsers may call /_/api/v1/ from; "" none */
   char authorizer[1024];     /* "exec:CMD" or "http://host:port/path"; empty: none */
   int authorizer_timeout_ms; /* a slower authorizer denies; default 2000 */
   double throttle_rate;      /* default per-caller rate (requests/s; 0: none) */

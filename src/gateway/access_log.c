@@ -234,6 +234,7 @@ static void read_log(tw_request *r) {
   size_t len;
   char *data = tw_buf_detach(&b, &len);
   tw_req_respond_owned(r, 200, "application/json", data, len);
+  tw_gw_cors_headers(r);
   tw_gw_alog_note(r, 200, len);
 }
 

@@ -49,6 +49,7 @@ void tw_gw_json(tw_request *r, int status, json_t *doc) {
   size_t len;
   char *data = tw_buf_detach(&b, &len);
   tw_req_respond_owned(r, status, "application/json", data, len);
+  tw_gw_cors_headers(r);
   tw_gw_alog_note(r, status, len);
 }
 
@@ -64,6 +65,7 @@ void tw_gw_error(tw_request *r, int status, const char *code, const char *msg) {
   char *data = tw_buf_detach(&b, &len);
   tw_req_respond_owned(r, status, "application/json", data, len);
   if (status == 401) tw_req_add_header(r, "WWW-Authenticate", "Bearer");
+  tw_gw_cors_headers(r);
   tw_gw_alog_note(r, status, len);
 }
 
@@ -594,6 +596,7 @@ void tw_gateway_serve(tw_request *r) {
     tw_gw_error(r, 404, "NotFound", msg);
     return;
   }
+  if (tw_gw_cors_preflight(r, m.allow ? m.allow : "GET, POST")) return;
   if (m.allow && !method_in(r->method, m.allow)) {
     char msg[200];
     snprintf(msg, sizeof msg, "The method %s is not allowed here (allowed: %s).", r->method,

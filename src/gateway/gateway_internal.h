@@ -164,6 +164,12 @@ void tw_gw_alog_serve(tw_request *r);
 /* presign.c: POST /_/api/v1/presign. */
 void tw_gw_presign_serve(tw_request *r, const tw_gw_caller *c);
 
+/* --- cors.c ------------------------------------------------------------------------ */
+/* Access-Control-* on a response when the request's Origin is allowed. */
+void tw_gw_cors_headers(tw_request *r);
+/* Answers an OPTIONS preflight for a route allowing `methods`; 1 when answered. */
+int tw_gw_cors_preflight(tw_request *r, const char *methods);
+
 /* --- jobs.c ----------------------------------------------------------------------- */
 int tw_jobs_open(tw_app *app, char *err, size_t errlen);
 void tw_jobs_close(tw_app *app);

@@ -36,6 +36,18 @@ static const struct {
     {"audio/ogg", ".ogg"},       {"application/x-ndjson", ".jsonl"},
 };
 
+/* A "." or ".." segment between slashes (or at an end): curl, browsers and
+ * fetch normalise those away before sending. */
+static int dot_segment(const char *key) {
+  for (const char *p = key; *p;) {
+    size_t n = strcspn(p, "/");
+    if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) return 1;
+    p += n;
+    if (*p) p++;
+  }
+  return 0;
+}
+
 /* The extension of a generated key: the filename's, else the content type's. */
 static void pick_ext(const char *filename, const char *ctype, char out[16]) {
   out[0] = 0;
@@ -257,6 +269,12 @@ void tw_gw_presign_serve(tw_request *r, const tw_gw_caller *c) {
       snprintf(msg, sizeof msg, "key must be a string of 1 to 1024 bytes.");
       goto bad;
     }
+    if (dot_segment(key)) {
+      snprintf(msg, sizeof msg,
+               "key must not have '.' or '..' path segments: HTTP clients "
+               "rewrite them, so the URL would not match its signature.");
+      goto bad;
+    }
   } else if (!put) {
     snprintf(msg, sizeof msg, "key is required for GET.");
     goto bad;
@@ -343,6 +361,7 @@ void tw_gw_presign_serve(tw_request *r, const tw_gw_caller *c) {
   size_t len;
   char *data = tw_buf_detach(&b, &len);
   tw_req_respond_owned(r, 200, "application/json", data, len);
+  tw_gw_cors_headers(r);
   tw_gw_alog_note(r, 200, len);
   return;
 oom:

@@ -23,6 +23,8 @@ run() { # name, command...
 }
 run "producer-consumer (S0): 100 objects through presigned URLs and events" \
   bash examples/producer-consumer/run.sh 100
+run "producer-consumer (S0) through the gateway: API keys only, no AWS credentials on the producers" \
+  bash examples/producer-consumer/run.sh --gateway 100
 run "pipeline (S4): records through has_raw -> size_100 -> size_200, libvips thumbnails" \
   bash examples/pipeline/run.sh 5
 run "large-payloads (S1): a 50 MiB message through send -> worker -> handler" \

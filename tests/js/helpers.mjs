@@ -5,7 +5,7 @@
 
 import { spawn } from "node:child_process";
 import zlib from "node:zlib";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -20,6 +20,8 @@ import {
   GetQueueAttributesCommand,
 } from "@aws-sdk/client-sqs";
 import { S3Client } from "@aws-sdk/client-s3";
+// a dependency of the SDK clients above (in package-lock.json); signs admin gateway calls
+import { SignatureV4 } from "@smithy/signature-v4";
 
 export { sleep };
 
@@ -489,4 +491,78 @@ export function recordRequests(client) {
 export function xmlField(xml, tag) {
   const m = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(xml);
   return m ? m[1] : undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Gateway (/_/api/v1/)
+
+export const GATEWAY_API = "/_/api/v1";
+
+/** node:crypto behind the Checksum interface @smithy/signature-v4 wants. */
+class NodeSha256 {
+  constructor(secret) {
+    this.h = secret ? createHmac("sha256", secret) : createHash("sha256");
+  }
+  update(data) {
+    this.h.update(data);
+  }
+  async digest() {
+    return new Uint8Array(this.h.digest());
+  }
+}
+
+/**
+ * An admin request to GATEWAY_API + apiPath, SigV4-signed (service execute-api)
+ * with the server's credential, sent with fetch. Resolves to the Response.
+ */
+export async function gatewayAdmin(server, method, apiPath, body) {
+  const signer = new SignatureV4({
+    credentials: server.credentials,
+    region: REGION,
+    service: "execute-api",
+    sha256: NodeSha256,
+  });
+  const host = `127.0.0.1:${server.port}`;
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  const headers = { host };
+  if (text !== undefined) headers["content-type"] = "application/json";
+  const signed = await signer.sign({
+    method,
+    protocol: "http:",
+    hostname: "127.0.0.1",
+    port: server.port,
+    path: GATEWAY_API + apiPath,
+    query: {},
+    headers,
+    body: text,
+  });
+  const out = { ...signed.headers };
+  delete out.host; // fetch sends the same Host itself
+  return fetch(`${server.endpoint}${GATEWAY_API}${apiPath}`, {
+    method,
+    headers: out,
+    body: text,
+    signal: AbortSignal.timeout(15_000),
+  });
+}
+
+/** Creates an API key (admin); resolves to the create answer (with .key, shown once). */
+export async function createApiKey(server, fields) {
+  const res = await gatewayAdmin(server, "POST", "/apikeys", fields);
+  const text = await res.text();
+  if (res.status !== 201) throw new Error(`create API key: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+/** A request to GATEWAY_API + apiPath with `Authorization: Bearer token` (null: none). */
+export function gatewayFetch(server, token, method, apiPath, body, headers = {}) {
+  const h = { ...headers };
+  if (token !== null) h.authorization = `Bearer ${token}`;
+  if (body !== undefined) h["content-type"] = "application/json";
+  return fetch(`${server.endpoint}${GATEWAY_API}${apiPath}`, {
+    method,
+    headers: h,
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
 }
