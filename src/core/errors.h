@@ -77,6 +77,7 @@
   X(S3_NO_SUCH_UPLOAD, 404, "NoSuchUpload", "NoSuchUpload", "NoSuchUpload", 1, "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.") \
   X(S3_INVALID_PART, 400, "InvalidPart", "InvalidPart", "InvalidPart", 1, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.") \
   X(S3_INVALID_PART_ORDER, 400, "InvalidPartOrder", "InvalidPartOrder", "InvalidPartOrder", 1, "The list of parts was not in ascending order. Parts must be ordered by part number.") \
+  X(S3_INVALID_PART_NUMBER, 416, "InvalidPartNumber", "InvalidPartNumber", "InvalidPartNumber", 1, "The requested partnumber is not satisfiable") \
   X(S3_ENTITY_TOO_SMALL, 400, "EntityTooSmall", "EntityTooSmall", "EntityTooSmall", 1, "Your proposed upload is smaller than the minimum allowed size") \
   X(S3_NO_SUCH_CONFIG, 404, "NoSuchConfiguration", "NoSuchConfiguration", "NoSuchConfiguration", 1, "The specified configuration does not exist.") \
   X(S3_METADATA_TOO_LARGE, 400, "MetadataTooLarge", "MetadataTooLarge", "MetadataTooLarge", 1, "Your metadata headers exceed the maximum allowed metadata size.") \

@@ -58,6 +58,7 @@ struct s3_ctx {
   char cksum_want[64];  /* the value the client sent in a header (or trailer) */
   int cksum_in_trailer;
   int cksum_default; /* no checksum asked for: S3 computes CRC64NVME itself */
+  tw_cksum cksum_extra; /* CRC64NVME beside another, for a multipart object's own (s3_mpu.c) */
   int get_retries;
   /* after a commit */
   char old_blob[37];
@@ -124,6 +125,48 @@ void tw_s3_complete_multipart(tw_request *r, s3_ctx *x);
 void tw_s3_abort_multipart(tw_request *r, s3_ctx *x);
 void tw_s3_list_parts(tw_request *r, s3_ctx *x);
 void tw_s3_list_uploads(tw_request *r, s3_ctx *x);
+
+/* s3_mpu.c: what a completed multipart upload keeps: its checksum (COMPOSITE or
+ * FULL_OBJECT, from the parts') and its part layout (GET/HEAD ?partNumber=). */
+typedef struct {
+  long num;
+  int64_t size, modified_ms;
+  char etag[80], blob[37];
+  json_t *sums; /* the part's checksums, {"CRC32": "base64", ...}; NULL: none */
+} tw_s3_part;
+/* CreateMultipartUpload's x-amz-checksum-algorithm and -type; alg NONE when
+ * none was asked for. Answers and returns -1 when they are not valid. */
+int tw_s3_mpu_create_args(tw_request *r, s3_ctx *x, tw_cksum_alg *alg, int *composite);
+/* UploadPart, before the body (after the body's own checksum is set up): the
+ * part must carry the upload's algorithm. Answers and returns -1 if not. */
+int tw_s3_mpu_part_begin(tw_request *r, s3_ctx *x, tw_cksum_alg alg, int composite);
+/* The checksums of a part just received (after tw_s3_finish_body). */
+json_t *tw_s3_mpu_part_sums(s3_ctx *x);
+/* CompleteMultipartUpload, before the parts are looked up: the checksum
+ * headers and each <Part>'s Checksum* element. Answers and returns -1. */
+int tw_s3_mpu_check_complete(tw_request *r, s3_ctx *x, tw_cksum_alg alg, int composite,
+                             json_t *wanted);
+/* Whether <Part> `w` names the checksum stored for part `p` (or none). */
+int tw_s3_mpu_part_sum_ok(tw_cksum_alg alg, json_t *w, const tw_s3_part *p);
+/* The object's checksum from its parts (checked against the request's header)
+ * and its layout for ?partNumber=. Answers and returns -1 on failure. */
+int tw_s3_mpu_object_sum(tw_request *r, s3_ctx *x, tw_cksum_alg alg, int composite,
+                         tw_s3_part **parts, size_t n, json_t **checksum, json_t **layout);
+/* CRC(A||B) from CRC(A), CRC(B) and |B| for CRC32, CRC32C, CRC64NVME (0 otherwise). */
+uint64_t tw_s3_crc_combine(tw_cksum_alg alg, uint64_t crc_a, uint64_t crc_b, uint64_t len_b);
+/* Adds <ChecksumCRC32>...</ChecksumType> for a stored checksum to a result. */
+void tw_s3_mpu_sum_xml(tw_buf *b, json_t *checksum);
+typedef struct {
+  long number;         /* ?partNumber=, 0 when not asked */
+  int64_t start, len;  /* its bytes */
+  int count;           /* parts of a multipart object; 0: one put in one piece */
+  char sum[TW_CKSUM_MAX_B64]; /* that part's checksum, "" when unknown */
+} tw_s3_part_pick;
+/* GET/HEAD, before the object is read: the value's form, and no Range with
+ * it. Answers and returns -1 on failure. */
+int tw_s3_part_number_arg(tw_request *r, s3_ctx *x, tw_s3_part_pick *p);
+/* Which bytes part p->number of `o` is; answers 416 and returns -1 past the last. */
+int tw_s3_part_pick_of(tw_request *r, s3_ctx *x, const tw_s3_obj *o, tw_s3_part_pick *p);
 
 /* s3_list.c */
 void tw_s3_list_objects(tw_request *r, s3_ctx *x);

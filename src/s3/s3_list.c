@@ -186,9 +186,10 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
       if (ck) { /* the client's algorithm, or the CRC64NVME S3 adds itself */
         json_t *cj = json_loads(ck, 0, NULL);
         const char *alg = json_string_value(json_object_get(cj, "alg"));
+        const char *type = json_string_value(json_object_get(cj, "type")); /* multipart */
         if (alg)
           tw_buf_printf(&contents, "<ChecksumAlgorithm>%s</ChecksumAlgorithm>"
-                                   "<ChecksumType>FULL_OBJECT</ChecksumType>", alg);
+                                   "<ChecksumType>%s</ChecksumType>", alg, type ? type : "FULL_OBJECT");
         json_decref(cj);
       }
       tw_buf_puts(&contents, "<StorageClass>STANDARD</StorageClass></Contents>");

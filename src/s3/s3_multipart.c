@@ -1,6 +1,6 @@
 /* Multipart uploads: create, upload part (streamed, or copied from an object),
  * complete (parts joined into one blob, ETag = MD5 of the part MD5s + "-N"),
- * abort, list parts, list uploads. */
+ * abort, list parts, list uploads. Checksums and part layouts: s3_mpu.c. */
 #define _FILE_OFFSET_BITS 64
 #include <fcntl.h>
 #include <inttypes.h>
@@ -25,6 +25,8 @@ typedef struct {
   size_t key_len;
   int64_t initiated_ms;
   char *content_type, *headers, *meta, *tags;
+  tw_cksum_alg alg; /* x-amz-checksum-algorithm; NONE: S3's default CRC64NVME */
+  int composite;    /* x-amz-checksum-type COMPOSITE (else FULL_OBJECT) */
 } upload_row;
 
 static void upload_free(upload_row *u) {
@@ -47,7 +49,7 @@ static int load_upload(tw_s3 *s, const char *id, upload_row *u) {
   sqlite3_stmt *st;
   if (!db || sqlite3_prepare_v2(db,
                                 "SELECT bucket, key, initiated_ms, content_type, headers, meta, "
-                                "tags FROM uploads WHERE id=?",
+                                "tags, checksum_algo, checksum_type FROM uploads WHERE id=?",
                                 -1, &st, NULL) != SQLITE_OK)
     return -1;
   sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -63,6 +65,9 @@ static int load_upload(tw_s3 *s, const char *id, upload_row *u) {
     u->headers = dup_col(st, 4);
     u->meta = dup_col(st, 5);
     u->tags = dup_col(st, 6);
+    u->alg = tw_cksum_alg_parse((const char *)sqlite3_column_text(st, 7));
+    const char *t = (const char *)sqlite3_column_text(st, 8);
+    u->composite = t && !strcmp(t, "COMPOSITE");
   }
   sqlite3_finalize(st);
   return 0;
@@ -84,7 +89,9 @@ static int this_upload(tw_request *r, s3_ctx *x, upload_row *u) {
   return 0;
 }
 
-static void xml_key(tw_buf *b, s3_ctx *x) { tw_s3_xml_textn(b, "Key", x->key, x->key_len); }
+static void xml_key(tw_buf *b, s3_ctx *x) {
+  tw_s3_xml_textn(b, "Key", x->key, x->key_len);
+}
 
 /* --- create ---------------------------------------------------------------- */
 
@@ -99,6 +106,12 @@ static void created(tw_request *r) {
   tw_buf_puts(&b, "</InitiateMultipartUploadResult>");
   tw_s3_respond_xml(r, 200, &b);
   tw_s3_lifecycle_abort_headers(r, x, json_integer_value(json_object_get(x->result, "initiated")));
+  const char *alg = json_string_value(json_object_get(x->result, "alg"));
+  if (alg) {
+    tw_req_add_header(r, "x-amz-checksum-algorithm", alg);
+    tw_req_add_header(r, "x-amz-checksum-type",
+                      json_string_value(json_object_get(x->result, "type")));
+  }
 }
 
 void tw_s3_create_multipart(tw_request *r, s3_ctx *x) {
@@ -107,7 +120,12 @@ void tw_s3_create_multipart(tw_request *r, s3_ctx *x) {
     tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
     return;
   }
-  if (tw_s3_check_metadata_size(r, x) || tw_s3_tags_from_header(r, x)) return;
+  tw_cksum_alg alg;
+  int composite;
+  if (tw_s3_mpu_create_args(r, x, &alg, &composite) || tw_s3_check_metadata_size(r, x) ||
+      tw_s3_tags_from_header(r, x))
+    return;
+  const char *type = alg ? (composite ? "COMPOSITE" : "FULL_OBJECT") : NULL;
   char uuid[37], id[33];
   tw_uuid4(uuid);
   size_t j = 0;
@@ -120,19 +138,31 @@ void tw_s3_create_multipart(tw_request *r, s3_ctx *x) {
   const char *ct = tw_req_header(r, "Content-Type");
   char *tg = tw_s3_tags_dump(x->tags);
   int64_t now = tw_now_ms();
-  tw_sql_val v[] = {TW_SQL_S(id), TW_SQL_S(x->bucket), TW_SQL_B(x->key, x->key_len),
-                    TW_SQL_I(now), TW_SQL_S(ct ? ct : "binary/octet-stream"),
-                    TW_SQL_S(h), TW_SQL_S(m), TW_SQL_S(tg)};
+  tw_sql_val v[] = {TW_SQL_S(id),
+                    TW_SQL_S(x->bucket),
+                    TW_SQL_B(x->key, x->key_len),
+                    TW_SQL_I(now),
+                    TW_SQL_S(ct ? ct : "binary/octet-stream"),
+                    TW_SQL_S(h),
+                    TW_SQL_S(m),
+                    TW_SQL_S(tg),
+                    TW_SQL_S(tw_cksum_alg_name(alg)),
+                    TW_SQL_S(type)};
   uint64_t t = tw_store_exec(s->store,
                              "INSERT INTO uploads(id, bucket, key, initiated_ms, content_type, "
-                             "headers, meta, tags) VALUES(?,?,?,?,?,?,?,?)",
-                             v, 8);
+                             "headers, meta, tags, checksum_algo, checksum_type) "
+                             "VALUES(?,?,?,?,?,?,?,?,?,?)",
+                             v, 10);
   free(h);
   free(m);
   free(tg);
   json_decref(headers);
   json_decref(meta);
   x->result = json_pack("{s:s,s:I}", "id", id, "initiated", (json_int_t)now);
+  if (alg) {
+    json_object_set_new(x->result, "alg", json_string(tw_cksum_alg_name(alg)));
+    json_object_set_new(x->result, "type", json_string(type));
+  }
   tw_req_after_commit(r, t, created);
 }
 
@@ -142,9 +172,15 @@ static int part_number(tw_request *r, s3_ctx *x, long *out) {
   const char *p = tw_s3_q(x, "partNumber");
   char *end;
   long n = p ? strtol(p, &end, 10) : 0;
-  if (!p || *end || n < 1 || n > MAX_PARTS) {
-    tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT,
-                "Part number must be an integer between 1 and 10000, inclusive");
+  if (!p || !*p || *end || n < 1 || n > MAX_PARTS) {
+    tw_buf extra;
+    tw_buf_init(&extra, 4096);
+    tw_s3_xml_text(&extra, "ArgumentName", "partNumber");
+    tw_s3_xml_text(&extra, "ArgumentValue", p ? p : "");
+    tw_s3_error_key(r, x, TW_ERR_S3_INVALID_ARGUMENT,
+                    "Part number must be an integer between 1 and 10000, inclusive",
+                    tw_buf_cstr(&extra));
+    tw_buf_free(&extra);
     return -1;
   }
   *out = n;
@@ -157,8 +193,9 @@ int tw_s3_part_begin(tw_request *r, s3_ctx *x) {
   if (part_number(r, x, &n)) return -1;
   upload_row u;
   if (this_upload(r, x, &u)) return -1;
+  int rc = tw_s3_mpu_part_begin(r, x, u.alg, u.composite);
   upload_free(&u);
-  return 0;
+  return rc;
 }
 
 static void part_done(tw_request *r) {
@@ -174,6 +211,10 @@ static void part_done(tw_request *r) {
     tw_s3_iso8601(tw_now_ms(), when);
     tw_s3_xml_text(&b, "LastModified", when);
     tw_s3_xml_text(&b, "ETag", q);
+    const char *alg = json_string_value(json_object_get(x->result, "alg"));
+    if (alg) /* the upload's algorithm */
+      tw_buf_printf(&b, "<Checksum%s>%s</Checksum%s>", alg,
+                    json_string_value(json_object_get(x->result, "value")), alg);
     tw_buf_puts(&b, "</CopyPartResult>");
     tw_s3_respond_xml(r, 200, &b);
     return;
@@ -187,8 +228,10 @@ static void part_done(tw_request *r) {
                       json_string_value(json_object_get(x->result, "value")));
 }
 
-/* Records a part whose data is in blob `id`; replaces an earlier upload of it. */
-static void save_part(tw_request *r, s3_ctx *x, long num, int64_t size, const char *blob) {
+/* Records a part whose data is in blob `id` (and its checksums, taken);
+ * replaces an earlier upload of it. */
+static void save_part(tw_request *r, s3_ctx *x, long num, int64_t size, const char *blob,
+                      json_t *sums) {
   tw_s3 *s = x->s3;
   const char *upload = tw_s3_q(x, "uploadId");
   sqlite3 *db = tw_store_reader(s->store);
@@ -201,15 +244,18 @@ static void save_part(tw_request *r, s3_ctx *x, long num, int64_t size, const ch
       snprintf(x->old_blob, sizeof x->old_blob, "%.36s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
   }
-  tw_sql_val v[] = {TW_SQL_S(upload), TW_SQL_I(num), TW_SQL_I(size), TW_SQL_S(x->etag),
-                    TW_SQL_S(blob), TW_SQL_I(tw_now_ms())};
+  char *sj = json_object_size(sums) ? json_dumps(sums, JSON_COMPACT) : NULL;
+  json_decref(sums);
+  tw_sql_val v[] = {TW_SQL_S(upload), TW_SQL_I(num),         TW_SQL_I(size), TW_SQL_S(x->etag),
+                    TW_SQL_S(blob),   TW_SQL_I(tw_now_ms()), TW_SQL_S(sj)};
   tw_store_hold(s->store);
   tw_store_require_fs_sync(s->store);
   uint64_t t = tw_store_exec(s->store,
                              "INSERT OR REPLACE INTO parts(upload_id, num, size, etag, blob, "
-                             "modified_ms) VALUES(?,?,?,?,?,?)",
-                             v, 6);
+                             "modified_ms, checksum) VALUES(?,?,?,?,?,?,?)",
+                             v, 7);
   tw_store_release(s->store);
+  free(sj);
   tw_req_after_commit(r, t, part_done);
 }
 
@@ -230,7 +276,7 @@ void tw_s3_upload_part(tw_request *r, s3_ctx *x) {
     return;
   }
   upload_free(&u);
-  save_part(r, x, num, (int64_t)x->received, x->blob.id);
+  save_part(r, x, num, (int64_t)x->received, x->blob.id, tw_s3_mpu_part_sums(x));
 }
 
 void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x) {
@@ -239,6 +285,7 @@ void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x) {
   if (part_number(r, x, &num)) return;
   upload_row u;
   if (this_upload(r, x, &u)) return;
+  tw_cksum_alg alg = u.alg;
   upload_free(&u);
   const char *src = tw_req_header(r, "x-amz-copy-source");
   const char *p = src[0] == '/' ? src + 1 : src;
@@ -248,7 +295,8 @@ void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x) {
   char *slash = memchr(decoded, '/', dlen);
   if (!slash) {
     free(decoded);
-    tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
+    tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT,
+                "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
     return;
   }
   *slash = 0;
@@ -266,7 +314,9 @@ void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x) {
     long long a, b;
     if (sscanf(range, "bytes=%lld-%lld", &a, &b) != 2 || a < 0 || b < a || b >= o.size) {
       tw_s3_row_free(&o);
-      tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy");
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT,
+                  "The x-amz-copy-source-range value must be of the form bytes=first-last where "
+                  "first and last are the zero-based offsets of the first and last bytes to copy");
       return;
     }
     start = a;
@@ -281,12 +331,16 @@ void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x) {
   }
   x->blob_open = 1;
   tw_hash *md5 = tw_hash_md5_new();
+  tw_cksum ck; /* the upload's algorithm, or S3's default CRC64NVME */
+  tw_cksum_init(&ck, alg ? alg : TW_CKSUM_CRC64NVME);
   char buf[1 << 16];
   int64_t left = len, off = start;
   while (left > 0) {
-    ssize_t k = pread(in, buf, (size_t)(left < (int64_t)sizeof buf ? left : (int64_t)sizeof buf), off);
+    ssize_t k =
+        pread(in, buf, (size_t)(left < (int64_t)sizeof buf ? left : (int64_t)sizeof buf), off);
     if (k <= 0 || tw_blob_write(&x->blob, buf, (size_t)k)) break;
     tw_hash_update(md5, buf, (size_t)k);
+    tw_cksum_update(&ck, buf, (size_t)k);
     left -= k;
     off += k;
   }
@@ -294,6 +348,8 @@ void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x) {
   uint8_t raw[16];
   tw_hash_final(md5, raw);
   tw_hash_free(md5);
+  char sum[TW_CKSUM_MAX_B64];
+  tw_cksum_final_b64(&ck, sum);
   if (left > 0 || tw_blob_publish(s->data_dir, &x->blob)) {
     tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
     return;
@@ -301,28 +357,28 @@ void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x) {
   x->blob_open = 0;
   tw_hex(raw, 16, x->etag);
   x->result = json_pack("{s:b}", "copy", 1);
-  save_part(r, x, num, len, x->blob.id);
+  if (alg) {
+    json_object_set_new(x->result, "alg", json_string(tw_cksum_alg_name(alg)));
+    json_object_set_new(x->result, "value", json_string(sum));
+  }
+  save_part(r, x, num, len, x->blob.id, json_pack("{s:s}", tw_cksum_alg_name(ck.alg), sum));
 }
 
 /* --- complete / abort ------------------------------------------------------------ */
 
-typedef struct {
-  long num;
-  int64_t size;
-  char etag[80], blob[37];
-} part_row;
-
 /* Every part of an upload, by number. */
-static part_row *load_parts(tw_s3 *s, const char *upload, size_t *n) {
+static tw_s3_part *load_parts(tw_s3 *s, const char *upload, size_t *n) {
   sqlite3 *db = tw_store_reader(s->store);
   sqlite3_stmt *st;
   *n = 0;
-  if (sqlite3_prepare_v2(db, "SELECT num, size, etag, blob FROM parts WHERE upload_id=? ORDER BY num",
+  if (sqlite3_prepare_v2(db,
+                         "SELECT num, size, etag, blob, modified_ms, checksum FROM parts "
+                         "WHERE upload_id=? ORDER BY num",
                          -1, &st, NULL) != SQLITE_OK)
     return NULL;
   sqlite3_bind_text(st, 1, upload, -1, SQLITE_STATIC);
   size_t cap = 16;
-  part_row *p = malloc(cap * sizeof *p);
+  tw_s3_part *p = malloc(cap * sizeof *p);
   while (sqlite3_step(st) == SQLITE_ROW) {
     if (*n == cap) {
       cap *= 2;
@@ -332,10 +388,18 @@ static part_row *load_parts(tw_s3 *s, const char *upload, size_t *n) {
     p[*n].size = sqlite3_column_int64(st, 1);
     snprintf(p[*n].etag, sizeof p[*n].etag, "%s", (const char *)sqlite3_column_text(st, 2));
     snprintf(p[*n].blob, sizeof p[*n].blob, "%.36s", (const char *)sqlite3_column_text(st, 3));
+    p[*n].modified_ms = sqlite3_column_int64(st, 4);
+    const char *ck = (const char *)sqlite3_column_text(st, 5);
+    p[*n].sums = ck ? json_loads(ck, 0, NULL) : NULL;
     (*n)++;
   }
   sqlite3_finalize(st);
   return p;
+}
+
+static void free_parts(tw_s3_part *p, size_t n) {
+  for (size_t i = 0; p && i < n; i++) json_decref(p[i].sums);
+  free(p);
 }
 
 static void remove_blobs(tw_s3 *s, json_t *blobs) {
@@ -362,6 +426,7 @@ static void completed(tw_request *r) {
   char q[96];
   snprintf(q, sizeof q, "\"%s\"", x->etag);
   tw_s3_xml_text(&b, "ETag", q);
+  tw_s3_mpu_sum_xml(&b, json_object_get(x->result, "checksum"));
   tw_buf_puts(&b, "</CompleteMultipartUploadResult>");
   tw_s3_respond_xml(r, 200, &b);
   tw_s3_lifecycle_written(r, x);
@@ -376,65 +441,30 @@ static int etag_eq(const char *given, const char *stored) {
   return strlen(stored) == n && !strncasecmp(given, stored, n);
 }
 
-void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
-  tw_s3 *s = x->s3;
-  upload_row u;
-  if (this_upload(r, x, &u)) return;
-  char *root = NULL;
-  json_t *doc = r->body.len ? tw_xml_parse(r->body.data, r->body.len, &root) : NULL;
-  json_t *wanted = doc && root && !strcmp(root, "CompleteMultipartUpload") ? tw_xml_list(doc, "Part") : NULL;
-  free(root);
-  json_decref(doc);
-  if (!wanted || !json_array_size(wanted)) {
-    json_decref(wanted);
-    upload_free(&u);
-    tw_s3_error(r, x, TW_ERR_S3_MALFORMED_XML, NULL);
-    return;
-  }
-  const char *upload = tw_s3_q(x, "uploadId");
-  size_t nparts;
-  part_row *parts = load_parts(s, upload, &nparts);
-  size_t nw = json_array_size(wanted), i;
-  part_row **use = calloc(nw, sizeof *use);
-  long prev = 0;
-  tw_err err = TW_ERR_OK;
-  json_t *w;
-  json_array_foreach(wanted, i, w) {
-    const char *pn = tw_xml_text(w, "PartNumber"), *et = tw_xml_text(w, "ETag");
-    long num = pn ? strtol(pn, NULL, 10) : 0;
-    if (num <= prev) {
-      err = TW_ERR_S3_INVALID_PART_ORDER;
-      break;
-    }
-    prev = num;
-    part_row *found = NULL;
-    for (size_t k = 0; k < nparts; k++)
-      if (parts[k].num == num) found = &parts[k];
-    if (!found || !et || !etag_eq(et, found->etag)) {
-      err = TW_ERR_S3_INVALID_PART;
-      break;
-    }
-    use[i] = found;
-  }
-  for (i = 0; err == TW_ERR_OK && i + 1 < nw; i++)
-    if ((uint64_t)use[i]->size < MIN_PART) err = TW_ERR_S3_ENTITY_TOO_SMALL;
-  if (err != TW_ERR_OK) {
-    free(use);
-    free(parts);
-    json_decref(wanted);
-    upload_free(&u);
-    tw_s3_error(r, x, err, NULL);
-    return;
-  }
-  /* join the parts into one blob; the ETag is the MD5 of the parts' MD5s */
-  tw_blob_writer out;
-  int ok = tw_blob_create(s->data_dir, &out) == 0;
+/* InvalidPart names the part the request got wrong. */
+static void invalid_part(tw_request *r, s3_ctx *x, const char *pn, const char *etag) {
+  tw_buf extra;
+  tw_buf_init(&extra, 8192);
+  tw_s3_xml_text(&extra, "UploadId", tw_s3_q(x, "uploadId"));
+  tw_s3_xml_text(&extra, "PartNumber", pn ? pn : "");
+  size_t n = etag ? strlen(etag) : 0;
+  if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"') etag++, n -= 2;
+  tw_s3_xml_textn(&extra, "ETag", etag ? etag : "", n);
+  tw_s3_error_key(r, x, TW_ERR_S3_INVALID_PART, NULL, tw_buf_cstr(&extra));
+  tw_buf_free(&extra);
+}
+
+/* Joins the parts into one new blob (in the kernel where it can); the ETag is
+ * the MD5 of the parts' MD5s. */
+static int join_parts(tw_s3 *s, tw_s3_part **use, size_t nw, tw_blob_writer *out,
+                      uint8_t md5_out[16]) {
+  if (tw_blob_create(s->data_dir, out)) return -1;
+  int ok = 1;
   tw_hash *md5 = tw_hash_md5_new();
-  int64_t total = 0;
-  for (i = 0; ok && i < nw; i++) {
+  for (size_t i = 0; ok && i < nw; i++) {
     uint8_t raw[16];
     for (int k = 0; k < 16; k++) {
-      unsigned v;
+      unsigned v = 0;
       sscanf(use[i]->etag + 2 * k, "%2x", &v);
       raw[k] = (uint8_t)v;
     }
@@ -447,11 +477,11 @@ void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
     int64_t left = use[i]->size;
     loff_t off_in = 0;
     while (left > 0) { /* in-kernel copy; falls back to read/write */
-      ssize_t k = copy_file_range(in, &off_in, out.fd, NULL, (size_t)left, 0);
+      ssize_t k = copy_file_range(in, &off_in, out->fd, NULL, (size_t)left, 0);
       if (k <= 0) {
         char buf[1 << 16];
         k = pread(in, buf, sizeof buf < (size_t)left ? sizeof buf : (size_t)left, off_in);
-        if (k <= 0 || tw_blob_write(&out, buf, (size_t)k)) {
+        if (k <= 0 || tw_blob_write(out, buf, (size_t)k)) {
           ok = 0;
           break;
         }
@@ -460,20 +490,88 @@ void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
       left -= k;
     }
     close(in);
-    total += use[i]->size;
   }
-  uint8_t digest[16];
-  tw_hash_final(md5, digest);
+  tw_hash_final(md5, md5_out);
   tw_hash_free(md5);
-  if (!ok || tw_blob_publish(s->data_dir, &out)) {
-    if (ok) out.fd = -1;
-    tw_blob_abort(&out);
-    free(use);
-    free(parts);
-    json_decref(wanted);
-    upload_free(&u);
+  if (!ok || tw_blob_publish(s->data_dir, out)) {
+    if (ok) out->fd = -1;
+    tw_blob_abort(out);
+    return -1;
+  }
+  return 0;
+}
+
+void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  upload_row u;
+  if (this_upload(r, x, &u)) return;
+  char *root = NULL;
+  json_t *doc = r->body.len ? tw_xml_parse(r->body.data, r->body.len, &root) : NULL;
+  json_t *wanted =
+      doc && root && !strcmp(root, "CompleteMultipartUpload") ? tw_xml_list(doc, "Part") : NULL;
+  free(root);
+  json_decref(doc);
+  const char *upload = tw_s3_q(x, "uploadId");
+  size_t nparts = 0, nw = json_array_size(wanted), i;
+  tw_s3_part *parts = NULL, **use = calloc(nw ? nw : 1, sizeof *use);
+  json_t *checksum = NULL, *layout = NULL, *w;
+  tw_err err = TW_ERR_OK;
+  int64_t total = 0;
+  if (!nw) {
+    tw_s3_error(r, x, TW_ERR_S3_MALFORMED_XML, NULL);
+    goto done;
+  }
+  if (tw_s3_mpu_check_complete(r, x, u.alg, u.composite, wanted)) goto done;
+  parts = load_parts(s, upload, &nparts);
+  long prev = 0;
+  json_array_foreach(wanted, i, w) {
+    const char *pn = tw_xml_text(w, "PartNumber"), *et = tw_xml_text(w, "ETag");
+    long num = pn ? strtol(pn, NULL, 10) : 0;
+    if (num <= prev) {
+      err = TW_ERR_S3_INVALID_PART_ORDER;
+      break;
+    }
+    prev = num;
+    tw_s3_part *found = NULL;
+    for (size_t k = 0; k < nparts; k++)
+      if (parts[k].num == num) found = &parts[k];
+    if (!found || !et || !etag_eq(et, found->etag) || !tw_s3_mpu_part_sum_ok(u.alg, w, found)) {
+      invalid_part(r, x, pn, et);
+      goto done;
+    }
+    use[i] = found;
+  }
+  for (i = 0; err == TW_ERR_OK && i + 1 < nw; i++)
+    if ((uint64_t)use[i]->size < MIN_PART) err = TW_ERR_S3_ENTITY_TOO_SMALL;
+  if (err != TW_ERR_OK) {
+    tw_s3_error(r, x, err, NULL);
+    goto done;
+  }
+  for (i = 0; i < nw; i++) total += use[i]->size;
+  const char *mos = tw_req_header(r, "x-amz-mp-object-size");
+  if (mos) { /* what the client says it sent (s3transfer's MpuObjectSize) */
+    char *end, msg[160];
+    long long want = strtoll(mos, &end, 10);
+    if (!*mos || *end || want < 0) {
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST,
+                  "Value for x-amz-mp-object-size header is invalid.");
+      goto done;
+    }
+    if (want != total) {
+      snprintf(msg, sizeof msg,
+               "The provided 'x-amz-mp-object-size' header value %lld does not "
+               "match what was computed: %" PRId64,
+               want, total);
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, msg);
+      goto done;
+    }
+  }
+  if (tw_s3_mpu_object_sum(r, x, u.alg, u.composite, use, nw, &checksum, &layout)) goto done;
+  tw_blob_writer out;
+  uint8_t digest[16];
+  if (join_parts(s, use, nw, &out, digest)) {
     tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot assemble the object.");
-    return;
+    goto done;
   }
   tw_hex(digest, 16, x->etag);
   snprintf(x->etag + 32, sizeof x->etag - 32, "-%zu", nw);
@@ -482,6 +580,7 @@ void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
   json_t *headers = u.headers ? json_loads(u.headers, 0, NULL) : json_object();
   json_t *meta = u.meta ? json_loads(u.meta, 0, NULL) : json_object();
   x->tags = tw_s3_tags_load(u.tags); /* given to CreateMultipartUpload */
+  char *lj = json_dumps(layout, JSON_COMPACT);
   pthread_mutex_lock(&s->mu);
   tw_s3_obj old;
   tw_s3_load_row(s, x->bucket, x->key, x->key_len, &old);
@@ -490,21 +589,29 @@ void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
   tw_sqs_lock(s->sqs);
   tw_store_hold(s->store);
   uint64_t t = tw_s3_save_row(r, x, "ObjectCreated:CompleteMultipartUpload", total, x->etag, out.id,
-                              u.content_type, headers, meta, NULL);
+                              u.content_type, headers, meta, checksum);
+  tw_sql_val lv[] = {TW_SQL_I((int64_t)nw), TW_SQL_S(lj), TW_SQL_S(x->bucket),
+                     TW_SQL_B(x->key, x->key_len)};
+  tw_store_exec(s->store, "UPDATE objects SET parts=?, mpu_parts=? WHERE bucket=? AND key=?", lv,
+                4);
   tw_sql_val v[] = {TW_SQL_S(upload)};
   tw_store_exec(s->store, "DELETE FROM parts WHERE upload_id=?", v, 1);
   uint64_t t2 = tw_store_exec(s->store, "DELETE FROM uploads WHERE id=?", v, 1);
   tw_store_release(s->store);
   tw_sqs_unlock(s->sqs);
   pthread_mutex_unlock(&s->mu);
+  free(lj);
   json_decref(headers);
   json_decref(meta);
+  x->result = json_pack("{s:o,s:O}", "blobs", blobs, "checksum", checksum);
+  tw_req_after_commit(r, t2 > t ? t2 : t, completed);
+done:
+  json_decref(checksum);
+  json_decref(layout);
   free(use);
-  free(parts);
+  free_parts(parts, nparts);
   json_decref(wanted);
   upload_free(&u);
-  x->result = json_pack("{s:o}", "blobs", blobs);
-  tw_req_after_commit(r, t2 > t ? t2 : t, completed);
 }
 
 static void aborted(tw_request *r) {
@@ -521,10 +628,10 @@ void tw_s3_abort_multipart(tw_request *r, s3_ctx *x) {
   upload_free(&u);
   const char *upload = tw_s3_q(x, "uploadId");
   size_t nparts;
-  part_row *parts = load_parts(s, upload, &nparts);
+  tw_s3_part *parts = load_parts(s, upload, &nparts);
   json_t *blobs = json_array();
   for (size_t k = 0; k < nparts; k++) json_array_append_new(blobs, json_string(parts[k].blob));
-  free(parts);
+  free_parts(parts, nparts);
   tw_sql_val v[] = {TW_SQL_S(upload)};
   tw_store_hold(s->store);
   tw_store_exec(s->store, "DELETE FROM parts WHERE upload_id=?", v, 1);
@@ -543,6 +650,7 @@ static void owner(tw_buf *b, const char *tag, const char *account) {
 void tw_s3_list_parts(tw_request *r, s3_ctx *x) {
   upload_row u;
   if (this_upload(r, x, &u)) return;
+  const char *alg = tw_cksum_alg_name(u.alg), *type = u.composite ? "COMPOSITE" : "FULL_OBJECT";
   upload_free(&u);
   const char *upload = tw_s3_q(x, "uploadId");
   long max = 1000, marker = 0;
@@ -550,7 +658,7 @@ void tw_s3_list_parts(tw_request *r, s3_ctx *x) {
   if (tw_s3_q(x, "part-number-marker")) marker = strtol(tw_s3_q(x, "part-number-marker"), NULL, 10);
   if (max < 0 || max > 1000) max = 1000;
   size_t n;
-  part_row *parts = load_parts(x->s3, upload, &n);
+  tw_s3_part *parts = load_parts(x->s3, upload, &n);
   tw_buf b;
   tw_buf_init(&b, 16u << 20);
   tw_s3_xml_begin(&b, "ListPartsResult");
@@ -570,22 +678,30 @@ void tw_s3_list_parts(tw_request *r, s3_ctx *x) {
     }
     tw_buf_printf(&body, "<Part><PartNumber>%ld</PartNumber>", parts[i].num);
     char when[32];
-    tw_s3_iso8601(tw_now_ms(), when);
+    tw_s3_iso8601(parts[i].modified_ms, when);
     tw_s3_xml_text(&body, "LastModified", when);
-    tw_buf_printf(&body, "<ETag>&quot;%s&quot;</ETag><Size>%" PRId64 "</Size></Part>", parts[i].etag,
+    tw_buf_printf(&body, "<ETag>&quot;%s&quot;</ETag><Size>%" PRId64 "</Size>", parts[i].etag,
                   parts[i].size);
+    const char *sum = alg ? json_string_value(json_object_get(parts[i].sums, alg)) : NULL;
+    if (sum) tw_buf_printf(&body, "<Checksum%s>%s</Checksum%s>", alg, sum, alg);
+    tw_buf_puts(&body, "</Part>");
     count++;
     last = parts[i].num;
   }
-  tw_buf_printf(&b, "<NextPartNumberMarker>%ld</NextPartNumberMarker><MaxParts>%ld</MaxParts>"
-                    "<IsTruncated>%s</IsTruncated>",
+  tw_buf_printf(&b,
+                "<NextPartNumberMarker>%ld</NextPartNumberMarker><MaxParts>%ld</MaxParts>"
+                "<IsTruncated>%s</IsTruncated>",
                 last, max, truncated ? "true" : "false");
   tw_buf_append(&b, body.data ? body.data : "", body.len);
   tw_buf_free(&body);
   owner(&b, "Initiator", x->s3->account);
   owner(&b, "Owner", x->s3->account);
-  tw_buf_puts(&b, "<StorageClass>STANDARD</StorageClass></ListPartsResult>");
-  free(parts);
+  tw_buf_puts(&b, "<StorageClass>STANDARD</StorageClass>");
+  if (alg)
+    tw_buf_printf(&b, "<ChecksumAlgorithm>%s</ChecksumAlgorithm><ChecksumType>%s</ChecksumType>",
+                  alg, type);
+  tw_buf_puts(&b, "</ListPartsResult>");
+  free_parts(parts, n);
   tw_s3_respond_xml(r, 200, &b);
 }
 
@@ -601,8 +717,9 @@ void tw_s3_list_uploads(tw_request *r, s3_ctx *x) {
   if (max < 0 || max > 1000) max = 1000;
   sqlite3 *db = tw_store_reader(s->store);
   sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT id, key, initiated_ms FROM uploads WHERE bucket=? AND key > ? "
-                             "ORDER BY key, initiated_ms",
+  if (sqlite3_prepare_v2(db,
+                         "SELECT id, key, initiated_ms, checksum_algo, checksum_type FROM "
+                         "uploads WHERE bucket=? AND key > ? ORDER BY key, initiated_ms",
                          -1, &st, NULL) != SQLITE_OK) {
     tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
     return;
@@ -637,6 +754,12 @@ void tw_s3_list_uploads(tw_request *r, s3_ctx *x) {
     tw_s3_iso8601(sqlite3_column_int64(st, 2), when);
     tw_buf_puts(&body, "<StorageClass>STANDARD</StorageClass>");
     tw_s3_xml_text(&body, "Initiated", when);
+    const char *alg = (const char *)sqlite3_column_text(st, 3);
+    const char *type = (const char *)sqlite3_column_text(st, 4);
+    if (alg && type)
+      tw_buf_printf(&body,
+                    "<ChecksumAlgorithm>%s</ChecksumAlgorithm><ChecksumType>%s</ChecksumType>", alg,
+                    type);
     tw_buf_puts(&body, "</Upload>");
     free(next_key);
     free(next_id);

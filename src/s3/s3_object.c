@@ -239,6 +239,7 @@ static int take_bytes(void *ud, const char *data, size_t n) {
   tw_hash_update(x->md5, data, n);
   if (x->sha256) tw_hash_update(x->sha256, data, n);
   tw_cksum_update(&x->cksum, data, n);
+  if (x->cksum_extra.alg) tw_cksum_update(&x->cksum_extra, data, n); /* s3_mpu.c */
   return tw_blob_write(&x->blob, data, n);
 }
 
@@ -566,6 +567,8 @@ static void add_object_headers(tw_request *r, s3_ctx *x, const tw_s3_obj *o) {
 
 void tw_s3_get_object(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
+  tw_s3_part_pick pick; /* ?partNumber= (s3_mpu.c) */
+  if (tw_s3_part_number_arg(r, x, &pick)) return;
   tw_s3_obj o;
   if (tw_s3_load_row(s, x->bucket, x->key, x->key_len, &o)) {
     tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
@@ -594,7 +597,16 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
     return;
   }
   int64_t start = 0, len = o.size;
-  int ranged = parse_range(tw_req_header(r, "Range"), o.size, &start, &len);
+  int ranged;
+  if (pick.number) {
+    if (tw_s3_part_pick_of(r, x, &o, &pick)) {
+      tw_s3_row_free(&o);
+      return;
+    }
+    start = pick.start, len = pick.len, ranged = len > 0;
+  } else {
+    ranged = parse_range(tw_req_header(r, "Range"), o.size, &start, &len);
+  }
   if (ranged < 0) {
     tw_buf extra;
     tw_buf_init(&extra, 4096);
@@ -630,11 +642,20 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
   tw_s3_add_common_headers(r);
   add_object_headers(r, x, &o);
   const char *mode = tw_req_header(r, "x-amz-checksum-mode");
-  if (!ranged && mode && !strcasecmp(mode, "ENABLED") && o.checksum) {
+  /* the checksum of exactly the bytes sent: the object's, or one part's */
+  const char *sum = pick.count ? (pick.sum[0] ? pick.sum : NULL)
+                    : start == 0 && len == o.size ? json_string_value(json_object_get(o.checksum, "value"))
+                                                  : NULL;
+  if (sum && mode && !strcasecmp(mode, "ENABLED")) {
     const char *alg = json_string_value(json_object_get(o.checksum, "alg"));
-    tw_req_add_header(r, tw_cksum_header(tw_cksum_alg_parse(alg)),
-                      json_string_value(json_object_get(o.checksum, "value")));
-    tw_req_add_header(r, "x-amz-checksum-type", "FULL_OBJECT");
+    const char *type = json_string_value(json_object_get(o.checksum, "type"));
+    tw_req_add_header(r, tw_cksum_header(tw_cksum_alg_parse(alg)), sum);
+    tw_req_add_header(r, "x-amz-checksum-type", type ? type : "FULL_OBJECT");
+  }
+  if (pick.count) {
+    char n[16];
+    snprintf(n, sizeof n, "%d", pick.count);
+    tw_req_add_header(r, "x-amz-mp-parts-count", n);
   }
   if (ranged) {
     char cr[96];
@@ -810,7 +831,8 @@ static void copy_done(tw_request *r) {
   if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
 }
 
-static int copy_blob(tw_s3 *s, const char *src_id, tw_blob_writer *w) {
+/* Copies a body; md5 and ck, when given, hash it on the way. */
+static int copy_blob(tw_s3 *s, const char *src_id, tw_blob_writer *w, tw_hash *md5, tw_cksum *ck) {
   int in = tw_blob_open(s->data_dir, src_id);
   if (in < 0) return -1;
   if (tw_blob_create(s->data_dir, w)) {
@@ -820,11 +842,14 @@ static int copy_blob(tw_s3 *s, const char *src_id, tw_blob_writer *w) {
   char buf[1 << 16];
   ssize_t n;
   int rc = 0;
-  while ((n = read(in, buf, sizeof buf)) > 0)
+  while ((n = read(in, buf, sizeof buf)) > 0) {
     if (tw_blob_write(w, buf, (size_t)n)) {
       rc = -1;
       break;
     }
+    if (md5) tw_hash_update(md5, buf, (size_t)n);
+    if (ck) tw_cksum_update(ck, buf, (size_t)n);
+  }
   if (n < 0) rc = -1;
   close(in);
   if (rc || tw_blob_publish(s->data_dir, w)) {
@@ -908,11 +933,34 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
     tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, extra);
     return;
   }
+  /* A copy is a new object in one piece: a multipart source's ETag (MD5 of the
+   * part MD5s) and COMPOSITE checksum are remade over the bytes. */
+  tw_hash *md5 = strchr(o.etag, '-') ? tw_hash_md5_new() : NULL;
+  const char *ctype = json_string_value(json_object_get(o.checksum, "type"));
+  tw_cksum ck = {0};
+  int resum = md5 && ctype && !strcmp(ctype, "COMPOSITE") &&
+              !tw_cksum_init(&ck, tw_cksum_alg_parse(json_string_value(json_object_get(o.checksum, "alg"))));
   tw_blob_writer w;
-  if (o.size > 0 ? copy_blob(s, o.blob, &w) : tw_blob_create(s->data_dir, &w) || tw_blob_publish(s->data_dir, &w)) {
+  if (o.size > 0 ? copy_blob(s, o.blob, &w, md5, resum ? &ck : NULL) : tw_blob_create(s->data_dir, &w) || tw_blob_publish(s->data_dir, &w)) {
+    if (md5) tw_hash_free(md5);
+    tw_cksum_free(&ck);
     tw_s3_row_free(&o);
     tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot copy the object's data.");
     return;
+  }
+  snprintf(x->etag, sizeof x->etag, "%s", o.etag);
+  if (md5) {
+    uint8_t raw[16];
+    tw_hash_final(md5, raw);
+    tw_hash_free(md5);
+    tw_hex(raw, 16, x->etag);
+  }
+  if (resum) {
+    char v[TW_CKSUM_MAX_B64];
+    tw_cksum_final_b64(&ck, v);
+    json_t *c = json_pack("{s:s,s:s}", "alg", tw_cksum_alg_name(ck.alg), "value", v);
+    json_decref(o.checksum);
+    o.checksum = c;
   }
   json_t *headers, *meta;
   const char *ct;
@@ -930,13 +978,12 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
     meta = o.meta ? json_incref(o.meta) : json_object();
     ct = o.content_type;
   }
-  snprintf(x->etag, sizeof x->etag, "%s", o.etag);
   pthread_mutex_lock(&s->mu);
   tw_s3_obj old;
   tw_s3_load_row(s, x->bucket, x->key, x->key_len, &old);
   if (old.found) snprintf(x->old_blob, sizeof x->old_blob, "%s", old.blob);
   tw_s3_row_free(&old);
-  uint64_t t = tw_s3_save_row(r, x, "ObjectCreated:Copy", o.size, o.etag, w.id, ct, headers, meta,
+  uint64_t t = tw_s3_save_row(r, x, "ObjectCreated:Copy", o.size, x->etag, w.id, ct, headers, meta,
                         o.checksum);
   pthread_mutex_unlock(&s->mu);
   x->result = json_object();

@@ -186,6 +186,10 @@ static int migrate(sqlite3 *db, char *err, size_t errlen) {
   /* S3 object tags ([[key, value], ...]); lifecycle sweeps find old rows by age */
   return add_column(db, "objects", "tags", "TEXT", err, errlen) ||
          add_column(db, "uploads", "tags", "TEXT", err, errlen) ||
+         /* multipart checksums: COMPOSITE | FULL_OBJECT; a completed object's
+          * part sizes and checksums (GET ?partNumber=) */
+         add_column(db, "uploads", "checksum_type", "TEXT", err, errlen) ||
+         add_column(db, "objects", "mpu_parts", "TEXT", err, errlen) ||
          exec(db,
               "CREATE INDEX IF NOT EXISTS objects_age ON objects(bucket, modified_ms);"
               "CREATE INDEX IF NOT EXISTS uploads_age ON uploads(bucket, initiated_ms);",

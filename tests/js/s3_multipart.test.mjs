@@ -154,7 +154,7 @@ describe("multipart with the low-level commands", () => {
   });
 
   // Java SDK v2's multipart download and the CRT read objects part by part this way.
-  it("GetObject PartNumber gives that part (206, PartsCount)", { todo: "tweedle ignores ?partNumber on GET" }, async () => {
+  it("GetObject PartNumber gives that part (206, PartsCount)", async () => {
     const data = randomBytes(5 * MIB + 100);
     const key = "partget.bin";
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: key }));
@@ -180,6 +180,15 @@ describe("multipart with the low-level commands", () => {
     const head = await s3.send(new HeadObjectCommand({ Bucket: b, Key: key, PartNumber: 1 }));
     assert.equal(head.ContentLength, 5 * MIB);
     assert.equal(head.PartsCount, 2);
+    // The whole object: 200, no PartsCount; past the last part: 416 InvalidPartNumber.
+    const whole = await getAll(b, key);
+    assert.equal(whole.out.$metadata.httpStatusCode, 200);
+    assert.equal(whole.out.PartsCount, undefined);
+    const e = await expectReject(s3.send(new GetObjectCommand({ Bucket: b, Key: key, PartNumber: 3 })));
+    assertS3Err(e, "InvalidPartNumber", 416);
+    assert.equal(e.message, "The requested partnumber is not satisfiable");
+    const r = await expectReject(s3.send(new GetObjectCommand({ Bucket: b, Key: key, PartNumber: 1, Range: "bytes=0-1" })));
+    assertS3Err(r, "InvalidRequest", 400);
   });
 
   it("ChecksumAlgorithm CRC32 upload: parts echo CRC32, GET with checksum mode validates", async () => {
@@ -205,7 +214,7 @@ describe("multipart with the low-level commands", () => {
     assert.ok(got.equals(data));
   });
 
-  it("ChecksumAlgorithm CRC32: composite checksum on Complete and GET", { todo: "multipart checksums are not kept (CreateMultipartUpload ChecksumAlgorithm is ignored)" }, async () => {
+  it("ChecksumAlgorithm CRC32: composite checksum on Complete and GET", async () => {
     const data = randomBytes(5 * MIB + 1000);
     const key = "ck.bin";
     const { UploadId } = await s3.send(
@@ -225,10 +234,30 @@ describe("multipart with the low-level commands", () => {
     );
     const partCrcs = Buffer.concat(parts.map((p) => Buffer.from(crc32B64(p), "base64")));
     assert.equal(c.ChecksumCRC32, `${crc32B64(partCrcs)}-2`);
+    assert.equal(c.ChecksumType, "COMPOSITE");
     const { out, data: got } = await getAll(b, key, { ChecksumMode: "ENABLED" });
     assert.equal(out.ChecksumCRC32, c.ChecksumCRC32);
     assert.equal(out.ChecksumType, "COMPOSITE");
     assert.ok(got.equals(data));
+    // One part with checksum mode: that part's own CRC32, which the SDK validates.
+    const p2 = await getAll(b, key, { PartNumber: 2, ChecksumMode: "ENABLED" });
+    assert.equal(p2.out.ChecksumCRC32, crc32B64(parts[1]));
+    assert.ok(p2.data.equals(parts[1]));
+  });
+
+  it("a part without the upload's checksum is refused (COMPOSITE)", async () => {
+    const key = "ck-missing.bin";
+    const { UploadId, ChecksumType } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: b, Key: key, ChecksumAlgorithm: "SHA256" }),
+    );
+    assert.equal(ChecksumType, "COMPOSITE");
+    // The SDK's own default for UploadPart is CRC32: not the upload's SHA256.
+    const e = await expectReject(
+      s3.send(new UploadPartCommand({ Bucket: b, Key: key, UploadId, PartNumber: 1, Body: randomBytes(100) })),
+    );
+    assertS3Err(e, "InvalidRequest", 400);
+    assert.equal(e.message, "Checksum Type mismatch occurred, expected checksum Type: sha256, actual checksum Type: crc32");
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: b, Key: key, UploadId }));
   });
 
   it("abort discards the parts: NoSuchUpload afterwards, no object", async () => {
@@ -332,6 +361,23 @@ describe("@aws-sdk/lib-storage Upload", () => {
     assert.ok(got.equals(data));
     assert.equal(out.ContentType, "application/x-lib");
     assert.equal(out.ContentLength, data.length);
+  });
+
+  it("ChecksumAlgorithm CRC64NVME: a FULL_OBJECT checksum the SDK validates on GET", async () => {
+    const data = randomBytes(11 * MIB + 17);
+    const up = new Upload({
+      client: s3,
+      params: { Bucket: b, Key: "lib/nvme.bin", Body: data, ChecksumAlgorithm: "CRC64NVME" },
+      partSize: 5 * MIB,
+    });
+    const res = await withTimeout(up.done(), 50_000);
+    assert.equal(res.ChecksumType, "FULL_OBJECT");
+    assert.ok(res.ChecksumCRC64NVME);
+    // The SDK computes CRC64NVME over the body and throws on a mismatch.
+    const { out, data: got } = await getAll(b, "lib/nvme.bin", { ChecksumMode: "ENABLED" });
+    assert.ok(got.equals(data));
+    assert.equal(out.ChecksumCRC64NVME, res.ChecksumCRC64NVME);
+    assert.equal(out.ChecksumType, "FULL_OBJECT");
   });
 
   it("a Readable of unknown length is split into parts", async () => {
