@@ -48,7 +48,7 @@ $(BUILD)/tweedle: $(OBJDIR)/src/main.o $(BUILD)/libtweedle.a
 
 # The worker's C API (include/tweedle/worker.h): the runtime, the clients and
 # the few core pieces they use, for programs with in-process handlers.
-WORKER_LIB_SRCS := $(sort $(wildcard src/worker/*.c src/client/*.c)) src/auth/sigv4.c \
+WORKER_LIB_SRCS := $(sort $(wildcard src/worker/*.c src/client/*.c src/auth/sigv4*.c)) \
                    src/auth/auth_text.c src/core/buf.c src/core/crypto.c src/core/clock.c \
                    src/core/log.c src/core/json_out.c src/core/errors.c src/bench/hist.c \
                    src/sqs/msg_digest.c

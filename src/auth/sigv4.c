@@ -1,11 +1,9 @@
-/* AWS Signature Version 4.
+/* AWS Signature Version 4: verification.
  *
  * The canonical request is never built as a string on the success path: it is
- * streamed into SHA-256 through a small staging buffer. Only when a signature
- * differs is it built again as text, for the error message. Query parameters
- * are decoded and re-encoded once into stack memory (heap only for very long
- * queries), and derived signing keys are cached per thread, so a verification
- * costs two SHA-256 passes, one HMAC and no locks.
+ * streamed into SHA-256 (sigv4_canon.c). Only when a signature differs is it
+ * built again as text, for the error message. A verification costs two
+ * SHA-256 passes, one HMAC and no locks.
  *
  * Error codes and messages follow what AWS's front end (SQS and the other
  * "Coral" services) returns, in the order it checks; S3-specific wording is
@@ -19,53 +17,16 @@
 #include <string.h>
 
 #include "auth/auth_text.h"
+#include "auth/sigv4_internal.h"
 #include "core/buf.h"
 #include "core/crypto.h"
 
-#define ALGORITHM "AWS4-HMAC-SHA256"
-#define TERMINATOR "aws4_request"
 #define SKEW_SECONDS (15 * 60)
-#define MAX_EXPIRES 604800L
-#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-#define UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
 /* Debug text for a failed signature is skipped when it would be larger. */
 #define DEBUG_TEXT_CAP (64 * 1024)
 
 /* ---------- small string helpers ---------- */
 
-static int lower(int c) {
-  return c >= 'A' && c <= 'Z' ? c + 32 : c;
-}
-
-static int is_ws(int c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-static int unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~';
-}
-
-static const char HEX_UPPER[] = "0123456789ABCDEF";
-
-/* RFC 3986 encoding as SigV4 wants it: unreserved kept, all else %XX. */
-static size_t uri_encode(const char *in, size_t n, char *out) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)in[i];
-    if (unreserved(c)) {
-      out[o++] = (char)c;
-    } else {
-      out[o++] = '%';
-      out[o++] = HEX_UPPER[c >> 4];
-      out[o++] = HEX_UPPER[c & 15];
-    }
-  }
-  return o;
-}
-
-/* Percent-decoding; a '%' not followed by two hex digits stays literal.
- * plus: '+' means space (query strings, as form decoding and S3 do). */
 /* Appends to a message already in buf. */
 static void addmsg(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -86,170 +47,7 @@ static int copy_field(char *dst, size_t cap, const char *src, size_t n) {
   return 0;
 }
 
-/* ---------- dates ---------- */
-
-static void put_num(char *out, int v, int width) {
-  for (int i = width - 1; i >= 0; i--, v /= 10) out[i] = (char)('0' + v % 10);
-}
-
-void tw_sigv4_amz_date(time_t t, char out[17]) {
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  put_num(out, (tm.tm_year + 1900) % 10000, 4);
-  put_num(out + 4, tm.tm_mon + 1, 2);
-  put_num(out + 6, tm.tm_mday, 2);
-  out[8] = 'T';
-  put_num(out + 9, tm.tm_hour, 2);
-  put_num(out + 11, tm.tm_min, 2);
-  put_num(out + 13, tm.tm_sec, 2);
-  out[15] = 'Z';
-  out[16] = '\0';
-}
-
-static int digits(const char *s, int n, int *out) {
-  int v = 0;
-  for (int i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9') return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return 0;
-}
-
-/* Builds a time from fields and rejects out-of-range ones (timegm would
- * silently normalise "20150231"). */
-static int make_time(int y, int mo, int d, int h, int mi, int s, time_t *out) {
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return -1;
-  struct tm tm = {0};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  time_t t = timegm(&tm);
-  if (t == (time_t)-1) return -1;
-  struct tm back;
-  gmtime_r(&t, &back);
-  if (back.tm_mday != d || back.tm_mon != mo - 1) return -1;
-  *out = t;
-  return 0;
-}
-
-/* YYYYMMDDTHHMMSSZ */
-static int parse_amz_date(const char *s, time_t *out) {
-  int y, mo, d, h, mi, sec;
-  if (strlen(s) != 16 || s[8] != 'T' || s[15] != 'Z') return -1;
-  if (digits(s, 4, &y) || digits(s + 4, 2, &mo) || digits(s + 6, 2, &d) || digits(s + 9, 2, &h) ||
-      digits(s + 11, 2, &mi) || digits(s + 13, 2, &sec))
-    return -1;
-  return make_time(y, mo, d, h, mi, sec, out);
-}
-
-/* RFC 1123, the Date header's format: "Sun, 06 Nov 1994 08:49:37 GMT". */
-static int parse_http_date(const char *s, time_t *out) {
-  static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  const char *p = strchr(s, ',');
-  if (!p) return -1;
-  p++;
-  while (*p == ' ') p++;
-  int d, y, h, mi, sec, mo = -1;
-  if (strlen(p) != 24 || p[2] != ' ' || p[6] != ' ' || p[11] != ' ' || p[14] != ':' ||
-      p[17] != ':' || p[20] != ' ' || strcmp(p + 21, "GMT") != 0)
-    return -1;
-  for (int i = 0; i < 12; i++)
-    if (memcmp(p + 3, months + 3 * i, 3) == 0) mo = i + 1;
-  if (mo < 0 || digits(p, 2, &d) || digits(p + 7, 4, &y) || digits(p + 12, 2, &h) ||
-      digits(p + 15, 2, &mi) || digits(p + 18, 2, &sec))
-    return -1;
-  return make_time(y, mo, d, h, mi, sec, out);
-}
-
-/* ---------- headers ---------- */
-
 /* ---------- query parameters ---------- */
-
-typedef struct {
-  const char *name, *value;   /* decoded, NUL-terminated */
-  const char *ename, *evalue; /* canonical (re-encoded), NUL-terminated */
-  size_t name_len, value_len, ename_len, evalue_len;
-} qparam;
-
-typedef struct {
-  qparam *v;
-  size_t n;
-  char *mem;
-  qparam local_v[16];
-  char local_mem[2048];
-} qlist;
-
-static int qparam_cmp(const void *a, const void *b) {
-  const qparam *x = a, *y = b;
-  size_t n = x->ename_len < y->ename_len ? x->ename_len : y->ename_len;
-  int c = memcmp(x->ename, y->ename, n);
-  if (c) return c;
-  if (x->ename_len != y->ename_len) return x->ename_len < y->ename_len ? -1 : 1;
-  n = x->evalue_len < y->evalue_len ? x->evalue_len : y->evalue_len;
-  c = memcmp(x->evalue, y->evalue, n);
-  if (c) return c;
-  if (x->evalue_len != y->evalue_len) return x->evalue_len < y->evalue_len ? -1 : 1;
-  return 0;
-}
-
-static void qlist_free(qlist *q) {
-  if (q->v != q->local_v) free(q->v);
-  if (q->mem != q->local_mem) free(q->mem);
-  q->v = NULL;
-  q->mem = NULL;
-}
-
-/* Splits on '&', decodes each name and value (a piece without '=' has an empty
- * value), re-encodes both canonically and sorts by encoded name, then value. */
-static int qlist_parse(qlist *q, const char *raw) {
-  size_t len = raw ? strlen(raw) : 0, count = 1;
-  for (size_t i = 0; i < len; i++)
-    if (raw[i] == '&') count++;
-  /* decoded <= raw, encoded <= 3 * decoded, 4 NULs per parameter */
-  size_t need = 4 * len + 4 * count + 8;
-  q->n = 0;
-  q->v =
-      count <= sizeof q->local_v / sizeof q->local_v[0] ? q->local_v : malloc(count * sizeof *q->v);
-  q->mem = need <= sizeof q->local_mem ? q->local_mem : malloc(need);
-  if (!q->v || !q->mem) {
-    qlist_free(q);
-    return -1;
-  }
-  char *m = q->mem;
-  const char *p = raw, *end = raw + len;
-  while (p < end) {
-    const char *amp = memchr(p, '&', (size_t)(end - p));
-    const char *pe = amp ? amp : end;
-    if (pe > p) {
-      const char *eq = memchr(p, '=', (size_t)(pe - p));
-      const char *ne = eq ? eq : pe;
-      qparam *qp = &q->v[q->n++];
-      qp->name = m;
-      qp->name_len = tw_auth_pct_decode(p, (size_t)(ne - p), m, 1);
-      m += qp->name_len;
-      *m++ = '\0';
-      qp->value = m;
-      qp->value_len = eq ? tw_auth_pct_decode(eq + 1, (size_t)(pe - eq - 1), m, 1) : 0;
-      m += qp->value_len;
-      *m++ = '\0';
-      qp->ename = m;
-      qp->ename_len = uri_encode(qp->name, qp->name_len, m);
-      m += qp->ename_len;
-      *m++ = '\0';
-      qp->evalue = m;
-      qp->evalue_len = uri_encode(qp->value, qp->value_len, m);
-      m += qp->evalue_len;
-      *m++ = '\0';
-    }
-    p = pe + 1;
-  }
-  qsort(q->v, q->n, sizeof *q->v, qparam_cmp);
-  return 0;
-}
 
 static const char *qlist_get(const qlist *q, const char *name) {
   size_t n = strlen(name);
@@ -264,304 +62,6 @@ static const char *qlist_get_ci(const qlist *q, const char *name) {
   for (size_t i = 0; i < q->n; i++)
     if (tw_auth_ieq(q->v[i].name, q->v[i].name_len, name, n)) return q->v[i].value;
   return NULL;
-}
-
-/* ---------- the sink: SHA-256 and/or text ---------- */
-
-typedef struct {
-  tw_hash *hash;
-  tw_buf *text;
-  size_t n;
-  char stage[512];
-} sink;
-
-static void sink_flush(sink *s) {
-  if (s->hash && s->n) tw_hash_update(s->hash, s->stage, s->n);
-  s->n = 0;
-}
-
-static void sink_put(sink *s, const char *p, size_t n) {
-  if (s->text) tw_buf_append(s->text, p, n);
-  if (!s->hash) return;
-  if (s->n + n > sizeof s->stage) {
-    sink_flush(s);
-    if (n > sizeof s->stage) {
-      tw_hash_update(s->hash, p, n);
-      return;
-    }
-  }
-  memcpy(s->stage + s->n, p, n);
-  s->n += n;
-}
-
-static void sink_putc(sink *s, char c) {
-  sink_put(s, &c, 1);
-}
-
-static void sink_puts(sink *s, const char *str) {
-  sink_put(s, str, strlen(str));
-}
-
-/* One byte of a path segment, encoded once (S3) or twice (other services:
- * encoding "%XY" again turns only the '%' into "%25"). */
-static void sink_path_byte(sink *s, unsigned char c, int twice) {
-  if (unreserved(c)) {
-    sink_putc(s, (char)c);
-    return;
-  }
-  char e[5];
-  size_t n = 0;
-  e[n++] = '%';
-  if (twice) {
-    e[n++] = '2';
-    e[n++] = '5';
-  }
-  e[n++] = HEX_UPPER[c >> 4];
-  e[n++] = HEX_UPPER[c & 15];
-  sink_put(s, e, n);
-}
-
-/* A raw (percent-encoded as sent) segment: decode, then encode canonically. */
-static void sink_segment(sink *s, const char *p, size_t n, int twice) {
-  for (size_t i = 0; i < n; i++) {
-    int h, l;
-    unsigned char c = (unsigned char)p[i];
-    if (c == '%' && i + 2 < n && (h = tw_auth_hexval((unsigned char)p[i + 1])) >= 0 &&
-        (l = tw_auth_hexval((unsigned char)p[i + 2])) >= 0) {
-      c = (unsigned char)(h << 4 | l);
-      i += 2;
-    }
-    sink_path_byte(s, c, twice);
-  }
-}
-
-typedef struct {
-  const char *p;
-  size_t n;
-} span;
-
-/* S3: the path as is, each segment re-encoded once. Others: dot segments and
- * empty segments removed (as botocore and the AWS test suite do), each segment
- * encoded twice. */
-static int sink_uri(sink *s, const char *raw, int s3) {
-  size_t len = raw ? strlen(raw) : 0;
-  if (len == 0) {
-    sink_putc(s, '/');
-    return 0;
-  }
-  if (s3) {
-    const char *p = raw, *end = raw + len;
-    while (p <= end) {
-      const char *slash = memchr(p, '/', (size_t)(end - p));
-      const char *se = slash ? slash : end;
-      sink_segment(s, p, (size_t)(se - p), 0);
-      if (!slash) break;
-      sink_putc(s, '/');
-      p = slash + 1;
-    }
-    return 0;
-  }
-  size_t max = 1;
-  for (size_t i = 0; i < len; i++)
-    if (raw[i] == '/') max++;
-  span local[32];
-  span *segs = max <= 32 ? local : malloc(max * sizeof *segs);
-  if (!segs) return -1;
-  size_t n = 0;
-  const char *p = raw, *end = raw + len;
-  while (p <= end) {
-    const char *slash = memchr(p, '/', (size_t)(end - p));
-    const char *se = slash ? slash : end;
-    size_t sl = (size_t)(se - p);
-    if (sl == 2 && p[0] == '.' && p[1] == '.') {
-      if (n) n--;
-    } else if (sl && !(sl == 1 && p[0] == '.')) {
-      segs[n].p = p;
-      segs[n++].n = sl;
-    }
-    if (!slash) break;
-    p = slash + 1;
-  }
-  if (raw[0] == '/' || n == 0) sink_putc(s, '/');
-  for (size_t i = 0; i < n; i++) {
-    if (i) sink_putc(s, '/');
-    sink_segment(s, segs[i].p, segs[i].n, 1);
-  }
-  if (n && raw[len - 1] == '/') sink_putc(s, '/');
-  if (segs != local) free(segs);
-  return 0;
-}
-
-static void sink_query(sink *s, const qlist *q, const char *exclude) {
-  int first = 1;
-  size_t xl = exclude ? strlen(exclude) : 0;
-  for (size_t i = 0; i < q->n; i++) {
-    const qparam *qp = &q->v[i];
-    if (exclude && qp->name_len == xl && memcmp(qp->name, exclude, xl) == 0) continue;
-    if (!first) sink_putc(s, '&');
-    first = 0;
-    sink_put(s, qp->ename, qp->ename_len);
-    sink_putc(s, '=');
-    sink_put(s, qp->evalue, qp->evalue_len);
-  }
-}
-
-/* A header value trimmed, with every run of whitespace turned into one space. */
-static void sink_header_value(sink *s, const char *v) {
-  while (is_ws((unsigned char)*v)) v++;
-  int pending = 0;
-  for (; *v; v++) {
-    if (is_ws((unsigned char)*v)) {
-      pending = 1;
-      continue;
-    }
-    if (pending) sink_putc(s, ' ');
-    pending = 0;
-    sink_putc(s, *v);
-  }
-}
-
-/* "name:v1,v2\n" for each name of the signed-headers list, in its order. */
-static void sink_headers(sink *s, const tw_sigv4_input *in, const char *signed_h) {
-  const char *p = signed_h;
-  while (*p) {
-    const char *semi = strchr(p, ';');
-    size_t n = semi ? (size_t)(semi - p) : strlen(p);
-    if (n) {
-      for (size_t i = 0; i < n; i++) sink_putc(s, (char)lower((unsigned char)p[i]));
-      sink_putc(s, ':');
-      int count = 0;
-      for (size_t i = 0; i < in->nheaders; i++) {
-        const char *hn = in->headers[i].name;
-        if (!hn || !tw_auth_ieq(hn, strlen(hn), p, n)) continue;
-        if (count++) sink_putc(s, ',');
-        sink_header_value(s, in->headers[i].value ? in->headers[i].value : "");
-      }
-      sink_putc(s, '\n');
-    }
-    if (!semi) break;
-    p = semi + 1;
-  }
-}
-
-typedef struct {
-  const tw_sigv4_input *in;
-  const qlist *query;
-  const char *exclude;  /* query parameter left out (X-Amz-Signature) */
-  const char *signed_h; /* "host;x-amz-date" */
-  const char *payload;  /* hex hash or UNSIGNED-PAYLOAD */
-  const char *amz_date, *date, *region, *service;
-} sig_parts;
-
-static int sink_canonical(sink *s, const sig_parts *c) {
-  sink_puts(s, c->in->method);
-  sink_putc(s, '\n');
-  if (sink_uri(s, c->in->raw_path, c->in->s3)) return -1;
-  sink_putc(s, '\n');
-  sink_query(s, c->query, c->exclude);
-  sink_putc(s, '\n');
-  sink_headers(s, c->in, c->signed_h);
-  sink_putc(s, '\n');
-  sink_puts(s, c->signed_h);
-  sink_putc(s, '\n');
-  sink_puts(s, c->payload);
-  return 0;
-}
-
-/* ---------- signing keys ---------- */
-
-typedef struct {
-  uint64_t tag;
-  char secret[129], date[9], region[64], service[32];
-  uint8_t key[32];
-} key_entry;
-
-/* Per thread, so no lock on the hot path; a handful of entries covers the
- * keys x services x (today, yesterday) a server sees. */
-#define KEY_CACHE_SIZE 8
-static _Thread_local key_entry key_cache[KEY_CACHE_SIZE];
-
-static uint64_t fnv1a(uint64_t h, const char *s) {
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ULL;
-  }
-  return (h ^ 0xff) * 1099511628211ULL; /* field separator */
-}
-
-static void derive_key(const char *secret, const char *date, const char *region,
-                       const char *service, uint8_t out[32]) {
-  size_t sl = strlen(secret);
-  char stackbuf[256];
-  char *k = sl + 5 <= sizeof stackbuf ? stackbuf : malloc(sl + 5);
-  if (!k) abort();
-  memcpy(k, "AWS4", 4);
-  memcpy(k + 4, secret, sl);
-  uint8_t a[32], b[32];
-  tw_hmac_sha256(k, sl + 4, date, strlen(date), a);
-  tw_hmac_sha256(a, 32, region, strlen(region), b);
-  tw_hmac_sha256(b, 32, service, strlen(service), a);
-  tw_hmac_sha256(a, 32, TERMINATOR, strlen(TERMINATOR), out);
-  OPENSSL_cleanse(k, sl + 4);
-  if (k != stackbuf) free(k);
-  OPENSSL_cleanse(a, sizeof a);
-  OPENSSL_cleanse(b, sizeof b);
-}
-
-void tw_sigv4_signing_key(const char *secret, const char *date, const char *region,
-                          const char *service, uint8_t out[32]) {
-  size_t sl = strlen(secret), dl = strlen(date), rl = strlen(region), vl = strlen(service);
-  if (sl >= sizeof key_cache[0].secret || dl >= sizeof key_cache[0].date ||
-      rl >= sizeof key_cache[0].region || vl >= sizeof key_cache[0].service) {
-    derive_key(secret, date, region, service, out);
-    return;
-  }
-  uint64_t tag = fnv1a(fnv1a(fnv1a(fnv1a(14695981039346656037ULL, secret), date), region), service);
-  tag |= 1; /* 0 marks an empty slot */
-  key_entry *e = &key_cache[tag % KEY_CACHE_SIZE];
-  if (e->tag == tag && strcmp(e->secret, secret) == 0 && strcmp(e->date, date) == 0 &&
-      strcmp(e->region, region) == 0 && strcmp(e->service, service) == 0) {
-    memcpy(out, e->key, 32);
-    return;
-  }
-  derive_key(secret, date, region, service, out);
-  e->tag = tag;
-  memcpy(e->secret, secret, sl + 1);
-  memcpy(e->date, date, dl + 1);
-  memcpy(e->region, region, rl + 1);
-  memcpy(e->service, service, vl + 1);
-  memcpy(e->key, out, 32);
-}
-
-/* ---------- the signature ---------- */
-
-/* Computes the hex signature of `c`. When creq/sts are given, also writes the
- * canonical request and the string to sign into them (for error messages). */
-static int compute_signature(const sig_parts *c, const uint8_t key[32], char sig[65], tw_buf *creq,
-                             tw_buf *sts_text) {
-  sink s;
-  s.hash = tw_hash_sha256_new();
-  s.text = creq;
-  s.n = 0;
-  if (!s.hash) return -1;
-  int rc = sink_canonical(&s, c);
-  sink_flush(&s);
-  uint8_t digest[32];
-  tw_hash_final(s.hash, digest);
-  tw_hash_free(s.hash);
-  if (rc) return -1;
-  char creq_hex[65];
-  tw_hex(digest, 32, creq_hex);
-
-  char sts[512];
-  int n = snprintf(sts, sizeof sts, ALGORITHM "\n%s\n%s/%s/%s/" TERMINATOR "\n%s", c->amz_date,
-                   c->date, c->region, c->service, creq_hex);
-  if (n < 0 || (size_t)n >= sizeof sts) return -1;
-  if (sts_text) tw_buf_append(sts_text, sts, (size_t)n);
-  uint8_t mac[32];
-  tw_hmac_sha256(key, 32, sts, (size_t)n, mac);
-  tw_hex(mac, 32, sig);
-  return 0;
 }
 
 /* ---------- verification ---------- */
@@ -627,15 +127,17 @@ static tw_err check_scope(const tw_sigv4_input *in, const credential *c, const c
   if (region_bad && in->s3) {
     info->fault = presigned ? TW_SIGV4_FAULT_QUERY_PARAMS : TW_SIGV4_FAULT_SCOPE;
     if (presigned) {
-      tw_auth_setmsg(errmsg, errmsg_len,
-             "Error parsing the X-Amz-Credential parameter; the region '%.*s' is wrong; expecting "
-             "'%s'",
-             (int)c->region_len, c->region, in->region);
+      tw_auth_setmsg(
+          errmsg, errmsg_len,
+          "Error parsing the X-Amz-Credential parameter; the region '%.*s' is wrong; expecting "
+          "'%s'",
+          (int)c->region_len, c->region, in->region);
       return TW_ERR_ACCESS_DENIED;
     }
-    tw_auth_setmsg(errmsg, errmsg_len,
-           "The authorization header is malformed; the region '%.*s' is wrong; expecting '%s'",
-           (int)c->region_len, c->region, in->region);
+    tw_auth_setmsg(
+        errmsg, errmsg_len,
+        "The authorization header is malformed; the region '%.*s' is wrong; expecting '%s'",
+        (int)c->region_len, c->region, in->region);
     return TW_ERR_INCOMPLETE_SIGNATURE;
   }
   int bad = 0;
@@ -679,13 +181,13 @@ static tw_err finish(const sig_parts *parts, const char *given_sig, tw_secret_lo
     info->fault = TW_SIGV4_FAULT_UNKNOWN_KEY;
     if (in->s3)
       tw_auth_setmsg(errmsg, errmsg_len,
-             "The AWS Access Key Id you provided does not exist in our records.");
+                     "The AWS Access Key Id you provided does not exist in our records.");
     return TW_ERR_INVALID_CLIENT_TOKEN;
   }
   uint8_t key[32];
   tw_sigv4_signing_key(secret, parts->date, parts->region, parts->service, key);
   char sig[65];
-  if (compute_signature(parts, key, sig, NULL, NULL)) {
+  if (tw_sigv4_compute_signature(parts, key, sig, NULL, NULL)) {
     OPENSSL_cleanse(key, sizeof key);
     return TW_ERR_INTERNAL;
   }
@@ -696,10 +198,11 @@ static tw_err finish(const sig_parts *parts, const char *given_sig, tw_secret_lo
   }
   info->fault = TW_SIGV4_FAULT_SIGNATURE;
   if (in->s3) {
-    tw_auth_setmsg(errmsg, errmsg_len,
-           "The request signature we calculated does not match the signature you provided. Check "
-           "your key and "
-           "signing method.");
+    tw_auth_setmsg(
+        errmsg, errmsg_len,
+        "The request signature we calculated does not match the signature you provided. Check "
+        "your key and "
+        "signing method.");
   } else if (errmsg && errmsg_len) {
     /* As SQS does: show what the server signed, so clients can compare. */
     tw_buf creq, sts;
@@ -707,7 +210,8 @@ static tw_err finish(const sig_parts *parts, const char *given_sig, tw_secret_lo
     tw_buf_init(&sts, 1024);
     char again[65];
     errmsg[0] = '\0';
-    if (compute_signature(parts, key, again, &creq, &sts) == 0 && !creq.overflow && !sts.overflow) {
+    if (tw_sigv4_compute_signature(parts, key, again, &creq, &sts) == 0 && !creq.overflow &&
+        !sts.overflow) {
       int n = snprintf(errmsg, errmsg_len,
                        "%s\n\nThe Canonical String for this request should have been\n'%s'\n\n"
                        "The String-to-Sign should have been\n'%s'\n",
@@ -784,16 +288,17 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
   /* The request time. */
   time_t t;
   const char *dv = xdate ? xdate : hdate;
-  if ((xdate ? parse_amz_date(dv, &t) : parse_http_date(dv, &t)) != 0) {
+  if ((xdate ? tw_sigv4_parse_amz_date(dv, &t) : tw_sigv4_parse_http_date(dv, &t)) != 0) {
     info->fault = TW_SIGV4_FAULT_MALFORMED;
     if (in->s3) {
-      tw_auth_setmsg(errmsg, errmsg_len, "AWS authentication requires a valid Date or x-amz-date header");
+      tw_auth_setmsg(errmsg, errmsg_len,
+                     "AWS authentication requires a valid Date or x-amz-date header");
       return TW_ERR_ACCESS_DENIED;
     }
     tw_auth_setmsg(errmsg, errmsg_len,
-           "Date must be in ISO-8601 'basic format'. Got '%s'. See "
-           "http://en.wikipedia.org/wiki/ISO_8601",
-           dv);
+                   "Date must be in ISO-8601 'basic format'. Got '%s'. See "
+                   "http://en.wikipedia.org/wiki/ISO_8601",
+                   dv);
     return TW_ERR_INCOMPLETE_SIGNATURE;
   }
   tw_sigv4_amz_date(t, info->amz_date);
@@ -804,16 +309,17 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
     tw_sigv4_amz_date(now, a);
     if (in->s3) {
       tw_auth_setmsg(errmsg, errmsg_len,
-             "The difference between the request time and the current time is too large.");
+                     "The difference between the request time and the current time is too large.");
     } else if (t < now) {
       tw_sigv4_amz_date(now - SKEW_SECONDS, b);
-      tw_auth_setmsg(errmsg, errmsg_len, "Signature expired: %s is now earlier than %s (%s - 15 min.)",
-             info->amz_date, b, a);
+      tw_auth_setmsg(errmsg, errmsg_len,
+                     "Signature expired: %s is now earlier than %s (%s - 15 min.)", info->amz_date,
+                     b, a);
     } else {
       tw_sigv4_amz_date(now + SKEW_SECONDS, b);
       tw_auth_setmsg(errmsg, errmsg_len,
-             "Signature not yet current: %s is still later than %s (%s + 15 min.)", info->amz_date,
-             b, a);
+                     "Signature not yet current: %s is still later than %s (%s + 15 min.)",
+                     info->amz_date, b, a);
     }
     return TW_ERR_SIGNATURE_MISMATCH;
   }
@@ -833,27 +339,31 @@ static tw_err verify_header(const tw_sigv4_input *in, const char *auth, const ql
     rc = TW_ERR_SIGNATURE_MISMATCH;
   } else if (!(alg_len == strlen(ALGORITHM) && memcmp(alg, ALGORITHM, alg_len) == 0)) {
     info->fault = TW_SIGV4_FAULT_MALFORMED;
-    tw_auth_setmsg(errmsg, errmsg_len, "Unsupported AWS 'algorithm': '%.*s' (only " ALGORITHM " for now). ",
-           (int)alg_len, alg);
+    tw_auth_setmsg(errmsg, errmsg_len,
+                   "Unsupported AWS 'algorithm': '%.*s' (only " ALGORITHM " for now). ",
+                   (int)alg_len, alg);
     rc = TW_ERR_INCOMPLETE_SIGNATURE;
   } else if (parse_credential(cred, cred_len, &c) || credential_to_info(&c, info)) {
     info->fault = TW_SIGV4_FAULT_MALFORMED;
     if (in->s3)
-      tw_auth_setmsg(errmsg, errmsg_len,
-             "The authorization header is malformed; the Credential is mal-formed; expecting "
-             "\"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".");
+      tw_auth_setmsg(
+          errmsg, errmsg_len,
+          "The authorization header is malformed; the Credential is mal-formed; expecting "
+          "\"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".");
     else
       tw_auth_setmsg(errmsg, errmsg_len,
-             "Credential must have exactly 5 slash-delimited elements, e.g. "
-             "keyid/date/region/service/term, got '%.*s'",
-             (int)cred_len, cred);
+                     "Credential must have exactly 5 slash-delimited elements, e.g. "
+                     "keyid/date/region/service/term, got '%.*s'",
+                     (int)cred_len, cred);
     rc = TW_ERR_INCOMPLETE_SIGNATURE;
   } else if ((rc = check_scope(in, &c, info->amz_date, 0, info, errmsg, errmsg_len)) == TW_ERR_OK) {
-    const char *payload =
-        in->payload_sha256_hex ? in->payload_sha256_hex : tw_auth_header(in->headers, in->nheaders, "x-amz-content-sha256");
+    const char *payload = in->payload_sha256_hex
+                              ? in->payload_sha256_hex
+                              : tw_auth_header(in->headers, in->nheaders, "x-amz-content-sha256");
     if (!payload || !*payload) {
       info->fault = TW_SIGV4_FAULT_NO_CONTENT_SHA;
-      tw_auth_setmsg(errmsg, errmsg_len, "Missing required header for this request: x-amz-content-sha256");
+      tw_auth_setmsg(errmsg, errmsg_len,
+                     "Missing required header for this request: x-amz-content-sha256");
       rc = TW_ERR_INCOMPLETE_SIGNATURE;
     } else {
       sig_parts parts = {
@@ -903,7 +413,7 @@ static tw_err verify_query(const tw_sigv4_input *in, const qlist *q, tw_secret_l
         "Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; "
         "expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".");
   time_t t;
-  if (parse_amz_date(xdate, &t))
+  if (tw_sigv4_parse_amz_date(xdate, &t))
     return query_params_error(
         info, errmsg, errmsg_len,
         "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
@@ -959,8 +469,9 @@ static tw_err verify_query(const tw_sigv4_input *in, const qlist *q, tw_secret_l
     payload = qlist_get_ci(q, "X-Amz-Content-Sha256");
     if (!payload) payload = UNSIGNED_PAYLOAD;
   } else {
-    payload =
-        in->payload_sha256_hex ? in->payload_sha256_hex : tw_auth_header(in->headers, in->nheaders, "x-amz-content-sha256");
+    payload = in->payload_sha256_hex
+                  ? in->payload_sha256_hex
+                  : tw_auth_header(in->headers, in->nheaders, "x-amz-content-sha256");
     if (!payload) payload = EMPTY_SHA256;
   }
   sig_parts parts = {in,    q,          "X-Amz-Signature", signed_h,     payload,
@@ -981,7 +492,7 @@ tw_err tw_sigv4_verify(const tw_sigv4_input *in, tw_secret_lookup lookup, void *
     if (strncmp(auth, "AWS4-", 5) != 0) auth = NULL;
   }
   qlist q;
-  if (qlist_parse(&q, in->raw_query)) return TW_ERR_INTERNAL;
+  if (tw_sigv4_qlist_parse(&q, in->raw_query)) return TW_ERR_INTERNAL;
   tw_err rc;
   if (auth)
     rc = verify_header(in, auth, &q, lookup, ud, now, info, errmsg, errmsg_len);
@@ -989,135 +500,7 @@ tw_err tw_sigv4_verify(const tw_sigv4_input *in, tw_secret_lookup lookup, void *
     rc = verify_query(in, &q, lookup, ud, now, info, errmsg, errmsg_len);
   else
     rc = TW_ERR_MISSING_AUTH;
-  qlist_free(&q);
+  tw_sigv4_qlist_free(&q);
   if (rc != TW_ERR_OK) memset(info->signing_key, 0, sizeof info->signing_key);
-  return rc;
-}
-
-/* ---------- signing ---------- */
-
-static int name_icmp(const void *a, const void *b) {
-  const char *x = *(const char *const *)a, *y = *(const char *const *)b;
-  for (;; x++, y++) {
-    int cx = lower((unsigned char)*x), cy = lower((unsigned char)*y);
-    if (cx != cy || !cx) return cx - cy;
-  }
-}
-
-/* "a;b;c": every header name but Authorization, lower-case, sorted, unique. */
-static int signed_header_list(const tw_sigv4_input *in, tw_buf *out) {
-  if (in->nheaders == 0) return -1;
-  const char **names = malloc(in->nheaders * sizeof *names);
-  if (!names) return -1;
-  size_t n = 0;
-  for (size_t i = 0; i < in->nheaders; i++) {
-    const char *hn = in->headers[i].name;
-    if (hn && *hn && !tw_auth_ieq(hn, strlen(hn), "authorization", 13)) names[n++] = hn;
-  }
-  qsort(names, n, sizeof *names, name_icmp);
-  for (size_t i = 0; i < n; i++) {
-    if (i && name_icmp(&names[i - 1], &names[i]) == 0) continue;
-    if (out->len) tw_buf_putc(out, ';');
-    for (const char *c = names[i]; *c; c++) tw_buf_putc(out, (char)lower((unsigned char)*c));
-  }
-  free(names);
-  return out->overflow || out->len == 0 ? -1 : 0;
-}
-
-int tw_sigv4_sign(const tw_sigv4_input *in, const char *access_key, const char *secret,
-                  const char *region, const char *service, char *auth_out, size_t auth_len) {
-  if (!in || !in->method || !access_key || !secret || !region || !service || !auth_out) return -1;
-  const char *amz_date = tw_auth_header(in->headers, in->nheaders, "x-amz-date");
-  const char *payload =
-      in->payload_sha256_hex ? in->payload_sha256_hex : tw_auth_header(in->headers, in->nheaders, "x-amz-content-sha256");
-  time_t t;
-  if (!amz_date || parse_amz_date(amz_date, &t) || !payload) return -1;
-
-  tw_buf sh;
-  tw_buf_init(&sh, 64 * 1024);
-  qlist q;
-  if (signed_header_list(in, &sh) || qlist_parse(&q, in->raw_query)) {
-    tw_buf_free(&sh);
-    return -1;
-  }
-  char date[9];
-  memcpy(date, amz_date, 8);
-  date[8] = '\0';
-  uint8_t key[32];
-  tw_sigv4_signing_key(secret, date, region, service, key);
-  sig_parts parts = {in, &q, NULL, tw_buf_cstr(&sh), payload, amz_date, date, region, service};
-  char sig[65];
-  int rc = compute_signature(&parts, key, sig, NULL, NULL);
-  OPENSSL_cleanse(key, sizeof key);
-  if (rc == 0) {
-    int n =
-        snprintf(auth_out, auth_len,
-                 ALGORITHM " Credential=%s/%s/%s/%s/" TERMINATOR ", SignedHeaders=%s, Signature=%s",
-                 access_key, date, region, service, tw_buf_cstr(&sh), sig);
-    if (n < 0 || (size_t)n >= auth_len) rc = -1;
-  }
-  qlist_free(&q);
-  tw_buf_free(&sh);
-  return rc;
-}
-
-static void buf_encoded(tw_buf *b, const char *s) {
-  char tmp[3 * 64];
-  size_t n = strlen(s);
-  for (size_t i = 0; i < n; i += 64) {
-    size_t chunk = n - i < 64 ? n - i : 64;
-    tw_buf_append(b, tmp, uri_encode(s + i, chunk, tmp));
-  }
-}
-
-int tw_sigv4_presign(const tw_sigv4_input *in, const char *access_key, const char *secret,
-                     const char *region, const char *service, const char *amz_date, long expires,
-                     char *query_out, size_t query_len) {
-  time_t t;
-  if (!in || !in->method || !access_key || !secret || !region || !service || !amz_date ||
-      !query_out || parse_amz_date(amz_date, &t) || expires < 1 || expires > MAX_EXPIRES ||
-      !tw_auth_header(in->headers, in->nheaders, "host"))
-    return -1;
-  char date[9];
-  memcpy(date, amz_date, 8);
-  date[8] = '\0';
-
-  tw_buf sh, qs;
-  tw_buf_init(&sh, 64 * 1024);
-  tw_buf_init(&qs, 1024 * 1024);
-  int rc = -1;
-  qlist q = {0};
-  if (signed_header_list(in, &sh)) goto done;
-  if (in->raw_query && *in->raw_query) {
-    tw_buf_puts(&qs, in->raw_query);
-    tw_buf_putc(&qs, '&');
-  }
-  char cred[512];
-  int n = snprintf(cred, sizeof cred, "%s/%s/%s/%s/" TERMINATOR, access_key, date, region, service);
-  if (n < 0 || (size_t)n >= sizeof cred) goto done;
-  tw_buf_puts(&qs, "X-Amz-Algorithm=" ALGORITHM "&X-Amz-Credential=");
-  buf_encoded(&qs, cred);
-  tw_buf_printf(&qs, "&X-Amz-Date=%s&X-Amz-Expires=%ld&X-Amz-SignedHeaders=", amz_date, expires);
-  buf_encoded(&qs, tw_buf_cstr(&sh));
-  if (qs.overflow || qlist_parse(&q, tw_buf_cstr(&qs))) goto done;
-
-  const char *payload = in->s3                   ? UNSIGNED_PAYLOAD
-                        : in->payload_sha256_hex ? in->payload_sha256_hex
-                                                 : EMPTY_SHA256;
-  uint8_t key[32];
-  tw_sigv4_signing_key(secret, date, region, service, key);
-  sig_parts parts = {in, &q, NULL, tw_buf_cstr(&sh), payload, amz_date, date, region, service};
-  char sig[65];
-  int crc = compute_signature(&parts, key, sig, NULL, NULL);
-  OPENSSL_cleanse(key, sizeof key);
-  qlist_free(&q);
-  if (crc) goto done;
-  tw_buf_printf(&qs, "&X-Amz-Signature=%s", sig);
-  if (qs.overflow || qs.len + 1 > query_len) goto done;
-  memcpy(query_out, tw_buf_cstr(&qs), qs.len + 1);
-  rc = 0;
-done:
-  tw_buf_free(&sh);
-  tw_buf_free(&qs);
   return rc;
 }

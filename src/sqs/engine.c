@@ -1,6 +1,7 @@
 /* The queue engine: queues and messages in memory, every change logged to the
- * store under the same lock, a ticker for visibility, delays, retention, long-poll
- * deadlines and message move tasks. */
+ * store under the same lock; receiving, receipt handles, loading at start-up.
+ * Parked long polls and the ticker (visibility, delays, retention, long-poll
+ * deadlines, message move tasks) are in engine_ticker.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -29,7 +30,9 @@ int tw_sqs_fail(tw_sqs_call *c, tw_err e, const char *fmt, ...) {
   return -1;
 }
 
-static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
+static char *xstrdup(const char *s) {
+  return s ? strdup(s) : NULL;
+}
 
 static const char *jstr(json_t *o, const char *k) {
   json_t *v = json_object_get(o, k);
@@ -182,9 +185,12 @@ static void group_unlink(tw_group *g, tw_msg *m) {
 /* --- message state --------------------------------------------------------- */
 
 static void count_state(tw_queue *q, int state, int d) {
-  if (state == MSG_VISIBLE) q->n_visible += d;
-  else if (state == MSG_INFLIGHT) q->n_inflight += d;
-  else q->n_delayed += d;
+  if (state == MSG_VISIBLE)
+    q->n_visible += d;
+  else if (state == MSG_INFLIGHT)
+    q->n_inflight += d;
+  else
+    q->n_delayed += d;
 }
 
 /* Takes a message out of whatever structure its state puts it in. */
@@ -263,8 +269,8 @@ uint64_t tw_sqs_msg_add(tw_sqs *s, tw_queue *q, tw_msg *m, int persist) {
     group_insert(g, m);
   }
   int64_t now = tw_now_ms();
-  int state = m->visible_at_ms > now ? (m->receive_count > 0 ? MSG_INFLIGHT : MSG_DELAYED)
-                                     : MSG_VISIBLE;
+  int state =
+      m->visible_at_ms > now ? (m->receive_count > 0 ? MSG_INFLIGHT : MSG_DELAYED) : MSG_VISIBLE;
   attach(q, m, state);
   if (!persist) return 0;
   tw_msg_row r;
@@ -398,8 +404,7 @@ int tw_sqs_parse_receipt(tw_sqs *s, const char *h, uint64_t *seq, uint32_t *nonc
 /* --- receiving --------------------------------------------------------------- */
 
 static int redrive_if_due(tw_sqs *s, tw_queue *q, tw_msg *m, uint64_t *ticket) {
-  if (!q->dlq_arn || q->max_receive_count <= 0 || m->receive_count < q->max_receive_count)
-    return 0;
+  if (!q->dlq_arn || q->max_receive_count <= 0 || m->receive_count < q->max_receive_count) return 0;
   tw_queue *dlq = tw_sqs_queue_by_arn(s, q->dlq_arn);
   if (!dlq || dlq == q) return 0;
   /* one transaction: the move and whatever the hook records about it */
@@ -487,77 +492,6 @@ int tw_sqs_receive(tw_sqs *s, tw_queue *q, int max, int vis, int64_t now, tw_msg
   return n;
 }
 
-/* --- waiters ---------------------------------------------------------------- */
-
-static void waiter_unlink(tw_queue *q, tw_sqs_waiter *w) {
-  if (w->prev)
-    w->prev->next = w->next;
-  else
-    q->waiters_head = w->next;
-  if (w->next)
-    w->next->prev = w->prev;
-  else
-    q->waiters_tail = w->prev;
-  w->prev = w->next = NULL;
-  w->parked = 0;
-}
-
-/* Wakes up to n parked receives, oldest first. */
-void tw_sqs_wake(tw_sqs *s, tw_queue *q, int n) {
-  (void)s;
-  while (n-- > 0 && q->waiters_head) {
-    tw_sqs_waiter *w = q->waiters_head;
-    waiter_unlink(q, w);
-    w->wake(w);
-  }
-}
-
-static int has_available(tw_queue *q) {
-  if (!q->fifo) return q->ready_head != NULL;
-  for (tw_group *g = q->groups_head; g; g = g->next)
-    if (g->inflight == 0 && g->head && g->head->state == MSG_VISIBLE) return 1;
-  return 0;
-}
-
-static tw_queue *queue_by_id(tw_sqs *s, int64_t id) {
-  for (tw_queue *q = s->queues_head; q; q = q->next)
-    if (q->id == id) return q;
-  return NULL;
-}
-
-int tw_sqs_park(tw_sqs *s, const tw_sqs_call *c, tw_sqs_waiter *w) {
-  pthread_mutex_lock(&s->mu);
-  int rc = -1;
-  tw_queue *q = queue_by_id(s, c->wait_queue_id);
-  if (q && !s->stop && tw_mono_ms() < c->deadline_mono_ms) {
-    tw_sqs_sweep(s, q, tw_now_ms());
-    if (!has_available(q)) {
-      w->queue_id = q->id;
-      w->deadline_mono_ms = c->deadline_mono_ms;
-      w->next = NULL;
-      w->prev = q->waiters_tail;
-      if (q->waiters_tail)
-        q->waiters_tail->next = w;
-      else
-        q->waiters_head = w;
-      q->waiters_tail = w;
-      w->parked = 1;
-      rc = 0;
-    }
-  }
-  pthread_mutex_unlock(&s->mu);
-  return rc;
-}
-
-void tw_sqs_unpark(tw_sqs *s, tw_sqs_waiter *w) {
-  pthread_mutex_lock(&s->mu);
-  if (w->parked) {
-    tw_queue *q = queue_by_id(s, w->queue_id);
-    if (q) waiter_unlink(q, w);
-  }
-  pthread_mutex_unlock(&s->mu);
-}
-
 /* --- queues ------------------------------------------------------------------ */
 
 tw_queue *tw_sqs_queue_by_name(tw_sqs *s, const char *name) {
@@ -569,6 +503,12 @@ tw_queue *tw_sqs_queue_by_arn(tw_sqs *s, const char *arn) {
   if (!p) return NULL;
   tw_queue *q = tw_sqs_queue_by_name(s, p + 1);
   return q && strcmp(q->arn, arn) == 0 ? q : NULL;
+}
+
+tw_queue *tw_sqs_queue_by_id(tw_sqs *s, int64_t id) {
+  for (tw_queue *q = s->queues_head; q; q = q->next)
+    if (q->id == id) return q;
+  return NULL;
 }
 
 static int attr_int(json_t *attrs, const char *k, int dflt) {
@@ -597,8 +537,10 @@ void tw_sqs_queue_apply_attrs(tw_queue *q) {
     const char *arn = jstr(p, "deadLetterTargetArn");
     json_t *mrc = json_object_get(p, "maxReceiveCount");
     if (arn) q->dlq_arn = strdup(arn);
-    if (json_is_integer(mrc)) q->max_receive_count = (int)json_integer_value(mrc);
-    else if (json_is_string(mrc)) q->max_receive_count = atoi(json_string_value(mrc));
+    if (json_is_integer(mrc))
+      q->max_receive_count = (int)json_integer_value(mrc);
+    else if (json_is_string(mrc))
+      q->max_receive_count = atoi(json_string_value(mrc));
     json_decref(p);
   }
 }
@@ -727,8 +669,7 @@ tw_queue *tw_sqs_resolve_queue(tw_sqs_call *c) {
     if (c->path && strlen(c->path) > 1) {
       path = c->path;
     } else {
-      tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
-                  "The request must contain the parameter QueueUrl.");
+      tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter QueueUrl.");
       return NULL;
     }
   }
@@ -770,7 +711,7 @@ static void load_queue(void *ud, const tw_queue_row *r) {
 
 static void load_message(void *ud, const tw_msg_row *r) {
   tw_sqs *s = ud;
-  tw_queue *q = queue_by_id(s, r->queue_id);
+  tw_queue *q = tw_sqs_queue_by_id(s, r->queue_id);
   if (!q) return;
   tw_msg *m = tw_sqs_msg_new(q);
   m->seq = r->seq;
@@ -800,7 +741,7 @@ static void load_message(void *ud, const tw_msg_row *r) {
 static void load_dedup(void *ud, int64_t qid, const char *key, const char *msg_id, uint64_t seqno,
                        int64_t expires_ms) {
   tw_sqs *s = ud;
-  tw_queue *q = queue_by_id(s, qid);
+  tw_queue *q = tw_sqs_queue_by_id(s, qid);
   if (!q || !key) return;
   tw_dedup *d = calloc(1, sizeof *d);
   d->key = strdup(key);
@@ -860,139 +801,6 @@ tw_sqs *tw_sqs_open(tw_store *store, const char *region, const char *account, ch
   tw_hex(s->secret, 32, hex);
   tw_store_kv_put(store, "receipt_secret", hex);
   return s;
-}
-
-/* --- the ticker ------------------------------------------------------------------ */
-
-/* Deletes every message of q older than its retention period, whatever its state. */
-static void expire_retention(tw_sqs *s, tw_queue *q, int64_t now) {
-  int64_t cutoff = now - q->retention * 1000;
-  size_t n = 0, cap = 0;
-  tw_msg **old = NULL;
-#define TW_COLLECT(m)                                    \
-  do {                                                   \
-    if ((m)->sent_ms <= cutoff) {                        \
-      if (n == cap) {                                    \
-        cap = cap ? cap * 2 : 64;                        \
-        tw_msg **p = realloc(old, cap * sizeof *old);    \
-        if (!p) goto out;                                \
-        old = p;                                         \
-      }                                                  \
-      old[n++] = (m);                                    \
-    }                                                    \
-  } while (0)
-  if (q->fifo) {
-    for (tw_group *g = q->groups_head; g; g = g->next)
-      for (tw_msg *m = g->head; m; m = m->next) TW_COLLECT(m);
-  } else {
-    for (tw_msg *m = q->ready_head; m; m = m->next) TW_COLLECT(m);
-    for (size_t i = 0; i < q->heap_len; i++) TW_COLLECT(q->heap[i]);
-  }
-#undef TW_COLLECT
-out:
-  for (size_t i = 0; i < n; i++) tw_sqs_msg_delete(s, old[i]);
-  free(old);
-}
-
-static void tick(tw_sqs *s, double dt) {
-  int64_t now = tw_now_ms(), mono = tw_mono_ms();
-  static int64_t last_slow;
-  int slow = mono - last_slow >= 1000;
-  if (slow) last_slow = mono;
-  for (tw_queue *q = s->queues_head; q; q = q->next) {
-    if (q->waiters_head || slow) tw_sqs_sweep(s, q, now);
-    /* wake any parked receive whose deadline has come, and all when messages wait */
-    for (tw_sqs_waiter *w = q->waiters_head; w;) {
-      tw_sqs_waiter *n = w->next;
-      if (w->deadline_mono_ms <= mono) {
-        waiter_unlink(q, w);
-        w->wake(w);
-      }
-      w = n;
-    }
-    if (q->waiters_head && has_available(q)) tw_sqs_wake(s, q, 1);
-    if (slow) {
-      expire_retention(s, q, now);
-      /* receive attempts are repeatable for 5 minutes */
-      const char *k;
-      void *v;
-      tw_map_entry *ae = tw_map_next(&q->attempts, NULL, &k, &v);
-      while (ae) {
-        const char *key = k;
-        tw_attempt *at = v;
-        ae = tw_map_next(&q->attempts, ae, &k, &v);
-        if (at->expires_ms <= now) free(tw_map_del(&q->attempts, key));
-      }
-      /* FIFO dedup window */
-      tw_map_entry *e = tw_map_next(&q->dedup, NULL, &k, &v);
-      while (e) {
-        tw_dedup *d = v;
-        e = tw_map_next(&q->dedup, e, &k, &v);
-        if (d->expires_ms <= now) {
-          tw_map_del(&q->dedup, d->key);
-          free(d->key);
-          free(d);
-        }
-      }
-    }
-  }
-  if (slow) {
-    static int64_t last_prune;
-    if (mono - last_prune > 60000) {
-      last_prune = mono;
-      tw_store_dedup_prune(s->store, now);
-    }
-    /* deleted queue names become usable again after 60 s */
-    const char *k;
-    void *v;
-    tw_map_entry *e = tw_map_next(&s->deleted_names, NULL, &k, &v);
-    time_t t = time(NULL);
-    while (e) {
-      const char *key = k;
-      intptr_t when = (intptr_t)v;
-      e = tw_map_next(&s->deleted_names, e, &k, &v);
-      if (t - when >= 60) tw_map_del(&s->deleted_names, key);
-    }
-  }
-  tw_sqs_move_tasks_tick(s, now, dt);
-}
-
-static void *ticker_main(void *arg) {
-  tw_sqs *s = arg;
-  double last = tw_mono_sec();
-  pthread_mutex_lock(&s->mu);
-  while (!s->stop) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 50 * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000;
-    }
-    pthread_cond_timedwait(&s->tick_cv, &s->mu, &ts);
-    if (s->stop) break;
-    double now = tw_mono_sec();
-    tick(s, now - last);
-    last = now;
-  }
-  pthread_mutex_unlock(&s->mu);
-  return NULL;
-}
-
-int tw_sqs_start(tw_sqs *s) { return pthread_create(&s->ticker, NULL, ticker_main, s) ? -1 : 0; }
-
-void tw_sqs_stop(tw_sqs *s) {
-  pthread_mutex_lock(&s->mu);
-  if (!s->stop) {
-    s->stop = 1;
-    for (tw_queue *q = s->queues_head; q; q = q->next)
-      while (q->waiters_head) tw_sqs_wake(s, q, 1);
-    pthread_cond_signal(&s->tick_cv);
-    pthread_mutex_unlock(&s->mu);
-    pthread_join(s->ticker, NULL);
-    return;
-  }
-  pthread_mutex_unlock(&s->mu);
 }
 
 void tw_sqs_close(tw_sqs *s) {

@@ -125,8 +125,9 @@ struct tw_sqs {
   int stop;
 };
 
-/* engine.c */
+/* engine.c (parked receives and the ticker: engine_ticker.c) */
 tw_queue *tw_sqs_queue_by_name(tw_sqs *s, const char *name);
+tw_queue *tw_sqs_queue_by_id(tw_sqs *s, int64_t id);
 tw_queue *tw_sqs_queue_by_arn(tw_sqs *s, const char *arn);
 void tw_sqs_queue_apply_attrs(tw_queue *q);
 uint64_t tw_sqs_queue_save(tw_sqs *s, tw_queue *q);
