@@ -17,7 +17,7 @@ run_suite() { # name, timeout seconds, command...
   timeout --kill-after=10 "$limit" "$@" >"$out" 2>&1
   local rc=$?
   local line
-  line=$(grep -E '^SUMMARY passed=[0-9]+ failed=[0-9]+' "$out" | tail -n 1)
+  line=$(grep -a -E '^SUMMARY passed=[0-9]+ failed=[0-9]+' "$out" | tail -n 1)
   if [ -z "$line" ]; then
     tail -n 40 "$out"
     echo "   $name: no summary (exit $rc) — counted as 1 failure"
@@ -29,7 +29,7 @@ run_suite() { # name, timeout seconds, command...
   f=$(sed -E 's/.*failed=([0-9]+).*/\1/' <<<"$line")
   s=$(sed -nE 's/.*skipped=([0-9]+).*/\1/p' <<<"$line"); s=${s:-0}
   if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ]; then
-    grep -E 'FAIL|ERROR|not ok|Assertion|Traceback|Error' "$out" | head -n 60
+    grep -a -E 'FAIL|ERROR|not ok|Assertion|Traceback|Error' "$out" | head -n 60
     [ "$f" -eq 0 ] && f=1
   fi
   pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
