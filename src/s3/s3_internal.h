@@ -156,6 +156,14 @@ int tw_s3_mpu_object_sum(tw_request *r, s3_ctx *x, tw_cksum_alg alg, int composi
 uint64_t tw_s3_crc_combine(tw_cksum_alg alg, uint64_t crc_a, uint64_t crc_b, uint64_t len_b);
 /* Adds <ChecksumCRC32>...</ChecksumType> for a stored checksum to a result. */
 void tw_s3_mpu_sum_xml(tw_buf *b, json_t *checksum);
+/* PutObject/UploadPart, before the body: the checksum the request names, one
+ * x-amz-checksum-<alg> header (*value, valid base64) or one x-amz-trailer name
+ * (*in_trailer), matching x-amz-sdk-checksum-algorithm; NONE for neither.
+ * Answers and returns -1 when S3 would refuse them. */
+int tw_s3_put_sum_args(tw_request *r, s3_ctx *x, tw_cksum_alg *alg, const char **value,
+                       int *in_trailer);
+/* Whether v is exactly (canonical) base64 of a checksum of `alg`. */
+int tw_s3_sum_value_ok(tw_cksum_alg alg, const char *v);
 typedef struct {
   long number;         /* ?partNumber=, 0 when not asked */
   int64_t start, len;  /* its bytes */

@@ -148,10 +148,8 @@ int tw_s3_mpu_create_args(tw_request *r, s3_ctx *x, tw_cksum_alg *alg, int *comp
 /* --- UploadPart ------------------------------------------------------------------------ */
 
 int tw_s3_mpu_part_begin(tw_request *r, s3_ctx *x, tw_cksum_alg alg, int composite) {
+  /* x-amz-sdk-checksum-algorithm was checked with the body's (tw_s3_put_sum_args) */
   tw_cksum_alg got = x->cksum_default ? TW_CKSUM_NONE : x->cksum.alg;
-  const char *sdk = tw_req_header(r, "x-amz-sdk-checksum-algorithm");
-  if (got && sdk && tw_cksum_alg_parse(sdk) != got)
-    return invalid_request(r, x, "Value for x-amz-sdk-checksum-algorithm header is invalid.");
   if (alg && got != alg) {
     if (got || composite) {
       char msg[160], want[16], have[16];
@@ -420,6 +418,65 @@ void tw_s3_mpu_sum_xml(tw_buf *b, json_t *checksum) {
   if (!alg || !v) return;
   tw_buf_printf(b, "<Checksum%s>%s</Checksum%s><ChecksumType>%s</ChecksumType>", alg, v, alg,
                 t ? t : "FULL_OBJECT");
+}
+
+/* --- PutObject and UploadPart: the body's checksum -------------------------------------- */
+
+int tw_s3_sum_value_ok(tw_cksum_alg alg, const char *v) {
+  return v && sum_b64_ok(alg, v, strlen(v), NULL);
+}
+
+/* The checksum trailer x-amz-trailer announces (NONE without one). S3 takes
+ * only x-amz-checksum-<alg> names there, and at most one. */
+static int trailer_alg(tw_request *r, s3_ctx *x, tw_cksum_alg *alg) {
+  const char *p = tw_req_header(r, "x-amz-trailer");
+  *alg = TW_CKSUM_NONE;
+  while (p && *p) {
+    while (*p == ' ' || *p == '\t' || *p == ',') p++;
+    const char *e = p + strcspn(p, ",");
+    size_t n = (size_t)(e - p);
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+    if (n) {
+      char name[48];
+      snprintf(name, sizeof name, "%.*s", (int)(n < sizeof name ? n : sizeof name - 1), p);
+      tw_cksum_alg a = n < sizeof name ? tw_cksum_alg_parse(name) : TW_CKSUM_NONE;
+      if (!a || strcasecmp(name, tw_cksum_header(a)))
+        return invalid_request(r, x,
+                               "The value specified in the x-amz-trailer header is not supported");
+      if (*alg)
+        return invalid_request(r, x,
+                               "Expecting a single x-amz-checksum- header. Multiple checksum "
+                               "Types are not allowed.");
+      *alg = a;
+    }
+    p = e;
+  }
+  return 0;
+}
+
+int tw_s3_put_sum_args(tw_request *r, s3_ctx *x, tw_cksum_alg *alg, const char **value,
+                       int *in_trailer) {
+  tw_cksum_alg h, t;
+  const char *v;
+  *alg = TW_CKSUM_NONE;
+  *value = NULL;
+  *in_trailer = 0;
+  if (object_sum_header(r, x, &h, &v) || trailer_alg(r, x, &t)) return -1;
+  if (h && t) return invalid_request(r, x, "Expecting a single x-amz-checksum- header");
+  if (h && !tw_s3_sum_value_ok(h, v)) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "Value for %s header is invalid.", tw_cksum_header(h));
+    return invalid_request(r, x, msg);
+  }
+  /* The SDK's note of what it sent must name the header (or trailer) it did send. */
+  const char *sdk = tw_req_header(r, "x-amz-sdk-checksum-algorithm");
+  tw_cksum_alg got = h ? h : t;
+  if (got && sdk && (!strncasecmp(sdk, "x-amz-", 6) || tw_cksum_alg_parse(sdk) != got))
+    return invalid_request(r, x, "Value for x-amz-sdk-checksum-algorithm header is invalid.");
+  *alg = got;
+  *value = h ? v : NULL;
+  *in_trailer = t != TW_CKSUM_NONE;
+  return 0;
 }
 
 /* --- GET / HEAD ?partNumber= ------------------------------------------------------------ */

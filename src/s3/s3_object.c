@@ -182,44 +182,21 @@ static int exists(tw_s3 *s, s3_ctx *x) {
 /* The checksum a PUT asks for: a x-amz-checksum-<alg> header with its value, or
  * one announced in x-amz-trailer. Objects without one get CRC64NVME, as S3 does. */
 static int setup_checksum(tw_request *r, s3_ctx *x) {
-  static const tw_cksum_alg algs[] = {TW_CKSUM_CRC32, TW_CKSUM_CRC32C, TW_CKSUM_CRC64NVME,
-                                      TW_CKSUM_SHA1, TW_CKSUM_SHA256};
-  tw_cksum_alg alg = TW_CKSUM_NONE;
-  int given = 0;
-  for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++) {
-    const char *v = tw_req_header(r, tw_cksum_header(algs[i]));
-    if (!v) continue;
-    if (given) {
-      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.");
-      return -1;
-    }
-    given = 1;
-    alg = algs[i];
-    uint8_t raw[64];
-    size_t vl = strlen(v);
-    if (vl >= sizeof x->cksum_want || vl > 60 ||
-        tw_base64_decode(v, vl, raw) != (long)tw_cksum_raw_len(alg)) {
-      char msg[160];
-      snprintf(msg, sizeof msg, "Value for %s header is invalid.", tw_cksum_header(alg));
-      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, msg);
-      return -1;
-    }
-    snprintf(x->cksum_want, sizeof x->cksum_want, "%s", v);
+  tw_cksum_alg alg;
+  const char *v;
+  if (tw_s3_put_sum_args(r, x, &alg, &v, &x->cksum_in_trailer)) return -1; /* s3_mpu.c */
+  if (x->cksum_in_trailer && strncmp(x->content_sha256, "STREAMING-", 10)) {
+    /* only aws-chunked bodies have trailers */
+    tw_s3_error(r, x, TW_ERR_S3_MALFORMED_TRAILER, NULL);
+    return -1;
   }
-  const char *trailer = tw_req_header(r, "x-amz-trailer");
-  if (!given && trailer) {
-    alg = tw_cksum_alg_parse(trailer);
-    if (!alg) {
-      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, "The value specified in the x-amz-trailer header is not supported");
-      return -1;
-    }
-    x->cksum_in_trailer = 1;
-  }
+  if (v) snprintf(x->cksum_want, sizeof x->cksum_want, "%s", v);
   if (!alg) {
     const char *sdk = tw_req_header(r, "x-amz-sdk-checksum-algorithm");
     alg = sdk ? tw_cksum_alg_parse(sdk) : TW_CKSUM_NONE;
     if (sdk && !alg) {
-      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, "Value for x-amz-sdk-checksum-algorithm header is invalid.");
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST,
+                  "Value for x-amz-sdk-checksum-algorithm header is invalid.");
       return -1;
     }
   }
@@ -360,9 +337,17 @@ static void put_done(tw_request *r) {
  * and checksum all hold; sets x->etag and x->result (the checksum). 0 or -1. */
 int tw_s3_finish_body(tw_request *r, s3_ctx *x) {
   if (x->chunked && tw_chunked_finish(x->chunked)) {
-    tw_s3_error(r, x, tw_chunked_error(x->chunked), tw_chunked_errmsg(x->chunked));
+    tw_err e = tw_chunked_error(x->chunked);
+    /* S3 words every trailer fault (an announced one missing too) the same */
+    tw_s3_error(r, x, e, e == TW_ERR_S3_MALFORMED_TRAILER ? NULL : tw_chunked_errmsg(x->chunked));
     return -1;
   }
+  const char *tname, *tvalue, *declared = x->cksum_in_trailer ? tw_cksum_header(x->cksum.alg) : "";
+  for (size_t i = 0; x->chunked && !tw_chunked_trailer_at(x->chunked, i, &tname, &tvalue); i++)
+    if (!strncmp(tname, "x-amz-checksum-", 15) && strcmp(tname, declared)) {
+      tw_s3_error(r, x, TW_ERR_S3_MALFORMED_TRAILER, NULL); /* a checksum not announced */
+      return -1;
+    }
   if (x->has_expected && x->received != x->expected) {
     tw_s3_error(r, x, TW_ERR_S3_INCOMPLETE_BODY, NULL);
     return -1;
@@ -390,7 +375,14 @@ int tw_s3_finish_body(tw_request *r, s3_ctx *x) {
   if (x->cksum_in_trailer) {
     const char *t = tw_chunked_trailer(x->chunked, tw_cksum_header(x->cksum.alg));
     if (!t) {
-      tw_s3_error(r, x, TW_ERR_S3_MALFORMED_TRAILER, "The request contained trailing data that was not well-formed or did not conform to our published schema.");
+      tw_s3_error(r, x, TW_ERR_S3_MALFORMED_TRAILER, NULL);
+      return -1;
+    }
+    if (!tw_s3_sum_value_ok(x->cksum.alg, t)) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "Value for %s trailing header is invalid.",
+               tw_cksum_header(x->cksum.alg));
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, msg);
       return -1;
     }
     snprintf(x->cksum_want, sizeof x->cksum_want, "%s", t);

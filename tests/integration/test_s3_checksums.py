@@ -16,11 +16,25 @@ AWS facts asserted here:
   header is invalid."
 * Ranged GETs carry no full-object checksum (botocore would otherwise fail
   its response validation).
+* The value must be exactly the base64 of the digest: "y/Q5Jh==" decodes to
+  four bytes but is not canonical, so it is invalid like "not-base64!".  Two
+  x-amz-checksum-* headers -> InvalidRequest "Expecting a single
+  x-amz-checksum- header. Multiple checksum Types are not allowed."; a
+  header plus an x-amz-trailer checksum -> the same without the second
+  sentence.  x-amz-sdk-checksum-algorithm naming another algorithm than the
+  header (or trailer) sent -> InvalidRequest "Value for
+  x-amz-sdk-checksum-algorithm header is invalid." (versitygw#1598).
+* Trailers: x-amz-trailer names one x-amz-checksum-<alg> ("The value
+  specified in the x-amz-trailer header is not supported" otherwise); a
+  checksum trailer other than the announced one -> MalformedTrailerError; an
+  invalid trailer value -> InvalidRequest "Value for x-amz-checksum-crc32
+  trailing header is invalid." (as Swift's s3api and versitygw answer).
 * aws-chunked bodies (STREAMING-UNSIGNED-PAYLOAD-TRAILER,
   STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]) store only the decoded bytes;
   a bad chunk signature -> 403 SignatureDoesNotMatch.
 """
 
+import base64
 import os
 import unittest
 
@@ -38,6 +52,19 @@ def tearDownModule():
 
 def checksum_headers(resp):
     return {k.lower(): v for k, v in resp.headers.items() if k.lower().startswith("x-amz-checksum-")}
+
+
+MALFORMED_TRAILER = ("The request contained trailing data that was not well-formed or did not conform "
+                     "to our published schema.")
+
+
+def non_canonical(value):
+    """The same bytes in base64 with an unused low bit of the last character set."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    body = value.rstrip("=")
+    assert value.endswith("="), "only a padded encoding has unused bits"
+    last = alphabet[alphabet.index(body[-1]) ^ 1]
+    return body[:-1] + last + value[len(body):]
 
 
 class ChecksumTest(s.S3TestCase):
@@ -161,6 +188,46 @@ class ChecksumTest(s.S3TestCase):
                 self.assertS3Error(r, "InvalidRequest", 400, "Value for x-amz-checksum-crc32 header is invalid.")
         self.assertNoObject(self.bucket, "malformed")
 
+    def test_sdk_algorithm_must_name_the_checksum_sent(self):
+        # S3: "Value for x-amz-sdk-checksum-algorithm header is invalid." when it
+        # disagrees with the x-amz-checksum-<alg> header (versitygw#1598, recorded).
+        data = b"sdk algorithm"
+        for sdk in ("CRC32C", "SHA256", "MD5", "x-amz-checksum-crc32"):
+            with self.subTest(sdk=sdk):
+                r = self.raw("PUT", obj_path(self.bucket, "sdk-mismatch"), body=data,
+                             headers={"x-amz-checksum-crc32": s.crc32_b64(data),
+                                      "x-amz-sdk-checksum-algorithm": sdk})
+                self.assertS3Error(r, "InvalidRequest", 400,
+                                   "Value for x-amz-sdk-checksum-algorithm header is invalid.")
+                self.assertNoObject(self.bucket, "sdk-mismatch")
+        r = self.raw("PUT", obj_path(self.bucket, "sdk-match"), body=data,
+                     headers={"x-amz-checksum-crc32": s.crc32_b64(data), "x-amz-sdk-checksum-algorithm": "crc32"})
+        self.assertStatus(r, 200)
+
+    def test_non_canonical_checksum_value_is_invalid(self):
+        # Base64 whose unused low bits are set decodes to the right number of
+        # bytes but is not the checksum's encoding: S3 calls the header invalid.
+        data = b"canonical only"
+        for alg, fn in s.CHECKSUMS.items():
+            hdr = "x-amz-checksum-" + alg.lower()
+            with self.subTest(alg=alg):
+                bad = non_canonical(fn(data))
+                self.assertEqual(base64.b64decode(bad), base64.b64decode(fn(data)))
+                r = self.raw("PUT", obj_path(self.bucket, "noncanon"), body=data, headers={hdr: bad})
+                self.assertS3Error(r, "InvalidRequest", 400, "Value for %s header is invalid." % hdr)
+                self.assertNoObject(self.bucket, "noncanon")
+        r = self.raw("PUT", obj_path(self.bucket, "noncanon"), body=b"x", headers={"x-amz-checksum-crc32": "y/Q5Jh=="})
+        self.assertS3Error(r, "InvalidRequest", 400, "Value for x-amz-checksum-crc32 header is invalid.")
+        self.assertNoObject(self.bucket, "noncanon")
+
+    def test_two_checksum_headers(self):
+        data = b"two sums"
+        r = self.raw("PUT", obj_path(self.bucket, "two-sums"), body=data,
+                     headers={"x-amz-checksum-crc32": s.crc32_b64(data), "x-amz-checksum-sha256": s.sha256_b64(data)})
+        self.assertS3Error(r, "InvalidRequest", 400,
+                           "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.")
+        self.assertNoObject(self.bucket, "two-sums")
+
     def test_content_md5_and_checksum_together(self):
         data = b"both digests"
         r = self.raw("PUT", obj_path(self.bucket, "both"), body=data,
@@ -219,17 +286,22 @@ class AwsChunkedTest(s.S3TestCase):
         super().setUpClass()
         cls.bucket = cls.class_bucket("chunk")
 
-    def unsigned_trailer_request(self, key, chunks, trailer_value=None, outer_chunked=False):
+    def unsigned_trailer_request(self, key, chunks, trailer_value=None, outer_chunked=False,
+                                 trailer_name="x-amz-checksum-crc32", announce="x-amz-checksum-crc32",
+                                 sdk="CRC32", extra_headers=None, extra_trailer=None):
         data = b"".join(chunks)
         value = trailer_value or s.crc32_b64(data)
-        body = s.aws_chunked_unsigned_trailer(chunks, "x-amz-checksum-crc32", value)
+        body = s.aws_chunked_unsigned_trailer(chunks, trailer_name, value)
+        if extra_trailer:  # one more "name:value" line before the final blank line
+            body = body[:-2] + ("%s:%s\r\n" % extra_trailer).encode() + b"\r\n"
         path = obj_path(self.bucket, key)
         headers = {
             "Content-Encoding": "aws-chunked",
             "x-amz-decoded-content-length": str(len(data)),
-            "x-amz-trailer": "x-amz-checksum-crc32",
-            "x-amz-sdk-checksum-algorithm": "CRC32",
+            "x-amz-trailer": announce,
+            "x-amz-sdk-checksum-algorithm": sdk,
         }
+        headers = {k: v for k, v in dict(headers, **(extra_headers or {})).items() if v is not None}
         if outer_chunked:
             headers["Transfer-Encoding"] = "chunked"
         hdrs, _ = s.sign_headers(self.server, "PUT", path, b"", headers,
@@ -266,6 +338,74 @@ class AwsChunkedTest(s.S3TestCase):
         r = self.unsigned_trailer_request("trailer-bad", [b"hello\n"], trailer_value="AAAAAA==")
         self.assertS3Error(r, "BadDigest", 400, s.checksum_mismatch_message("CRC32"))
         self.assertNoObject(self.bucket, "trailer-bad")
+
+    def test_trailer_sdk_algorithm_mismatch(self):
+        r = self.unsigned_trailer_request("trailer-sdk", [b"hello\n"], sdk="SHA256")
+        self.assertS3Error(r, "InvalidRequest", 400, "Value for x-amz-sdk-checksum-algorithm header is invalid.")
+        self.assertNoObject(self.bucket, "trailer-sdk")
+
+    def test_trailer_other_than_announced(self):
+        # x-amz-trailer names CRC32, a SHA256 trailer arrives instead (or beside it).
+        data = b"hello\n"
+        for name, extra in (("x-amz-checksum-sha256", None),
+                            ("x-amz-checksum-crc32", ("x-amz-checksum-sha256", s.sha256_b64(data)))):
+            with self.subTest(name=name, extra=extra):
+                value = s.sha256_b64(data) if name.endswith("sha256") else None
+                r = self.unsigned_trailer_request("trailer-other", [data], trailer_value=value,
+                                                  trailer_name=name, extra_trailer=extra)
+                self.assertS3Error(r, "MalformedTrailerError", 400, MALFORMED_TRAILER)
+                self.assertNoObject(self.bucket, "trailer-other")
+
+    def test_trailer_value_must_be_canonical_base64(self):
+        data = b"hello\n"
+        for value in (non_canonical(s.crc32_b64(data)), "not-base64!", s.b64(b"\x00" * 5)):
+            with self.subTest(value=value):
+                r = self.unsigned_trailer_request("trailer-invalid", [data], trailer_value=value)
+                self.assertS3Error(r, "InvalidRequest", 400,
+                                   "Value for x-amz-checksum-crc32 trailing header is invalid.")
+                self.assertNoObject(self.bucket, "trailer-invalid")
+
+    def test_signed_trailer_value_must_be_canonical_base64(self):
+        data = b"signed\n"
+        path = obj_path(self.bucket, "signed-trailer-invalid")
+        hdrs, body = s.aws_chunked_signed(self.server, "PUT", path, [data],
+                                          trailer=("x-amz-checksum-sha1", non_canonical(s.sha1_b64(data))))
+        r = s.send(self.server, "PUT", path, body, hdrs)
+        self.assertS3Error(r, "InvalidRequest", 400, "Value for x-amz-checksum-sha1 trailing header is invalid.")
+        self.assertNoObject(self.bucket, "signed-trailer-invalid")
+
+    def test_x_amz_trailer_names_one_checksum(self):
+        data = b"hello\n"
+        cases = [
+            ("x-amz-checksum-crc32,x-amz-checksum-sha256", None,
+             "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."),
+            ("CRC32", None, "The value specified in the x-amz-trailer header is not supported"),
+            ("x-amz-checksum-crc32, x-amz-meta-a", None,
+             "The value specified in the x-amz-trailer header is not supported"),
+            # a checksum header and a checksum trailer: S3's shorter wording
+            ("x-amz-checksum-crc32", {"x-amz-checksum-crc32": s.crc32_b64(data)},
+             "Expecting a single x-amz-checksum- header"),
+        ]
+        for announce, extra, msg in cases:
+            with self.subTest(announce=announce, extra=extra):
+                r = self.unsigned_trailer_request("trailer-names", [data], announce=announce, extra_headers=extra)
+                self.assertS3Error(r, "InvalidRequest", 400, msg)
+                self.assertNoObject(self.bucket, "trailer-names")
+        r = self.unsigned_trailer_request("trailer-names", [data], announce=" x-amz-checksum-crc32 ,", sdk="crc32")
+        self.assertStatus(r, 200)
+
+    def test_trailer_announced_on_plain_body(self):
+        # Only aws-chunked bodies carry trailers (this once dropped the connection).
+        r = self.raw("PUT", obj_path(self.bucket, "plain-trailer"), body=b"abc",
+                     headers={"x-amz-trailer": "x-amz-checksum-crc32"})
+        self.assertS3Error(r, "MalformedTrailerError", 400, MALFORMED_TRAILER)
+        self.assertNoObject(self.bucket, "plain-trailer")
+        uid = self.s3.create_multipart_upload(Bucket=self.bucket, Key="plain-trailer")["UploadId"]
+        r = self.raw("PUT", obj_path(self.bucket, "plain-trailer", query=[("partNumber", "1"), ("uploadId", uid)]),
+                     body=b"abc", headers={"x-amz-trailer": "x-amz-checksum-crc32"})
+        self.assertS3Error(r, "MalformedTrailerError", 400, MALFORMED_TRAILER)
+        self.assertEqual(self.s3.list_parts(Bucket=self.bucket, Key="plain-trailer", UploadId=uid).get("Parts", []), [])
+        self.s3.abort_multipart_upload(Bucket=self.bucket, Key="plain-trailer", UploadId=uid)
 
     def test_empty_body_trailer(self):
         r = self.unsigned_trailer_request("trailer-empty", [])
