@@ -207,6 +207,7 @@ static void detach(tw_queue *q, tw_msg *m) {
 /* Puts a message in the structure for `state`. For FIFO it stays in its group. */
 static void attach(tw_queue *q, tw_msg *m, int state) {
   m->state = state;
+  if (m->sent_ms < q->min_sent_ms) q->min_sent_ms = m->sent_ms;
   count_state(q, state, +1);
   if (state == MSG_VISIBLE) {
     if (!q->fifo) ready_append(q, m);

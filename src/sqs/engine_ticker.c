@@ -80,22 +80,28 @@ void tw_sqs_unpark(tw_sqs *s, tw_sqs_waiter *w) {
 
 /* --- the ticker ------------------------------------------------------------------ */
 
-/* Deletes every message of q older than its retention period, whatever its state. */
+/* Deletes every message of q older than its retention period, whatever its
+ * state. A full scan only when q->min_sent_ms says some message may be old
+ * enough: it holds the engine lock, and queues can hold millions. */
 static void expire_retention(tw_sqs *s, tw_queue *q, int64_t now) {
   int64_t cutoff = now - q->retention * 1000;
+  if (q->min_sent_ms > cutoff) return;
+  int64_t min_kept = INT64_MAX;
   size_t n = 0, cap = 0;
   tw_msg **old = NULL;
-#define TW_COLLECT(m)                                 \
-  do {                                                \
-    if ((m)->sent_ms <= cutoff) {                     \
-      if (n == cap) {                                 \
-        cap = cap ? cap * 2 : 64;                     \
-        tw_msg **p = realloc(old, cap * sizeof *old); \
-        if (!p) goto out;                             \
-        old = p;                                      \
-      }                                               \
-      old[n++] = (m);                                 \
-    }                                                 \
+#define TW_COLLECT(m)                                       \
+  do {                                                      \
+    if ((m)->sent_ms > cutoff) {                            \
+      if ((m)->sent_ms < min_kept) min_kept = (m)->sent_ms; \
+    } else {                                                \
+      if (n == cap) {                                       \
+        cap = cap ? cap * 2 : 64;                           \
+        tw_msg **p = realloc(old, cap * sizeof *old);       \
+        if (!p) goto out;                                   \
+        old = p;                                            \
+      }                                                     \
+      old[n++] = (m);                                       \
+    }                                                       \
   } while (0)
   if (q->fifo) {
     for (tw_group *g = q->groups_head; g; g = g->next)
@@ -105,6 +111,7 @@ static void expire_retention(tw_sqs *s, tw_queue *q, int64_t now) {
     for (size_t i = 0; i < q->heap_len; i++) TW_COLLECT(q->heap[i]);
   }
 #undef TW_COLLECT
+  q->min_sent_ms = min_kept;
 out:
   for (size_t i = 0; i < n; i++) tw_sqs_msg_delete(s, old[i]);
   free(old);

@@ -84,6 +84,9 @@ struct tw_queue {
   tw_map dedup; /* FIFO: dedup key -> tw_dedup */
   tw_map attempts; /* FIFO: ReceiveRequestAttemptId -> tw_attempt */
   int n_visible, n_inflight, n_delayed;
+  /* no message is older than this (a lower bound; 0 = unknown): the ticker's
+   * retention scan skips the queue until the cutoff passes it */
+  int64_t min_sent_ms;
   /* parked ReceiveMessage calls */
   tw_sqs_waiter *waiters_head, *waiters_tail;
   int deleted;
