@@ -19,6 +19,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import {
   startServer,
+  withServer,
   makeClient,
   uniqueName,
   createQueue,
@@ -33,15 +34,7 @@ import {
 
 let server;
 let client;
-
-before(async () => {
-  server = await startServer();
-  client = makeClient(server);
-});
-after(async () => {
-  client?.destroy();
-  await server?.stop();
-});
+withServer((s, c) => ((server = s), (client = c)));
 
 const BIN = new Uint8Array([0, 1, 2, 3, 127, 128, 254, 255, 10, 13]);
 const ATTRS = {

@@ -18,6 +18,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import {
   startServer,
+  withServer,
   makeClient,
   captureRaw,
   uniqueName,
@@ -34,15 +35,7 @@ import {
 
 let server;
 let client;
-
-before(async () => {
-  server = await startServer();
-  client = makeClient(server);
-});
-after(async () => {
-  client?.destroy();
-  await server?.stop();
-});
+withServer((s, c) => ((server = s), (client = c)));
 
 describe("server", () => {
   it("GET /_/health answers 200", async () => {

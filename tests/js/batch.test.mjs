@@ -15,6 +15,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import {
   startServer,
+  withServer,
   makeClient,
   uniqueName,
   createQueue,
@@ -28,15 +29,7 @@ import {
 
 let server;
 let client;
-
-before(async () => {
-  server = await startServer();
-  client = makeClient(server);
-});
-after(async () => {
-  client?.destroy();
-  await server?.stop();
-});
+withServer((s, c) => ((server = s), (client = c)));
 
 function entries(n, prefix = "e") {
   return Array.from({ length: n }, (_, i) => ({ Id: `${prefix}${i}`, MessageBody: `${prefix}-body-${i}` }));

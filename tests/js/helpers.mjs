@@ -4,6 +4,7 @@
 // dir) so files can run in parallel. Every wait here is bounded.
 
 import { spawn } from "node:child_process";
+import { before, after } from "node:test";
 import zlib from "node:zlib";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import fs from "node:fs";
@@ -202,6 +203,21 @@ export async function startServer(opts = {}) {
 const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 /** An SQS client for a server. Retries off so failures surface at once. */
+/* One server and SQS client for a test file: set(server, client) once both are up. */
+export function withServer(set, opts = {}) {
+  let server;
+  let client;
+  before(async () => {
+    server = await startServer(opts);
+    client = makeClient(server);
+    set(server, client);
+  });
+  after(async () => {
+    client?.destroy();
+    await server?.stop();
+  });
+}
+
 export function makeClient(server, overrides = {}) {
   return new SQSClient({
     region: REGION,

@@ -3,19 +3,11 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { SendMessageCommand, ReceiveMessageCommand, DeleteMessageCommand } from "@aws-sdk/client-sqs";
-import { startServer, makeClient, uniqueName, createQueue, sleep } from "./helpers.mjs";
+import { startServer, withServer, makeClient, uniqueName, createQueue, sleep } from "./helpers.mjs";
 
 let server;
 let client;
-
-before(async () => {
-  server = await startServer();
-  client = makeClient(server);
-});
-after(async () => {
-  client?.destroy();
-  await server?.stop();
-});
+withServer((s, c) => ((server = s), (client = c)));
 
 async function timedReceive(params) {
   const t0 = Date.now();

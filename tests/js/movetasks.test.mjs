@@ -13,6 +13,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import {
   startServer,
+  withServer,
   makeClient,
   uniqueName,
   createQueue,
@@ -25,15 +26,7 @@ import {
 
 let server;
 let client;
-
-before(async () => {
-  server = await startServer();
-  client = makeClient(server);
-});
-after(async () => {
-  client?.destroy();
-  await server?.stop();
-});
+withServer((s, c) => ((server = s), (client = c)));
 
 async function dlqPair(prefix) {
   const dlqName = uniqueName(`${prefix}dlq`);

@@ -11,6 +11,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import {
   startServer,
+  withServer,
   makeClient,
   uniqueName,
   createQueue,
@@ -24,15 +25,7 @@ import {
 
 let server;
 let client;
-
-before(async () => {
-  server = await startServer();
-  client = makeClient(server);
-});
-after(async () => {
-  client?.destroy();
-  await server?.stop();
-});
+withServer((s, c) => ((server = s), (client = c)));
 
 async function sendOne(q, body = "v") {
   return await client.send(new SendMessageCommand({ QueueUrl: q, MessageBody: body }));
