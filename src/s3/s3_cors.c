@@ -447,77 +447,6 @@ static int check_values(json_t *rules, char *msg, size_t msglen) {
 
 /* PutBucketCors needs the body's integrity: Content-MD5 or one x-amz-checksum-*
  * header (botocore >= 1.36 sends CRC32 alone), and each one given must hold. */
-static int check_integrity(tw_request *r, s3_ctx *x) {
-  static const tw_cksum_alg algs[] = {TW_CKSUM_CRC32, TW_CKSUM_CRC32C, TW_CKSUM_CRC64NVME,
-                                      TW_CKSUM_SHA1, TW_CKSUM_SHA256};
-  const char *body = r->body.data ? r->body.data : "";
-  size_t len = r->body.len;
-  const char *md5 = tw_req_header(r, "Content-MD5");
-  tw_cksum_alg alg = TW_CKSUM_NONE;
-  const char *want = NULL;
-  for (size_t i = 0; i < sizeof algs / sizeof algs[0]; i++) {
-    const char *v = tw_req_header(r, tw_cksum_header(algs[i]));
-    if (!v) continue;
-    if (want) {
-      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST,
-                  "Expecting a single x-amz-checksum- header. Multiple checksum Types are not "
-                  "allowed.");
-      return -1;
-    }
-    alg = algs[i];
-    want = v;
-  }
-  if (!md5 && !want) {
-    tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST,
-                "Missing required header for this request: Content-MD5");
-    return -1;
-  }
-  if (md5) {
-    uint8_t raw[64], got[16];
-    if (strlen(md5) > 40 || tw_base64_decode(md5, strlen(md5), raw) != 16) {
-      tw_s3_error(r, x, TW_ERR_S3_INVALID_DIGEST, NULL);
-      return -1;
-    }
-    tw_md5(body, len, got);
-    if (memcmp(raw, got, 16)) {
-      tw_s3_error(r, x, TW_ERR_S3_BAD_DIGEST, NULL);
-      return -1;
-    }
-  }
-  if (want) {
-    uint8_t raw[64];
-    char got[TW_CKSUM_MAX_B64], msg[160];
-    if (strlen(want) > 60 ||
-        tw_base64_decode(want, strlen(want), raw) != (long)tw_cksum_raw_len(alg)) {
-      snprintf(msg, sizeof msg, "Value for %s header is invalid.", tw_cksum_header(alg));
-      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, msg);
-      return -1;
-    }
-    tw_cksum_b64(alg, body, len, got);
-    if (strcmp(got, want)) {
-      snprintf(msg, sizeof msg, "The %s you specified did not match the calculated checksum.",
-               tw_cksum_alg_name(alg));
-      tw_s3_error(r, x, TW_ERR_S3_BAD_DIGEST, msg);
-      return -1;
-    }
-  }
-  /* a signed payload hash must be the body's */
-  if (strlen(x->content_sha256) == 64 && strspn(x->content_sha256, "0123456789abcdef") == 64) {
-    char hex[65];
-    tw_sha256_hex(body, len, hex);
-    if (strcmp(hex, x->content_sha256)) {
-      tw_buf ex;
-      tw_buf_init(&ex, 4096);
-      tw_s3_xml_text(&ex, "ClientComputedContentSHA256", x->content_sha256);
-      tw_s3_xml_text(&ex, "S3ComputedContentSHA256", hex);
-      tw_s3_error_key(r, x, TW_ERR_S3_SHA256_MISMATCH, NULL, tw_buf_cstr(&ex));
-      tw_buf_free(&ex);
-      return -1;
-    }
-  }
-  return 0;
-}
-
 /* --- PutBucketCors, GetBucketCors, DeleteBucketCors ------------------------------------ */
 
 static int bucket_or_404(tw_request *r, s3_ctx *x) {
@@ -538,7 +467,7 @@ static void cors_deleted(tw_request *r) {
 
 void tw_s3_put_cors(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
-  if (bucket_or_404(r, x) || check_integrity(r, x)) return;
+  if (bucket_or_404(r, x) || tw_s3_check_body_digests(r, x, "Missing required header for this request: Content-MD5")) return;
   char *root = NULL;
   json_t *doc = r->body.len ? tw_xml_parse(r->body.data, r->body.len, &root) : NULL;
   json_t *rules = doc && root && !strcmp(root, "CORSConfiguration") ? read_rules(doc) : NULL;

@@ -230,9 +230,12 @@ void tw_s3_lifecycle_abort_headers(tw_request *r, s3_ctx *x, int64_t initiated_m
 int tw_s3_tags_from_header(tw_request *r, s3_ctx *x);
 /* CopyObject: x-amz-tagging-directive COPY (the source's tags) or REPLACE. */
 int tw_s3_tags_for_copy(tw_request *r, s3_ctx *x, json_t *source_tags);
-/* Content-MD5 / x-amz-checksum-* of a buffered body (one required when
- * `required`) and a signed payload hash; answers and returns -1 on failure. */
-int tw_s3_check_body_digests(tw_request *r, s3_ctx *x, int required);
+/* Content-MD5 / x-amz-checksum-* of a buffered body and a signed payload hash;
+ * answers and returns -1 on failure. missing: the InvalidRequest message when
+ * neither digest came (NULL: both optional; the wording differs by API). */
+#define TW_S3_MISSING_DIGEST \
+  "Missing required header for this request: Content-MD5 OR x-amz-checksum-*"
+int tw_s3_check_body_digests(tw_request *r, s3_ctx *x, const char *missing);
 char *tw_s3_tags_dump(json_t *tags); /* stored text (free it), NULL when none */
 json_t *tw_s3_tags_load(const char *text); /* NULL when none */
 void tw_s3_put_object_tagging(tw_request *r, s3_ctx *x);

@@ -755,7 +755,7 @@ static void lifecycle_deleted(tw_request *r) {
 
 void tw_s3_put_lifecycle(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
-  if (bucket_or_404(r, x) || tw_s3_check_body_digests(r, x, 1)) return;
+  if (bucket_or_404(r, x) || tw_s3_check_body_digests(r, x, TW_S3_MISSING_DIGEST)) return;
   lc_err e = {.code = TW_ERR_OK};
   tw_buf_init(&e.extra, 64 * 1024);
   json_t *rules = parse_config(r, &e);

@@ -310,7 +310,7 @@ static json_t *parse_document(tw_request *r, s3_ctx *x) {
  * first two for some operations (PutBucketLifecycleConfiguration; botocore
  * >= 1.36 sends CRC32 alone, older ones Content-MD5) but not for
  * PutObjectTagging. */
-int tw_s3_check_body_digests(tw_request *r, s3_ctx *x, int required) {
+int tw_s3_check_body_digests(tw_request *r, s3_ctx *x, const char *missing) {
   static const tw_cksum_alg algs[] = {TW_CKSUM_CRC32, TW_CKSUM_CRC32C, TW_CKSUM_CRC64NVME,
                                       TW_CKSUM_SHA1, TW_CKSUM_SHA256};
   const char *body = r->body.data ? r->body.data : "";
@@ -330,9 +330,8 @@ int tw_s3_check_body_digests(tw_request *r, s3_ctx *x, int required) {
     alg = algs[i];
     want = v;
   }
-  if (required && !md5 && !want) {
-    tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST,
-                "Missing required header for this request: Content-MD5 OR x-amz-checksum-*");
+  if (missing && !md5 && !want) {
+    tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, missing);
     return -1;
   }
   if (md5) {
@@ -433,7 +432,7 @@ void tw_s3_put_object_tagging(tw_request *r, s3_ctx *x) {
     tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
     return;
   }
-  if (tw_s3_check_body_digests(r, x, 0)) return;
+  if (tw_s3_check_body_digests(r, x, NULL)) return;
   json_t *tags = parse_document(r, x);
   if (!tags) return;
   set_tags(r, x, tags, tagging_saved);
