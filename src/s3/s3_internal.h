@@ -108,6 +108,9 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
 int tw_s3_etag_matches(const char *list, const char *etag);
 int tw_s3_parse_http_date(const char *s, time_t *out);
 int tw_s3_finish_body(tw_request *r, s3_ctx *x);
+/* A Content-MD5 value (NULL: none) against the body's MD5: BadDigest with the
+ * expected and calculated digests when they differ; -1 after answering. */
+int tw_s3_check_md5(tw_request *r, s3_ctx *x, const char *want, const uint8_t md5[16]);
 int tw_s3_check_metadata_size(tw_request *r, s3_ctx *x);
 int tw_s3_put_body(tw_request *r, const char *data, size_t n);
 void tw_s3_put_object(tw_request *r, s3_ctx *x);

@@ -333,6 +333,21 @@ static void put_done(tw_request *r) {
   if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
 }
 
+int tw_s3_check_md5(tw_request *r, s3_ctx *x, const char *want, const uint8_t md5[16]) {
+  if (!want) return 0;
+  uint8_t raw[64] = {0};
+  if (strlen(want) <= 40 && tw_base64_decode(want, strlen(want), raw) == 16 && !memcmp(raw, md5, 16))
+    return 0;
+  char extra[200], hexwant[33], calc[32];
+  tw_hex(raw, 16, hexwant);
+  tw_base64_encode(md5, 16, calc);
+  snprintf(extra, sizeof extra,
+           "<ExpectedDigest>%s</ExpectedDigest><CalculatedDigest>%s</CalculatedDigest>", hexwant,
+           calc);
+  tw_s3_error_key(r, x, TW_ERR_S3_BAD_DIGEST, NULL, extra);
+  return -1;
+}
+
 /* After a streamed body: framing complete, length, Content-MD5, content SHA-256
  * and checksum all hold; sets x->etag and x->result (the checksum). 0 or -1. */
 int tw_s3_finish_body(tw_request *r, s3_ctx *x) {
@@ -355,21 +370,7 @@ int tw_s3_finish_body(tw_request *r, s3_ctx *x) {
   uint8_t md5[16];
   tw_hash_final(x->md5, md5);
   tw_hex(md5, 16, x->etag);
-  const char *want = tw_req_header(r, "Content-MD5");
-  if (want) {
-    uint8_t raw[64];
-    if (tw_base64_decode(want, strlen(want), raw) != 16 || memcmp(raw, md5, 16)) {
-      char extra[200];
-      char hexwant[33], calc[32];
-      tw_hex(raw, 16, hexwant);
-      tw_base64_encode(md5, 16, calc);
-      snprintf(extra, sizeof extra,
-               "<ExpectedDigest>%s</ExpectedDigest><CalculatedDigest>%s</CalculatedDigest>",
-               hexwant, calc);
-      tw_s3_error_key(r, x, TW_ERR_S3_BAD_DIGEST, NULL, extra);
-      return -1;
-    }
-  }
+  if (tw_s3_check_md5(r, x, tw_req_header(r, "Content-MD5"), md5)) return -1;
   char got[TW_CKSUM_MAX_B64];
   tw_cksum_final_b64(&x->cksum, got);
   if (x->cksum_in_trailer) {

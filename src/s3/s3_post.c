@@ -741,21 +741,7 @@ static int finish_file(tw_request *r, s3_ctx *x, s3_post *p) {
   uint8_t md5[16];
   tw_hash_final(x->md5, md5);
   tw_hex(md5, 16, x->etag);
-  const char *want = tw_post_value(&p->form, "Content-MD5");
-  if (want) {
-    uint8_t raw[64];
-    tw_base64_decode(want, strlen(want), raw);
-    if (memcmp(raw, md5, 16)) {
-      char extra[200], hexwant[33], calc[32];
-      tw_hex(raw, 16, hexwant);
-      tw_base64_encode(md5, 16, calc);
-      snprintf(extra, sizeof extra,
-               "<ExpectedDigest>%s</ExpectedDigest><CalculatedDigest>%s</CalculatedDigest>",
-               hexwant, calc);
-      tw_s3_error_key(r, x, TW_ERR_S3_BAD_DIGEST, NULL, extra);
-      return -1;
-    }
-  }
+  if (tw_s3_check_md5(r, x, tw_post_value(&p->form, "Content-MD5"), md5)) return -1;
   char got[TW_CKSUM_MAX_B64];
   tw_cksum_final_b64(&x->cksum, got);
   if (x->cksum_want[0] && strcmp(x->cksum_want, got)) {
