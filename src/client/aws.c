@@ -181,3 +181,17 @@ int tw_aws_request(tw_aws *a, const tw_http_req *req, const char *payload_sha256
   free(path);
   return rc;
 }
+
+void *tw_aws_client_new(const char *endpoint_url, const char *service, const tw_aws_creds *creds,
+                        size_t size, char *err, size_t errlen) {
+  tw_aws *a = tw_aws_new(endpoint_url, service, creds, err, errlen);
+  if (!a) return NULL;
+  tw_aws **c = calloc(1, size);
+  if (!c) {
+    tw_aws_free(a);
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  *c = a;
+  return c;
+}

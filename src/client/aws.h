@@ -35,6 +35,10 @@ typedef struct tw_aws tw_aws;
 tw_aws *tw_aws_new(const char *endpoint_url, const char *service, const tw_aws_creds *creds,
                    char *err, size_t errlen);
 void tw_aws_free(tw_aws *a);
+/* A zeroed client struct of `size` bytes whose first member is its tw_aws *
+ * (the SQS and S3 clients), connected to endpoint_url; NULL with err. */
+void *tw_aws_client_new(const char *endpoint_url, const char *service, const tw_aws_creds *creds,
+                        size_t size, char *err, size_t errlen);
 /* Per-read/write timeout in seconds of this client's connections (default 60). */
 void tw_aws_set_timeout(tw_aws *a, int seconds);
 const tw_url *tw_aws_url(const tw_aws *a);

@@ -20,16 +20,8 @@ struct tw_s3c {
 };
 
 tw_s3c *tw_s3c_new(const char *endpoint_url, const tw_aws_creds *creds, char *err, size_t errlen) {
-  tw_aws *a = tw_aws_new(endpoint_url, "s3", creds, err, errlen);
-  if (!a) return NULL;
-  tw_s3c *c = calloc(1, sizeof *c);
-  if (!c) {
-    tw_aws_free(a);
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
-  c->aws = a;
-  return c;
+  /* aws is the struct's first member */
+  return tw_aws_client_new(endpoint_url, "s3", creds, sizeof(tw_s3c), err, errlen);
 }
 
 void tw_s3c_free(tw_s3c *c) {

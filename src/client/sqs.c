@@ -66,16 +66,8 @@ static void bufs_trim(call_bufs *b) {
 
 tw_sqsc *tw_sqsc_new(const char *endpoint_url, const tw_aws_creds *creds, char *err,
                      size_t errlen) {
-  tw_aws *a = tw_aws_new(endpoint_url, "sqs", creds, err, errlen);
-  if (!a) return NULL;
-  tw_sqsc *c = calloc(1, sizeof *c);
-  if (!c) {
-    tw_aws_free(a);
-    snprintf(err, errlen, "out of memory");
-    return NULL;
-  }
-  c->aws = a;
-  return c;
+  /* aws is the struct's first member */
+  return tw_aws_client_new(endpoint_url, "sqs", creds, sizeof(tw_sqsc), err, errlen);
 }
 
 void tw_sqsc_free(tw_sqsc *c) {

@@ -111,6 +111,9 @@ int tw_s3_finish_body(tw_request *r, s3_ctx *x);
 /* A Content-MD5 value (NULL: none) against the body's MD5: BadDigest with the
  * expected and calculated digests when they differ; -1 after answering. */
 int tw_s3_check_md5(tw_request *r, s3_ctx *x, const char *want, const uint8_t md5[16]);
+/* The body's checksum `got` against the one the client sent (BadDigest), then
+ * kept in x->result for the response and the row; -1 after answering. */
+int tw_s3_checksum_result(tw_request *r, s3_ctx *x, const char *got);
 int tw_s3_check_metadata_size(tw_request *r, s3_ctx *x);
 int tw_s3_put_body(tw_request *r, const char *data, size_t n);
 void tw_s3_put_object(tw_request *r, s3_ctx *x);

@@ -333,6 +333,19 @@ static void put_done(tw_request *r) {
   if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
 }
 
+int tw_s3_checksum_result(tw_request *r, s3_ctx *x, const char *got) {
+  if (x->cksum_want[0] && strcmp(x->cksum_want, got)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "The %s you specified did not match the calculated checksum.",
+             tw_cksum_alg_name(x->cksum.alg));
+    tw_s3_error(r, x, TW_ERR_S3_BAD_DIGEST, msg);
+    return -1;
+  }
+  x->result = json_pack("{s:s,s:s}", "alg", tw_cksum_alg_name(x->cksum.alg), "value", got);
+  if (x->cksum_default) json_object_set_new(x->result, "default", json_true());
+  return 0;
+}
+
 int tw_s3_check_md5(tw_request *r, s3_ctx *x, const char *want, const uint8_t md5[16]) {
   if (!want) return 0;
   uint8_t raw[64] = {0};
@@ -388,15 +401,7 @@ int tw_s3_finish_body(tw_request *r, s3_ctx *x) {
     }
     snprintf(x->cksum_want, sizeof x->cksum_want, "%s", t);
   }
-  if (x->cksum_want[0] && strcmp(x->cksum_want, got)) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "The %s you specified did not match the calculated checksum.",
-             tw_cksum_alg_name(x->cksum.alg));
-    tw_s3_error(r, x, TW_ERR_S3_BAD_DIGEST, msg);
-    return -1;
-  }
-  x->result = json_pack("{s:s,s:s}", "alg", tw_cksum_alg_name(x->cksum.alg), "value", got);
-  if (x->cksum_default) json_object_set_new(x->result, "default", json_true());
+  if (tw_s3_checksum_result(r, x, got)) return -1;
   if (x->sha256) {
     uint8_t sha[32];
     char hex[65];

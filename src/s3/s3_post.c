@@ -744,15 +744,7 @@ static int finish_file(tw_request *r, s3_ctx *x, s3_post *p) {
   if (tw_s3_check_md5(r, x, tw_post_value(&p->form, "Content-MD5"), md5)) return -1;
   char got[TW_CKSUM_MAX_B64];
   tw_cksum_final_b64(&x->cksum, got);
-  if (x->cksum_want[0] && strcmp(x->cksum_want, got)) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "The %s you specified did not match the calculated checksum.",
-             tw_cksum_alg_name(x->cksum.alg));
-    tw_s3_error(r, x, TW_ERR_S3_BAD_DIGEST, msg);
-    return -1;
-  }
-  x->result = json_pack("{s:s,s:s}", "alg", tw_cksum_alg_name(x->cksum.alg), "value", got);
-  if (x->cksum_default) json_object_set_new(x->result, "default", json_true());
+  if (tw_s3_checksum_result(r, x, got)) return -1;
   return 0;
 }
 

@@ -23,6 +23,18 @@ def tearDownModule():
 
 class LongPollTest(SqsTestCase):
 
+    def parked_receive(self, payload):
+        """A signed ReceiveMessage sent on a raw socket (left open: the caller closes it)."""
+        body = payload.encode()
+        req = h.AWSRequest(method="POST", url=self.server.endpoint + "/", data=body,
+                           headers={"Content-Type": h.JSON_CT, "X-Amz-Target": "AmazonSQS.ReceiveMessage"})
+        h.SigV4Auth(h.Credentials(h.ACCESS_KEY, h.SECRET_KEY), "sqs", h.REGION).add_auth(req)
+        s = socket.create_connection(("127.0.0.1", self.server.port), timeout=5)
+        head = "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n" % (self.server.port, len(body))
+        head += "".join("%s: %s\r\n" % (k, v) for k, v in req.headers.items()) + "\r\n"
+        s.sendall(head.encode() + body)
+        return s
+
     def timed_receive(self, url, **kw):
         t0 = time.monotonic()
         msgs = self.sqs.receive_message(QueueUrl=url, **kw).get("Messages", [])
@@ -219,15 +231,7 @@ class LongPollTest(SqsTestCase):
         name = url.rsplit("/", 1)[1]
         socks = []
         for _ in range(30):
-            body = ('{"QueueUrl": "%s", "WaitTimeSeconds": 20}' % url).encode()
-            req = h.AWSRequest(method="POST", url=self.server.endpoint + "/", data=body,
-                               headers={"Content-Type": h.JSON_CT, "X-Amz-Target": "AmazonSQS.ReceiveMessage"})
-            h.SigV4Auth(h.Credentials(h.ACCESS_KEY, h.SECRET_KEY), "sqs", h.REGION).add_auth(req)
-            s = socket.create_connection(("127.0.0.1", self.server.port), timeout=5)
-            head = "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n" % (self.server.port, len(body))
-            head += "".join("%s: %s\r\n" % (k, v) for k, v in req.headers.items()) + "\r\n"
-            s.sendall(head.encode() + body)
-            socks.append(s)
+            socks.append(self.parked_receive('{"QueueUrl": "%s", "WaitTimeSeconds": 20}' % url))
         time.sleep(0.5)
         for s in socks:
             s.close()
@@ -247,15 +251,8 @@ class LongPollTest(SqsTestCase):
         url = self.make_queue("lpgone")
         socks = []
         for _ in range(5):
-            body = ('{"QueueUrl": "%s", "WaitTimeSeconds": 20, "VisibilityTimeout": 60}' % url).encode()
-            req = h.AWSRequest(method="POST", url=self.server.endpoint + "/", data=body,
-                               headers={"Content-Type": h.JSON_CT, "X-Amz-Target": "AmazonSQS.ReceiveMessage"})
-            h.SigV4Auth(h.Credentials(h.ACCESS_KEY, h.SECRET_KEY), "sqs", h.REGION).add_auth(req)
-            s = socket.create_connection(("127.0.0.1", self.server.port), timeout=5)
-            head = "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n" % (self.server.port, len(body))
-            head += "".join("%s: %s\r\n" % (k, v) for k, v in req.headers.items()) + "\r\n"
-            s.sendall(head.encode() + body)
-            socks.append(s)
+            socks.append(self.parked_receive(
+                '{"QueueUrl": "%s", "WaitTimeSeconds": 20, "VisibilityTimeout": 60}' % url))
         time.sleep(0.5)  # parked
         for s in socks:
             s.close()
