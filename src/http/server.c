@@ -23,6 +23,7 @@
 static pthread_mutex_t g_cw_mu = PTHREAD_MUTEX_INITIALIZER;
 static tw_request *g_cw_head;
 static uint64_t g_committed;
+static uint64_t g_last_failed; /* the newest batch whose commit failed */
 
 /* --- request helpers ------------------------------------------------------- */
 
@@ -165,6 +166,8 @@ static void cw_unlink(tw_request *r) {
 void tw_req_after_commit(tw_request *r, uint64_t ticket, void (*then)(tw_request *r)) {
   pthread_mutex_lock(&g_cw_mu);
   if (ticket <= g_committed) {
+    /* a batch that failed just before this request asked to wait for it */
+    if (ticket == g_last_failed) r->commit_failed = 1;
     pthread_mutex_unlock(&g_cw_mu);
     then(r);
     return;
@@ -187,6 +190,7 @@ void tw_http_on_commit(void *ud, uint64_t committed, int ok) {
   (void)ud;
   pthread_mutex_lock(&g_cw_mu);
   if (committed > g_committed) g_committed = committed;
+  if (!ok) g_last_failed = committed;
   for (tw_request *r = g_cw_head; r;) {
     tw_request *n = r->cw_next;
     if (r->commit_ticket <= g_committed) {

@@ -77,6 +77,7 @@ struct tw_store {
   size_t nreaders;
   int pending_fs_sync; /* the open batch references files written without fsync */
   sqlite3_stmt *begin, *commit, *rollback;
+  char faults_dir[1024]; /* TWEEDLE_TEST_FAULTS: test-only control files (see faults_before_commit) */
 };
 
 /* this thread's reader (see tw_store_reader) */
@@ -215,6 +216,8 @@ tw_store *tw_store_open(const char *dir, char *err, size_t errlen) {
   pthread_cond_init(&s->cv, NULL);
   s->tail = &s->head;
   s->open_batch = 1;
+  const char *faults = getenv("TWEEDLE_TEST_FAULTS");
+  if (faults && *faults) snprintf(s->faults_dir, sizeof s->faults_dir, "%s", faults);
   if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       NULL) != SQLITE_OK) {
     snprintf(err, errlen, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
@@ -496,6 +499,38 @@ static int step_once(sqlite3_stmt *st) {
   return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Test-only fault injection, on when TWEEDLE_TEST_FAULTS names a directory:
+ *   commit-delay-ms  sleep this long before each commit (widens race windows)
+ *   fail-commits     fail (roll back) the next N batches; the count goes down
+ * The files are read before every batch, so a test can change them at any time.
+ * Returns 0, or -1 when this batch must fail. */
+static long read_number(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  long v = -1;
+  if (fscanf(f, "%ld", &v) != 1) v = -1;
+  fclose(f);
+  return v;
+}
+
+static int faults_before_commit(tw_store *s) {
+  if (!s->faults_dir[0]) return 0;
+  char p[1100];
+  snprintf(p, sizeof p, "%s/commit-delay-ms", s->faults_dir);
+  long delay = read_number(p);
+  if (delay > 0) usleep((useconds_t)(delay > 60000 ? 60000 : delay) * 1000);
+  snprintf(p, sizeof p, "%s/fail-commits", s->faults_dir);
+  long n = read_number(p);
+  if (n <= 0) return 0;
+  FILE *f = fopen(p, "w");
+  if (f) {
+    fprintf(f, "%ld\n", n - 1);
+    fclose(f);
+  }
+  tw_error("store: failing this commit (test fault injection)");
+  return -1;
+}
+
 static void *writer_main(void *arg) {
   tw_store *s = arg;
   for (;;) {
@@ -521,6 +556,7 @@ static void *writer_main(void *arg) {
       ok = 0;
     }
     ok = ok && step_once(s->begin) == 0;
+    if (ok && faults_before_commit(s)) ok = 0;
     for (op *o = batch; o && ok; o = o->next)
       if (o->kind == OP_SQL ? apply_sql(s, o) : apply(s, o)) {
         tw_error("store: write failed: %s", sqlite3_errmsg(s->db));
