@@ -294,17 +294,6 @@ static void create_key(tw_request *r) {
   k->burst = burst;
   json_decref(body);
 
-  tw_gw_keys *ks = g->keys;
-  pthread_rwlock_wrlock(&ks->lock);
-  int full = ks->n >= MAX_KEYS;
-  int failed = full || key_add(ks, k);
-  pthread_rwlock_unlock(&ks->lock);
-  if (failed) {
-    key_free(k);
-    tw_gw_error(r, full ? 400 : 500, full ? "LimitExceeded" : "InternalError",
-                full ? "Too many API keys: revoke keys you no longer need." : "Out of memory.");
-    return;
-  }
   char *scopes_text = json_dumps(k->scopes, JSON_COMPACT);
   char rate_s[40], burst_s[40];
   snprintf(rate_s, sizeof rate_s, "%.17g", rate);
@@ -318,10 +307,26 @@ static void create_key(tw_request *r) {
                        TW_SQL_I(k->expires_ms),
                        rate >= 0 ? TW_SQL_S(rate_s) : TW_SQL_S(NULL),
                        burst >= 0 ? TW_SQL_S(burst_s) : TW_SQL_S(NULL)};
-  uint64_t t = tw_store_exec(g->app->store,
-                             "INSERT INTO apikeys(id,hash,name,prefix,scopes,created_ms,expires_ms,"
-                             "revoked_ms,rate,burst) VALUES(?,?,?,?,?,?,?,NULL,?,?)",
-                             vals, 9);
+  /* The row is appended under the lock that makes the key visible: an answer
+   * that saw the key (a listing) waits for a ticket that covers its row. */
+  tw_gw_keys *ks = g->keys;
+  uint64_t t = 0;
+  pthread_rwlock_wrlock(&ks->lock);
+  int full = ks->n >= MAX_KEYS;
+  int failed = full || key_add(ks, k);
+  if (!failed)
+    t = tw_store_exec(g->app->store,
+                      "INSERT INTO apikeys(id,hash,name,prefix,scopes,created_ms,expires_ms,"
+                      "revoked_ms,rate,burst) VALUES(?,?,?,?,?,?,?,NULL,?,?)",
+                      vals, 9);
+  pthread_rwlock_unlock(&ks->lock);
+  if (failed) {
+    free(scopes_text);
+    key_free(k);
+    tw_gw_error(r, full ? 400 : 500, full ? "LimitExceeded" : "InternalError",
+                full ? "Too many API keys: revoke keys you no longer need." : "Out of memory.");
+    return;
+  }
   free(scopes_text);
   tw_gw_json_after_commit(r, t, 201, key_json(k, secret));
   return;
@@ -335,8 +340,9 @@ static void list_keys(tw_request *r) {
   json_t *arr = json_array();
   pthread_rwlock_rdlock(&ks->lock);
   for (size_t i = 0; i < ks->n; i++) json_array_append_new(arr, key_json(ks->all[i], NULL));
+  uint64_t t = tw_store_ticket(r->app->store); /* keys just added may still be committing */
   pthread_rwlock_unlock(&ks->lock);
-  tw_gw_json(r, 200, json_pack("{s:o}", "keys", arr));
+  tw_gw_json_after_commit(r, t, 200, json_pack("{s:o}", "keys", arr));
 }
 
 static void one_key(tw_request *r, const char *id, int revoke) {
@@ -352,16 +358,18 @@ static void one_key(tw_request *r, const char *id, int revoke) {
     return;
   }
   int changed = revoke && !k->revoked_ms;
-  if (changed) k->revoked_ms = tw_now_ms(); /* from now on every lookup refuses it */
-  json_t *doc = key_json(k, NULL);
-  int64_t revoked = k->revoked_ms;
-  pthread_rwlock_unlock(&ks->lock);
-  if (!changed) { /* a repeated revoke changes nothing and answers the same */
-    tw_gw_json(r, 200, doc);
-    return;
+  uint64_t t;
+  if (changed) { /* from now on every lookup refuses it; the row goes with it */
+    k->revoked_ms = tw_now_ms();
+    tw_sql_val vals[] = {TW_SQL_I(k->revoked_ms), TW_SQL_S(id)};
+    t = tw_store_exec(g->app->store, "UPDATE apikeys SET revoked_ms=? WHERE id=?", vals, 2);
+  } else {
+    /* a repeated revoke (or a read) answers what it saw once that is durable:
+     * the first revoke may still be committing */
+    t = tw_store_ticket(g->app->store);
   }
-  tw_sql_val vals[] = {TW_SQL_I(revoked), TW_SQL_S(id)};
-  uint64_t t = tw_store_exec(g->app->store, "UPDATE apikeys SET revoked_ms=? WHERE id=?", vals, 2);
+  json_t *doc = key_json(k, NULL);
+  pthread_rwlock_unlock(&ks->lock);
   tw_gw_json_after_commit(r, t, 200, doc);
 }
 

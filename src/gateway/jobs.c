@@ -395,7 +395,9 @@ static void transition(tw_request *r, const tw_gw_caller *c, const char *id, tw_
   if (rc == TW_JOB_NOT_FOUND) {
     not_found(r, id);
   } else if (rc == TW_JOB_CONFLICT) {
-    tw_gw_error(r, 409, "Conflict", why);
+    /* answered once the state it names is durable */
+    tw_gw_json_after_commit(r, ticket, 409,
+                            json_pack("{s:{s:s,s:s}}", "error", "code", "Conflict", "message", why));
   } else if (rc != TW_JOB_OK) {
     tw_gw_error(r, 500, "InternalError", "The job could not be updated.");
   } else {

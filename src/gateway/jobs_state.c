@@ -416,6 +416,8 @@ int tw_jobs_change(tw_jobs *J, const char *id, const tw_job_change *ch, tw_job *
     *ticket = tw_store_ticket(st);
     *after = j; /* the caller clears it */
   } else if (found > 0) {
+    /* a conflict reports a state that may still be committing */
+    *ticket = tw_store_ticket(st);
     tw_job_clear(&j);
   }
   pthread_mutex_unlock(&J->mu);

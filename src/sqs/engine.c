@@ -260,8 +260,23 @@ static void fill_row(const tw_msg *m, tw_msg_row *r, char **attrs, char **sys) {
 }
 
 /* Adds a filled-in message (seq assigned here when 0) to its queue. */
+/* Sequence numbers are handed out in blocks whose end is saved before any
+ * number of the block is: a restart continues after the block, so a number —
+ * and with it a receipt handle — is never given twice, even when the message
+ * that had it is gone. */
+#define SEQ_BLOCK 65536
+
+static void seq_next(tw_sqs *s, tw_msg *m) {
+  m->seq = ++s->next_seq;
+  if (m->seq <= s->seq_reserved) return;
+  s->seq_reserved = m->seq + SEQ_BLOCK;
+  char v[32];
+  snprintf(v, sizeof v, "%" PRIu64, s->seq_reserved);
+  tw_store_kv_put(s->store, "max_seq", v); /* appended first: same or earlier batch */
+}
+
 uint64_t tw_sqs_msg_add(tw_sqs *s, tw_queue *q, tw_msg *m, int persist) {
-  if (!m->seq) m->seq = ++s->next_seq;
+  if (!m->seq) seq_next(s, m);
   if (m->seq > s->next_seq) s->next_seq = m->seq;
   m->queue = q;
   tw_u64map_put(&s->msgs, m->seq, m);
@@ -796,6 +811,7 @@ tw_sqs *tw_sqs_open(tw_store *store, const char *region, const char *account, ch
     tw_sqs_close(s);
     return NULL;
   }
+  s->seq_reserved = s->next_seq; /* the next number reserves a new block */
   for (int i = 0; i < 32; i++) have_secret |= s->secret[i];
   (void)have_secret;
   char hex[65];

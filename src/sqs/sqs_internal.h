@@ -116,6 +116,7 @@ struct tw_sqs {
   tw_queue *queues_head, *queues_tail;
   int64_t next_queue_id;
   uint64_t next_seq;
+  uint64_t seq_reserved; /* numbers up to this are saved as used ("max_seq" in kv) */
   tw_map deleted_names; /* name -> (intptr_t) deletion time in seconds */
   tw_move_task *tasks;
   size_t ntasks, cap_tasks;

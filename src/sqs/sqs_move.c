@@ -41,6 +41,15 @@ void tw_sqs_execute(tw_sqs_call *c) {
     json_decref(c->out);
     c->out = NULL;
   }
+  /* Whatever the answer reports (a message already deleted, a deduplicated
+   * send, a queue that exists, a missing queue) may be a change another request
+   * just made in memory and the store has not committed yet. The answer waits
+   * for everything appended so far: the state it saw is then on disk. Taken
+   * after the handler ran, so every change it observed is already appended. */
+  if (!c->wants_wait) {
+    uint64_t t = tw_store_ticket(c->sqs->store);
+    if (t > c->ticket) c->ticket = t;
+  }
 }
 
 /* --- tasks ---------------------------------------------------------------- */
