@@ -48,9 +48,9 @@ $(BUILD)/tweedle: $(OBJDIR)/src/main.o $(BUILD)/libtweedle.a
 
 # The worker's C API (include/tweedle/worker.h): the runtime, the clients and
 # the few core pieces they use, for programs with in-process handlers.
-WORKER_LIB_SRCS := $(sort $(wildcard src/worker/*.c src/client/*.c src/auth/sigv4*.c)) \
+WORKER_LIB_SRCS := $(sort $(wildcard src/worker/*.c src/client/*.c src/net/*.c src/auth/sigv4*.c)) \
                    src/auth/auth_text.c src/core/buf.c src/core/crypto.c src/core/clock.c \
-                   src/core/log.c src/core/json_out.c src/core/errors.c src/bench/hist.c \
+                   src/core/log.c src/core/json_out.c src/core/errors.c src/core/hist.c \
                    src/sqs/msg_digest.c
 WORKER_LIBS     = $(shell pkg-config --libs jansson libssl libcrypto 2>/dev/null)
 

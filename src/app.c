@@ -9,9 +9,103 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/crypto.h"
 #include "core/log.h"
 #include "gateway/gateway.h"
 #include "http/server.h"
+#include "sqs/sqs_front.h"
+
+tw_err tw_req_authenticate(tw_request *r, char *msg, size_t msglen) {
+  char hash[65];
+  tw_sha256_hex(r->body.data ? r->body.data : "", r->body.len, hash);
+  tw_sigv4_input in = {
+      .method = r->method,
+      .raw_path = r->path,
+      .raw_query = r->query,
+      .headers = r->headers,
+      .nheaders = r->nheaders,
+      .payload_sha256_hex = hash,
+      .s3 = 0,
+  };
+  tw_sigv4_info info;
+  msg[0] = 0;
+  tw_err e = tw_sigv4_verify(&in, tw_credentials_secret, &r->app->creds, time(NULL), &info, msg,
+                             msglen);
+  if (e == TW_ERR_OK) snprintf(r->principal, sizeof r->principal, "%s", info.access_key);
+  return e;
+}
+
+/* --- tweedle's own routes under /_/ (health) ---------------------------------- */
+
+static void own_error(tw_request *r, tw_err e, const char *msg) {
+  const tw_err_info *info = tw_err_get(e);
+  json_t *o = json_pack("{s:{s:s,s:s}}", "error", "code", info->code, "message",
+                        msg && *msg ? msg : info->message);
+  char *body = json_dumps(o, JSON_COMPACT);
+  json_decref(o);
+  tw_req_respond_owned(r, info->http_status, "application/json", body, strlen(body));
+}
+
+static void own_serve(tw_request *r) {
+  if (!strcmp(r->path, "/_/health")) {
+    const char *body = "{\"status\":\"ok\"}";
+    tw_req_respond(r, 200, "application/json", body, strlen(body));
+    return;
+  }
+  own_error(r, TW_ERR_NOT_FOUND, "No such route.");
+}
+
+static const tw_service own_service = {
+    .name = "tweedle",
+    .path_prefix = "/_/",
+    .serve = own_serve,
+    .error = own_error,
+};
+
+/* A request that names a service (credential scope, X-Amz-Target) tweedle does
+ * not serve: a clear error in the protocol the client speaks, instead of
+ * letting another service misread it. */
+static void unclaimed(tw_request *r, const char *what) {
+  char msg[512];
+  snprintf(msg, sizeof msg, "tweedle does not serve %s on this endpoint.", what);
+  const char *ct = tw_req_header(r, "Content-Type");
+  snprintf(r->action, sizeof r->action, "unclaimed");
+  if (tw_req_header(r, "X-Amz-Target")) {
+    json_t *o = json_pack("{s:s,s:s}", "__type", "UnknownOperationException", "message", msg);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    tw_req_respond_owned(r, 400, "application/x-amz-json-1.0", body, strlen(body));
+    return;
+  }
+  tw_buf b;
+  tw_buf_init(&b, 8192);
+  int query = (ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33)) ||
+              strstr(r->query, "Action=");
+  if (query)
+    tw_buf_puts(&b, "<?xml version=\"1.0\"?><ErrorResponse><Error><Type>Sender</Type>"
+                    "<Code>InvalidAction</Code><Message>");
+  else
+    tw_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InvalidRequest</Code>"
+                    "<Message>");
+  tw_buf_xml_escape(&b, msg, strlen(msg));
+  if (query)
+    tw_buf_printf(&b, "</Message></Error><RequestId>%s</RequestId></ErrorResponse>", r->request_id);
+  else
+    tw_buf_printf(&b, "</Message><RequestId>%s</RequestId></Error>", r->request_id);
+  size_t len;
+  char *body = tw_buf_detach(&b, &len);
+  tw_req_respond_owned(r, 400, query ? "text/xml" : "application/xml", body, len);
+}
+
+/* Order matters only among the services' own rules (claims): S3 takes
+ * whatever is left, so it comes last. */
+static int register_services(tw_app *app) {
+  app->services.unclaimed = unclaimed;
+  return tw_services_add(&app->services, &own_service) ||
+         tw_services_add(&app->services, &tw_gateway_service) ||
+         tw_services_add(&app->services, &tw_sqs_service) ||
+         tw_services_add(&app->services, &tw_s3_service);
+}
 
 static void print_credentials(const tw_app *app) {
   const tw_user *u = &app->creds.users[0];
@@ -61,26 +155,40 @@ int tw_serve(tw_config *cfg) {
     goto fail;
   }
   if (tw_gateway_open(app, err, sizeof err)) goto fail; /* after the engines run: jobs use queues */
-  if (tw_http_start(app, err, sizeof err)) goto fail;
+  if (register_services(app)) {
+    snprintf(err, sizeof err, "too many services");
+    goto fail;
+  }
+  tw_http_opts ho = {
+      .listen = cfg->listen,
+      .threads = cfg->threads,
+      .max_connections = cfg->max_connections,
+      .public_url = cfg->public_url,
+      .services = &app->services,
+      .app = app,
+  };
+  app->http = tw_http_start(&ho, err, sizeof err);
+  if (!app->http) goto fail;
   if (app->creds.generated) print_credentials(app);
   tw_info("tweedle listening on %s (data %s, region %s)", cfg->listen, cfg->data_dir, cfg->region);
 
   int sig = 0;
   sigwait(&set, &sig);
   tw_info("received signal %d: shutting down", sig);
-  atomic_store(&app->stopping, 1);
+  tw_http_quiesce(app->http);
   /* New requests are refused from here on (503, connection closed). MHD's own
    * quiesce races its epoll workers in 0.9.75 and aborts the process. */
   tw_sqs_stop(app->sqs); /* parked receives answer now */
   tw_gateway_stop(app);  /* so do requests waiting for the authorizer */
   /* let requests in progress finish, bounded */
   int64_t until = tw_mono_ms() + 10000;
-  while (atomic_load(&app->active) > 0 && tw_mono_ms() < until) usleep(10000);
-  tw_http_stop(app);
+  while (tw_http_active(app->http) > 0 && tw_mono_ms() < until) usleep(10000);
+  tw_http_stop(app->http);
+  app->http = NULL;
   rc = 0;
 fail:
   if (rc && err[0]) tw_error("%s", err);
-  if (app->daemon) tw_http_stop(app);
+  tw_http_stop(app->http);
   if (app->sqs) tw_sqs_stop(app->sqs);
   tw_gateway_close(app); /* before the store: flushes the access log */
   tw_s3_stop(app->s3);        /* its sweeper writes to the store */

@@ -1,15 +1,15 @@
 /* The server as a whole: configuration and the parts it wires together. */
 #ifndef TW_APP_H
 #define TW_APP_H
-#include <stdatomic.h>
-
 #include "auth/credentials.h"
 #include "core/config.h"
+#include "http/request.h"
+#include "http/service.h"
 #include "s3/s3.h"
 #include "sqs/sqs.h"
 #include "store/store.h"
 
-struct MHD_Daemon;
+struct tw_http;
 
 struct tw_app {
   tw_config cfg;
@@ -18,12 +18,15 @@ struct tw_app {
   tw_s3 *s3;
   tw_credentials creds;
   struct tw_gateway *gateway; /* /_/api/v1/ (src/gateway) */
-  struct MHD_Daemon *daemon;
-  atomic_int active; /* requests in progress */
-  atomic_int stopping;
+  tw_services services;       /* who serves what (app.c) */
+  struct tw_http *http;
 };
 typedef struct tw_app tw_app;
 
 int tw_serve(tw_config *cfg);
+/* Checks the request's SigV4 signature against the server's users (body hashed
+ * here); sets r->principal. Returns TW_ERR_OK or the error, with the AWS
+ * message in msg. */
+tw_err tw_req_authenticate(tw_request *r, char *msg, size_t msglen);
 
 #endif

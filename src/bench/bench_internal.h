@@ -14,7 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bench/hist.h"
+#include "core/hist.h"
 #include "bench/http_client.h"
 
 #define MAX_ERR_KINDS 16

@@ -9,7 +9,7 @@
 #define TW_CLIENT_AWS_H
 #include <stddef.h>
 
-#include "client/http.h"
+#include "net/http.h"
 
 typedef struct {
   char access_key[129];

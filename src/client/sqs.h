@@ -19,7 +19,7 @@
 #include <stddef.h>
 
 #include "client/aws.h"
-#include "client/http.h"
+#include "net/http.h"
 
 typedef struct tw_sqsc tw_sqsc;
 

@@ -93,7 +93,15 @@
   X(S3_MALFORMED_TRAILER, 400, "MalformedTrailerError", "MalformedTrailerError", "MalformedTrailerError", 1, "The request contained trailing data that was not well-formed or did not conform to our published schema.") \
   X(S3_MALFORMED_POST_REQUEST, 400, "MalformedPOSTRequest", "MalformedPOSTRequest", "MalformedPOSTRequest", 1, "The body of your POST request is not well-formed multipart/form-data.") \
   X(S3_MAX_POST_PRE_DATA, 400, "MaxPostPreDataLengthExceeded", "MaxPostPreDataLengthExceeded", "MaxPostPreDataLengthExceeded", 1, "Your POST request fields preceeding the upload file was too large.") \
-  X(S3_INVALID_POLICY_DOCUMENT, 400, "InvalidPolicyDocument", "InvalidPolicyDocument", "InvalidPolicyDocument", 1, "The content of the form does not meet the conditions specified in the policy document.")
+  X(S3_INVALID_POLICY_DOCUMENT, 400, "InvalidPolicyDocument", "InvalidPolicyDocument", "InvalidPolicyDocument", 1, "The content of the form does not meet the conditions specified in the policy document.") \
+  /* the gateway (/_/api/v1) */ \
+  X(GW_BAD_REQUEST, 400, "BadRequest", "BadRequest", "BadRequest", 1, "The request is not valid.") \
+  X(GW_UNAUTHORIZED, 401, "Unauthorized", "Unauthorized", "Unauthorized", 1, "Authentication is required.") \
+  X(GW_CONFLICT, 409, "Conflict", "Conflict", "Conflict", 1, "The request conflicts with the resource's current state.") \
+  X(GW_PAYLOAD_TOO_LARGE, 413, "PayloadTooLarge", "PayloadTooLarge", "PayloadTooLarge", 1, "The payload is too large.") \
+  X(GW_IDEMPOTENCY_MISMATCH, 422, "IdempotencyKeyMismatch", "IdempotencyKeyMismatch", "IdempotencyKeyMismatch", 1, "This Idempotency-Key was used for a different request.") \
+  X(GW_TOO_MANY_REQUESTS, 429, "TooManyRequests", "TooManyRequests", "TooManyRequests", 1, "Too many requests.") \
+  X(GW_LIMIT_EXCEEDED, 400, "LimitExceeded", "LimitExceeded", "LimitExceeded", 1, "A limit was exceeded.")
 
 typedef enum {
 #define TW_ERR_ENUM(name, status, code, jtype, qcode, sender, msg) TW_ERR_##name,

@@ -181,7 +181,7 @@ static void read_log(tw_request *r) {
   free(lim);
   free(since_s);
   if (msg[0]) {
-    tw_gw_error(r, 400, "BadRequest", msg);
+    tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, msg);
     return;
   }
   sqlite3_stmt *st = tw_store_read_stmt(
@@ -189,7 +189,7 @@ static void read_log(tw_request *r) {
       "SELECT time_ms,principal,auth,method,route,path,status,latency_us,bytes_in,bytes_out,"
       "request_id,source_ip FROM access_log WHERE time_ms>=? ORDER BY id DESC LIMIT ?");
   if (!st) {
-    tw_gw_error(r, 500, "InternalError", "Cannot read the access log.");
+    tw_gw_error(r, TW_ERR_INTERNAL, "Cannot read the access log.");
     return;
   }
   sqlite3_bind_int64(st, 1, since);
@@ -228,7 +228,7 @@ static void read_log(tw_request *r) {
   tw_buf_printf(&b, "],\"truncated\":%s}", truncated ? "true" : "false");
   if (b.overflow) {
     tw_buf_free(&b);
-    tw_gw_error(r, 500, "InternalError", "The answer is too large.");
+    tw_gw_error(r, TW_ERR_INTERNAL, "The answer is too large.");
     return;
   }
   size_t len;

@@ -9,10 +9,10 @@
 #include <time.h>
 
 #include "auth/sigv4.h"
-#include "bench/http_client.h"
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "gateway/gateway.h"
+#include "net/http.h"
 
 static const char *usage =
     "usage: tweedle apikey <command> [options]\n"
@@ -42,26 +42,6 @@ typedef struct {
   char host[256], port[16], hostport[300];
   char ak[129], sk[129], region[64];
 } cli;
-
-typedef struct {
-  int done, status;
-  char *body;
-  size_t len;
-  char err[128];
-} result;
-
-static void on_done(tw_hc *c, int status, const char *body, size_t len) {
-  result *r = c->ud;
-  r->done = 1;
-  r->status = status;
-  if (status < 0) snprintf(r->err, sizeof r->err, "%s", c->last_error);
-  r->body = malloc(len + 1);
-  if (r->body) {
-    if (len) memcpy(r->body, body, len);
-    r->body[len] = 0;
-    r->len = len;
-  }
-}
 
 static int parse_endpoint(cli *c, const char *url) {
   if (strncmp(url, "http://", 7)) {
@@ -130,37 +110,45 @@ static int call(const cli *c, const char *method, const char *path, const char *
     fprintf(stderr, "tweedle apikey: cannot sign the request\n");
     return 1;
   }
-  size_t cap = blen + 1024 + strlen(auth);
-  char *req = malloc(cap);
-  if (!req) return 1;
-  int n = snprintf(req, cap,
-                   "%s %s HTTP/1.1\r\nHost: %s\r\nX-Amz-Date: %s\r\n%sAuthorization: %s\r\n"
-                   "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                   method, path, c->hostport, amz, body ? "Content-Type: application/json\r\n" : "",
-                   auth, blen, body ? body : "");
-  tw_hc_loop loop;
-  char err[256];
-  if (tw_hc_loop_init(&loop, c->host, c->port, err, sizeof err)) {
+  char url[320], err[256];
+  snprintf(url, sizeof url, "http://%s", c->hostport);
+  tw_url u;
+  if (tw_url_parse(url, &u, err, sizeof err)) {
     fprintf(stderr, "tweedle apikey: %s\n", err);
-    free(req);
     return 1;
   }
-  result r = {0};
-  tw_hc hc;
-  tw_hc_init(&hc, &loop, on_done, &r);
-  tw_hc_send(&hc, req, (size_t)n);
-  int64_t deadline = tw_mono_ms() + 30000;
-  while (!r.done && tw_mono_ms() < deadline) tw_hc_loop_poll(&loop, 100);
-  tw_hc_free(&hc);
-  tw_hc_loop_free(&loop);
-  free(req);
+  tw_http *hc = tw_http_new(&u);
+  if (!hc) return 1;
+  tw_kv hdr[5];
+  size_t nh = 0;
+  hdr[nh++] = (tw_kv){"Host", c->hostport};
+  hdr[nh++] = (tw_kv){"X-Amz-Date", amz};
+  if (body) hdr[nh++] = (tw_kv){"Content-Type", "application/json"};
+  hdr[nh++] = (tw_kv){"Authorization", auth};
+  hdr[nh++] = (tw_kv){"Connection", "close"};
+  tw_http_req q = {.method = method,
+                   .path = path,
+                   .headers = hdr,
+                   .nheaders = nh,
+                   .body = body,
+                   .body_len = blen,
+                   .body_fd = -1,
+                   .resp_cap = 64u << 20,
+                   .resp_fd = -1,
+                   .timeout_ms = 30000};
+  tw_http_resp r;
+  tw_http_resp_init(&r);
+  int64_t t0 = tw_mono_ms();
+  int failed = tw_http_do(hc, &q, &r, err, sizeof err);
+  tw_http_free(hc);
+  const char *rbody = tw_buf_cstr(&r.body);
   int rc = 1;
-  if (!r.done) {
+  if (failed && tw_mono_ms() - t0 >= 30000) {
     fprintf(stderr, "tweedle apikey: no answer from %s within 30 s\n", c->hostport);
-  } else if (r.status < 0) {
-    fprintf(stderr, "tweedle apikey: cannot reach %s: %s\n", c->hostport, r.err);
+  } else if (failed) {
+    fprintf(stderr, "tweedle apikey: cannot reach %s: %s\n", c->hostport, err);
   } else {
-    json_t *doc = json_loadb(r.body ? r.body : "", r.len, 0, NULL);
+    json_t *doc = json_loadb(rbody, r.body.len, 0, NULL);
     if (r.status >= 200 && r.status < 300 && doc) {
       char *text = json_dumps(doc, JSON_INDENT(2));
       if (text) puts(text);
@@ -171,11 +159,11 @@ static int call(const cli *c, const char *method, const char *path, const char *
       const char *code = json_string_value(json_object_get(e, "code"));
       const char *msg = json_string_value(json_object_get(e, "message"));
       fprintf(stderr, "tweedle apikey: HTTP %d %s: %s\n", r.status, code ? code : "",
-              msg ? msg : (r.body ? r.body : ""));
+              msg ? msg : rbody);
     }
     json_decref(doc);
   }
-  free(r.body);
+  tw_http_resp_free(&r);
   return rc;
 }
 

@@ -196,7 +196,7 @@ static int number_field(tw_request *r, json_t *body, const char *name, double lo
   if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi) {
     char msg[160];
     snprintf(msg, sizeof msg, "%s must be a number from %g to %g.", name, lo, hi);
-    tw_gw_error(r, 400, "BadRequest", msg);
+    tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, msg);
     return -1;
   }
   *out = json_number_value(v);
@@ -270,7 +270,7 @@ static void create_key(tw_request *r) {
   gw_key *k = key_new();
   if (!k) {
     json_decref(body);
-    tw_gw_error(r, 500, "InternalError", "Out of memory.");
+    tw_gw_error(r, TW_ERR_INTERNAL, "Out of memory.");
     return;
   }
   uint8_t raw[32], idb[8];
@@ -323,7 +323,7 @@ static void create_key(tw_request *r) {
   if (failed) {
     free(scopes_text);
     key_free(k);
-    tw_gw_error(r, full ? 400 : 500, full ? "LimitExceeded" : "InternalError",
+    tw_gw_error(r, full ? TW_ERR_GW_LIMIT_EXCEEDED : TW_ERR_INTERNAL,
                 full ? "Too many API keys: revoke keys you no longer need." : "Out of memory.");
     return;
   }
@@ -332,7 +332,7 @@ static void create_key(tw_request *r) {
   return;
 bad:
   json_decref(body);
-  tw_gw_error(r, 400, "BadRequest", msg);
+  tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, msg);
 }
 
 static void list_keys(tw_request *r) {
@@ -354,7 +354,7 @@ static void one_key(tw_request *r, const char *id, int revoke) {
     pthread_rwlock_unlock(&ks->lock);
     char msg[200];
     snprintf(msg, sizeof msg, "No API key with id '%.64s'.", id);
-    tw_gw_error(r, 404, "NotFound", msg);
+    tw_gw_error(r, TW_ERR_NOT_FOUND, msg);
     return;
   }
   int changed = revoke && !k->revoked_ms;

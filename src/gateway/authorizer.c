@@ -22,12 +22,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bench/http_client.h"
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/map.h"
 #include "gateway/gateway_internal.h"
+#include "net/http.h"
 
 extern char **environ;
 
@@ -55,6 +55,7 @@ struct tw_gw_authz {
   char words[1024];
   char **envp; /* the server's environment without its own credentials */
   char host[300], port[16], path[512];
+  tw_url url; /* http://host:port */
   int timeout_ms;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -65,9 +66,16 @@ struct tw_gw_authz {
   tw_map buckets;  /* principal -> tw_gw_bucket */
   tw_gw_bucket overflow;
   pthread_t threads[WORKERS];
+  tw_http_cancel cancel[WORKERS]; /* fired at stop: drops the helpers' connections */
   int nthreads;
   atomic_int stop;
 };
+
+/* What a helper thread gets: the authorizer and its own cancel token. */
+typedef struct {
+  tw_gw_authz *z;
+  int idx;
+} gw_helper;
 
 /* --- answers ------------------------------------------------------------------------------- */
 
@@ -263,55 +271,54 @@ static tw_gw_answer *run_exec(tw_gw_authz *z, const char *in, int64_t deadline, 
 /* --- http: -------------------------------------------------------------------------------------
  */
 
-typedef struct {
-  int done, status;
-  tw_buf body;
-} http_result;
-
-static void http_done(tw_hc *c, int status, const char *body, size_t len) {
-  http_result *res = c->ud;
-  res->done = 1;
-  res->status = status;
-  if (body && len) tw_buf_append(&res->body, body, len);
-}
-
-static tw_gw_answer *run_http(tw_gw_authz *z, tw_hc_loop *loop, const char *in, int64_t deadline,
-                              int *ttl) {
-  http_result res = {0};
-  tw_buf_init(&res.body, MAX_ANSWER);
-  tw_buf req;
-  tw_buf_init(&req, 1 << 20);
-  tw_buf_printf(&req,
-                "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
-                "Content-Length: %zu\r\nConnection: close\r\nUser-Agent: tweedle-gateway\r\n\r\n%s",
-                z->path, z->host, z->port, strlen(in), in);
-  tw_hc c;
-  tw_hc_init(&c, loop, http_done, &res);
-  tw_hc_send(&c, req.data, req.len);
-  while (!res.done) {
-    int64_t left = deadline - tw_mono_ms();
-    if (left <= 0 || atomic_load(&z->stop)) break;
-    tw_hc_loop_poll(loop, left > 100 ? 100 : (int)left);
-  }
+/* One question on a fresh connection (Connection: close), bounded by the
+ * deadline; a fired cancel token (the server stopping) ends it at once. */
+static tw_gw_answer *run_http(tw_gw_authz *z, tw_http *c, tw_http_cancel *cancel, const char *in,
+                              int64_t deadline, int *ttl) {
   char why[200];
+  int64_t left = deadline - tw_mono_ms();
+  if (left <= 0 || atomic_load(&z->stop)) {
+    snprintf(why, sizeof why, "The authorizer did not answer within %d ms.", z->timeout_ms);
+    return failure(403, why);
+  }
+  char host[330];
+  snprintf(host, sizeof host, "%s:%s", z->host, z->port);
+  tw_kv h[] = {{"Host", host},
+               {"Content-Type", "application/json"},
+               {"Connection", "close"},
+               {"User-Agent", "tweedle-gateway"}};
+  tw_http_req q = {.method = "POST",
+                   .path = z->path,
+                   .headers = h,
+                   .nheaders = sizeof h / sizeof h[0],
+                   .body = in,
+                   .body_len = strlen(in),
+                   .body_fd = -1,
+                   .resp_cap = MAX_ANSWER,
+                   .resp_fd = -1,
+                   .cancel = cancel,
+                   .timeout_ms = left > INT32_MAX ? INT32_MAX : (int)left};
+  tw_http_resp r;
+  tw_http_resp_init(&r);
+  char err[256];
+  int rc = tw_http_do(c, &q, &r, err, sizeof err);
+  tw_http_close(c); /* one question per connection, as the authorizer was told */
   tw_gw_answer *a;
-  if (!res.done) {
+  if (rc && (tw_mono_ms() >= deadline || atomic_load(&z->stop))) {
     snprintf(why, sizeof why, "The authorizer did not answer within %d ms.", z->timeout_ms);
     a = failure(403, why);
-  } else if (res.status < 0) {
-    snprintf(why, sizeof why, "Cannot reach the authorizer: %.100s.", c.last_error);
+  } else if (rc && !r.body.overflow) {
+    snprintf(why, sizeof why, "Cannot reach the authorizer: %.100s.", err);
     a = failure(403, why);
-  } else if (res.status != 200) {
-    snprintf(why, sizeof why, "The authorizer answered HTTP %d.", res.status);
+  } else if (r.status != 200) {
+    snprintf(why, sizeof why, "The authorizer answered HTTP %d.", r.status);
     a = failure(403, why);
-  } else if (res.body.overflow) {
+  } else if (r.body.overflow) {
     a = failure(403, "The authorizer's answer is larger than 64 KiB.");
   } else {
-    a = parse_answer(res.body.data ? res.body.data : "", res.body.len, ttl);
+    a = parse_answer(r.body.data ? r.body.data : "", r.body.len, ttl);
   }
-  tw_hc_free(&c);
-  tw_buf_free(&req);
-  tw_buf_free(&res.body);
+  tw_http_resp_free(&r);
   return a;
 }
 
@@ -356,14 +363,11 @@ static void cache_put(tw_gw_authz *z, const char *hash, tw_gw_answer *a) {
 }
 
 static void *worker(void *p) {
-  tw_gw_authz *z = p;
-  tw_hc_loop loop;
-  int have_loop = 0;
-  if (!z->is_exec) {
-    char err[200];
-    have_loop = !tw_hc_loop_init(&loop, z->host, z->port, err, sizeof err);
-    if (!have_loop) tw_warn("authorizer: %s", err);
-  }
+  gw_helper *hp = p;
+  tw_gw_authz *z = hp->z;
+  tw_http_cancel *cancel = &z->cancel[hp->idx];
+  free(hp);
+  tw_http *c = z->is_exec ? NULL : tw_http_new(&z->url);
   pthread_mutex_lock(&z->mu);
   for (;;) {
     while (!z->qhead && !atomic_load(&z->stop)) pthread_cond_wait(&z->cv, &z->mu);
@@ -378,10 +382,10 @@ static void *worker(void *p) {
     tw_gw_answer *a;
     if (z->is_exec)
       a = run_exec(z, j->request, j->deadline_ms, &ttl);
-    else if (have_loop)
-      a = run_http(z, &loop, j->request, j->deadline_ms, &ttl);
+    else if (c)
+      a = run_http(z, c, cancel, j->request, j->deadline_ms, &ttl);
     else
-      a = failure(403, "Cannot resolve the authorizer's host.");
+      a = failure(503, "Out of memory.");
     pthread_mutex_lock(&z->mu);
     if (a && !a->fail_status && ttl > 0) {
       a->expires_ms = tw_mono_ms() + (int64_t)ttl * 1000;
@@ -396,7 +400,7 @@ static void *worker(void *p) {
     pthread_mutex_lock(&z->mu);
   }
   pthread_mutex_unlock(&z->mu);
-  if (have_loop) tw_hc_loop_free(&loop);
+  tw_http_free(c);
   return NULL;
 }
 
@@ -465,6 +469,7 @@ int tw_gw_authz_open(tw_gateway *g, const char *spec, int timeout_ms, char *err,
   tw_map_init(&z->cache);
   tw_map_init(&z->buckets);
   tw_gw_bucket_init(&z->overflow);
+  for (int i = 0; i < WORKERS; i++) tw_http_cancel_init(&z->cancel[i]);
   g->authz = z;
   if (!strncmp(spec, "exec:", 5) && spec[5]) {
     z->is_exec = 1;
@@ -484,9 +489,10 @@ int tw_gw_authz_open(tw_gateway *g, const char *spec, int timeout_ms, char *err,
         z->envp[k++] = environ[i];
   } else if (!strncmp(spec, "http://", 7)) {
     if (parse_url(z, spec, err, errlen)) return -1;
-    tw_hc_loop probe;
-    if (tw_hc_loop_init(&probe, z->host, z->port, err, errlen)) return -1;
-    tw_hc_loop_free(&probe);
+    char base[340];
+    int v6 = strchr(z->host, ':') != NULL;
+    snprintf(base, sizeof base, "http://%s%s%s:%s", v6 ? "[" : "", z->host, v6 ? "]" : "", z->port);
+    if (tw_url_parse(base, &z->url, err, errlen) || tw_url_resolve(&z->url, err, errlen)) return -1;
   } else if (!strncmp(spec, "https://", 8)) {
     snprintf(err, errlen,
              "--authorizer: https is not supported yet; use http:// on a trusted network, or "
@@ -498,7 +504,10 @@ int tw_gw_authz_open(tw_gateway *g, const char *spec, int timeout_ms, char *err,
     return -1;
   }
   for (int i = 0; i < WORKERS; i++) {
-    if (pthread_create(&z->threads[i], NULL, worker, z)) {
+    gw_helper *hp = malloc(sizeof *hp);
+    if (hp) *hp = (gw_helper){z, i};
+    if (!hp || pthread_create(&z->threads[i], NULL, worker, hp)) {
+      free(hp);
       snprintf(err, errlen, "gateway: cannot start the authorizer threads");
       return -1;
     }
@@ -514,6 +523,7 @@ void tw_gw_authz_stop(tw_gateway *g) {
   pthread_mutex_lock(&z->mu);
   atomic_store(&z->stop, 1);
   pthread_cond_broadcast(&z->cv);
+  for (int i = 0; i < WORKERS; i++) tw_http_cancel_fire(&z->cancel[i]);
   /* queued and running questions alike: their requests answer now */
   const char *k;
   void *v;
@@ -543,6 +553,7 @@ void tw_gw_authz_close(tw_gateway *g) {
   tw_map_free(&z->cache);
   tw_map_free(&z->buckets);
   tw_gw_bucket_destroy(&z->overflow);
+  for (int i = 0; i < WORKERS; i++) tw_http_cancel_destroy(&z->cancel[i]);
   pthread_mutex_destroy(&z->mu);
   pthread_cond_destroy(&z->cv);
   free(z->envp);

@@ -49,7 +49,7 @@ int tw_gw_cors_preflight(tw_request *r, const char *methods) {
   if (!origin || !want) return 0; /* not a preflight: the usual 405 */
   const char *acao = allowed(r, origin);
   if (!acao) {
-    tw_gw_error(r, 403, "AccessDenied", "CORS: this origin is not allowed to call the gateway.");
+    tw_gw_error(r, TW_ERR_ACCESS_DENIED, "CORS: this origin is not allowed to call the gateway.");
     return 1;
   }
   char allow[128];

@@ -34,7 +34,7 @@ typedef struct {
 
 void tw_gw_json(tw_request *r, int status, json_t *doc) {
   if (!doc) {
-    tw_gw_error(r, 500, "InternalError", "We encountered an internal error. Please try again.");
+    tw_gw_error(r, TW_ERR_INTERNAL, "We encountered an internal error. Please try again.");
     return;
   }
   tw_buf b;
@@ -42,7 +42,7 @@ void tw_gw_json(tw_request *r, int status, json_t *doc) {
   if (tw_json_write(&b, doc) || b.overflow) {
     tw_buf_free(&b);
     json_decref(doc);
-    tw_gw_error(r, 500, "InternalError", "The response is too large.");
+    tw_gw_error(r, TW_ERR_INTERNAL, "The response is too large.");
     return;
   }
   json_decref(doc);
@@ -53,7 +53,11 @@ void tw_gw_json(tw_request *r, int status, json_t *doc) {
   tw_gw_alog_note(r, status, len);
 }
 
-void tw_gw_error(tw_request *r, int status, const char *code, const char *msg) {
+void tw_gw_error(tw_request *r, tw_err e, const char *msg) {
+  const tw_err_info *info = tw_err_get(e);
+  int status = info->http_status;
+  const char *code = info->code;
+  if (!msg || !*msg) msg = info->message;
   tw_buf b;
   tw_buf_init(&b, 64 * 1024);
   tw_buf_puts(&b, "{\"error\":{\"code\":");
@@ -71,7 +75,7 @@ void tw_gw_error(tw_request *r, int status, const char *code, const char *msg) {
 
 json_t *tw_gw_body_json(tw_request *r) {
   if (!r->body.len) {
-    tw_gw_error(r, 400, "BadRequest", "The request body must be a JSON object.");
+    tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, "The request body must be a JSON object.");
     return NULL;
   }
   json_error_t je;
@@ -80,12 +84,12 @@ json_t *tw_gw_body_json(tw_request *r) {
     char msg[300];
     snprintf(msg, sizeof msg, "The request body is not valid JSON: %s (line %d, column %d).",
              je.text, je.line, je.column);
-    tw_gw_error(r, 400, "BadRequest", msg);
+    tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, msg);
     return NULL;
   }
   if (!json_is_object(j)) {
     json_decref(j);
-    tw_gw_error(r, 400, "BadRequest", "The request body must be a JSON object.");
+    tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, "The request body must be a JSON object.");
     return NULL;
   }
   return j;
@@ -167,7 +171,7 @@ static int throttled(tw_request *r, tw_gw_bucket *b, double rate, double burst) 
   snprintf(msg, sizeof msg,
            "Rate exceeded: at most %g requests a second (burst %g). Retry after %ld s.", rate,
            burst < 1 ? 1 : burst, secs);
-  tw_gw_error(r, 429, "TooManyRequests", msg);
+  tw_gw_error(r, TW_ERR_GW_TOO_MANY_REQUESTS, msg);
   snprintf(v, sizeof v, "%ld", secs);
   tw_req_add_header(r, "Retry-After", v);
   return 1;
@@ -356,7 +360,7 @@ int tw_gw_allow(tw_request *r, const tw_gw_caller *c, const char *action, const 
                 const char *key) {
   char msg[600];
   if (tw_gw_scope_find(c, action, bucket, key, -1, 0, msg, sizeof msg)) return 1;
-  tw_gw_error(r, 403, "AccessDenied", msg);
+  tw_gw_error(r, TW_ERR_ACCESS_DENIED, msg);
   return 0;
 }
 
@@ -388,7 +392,7 @@ static void reply_after_commit(tw_request *r) {
   x->reply = NULL;
   if (r->commit_failed) {
     json_decref(doc);
-    tw_gw_error(r, 500, "InternalError", "The change could not be made durable. Please try again.");
+    tw_gw_error(r, TW_ERR_INTERNAL, "The change could not be made durable. Please try again.");
     return;
   }
   tw_gw_json(r, x->reply_status, doc);
@@ -398,7 +402,7 @@ void tw_gw_json_after_commit(tw_request *r, uint64_t ticket, int status, json_t 
   gw_ctx *x = ctx_of(r);
   if (!x) {
     json_decref(doc);
-    tw_gw_error(r, 500, "InternalError", "Out of memory.");
+    tw_gw_error(r, TW_ERR_INTERNAL, "Out of memory.");
     return;
   }
   json_decref(x->reply);
@@ -458,12 +462,12 @@ static int admin_auth(tw_request *r) {
   const char *auth = tw_req_header(r, "Authorization");
   int presigned = strstr(r->query, "X-Amz-Algorithm=") != NULL;
   if (!auth && !presigned) {
-    tw_gw_error(r, 401, "Unauthorized",
+    tw_gw_error(r, TW_ERR_GW_UNAUTHORIZED,
                 "This route needs a request signed with SigV4 by an admin credential.");
     return -1;
   }
   if (auth && !strncasecmp(auth, "Bearer", 6)) {
-    tw_gw_error(r, 403, "AccessDenied",
+    tw_gw_error(r, TW_ERR_ACCESS_DENIED,
                 "API keys may not use this route: sign the request with SigV4 using an admin "
                 "credential.");
     return -1;
@@ -471,8 +475,7 @@ static int admin_auth(tw_request *r) {
   char msg[1024];
   tw_err e = tw_req_authenticate(r, msg, sizeof msg);
   if (e != TW_ERR_OK) {
-    const tw_err_info *ei = tw_err_get(e);
-    tw_gw_error(r, ei->http_status, ei->code, msg[0] ? msg : ei->message);
+    tw_gw_error(r, e, msg);
     return -1;
   }
   char ak[sizeof r->principal];
@@ -499,13 +502,12 @@ static void dispatch(tw_request *r, gw_ctx *x, const tw_gw_caller *c) {
 
 static void with_answer(tw_request *r, gw_ctx *x, tw_gw_answer *a) {
   if (a->fail_status) {
-    tw_gw_error(r, a->fail_status, a->fail_status == 503 ? "ServiceUnavailable" : "AccessDenied",
-                a->why);
+    tw_gw_error(r, a->fail_status == 503 ? TW_ERR_SERVICE_UNAVAILABLE : TW_ERR_ACCESS_DENIED, a->why);
     tw_gw_answer_release(a);
     return;
   }
   if (!a->allow) {
-    tw_gw_error(r, 403, "AccessDenied", "The authorizer denied the request.");
+    tw_gw_error(r, TW_ERR_ACCESS_DENIED, "The authorizer denied the request.");
     tw_gw_answer_release(a);
     return;
   }
@@ -533,7 +535,7 @@ static void bearer(tw_request *r, gw_ctx *x, const char *auth) {
   size_t n = strlen(t);
   while (n && (t[n - 1] == ' ' || t[n - 1] == '\t')) n--;
   if (!n || n > MAX_TOKEN) {
-    tw_gw_error(r, 401, "Unauthorized", n ? "Invalid API key." : "The bearer token is empty.");
+    tw_gw_error(r, TW_ERR_GW_UNAUTHORIZED, n ? "Invalid API key." : "The bearer token is empty.");
     return;
   }
   char *token = strndup(t, n);
@@ -551,7 +553,7 @@ static void bearer(tw_request *r, gw_ctx *x, const char *auth) {
   }
   if (st != TW_GW_KEY_UNKNOWN || !g->authz) {
     free(token);
-    tw_gw_error(r, 401, "Unauthorized",
+    tw_gw_error(r, TW_ERR_GW_UNAUTHORIZED,
                 st == TW_GW_KEY_REVOKED   ? "The API key has been revoked."
                 : st == TW_GW_KEY_EXPIRED ? "The API key has expired."
                                           : "Invalid API key.");
@@ -571,29 +573,31 @@ static void bearer(tw_request *r, gw_ctx *x, const char *auth) {
   with_answer(r, x, a);
 }
 
-void tw_gateway_begin(tw_request *r) {
+/* Headers only: refuses an oversize body at once, else lets it be buffered. */
+static void gateway_begin(tw_request *r) {
   const char *cl = tw_req_header(r, "Content-Length");
   if (!cl || strtoull(cl, NULL, 10) <= TW_GW_MAX_BODY) return;
   match_route(r->path, r->action, sizeof r->action, r->method);
-  tw_gw_error(r, 413, "RequestEntityTooLarge", "The request body is larger than 1048576 bytes.");
+  tw_gw_error(r, TW_ERR_REQUEST_TOO_LARGE, "The request body is larger than 1048576 bytes.");
   tw_req_add_header(r, "Connection", "close");
 }
 
-void tw_gateway_serve(tw_request *r) {
+/* The whole body is in: routes, authenticates, answers. */
+static void gateway_serve(tw_request *r) {
   tw_gateway *g = r->app->gateway;
   route_match m = match_route(r->path, r->action, sizeof r->action, r->method);
   if (!g) {
-    tw_gw_error(r, 503, "ServiceUnavailable", "The gateway is not running.");
+    tw_gw_error(r, TW_ERR_SERVICE_UNAVAILABLE, "The gateway is not running.");
     return;
   }
   if (r->too_large || r->body.len > TW_GW_MAX_BODY) {
-    tw_gw_error(r, 413, "RequestEntityTooLarge", "The request body is larger than 1048576 bytes.");
+    tw_gw_error(r, TW_ERR_REQUEST_TOO_LARGE, "The request body is larger than 1048576 bytes.");
     return;
   }
   if (m.id == RT_NONE) {
     char msg[300];
     snprintf(msg, sizeof msg, "No such route: %s %.200s.", r->method, r->path);
-    tw_gw_error(r, 404, "NotFound", msg);
+    tw_gw_error(r, TW_ERR_NOT_FOUND, msg);
     return;
   }
   if (tw_gw_cors_preflight(r, m.allow ? m.allow : "GET, POST")) return;
@@ -601,7 +605,7 @@ void tw_gateway_serve(tw_request *r) {
     char msg[200];
     snprintf(msg, sizeof msg, "The method %s is not allowed here (allowed: %s).", r->method,
              m.allow);
-    tw_gw_error(r, 405, "MethodNotAllowed", msg);
+    tw_gw_error(r, TW_ERR_METHOD_NOT_ALLOWED, msg);
     tw_req_add_header(r, "Allow", m.allow);
     return;
   }
@@ -615,7 +619,7 @@ void tw_gateway_serve(tw_request *r) {
   }
   gw_ctx *x = ctx_of(r);
   if (!x) {
-    tw_gw_error(r, 500, "InternalError", "Out of memory.");
+    tw_gw_error(r, TW_ERR_INTERNAL, "Out of memory.");
     return;
   }
   x->route = m.id;
@@ -634,7 +638,7 @@ void tw_gateway_serve(tw_request *r) {
     dispatch(r, x, &c);
     return;
   }
-  tw_gw_error(r, 401, "Unauthorized",
+  tw_gw_error(r, TW_ERR_GW_UNAUTHORIZED,
               auth ? "Unsupported authorization scheme: send 'Authorization: Bearer <API key>'."
                    : "Missing Authorization header: send 'Authorization: Bearer <API key>'.");
 }
@@ -713,3 +717,11 @@ void tw_gateway_close(tw_app *app) {
   free(g);
   app->gateway = NULL;
 }
+
+const tw_service tw_gateway_service = {
+    .name = "gateway",
+    .path_prefix = "/_/api/v1",
+    .begin = gateway_begin,
+    .serve = gateway_serve,
+    .error = tw_gw_error,
+};

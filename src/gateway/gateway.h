@@ -6,6 +6,8 @@
 #define TW_GATEWAY_GATEWAY_H
 #include <stddef.h>
 
+#include "http/service.h"
+
 typedef struct tw_app tw_app;
 typedef struct tw_request tw_request;
 typedef struct tw_gateway tw_gateway;
@@ -17,11 +19,8 @@ int tw_gateway_open(tw_app *app, char *err, size_t errlen);
 void tw_gateway_stop(tw_app *app);
 /* After the HTTP server stopped: flushes the access log, frees everything. */
 void tw_gateway_close(tw_app *app);
-/* The router found a /_/api/v1/ request (headers only): refuses an oversize
- * body at once, else lets the body be buffered. */
-void tw_gateway_begin(tw_request *r);
-/* The whole body is in: routes, authenticates, answers. */
-void tw_gateway_serve(tw_request *r);
+/* The gateway as a service of the HTTP server: every path under /_/api/v1. */
+extern const tw_service tw_gateway_service;
 
 /* tweedle apikey create|list|revoke (src/gateway/apikey_cli.c). */
 int tw_apikey_main(int argc, char **argv);

@@ -31,8 +31,9 @@ typedef struct {
 } tw_gw_caller;
 
 /* --- gateway.c ------------------------------------------------------------------ */
-/* {"error":{"code":code,"message":msg}} with status. */
-void tw_gw_error(tw_request *r, int status, const char *code, const char *msg);
+/* {"error":{"code","message"}} with the error's status and code from the
+ * table in core/errors.h; msg NULL or "": the table's message. */
+void tw_gw_error(tw_request *r, tw_err e, const char *msg);
 /* Answers with a JSON document (steals the reference). */
 void tw_gw_json(tw_request *r, int status, json_t *doc);
 /* The request body as a JSON object, or NULL after answering 400 BadRequest. */

@@ -80,7 +80,7 @@ static json_t *accepted_doc(tw_request *r, const char *id, const char *status) {
 static void not_found(tw_request *r, const char *id) {
   char msg[160];
   snprintf(msg, sizeof msg, "Job %.64s does not exist.", id);
-  tw_gw_error(r, 404, "NotFound", msg);
+  tw_gw_error(r, TW_ERR_NOT_FOUND, msg);
 }
 
 /* --- validation ----------------------------------------------------------------------- */
@@ -108,7 +108,7 @@ static int body_too_large(tw_request *r, size_t max) {
   if (!r->too_large && r->body.len <= max) return 0;
   char msg[128];
   snprintf(msg, sizeof msg, "The request body is larger than %zu bytes.", max);
-  tw_gw_error(r, 413, "PayloadTooLarge", msg);
+  tw_gw_error(r, TW_ERR_GW_PAYLOAD_TOO_LARGE, msg);
   return 1;
 }
 
@@ -131,17 +131,17 @@ static void submit(tw_request *r, const tw_gw_caller *c) {
   json_t *type = json_object_get(doc, "type"), *payload = json_object_get(doc, "payload");
   const char *idem = tw_req_header(r, "Idempotency-Key");
   if (!json_is_string(type) || !tw_jobs_valid_type(json_string_value(type))) {
-    tw_gw_error(r, 400, "BadRequest",
+    tw_gw_error(r, TW_ERR_GW_BAD_REQUEST,
                 "\"type\" must be a string of 1 to 64 letters, digits, '.', '_', ':' or '-', "
                 "starting with a letter or digit.");
     goto out;
   }
   if (payload && !json_is_object(payload)) {
-    tw_gw_error(r, 400, "BadRequest", "\"payload\" must be a JSON object.");
+    tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, "\"payload\" must be a JSON object.");
     goto out;
   }
   if (idem && !valid_idem_key(idem)) {
-    tw_gw_error(r, 400, "BadRequest",
+    tw_gw_error(r, TW_ERR_GW_BAD_REQUEST,
                 "The Idempotency-Key header must be 1 to 255 printable ASCII characters.");
     goto out;
   }
@@ -175,26 +175,26 @@ static void submit(tw_request *r, const tw_gw_caller *c) {
       tw_req_add_header(r, "Idempotent-Replayed", "true");
       break;
     case TW_JOB_IDEM_BUSY:
-      tw_gw_error(r, 409, "Conflict",
+      tw_gw_error(r, TW_ERR_GW_CONFLICT,
                   "A request with this Idempotency-Key is still being processed; retry later.");
       break;
     case TW_JOB_IDEM_MISMATCH:
-      tw_gw_error(r, 422, "IdempotencyKeyMismatch",
+      tw_gw_error(r, TW_ERR_GW_IDEMPOTENCY_MISMATCH,
                   "This Idempotency-Key was used within the last 24 hours for a different job "
                   "request (type or payload differ).");
       break;
     case TW_JOB_TOO_LARGE:
-      tw_gw_error(r, 413, "PayloadTooLarge",
+      tw_gw_error(r, TW_ERR_GW_PAYLOAD_TOO_LARGE,
                   "The job message is larger than its queue's MaximumMessageSize.");
       break;
     case TW_JOB_ERROR:
-      tw_gw_error(r, 500, "InternalError", "The job could not be recorded.");
+      tw_gw_error(r, TW_ERR_INTERNAL, "The job could not be recorded.");
       break;
     default: {
       char m[400];
       snprintf(m, sizeof m, "The job queue %s is not available: the job was not accepted.",
                s.queue_name[0] ? s.queue_name : "?");
-      tw_gw_error(r, 503, "ServiceUnavailable", m);
+      tw_gw_error(r, TW_ERR_SERVICE_UNAVAILABLE, m);
     }
   }
   free(body);
@@ -209,7 +209,7 @@ static void get_job(tw_request *r, const tw_gw_caller *c, const char *id) {
   tw_job j;
   int found = tw_jobs_read(tw_jobs_get(), id, &j);
   if (found < 0) {
-    tw_gw_error(r, 500, "InternalError", "The job could not be read.");
+    tw_gw_error(r, TW_ERR_INTERNAL, "The job could not be read.");
     return;
   }
   if (!found) {
@@ -269,7 +269,7 @@ static void list_jobs(tw_request *r, const tw_gw_caller *c) {
   tw_job_filter f = {.limit = LIST_DEFAULT};
   if (status && *status) {
     if (!valid_status(status)) {
-      tw_gw_error(r, 400, "BadRequest",
+      tw_gw_error(r, TW_ERR_GW_BAD_REQUEST,
                   "\"status\" must be one of queued, running, succeeded, failed.");
       goto out;
     }
@@ -277,7 +277,7 @@ static void list_jobs(tw_request *r, const tw_gw_caller *c) {
   }
   if (type && *type) {
     if (!tw_jobs_valid_type(type)) {
-      tw_gw_error(r, 400, "BadRequest", "\"type\" is not a valid job type.");
+      tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, "\"type\" is not a valid job type.");
       goto out;
     }
     f.type = type;
@@ -286,7 +286,7 @@ static void list_jobs(tw_request *r, const tw_gw_caller *c) {
     char *end;
     long v = strtol(limit_s, &end, 10);
     if (!*limit_s || *end || v < 1 || v > LIST_MAX) {
-      tw_gw_error(r, 400, "BadRequest", "\"limit\" must be an integer from 1 to 100.");
+      tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, "\"limit\" must be an integer from 1 to 100.");
       goto out;
     }
     f.limit = (int)v;
@@ -294,7 +294,7 @@ static void list_jobs(tw_request *r, const tw_gw_caller *c) {
   if (cursor && *cursor) {
     f.before_seq = cursor_decode(cursor);
     if (f.before_seq < 0) {
-      tw_gw_error(r, 400, "BadRequest", "\"cursor\" is not a cursor this API returned.");
+      tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, "\"cursor\" is not a cursor this API returned.");
       goto out;
     }
   }
@@ -302,7 +302,7 @@ static void list_jobs(tw_request *r, const tw_gw_caller *c) {
   int64_t next = 0;
   int n = tw_jobs_list(tw_jobs_get(), &f, &rows, &next);
   if (n < 0) {
-    tw_gw_error(r, 500, "InternalError", "The jobs could not be listed.");
+    tw_gw_error(r, TW_ERR_INTERNAL, "The jobs could not be listed.");
     goto out;
   }
   json_t *arr = json_array();
@@ -348,7 +348,7 @@ static void transition(tw_request *r, const tw_gw_caller *c, const char *id, tw_
     json_t *b = json_object_get(res, "bucket"), *k = json_object_get(res, "key");
     if (!json_is_object(res) || (b && !json_is_string(b)) || !json_is_string(k) ||
         (!b && !dflt[0])) {
-      tw_gw_error(r, 400, "BadRequest",
+      tw_gw_error(r, TW_ERR_GW_BAD_REQUEST,
                   "complete wants {\"result\":{\"bucket\":\"...\",\"key\":\"...\"}}.");
       goto out;
     }
@@ -356,13 +356,13 @@ static void transition(tw_request *r, const tw_gw_caller *c, const char *id, tw_
     ch.key = json_string_value(k);
     size_t klen = json_string_length(k);
     if (!klen || klen > JOB_KEY_MAX || strlen(ch.key) != klen || !*ch.bucket) {
-      tw_gw_error(r, 400, "BadRequest", "The result key must be 1 to 1024 bytes.");
+      tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, "The result key must be 1 to 1024 bytes.");
       goto out;
     }
     if (dflt[0] && strcmp(ch.bucket, dflt)) {
       char m[200];
       snprintf(m, sizeof m, "Job results must be stored in the bucket %s.", dflt);
-      tw_gw_error(r, 400, "BadRequest", m);
+      tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, m);
       goto out;
     }
     if (!tw_gw_allow(r, c, "jobs:update", ch.bucket, ch.key)) goto out;
@@ -374,7 +374,7 @@ static void transition(tw_request *r, const tw_gw_caller *c, const char *id, tw_
       else
         snprintf(m, sizeof m, "The result object s3://%.63s/%.1024s does not exist.", ch.bucket,
                  ch.key);
-      tw_gw_error(r, 404, have < 0 ? "NoSuchBucket" : "NoSuchKey", m);
+      tw_gw_error(r, have < 0 ? TW_ERR_S3_NO_SUCH_BUCKET : TW_ERR_S3_NO_SUCH_KEY, m);
       goto out;
     }
   } else if (verb == TW_JOB_FAIL) {
@@ -382,7 +382,7 @@ static void transition(tw_request *r, const tw_gw_caller *c, const char *id, tw_
     json_t *e = json_object_get(doc, "error");
     size_t elen = json_string_length(e);
     if (!json_is_string(e) || !elen || elen > JOB_ERROR_MAX) {
-      tw_gw_error(r, 400, "BadRequest",
+      tw_gw_error(r, TW_ERR_GW_BAD_REQUEST,
                   "fail wants {\"error\":\"...\"}, a message of 1 to 4096 bytes.");
       goto out;
     }
@@ -399,7 +399,7 @@ static void transition(tw_request *r, const tw_gw_caller *c, const char *id, tw_
     tw_gw_json_after_commit(r, ticket, 409,
                             json_pack("{s:{s:s,s:s}}", "error", "code", "Conflict", "message", why));
   } else if (rc != TW_JOB_OK) {
-    tw_gw_error(r, 500, "InternalError", "The job could not be updated.");
+    tw_gw_error(r, TW_ERR_INTERNAL, "The job could not be updated.");
   } else {
     tw_gw_json_after_commit(r, ticket, 200, job_doc(r, &after));
     tw_job_clear(&after);
@@ -411,13 +411,13 @@ out:
 /* --- routing -------------------------------------------------------------------------- */
 
 static void not_allowed(tw_request *r, const char *allow) {
-  tw_gw_error(r, 405, "MethodNotAllowed", "This method is not allowed on this resource.");
+  tw_gw_error(r, TW_ERR_METHOD_NOT_ALLOWED, "This method is not allowed on this resource.");
   tw_req_add_header(r, "Allow", allow);
 }
 
 void tw_jobs_route(tw_request *r, const tw_gw_caller *c, const char *sub) {
   if (!tw_jobs_get()) {
-    tw_gw_error(r, 503, "ServiceUnavailable", "The job API is not running.");
+    tw_gw_error(r, TW_ERR_SERVICE_UNAVAILABLE, "The job API is not running.");
     return;
   }
   int get = !strcmp(r->method, "GET"), post = !strcmp(r->method, "POST");
@@ -434,7 +434,7 @@ void tw_jobs_route(tw_request *r, const tw_gw_caller *c, const char *sub) {
   size_t idlen = slash ? (size_t)(slash - sub - 1) : strlen(sub + 1);
   char id[40];
   if (idlen == 0 || idlen >= sizeof id) {
-    tw_gw_error(r, 404, "NotFound", idlen ? "No such job." : "No such route.");
+    tw_gw_error(r, TW_ERR_NOT_FOUND, idlen ? "No such job." : "No such route.");
     return;
   }
   memcpy(id, sub + 1, idlen);
@@ -455,7 +455,7 @@ void tw_jobs_route(tw_request *r, const tw_gw_caller *c, const char *sub) {
   else if (!strcmp(verb, "fail"))
     v = TW_JOB_FAIL;
   else {
-    tw_gw_error(r, 404, "NotFound", "No such route.");
+    tw_gw_error(r, TW_ERR_NOT_FOUND, "No such route.");
     return;
   }
   if (!post) {

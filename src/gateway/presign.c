@@ -289,7 +289,7 @@ void tw_gw_presign_serve(tw_request *r, const tw_gw_caller *c) {
   } else if (!(bucket = scope_bucket(c, action))) {
     if (!tw_gw_scope_find(c, action, NULL, NULL, -1, 0, msg, sizeof msg)) {
       json_decref(body);
-      tw_gw_error(r, 403, "AccessDenied", msg); /* no bucket would do */
+      tw_gw_error(r, TW_ERR_ACCESS_DENIED, msg); /* no bucket would do */
       return;
     }
     snprintf(msg, sizeof msg, "bucket is required.");
@@ -299,16 +299,16 @@ void tw_gw_presign_serve(tw_request *r, const tw_gw_caller *c) {
   const json_t *scope = tw_gw_scope_find(c, action, bucket, key, size, expires, msg, sizeof msg);
   if (!scope) {
     json_decref(body);
-    tw_gw_error(r, 403, "AccessDenied", msg);
+    tw_gw_error(r, TW_ERR_ACCESS_DENIED, msg);
     return;
   }
   int exists = bucket_exists(r, bucket);
   if (exists <= 0) {
     json_decref(body);
     if (exists < 0)
-      tw_gw_error(r, 500, "InternalError", "Cannot read the bucket list.");
+      tw_gw_error(r, TW_ERR_INTERNAL, "Cannot read the bucket list.");
     else
-      tw_gw_error(r, 404, "NoSuchBucket", "The specified bucket does not exist");
+      tw_gw_error(r, TW_ERR_S3_NO_SUCH_BUCKET, "The specified bucket does not exist");
     return;
   }
   if (!expires) {
@@ -355,7 +355,7 @@ void tw_gw_presign_serve(tw_request *r, const tw_gw_caller *c) {
   json_decref(body);
   if (b.overflow) {
     tw_buf_free(&b);
-    tw_gw_error(r, 500, "InternalError", "The answer is too large.");
+    tw_gw_error(r, TW_ERR_INTERNAL, "The answer is too large.");
     return;
   }
   size_t len;
@@ -367,9 +367,9 @@ void tw_gw_presign_serve(tw_request *r, const tw_gw_caller *c) {
 oom:
   free(key_alloc);
   json_decref(body);
-  tw_gw_error(r, 500, "InternalError", "Cannot sign the URL.");
+  tw_gw_error(r, TW_ERR_INTERNAL, "Cannot sign the URL.");
   return;
 bad:
   json_decref(body);
-  tw_gw_error(r, 400, "BadRequest", msg);
+  tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, msg);
 }

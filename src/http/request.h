@@ -8,16 +8,20 @@
 
 #include "auth/sigv4.h"
 #include "core/buf.h"
-#include "sqs/sqs.h"
+#include "core/errors.h"
 
 struct MHD_Connection;
 struct MHD_Response;
-typedef struct tw_app tw_app;
+typedef struct tw_app tw_app; /* opaque here: the application behind the server */
 typedef struct tw_request tw_request;
+struct tw_service;
+struct tw_http;
 
 struct tw_request {
   struct MHD_Connection *conn;
+  struct tw_http *srv;
   tw_app *app;
+  const struct tw_service *service; /* the service that claimed it (service.h) */
   char method[16];
   char *path;  /* raw path, percent-encoded as sent */
   char *query; /* raw query without '?', "" when none */
@@ -25,9 +29,10 @@ struct tw_request {
   size_t nheaders;
   tw_buf body; /* the body, for handlers that take it whole (SQS, XML requests) */
   int too_large;
-  /* How the body is taken in, chosen from the headers by tw_route_begin: a
-   * streaming handler sets on_body (return -1 after setting a response to stop);
-   * on_done runs once the whole body is in. Defaults: buffer, then tw_route. */
+  /* How the body is taken in, chosen from the headers by the service's begin:
+   * a streaming handler sets on_body (return -1 after setting a response to
+   * stop); on_done runs once the whole body is in. Defaults: buffer, then the
+   * service's serve. */
   int (*on_body)(tw_request *r, const char *data, size_t n);
   void (*on_done)(tw_request *r);
   int body_failed; /* on_body set the (error) response; the rest is drained */
@@ -42,12 +47,14 @@ struct tw_request {
   /* parking */
   pthread_mutex_t mu;
   int suspended, woken;
-  tw_sqs_waiter waiter;
   uint64_t commit_ticket;
   tw_request *cw_prev, *cw_next;
   int in_commit_list;
   int commit_failed; /* the store could not make this request's change durable */
   void (*resume)(tw_request *r); /* runs when the request is woken */
+  /* Runs when the connection ends, answered or not (a client that hung up on
+   * a parked request): the service takes it off its own wait lists. */
+  void (*on_close)(tw_request *r);
   void *ctx;
   void (*ctx_free)(void *ctx);
 };
@@ -59,9 +66,6 @@ char *tw_req_query_param(const tw_request *r, const char *name);
 char *tw_url_decode(const char *s, size_t n, int plus);
 /* The same, reporting the decoded length (the value may contain NUL bytes). */
 char *tw_url_decode_len(const char *s, size_t n, int plus, size_t *out_len);
-/* Checks the request's SigV4 signature (body hashed here); sets r->principal.
- * Returns TW_ERR_OK or the error, with the AWS message in msg. */
-tw_err tw_req_authenticate(tw_request *r, char *msg, size_t msglen);
 /* Sets the response (body copied). */
 void tw_req_respond(tw_request *r, int status, const char *content_type, const void *body,
                     size_t len);

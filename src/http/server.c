@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <stdatomic.h>
 #include <netdb.h>
 #include <errno.h>
 #include <sys/socket.h>
@@ -18,6 +19,16 @@
 #include "http/request.h"
 
 #define MAX_BODY (8u << 20) /* protocol bodies (SQS JSON/query): 1 MiB payload, encoded */
+
+struct tw_http {
+  struct MHD_Daemon *daemon;
+  const tw_services *services;
+  tw_app *app;
+  char listen[256];
+  char public_url[512];
+  atomic_int active; /* requests in progress */
+  atomic_int stopping;
+};
 
 /* Requests waiting for a commit. Woken from the store's writer thread. */
 static pthread_mutex_t g_cw_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -105,14 +116,14 @@ void tw_req_add_header(tw_request *r, const char *name, const char *value) {
 }
 
 void tw_req_base_url(const tw_request *r, char *out, size_t n) {
-  if (r->app->cfg.public_url[0]) {
-    snprintf(out, n, "%s", r->app->cfg.public_url);
+  if (r->srv->public_url[0]) {
+    snprintf(out, n, "%s", r->srv->public_url);
     size_t l = strlen(out);
     while (l && out[l - 1] == '/') out[--l] = 0;
     return;
   }
   const char *host = tw_req_header(r, "Host");
-  snprintf(out, n, "http://%s", host && *host ? host : r->app->cfg.listen);
+  snprintf(out, n, "http://%s", host && *host ? host : r->srv->listen);
 }
 
 /* --- parking --------------------------------------------------------------- */
@@ -207,9 +218,10 @@ void tw_http_on_commit(void *ud, uint64_t committed, int ok) {
 /* --- MHD callbacks ------------------------------------------------------------ */
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
-  tw_app *app = cls;
+  tw_http *h = cls;
   tw_request *r = calloc(1, sizeof *r);
-  r->app = app;
+  r->srv = h;
+  r->app = h->app;
   r->conn = conn;
   r->t0 = tw_mono_sec();
   pthread_mutex_init(&r->mu, NULL);
@@ -218,7 +230,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
   r->path = q ? strndup(uri, (size_t)(q - uri)) : strdup(uri);
   r->query = strdup(q ? q + 1 : "");
   tw_uuid4(r->request_id);
-  atomic_fetch_add(&app->active, 1);
+  atomic_fetch_add(&h->active, 1);
   return r;
 }
 
@@ -244,7 +256,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
   (void)conn;
   (void)toe;
-  tw_app *app = cls;
+  tw_http *h = cls;
   tw_request *r = *con_cls;
   if (!r) return;
   if (r->phase >= 1) {
@@ -252,7 +264,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     tw_log_request(r->method, r->path, r->action, r->status ? r->status : 499,
                    (tw_mono_sec() - r->t0) * 1000.0, r->request_id, remote);
   }
-  if (r->waiter.parked && app->sqs) tw_sqs_unpark(app->sqs, &r->waiter);
+  if (r->on_close) r->on_close(r);
   pthread_mutex_lock(&g_cw_mu);
   cw_unlink(r);
   pthread_mutex_unlock(&g_cw_mu);
@@ -265,7 +277,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   pthread_mutex_destroy(&r->mu);
   free(r);
   *con_cls = NULL;
-  atomic_fetch_sub(&app->active, 1);
+  atomic_fetch_sub(&h->active, 1);
 }
 
 static enum MHD_Result send_response(tw_request *r) {
@@ -273,6 +285,35 @@ static enum MHD_Result send_response(tw_request *r) {
   MHD_destroy_response(r->resp);
   r->resp = NULL;
   return ret;
+}
+
+/* Headers are in: find the service, refuse what must be refused before the
+ * body is sent (shutting down, an announced oversize body), let the service
+ * look at the headers. */
+static void begin(tw_request *r) {
+  tw_http *h = r->srv;
+  char what[300];
+  r->service = tw_services_match(h->services, r, what, sizeof what);
+  if (!r->service) {
+    h->services->unclaimed(r, what);
+    if (atomic_load(&h->stopping)) tw_req_add_header(r, "Connection", "close");
+    return;
+  }
+  if (atomic_load(&h->stopping)) {
+    r->service->error(r, TW_ERR_SERVICE_UNAVAILABLE, "The server is shutting down.");
+    tw_req_add_header(r, "Connection", "close");
+    return;
+  }
+  r->on_done = r->service->serve;
+  if (r->service->begin) r->service->begin(r);
+  if (!r->resp && !r->on_body) {
+    /* Refuse an announced oversize body before the client sends it (100-continue). */
+    const char *cl = tw_req_header(r, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > MAX_BODY) {
+      r->service->error(r, TW_ERR_REQUEST_TOO_LARGE, NULL);
+      tw_req_add_header(r, "Connection", "close");
+    }
+  }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -298,23 +339,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                   sizeof r->remote);
     }
     r->phase = 1;
-    r->on_done = tw_route;
-    if (atomic_load(&r->app->stopping)) {
-      const char *msg = "{\"__type\":\"ServiceUnavailable\",\"message\":\"The server is shutting down.\"}";
-      tw_req_respond(r, 503, "application/json", msg, strlen(msg));
-      tw_req_add_header(r, "Connection", "close");
-    } else {
-      tw_route_begin(r);
-    }
-    if (!r->resp && !r->on_body) {
-      /* Refuse an announced oversize body before the client sends it (100-continue). */
-      const char *cl = tw_req_header(r, "Content-Length");
-      if (cl && strtoull(cl, NULL, 10) > MAX_BODY) {
-        const char *msg = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>RequestEntityTooLarge</Code><Message>Request body is too large.</Message></Error>";
-        tw_req_respond(r, 413, "application/xml", msg, strlen(msg));
-        tw_req_add_header(r, "Connection", "close");
-      }
-    }
+    begin(r);
     if (r->resp) {
       r->phase = 2;
       return send_response(r);
@@ -344,7 +369,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
       return MHD_YES;
     }
     r->phase = 2;
-    if (!r->body_failed) r->on_done(r);
+    if (!r->body_failed) {
+      if (r->on_done)
+        r->on_done(r);
+      else
+        r->service->error(r, TW_ERR_INTERNAL, NULL);
+    }
   } else if (r->resume) {
     void (*fn)(tw_request *) = r->resume;
     r->resume = NULL;
@@ -362,46 +392,56 @@ static void raise_fd_limit(void) {
   }
 }
 
-int tw_http_start(tw_app *app, char *err, size_t errlen) {
+tw_http *tw_http_start(const tw_http_opts *o, char *err, size_t errlen) {
   char host[256];
-  snprintf(host, sizeof host, "%s", app->cfg.listen);
+  snprintf(host, sizeof host, "%s", o->listen);
   char *colon = strrchr(host, ':');
   if (!colon) {
-    snprintf(err, errlen, "--listen wants host:port, got %s", app->cfg.listen);
-    return -1;
+    snprintf(err, errlen, "--listen wants host:port, got %s", o->listen);
+    return NULL;
   }
   *colon = 0;
   const char *port = colon + 1;
-  char *h = host;
-  if (*h == '[') {
-    h++;
-    char *e = strchr(h, ']');
+  char *hn = host;
+  if (*hn == '[') {
+    hn++;
+    char *e = strchr(hn, ']');
     if (e) *e = 0;
   }
   struct addrinfo hints = {0}, *ai = NULL;
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  int gai = getaddrinfo(*h ? h : NULL, port, &hints, &ai);
+  int gai = getaddrinfo(*hn ? hn : NULL, port, &hints, &ai);
   if (gai) {
-    snprintf(err, errlen, "cannot resolve %s: %s", app->cfg.listen, gai_strerror(gai));
-    return -1;
+    snprintf(err, errlen, "cannot resolve %s: %s", o->listen, gai_strerror(gai));
+    return NULL;
   }
   raise_fd_limit();
   struct rlimit rl;
   getrlimit(RLIMIT_NOFILE, &rl);
-  unsigned max_conn = (unsigned)app->cfg.max_connections;
+  unsigned max_conn = (unsigned)o->max_connections;
   if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 64 && max_conn > rl.rlim_cur - 64)
     max_conn = (unsigned)(rl.rlim_cur - 64);
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  unsigned threads = app->cfg.threads > 0 ? (unsigned)app->cfg.threads : (unsigned)(cores > 0 ? cores : 1);
+  unsigned threads = o->threads > 0 ? (unsigned)o->threads : (unsigned)(cores > 0 ? cores : 1);
   unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
                    MHD_USE_ERROR_LOG;
   if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+  tw_http *h = calloc(1, sizeof *h);
+  if (!h) {
+    freeaddrinfo(ai);
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  h->services = o->services;
+  h->app = o->app;
+  snprintf(h->listen, sizeof h->listen, "%s", o->listen);
+  snprintf(h->public_url, sizeof h->public_url, "%s", o->public_url ? o->public_url : "");
   struct MHD_OptionItem opts[] = {
       {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
-      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, app},
-      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, app},
+      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h},
+      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
       /* MHD clears this pool after every keep-alive request and keeps it per
        * connection: small keeps both the per-request cost and parked polls cheap. */
       {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL},
@@ -411,17 +451,25 @@ int tw_http_start(tw_app *app, char *err, size_t errlen) {
       {MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, NULL},
       {MHD_OPTION_END, 0, NULL},
   };
-  app->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, app, MHD_OPTION_ARRAY, opts,
-                                 MHD_OPTION_END);
+  h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
+                               MHD_OPTION_END);
   freeaddrinfo(ai);
-  if (!app->daemon) {
-    snprintf(err, errlen, "cannot listen on %s (in use?)", app->cfg.listen);
-    return -1;
+  if (!h->daemon) {
+    snprintf(err, errlen, "cannot listen on %s (in use?)", o->listen);
+    free(h);
+    return NULL;
   }
-  return 0;
+  return h;
 }
 
-void tw_http_stop(tw_app *app) {
-  if (app->daemon) MHD_stop_daemon(app->daemon);
-  app->daemon = NULL;
+void tw_http_quiesce(tw_http *h) {
+  if (h) atomic_store(&h->stopping, 1);
+}
+
+int tw_http_active(tw_http *h) { return h ? atomic_load(&h->active) : 0; }
+
+void tw_http_stop(tw_http *h) {
+  if (!h) return;
+  if (h->daemon) MHD_stop_daemon(h->daemon);
+  free(h);
 }

@@ -1,20 +1,30 @@
 /* The libmicrohttpd adapter: starts the daemon, turns MHD callbacks into
- * tw_request objects, and hands finished requests to the router. */
+ * tw_request objects, and hands each to the service that claims it (service.h).
+ * It knows no service: the application registers them. */
 #ifndef TW_HTTP_SERVER_H
 #define TW_HTTP_SERVER_H
 #include <stdint.h>
 
-#include "app.h"
 #include "http/request.h"
+#include "http/service.h"
 
-int tw_http_start(tw_app *app, char *err, size_t errlen);
-void tw_http_stop(tw_app *app);
+typedef struct tw_http tw_http;
+
+typedef struct {
+  const char *listen;     /* host:port */
+  int threads;            /* 0: one per core */
+  int max_connections;
+  const char *public_url; /* base of URLs handed to clients, or "" (then the Host header) */
+  const tw_services *services;
+  tw_app *app; /* handed to every request as r->app */
+} tw_http_opts;
+
+tw_http *tw_http_start(const tw_http_opts *opts, char *err, size_t errlen);
+/* From now on new requests are refused (503 in their service's protocol). */
+void tw_http_quiesce(tw_http *h);
+int tw_http_active(tw_http *h); /* requests in progress */
+void tw_http_stop(tw_http *h);
 /* The store reports a durable commit: wake requests waiting for it. */
 void tw_http_on_commit(void *ud, uint64_t committed, int ok);
-
-/* router.c: tw_route_begin sees the headers (and may answer at once, before a
- * client waiting on 100-continue sends its body); tw_route the buffered request. */
-void tw_route_begin(tw_request *r);
-void tw_route(tw_request *r);
 
 #endif

@@ -4,6 +4,7 @@
 #include "auth/credentials.h"
 #include "core/config.h"
 #include "http/request.h"
+#include "http/service.h"
 #include "sqs/sqs.h"
 #include "store/store.h"
 
@@ -14,7 +15,8 @@ tw_s3 *tw_s3_open(tw_store *store, tw_sqs *sqs, tw_credentials *creds, const tw_
 /* Stops background work (the lifecycle sweeper); before the store closes. */
 void tw_s3_stop(tw_s3 *s);
 void tw_s3_close(tw_s3 *s);
-/* Takes over a request the router found to be S3 (called with the headers). */
-void tw_s3_begin(tw_request *r);
+/* S3 as a service of the HTTP server: scope "s3", and every request no other
+ * service claims (SigV2 and presigned URLs, POST-policy uploads, preflights). */
+extern const tw_service tw_s3_service;
 
 #endif

@@ -72,6 +72,7 @@ void tw_s3_list_buckets(tw_request *r, s3_ctx *x) {
 
 static void created(tw_request *r) {
   s3_ctx *x = r->ctx;
+  if (tw_s3_commit_failed(r, x)) return;
   tw_req_respond(r, 200, NULL, "", 0);
   tw_s3_add_common_headers(r);
   char loc[300];
@@ -164,6 +165,7 @@ void tw_s3_get_bucket_location(tw_request *r, s3_ctx *x) {
 }
 
 static void deleted(tw_request *r) {
+  if (tw_s3_commit_failed(r, r->ctx)) return;
   tw_req_respond(r, 204, NULL, "", 0);
   tw_s3_add_common_headers(r);
 }

@@ -456,11 +456,13 @@ static int bucket_or_404(tw_request *r, s3_ctx *x) {
 }
 
 static void cors_saved(tw_request *r) {
+  if (tw_s3_commit_failed(r, r->ctx)) return;
   tw_req_respond(r, 200, NULL, "", 0);
   tw_s3_add_common_headers(r);
 }
 
 static void cors_deleted(tw_request *r) {
+  if (tw_s3_commit_failed(r, r->ctx)) return;
   tw_req_respond(r, 204, NULL, "", 0);
   tw_s3_add_common_headers(r);
 }

@@ -95,6 +95,13 @@ void tw_s3_error(tw_request *r, s3_ctx *x, tw_err e, const char *msg) {
   tw_s3_error_key(r, x, e, msg, NULL);
 }
 
+int tw_s3_commit_failed(tw_request *r, s3_ctx *x) {
+  if (!r->commit_failed) return 0;
+  /* the change is not on disk: the client must not hear OK (it may retry) */
+  tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
+  return 1;
+}
+
 void tw_s3_iso8601(int64_t ms, char out[32]) {
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
@@ -395,7 +402,8 @@ tw_s3 *tw_s3_open(tw_store *store, tw_sqs *sqs, tw_credentials *creds, const tw_
   pthread_mutex_init(&s->mu, NULL);
   /* sequencers keep increasing across restarts */
   s->sequencer = (uint64_t)tw_now_ms() << 16;
-  if (tw_s3_cors_open(s) || tw_s3_post_open(s) || tw_s3_lifecycle_open(s)) {
+  /* the sweep first: the lifecycle sweeper thread runs its later ones */
+  if (tw_s3_gc_open(s) || tw_s3_cors_open(s) || tw_s3_post_open(s) || tw_s3_lifecycle_open(s)) {
     snprintf(err, errlen, "cannot load the buckets' CORS and lifecycle settings");
     tw_s3_close(s);
     return NULL;
@@ -408,11 +416,14 @@ void tw_s3_close(tw_s3 *s) {
   tw_s3_lifecycle_close(s);
   tw_s3_post_close(s);
   tw_s3_cors_close(s);
+  tw_s3_gc_close(s);
   pthread_mutex_destroy(&s->mu);
   free(s);
 }
 
-void tw_s3_begin(tw_request *r) {
+/* Takes over a request with its headers: authenticates, picks the handler,
+ * and chooses how the body is read (streamed for PUT and POST uploads). */
+static void s3_begin(tw_request *r) {
   s3_ctx *x = calloc(1, sizeof *x);
   x->s3 = r->app->s3;
   r->ctx = x;
@@ -477,3 +488,20 @@ void tw_s3_begin(tw_request *r) {
     if (tw_s3_put_body(r, NULL, 0)) return; /* checks before the body: may answer now */
   }
 }
+
+static int claims_rest(const tw_request *r) {
+  (void)r;
+  return 1;
+}
+
+static void s3_service_error(tw_request *r, tw_err e, const char *msg) {
+  tw_s3_error(r, r->ctx && r->ctx_free == ctx_free ? r->ctx : NULL, e, msg);
+}
+
+const tw_service tw_s3_service = {
+    .name = "s3",
+    .scopes = {"s3"},
+    .claims = claims_rest,
+    .begin = s3_begin,
+    .error = s3_service_error,
+};

@@ -30,6 +30,7 @@ struct tw_s3 {
   struct s3_cors_state *cors;    /* s3_cors.c: per-bucket rules, cached */
   struct s3_lifecycle_state *lc; /* s3_lifecycle.c: rules and the sweeper thread */
   struct s3_post_state *post;    /* s3_post.c */
+  struct s3_gc_state *gc;        /* s3_gc.c: bodies of writes in flight, the sweep */
 };
 
 typedef struct s3_ctx s3_ctx;
@@ -61,7 +62,8 @@ struct s3_ctx {
   tw_cksum cksum_extra; /* CRC64NVME beside another, for a multipart object's own (s3_mpu.c) */
   int get_retries;
   /* after a commit */
-  char old_blob[37];
+  char old_blob[37]; /* the body the write's row replaced: unlinked once committed */
+  char new_blob[37]; /* the body the write's row names: unlinked if the commit fails */
   json_t *result; /* handler state kept across a commit wait */
   char etag[80];
   void *post; /* s3_post.c: the form being parsed */
@@ -79,6 +81,9 @@ const char *tw_s3_q(s3_ctx *x, const char *name); /* query parameter or NULL */
 void tw_s3_iso8601(int64_t ms, char out[32]);
 void tw_s3_http_date(int64_t ms, char out[40]);
 void tw_s3_add_common_headers(tw_request *r);
+/* After a commit wait: when the store could not commit the request's batch
+ * (rolled back), answers InternalError and returns 1. */
+int tw_s3_commit_failed(tw_request *r, s3_ctx *x);
 
 /* s3_bucket.c */
 int tw_s3_valid_bucket_name(const char *name);
@@ -215,6 +220,33 @@ void tw_s3_post_close(tw_s3 *s);
 int tw_s3_is_post_upload(tw_request *r, s3_ctx *x);
 int tw_s3_post_body(tw_request *r, const char *data, size_t n); /* on_body; n=0 first */
 void tw_s3_post_object(tw_request *r, s3_ctx *x);
+
+/* s3_gc.c: the body each key and part will name once what was appended
+ * commits, and the sweep of bodies no row names. All but open/close/tick with
+ * s->mu held. */
+int tw_s3_gc_open(tw_s3 *s); /* the start-up sweep: before serving */
+void tw_s3_gc_close(tw_s3 *s);
+void tw_s3_gc_tick(tw_s3 *s); /* the running sweep, when due (sweeper thread) */
+int64_t tw_s3_gc_period_ms(tw_s3 *s);
+/* The body the object's row names once the writes in flight commit: 1 with
+ * blob set, 0 when there is no row, -1 on error. *wait: the ticket of the
+ * write in flight the answer came from (a no-op must wait for it), else 0. */
+int tw_s3_gc_object(tw_s3 *s, const char *bucket, const char *key, size_t klen, char blob[37],
+                    uint64_t *wait);
+/* A write of the object's row (blob NULL: deleted) appended in batch `ticket`. */
+void tw_s3_gc_object_set(tw_s3 *s, const char *bucket, const char *key, size_t klen,
+                         const char *blob, uint64_t ticket);
+int tw_s3_gc_part(tw_s3 *s, const char *upload, long num, char blob[37], uint64_t *wait);
+void tw_s3_gc_part_set(tw_s3 *s, const char *upload, long num, const char *blob,
+                       uint64_t ticket);
+/* 1 when the upload exists and no write in flight ends it, 0 when not, -1 on error. */
+int tw_s3_gc_upload_live(tw_s3 *s, const char *upload, uint64_t *wait);
+void tw_s3_gc_upload_ended(tw_s3 *s, const char *upload, uint64_t ticket);
+/* The bodies of an upload's parts, writes in flight included (a JSON array). */
+json_t *tw_s3_gc_upload_parts(tw_s3 *s, const char *upload);
+/* After a write's commit wait: on failure answers InternalError, unlinks
+ * x->new_blob and returns -1; else unlinks x->old_blob, the body replaced. */
+int tw_s3_write_settled(tw_request *r, s3_ctx *x);
 
 /* s3_lifecycle.c: lifecycle rules and the sweeper that applies them */
 int tw_s3_lifecycle_open(tw_s3 *s);  /* loads rules, starts the sweeper */

@@ -743,12 +743,14 @@ static void transition_default(tw_request *r) {
 }
 
 static void lifecycle_saved(tw_request *r) {
+  if (tw_s3_commit_failed(r, r->ctx)) return;
   tw_req_respond(r, 200, NULL, "", 0);
   tw_s3_add_common_headers(r);
   transition_default(r);
 }
 
 static void lifecycle_deleted(tw_request *r) {
+  if (tw_s3_commit_failed(r, r->ctx)) return;
   tw_req_respond(r, 204, NULL, "", 0);
   tw_s3_add_common_headers(r);
 }

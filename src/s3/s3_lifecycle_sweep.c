@@ -133,6 +133,7 @@ static int remove_objects(tw_s3 *s, const char *bucket, const lc_rule *ru, candi
     uint64_t t2 = tw_store_ticket(s->store);
     tw_store_release(s->store);
     tw_sqs_unlock(s->sqs);
+    tw_s3_gc_object_set(s, bucket, c[i].key, c[i].klen, NULL, t2 > t ? t2 : t);
     if (t > last) last = t;
     if (t2 > last) last = t2;
     removed++;
@@ -280,6 +281,7 @@ static int abort_uploads(tw_s3 *s, const char *bucket, const lc_rule *ru, int *b
       tw_store_exec(s->store, "DELETE FROM parts WHERE upload_id=?", v, 1);
       uint64_t t = tw_store_exec(s->store, "DELETE FROM uploads WHERE id=?", v, 1);
       tw_store_release(s->store);
+      tw_s3_gc_upload_ended(s, json_string_value(id), t); /* no part is added to it now */
       if (t > last) last = t;
       json_object_set_new(done, json_string_value(id), blobs);
     }
@@ -351,6 +353,7 @@ static void *sweeper_main(void *arg) {
   struct s3_lifecycle_state *st = s->lc;
   int64_t cadence = lc_day_ms(s) / 4;
   if (cadence > 60000) cadence = 60000;
+  if (cadence > tw_s3_gc_period_ms(s)) cadence = tw_s3_gc_period_ms(s); /* it runs that too */
   if (cadence < 100) cadence = 100;
   int more = 0;
   for (;;) {
@@ -371,6 +374,7 @@ static void *sweeper_main(void *arg) {
     pthread_mutex_unlock(&st->wake_mu);
     if (atomic_load(&st->stop)) break;
     more = sweep(s);
+    tw_s3_gc_tick(s); /* bodies no row names, every few minutes (s3_gc.c) */
   }
   return NULL;
 }

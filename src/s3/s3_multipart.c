@@ -97,6 +97,7 @@ static void xml_key(tw_buf *b, s3_ctx *x) {
 
 static void created(tw_request *r) {
   s3_ctx *x = r->ctx;
+  if (tw_s3_commit_failed(r, x)) return;
   tw_buf b;
   tw_buf_init(&b, 64 * 1024);
   tw_s3_xml_begin(&b, "InitiateMultipartUploadResult");
@@ -200,7 +201,7 @@ int tw_s3_part_begin(tw_request *r, s3_ctx *x) {
 
 static void part_done(tw_request *r) {
   s3_ctx *x = r->ctx;
-  if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
+  if (tw_s3_write_settled(r, x)) return;
   char q[96];
   snprintf(q, sizeof q, "\"%s\"", x->etag);
   if (json_object_get(x->result, "copy")) {
@@ -228,24 +229,35 @@ static void part_done(tw_request *r) {
                       json_string_value(json_object_get(x->result, "value")));
 }
 
+/* The upload named by ?uploadId was completed or aborted (NoSuchUpload). */
+static void no_such_upload(tw_request *r, s3_ctx *x) {
+  tw_buf extra;
+  tw_buf_init(&extra, 1024);
+  tw_s3_xml_text(&extra, "UploadId", tw_s3_q(x, "uploadId"));
+  tw_s3_error_key(r, x, TW_ERR_S3_NO_SUCH_UPLOAD, NULL, tw_buf_cstr(&extra));
+  tw_buf_free(&extra);
+}
+
 /* Records a part whose data is in blob `id` (and its checksums, taken);
- * replaces an earlier upload of it. */
+ * replaces an earlier upload of it. Under s->mu, which orders it against
+ * another upload of the part (the body replaced is the last one written,
+ * committed or not) and against the upload's completion or abort. */
 static void save_part(tw_request *r, s3_ctx *x, long num, int64_t size, const char *blob,
                       json_t *sums) {
   tw_s3 *s = x->s3;
   const char *upload = tw_s3_q(x, "uploadId");
-  sqlite3 *db = tw_store_reader(s->store);
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db, "SELECT blob FROM parts WHERE upload_id=? AND num=?", -1, &st, NULL) ==
-      SQLITE_OK) {
-    sqlite3_bind_text(st, 1, upload, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, num);
-    if (sqlite3_step(st) == SQLITE_ROW)
-      snprintf(x->old_blob, sizeof x->old_blob, "%.36s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_finalize(st);
-  }
   char *sj = json_object_size(sums) ? json_dumps(sums, JSON_COMPACT) : NULL;
   json_decref(sums);
+  pthread_mutex_lock(&s->mu);
+  if (tw_s3_gc_upload_live(s, upload, NULL) <= 0) { /* completed or aborted meanwhile */
+    pthread_mutex_unlock(&s->mu);
+    free(sj);
+    tw_blob_remove(s->data_dir, blob);
+    no_such_upload(r, x);
+    return;
+  }
+  tw_s3_gc_part(s, upload, num, x->old_blob, NULL);
+  snprintf(x->new_blob, sizeof x->new_blob, "%s", blob);
   tw_sql_val v[] = {TW_SQL_S(upload), TW_SQL_I(num),         TW_SQL_I(size), TW_SQL_S(x->etag),
                     TW_SQL_S(blob),   TW_SQL_I(tw_now_ms()), TW_SQL_S(sj)};
   tw_store_hold(s->store);
@@ -255,6 +267,8 @@ static void save_part(tw_request *r, s3_ctx *x, long num, int64_t size, const ch
                              "modified_ms, checksum) VALUES(?,?,?,?,?,?,?)",
                              v, 7);
   tw_store_release(s->store);
+  tw_s3_gc_part_set(s, upload, num, blob, t);
+  pthread_mutex_unlock(&s->mu);
   free(sj);
   tw_req_after_commit(r, t, part_done);
 }
@@ -410,6 +424,7 @@ static void remove_blobs(tw_s3 *s, json_t *blobs) {
 
 static void completed(tw_request *r) {
   s3_ctx *x = r->ctx;
+  if (tw_s3_write_settled(r, x)) return; /* the parts stay, the upload too */
   remove_blobs(x->s3, json_object_get(x->result, "blobs"));
   tw_buf b;
   tw_buf_init(&b, 64 * 1024);
@@ -575,17 +590,19 @@ void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
   }
   tw_hex(digest, 16, x->etag);
   snprintf(x->etag + 32, sizeof x->etag - 32, "-%zu", nw);
-  json_t *blobs = json_array();
-  for (size_t k = 0; k < nparts; k++) json_array_append_new(blobs, json_string(parts[k].blob));
+  pthread_mutex_lock(&s->mu);
+  if (tw_s3_gc_upload_live(s, upload, NULL) <= 0) { /* completed or aborted meanwhile */
+    pthread_mutex_unlock(&s->mu);
+    tw_blob_remove(s->data_dir, out.id);
+    no_such_upload(r, x);
+    goto done;
+  }
+  /* every part goes with the upload: those written since the list was read too */
+  json_t *blobs = tw_s3_gc_upload_parts(s, upload);
   json_t *headers = u.headers ? json_loads(u.headers, 0, NULL) : json_object();
   json_t *meta = u.meta ? json_loads(u.meta, 0, NULL) : json_object();
   x->tags = tw_s3_tags_load(u.tags); /* given to CreateMultipartUpload */
   char *lj = json_dumps(layout, JSON_COMPACT);
-  pthread_mutex_lock(&s->mu);
-  tw_s3_obj old;
-  tw_s3_load_row(s, x->bucket, x->key, x->key_len, &old);
-  if (old.found) json_array_append_new(blobs, json_string(old.blob));
-  tw_s3_row_free(&old);
   tw_sqs_lock(s->sqs);
   tw_store_hold(s->store);
   uint64_t t = tw_s3_save_row(r, x, "ObjectCreated:CompleteMultipartUpload", total, x->etag, out.id,
@@ -599,6 +616,7 @@ void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
   uint64_t t2 = tw_store_exec(s->store, "DELETE FROM uploads WHERE id=?", v, 1);
   tw_store_release(s->store);
   tw_sqs_unlock(s->sqs);
+  tw_s3_gc_upload_ended(s, upload, t2 > t ? t2 : t);
   pthread_mutex_unlock(&s->mu);
   free(lj);
   json_decref(headers);
@@ -616,6 +634,7 @@ done:
 
 static void aborted(tw_request *r) {
   s3_ctx *x = r->ctx;
+  if (tw_s3_commit_failed(r, x)) return; /* the upload and its parts stay */
   remove_blobs(x->s3, json_object_get(x->result, "blobs"));
   tw_req_respond(r, 204, NULL, "", 0);
   tw_s3_add_common_headers(r);
@@ -627,16 +646,21 @@ void tw_s3_abort_multipart(tw_request *r, s3_ctx *x) {
   if (this_upload(r, x, &u)) return;
   upload_free(&u);
   const char *upload = tw_s3_q(x, "uploadId");
-  size_t nparts;
-  tw_s3_part *parts = load_parts(s, upload, &nparts);
-  json_t *blobs = json_array();
-  for (size_t k = 0; k < nparts; k++) json_array_append_new(blobs, json_string(parts[k].blob));
-  free_parts(parts, nparts);
+  /* s->mu orders it against the upload's parts and its completion */
+  pthread_mutex_lock(&s->mu);
+  if (tw_s3_gc_upload_live(s, upload, NULL) <= 0) {
+    pthread_mutex_unlock(&s->mu);
+    no_such_upload(r, x);
+    return;
+  }
+  json_t *blobs = tw_s3_gc_upload_parts(s, upload);
   tw_sql_val v[] = {TW_SQL_S(upload)};
   tw_store_hold(s->store);
   tw_store_exec(s->store, "DELETE FROM parts WHERE upload_id=?", v, 1);
   uint64_t t = tw_store_exec(s->store, "DELETE FROM uploads WHERE id=?", v, 1);
   tw_store_release(s->store);
+  tw_s3_gc_upload_ended(s, upload, t);
+  pthread_mutex_unlock(&s->mu);
   x->result = json_pack("{s:o}", "blobs", blobs);
   tw_req_after_commit(r, t, aborted);
 }

@@ -162,6 +162,7 @@ static json_t *parse_config(json_t *doc, tw_err *err, char *msg, size_t msglen, 
 }
 
 static void notification_saved(tw_request *r) {
+  if (tw_s3_commit_failed(r, r->ctx)) return;
   tw_req_respond(r, 200, NULL, "", 0);
   tw_s3_add_common_headers(r);
 }

@@ -124,7 +124,9 @@ int tw_s3_check_metadata_size(tw_request *r, s3_ctx *x) {
   return -1;
 }
 
-/* Writes the object row and its events in one store batch; returns the ticket. */
+/* Writes the object row and its events in one store batch; returns the ticket.
+ * s->mu held: the body replaced (x->old_blob) is the one the key's last write
+ * named, committed or not. */
 uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t size,
                          const char *etag, const char *blob, const char *content_type,
                          json_t *headers, json_t *meta, json_t *checksum) {
@@ -136,6 +138,8 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
                     TW_SQL_S(etag),       TW_SQL_I(tw_now_ms()),        TW_SQL_S(blob),
                     TW_SQL_S(content_type), TW_SQL_S(h),                TW_SQL_S(m),
                     TW_SQL_S(c),          TW_SQL_S(tg)};
+  tw_s3_gc_object(s, x->bucket, x->key, x->key_len, x->old_blob, NULL);
+  snprintf(x->new_blob, sizeof x->new_blob, "%s", blob);
   tw_sqs_lock(s->sqs); /* lock order: queue engine, then the store batch */
   tw_store_hold(s->store);
   tw_store_require_fs_sync(s->store); /* the blob reaches the disk before its row */
@@ -149,11 +153,13 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
   uint64_t t2 = tw_store_ticket(s->store);
   tw_store_release(s->store);
   tw_sqs_unlock(s->sqs);
+  if (t2 > t) t = t2;
+  tw_s3_gc_object_set(s, x->bucket, x->key, x->key_len, blob, t);
   free(h);
   free(m);
   free(c);
   free(tg);
-  return t2 > t ? t2 : t;
+  return t;
 }
 
 /* --- PUT ------------------------------------------------------------------------- */
@@ -318,6 +324,7 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
 
 static void put_done(tw_request *r) {
   s3_ctx *x = r->ctx;
+  if (tw_s3_write_settled(r, x)) return;
   tw_req_respond(r, 200, NULL, "", 0);
   tw_s3_add_common_headers(r);
   char q[96];
@@ -330,7 +337,6 @@ static void put_done(tw_request *r) {
     tw_req_add_header(r, "x-amz-checksum-type", "FULL_OBJECT");
   }
   tw_s3_lifecycle_written(r, x);
-  if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
 }
 
 int tw_s3_checksum_result(tw_request *r, s3_ctx *x, const char *got) {
@@ -428,19 +434,16 @@ void tw_s3_put_object(tw_request *r, s3_ctx *x) {
   tw_s3_headers_from_request(r, &headers, &meta);
   const char *ct = tw_req_header(r, "Content-Type");
   pthread_mutex_lock(&s->mu);
-  tw_s3_obj old;
-  tw_s3_load_row(s, x->bucket, x->key, x->key_len, &old);
-  if (old.found && if_none_match_star(r)) { /* lost a race with another writer */
+  char cur[37];
+  if (if_none_match_star(r) && tw_s3_gc_object(s, x->bucket, x->key, x->key_len, cur, NULL) > 0) {
+    /* lost a race with another writer (committed or not) */
     pthread_mutex_unlock(&s->mu);
-    tw_s3_row_free(&old);
     json_decref(headers);
     json_decref(meta);
     tw_blob_remove(s->data_dir, x->blob.id);
     tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, "<Condition>If-None-Match</Condition>");
     return;
   }
-  if (old.found) snprintf(x->old_blob, sizeof x->old_blob, "%s", old.blob);
-  tw_s3_row_free(&old);
   uint64_t t = tw_s3_save_row(r, x, "ObjectCreated:Put", (int64_t)x->received, x->etag, x->blob.id,
                         ct ? ct : "binary/octet-stream", headers, meta, x->result);
   pthread_mutex_unlock(&s->mu);
@@ -667,30 +670,29 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
 
 static void delete_done(tw_request *r) {
   s3_ctx *x = r->ctx;
+  if (tw_s3_write_settled(r, x)) return;
   tw_req_respond(r, 204, NULL, "", 0);
   tw_s3_add_common_headers(r);
-  if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
 }
 
-/* Deletes one key (lock s->mu held); returns the ticket, 0 if nothing existed. */
-static uint64_t delete_key(tw_request *r, s3_ctx *x, const char *key, size_t klen, char old_blob[37]) {
-  tw_s3 *s = x->s3;
-  tw_s3_obj o;
-  tw_s3_load_row(s, x->bucket, key, klen, &o);
+/* Whether the key will have a row once the writes in flight commit (s->mu
+ * held): 1 with its body in old_blob; else 0 with *wait the ticket of the
+ * write in flight that removed it (0: none), which the answer must wait for. */
+static int delete_lookup(s3_ctx *x, const char *key, size_t klen, char old_blob[37],
+                         uint64_t *wait) {
+  if (tw_s3_gc_object(x->s3, x->bucket, key, klen, old_blob, wait) > 0) return 1;
   old_blob[0] = 0;
-  if (!o.found) return 0;
-  snprintf(old_blob, 37, "%.36s", o.blob);
+  return 0;
+}
+
+/* Appends the delete of a key and its event to the batch the caller holds
+ * (queue engine locked, s->mu held). */
+static void delete_append(tw_request *r, s3_ctx *x, const char *key, size_t klen) {
+  tw_s3 *s = x->s3;
   tw_sql_val v[] = {TW_SQL_S(x->bucket), TW_SQL_B(key, klen)};
-  tw_sqs_lock(s->sqs);
-  tw_store_hold(s->store);
-  uint64_t t = tw_store_exec(s->store, "DELETE FROM objects WHERE bucket=? AND key=?", v, 2);
+  tw_store_exec(s->store, "DELETE FROM objects WHERE bucket=? AND key=?", v, 2);
   tw_s3_notify(s, x->bucket, key, klen, "ObjectRemoved:Delete", 0, NULL, r->request_id,
                r->principal, r->remote);
-  uint64_t t2 = tw_store_ticket(s->store);
-  tw_store_release(s->store);
-  tw_sqs_unlock(s->sqs);
-  tw_s3_row_free(&o);
-  return t2 > t ? t2 : t;
 }
 
 void tw_s3_delete_object(tw_request *r, s3_ctx *x) {
@@ -700,7 +702,16 @@ void tw_s3_delete_object(tw_request *r, s3_ctx *x) {
     return;
   }
   pthread_mutex_lock(&s->mu);
-  uint64_t t = delete_key(r, x, x->key, x->key_len, x->old_blob);
+  uint64_t t;
+  if (delete_lookup(x, x->key, x->key_len, x->old_blob, &t)) {
+    tw_sqs_lock(s->sqs); /* lock order: queue engine, then the store batch */
+    tw_store_hold(s->store);
+    delete_append(r, x, x->key, x->key_len);
+    t = tw_store_ticket(s->store);
+    tw_store_release(s->store);
+    tw_sqs_unlock(s->sqs);
+    tw_s3_gc_object_set(s, x->bucket, x->key, x->key_len, NULL, t);
+  }
   pthread_mutex_unlock(&s->mu);
   if (t)
     tw_req_after_commit(r, t, delete_done);
@@ -711,6 +722,11 @@ void tw_s3_delete_object(tw_request *r, s3_ctx *x) {
 static void delete_objects_done(tw_request *r) {
   s3_ctx *x = r->ctx;
   tw_buf *b = (tw_buf *)json_integer_value(json_object_get(x->result, "buf"));
+  if (tw_s3_commit_failed(r, x)) { /* every delete was in the failed batch */
+    tw_buf_free(b);
+    free(b);
+    return;
+  }
   json_t *blobs = json_object_get(x->result, "blobs");
   size_t i;
   json_t *v;
@@ -772,8 +788,9 @@ void tw_s3_delete_objects(tw_request *r, s3_ctx *x) {
   tw_s3_xml_begin(b, "DeleteResult");
   json_t *blobs = json_array();
   uint64_t ticket = 0;
-  size_t i;
+  size_t i, nfound = 0;
   json_t *o;
+  char *found = calloc(json_array_size(objs), 1);
   pthread_mutex_lock(&s->mu);
   json_array_foreach(objs, i, o) {
     const char *key = tw_xml_text(o, "Key");
@@ -788,8 +805,10 @@ void tw_s3_delete_objects(tw_request *r, s3_ctx *x) {
       continue;
     }
     char old[37];
-    uint64_t t = delete_key(r, x, key, klen, old);
-    if (t > ticket) ticket = t;
+    uint64_t wait;
+    found[i] = (char)delete_lookup(x, key, klen, old, &wait);
+    nfound += (size_t)found[i];
+    if (wait > ticket) ticket = wait;
     if (old[0]) json_array_append_new(blobs, json_string(old));
     if (!is_quiet) {
       tw_buf_puts(b, "<Deleted>");
@@ -797,7 +816,25 @@ void tw_s3_delete_objects(tw_request *r, s3_ctx *x) {
       tw_buf_puts(b, "</Deleted>");
     }
   }
+  if (nfound) {
+    /* one batch for all: one commit decides them all, so one answer is true */
+    tw_sqs_lock(s->sqs);
+    tw_store_hold(s->store);
+    json_array_foreach(objs, i, o) if (found[i]) {
+      const char *key = tw_xml_text(o, "Key");
+      delete_append(r, x, key, strlen(key));
+    }
+    uint64_t t = tw_store_ticket(s->store);
+    tw_store_release(s->store);
+    tw_sqs_unlock(s->sqs);
+    json_array_foreach(objs, i, o) if (found[i]) {
+      const char *key = tw_xml_text(o, "Key");
+      tw_s3_gc_object_set(s, x->bucket, key, strlen(key), NULL, t);
+    }
+    if (t > ticket) ticket = t;
+  }
   pthread_mutex_unlock(&s->mu);
+  free(found);
   tw_buf_puts(b, "</DeleteResult>");
   json_decref(objs);
   json_decref(doc);
@@ -814,6 +851,7 @@ void tw_s3_delete_objects(tw_request *r, s3_ctx *x) {
 
 static void copy_done(tw_request *r) {
   s3_ctx *x = r->ctx;
+  if (tw_s3_write_settled(r, x)) return;
   tw_buf b;
   tw_buf_init(&b, 4096);
   tw_s3_xml_begin(&b, "CopyObjectResult");
@@ -826,7 +864,6 @@ static void copy_done(tw_request *r) {
   tw_buf_puts(&b, "</CopyObjectResult>");
   tw_s3_respond_xml(r, 200, &b);
   tw_s3_lifecycle_written(r, x);
-  if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
 }
 
 /* Copies a body; md5 and ck, when given, hash it on the way. */
@@ -977,10 +1014,6 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
     ct = o.content_type;
   }
   pthread_mutex_lock(&s->mu);
-  tw_s3_obj old;
-  tw_s3_load_row(s, x->bucket, x->key, x->key_len, &old);
-  if (old.found) snprintf(x->old_blob, sizeof x->old_blob, "%s", old.blob);
-  tw_s3_row_free(&old);
   uint64_t t = tw_s3_save_row(r, x, "ObjectCreated:Copy", o.size, x->etag, w.id, ct, headers, meta,
                         o.checksum);
   pthread_mutex_unlock(&s->mu);

@@ -670,6 +670,7 @@ static void object_url(tw_request *r, s3_ctx *x, tw_buf *b) {
 static void post_done(tw_request *r) {
   s3_ctx *x = r->ctx;
   s3_post *p = x->post;
+  if (tw_s3_write_settled(r, x)) return;
   char etag[96];
   snprintf(etag, sizeof etag, "\"%s\"", x->etag);
   tw_buf loc;
@@ -716,7 +717,6 @@ static void post_done(tw_request *r) {
                       json_string_value(json_object_get(x->result, "value")));
     tw_req_add_header(r, "x-amz-checksum-type", "FULL_OBJECT");
   }
-  if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
 }
 
 /* Size limits, Content-MD5, checksum; sets x->etag and x->result. */
@@ -844,10 +844,6 @@ void tw_s3_post_object(tw_request *r, s3_ctx *x) {
   json_t *headers, *meta;
   object_headers(p, &headers, &meta);
   pthread_mutex_lock(&s->mu);
-  tw_s3_obj old;
-  tw_s3_load_row(s, x->bucket, x->key, x->key_len, &old);
-  if (old.found) snprintf(x->old_blob, sizeof x->old_blob, "%s", old.blob);
-  tw_s3_row_free(&old);
   uint64_t t = tw_s3_save_row(r, x, "ObjectCreated:Post", (int64_t)x->received, x->etag, x->blob.id,
                               p->content_type, headers, meta, x->result);
   pthread_mutex_unlock(&s->mu);

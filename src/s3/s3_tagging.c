@@ -397,11 +397,13 @@ static int load_object(tw_request *r, s3_ctx *x, tw_s3_obj *o) {
 }
 
 static void tagging_saved(tw_request *r) {
+  if (tw_s3_commit_failed(r, r->ctx)) return;
   tw_req_respond(r, 200, NULL, "", 0);
   tw_s3_add_common_headers(r);
 }
 
 static void tagging_deleted(tw_request *r) {
+  if (tw_s3_commit_failed(r, r->ctx)) return;
   tw_req_respond(r, 204, NULL, "", 0);
   tw_s3_add_common_headers(r);
 }

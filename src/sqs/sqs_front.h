@@ -3,16 +3,26 @@
 #ifndef TW_SQS_FRONT_H
 #define TW_SQS_FRONT_H
 #include "http/request.h"
+#include "http/service.h"
+#include "sqs/sqs.h"
+
+/* SQS as a service of the HTTP server: scope "sqs", target "AmazonSQS.", and
+ * the query protocol's form POSTs to / or to a queue URL. */
+extern const tw_service tw_sqs_service;
 
 /* action: the part of X-Amz-Target after "AmazonSQS." (NULL: unknown target) */
 void tw_sqs_json_serve(tw_request *r, const char *action);
 void tw_sqs_query_serve(tw_request *r);
+void tw_sqs_json_error(tw_request *r, tw_err e, const char *msg);
+void tw_sqs_query_error(tw_request *r, tw_err e, const char *msg);
 
 /* shared driver */
 typedef struct {
   tw_sqs_call call;
   json_t *in;
   void (*render)(tw_request *r);
+  tw_request *r;
+  tw_sqs_waiter waiter; /* a parked long poll */
 } tw_sqs_http_ctx;
 
 tw_sqs_http_ctx *tw_sqs_http_ctx_new(tw_request *r, json_t *in, const char *action,

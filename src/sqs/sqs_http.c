@@ -1,8 +1,10 @@
 /* Runs an SQS call for an HTTP request: parks long polls until woken, then
  * waits for the store to commit what the call changed, then renders. */
+#include <ctype.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "app.h"
 #include "sqs/sqs_front.h"
@@ -24,6 +26,7 @@ tw_sqs_http_ctx *tw_sqs_http_ctx_new(tw_request *r, json_t *in, const char *acti
   x->call.in = in;
   x->call.path = r->path;
   x->call.principal = r->principal[0] ? r->principal : NULL;
+  x->r = r;
   tw_req_base_url(r, x->call.base_url, sizeof x->call.base_url);
   r->ctx = x;
   r->ctx_free = ctx_free;
@@ -31,8 +34,14 @@ tw_sqs_http_ctx *tw_sqs_http_ctx_new(tw_request *r, json_t *in, const char *acti
 }
 
 static void waiter_wake(tw_sqs_waiter *w) {
-  tw_request *r = (tw_request *)((char *)w - offsetof(tw_request, waiter));
-  tw_req_wake(r);
+  tw_sqs_http_ctx *x = (tw_sqs_http_ctx *)((char *)w - offsetof(tw_sqs_http_ctx, waiter));
+  tw_req_wake(x->r);
+}
+
+/* The connection ended: a long poll still parked leaves the queue's waiters. */
+static void on_close(tw_request *r) {
+  tw_sqs_http_ctx *x = r->ctx;
+  if (x && x->waiter.parked) tw_sqs_unpark(r->app->sqs, &x->waiter);
 }
 
 static void finish(tw_request *r) {
@@ -48,7 +57,7 @@ static void finish(tw_request *r) {
 
 void tw_sqs_http_run(tw_request *r) {
   tw_sqs_http_ctx *x = r->ctx;
-  if (r->waiter.wake && tw_req_peer_closed(r)) {
+  if (x->waiter.wake && tw_req_peer_closed(r)) {
     /* a long poll woken after its client hung up: receiving now would hide
      * messages from live consumers for a whole visibility timeout */
     tw_req_respond(r, 499, "text/plain", "", 0);
@@ -57,9 +66,10 @@ void tw_sqs_http_run(tw_request *r) {
   for (;;) {
     tw_sqs_execute(&x->call);
     if (!x->call.wants_wait) break;
-    r->waiter.wake = waiter_wake;
+    x->waiter.wake = waiter_wake;
     r->resume = tw_sqs_http_run;
-    if (tw_sqs_park(r->app->sqs, &x->call, &r->waiter) == 0 && tw_req_suspend(r)) return;
+    r->on_close = on_close;
+    if (tw_sqs_park(r->app->sqs, &x->call, &x->waiter) == 0 && tw_req_suspend(r)) return;
     r->resume = NULL;
   }
   if (x->call.ticket)
@@ -67,3 +77,69 @@ void tw_sqs_http_run(tw_request *r) {
   else
     x->render(r);
 }
+
+/* --- the service ------------------------------------------------------------- */
+
+static int is_form(const tw_request *r) {
+  const char *ct = tw_req_header(r, "Content-Type");
+  return ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33);
+}
+
+static int has_action(const char *s, size_t n) {
+  /* "Action=" at the start or after '&' */
+  for (size_t i = 0; i + 7 <= n; i++)
+    if ((i == 0 || s[i - 1] == '&') && !memcmp(s + i, "Action=", 7)) return 1;
+  return 0;
+}
+
+/* "/<account digits>/<queue name>": the path of a queue URL. */
+static int is_queue_path(const char *p) {
+  if (*p++ != '/' || !isdigit((unsigned char)*p)) return 0;
+  while (isdigit((unsigned char)*p)) p++;
+  if (*p++ != '/' || !*p) return 0;
+  return strchr(p, '/') == NULL;
+}
+
+/* Unsigned (or SigV2) requests: a form POST to / or to a queue URL is the query
+ * protocol; a form POST to a bucket is a (malformed) S3 POST upload, and a PUT
+ * with curl's default form type is S3. */
+static int claims(const tw_request *r) {
+  if (is_form(r) && !strcmp(r->method, "POST") && (!strcmp(r->path, "/") || is_queue_path(r->path)))
+    return 1;
+  return has_action(r->query, strlen(r->query));
+}
+
+static void serve(tw_request *r) {
+  const char *target = tw_req_header(r, "X-Amz-Target");
+  if (target && !strncmp(target, "AmazonSQS.", 10)) {
+    tw_sqs_json_serve(r, target + 10);
+    return;
+  }
+  if ((is_form(r) && has_action(r->body.data ? r->body.data : "", r->body.len)) ||
+      has_action(r->query, strlen(r->query))) {
+    tw_sqs_query_serve(r);
+    return;
+  }
+  if (target) {
+    tw_sqs_json_serve(r, NULL);
+    return;
+  }
+  /* signed for sqs, but neither protocol: the query protocol's answer */
+  tw_sqs_query_error(r, TW_ERR_INVALID_ACTION, "The request names no Action.");
+}
+
+static void error(tw_request *r, tw_err e, const char *msg) {
+  if (tw_req_header(r, "X-Amz-Target"))
+    tw_sqs_json_error(r, e, msg);
+  else
+    tw_sqs_query_error(r, e, msg);
+}
+
+const tw_service tw_sqs_service = {
+    .name = "sqs",
+    .scopes = {"sqs"},
+    .target_prefix = "AmazonSQS.",
+    .claims = claims,
+    .serve = serve,
+    .error = error,
+};

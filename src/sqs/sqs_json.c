@@ -16,7 +16,7 @@ static int is_auth_error(tw_err e) {
          e == TW_ERR_REQUEST_EXPIRED;
 }
 
-static void json_error(tw_request *r, tw_err e, const char *msg) {
+void tw_sqs_json_error(tw_request *r, tw_err e, const char *msg) {
   const tw_err_info *info = tw_err_get(e);
   char type[160];
   snprintf(type, sizeof type, "%s#%s",
@@ -35,7 +35,7 @@ static void json_error(tw_request *r, tw_err e, const char *msg) {
 static void render(tw_request *r) {
   tw_sqs_http_ctx *x = r->ctx;
   if (x->call.err != TW_ERR_OK) {
-    json_error(r, x->call.err, x->call.msg);
+    tw_sqs_json_error(r, x->call.err, x->call.msg);
     return;
   }
   tw_buf b;
@@ -54,15 +54,15 @@ void tw_sqs_json_serve(tw_request *r, const char *action) {
   if (action) snprintf(r->action, sizeof r->action, "%s", action);
   tw_err e = tw_req_authenticate(r, msg, sizeof msg);
   if (e != TW_ERR_OK) {
-    json_error(r, e, msg);
+    tw_sqs_json_error(r, e, msg);
     return;
   }
   if (!action || !tw_sqs_find_action(action)) {
-    json_error(r, TW_ERR_UNKNOWN_OPERATION, NULL);
+    tw_sqs_json_error(r, TW_ERR_UNKNOWN_OPERATION, NULL);
     return;
   }
   if (r->too_large) {
-    json_error(r, TW_ERR_REQUEST_TOO_LARGE, NULL);
+    tw_sqs_json_error(r, TW_ERR_REQUEST_TOO_LARGE, NULL);
     return;
   }
   json_t *in;
@@ -74,10 +74,10 @@ void tw_sqs_json_serve(tw_request *r, const char *action) {
     if (!json_is_object(in)) {
       json_decref(in);
       if (strstr(je.text, "invalid Unicode")) { /* a lone surrogate in a string */
-        json_error(r, TW_ERR_INVALID_MESSAGE_CONTENTS, NULL);
+        tw_sqs_json_error(r, TW_ERR_INVALID_MESSAGE_CONTENTS, NULL);
         return;
       }
-      json_error(r, TW_ERR_MALFORMED_JSON,
+      tw_sqs_json_error(r, TW_ERR_MALFORMED_JSON,
                  "Failed to parse the request body as a JSON object.");
       return;
     }

@@ -228,7 +228,7 @@ static void xml_members(tw_buf *b, json_t *o, const char *action) {
   json_object_foreach(o, k, v) xml_member(b, k, v, action);
 }
 
-static void xml_error(tw_request *r, tw_err e, const char *msg) {
+void tw_sqs_query_error(tw_request *r, tw_err e, const char *msg) {
   const tw_err_info *info = tw_err_get(e);
   tw_buf b;
   tw_buf_init(&b, 64 * 1024);
@@ -247,7 +247,7 @@ static void xml_error(tw_request *r, tw_err e, const char *msg) {
 static void render(tw_request *r) {
   tw_sqs_http_ctx *x = r->ctx;
   if (x->call.err != TW_ERR_OK) {
-    xml_error(r, x->call.err, x->call.msg);
+    tw_sqs_query_error(r, x->call.err, x->call.msg);
     return;
   }
   const char *a = r->action;
@@ -270,19 +270,19 @@ void tw_sqs_query_serve(tw_request *r) {
   tw_err e = tw_req_authenticate(r, msg, sizeof msg);
   if (e != TW_ERR_OK) {
     json_decref(in);
-    xml_error(r, e, msg);
+    tw_sqs_query_error(r, e, msg);
     return;
   }
   if (r->too_large) {
     json_decref(in);
-    xml_error(r, TW_ERR_REQUEST_TOO_LARGE, NULL);
+    tw_sqs_query_error(r, TW_ERR_REQUEST_TOO_LARGE, NULL);
     return;
   }
   if (!tw_sqs_find_action(r->action)) {
     json_decref(in);
     char m[200];
     snprintf(m, sizeof m, "The action %s is not valid for this endpoint.", r->action);
-    xml_error(r, TW_ERR_INVALID_ACTION, m);
+    tw_sqs_query_error(r, TW_ERR_INVALID_ACTION, m);
     return;
   }
   fix_shapes(in);

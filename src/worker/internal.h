@@ -11,8 +11,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "bench/hist.h"
-#include "client/http.h"
+#include "core/hist.h"
+#include "net/http.h"
 #include "worker/event.h"
 #include "worker/proc.h"
 #include "worker/worker.h"

@@ -563,6 +563,43 @@ class FreshServerTestCase(unittest.TestCase):
         self.server.cleanup()
 
 
+class FaultServerTestCase(unittest.TestCase):
+    """A new server per test with the store's test-only fault hook on
+    (TWEEDLE_TEST_FAULTS): ``fault("commit-delay-ms", 1500)`` makes every
+    commit slow, ``fault("fail-commits", 1)`` fails the next batch,
+    ``fault(name, None)`` turns one off.  The files are read before each batch."""
+
+    server_env = {}
+
+    def setUp(self):
+        self.faults = tempfile.mkdtemp(prefix="tweedle-faults-")
+        env = dict(self.server_env)
+        env["TWEEDLE_TEST_FAULTS"] = self.faults
+        self.server = Server(env=env)
+        self.server.start()
+
+    def tearDown(self):
+        if self.server.alive():
+            self.server.stop()
+        self.server.cleanup()
+        shutil.rmtree(self.faults, ignore_errors=True)
+
+    def fault(self, name, value):
+        path = os.path.join(self.faults, name)
+        if value is None:
+            if os.path.exists(path):
+                os.unlink(path)
+            return
+        with open(path, "w") as f:
+            f.write("%d\n" % value)
+
+    def set_delay(self, ms):
+        self.fault("commit-delay-ms", ms)
+
+    def fail_commits(self, n):
+        self.fault("fail-commits", n)
+
+
 def start_module_server(module_name, **kw):
     """Start a server for a test module (call from setUpModule)."""
     mod = sys.modules[module_name]

@@ -8,9 +8,6 @@ server is killed (SIGKILL) the moment the first answer of the two arrives,
 and after a restart the change must be there.
 """
 
-import os
-import shutil
-import tempfile
 import threading
 import unittest
 
@@ -22,26 +19,10 @@ COMMIT_DELAY_MS = 1500
 ALL = ["jobs:submit", "jobs:read", "jobs:update"]
 
 
-class SlowCommitGatewayTest(unittest.TestCase):
-
-    def setUp(self):
-        self.faults = tempfile.mkdtemp(prefix="tweedle-faults-")
-        self.server = h.Server(env={"TWEEDLE_TEST_FAULTS": self.faults})
-        self.server.start()
-
-    def tearDown(self):
-        if self.server.alive():
-            self.server.stop()
-        self.server.cleanup()
-        shutil.rmtree(self.faults, ignore_errors=True)
+class SlowCommitGatewayTest(h.FaultServerTestCase):
 
     def slow_commits(self, on):
-        path = os.path.join(self.faults, "commit-delay-ms")
-        if on:
-            with open(path, "w") as f:
-                f.write("%d\n" % COMMIT_DELAY_MS)
-        elif os.path.exists(path):
-            os.unlink(path)
+        self.fault("commit-delay-ms", COMMIT_DELAY_MS if on else None)
 
     def twice_then_kill(self, send):
         """Runs send() twice at once; SIGKILLs the server when the first

@@ -1,8 +1,8 @@
 /* A log-linear latency histogram in microseconds (HDR-style): exact below
  * 128 us, then 64 buckets per power of two, so any reported percentile is
  * within 1.6% of the true value. Fixed size, no allocation, mergeable. */
-#ifndef TW_BENCH_HIST_H
-#define TW_BENCH_HIST_H
+#ifndef TW_CORE_HIST_H
+#define TW_CORE_HIST_H
 #include <stdint.h>
 
 #define TW_HIST_BUCKETS (128 + 58 * 64)

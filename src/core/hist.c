@@ -1,4 +1,4 @@
-#include "bench/hist.h"
+#include "core/hist.h"
 
 #include <string.h>
 
@@ -10,7 +10,7 @@ void tw_hist_reset(tw_hist *h) {
 static unsigned bucket_of(uint64_t v) {
   if (v < 128) return (unsigned)v;
   unsigned msb = 63u - (unsigned)__builtin_clzll(v); /* >= 7 */
-  unsigned shift = msb - 6;                           /* keeps 7 significant bits */
+  unsigned shift = msb - 6;                          /* keeps 7 significant bits */
   unsigned idx = 128 + (shift - 1) * 64 + (unsigned)((v >> shift) - 64);
   return idx < TW_HIST_BUCKETS ? idx : TW_HIST_BUCKETS - 1;
 }

@@ -1,18 +1,18 @@
-/* A small blocking HTTP/1.1 client for tweedle's own tools (worker, pipeline,
- * send/receive): one keep-alive connection per tw_http, plain TCP or TLS
- * (OpenSSL, system CA store or $AWS_CA_BUNDLE), bodies from memory or streamed
- * from a file descriptor, responses buffered (with a cap) or streamed to a file
- * descriptor, so objects of any size pass in constant memory.
+/* The HTTP client of tweedle's own outbound side (worker, pipeline, send/receive,
+ * the gateway's authorizer, the `apikey` CLI): a small blocking HTTP/1.1 client,
+ * one keep-alive connection per tw_http, plain TCP or TLS (OpenSSL, system CA
+ * store or $AWS_CA_BUNDLE), bodies from memory or streamed from a file
+ * descriptor, responses buffered (with a cap) or streamed to a file descriptor,
+ * so objects of any size pass in constant memory.
  *
  * A tw_http is used by one thread at a time. tw_http_cancel lets another
  * thread abort a call in progress (e.g. a 20-second long poll at shutdown).
  *
- * Why not src/bench/http_client.c: that is a non-blocking epoll engine built for
- * load generation (borrowed repeating bodies, bodies dropped in the kernel);
- * the tools here make one synchronous call at a time and stream files, which a
- * blocking client does in a fraction of the code. */
-#ifndef TW_CLIENT_HTTP_H
-#define TW_CLIENT_HTTP_H
+ * The load generator (src/bench/) has its own non-blocking epoll client: it
+ * drives thousands of connections and drops bodies in the kernel, which is not
+ * what a tool making one call at a time wants. */
+#ifndef TW_NET_HTTP_H
+#define TW_NET_HTTP_H
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +31,8 @@ typedef struct {
 
 /* Parses s. Returns 0, or -1 with a message in err. */
 int tw_url_parse(const char *s, tw_url *u, char *err, size_t errlen);
+/* Checks that u's host resolves (a start-up check). 0, or -1 with err. */
+int tw_url_resolve(const tw_url *u, char *err, size_t errlen);
 
 /* Lets one thread abort another's call: tw_http_cancel_fire() shuts the socket
  * of the call in progress (and of any later call using this token) down; the
@@ -73,6 +75,9 @@ typedef struct {
   size_t resp_cap;
   int resp_fd;
   tw_http_cancel *cancel; /* optional */
+  /* Milliseconds the whole call may take, name resolution aside (0: no limit
+   * beyond the per-read timeout of tw_http_set_timeout). */
+  int timeout_ms;
 } tw_http_req;
 
 typedef struct {
