@@ -78,6 +78,20 @@ uint64_t tw_store_kv_put(tw_store *s, const char *key, const char *value); /* va
 /* A ticket for "everything appended so far", to wait on without adding work. */
 uint64_t tw_store_ticket(tw_store *s);
 
+/* --- repositories -------------------------------------------------------------
+ * What a service keeps beyond the queue engine's rows goes through a typed
+ * repository: a header src/store/<repo>.h with the row structs and a struct of
+ * function pointers (tw_<repo>_repo), returned by tw_store_<repo>(store); each
+ * backend fills one (src/store/sqlite/<repo>.c today, PostgreSQL next).
+ *   - writes append to the open batch and return its ticket (as the calls
+ *     above); callers that need several writes in one batch hold the store;
+ *   - reads see committed data only, on the calling thread;
+ *   - rows come back in caller-owned structs with a matching _free, or through
+ *     a callback per row for listings;
+ *   - no SQL, no sqlite3 type, crosses the interface.
+ * Only the SQLite backend's files may use the two helpers below; they go
+ * private (src/store/sqlite/) once every service calls repositories. */
+
 /* Any statement, for metadata kept only in SQL (S3). `sql` must be a string
  * literal: the writer caches its prepared statement by address. */
 typedef enum { TW_SQL_NULL, TW_SQL_INT, TW_SQL_TEXT, TW_SQL_BLOB } tw_sql_type;
