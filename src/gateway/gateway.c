@@ -413,10 +413,29 @@ void tw_gw_json_after_commit(tw_request *r, uint64_t ticket, int status, json_t 
 
 /* --- routing ------------------------------------------------------------------------------ */
 
+/* The gateway's routes as data: the path under /_/api/v1 ("{id}" one
+ * segment; a trailing "/..." the rest, handled by the route), the methods it
+ * takes (405 with Allow otherwise; NULL: the route checks), and who may call
+ * it (admin: SigV4 by a server credential only). The log names a request by
+ * its method and pattern ("POST /jobs/{id}/start"). */
 typedef struct {
+  const char *pattern;
   route_id id;
-  const char *allow; /* methods, for 405's Allow header */
-  const char *sub;
+  const char *allow;
+  int admin;
+} gw_route;
+
+static const gw_route routes[] = {
+    {"/presign", RT_PRESIGN, "POST", 0},
+    {"/apikeys", RT_APIKEYS, "GET, POST", 1},
+    {"/apikeys/{id}", RT_APIKEY, "GET, DELETE", 1},
+    {"/access-log", RT_ACCESS_LOG, "GET", 1},
+    {"/jobs/...", RT_JOBS, NULL, 0},
+};
+
+typedef struct {
+  const gw_route *route; /* NULL: no such route */
+  const char *sub;       /* what follows the fixed part: "/ID" or "/ID/start" */
 } route_match;
 
 static int method_in(const char *m, const char *list) {
@@ -430,28 +449,30 @@ static int method_in(const char *m, const char *list) {
   return 0;
 }
 
+/* p: the path after /_/api/v1. Names the request in `action`. */
 static route_match match_route(const char *path, char *action, size_t alen, const char *method) {
-  route_match m = {RT_NONE, "", ""};
+  route_match m = {NULL, ""};
   const char *p = path + strlen(TW_GW_PREFIX);
-  if (!strcmp(p, "/presign")) {
-    m = (route_match){RT_PRESIGN, "POST", ""};
-    snprintf(action, alen, "%s /presign", method);
-  } else if (!strcmp(p, "/apikeys")) {
-    m = (route_match){RT_APIKEYS, "GET, POST", ""};
-    snprintf(action, alen, "%s /apikeys", method);
-  } else if (!strncmp(p, "/apikeys/", 9) && p[9] && !strchr(p + 9, '/')) {
-    m = (route_match){RT_APIKEY, "GET, DELETE", p + 8};
-    snprintf(action, alen, "%s /apikeys/{id}", method);
-  } else if (!strcmp(p, "/access-log")) {
-    m = (route_match){RT_ACCESS_LOG, "GET", ""};
-    snprintf(action, alen, "%s /access-log", method);
-  } else if (!strcmp(p, "/jobs") || !strncmp(p, "/jobs/", 6)) {
-    m = (route_match){RT_JOBS, NULL, p + 5};
-    /* "/jobs/ID/start" -> "/jobs/{id}/start" */
-    const char *rest = m.sub[0] ? strchr(m.sub + 1, '/') : NULL;
-    snprintf(action, alen, "%s /jobs%s%.30s", method, m.sub[0] ? "/{id}" : "", rest ? rest : "");
-  } else {
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !m.route; i++) {
+    const char *pat = routes[i].pattern;
+    const char *brace = strstr(pat, "/{id}"), *rest = strstr(pat, "/...");
+    size_t fixed = brace ? (size_t)(brace - pat) : rest ? (size_t)(rest - pat) : strlen(pat);
+    if (strncmp(p, pat, fixed)) continue;
+    const char *tail = p + fixed;
+    if (brace ? tail[0] == '/' && tail[1] && !strchr(tail + 1, '/')
+              : rest ? !*tail || *tail == '/' : !*tail) {
+      m.route = &routes[i];
+      m.sub = tail;
+    }
+  }
+  if (!m.route) {
     snprintf(action, alen, "%s %.50s", method, p);
+  } else if (m.route->id == RT_JOBS) {
+    /* "/jobs/ID/start" -> "/jobs/{id}/start" */
+    const char *verb = m.sub[0] ? strchr(m.sub + 1, '/') : NULL;
+    snprintf(action, alen, "%s /jobs%s%.30s", method, m.sub[0] ? "/{id}" : "", verb ? verb : "");
+  } else {
+    snprintf(action, alen, "%s %s", method, m.route->pattern);
   }
   return m;
 }
@@ -594,24 +615,25 @@ static void gateway_serve(tw_request *r) {
     tw_gw_error(r, TW_ERR_REQUEST_TOO_LARGE, "The request body is larger than 1048576 bytes.");
     return;
   }
-  if (m.id == RT_NONE) {
+  if (!m.route) {
     char msg[300];
     snprintf(msg, sizeof msg, "No such route: %s %.200s.", r->method, r->path);
     tw_gw_error(r, TW_ERR_NOT_FOUND, msg);
     return;
   }
-  if (tw_gw_cors_preflight(r, m.allow ? m.allow : "GET, POST")) return;
-  if (m.allow && !method_in(r->method, m.allow)) {
+  const char *allow = m.route->allow;
+  if (tw_gw_cors_preflight(r, allow ? allow : "GET, POST")) return;
+  if (allow && !method_in(r->method, allow)) {
     char msg[200];
     snprintf(msg, sizeof msg, "The method %s is not allowed here (allowed: %s).", r->method,
-             m.allow);
+             allow);
     tw_gw_error(r, TW_ERR_METHOD_NOT_ALLOWED, msg);
-    tw_req_add_header(r, "Allow", m.allow);
+    tw_req_add_header(r, "Allow", allow);
     return;
   }
-  if (m.id == RT_APIKEYS || m.id == RT_APIKEY || m.id == RT_ACCESS_LOG) {
+  if (m.route->admin) {
     if (admin_auth(r)) return;
-    if (m.id == RT_ACCESS_LOG)
+    if (m.route->id == RT_ACCESS_LOG)
       tw_gw_alog_serve(r);
     else
       tw_gw_apikeys_serve(r, m.sub);
@@ -622,7 +644,7 @@ static void gateway_serve(tw_request *r) {
     tw_gw_error(r, TW_ERR_INTERNAL, "Out of memory.");
     return;
   }
-  x->route = m.id;
+  x->route = m.route->id;
   x->sub = m.sub;
   const char *auth = tw_req_header(r, "Authorization");
   int presigned = strstr(r->query, "X-Amz-Algorithm=") != NULL;

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "s3/s3_internal.h"
+#include "s3/s3_ops.h"
 
 #define XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 
@@ -332,58 +333,6 @@ static void run_handler(tw_request *r) {
   x->handler(r, x);
 }
 
-static void not_implemented(tw_request *r, s3_ctx *x) {
-  tw_s3_error(r, x, TW_ERR_S3_NOT_IMPLEMENTED, NULL);
-}
-
-static s3_handler pick(tw_request *r, s3_ctx *x) {
-  const char *m = r->method;
-  int get = !strcmp(m, "GET"), put = !strcmp(m, "PUT"), head = !strcmp(m, "HEAD"),
-      del = !strcmp(m, "DELETE"), post = !strcmp(m, "POST");
-  if (!x->bucket) return get ? tw_s3_list_buckets : NULL;
-  if (!x->key) {
-    if (json_object_get(x->q, "cors"))
-      return put ? tw_s3_put_cors : get ? tw_s3_get_cors : del ? tw_s3_delete_cors : NULL;
-    if (json_object_get(x->q, "lifecycle"))
-      return put ? tw_s3_put_lifecycle : get ? tw_s3_get_lifecycle : del ? tw_s3_delete_lifecycle : NULL;
-    if (json_object_get(x->q, "notification"))
-      return put ? tw_s3_put_notification : get ? tw_s3_get_notification : NULL;
-    if (json_object_get(x->q, "location")) return get ? tw_s3_get_bucket_location : NULL;
-    if (json_object_get(x->q, "delete")) return post ? tw_s3_delete_objects : NULL;
-    if (json_object_get(x->q, "uploads")) return get ? tw_s3_list_uploads : NULL;
-    static const char *unsupported[] = {"policy", "tagging",
-                                        "versioning", "acl", "website", "logging",
-                                        "encryption", "replication", "object-lock", NULL};
-    for (int i = 0; unsupported[i]; i++)
-      if (json_object_get(x->q, unsupported[i])) return not_implemented;
-    if (put) return tw_s3_create_bucket;
-    if (head) return tw_s3_head_bucket;
-    if (del) return tw_s3_delete_bucket;
-    if (get) return tw_s3_list_objects;
-    return NULL;
-  }
-  if (json_object_get(x->q, "uploads")) return post ? tw_s3_create_multipart : NULL;
-  if (json_object_get(x->q, "uploadId")) {
-    if (put)
-      return tw_req_header(r, "x-amz-copy-source") ? tw_s3_upload_part_copy : tw_s3_upload_part;
-    if (post) return tw_s3_complete_multipart;
-    if (del) return tw_s3_abort_multipart;
-    if (get) return tw_s3_list_parts;
-    return NULL;
-  }
-  if (json_object_get(x->q, "tagging"))
-    return put ? tw_s3_put_object_tagging
-               : get ? tw_s3_get_object_tagging : del ? tw_s3_delete_object_tagging : NULL;
-  if (json_object_get(x->q, "acl") ||
-      json_object_get(x->q, "retention") || json_object_get(x->q, "legal-hold") ||
-      json_object_get(x->q, "attributes"))
-    return not_implemented;
-  if (put) return tw_req_header(r, "x-amz-copy-source") ? tw_s3_copy_object : tw_s3_put_object;
-  if (get || head) return tw_s3_get_object;
-  if (del) return tw_s3_delete_object;
-  return NULL;
-}
-
 tw_s3 *tw_s3_open(tw_store *store, tw_sqs *sqs, tw_credentials *creds, const tw_config *cfg,
                   char *err, size_t errlen) {
   if (tw_blobs_init(cfg->data_dir)) {
@@ -450,15 +399,17 @@ static void s3_begin(tw_request *r) {
       x->key_len = klen;
     }
   }
-  snprintf(r->action, sizeof r->action, "s3:%s", r->method);
+  snprintf(r->action, sizeof r->action, "s3:%s", r->method); /* until the operation is known */
   /* Browsers' preflights and POST-policy forms carry no SigV4/SigV2 request
    * signature: the bucket's CORS rules and the signed policy decide. */
   if (!strcmp(r->method, "OPTIONS")) {
+    snprintf(r->action, sizeof r->action, "%s", tw_s3_op_preflight.name);
     x->handler = tw_s3_cors_preflight;
     r->on_done = run_handler;
     return;
   }
   if (tw_s3_is_post_upload(r, x)) {
+    snprintf(r->action, sizeof r->action, "%s", tw_s3_op_post_object.name);
     x->handler = tw_s3_post_object;
     r->on_done = run_handler;
     r->on_body = tw_s3_post_body;
@@ -477,13 +428,15 @@ static void s3_begin(tw_request *r) {
     tw_s3_error_key(r, x, TW_ERR_S3_KEY_TOO_LONG, NULL, extra);
     return;
   }
-  x->handler = pick(r, x);
-  if (!x->handler) {
+  const s3_op *op = tw_s3_find_op(r, x);
+  if (!op) {
     tw_s3_error(r, x, TW_ERR_S3_METHOD_NOT_ALLOWED, NULL);
     return;
   }
+  snprintf(r->action, sizeof r->action, "%s", op->name);
+  x->handler = op->fn;
   r->on_done = run_handler;
-  if (x->handler == tw_s3_put_object || x->handler == tw_s3_upload_part) {
+  if (op->flags & S3_OP_STREAMS_BODY) {
     r->on_body = tw_s3_put_body;
     if (tw_s3_put_body(r, NULL, 0)) return; /* checks before the body: may answer now */
   }

@@ -5,6 +5,7 @@ read as SQS or S3; errors the HTTP layer decides (shutting down, body too
 large) come in the protocol of the service that owns the request."""
 
 import socket
+import time
 import unittest
 
 import boto3
@@ -82,6 +83,30 @@ class RegistryTest(unittest.TestCase):
         self.assertEqual(s3c.get_object(Bucket=b, Key="k")["Body"].read(), b"v")
         r = h.raw_request(SERVER, "GET", "/_/health", sign=False)
         self.assertEqual(r.status, 200)
+
+    def test_log_lines_name_the_operation(self):
+        s3c = s.s3_client(SERVER)
+        b = s.unique_bucket("ops")
+        s3c.create_bucket(Bucket=b)
+        s3c.put_object(Bucket=b, Key="a/b", Body=b"x")
+        s3c.list_objects_v2(Bucket=b, Prefix="a/")
+        s3c.copy_object(Bucket=b, Key="c", CopySource={"Bucket": b, "Key": "a/b"})
+        s3c.head_object(Bucket=b, Key="c")
+        sqs = SERVER.client()
+        url = sqs.create_queue(QueueName=h.unique("ops"))["QueueUrl"]
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "m"}])
+        deadline = time.monotonic() + 5
+        want = ["CreateBucket", "PutObject", "ListObjectsV2", "CopyObject", "HeadObject",
+                "CreateQueue", "SendMessageBatch"]
+        while True:
+            with open(SERVER.log_path, "rb") as f:
+                log = f.read().decode("utf-8", "replace")
+            missing = [w for w in want if (" %s " % w) not in log]
+            if not missing or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(missing, [], "operations not named in the request log")
+        self.assertNotIn(" s3:PUT ", log)
 
     def test_oversize_body_error_in_the_services_protocol(self):
         # announcing a 9 MiB body with Expect: 100-continue gets the error at once
