@@ -97,6 +97,15 @@ static void unclaimed(tw_request *r, const char *what) {
   tw_req_respond_owned(r, 400, query ? "text/xml" : "application/xml", body, len);
 }
 
+/* The store's writer reports each batch: requests waiting for it are woken
+ * (with the failure, if it failed), and on a failure the engines that keep
+ * state in memory take it back from the store. */
+static void on_commit(void *ud, uint64_t committed, int ok) {
+  tw_app *app = ud;
+  if (!ok && app->sqs) tw_sqs_commit_failed(app->sqs);
+  tw_http_on_commit(NULL, committed, ok);
+}
+
 /* Order matters only among the services' own rules (claims): S3 takes
  * whatever is left, so it comes last. */
 static int register_services(tw_app *app) {
@@ -146,7 +155,7 @@ int tw_serve(tw_config *cfg) {
   if (!app->sqs) goto fail;
   app->s3 = tw_s3_open(app->store, app->sqs, &app->creds, cfg, err, sizeof err);
   if (!app->s3) goto fail;
-  if (tw_store_start(app->store, tw_http_on_commit, app)) {
+  if (tw_store_start(app->store, on_commit, app)) {
     snprintf(err, sizeof err, "cannot start the store writer");
     goto fail;
   }

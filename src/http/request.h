@@ -47,7 +47,8 @@ struct tw_request {
   /* parking */
   pthread_mutex_t mu;
   int suspended, woken;
-  uint64_t commit_ticket;
+  uint64_t commit_ticket; /* the batch it waits for */
+  uint64_t own_ticket;    /* the batch that holds its own change (0: none) */
   tw_request *cw_prev, *cw_next;
   int in_commit_list;
   int commit_failed; /* the store could not make this request's change durable */
@@ -83,8 +84,15 @@ void tw_req_wake(tw_request *r);
 /* 1 when the client has closed its side (checked on a woken long poll, so no
  * message is handed to a consumer that is gone). */
 int tw_req_peer_closed(tw_request *r);
-/* Parks the request until the store has committed `ticket`, then runs `then`. */
+/* Parks the request until the store has committed `ticket`, then runs `then`;
+ * r->commit_failed tells whether that batch (the request's change) failed. */
 void tw_req_after_commit(tw_request *r, uint64_t ticket, void (*then)(tw_request *r));
+/* The same for a request whose answer also reports state it saw: waits for
+ * both batches, but only the failure of `own` (its change; 0: none) fails it.
+ * A failed batch that held only the state seen does not: the engines reload
+ * from the store before serving on (so what was seen after is durable). */
+void tw_req_after_commits(tw_request *r, uint64_t own, uint64_t seen,
+                          void (*then)(tw_request *r));
 /* scheme://host[:port] for URLs handed back to this client. */
 void tw_req_base_url(const tw_request *r, char *out, size_t n);
 

@@ -34,7 +34,12 @@ struct tw_http {
 static pthread_mutex_t g_cw_mu = PTHREAD_MUTEX_INITIALIZER;
 static tw_request *g_cw_head;
 static uint64_t g_committed;
-static uint64_t g_last_failed; /* the newest batch whose commit failed */
+/* The newest batches whose commit failed: a request that appended to one of
+ * them but asks to wait only after it ended must still hear the failure. */
+#define FAILED_RING 256
+static uint64_t g_failed[FAILED_RING];
+
+static int batch_failed(uint64_t t) { return t && g_failed[t % FAILED_RING] == t; }
 
 /* --- request helpers ------------------------------------------------------- */
 
@@ -174,16 +179,18 @@ static void cw_unlink(tw_request *r) {
   r->in_commit_list = 0;
 }
 
-void tw_req_after_commit(tw_request *r, uint64_t ticket, void (*then)(tw_request *r)) {
+void tw_req_after_commits(tw_request *r, uint64_t own, uint64_t seen,
+                          void (*then)(tw_request *r)) {
+  uint64_t ticket = own > seen ? own : seen;
   pthread_mutex_lock(&g_cw_mu);
+  if (own && own <= g_committed && batch_failed(own)) r->commit_failed = 1;
   if (ticket <= g_committed) {
-    /* a batch that failed just before this request asked to wait for it */
-    if (ticket == g_last_failed) r->commit_failed = 1;
     pthread_mutex_unlock(&g_cw_mu);
     then(r);
     return;
   }
   r->commit_ticket = ticket;
+  r->own_ticket = own;
   r->resume = then;
   r->cw_prev = NULL;
   r->cw_next = g_cw_head;
@@ -197,17 +204,21 @@ void tw_req_after_commit(tw_request *r, uint64_t ticket, void (*then)(tw_request
   }
 }
 
+void tw_req_after_commit(tw_request *r, uint64_t ticket, void (*then)(tw_request *r)) {
+  tw_req_after_commits(r, ticket, 0, then);
+}
+
 void tw_http_on_commit(void *ud, uint64_t committed, int ok) {
   (void)ud;
   pthread_mutex_lock(&g_cw_mu);
   if (committed > g_committed) g_committed = committed;
-  if (!ok) g_last_failed = committed;
+  if (!ok) g_failed[committed % FAILED_RING] = committed;
   for (tw_request *r = g_cw_head; r;) {
     tw_request *n = r->cw_next;
+    /* its change is not on disk: the client must not hear OK */
+    if (!ok && r->own_ticket == committed) r->commit_failed = 1;
     if (r->commit_ticket <= g_committed) {
       cw_unlink(r);
-      /* its change is not on disk: the client must not hear OK */
-      if (!ok && r->commit_ticket == committed) r->commit_failed = 1;
       tw_req_wake(r);
     }
     r = n;

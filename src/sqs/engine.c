@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/crypto.h"
@@ -820,8 +821,9 @@ tw_sqs *tw_sqs_open(tw_store *store, const char *region, const char *account, ch
   return s;
 }
 
-void tw_sqs_close(tw_sqs *s) {
-  if (!s) return;
+/* Frees every queue, message and move task (not the lock, the ticker, the
+ * names deleted recently). */
+static void free_state(tw_sqs *s) {
   while (s->queues_head) {
     tw_queue *q = s->queues_head;
     s->queues_head = q->next;
@@ -847,10 +849,57 @@ void tw_sqs_close(tw_sqs *s) {
     }
     queue_free(q);
   }
+  s->queues_tail = NULL;
   tw_map_free(&s->queues_by_name);
-  tw_map_free(&s->deleted_names);
   tw_u64map_free(&s->msgs);
   free(s->tasks);
+  s->tasks = NULL;
+  s->ntasks = s->cap_tasks = 0;
+}
+
+/* A commit failed: what it held is not on disk, yet memory shows it (a send,
+ * a delete, a receive count, an event of an object that does not exist).
+ * Memory becomes the store's state again: everything appended so far is let
+ * commit first (it was derived from the memory about to go), parked receives
+ * leave their queues (they run again on the new state), then queues and
+ * messages are reloaded from the committed rows. Lock held: no request sees
+ * the state in between. */
+static void resync(tw_sqs *s) {
+  atomic_store(&s->resync, 0);
+  uint64_t t = tw_store_ticket(s->store);
+  int64_t until = tw_mono_ms() + 30000;
+  while (tw_store_committed(s->store) < t && tw_mono_ms() < until) usleep(1000);
+  for (tw_queue *q = s->queues_head; q; q = q->next)
+    while (q->waiters_head) tw_sqs_wake(s, q, 1);
+  uint64_t next_seq = s->next_seq;
+  free_state(s);
+  tw_map_init(&s->queues_by_name);
+  tw_u64map_init(&s->msgs);
+  tw_store_loader ld = {load_queue, load_message, load_dedup, load_kv};
+  if (tw_store_load(s->store, &ld, s)) tw_error("sqs: reloading the queue state failed");
+  if (s->next_seq < next_seq) s->next_seq = next_seq; /* numbers handed out stay used */
+  s->seq_reserved = s->next_seq; /* the failed batch may have held the last reservation */
+  size_t nq = 0;
+  for (tw_queue *q = s->queues_head; q; q = q->next) nq++;
+  tw_warn("sqs: a commit failed: queue state reloaded from the store (%zu queues, %zu messages)",
+          nq, s->msgs.count);
+}
+
+void tw_sqs_commit_failed(tw_sqs *s) {
+  /* called on the store's writer thread: no engine lock here (a reload holds
+   * it while it waits for the writer); the ticker picks the flag up */
+  atomic_store(&s->resync, 1);
+  pthread_cond_signal(&s->tick_cv);
+}
+
+void tw_sqs_resync_if_needed(tw_sqs *s) {
+  if (atomic_load(&s->resync)) resync(s);
+}
+
+void tw_sqs_close(tw_sqs *s) {
+  if (!s) return;
+  free_state(s);
+  tw_map_free(&s->deleted_names);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->tick_cv);
   free(s);

@@ -194,6 +194,7 @@ static void *ticker_main(void *arg) {
     }
     pthread_cond_timedwait(&s->tick_cv, &s->mu, &ts);
     if (s->stop) break;
+    tw_sqs_resync_if_needed(s);
     double now = tw_mono_sec();
     tick(s, now - last);
     last = now;

@@ -30,7 +30,8 @@ typedef struct {
   char base_url[512];   /* scheme://host[:port] that queue URLs are built on */
   const char *path;     /* request path: a queue URL path names the queue */
   const char *principal; /* the access key that signed: SenderId */
-  uint64_t ticket;      /* store batch the answer must wait for; 0: none */
+  uint64_t ticket;      /* store batch holding the call's own changes; 0: none */
+  uint64_t seen_ticket; /* store batch as new as the state the answer reports */
   /* long polling (ReceiveMessage): set when nothing was available yet */
   int wants_wait;
   int64_t deadline_mono_ms;
@@ -48,6 +49,9 @@ tw_sqs *tw_sqs_open(tw_store *store, const char *region, const char *account, ch
 int tw_sqs_start(tw_sqs *s);
 /* Wakes every parked receive (they answer at once) and stops the ticker. */
 void tw_sqs_stop(tw_sqs *s);
+/* The store could not commit a batch (called on its writer thread): the
+ * engine reloads its state from the store before serving on. */
+void tw_sqs_commit_failed(tw_sqs *s);
 void tw_sqs_close(tw_sqs *s);
 
 /* For other parts of tweedle that put messages on queues (S3 event

@@ -72,8 +72,8 @@ void tw_sqs_http_run(tw_request *r) {
     if (tw_sqs_park(r->app->sqs, &x->call, &x->waiter) == 0 && tw_req_suspend(r)) return;
     r->resume = NULL;
   }
-  if (x->call.ticket)
-    tw_req_after_commit(r, x->call.ticket, finish);
+  if (x->call.ticket || x->call.seen_ticket)
+    tw_req_after_commits(r, x->call.ticket, x->call.seen_ticket, finish);
   else
     x->render(r);
 }

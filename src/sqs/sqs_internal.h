@@ -4,6 +4,7 @@
 #define TW_SQS_INTERNAL_H
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "core/map.h"
@@ -127,9 +128,12 @@ struct tw_sqs {
   pthread_t ticker;
   pthread_cond_t tick_cv;
   int stop;
+  atomic_int resync; /* a commit failed: reload from the store (tw_sqs_commit_failed) */
 };
 
 /* engine.c (parked receives and the ticker: engine_ticker.c) */
+/* Reloads the state from the store if a commit failed since (lock held). */
+void tw_sqs_resync_if_needed(tw_sqs *s);
 tw_queue *tw_sqs_queue_by_name(tw_sqs *s, const char *name);
 tw_queue *tw_sqs_queue_by_id(tw_sqs *s, int64_t id);
 tw_queue *tw_sqs_queue_by_arn(tw_sqs *s, const char *arn);

@@ -25,6 +25,11 @@ const tw_sqs_action *tw_sqs_find_action(const char *name) {
 }
 
 void tw_sqs_execute(tw_sqs_call *c) {
+  if (atomic_load(&c->sqs->resync)) { /* a commit failed: memory is reloaded first */
+    pthread_mutex_lock(&c->sqs->mu);
+    tw_sqs_resync_if_needed(c->sqs);
+    pthread_mutex_unlock(&c->sqs->mu);
+  }
   c->runs++;
   c->wants_wait = 0;
   const tw_sqs_action *a = tw_sqs_find_action(c->action);
@@ -46,10 +51,7 @@ void tw_sqs_execute(tw_sqs_call *c) {
    * just made in memory and the store has not committed yet. The answer waits
    * for everything appended so far: the state it saw is then on disk. Taken
    * after the handler ran, so every change it observed is already appended. */
-  if (!c->wants_wait) {
-    uint64_t t = tw_store_ticket(c->sqs->store);
-    if (t > c->ticket) c->ticket = t;
-  }
+  if (!c->wants_wait) c->seen_ticket = tw_store_ticket(c->sqs->store);
 }
 
 /* --- tasks ---------------------------------------------------------------- */

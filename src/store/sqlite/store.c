@@ -217,7 +217,13 @@ static const char *col_text(sqlite3_stmt *st, int i) {
 int tw_store_load(tw_store *s, const tw_store_loader *ld, void *ud) {
   sqlite3_stmt *st = NULL;
   int rc = -1;
-  if (sqlite3_prepare_v2(s->db,
+  /* Before the writer starts: its connection. After (a reload once a commit
+   * failed): this thread's reader, in one read transaction, so the queues,
+   * messages and settings come from the same committed state. */
+  sqlite3 *db = s->started ? tw_store_reader(s) : s->db;
+  if (!db) return -1;
+  if (s->started && sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) return -1;
+  if (sqlite3_prepare_v2(db,
                          "SELECT id,name,fifo,created,modified,attrs,tags,policy,fifo_seqno,"
                          "last_purge_ms FROM queues ORDER BY id",
                          -1, &st, NULL) != SQLITE_OK)
@@ -238,7 +244,7 @@ int tw_store_load(tw_store *s, const tw_store_loader *ld, void *ud) {
     if (ld->queue) ld->queue(ud, &r);
   }
   sqlite3_finalize(st);
-  if (sqlite3_prepare_v2(s->db,
+  if (sqlite3_prepare_v2(db,
                          "SELECT seq,queue_id,msg_id,body,attrs,sys,sent_ms,visible_at_ms,"
                          "first_receive_ms,receive_count,nonce,group_id,dedup_id,sender_id,"
                          "source_arn,seqno FROM messages ORDER BY seq",
@@ -267,7 +273,7 @@ int tw_store_load(tw_store *s, const tw_store_loader *ld, void *ud) {
     if (ld->message) ld->message(ud, &r);
   }
   sqlite3_finalize(st);
-  if (sqlite3_prepare_v2(s->db, "SELECT queue_id,key,msg_id,seqno,expires_ms FROM dedup", -1, &st,
+  if (sqlite3_prepare_v2(db, "SELECT queue_id,key,msg_id,seqno,expires_ms FROM dedup", -1, &st,
                          NULL) != SQLITE_OK)
     goto done;
   while (sqlite3_step(st) == SQLITE_ROW)
@@ -275,7 +281,7 @@ int tw_store_load(tw_store *s, const tw_store_loader *ld, void *ud) {
       ld->dedup(ud, sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2),
                 (uint64_t)sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4));
   sqlite3_finalize(st);
-  if (sqlite3_prepare_v2(s->db, "SELECT key,value FROM kv ORDER BY key", -1, &st, NULL) !=
+  if (sqlite3_prepare_v2(db, "SELECT key,value FROM kv ORDER BY key", -1, &st, NULL) !=
       SQLITE_OK)
     goto done;
   while (sqlite3_step(st) == SQLITE_ROW)
@@ -283,7 +289,8 @@ int tw_store_load(tw_store *s, const tw_store_loader *ld, void *ud) {
   rc = 0;
 done:
   sqlite3_finalize(st);
-  if (rc) tw_error("store: load failed: %s", sqlite3_errmsg(s->db));
+  if (rc) tw_error("store: load failed: %s", sqlite3_errmsg(db));
+  if (s->started) sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
   return rc;
 }
 
