@@ -27,6 +27,7 @@
   X(INVALID_PARAMETER_COMBINATION, 400, "InvalidParameterCombination", "InvalidParameterCombination", "InvalidParameterCombination", 1, "Two or more parameters cannot be used together.") \
   X(INVALID_QUERY_PARAMETER, 400, "InvalidQueryParameter", "InvalidQueryParameter", "InvalidQueryParameter", 1, "The AWS query string is malformed or does not adhere to AWS standards.") \
   X(REQUEST_TOO_LARGE, 413, "RequestEntityTooLarge", "RequestEntityTooLarge", "RequestEntityTooLarge", 1, "Request body is too large.") \
+  X(HEADERS_TOO_LARGE, 400, "RequestHeaderSectionTooLarge", "RequestHeaderSectionTooLarge", "RequestHeaderSectionTooLarge", 1, "Your request header section exceeds the maximum allowed size.") \
   X(INVALID_ADDRESS, 404, "InvalidAddress", "InvalidAddress", "InvalidAddress", 1, "The address is not valid for this endpoint.") \
   X(NOT_FOUND, 404, "NotFound", "NotFound", "NotFound", 1, "Not Found") \
   X(METHOD_NOT_ALLOWED, 405, "MethodNotAllowed", "MethodNotAllowed", "MethodNotAllowed", 1, "The specified method is not allowed against this resource.") \

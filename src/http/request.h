@@ -27,6 +27,7 @@ struct tw_request {
   char *query; /* raw query without '?', "" when none */
   tw_kv *headers;
   size_t nheaders;
+  int too_many_headers; /* more than the server takes: refused in begin */
   tw_buf body; /* the body, for handlers that take it whole (SQS, XML requests) */
   int too_large;
   /* How the body is taken in, chosen from the headers by the service's begin:

@@ -19,6 +19,7 @@
 #include "http/request.h"
 
 #define MAX_BODY (8u << 20) /* protocol bodies (SQS JSON/query): 1 MiB payload, encoded */
+#define MAX_HEADERS 150     /* a request with more is refused, whatever their size */
 
 struct tw_http {
   struct MHD_Daemon *daemon;
@@ -249,6 +250,10 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
                                       const char *value) {
   (void)kind;
   tw_request *r = cls;
+  if (r->nheaders >= MAX_HEADERS) {
+    r->too_many_headers = 1;
+    return MHD_NO;
+  }
   if ((r->nheaders & (r->nheaders - 1)) == 0 && r->nheaders >= 16) { /* full at 16, 32, ... */
     tw_kv *h = realloc(r->headers, 2 * r->nheaders * sizeof *h);
     if (!h) return MHD_NO;
@@ -312,6 +317,13 @@ static void begin(tw_request *r) {
   }
   if (atomic_load(&h->stopping)) {
     r->service->error(r, TW_ERR_SERVICE_UNAVAILABLE, "The server is shutting down.");
+    tw_req_add_header(r, "Connection", "close");
+    return;
+  }
+  if (r->too_many_headers) {
+    char msg[120];
+    snprintf(msg, sizeof msg, "A request may carry at most %d headers.", MAX_HEADERS);
+    r->service->error(r, TW_ERR_HEADERS_TOO_LARGE, msg);
     tw_req_add_header(r, "Connection", "close");
     return;
   }

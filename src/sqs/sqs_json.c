@@ -40,10 +40,12 @@ static void render(tw_request *r) {
   }
   tw_buf b;
   tw_buf_init(&b, 64u << 20);
-  if (x->call.out)
-    tw_json_write(&b, x->call.out);
-  else
-    tw_buf_puts(&b, "{}");
+  int rc = x->call.out ? tw_json_write(&b, x->call.out) : tw_buf_puts(&b, "{}");
+  if (rc || b.overflow) { /* never a truncated 200 */
+    tw_buf_free(&b);
+    tw_sqs_json_error(r, TW_ERR_INTERNAL, "The response is too large.");
+    return;
+  }
   size_t len;
   char *body = tw_buf_detach(&b, &len);
   tw_req_respond_owned(r, 200, JSON_CT, body, len);

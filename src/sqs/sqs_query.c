@@ -257,6 +257,11 @@ static void render(tw_request *r) {
   if (x->call.out) xml_members(&b, x->call.out, a);
   tw_buf_printf(&b, "</%sResult><ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>",
                 a, r->request_id, a);
+  if (b.overflow) { /* never a truncated 200 */
+    tw_buf_free(&b);
+    tw_sqs_query_error(r, TW_ERR_INTERNAL, "The response is too large.");
+    return;
+  }
   size_t len;
   char *body = tw_buf_detach(&b, &len);
   tw_req_respond_owned(r, 200, "text/xml", body, len);

@@ -9,6 +9,7 @@
 
 #include "core/crypto.h"
 #include "core/log.h"
+#include "store/faults.h"
 
 static int mkdir_p(const char *p) { return mkdir(p, 0700) == 0 || errno == EEXIST ? 0 : -1; }
 
@@ -39,6 +40,11 @@ int tw_blob_create(const char *data_dir, tw_blob_writer *w) {
 
 int tw_blob_write(tw_blob_writer *w, const void *p, size_t n) {
   const char *c = p;
+  if (tw_fault_take("fail-blob-writes")) {
+    errno = EIO;
+    tw_error("blobs: write failed: %s", strerror(errno));
+    return -1;
+  }
   while (n) {
     ssize_t k = write(w->fd, c, n);
     if (k < 0) {

@@ -176,3 +176,79 @@ class FailedJobCommitTest(h.FaultServerTestCase):
                          "a job message without its job (or the reverse)")
         r = g.bearer(self.server, "POST", "/jobs", key, {"type": "t", "payload": {}})
         self.assertEqual(r.status, 202, r)
+
+
+def blob_files(data_dir):
+    """Body files under DATA/blobs (not the temp directory)."""
+    import os
+    out = []
+    root = os.path.join(data_dir, "blobs")
+    for d in os.listdir(root):
+        if d == "tmp" or not os.path.isdir(os.path.join(root, d)):
+            continue
+        out += os.listdir(os.path.join(root, d))
+    return out
+
+
+class FailedDiskWriteTest(h.FaultServerTestCase):
+    """A body write or the file-system sync before a commit fails: the upload
+    is refused with InternalError, no object, no body file and no temp file
+    remains, and the next upload works."""
+
+    def setUp(self):
+        super().setUp()
+        self.c = s.s3_client(self.server)
+        self.b = s.unique_bucket("disk")
+        self.c.create_bucket(Bucket=self.b)
+        time.sleep(1.5)
+
+    def assertNothingLeft(self, key):
+        import os
+        with self.assertRaises(ClientError):
+            self.c.head_object(Bucket=self.b, Key=key)
+        self.assertEqual(os.listdir(os.path.join(self.server.data_dir, "blobs", "tmp")), [])
+        self.assertEqual(blob_files(self.server.data_dir), [])
+
+    def put_refused(self, fault, key):
+        self.fault(fault, 1)
+        with self.assertRaises(ClientError) as cm:
+            self.c.put_object(Bucket=self.b, Key=key, Body=b"z" * (1 << 20))
+        self.assertEqual(cm.exception.response["Error"]["Code"], "InternalError", cm.exception.response)
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 500)
+
+    def test_failed_body_write(self):
+        self.put_refused("fail-blob-writes", "w")
+        self.assertNothingLeft("w")
+        self.c.put_object(Bucket=self.b, Key="ok", Body=b"fine")
+        self.assertEqual(self.c.get_object(Bucket=self.b, Key="ok")["Body"].read(), b"fine")
+
+    def test_failed_syncfs(self):
+        self.put_refused("fail-syncfs", "f")
+        self.assertNothingLeft("f")
+        self.c.put_object(Bucket=self.b, Key="ok", Body=b"fine")
+        self.assertEqual(self.c.get_object(Bucket=self.b, Key="ok")["Body"].read(), b"fine")
+
+
+class HeaderLimitTest(h.FaultServerTestCase):
+
+    def test_too_many_headers_refused_in_the_services_protocol(self):
+        import socket
+        extra = "".join("X-H%d: v\r\n" % i for i in range(170))
+        for target, expect in ((None, b"<Code>RequestHeaderSectionTooLarge</Code>"),
+                               ("AmazonSQS.ListQueues", b"RequestHeaderSectionTooLarge")):
+            sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
+            try:
+                head = "GET /some-bucket HTTP/1.1\r\nHost: x\r\n" if not target else \
+                    "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: %s\r\nContent-Length: 0\r\n" % target
+                sock.sendall((head + extra + "\r\n").encode())
+                data = b""
+                while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < 20:
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            finally:
+                sock.close()
+            self.assertTrue(data.startswith(b"HTTP/1.1 400"), data[:200])
+            self.assertIn(expect, data)
+        self.assertEqual(h.raw_request(self.server, "GET", "/_/health", sign=False).status, 200)

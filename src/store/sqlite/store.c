@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "store/faults.h"
 #include "store/sqlite/sqlite_internal.h"
 
 typedef enum {
@@ -79,7 +80,6 @@ struct tw_store {
   size_t nreaders;
   int pending_fs_sync; /* the open batch references files written without fsync */
   sqlite3_stmt *begin, *commit, *rollback;
-  char faults_dir[1024]; /* TWEEDLE_TEST_FAULTS: test-only control files (see faults_before_commit) */
 };
 
 /* this thread's reader (see tw_store_reader) */
@@ -176,8 +176,6 @@ tw_store *tw_store_open(const char *dir, char *err, size_t errlen) {
   pthread_cond_init(&s->cv, NULL);
   s->tail = &s->head;
   s->open_batch = 1;
-  const char *faults = getenv("TWEEDLE_TEST_FAULTS");
-  if (faults && *faults) snprintf(s->faults_dir, sizeof s->faults_dir, "%s", faults);
   if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       NULL) != SQLITE_OK) {
     snprintf(err, errlen, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
@@ -467,36 +465,12 @@ static int step_once(sqlite3_stmt *st) {
   return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Test-only fault injection, on when TWEEDLE_TEST_FAULTS names a directory:
- *   commit-delay-ms  sleep this long before each commit (widens race windows)
- *   fail-commits     fail (roll back) the next N batches; the count goes down
- * The files are read before every batch, so a test can change them at any time.
- * Returns 0, or -1 when this batch must fail. */
-static long read_number(const char *path) {
-  FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  long v = -1;
-  if (fscanf(f, "%ld", &v) != 1) v = -1;
-  fclose(f);
-  return v;
-}
-
-static int faults_before_commit(tw_store *s) {
-  if (!s->faults_dir[0]) return 0;
-  char p[1100];
-  snprintf(p, sizeof p, "%s/commit-delay-ms", s->faults_dir);
-  long delay = read_number(p);
+/* Test-only faults (store/faults.h): a slow commit, a failed one. Returns 0,
+ * or -1 when this batch must fail. */
+static int faults_before_commit(void) {
+  long delay = tw_fault_value("commit-delay-ms");
   if (delay > 0) usleep((useconds_t)(delay > 60000 ? 60000 : delay) * 1000);
-  snprintf(p, sizeof p, "%s/fail-commits", s->faults_dir);
-  long n = read_number(p);
-  if (n <= 0) return 0;
-  FILE *f = fopen(p, "w");
-  if (f) {
-    fprintf(f, "%ld\n", n - 1);
-    fclose(f);
-  }
-  tw_error("store: failing this commit (test fault injection)");
-  return -1;
+  return tw_fault_take("fail-commits") ? -1 : 0;
 }
 
 static void *writer_main(void *arg) {
@@ -519,12 +493,12 @@ static void *writer_main(void *arg) {
     /* Files the batch's rows point to reach the disk before the rows do: one
      * syncfs for the whole batch instead of an fsync per file. */
     int ok = 1;
-    if (fs_sync && s->fs_sync_fd >= 0 && syncfs(s->fs_sync_fd)) {
+    if (fs_sync && s->fs_sync_fd >= 0 && (tw_fault_take("fail-syncfs") || syncfs(s->fs_sync_fd))) {
       tw_error("store: syncfs failed");
       ok = 0;
     }
     ok = ok && step_once(s->begin) == 0;
-    if (ok && faults_before_commit(s)) ok = 0;
+    if (ok && faults_before_commit()) ok = 0;
     for (op *o = batch; o && ok; o = o->next)
       if (o->kind == OP_SQL ? apply_sql(s, o) : apply(s, o)) {
         tw_error("store: write failed: %s", sqlite3_errmsg(s->db));
