@@ -103,6 +103,7 @@ static void unclaimed(tw_request *r, const char *what) {
 static void on_commit(void *ud, uint64_t committed, int ok) {
   tw_app *app = ud;
   if (!ok && app->sqs) tw_sqs_commit_failed(app->sqs);
+  if (!ok) tw_gateway_commit_failed(app);
   tw_http_on_commit(NULL, committed, ok);
 }
 

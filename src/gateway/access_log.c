@@ -4,11 +4,10 @@
  * Why the store and not a JSONL file: GET /_/api/v1/access-log filters by time
  * with an index instead of scanning files, retention is one DELETE, and the
  * log lives (and is backed up) with the rest of the state. Rows are buffered
- * and written as one statement per flush (every 200 ms, or at 2,000 rows), so
+ * and appended together per flush (every 200 ms, or at 2,000 rows), so
  * the log costs the writer thread one insert batch, not one operation per
  * request. A crash can lose the last 200 ms of log, never an acknowledged
  * change: nothing waits for the log to be durable. */
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +15,11 @@
 #include "core/clock.h"
 #include "core/json_out.h"
 #include "gateway/gateway_internal.h"
+#include "store/gw_access_log.h"
 
 #define FLUSH_ROWS 2048
 #define MAX_LIMIT 1000
-#define BATCH 32 /* rows per INSERT statement */
+#define CHUNK 64 /* rows handed to the repository at a time */
 
 typedef struct {
   int64_t time_ms, latency_us, bytes_in, bytes_out;
@@ -51,43 +51,32 @@ int tw_gw_alog_open(tw_gateway *g, double days, char *err, size_t errlen) {
   return 0;
 }
 
-static void row_vals(const alog_row *w, tw_sql_val *v) {
-  v[0] = TW_SQL_I(w->time_ms);
-  v[1] = TW_SQL_S(w->principal);
-  v[2] = TW_SQL_S(w->auth);
-  v[3] = TW_SQL_S(w->method);
-  v[4] = TW_SQL_S(w->route);
-  v[5] = TW_SQL_S(w->path);
-  v[6] = TW_SQL_I(w->status);
-  v[7] = TW_SQL_I(w->latency_us);
-  v[8] = TW_SQL_I(w->bytes_in);
-  v[9] = TW_SQL_I(w->bytes_out);
-  v[10] = TW_SQL_S(w->request_id);
-  v[11] = TW_SQL_S(w->ip);
+static void row_of(const alog_row *w, tw_gw_access_row *v) {
+  *v = (tw_gw_access_row){.time_ms = w->time_ms,
+                          .latency_us = w->latency_us,
+                          .bytes_in = w->bytes_in,
+                          .bytes_out = w->bytes_out,
+                          .status = w->status,
+                          .principal = w->principal,
+                          .auth = w->auth,
+                          .method = w->method,
+                          .route = w->route,
+                          .path = w->path,
+                          .request_id = w->request_id,
+                          .source_ip = w->ip};
 }
 
-#define COLS                                                                           \
-  "INSERT INTO access_log(time_ms,principal,auth,method,route,path,status,latency_us," \
-  "bytes_in,bytes_out,request_id,source_ip) VALUES"
-#define ROW "(?,?,?,?,?,?,?,?,?,?,?,?)"
-#define ROW4 ROW "," ROW "," ROW "," ROW
-#define ROW16 ROW4 "," ROW4 "," ROW4 "," ROW4
-
-/* Under a->mu: keeps the order of flushes the order of their tickets. Rows go
- * 32 to a statement (one prepared statement, bound once per 32 rows). */
+/* Under a->mu: keeps the order of flushes the order of their tickets. */
 static uint64_t flush_locked(tw_gw_alog *a) {
   tw_store *s = a->g->app->store;
+  const tw_gw_access_log_repo *repo = tw_store_gw_access_log(s);
   if (!a->count) return tw_store_ticket(s);
   uint64_t t = 0;
-  size_t i = 0;
-  tw_sql_val v[BATCH * 12];
-  for (; i + BATCH <= a->count; i += BATCH) {
-    for (int k = 0; k < BATCH; k++) row_vals(&a->rows[i + (size_t)k], v + 12 * k);
-    t = tw_store_exec(s, COLS ROW16 "," ROW16, v, BATCH * 12);
-  }
-  for (; i < a->count; i++) {
-    row_vals(&a->rows[i], v);
-    t = tw_store_exec(s, COLS ROW, v, 12);
+  tw_gw_access_row v[CHUNK];
+  for (size_t i = 0; i < a->count; i += CHUNK) {
+    size_t n = a->count - i < CHUNK ? a->count - i : CHUNK;
+    for (size_t k = 0; k < n; k++) row_of(&a->rows[i + k], &v[k]);
+    t = repo->append(s, v, n);
   }
   a->count = 0;
   return t;
@@ -158,11 +147,43 @@ void tw_gw_alog_tick(tw_gateway *g, int64_t now_ms) {
   if (period > 60000) period = 60000;
   if (now_ms - a->last_prune_ms < period) return;
   a->last_prune_ms = now_ms;
-  tw_sql_val v[] = {TW_SQL_I(now_ms - keep_ms)};
-  tw_store_exec(g->app->store, "DELETE FROM access_log WHERE time_ms<?", v, 1);
+  tw_store_gw_access_log(g->app->store)->prune(g->app->store, now_ms - keep_ms);
 }
 
 /* --- GET /_/api/v1/access-log?limit=&since= ------------------------------------------------ */
+
+typedef struct {
+  tw_buf b;
+  long limit, n;
+  int truncated;
+} log_page;
+
+static int write_entry(void *ud, const tw_gw_access_row *w) {
+  log_page *p = ud;
+  tw_buf *b = &p->b;
+  if (p->n == p->limit) {
+    p->truncated = 1;
+    return 1;
+  }
+  char t[32];
+  tw_gw_iso8601(w->time_ms, 1, t);
+  tw_buf_printf(b, "%s{\"time\":\"%s\"", p->n++ ? "," : "", t);
+  const char *const names[] = {"principal", "auth", "method", "route", "path"};
+  const char *const vals[] = {w->principal, w->auth, w->method, w->route, w->path};
+  for (int i = 0; i < 5; i++) {
+    tw_buf_printf(b, ",\"%s\":", names[i]);
+    tw_json_write_string(b, vals[i], strlen(vals[i]));
+  }
+  tw_buf_printf(b, ",\"status\":%d,\"latency_ms\":%.3f,\"bytes_in\":%lld,\"bytes_out\":%lld",
+                w->status, (double)w->latency_us / 1000.0, (long long)w->bytes_in,
+                (long long)w->bytes_out);
+  tw_buf_puts(b, ",\"request_id\":");
+  tw_json_write_string(b, w->request_id, strlen(w->request_id));
+  tw_buf_puts(b, ",\"source_ip\":");
+  tw_json_write_string(b, w->source_ip, strlen(w->source_ip));
+  tw_buf_putc(b, '}');
+  return 0;
+}
 
 static void read_log(tw_request *r) {
   char *lim = tw_req_query_param(r, "limit"), *since_s = tw_req_query_param(r, "since");
@@ -184,55 +205,25 @@ static void read_log(tw_request *r) {
     tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, msg);
     return;
   }
-  sqlite3_stmt *st = tw_store_read_stmt(
-      r->app->store,
-      "SELECT time_ms,principal,auth,method,route,path,status,latency_us,bytes_in,bytes_out,"
-      "request_id,source_ip FROM access_log WHERE time_ms>=? ORDER BY id DESC LIMIT ?");
-  if (!st) {
+  /* written by hand: latency_ms with three decimals, not %.17g's noise */
+  log_page p = {.limit = limit};
+  tw_buf_init(&p.b, 64u << 20);
+  tw_buf_puts(&p.b, "{\"entries\":[");
+  /* one row more than asked tells whether the page is truncated */
+  if (tw_store_gw_access_log(r->app->store)
+          ->query(r->app->store, since, limit + 1, write_entry, &p)) {
+    tw_buf_free(&p.b);
     tw_gw_error(r, TW_ERR_INTERNAL, "Cannot read the access log.");
     return;
   }
-  sqlite3_bind_int64(st, 1, since);
-  sqlite3_bind_int64(st, 2, limit + 1);
-  /* written by hand: latency_ms with three decimals, not %.17g's noise */
-  tw_buf b;
-  tw_buf_init(&b, 64u << 20);
-  tw_buf_puts(&b, "{\"entries\":[");
-  long n = 0;
-  int truncated = 0;
-  static const char *const names[] = {"principal", "auth", "method", "route", "path"};
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    if (n == limit) {
-      truncated = 1;
-      break;
-    }
-    char t[32];
-    tw_gw_iso8601(sqlite3_column_int64(st, 0), 1, t);
-    tw_buf_printf(&b, "%s{\"time\":\"%s\"", n++ ? "," : "", t);
-    for (int i = 0; i < 5; i++) {
-      const char *v = (const char *)sqlite3_column_text(st, i + 1);
-      tw_buf_printf(&b, ",\"%s\":", names[i]);
-      tw_json_write_string(&b, v ? v : "", v ? strlen(v) : 0);
-    }
-    tw_buf_printf(&b, ",\"status\":%d,\"latency_ms\":%.3f,\"bytes_in\":%lld,\"bytes_out\":%lld",
-                  sqlite3_column_int(st, 6), (double)sqlite3_column_int64(st, 7) / 1000.0,
-                  (long long)sqlite3_column_int64(st, 8), (long long)sqlite3_column_int64(st, 9));
-    for (int i = 10; i < 12; i++) {
-      const char *v = (const char *)sqlite3_column_text(st, i);
-      tw_buf_puts(&b, i == 10 ? ",\"request_id\":" : ",\"source_ip\":");
-      tw_json_write_string(&b, v ? v : "", v ? strlen(v) : 0);
-    }
-    tw_buf_putc(&b, '}');
-  }
-  tw_store_read_done(st);
-  tw_buf_printf(&b, "],\"truncated\":%s}", truncated ? "true" : "false");
-  if (b.overflow) {
-    tw_buf_free(&b);
+  tw_buf_printf(&p.b, "],\"truncated\":%s}", p.truncated ? "true" : "false");
+  if (p.b.overflow) {
+    tw_buf_free(&p.b);
     tw_gw_error(r, TW_ERR_INTERNAL, "The answer is too large.");
     return;
   }
   size_t len;
-  char *data = tw_buf_detach(&b, &len);
+  char *data = tw_buf_detach(&p.b, &len);
   tw_req_respond_owned(r, 200, "application/json", data, len);
   tw_gw_cors_headers(r);
   tw_gw_alog_note(r, 200, len);

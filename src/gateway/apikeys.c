@@ -2,16 +2,19 @@
  * a key is shown once and kept only as its SHA-256. Every key (revoked ones
  * too, so they get a precise error) lives in memory from start to shutdown,
  * found by hash on each request; the store keeps them across restarts. */
-#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/map.h"
 #include "gateway/gateway_internal.h"
+#include "store/gw_apikeys.h"
 
 #define KEY_PREFIX "twk_"
 #define MAX_KEYS 100000
@@ -33,6 +36,9 @@ struct tw_gw_keys {
   tw_map by_hash, by_id;
   gw_key **all; /* in creation order, for listings */
   size_t n, cap;
+  gw_key **retired; /* taken back after a failed commit; requests may hold them */
+  size_t nretired;
+  atomic_uint_fast64_t synced_failures; /* tw_store_failures at the last resync */
 };
 
 static gw_key *key_new(void) {
@@ -63,9 +69,30 @@ static int key_add(tw_gw_keys *ks, gw_key *k) {
   return 0;
 }
 
-static const char *col(sqlite3_stmt *st, int i) {
-  const char *v = (const char *)sqlite3_column_text(st, i);
-  return v ? v : "";
+/* One saved key, at start. */
+static int load_key(void *ud, const tw_gw_apikey_row *row) {
+  tw_gw_keys *ks = ud;
+  gw_key *k = key_new();
+  if (!k) return -1;
+  snprintf(k->id, sizeof k->id, "%s", row->id);
+  snprintf(k->hash, sizeof k->hash, "%s", row->hash);
+  snprintf(k->name, sizeof k->name, "%s", row->name);
+  snprintf(k->prefix, sizeof k->prefix, "%s", row->prefix);
+  k->scopes = json_loads(row->scopes_json, 0, NULL);
+  k->created_ms = row->created_ms;
+  k->expires_ms = row->expires_ms;
+  k->revoked_ms = row->revoked_ms;
+  k->rate = row->rate;
+  k->burst = row->burst;
+  if (!json_is_array(k->scopes)) { /* unreadable: keep it, allowing nothing */
+    json_decref(k->scopes);
+    k->scopes = json_array();
+  }
+  if (key_add(ks, k)) {
+    key_free(k);
+    return -1;
+  }
+  return 0;
 }
 
 int tw_gw_keys_open(tw_gateway *g, char *err, size_t errlen) {
@@ -78,52 +105,80 @@ int tw_gw_keys_open(tw_gateway *g, char *err, size_t errlen) {
   tw_map_init(&ks->by_hash);
   tw_map_init(&ks->by_id);
   g->keys = ks;
-  sqlite3 *db = tw_store_reader(g->app->store);
-  sqlite3_stmt *st = NULL;
-  if (!db ||
-      sqlite3_prepare_v2(db,
-                         "SELECT id,hash,name,prefix,scopes,created_ms,expires_ms,revoked_ms,"
-                         "rate,burst FROM apikeys ORDER BY created_ms,id",
-                         -1, &st, NULL) != SQLITE_OK) {
-    snprintf(err, errlen, "gateway: cannot read the API keys: %s",
-             db ? sqlite3_errmsg(db) : "no reader");
-    return -1;
-  }
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    gw_key *k = key_new();
-    if (!k) break;
-    snprintf(k->id, sizeof k->id, "%s", col(st, 0));
-    snprintf(k->hash, sizeof k->hash, "%s", col(st, 1));
-    snprintf(k->name, sizeof k->name, "%s", col(st, 2));
-    snprintf(k->prefix, sizeof k->prefix, "%s", col(st, 3));
-    k->scopes = json_loads(col(st, 4), 0, NULL);
-    k->created_ms = sqlite3_column_int64(st, 5);
-    k->expires_ms = sqlite3_column_int64(st, 6);
-    k->revoked_ms = sqlite3_column_int64(st, 7);
-    if (sqlite3_column_type(st, 8) != SQLITE_NULL) k->rate = sqlite3_column_double(st, 8);
-    if (sqlite3_column_type(st, 9) != SQLITE_NULL) k->burst = sqlite3_column_double(st, 9);
-    if (!json_is_array(k->scopes)) { /* unreadable: keep it, allowing nothing */
-      json_decref(k->scopes);
-      k->scopes = json_array();
-    }
-    if (key_add(ks, k)) {
-      key_free(k);
-      break;
-    }
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE) {
+  atomic_store(&ks->synced_failures, tw_store_failures(g->app->store));
+  if (tw_store_gw_apikeys(g->app->store)->list(g->app->store, load_key, ks)) {
     snprintf(err, errlen, "gateway: cannot load the API keys");
     return -1;
   }
   return 0;
 }
 
+/* --- after a failed commit ------------------------------------------------------------- */
+
+/* A key created or revoked in a batch that failed is not on disk, yet memory
+ * has it: memory follows the store again. The change appended since are let
+ * commit first (the lock keeps new ones out), then every key is compared with
+ * its row: one without a row is taken back (kept allocated: a request may
+ * hold it), a revocation that did not commit is undone. */
+typedef struct {
+  tw_map rows; /* id -> revoked_ms + 1 */
+} resync_ctx;
+
+static int note_row(void *ud, const tw_gw_apikey_row *row) {
+  resync_ctx *x = ud;
+  return tw_map_put(&x->rows, row->id, (void *)(intptr_t)(row->revoked_ms + 1));
+}
+
+void tw_gw_keys_resync(tw_gateway *g) {
+  tw_gw_keys *ks = g->keys;
+  tw_store *st = g->app->store;
+  if (!ks || atomic_load(&ks->synced_failures) == tw_store_failures(st)) return;
+  pthread_rwlock_wrlock(&ks->lock);
+  uint64_t failures = tw_store_failures(st);
+  if (atomic_load(&ks->synced_failures) == failures) { /* another thread did it */
+    pthread_rwlock_unlock(&ks->lock);
+    return;
+  }
+  atomic_store(&ks->synced_failures, failures);
+  uint64_t t = tw_store_ticket(st);
+  int64_t until = tw_now_ms() + 30000;
+  while (tw_store_committed(st) < t && tw_now_ms() < until) usleep(1000);
+  resync_ctx x;
+  tw_map_init(&x.rows);
+  if (tw_store_gw_apikeys(st)->list(st, note_row, &x) == 0) {
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < ks->n; i++) {
+      gw_key *k = ks->all[i];
+      void *v = tw_map_get(&x.rows, k->id);
+      if (v) {
+        k->revoked_ms = (int64_t)(intptr_t)v - 1;
+        ks->all[kept++] = k;
+        continue;
+      }
+      tw_map_del(&ks->by_hash, k->hash);
+      tw_map_del(&ks->by_id, k->id);
+      gw_key **r = realloc(ks->retired, (ks->nretired + 1) * sizeof *r);
+      if (r) {
+        ks->retired = r;
+        ks->retired[ks->nretired++] = k;
+      }
+      dropped++;
+    }
+    ks->n = kept;
+    if (dropped) tw_warn("gateway: a commit failed: %zu API key(s) that it held were taken back", dropped);
+  } else {
+    atomic_store(&ks->synced_failures, failures - 1); /* try again on the next tick */
+  }
+  tw_map_free(&x.rows);
+  pthread_rwlock_unlock(&ks->lock);
+}
+
 void tw_gw_keys_close(tw_gateway *g) {
   tw_gw_keys *ks = g->keys;
   if (!ks) return;
   for (size_t i = 0; i < ks->n; i++) key_free(ks->all[i]);
+  for (size_t i = 0; i < ks->nretired; i++) key_free(ks->retired[i]);
+  free(ks->retired);
   free(ks->all);
   tw_map_free(&ks->by_hash);
   tw_map_free(&ks->by_id);
@@ -135,6 +190,7 @@ void tw_gw_keys_close(tw_gateway *g) {
 tw_gw_key_status tw_gw_keys_lookup(tw_gateway *g, const char *token, tw_gw_caller *c,
                                    tw_gw_bucket **bucket, double *rate, double *burst) {
   tw_gw_keys *ks = g->keys;
+  tw_gw_keys_resync(g); /* a failed commit's key changes are taken back first */
   char hash[65];
   tw_sha256_hex(token, strlen(token), hash);
   pthread_rwlock_rdlock(&ks->lock);
@@ -295,18 +351,15 @@ static void create_key(tw_request *r) {
   json_decref(body);
 
   char *scopes_text = json_dumps(k->scopes, JSON_COMPACT);
-  char rate_s[40], burst_s[40];
-  snprintf(rate_s, sizeof rate_s, "%.17g", rate);
-  snprintf(burst_s, sizeof burst_s, "%.17g", burst);
-  tw_sql_val vals[] = {TW_SQL_S(k->id),
-                       TW_SQL_S(k->hash),
-                       TW_SQL_S(k->name),
-                       TW_SQL_S(k->prefix),
-                       TW_SQL_S(scopes_text),
-                       TW_SQL_I(k->created_ms),
-                       TW_SQL_I(k->expires_ms),
-                       rate >= 0 ? TW_SQL_S(rate_s) : TW_SQL_S(NULL),
-                       burst >= 0 ? TW_SQL_S(burst_s) : TW_SQL_S(NULL)};
+  tw_gw_apikey_row row = {.id = k->id,
+                          .hash = k->hash,
+                          .name = k->name,
+                          .prefix = k->prefix,
+                          .scopes_json = scopes_text,
+                          .created_ms = k->created_ms,
+                          .expires_ms = k->expires_ms,
+                          .rate = rate,
+                          .burst = burst};
   /* The row is appended under the lock that makes the key visible: an answer
    * that saw the key (a listing) waits for a ticket that covers its row. */
   tw_gw_keys *ks = g->keys;
@@ -314,11 +367,7 @@ static void create_key(tw_request *r) {
   pthread_rwlock_wrlock(&ks->lock);
   int full = ks->n >= MAX_KEYS;
   int failed = full || key_add(ks, k);
-  if (!failed)
-    t = tw_store_exec(g->app->store,
-                      "INSERT INTO apikeys(id,hash,name,prefix,scopes,created_ms,expires_ms,"
-                      "revoked_ms,rate,burst) VALUES(?,?,?,?,?,?,?,NULL,?,?)",
-                      vals, 9);
+  if (!failed) t = tw_store_gw_apikeys(g->app->store)->insert(g->app->store, &row);
   pthread_rwlock_unlock(&ks->lock);
   if (failed) {
     free(scopes_text);
@@ -335,17 +384,17 @@ bad:
   tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, msg);
 }
 
-static void list_keys(tw_request *r) {
+static void list_keys(tw_request *r, uint64_t failures) {
   tw_gw_keys *ks = r->app->gateway->keys;
   json_t *arr = json_array();
   pthread_rwlock_rdlock(&ks->lock);
   for (size_t i = 0; i < ks->n; i++) json_array_append_new(arr, key_json(ks->all[i], NULL));
   uint64_t t = tw_store_ticket(r->app->store); /* keys just added may still be committing */
   pthread_rwlock_unlock(&ks->lock);
-  tw_gw_json_after_commit(r, t, 200, json_pack("{s:o}", "keys", arr));
+  tw_gw_json_when_durable(r, 0, t, failures, 200, json_pack("{s:o}", "keys", arr));
 }
 
-static void one_key(tw_request *r, const char *id, int revoke) {
+static void one_key(tw_request *r, const char *id, int revoke, uint64_t failures) {
   tw_gateway *g = r->app->gateway;
   tw_gw_keys *ks = g->keys;
   pthread_rwlock_wrlock(&ks->lock);
@@ -361,8 +410,7 @@ static void one_key(tw_request *r, const char *id, int revoke) {
   uint64_t t;
   if (changed) { /* from now on every lookup refuses it; the row goes with it */
     k->revoked_ms = tw_now_ms();
-    tw_sql_val vals[] = {TW_SQL_I(k->revoked_ms), TW_SQL_S(id)};
-    t = tw_store_exec(g->app->store, "UPDATE apikeys SET revoked_ms=? WHERE id=?", vals, 2);
+    t = tw_store_gw_apikeys(g->app->store)->revoke(g->app->store, id, k->revoked_ms);
   } else {
     /* a repeated revoke (or a read) answers what it saw once that is durable:
      * the first revoke may still be committing */
@@ -370,16 +418,19 @@ static void one_key(tw_request *r, const char *id, int revoke) {
   }
   json_t *doc = key_json(k, NULL);
   pthread_rwlock_unlock(&ks->lock);
-  tw_gw_json_after_commit(r, t, 200, doc);
+  tw_gw_json_when_durable(r, changed ? t : 0, t, failures, 200, doc);
 }
 
 void tw_gw_apikeys_serve(tw_request *r, const char *sub) {
+  /* read before any key is looked at (see tw_gw_json_when_durable) */
+  uint64_t failures = tw_store_failures(r->app->store);
+  tw_gw_keys_resync(r->app->gateway);
   if (!sub[0]) {
     if (!strcmp(r->method, "POST"))
       create_key(r);
     else
-      list_keys(r);
+      list_keys(r, failures);
     return;
   }
-  one_key(r, sub + 1, !strcmp(r->method, "DELETE"));
+  one_key(r, sub + 1, !strcmp(r->method, "DELETE"), failures);
 }

@@ -28,6 +28,8 @@ typedef struct {
   tw_gw_answer *answer; /* the authorizer's answer the caller's scopes come from */
   json_t *reply;        /* tw_gw_json_after_commit */
   int reply_status;
+  int reply_checks_failures; /* tw_gw_json_when_durable: */
+  uint64_t reply_failures;   /* tw_store_failures before the state was read */
 } gw_ctx;
 
 /* --- replies ------------------------------------------------------------------------ */
@@ -390,7 +392,8 @@ static void reply_after_commit(tw_request *r) {
   gw_ctx *x = r->ctx;
   json_t *doc = x->reply;
   x->reply = NULL;
-  if (r->commit_failed) {
+  if (r->commit_failed || (x->reply_checks_failures &&
+                           tw_store_failures(r->app->store) != x->reply_failures)) {
     json_decref(doc);
     tw_gw_error(r, TW_ERR_INTERNAL, "The change could not be made durable. Please try again.");
     return;
@@ -398,17 +401,30 @@ static void reply_after_commit(tw_request *r) {
   tw_gw_json(r, x->reply_status, doc);
 }
 
-void tw_gw_json_after_commit(tw_request *r, uint64_t ticket, int status, json_t *doc) {
+/* Keeps the reply until the commit it waits for; 0, or -1 (answered). */
+static int keep_reply(tw_request *r, int status, json_t *doc, int checks, uint64_t failures) {
   gw_ctx *x = ctx_of(r);
   if (!x) {
     json_decref(doc);
     tw_gw_error(r, TW_ERR_INTERNAL, "Out of memory.");
-    return;
+    return -1;
   }
   json_decref(x->reply);
   x->reply = doc;
   x->reply_status = status;
-  tw_req_after_commit(r, ticket, reply_after_commit);
+  x->reply_checks_failures = checks;
+  x->reply_failures = failures;
+  return 0;
+}
+
+void tw_gw_json_after_commit(tw_request *r, uint64_t ticket, int status, json_t *doc) {
+  if (keep_reply(r, status, doc, 0, 0) == 0) tw_req_after_commit(r, ticket, reply_after_commit);
+}
+
+void tw_gw_json_when_durable(tw_request *r, uint64_t own, uint64_t seen, uint64_t failures,
+                             int status, json_t *doc) {
+  if (keep_reply(r, status, doc, 1, failures) == 0)
+    tw_req_after_commits(r, own, seen, reply_after_commit);
 }
 
 /* --- routing ------------------------------------------------------------------------------ */
@@ -681,6 +697,7 @@ static void *periodic(void *p) {
     pthread_cond_timedwait(&g->cv, &g->mu, &ts);
     if (g->stop) break;
     pthread_mutex_unlock(&g->mu);
+    tw_gw_keys_resync(g);
     tw_gw_alog_tick(g, tw_now_ms());
     tw_gw_authz_tick(g);
     pthread_mutex_lock(&g->mu);
@@ -747,3 +764,9 @@ const tw_service tw_gateway_service = {
     .serve = gateway_serve,
     .error = tw_gw_error,
 };
+
+void tw_gateway_commit_failed(tw_app *app) {
+  tw_gateway *g = app->gateway;
+  if (!g) return;
+  pthread_cond_signal(&g->cv); /* the periodic task resyncs the API keys */
+}

@@ -17,6 +17,9 @@ typedef struct tw_gateway tw_gateway;
 int tw_gateway_open(tw_app *app, char *err, size_t errlen);
 /* Shutdown begins: requests waiting for the authorizer are answered. */
 void tw_gateway_stop(tw_app *app);
+/* The store could not commit a batch (its writer thread): state kept in
+ * memory (API keys) is compared with the store again. */
+void tw_gateway_commit_failed(tw_app *app);
 /* After the HTTP server stopped: flushes the access log, frees everything. */
 void tw_gateway_close(tw_app *app);
 /* The gateway as a service of the HTTP server: every path under /_/api/v1. */

@@ -88,6 +88,12 @@ int64_t tw_gw_parse_time(const char *s);
 /* Answers with doc (status) once the store has committed `ticket` (500 if it
  * could not). Uses r->ctx: only for routes that keep no context of their own. */
 void tw_gw_json_after_commit(tw_request *r, uint64_t ticket, int status, json_t *doc);
+/* For an answer that reports state it read from memory: waits for `own` (its
+ * change, 0: none) and `seen` (as new as the state it read); fails if `own`
+ * failed or any commit failed since `failures` (tw_store_failures, read
+ * before the state was). */
+void tw_gw_json_when_durable(tw_request *r, uint64_t own, uint64_t seen, uint64_t failures,
+                             int status, json_t *doc);
 
 /* scopes (gateway.c). A scope is an object:
  *   {"actions":["presign:put",...], "bucket":"b"|"*", "prefix":"in/",
@@ -111,6 +117,9 @@ typedef enum {
 } tw_gw_key_status;
 int tw_gw_keys_open(tw_gateway *g, char *err, size_t errlen);
 void tw_gw_keys_close(tw_gateway *g);
+/* If a commit failed since the last call, makes the keys in memory those in
+ * the store again (the periodic task, and every path that reads keys, first). */
+void tw_gw_keys_resync(tw_gateway *g);
 /* Looks a bearer token up. On OK fills c (scopes borrowed: keys are never freed
  * while the server runs) and the key's throttle bucket and limits. */
 tw_gw_key_status tw_gw_keys_lookup(tw_gateway *g, const char *token, tw_gw_caller *c,

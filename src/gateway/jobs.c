@@ -367,6 +367,10 @@ static void transition(tw_request *r, const tw_gw_caller *c, const char *id, tw_
     }
     if (!tw_gw_allow(r, c, "jobs:update", ch.bucket, ch.key)) goto out;
     int have = tw_jobs_object_size(J, ch.bucket, ch.key, &ch.size);
+    if (have == -2) {
+      tw_gw_error(r, TW_ERR_INTERNAL, "Cannot read the result object.");
+      goto out;
+    }
     if (have <= 0) {
       char m[1200];
       if (have < 0)
@@ -391,12 +395,13 @@ static void transition(tw_request *r, const tw_gw_caller *c, const char *id, tw_
   tw_job after;
   char why[200] = "";
   uint64_t ticket = 0;
+  uint64_t failures = tw_store_failures(r->app->store); /* before the state is read */
   int rc = tw_jobs_change(J, id, &ch, &after, &ticket, why, sizeof why);
   if (rc == TW_JOB_NOT_FOUND) {
     not_found(r, id);
   } else if (rc == TW_JOB_CONFLICT) {
     /* answered once the state it names is durable */
-    tw_gw_json_after_commit(r, ticket, 409,
+    tw_gw_json_when_durable(r, 0, ticket, failures, 409,
                             json_pack("{s:{s:s,s:s}}", "error", "code", "Conflict", "message", why));
   } else if (rc != TW_JOB_OK) {
     tw_gw_error(r, TW_ERR_INTERNAL, "The job could not be updated.");

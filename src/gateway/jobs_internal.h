@@ -79,7 +79,8 @@ typedef struct {
 int tw_jobs_change(tw_jobs *J, const char *id, const tw_job_change *ch, tw_job *after,
                    uint64_t *ticket, char *why, size_t whylen);
 
-/* 1 the object exists (*size set), 0 no such key, -1 no such bucket. */
+/* Asks S3: 1 the object exists (*size set), 0 no such key, -1 no such bucket,
+ * -2 error. */
 int tw_jobs_object_size(tw_jobs *J, const char *bucket, const char *key, int64_t *size);
 int tw_jobs_valid_type(const char *t);
 

@@ -1,4 +1,6 @@
-/* The job API's state: the jobs table, the job queues, the dead-letter hook.
+/* The job API's state: the jobs table (the store's jobs repository,
+ * store/gw_jobs.h), the job queues, the dead-letter hook. Whether a job's
+ * result object still exists, and its size, S3 says (tw_s3_object_size).
  *
  * Transitions are checked against a job's latest state. A change is appended
  * to the store at once but is durable only after the next group commit, so
@@ -12,7 +14,6 @@
  * takes the hold before mu, and reads the table under it. */
 #include <inttypes.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "core/log.h"
 #include "core/map.h"
 #include "gateway/jobs_internal.h"
+#include "store/gw_jobs.h"
 
 #define IDEM_WINDOW_MS (24LL * 3600 * 1000)
 #define DLQ_RETENTION "1209600" /* 14 days, the most SQS keeps a message */
@@ -129,61 +131,37 @@ static pend *pend_touch(tw_jobs *J, const char *key, uint64_t ticket) {
 
 /* --- reading the table ------------------------------------------------------------- */
 
-#define JOB_SELECT                                                                        \
-  "SELECT j.seq,j.id,j.type,j.status,j.attempts,j.created_ms,j.started_ms,j.finished_ms," \
-  "j.error,j.result_bucket,j.result_key,o.size FROM jobs j LEFT JOIN objects o"           \
-  " ON o.bucket=j.result_bucket AND o.key=j.result_key"
-
-static sqlite3_stmt *prepare(tw_jobs *J, const char *sql) {
-  sqlite3 *db = tw_store_reader(J->app->store);
-  sqlite3_stmt *st = NULL;
-  if (!db || sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-    tw_error("jobs: cannot read the jobs table: %s", db ? sqlite3_errmsg(db) : "no reader");
-    sqlite3_finalize(st);
-    return NULL;
-  }
-  return st;
+/* The result object's size as S3 has it now; -1 when it is gone (or none). */
+static int64_t result_size(tw_jobs *J, const char *bucket, const char *key) {
+  int64_t size = -1;
+  if (!bucket || !key) return -1;
+  return tw_s3_object_size(J->app->s3, bucket, key, &size) == 1 ? size : -1;
 }
 
-static char *col_dup(sqlite3_stmt *st, int i) {
-  if (sqlite3_column_type(st, i) == SQLITE_NULL) return NULL;
-  const void *p = sqlite3_column_blob(st, i);
-  int n = sqlite3_column_bytes(st, i);
-  char *s = malloc((size_t)n + 1);
-  if (n) memcpy(s, p, (size_t)n);
-  s[n] = 0;
-  return s;
-}
-
-static void col_copy(sqlite3_stmt *st, int i, char *out, size_t n) {
-  const char *v = (const char *)sqlite3_column_text(st, i);
-  snprintf(out, n, "%s", v ? v : "");
-}
-
-static void row_to_job(sqlite3_stmt *st, tw_job *j) {
+/* The stored row as the API shows it. */
+static void row_to_job(tw_jobs *J, const tw_gw_job_row *row, tw_job *j) {
   memset(j, 0, sizeof *j);
-  j->seq = sqlite3_column_int64(st, 0);
-  col_copy(st, 1, j->id, sizeof j->id);
-  col_copy(st, 2, j->type, sizeof j->type);
-  col_copy(st, 3, j->status, sizeof j->status);
-  j->attempts = sqlite3_column_int(st, 4);
-  j->created = sqlite3_column_int64(st, 5);
-  j->started = sqlite3_column_int64(st, 6);
-  j->finished = sqlite3_column_int64(st, 7);
-  j->error = col_dup(st, 8);
-  j->bucket = col_dup(st, 9);
-  j->key = col_dup(st, 10);
-  j->size = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 11);
+  j->seq = row->seq;
+  snprintf(j->id, sizeof j->id, "%s", row->id);
+  snprintf(j->type, sizeof j->type, "%s", row->type);
+  snprintf(j->status, sizeof j->status, "%s", row->status);
+  j->attempts = row->attempts;
+  j->created = row->created_ms;
+  j->started = row->started_ms;
+  j->finished = row->finished_ms;
+  j->error = xstrdup(row->error);
+  j->bucket = xstrdup(row->result_bucket);
+  j->key = xstrdup(row->result_key);
+  j->size = result_size(J, j->bucket, j->key);
 }
 
 int tw_jobs_read(tw_jobs *J, const char *id, tw_job *out) {
-  sqlite3_stmt *st = prepare(J, JOB_SELECT " WHERE j.id=?");
-  if (!st) return -1;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  int found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-  if (found == 1) row_to_job(st, out);
-  sqlite3_finalize(st);
+  tw_gw_job_row row;
+  int found = tw_store_gw_jobs(J->app->store)->get(J->app->store, id, &row);
+  if (found == 1) {
+    row_to_job(J, &row, out);
+    tw_gw_job_row_free(&row);
+  }
   return found;
 }
 
@@ -199,53 +177,43 @@ static int current(tw_jobs *J, const char *id, tw_job *out) {
   return tw_jobs_read(J, id, out);
 }
 
-int tw_jobs_list(tw_jobs *J, const tw_job_filter *f, tw_job **rows, int64_t *next_seq) {
-  char sql[512];
-  snprintf(sql, sizeof sql, JOB_SELECT " WHERE 1%s%s%s ORDER BY j.seq DESC LIMIT ?",
-           f->status ? " AND j.status=?" : "", f->type ? " AND j.type=?" : "",
-           f->before_seq > 0 ? " AND j.seq<?" : "");
-  sqlite3_stmt *st = prepare(J, sql);
-  if (!st) return -1;
-  int i = 1;
-  if (f->status) sqlite3_bind_text(st, i++, f->status, -1, SQLITE_STATIC);
-  if (f->type) sqlite3_bind_text(st, i++, f->type, -1, SQLITE_STATIC);
-  if (f->before_seq > 0) sqlite3_bind_int64(st, i++, f->before_seq);
-  sqlite3_bind_int(st, i, f->limit + 1); /* one more tells whether a page follows */
-  tw_job *out = calloc((size_t)f->limit + 1, sizeof *out);
-  int n = 0, rc;
-  *next_seq = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (n == f->limit) {
-      *next_seq = out[n - 1].seq;
-      break;
-    }
-    row_to_job(st, &out[n++]);
+typedef struct {
+  tw_jobs *J;
+  tw_job *out;
+  int n, limit;
+  int64_t next_seq;
+} list_page;
+
+static int list_row(void *ud, const tw_gw_job_row *row) {
+  list_page *p = ud;
+  if (p->n == p->limit) {
+    p->next_seq = p->out[p->n - 1].seq;
+    return 1;
   }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    for (int k = 0; k < n; k++) tw_job_clear(&out[k]);
-    free(out);
+  row_to_job(p->J, row, &p->out[p->n++]);
+  return 0;
+}
+
+int tw_jobs_list(tw_jobs *J, const tw_job_filter *f, tw_job **rows, int64_t *next_seq) {
+  list_page p = {.J = J, .limit = f->limit};
+  p.out = calloc((size_t)f->limit + 1, sizeof *p.out);
+  if (!p.out) return -1;
+  /* one more row tells whether a page follows */
+  tw_gw_job_filter rf = {
+      .status = f->status, .type = f->type, .before_seq = f->before_seq, .limit = f->limit + 1};
+  *next_seq = 0;
+  if (tw_store_gw_jobs(J->app->store)->list(J->app->store, &rf, list_row, &p)) {
+    for (int k = 0; k < p.n; k++) tw_job_clear(&p.out[k]);
+    free(p.out);
     return -1;
   }
-  *rows = out;
-  return n;
+  *next_seq = p.next_seq;
+  *rows = p.out;
+  return p.n;
 }
 
 int tw_jobs_object_size(tw_jobs *J, const char *bucket, const char *key, int64_t *size) {
-  sqlite3_stmt *st = prepare(J, "SELECT size FROM objects WHERE bucket=? AND key=?");
-  if (!st) return -1;
-  sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
-  sqlite3_bind_blob(st, 2, key, (int)strlen(key), SQLITE_STATIC);
-  int found = sqlite3_step(st) == SQLITE_ROW;
-  if (found) *size = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  if (found) return 1;
-  st = prepare(J, "SELECT 1 FROM buckets WHERE name=?");
-  if (!st) return -1;
-  sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
-  int bucket_found = sqlite3_step(st) == SQLITE_ROW;
-  sqlite3_finalize(st);
-  return bucket_found ? 0 : -1;
+  return tw_s3_object_size(J->app->s3, bucket, key, size);
 }
 
 /* --- submitting --------------------------------------------------------------------- */
@@ -260,28 +228,16 @@ static const route *route_of(tw_jobs *J, const char *type) {
 static int idem_check(tw_jobs *J, tw_job_submit *s, const char *ikey) {
   pend *p = tw_map_get(&J->pending, ikey);
   if (p) return strcmp(p->fp, s->fingerprint) ? TW_JOB_IDEM_MISMATCH : TW_JOB_IDEM_BUSY;
-  sqlite3_stmt *st = prepare(J,
-                             "SELECT id,fingerprint,status FROM jobs WHERE owner=? AND idem_key=?"
-                             " AND created_ms>? ORDER BY created_ms DESC LIMIT 1");
-  if (!st) return TW_JOB_ERROR;
-  sqlite3_bind_text(st, 1, s->owner, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, s->idem_key, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 3, tw_now_ms() - IDEM_WINDOW_MS);
-  int rc = sqlite3_step(st), res = TW_JOB_OK;
-  if (rc == SQLITE_ROW) {
-    const char *fp = (const char *)sqlite3_column_text(st, 1);
-    if (fp && !strcmp(fp, s->fingerprint)) {
-      res = TW_JOB_REPLAY;
-      col_copy(st, 0, s->replay_id, sizeof s->replay_id);
-      col_copy(st, 2, s->replay_status, sizeof s->replay_status);
-    } else {
-      res = TW_JOB_IDEM_MISMATCH;
-    }
-  } else if (rc != SQLITE_DONE) {
-    res = TW_JOB_ERROR;
-  }
-  sqlite3_finalize(st);
-  return res;
+  char id[37], fp[65], status[12];
+  int found = tw_store_gw_jobs(J->app->store)
+                  ->idem_find(J->app->store, s->owner, s->idem_key, tw_now_ms() - IDEM_WINDOW_MS,
+                              id, fp, status);
+  if (found < 0) return TW_JOB_ERROR;
+  if (!found) return TW_JOB_OK;
+  if (strcmp(fp, s->fingerprint)) return TW_JOB_IDEM_MISMATCH;
+  snprintf(s->replay_id, sizeof s->replay_id, "%s", id);
+  snprintf(s->replay_status, sizeof s->replay_status, "%s", status);
+  return TW_JOB_REPLAY;
 }
 
 int tw_jobs_submit(tw_jobs *J, tw_job_submit *s, uint64_t *ticket) {
@@ -309,17 +265,14 @@ int tw_jobs_submit(tw_jobs *J, tw_job_submit *s, uint64_t *ticket) {
     } else if (e) {
       rc = TW_JOB_NO_QUEUE;
     } else {
-      tw_sql_val v[] = {TW_SQL_S(s->id),
-                        TW_SQL_S(s->type),
-                        TW_SQL_I(now),
-                        TW_SQL_S(rt->queue),
-                        TW_SQL_S(s->owner),
-                        TW_SQL_S(s->idem_key),
-                        TW_SQL_S(s->idem_key ? s->fingerprint : NULL)};
-      tw_store_exec(app->store,
-                    "INSERT INTO jobs(id,type,status,attempts,created_ms,queue,owner,idem_key,"
-                    "fingerprint) VALUES(?,?,'queued',0,?,?,?,?,?)",
-                    v, 7);
+      tw_gw_job_new row = {.id = s->id,
+                           .type = s->type,
+                           .queue = rt->queue,
+                           .owner = s->owner,
+                           .created_ms = now,
+                           .idem_key = s->idem_key,
+                           .fingerprint = s->idem_key ? s->fingerprint : NULL};
+      tw_store_gw_jobs(app->store)->insert(app->store, &row);
       *ticket = tw_store_ticket(app->store);
       if (s->idem_key) {
         pend *p = pend_touch(J, ikey, *ticket);
@@ -363,6 +316,7 @@ static int check(const tw_job_change *ch, const tw_job *j, char *why, size_t n) 
 /* Applies a checked change to j and appends it to the store (locks held). */
 static void apply(tw_jobs *J, tw_job *j, const tw_job_change *ch, int64_t now) {
   tw_store *st = J->app->store;
+  const tw_gw_jobs_repo *repo = tw_store_gw_jobs(st);
   if (ch->verb == TW_JOB_START) {
     snprintf(j->status, sizeof j->status, "running");
     j->attempts++;
@@ -370,11 +324,7 @@ static void apply(tw_jobs *J, tw_job *j, const tw_job_change *ch, int64_t now) {
     j->finished = 0;
     tw_job_clear(j);
     j->size = -1;
-    tw_sql_val v[] = {TW_SQL_I(j->attempts), TW_SQL_I(now), TW_SQL_S(j->id)};
-    tw_store_exec(st,
-                  "UPDATE jobs SET status='running',attempts=?,started_ms=?,finished_ms=NULL,"
-                  "error=NULL,result_bucket=NULL,result_key=NULL WHERE id=?",
-                  v, 3);
+    repo->start(st, j->id, j->attempts, now);
   } else if (ch->verb == TW_JOB_COMPLETE) {
     snprintf(j->status, sizeof j->status, "succeeded");
     j->finished = now;
@@ -382,19 +332,13 @@ static void apply(tw_jobs *J, tw_job *j, const tw_job_change *ch, int64_t now) {
     j->bucket = strdup(ch->bucket);
     j->key = strdup(ch->key);
     j->size = ch->size;
-    tw_sql_val v[] = {TW_SQL_I(now), TW_SQL_S(ch->bucket), TW_SQL_B(ch->key, strlen(ch->key)),
-                      TW_SQL_S(j->id)};
-    tw_store_exec(st,
-                  "UPDATE jobs SET status='succeeded',finished_ms=?,result_bucket=?,result_key=?,"
-                  "error=NULL WHERE id=?",
-                  v, 4);
+    repo->succeed(st, j->id, now, ch->bucket, ch->key);
   } else {
     snprintf(j->status, sizeof j->status, "failed");
     j->finished = now;
     free(j->error);
     j->error = strdup(ch->error);
-    tw_sql_val v[] = {TW_SQL_I(now), TW_SQL_S(ch->error), TW_SQL_S(j->id)};
-    tw_store_exec(st, "UPDATE jobs SET status='failed',finished_ms=?,error=? WHERE id=?", v, 3);
+    repo->fail(st, j->id, now, ch->error);
   }
   char key[48];
   snprintf(key, sizeof key, "j:%s", j->id);

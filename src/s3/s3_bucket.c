@@ -7,6 +7,8 @@
 #include "core/clock.h"
 #include "core/xml_in.h"
 #include "s3/s3_internal.h"
+#include "store/s3_buckets.h"
+#include "store/s3_objects.h"
 
 int tw_s3_valid_bucket_name(const char *n) {
   size_t len = strlen(n);
@@ -36,36 +38,31 @@ int tw_s3_valid_bucket_name(const char *n) {
 }
 
 int tw_s3_bucket_exists(tw_s3 *s, const char *name) {
-  sqlite3_stmt *st = tw_store_read_stmt(s->store, "SELECT 1 FROM buckets WHERE name=?");
-  if (!st) return -1;
-  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  int found = sqlite3_step(st) == SQLITE_ROW;
-  tw_store_read_done(st);
-  return found;
+  return tw_store_s3_buckets(s->store)->exists(s->store, name);
+}
+
+static int list_one(void *ud, const tw_s3_bucket_row *row) {
+  tw_buf *b = ud;
+  char when[32];
+  tw_s3_iso8601(row->created_ms, when);
+  tw_buf_puts(b, "<Bucket>");
+  tw_s3_xml_text(b, "Name", row->name);
+  tw_s3_xml_text(b, "CreationDate", when);
+  tw_buf_puts(b, "</Bucket>");
+  return 0;
 }
 
 void tw_s3_list_buckets(tw_request *r, s3_ctx *x) {
-  sqlite3 *db = tw_store_reader(x->s3->store);
-  sqlite3_stmt *st;
-  if (!db || sqlite3_prepare_v2(db, "SELECT name, created_ms FROM buckets ORDER BY name", -1, &st,
-                                NULL) != SQLITE_OK) {
-    tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
-    return;
-  }
   tw_buf b;
   tw_buf_init(&b, 64u << 20);
   tw_s3_xml_begin(&b, "ListAllMyBucketsResult");
   tw_buf_printf(&b, "<Owner><ID>%s</ID><DisplayName>tweedle</DisplayName></Owner><Buckets>",
                 x->s3->account);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    char when[32];
-    tw_s3_iso8601(sqlite3_column_int64(st, 1), when);
-    tw_buf_puts(&b, "<Bucket>");
-    tw_s3_xml_text(&b, "Name", (const char *)sqlite3_column_text(st, 0));
-    tw_s3_xml_text(&b, "CreationDate", when);
-    tw_buf_puts(&b, "</Bucket>");
+  if (tw_store_s3_buckets(x->s3->store)->list(x->s3->store, list_one, &b)) {
+    tw_buf_free(&b);
+    tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
+    return;
   }
-  sqlite3_finalize(st);
   tw_buf_puts(&b, "</Buckets></ListAllMyBucketsResult>");
   tw_s3_respond_xml(r, 200, &b);
 }
@@ -125,10 +122,8 @@ void tw_s3_create_bucket(tw_request *r, s3_ctx *x) {
     tw_s3_error(r, x, TW_ERR_S3_BUCKET_EXISTS, NULL);
     return;
   }
-  tw_sql_val v[] = {TW_SQL_S(x->bucket), TW_SQL_I(tw_now_ms()), TW_SQL_S(region)};
-  uint64_t t = tw_store_exec(s->store,
-                             "INSERT OR IGNORE INTO buckets(name, created_ms, region) VALUES(?,?,?)",
-                             v, 3);
+  tw_s3_bucket_row row = {.name = x->bucket, .created_ms = tw_now_ms(), .region = region};
+  uint64_t t = tw_store_s3_buckets(s->store)->create(s->store, &row);
   pthread_mutex_unlock(&s->mu);
   tw_req_after_commit(r, t, created);
 }
@@ -177,25 +172,16 @@ void tw_s3_delete_bucket(tw_request *r, s3_ctx *x) {
     pthread_mutex_unlock(&s->mu);
     return;
   }
-  sqlite3 *db = tw_store_reader(s->store);
-  sqlite3_stmt *st;
-  int nonempty = 1;
-  if (sqlite3_prepare_v2(db, "SELECT 1 FROM objects WHERE bucket=? LIMIT 1", -1, &st, NULL) ==
-      SQLITE_OK) {
-    sqlite3_bind_text(st, 1, x->bucket, -1, SQLITE_STATIC);
-    nonempty = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-  }
-  if (nonempty) {
+  int nonempty = tw_store_s3_objects(s->store)->any(s->store, x->bucket);
+  if (nonempty) { /* -1 (a failed read) refuses too, as before */
     pthread_mutex_unlock(&s->mu);
     tw_s3_error(r, x, TW_ERR_S3_BUCKET_NOT_EMPTY, NULL);
     return;
   }
-  tw_sql_val v[] = {TW_SQL_S(x->bucket)};
   tw_store_hold(s->store); /* the bucket goes with its settings, in one transaction */
   tw_s3_cors_bucket_deleted(s, x->bucket);
   tw_s3_lifecycle_bucket_deleted(s, x->bucket);
-  uint64_t t = tw_store_exec(s->store, "DELETE FROM buckets WHERE name=?", v, 1);
+  uint64_t t = tw_store_s3_buckets(s->store)->remove(s->store, x->bucket);
   tw_store_release(s->store);
   pthread_mutex_unlock(&s->mu);
   tw_req_after_commit(r, t, deleted);

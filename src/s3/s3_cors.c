@@ -15,6 +15,7 @@
 #include "core/map.h"
 #include "core/xml_in.h"
 #include "s3/s3_internal.h"
+#include "store/s3_buckets.h"
 
 #define CORS_MAX_RULES 100
 #define CORS_MAX_ID_CHARS 255
@@ -497,8 +498,8 @@ void tw_s3_put_cors(tw_request *r, s3_ctx *x) {
     return;
   }
   cache_set(s->cors, x->bucket, c);
-  tw_sql_val v[] = {TW_SQL_S(text), TW_SQL_S(x->bucket)};
-  uint64_t t = tw_store_exec(s->store, "UPDATE buckets SET cors=? WHERE name=?", v, 2);
+  uint64_t t =
+      tw_store_s3_buckets(s->store)->set_setting(s->store, x->bucket, TW_S3_BUCKET_CORS, text);
   pthread_mutex_unlock(&s->mu);
   free(text);
   tw_req_after_commit(r, t, cors_saved);
@@ -551,8 +552,8 @@ void tw_s3_delete_cors(tw_request *r, s3_ctx *x) {
     return;
   }
   cache_set(s->cors, x->bucket, NULL);
-  tw_sql_val v[] = {TW_SQL_S(x->bucket)};
-  uint64_t t = tw_store_exec(s->store, "UPDATE buckets SET cors=NULL WHERE name=?", v, 1);
+  uint64_t t =
+      tw_store_s3_buckets(s->store)->set_setting(s->store, x->bucket, TW_S3_BUCKET_CORS, NULL);
   pthread_mutex_unlock(&s->mu);
   tw_req_after_commit(r, t, cors_deleted);
 }
@@ -564,31 +565,28 @@ void tw_s3_cors_bucket_deleted(tw_s3 *s, const char *bucket) {
 
 /* --- start and stop ------------------------------------------------------------------- */
 
+static int load_one(void *ud, const char *name, const char *text) {
+  struct s3_cors_state *st = ud;
+  json_t *rules = text ? json_loads(text, 0, NULL) : NULL;
+  cors_cfg *c = cfg_compile(rules);
+  json_decref(rules);
+  if (!name || !c) {
+    tw_warn("s3: bucket %s: unreadable CORS configuration ignored", name ? name : "?");
+    cfg_free(c);
+    return 0;
+  }
+  tw_map_put(&st->by_bucket, name, c);
+  return 0;
+}
+
 int tw_s3_cors_open(tw_s3 *s) {
   struct s3_cors_state *st = calloc(1, sizeof *st);
   if (!st) return -1;
   pthread_rwlock_init(&st->lock, NULL);
   tw_map_init(&st->by_bucket);
   s->cors = st;
-  sqlite3 *db = tw_store_reader(s->store);
-  sqlite3_stmt *q;
-  if (!db || sqlite3_prepare_v2(db, "SELECT name, cors FROM buckets WHERE cors IS NOT NULL", -1, &q,
-                                NULL) != SQLITE_OK)
+  if (tw_store_s3_buckets(s->store)->each_setting(s->store, TW_S3_BUCKET_CORS, load_one, st))
     return -1;
-  while (sqlite3_step(q) == SQLITE_ROW) {
-    const char *name = (const char *)sqlite3_column_text(q, 0);
-    const char *text = (const char *)sqlite3_column_text(q, 1);
-    json_t *rules = text ? json_loads(text, 0, NULL) : NULL;
-    cors_cfg *c = cfg_compile(rules);
-    json_decref(rules);
-    if (!name || !c) {
-      tw_warn("s3: bucket %s: unreadable CORS configuration ignored", name ? name : "?");
-      cfg_free(c);
-      continue;
-    }
-    tw_map_put(&st->by_bucket, name, c);
-  }
-  sqlite3_finalize(q);
   atomic_store(&st->count, st->by_bucket.count);
   return 0;
 }

@@ -3,7 +3,6 @@
 #define TW_S3_INTERNAL_H
 #include <jansson.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdint.h>
 #include <time.h>
 

@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "core/xml_in.h"
 #include "s3/s3_lifecycle.h"
+#include "store/s3_buckets.h"
 
 #define MAX_RULES 1000
 #define MAX_ID_CHARS 255
@@ -779,8 +780,8 @@ void tw_s3_put_lifecycle(tw_request *r, s3_ctx *x) {
     return;
   }
   cache_set(s, x->bucket, c);
-  tw_sql_val v[] = {TW_SQL_S(text), TW_SQL_S(x->bucket)};
-  uint64_t t = tw_store_exec(s->store, "UPDATE buckets SET lifecycle=? WHERE name=?", v, 2);
+  uint64_t t =
+      tw_store_s3_buckets(s->store)->set_setting(s->store, x->bucket, TW_S3_BUCKET_LIFECYCLE, text);
   pthread_mutex_unlock(&s->mu);
   free(text);
   lc_sweeper_kick(s); /* a rule whose time has come acts now, not a cadence later */
@@ -788,16 +789,16 @@ void tw_s3_put_lifecycle(tw_request *r, s3_ctx *x) {
 }
 
 void tw_s3_get_lifecycle(tw_request *r, s3_ctx *x) {
-  sqlite3_stmt *st = tw_store_read_stmt(x->s3->store, "SELECT lifecycle FROM buckets WHERE name=?");
-  if (!st) {
+  tw_store *store = x->s3->store;
+  char *text = NULL;
+  int found =
+      tw_store_s3_buckets(store)->get_setting(store, x->bucket, TW_S3_BUCKET_LIFECYCLE, &text);
+  if (found < 0) {
     tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
     return;
   }
-  sqlite3_bind_text(st, 1, x->bucket, -1, SQLITE_STATIC);
-  int found = sqlite3_step(st) == SQLITE_ROW;
-  const char *text = found ? (const char *)sqlite3_column_text(st, 0) : NULL;
   json_t *rules = text ? json_loads(text, 0, NULL) : NULL;
-  tw_store_read_done(st);
+  free(text);
   lc_cfg *c = cfg_compile(rules);
   json_decref(rules);
   if (!c) {
@@ -825,8 +826,8 @@ void tw_s3_delete_lifecycle(tw_request *r, s3_ctx *x) {
     return;
   }
   cache_set(s, x->bucket, NULL);
-  tw_sql_val v[] = {TW_SQL_S(x->bucket)};
-  uint64_t t = tw_store_exec(s->store, "UPDATE buckets SET lifecycle=NULL WHERE name=?", v, 1);
+  uint64_t t =
+      tw_store_s3_buckets(s->store)->set_setting(s->store, x->bucket, TW_S3_BUCKET_LIFECYCLE, NULL);
   pthread_mutex_unlock(&s->mu);
   tw_req_after_commit(r, t, lifecycle_deleted);
 }
@@ -834,32 +835,28 @@ void tw_s3_delete_lifecycle(tw_request *r, s3_ctx *x) {
 /* --- start and stop ----------------------------------------------------------------------------
  */
 
+static int load_one(void *ud, const char *name, const char *text) {
+  struct s3_lifecycle_state *st = ud;
+  json_t *rules = text ? json_loads(text, 0, NULL) : NULL;
+  lc_cfg *c = cfg_compile(rules);
+  json_decref(rules);
+  if (!name || !c) {
+    tw_warn("s3: bucket %s: unreadable lifecycle configuration ignored", name ? name : "?");
+    lc_cfg_put(c);
+    return 0;
+  }
+  tw_map_put(&st->by_bucket, name, c);
+  return 0;
+}
+
 int tw_s3_lifecycle_open(tw_s3 *s) {
   struct s3_lifecycle_state *st = calloc(1, sizeof *st);
   if (!st) return -1;
   pthread_mutex_init(&st->mu, NULL);
   tw_map_init(&st->by_bucket);
   s->lc = st;
-  sqlite3 *db = tw_store_reader(s->store);
-  sqlite3_stmt *q;
-  if (!db ||
-      sqlite3_prepare_v2(db, "SELECT name, lifecycle FROM buckets WHERE lifecycle IS NOT NULL", -1,
-                         &q, NULL) != SQLITE_OK)
+  if (tw_store_s3_buckets(s->store)->each_setting(s->store, TW_S3_BUCKET_LIFECYCLE, load_one, st))
     return -1;
-  while (sqlite3_step(q) == SQLITE_ROW) {
-    const char *name = (const char *)sqlite3_column_text(q, 0);
-    const char *text = (const char *)sqlite3_column_text(q, 1);
-    json_t *rules = text ? json_loads(text, 0, NULL) : NULL;
-    lc_cfg *c = cfg_compile(rules);
-    json_decref(rules);
-    if (!name || !c) {
-      tw_warn("s3: bucket %s: unreadable lifecycle configuration ignored", name ? name : "?");
-      lc_cfg_put(c);
-      continue;
-    }
-    tw_map_put(&st->by_bucket, name, c);
-  }
-  sqlite3_finalize(q);
   atomic_store(&st->count, st->by_bucket.count);
   return lc_sweeper_start(s);
 }

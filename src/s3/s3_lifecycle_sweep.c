@@ -3,17 +3,17 @@
  * objects and incomplete multipart uploads whose rules say they are due, and
  * removes them the way DeleteObject and AbortMultipartUpload do.
  *
- * Finding: reads on this thread's store reader, bounded per query (SCAN rows)
- * and per pass (PASS_BUDGET removals); a scan that stops early keeps its place
- * in the rule (cursor) and the next pass comes at once. A rule with a prefix
- * walks the primary key (bucket, key) from the prefix; one without walks
- * objects_age (bucket, modified_ms), which holds only the old rows.
+ * Finding: the lifecycle repository's scans (store/s3_lifecycle.h), on this
+ * thread, bounded per query (SCAN rows) and per pass (PASS_BUDGET removals); a
+ * scan that stops early keeps its place in the rule (cursor) and the next pass
+ * comes at once. A rule with a prefix walks the keys from the prefix; one
+ * without walks the bucket's objects by age (modified_ms, key).
  *
  * Removing: under s->mu, which every write of an object row holds, and only
  * after the store has committed everything appended before it, so the reader
  * then sees each key's latest row. A row is removed only if it is still the
  * one that was found (same blob, which every write makes anew) and the rule
- * still applies to it, and the DELETE itself names that blob: an object
+ * still applies to it, and the delete itself names that blob: an object
  * written after the decision survives. The event (s3:LifecycleExpiration:
  * Delete) goes in the same store batch; the blob file is unlinked after the
  * commit, once no row names it. */
@@ -28,23 +28,15 @@
 #include "core/log.h"
 #include "s3/s3_lifecycle.h"
 #include "sqs/sqs.h"
+#include "store/s3_lifecycle.h"
+#include "store/s3_objects.h"
+#include "store/s3_refs.h"
+#include "store/s3_uploads.h"
 
 #define SCAN 1000        /* rows read by one query */
 #define PASS_BUDGET 2000 /* objects and uploads removed by one pass */
 #define COMMIT_WAIT_MS 10000
 #define LIFECYCLE_PRINCIPAL "s3.amazonaws.com" /* who S3 says acted */
-
-static const char SQL_BY_KEY[] =
-    "SELECT key, size, modified_ms, blob, tags FROM objects WHERE bucket=?1 AND key>=?2 AND "
-    "key<?3 AND +modified_ms<=?4 ORDER BY key LIMIT ?5";
-static const char SQL_BY_AGE[] =
-    "SELECT key, size, modified_ms, blob, tags FROM objects WHERE bucket=?1 AND modified_ms<=?2 "
-    "AND (modified_ms, key)>(?3, ?4) ORDER BY modified_ms, key LIMIT ?5";
-static const char SQL_UPLOADS[] =
-    "SELECT id FROM uploads WHERE bucket=?1 AND initiated_ms<=?2 AND key>=?3 AND key<?4 "
-    "ORDER BY initiated_ms LIMIT ?5";
-static const char SQL_UPLOAD[] = "SELECT 1 FROM uploads WHERE id=?";
-static const char SQL_PARTS[] = "SELECT blob FROM parts WHERE upload_id=?";
 
 typedef struct {
   char *key;
@@ -65,21 +57,6 @@ static int wait_committed(tw_s3 *s, uint64_t t, int stoppable) {
     usleep(500);
   }
   return 0;
-}
-
-/* The smallest key greater than every key that starts with p ("\xff" for ""):
- * keys are UTF-8, which never holds the byte 0xff. */
-static size_t prefix_end(const char *p, char *out, size_t cap) {
-  size_t n = strlen(p);
-  if (n + 1 > cap) n = cap - 1;
-  memcpy(out, p, n);
-  while (n && (unsigned char)out[n - 1] == 0xff) n--;
-  if (!n) {
-    out[0] = (char)0xff;
-    return 1;
-  }
-  out[n - 1] = (char)((unsigned char)out[n - 1] + 1);
-  return n;
 }
 
 static void request_id(char out[17]) {
@@ -123,11 +100,10 @@ static int remove_objects(tw_s3 *s, const char *bucket, const lc_rule *ru, candi
       tw_s3_row_free(&o);
       continue;
     }
-    tw_sql_val v[] = {TW_SQL_S(bucket), TW_SQL_B(c[i].key, c[i].klen), TW_SQL_S(o.blob)};
     tw_sqs_lock(s->sqs); /* lock order: queue engine, then the store batch */
     tw_store_hold(s->store);
-    uint64_t t =
-        tw_store_exec(s->store, "DELETE FROM objects WHERE bucket=? AND key=? AND blob=?", v, 3);
+    uint64_t t = tw_store_s3_objects(s->store)->remove_if_blob(s->store, bucket, c[i].key,
+                                                               c[i].klen, o.blob);
     tw_s3_notify(s, bucket, c[i].key, c[i].klen, "LifecycleExpiration:Delete", o.size, o.etag, rid,
                  LIFECYCLE_PRINCIPAL, LIFECYCLE_PRINCIPAL);
     uint64_t t2 = tw_store_ticket(s->store);
@@ -157,6 +133,41 @@ static int remove_objects(tw_s3 *s, const char *bucket, const lc_rule *ru, candi
   return removed;
 }
 
+/* What a scan of a rule's objects collects: the due ones, up to the budget. */
+typedef struct {
+  lc_rule *ru;
+  int64_t now, day;
+  int budget;
+  candidate *c;
+  size_t n;
+  int rows, cut;
+} scan;
+
+static int scan_row(void *ud, const tw_s3_lc_object *o) {
+  scan *sc = ud;
+  lc_rule *ru = sc->ru;
+  json_t *tags = tw_s3_tags_load(o->tags);
+  int due = lc_rule_matches(ru, o->key, o->klen, o->size, tags) &&
+            lc_expiry_ms(ru, o->modified_ms, sc->day) <= sc->now;
+  json_decref(tags);
+  if (due && (int)sc->n == sc->budget) { /* resume here next pass */
+    sc->cut = 1;
+    return 1;
+  }
+  if (due) {
+    candidate *c = &sc->c[sc->n];
+    c->key = malloc(o->klen + 1);
+    memcpy(c->key, o->key, o->klen);
+    c->key[o->klen] = 0;
+    c->klen = o->klen;
+    snprintf(c->blob, sizeof c->blob, "%.36s", o->blob);
+    sc->n++;
+  }
+  sc->rows++;
+  set_cursor(ru, o->modified_ms, o->key, o->klen);
+  return 0;
+}
+
 /* One scan of a rule with an Expiration; 1 when it stopped before the end. */
 static int expire(tw_s3 *s, const char *bucket, lc_rule *ru, int *budget) {
   int64_t now = tw_now_ms(), day = lc_day_ms(s), cutoff;
@@ -168,60 +179,19 @@ static int expire(tw_s3 *s, const char *bucket, lc_rule *ru, int *budget) {
     return 0;
   if (cutoff < 0) return 0;
   int by_key = ru->prefix && *ru->prefix;
-  sqlite3_stmt *st = tw_store_read_stmt(s->store, by_key ? SQL_BY_KEY : SQL_BY_AGE);
-  if (!st) return 0;
-  char end[1100];
-  size_t endn = prefix_end(ru->prefix ? ru->prefix : "", end, sizeof end);
-  char *from = NULL; /* by key: after the cursor (cursor + "\0"), or the prefix */
-  sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
-  if (by_key) {
-    size_t pl = strlen(ru->prefix);
-    int past = ru->cur_key &&
-               (memcmp(ru->cur_key, ru->prefix, ru->cur_klen < pl ? ru->cur_klen : pl) > 0 ||
-                (!memcmp(ru->cur_key, ru->prefix, ru->cur_klen < pl ? ru->cur_klen : pl) &&
-                 ru->cur_klen >= pl));
-    from = calloc(1, (past ? ru->cur_klen + 1 : pl) + 1);
-    if (past)
-      memcpy(from, ru->cur_key, ru->cur_klen);
-    else
-      memcpy(from, ru->prefix, pl);
-    sqlite3_bind_blob(st, 2, from, (int)(past ? ru->cur_klen + 1 : pl), SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, end, (int)endn, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, cutoff);
-  } else {
-    sqlite3_bind_int64(st, 2, cutoff);
-    sqlite3_bind_int64(st, 3, ru->cur_ms);
-    sqlite3_bind_blob(st, 4, ru->cur_key ? ru->cur_key : "", (int)ru->cur_klen, SQLITE_STATIC);
-  }
-  sqlite3_bind_int(st, 5, SCAN);
-  candidate *c = calloc(SCAN, sizeof *c);
-  size_t n = 0;
-  int rows = 0, cut = 0;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    const void *key = sqlite3_column_blob(st, 0);
-    size_t klen = (size_t)sqlite3_column_bytes(st, 0);
-    int64_t size = sqlite3_column_int64(st, 1), mtime = sqlite3_column_int64(st, 2);
-    json_t *tags = tw_s3_tags_load((const char *)sqlite3_column_text(st, 4));
-    int due = lc_rule_matches(ru, key ? key : "", klen, size, tags) &&
-              lc_expiry_ms(ru, mtime, day) <= now;
-    json_decref(tags);
-    if (due && (int)n == *budget) { /* resume here next pass */
-      cut = 1;
-      break;
-    }
-    if (due) {
-      c[n].key = malloc(klen + 1);
-      memcpy(c[n].key, key ? key : "", klen);
-      c[n].key[klen] = 0;
-      c[n].klen = klen;
-      snprintf(c[n].blob, sizeof c[n].blob, "%.36s", (const char *)sqlite3_column_text(st, 3));
-      n++;
-    }
-    rows++;
-    set_cursor(ru, mtime, key ? key : "", klen);
-  }
-  tw_store_read_done(st);
-  free(from);
+  scan sc = {.ru = ru, .now = now, .day = day, .budget = *budget, .c = calloc(SCAN, sizeof *sc.c)};
+  if (!sc.c) return 0;
+  const tw_s3_lifecycle_repo *lc = tw_store_s3_lifecycle(s->store);
+  /* an error ends the scan where it got to, as its end would */
+  if (by_key)
+    lc->objects_by_prefix(s->store, bucket, ru->prefix, ru->cur_key, ru->cur_klen, cutoff, SCAN,
+                          scan_row, &sc);
+  else
+    lc->objects_by_age(s->store, bucket, cutoff, ru->cur_ms, ru->cur_key, ru->cur_klen, SCAN,
+                       scan_row, &sc);
+  candidate *c = sc.c;
+  size_t n = sc.n;
+  int rows = sc.rows, cut = sc.cut;
   int more = cut || rows == SCAN;
   if (!more) set_cursor(ru, -1, NULL, 0); /* the end: start again next time */
   if (n) *budget -= remove_objects(s, bucket, ru, c, n);
@@ -230,26 +200,25 @@ static int expire(tw_s3 *s, const char *bucket, lc_rule *ru, int *budget) {
   return more;
 }
 
+static int add_id(void *ud, const char *upload) {
+  json_array_append_new(ud, json_string(upload));
+  return 0;
+}
+
+static void add_blob(void *ud, long num, const char *blob) {
+  (void)num;
+  json_array_append_new(ud, json_string(blob));
+}
+
 /* Aborts incomplete multipart uploads DaysAfterInitiation days old. */
 static int abort_uploads(tw_s3 *s, const char *bucket, const lc_rule *ru, int *budget) {
   int64_t now = tw_now_ms(), day = lc_day_ms(s);
   int64_t cutoff = (now / day - ru->abort_days) * day;
   if (cutoff < 0) return 0;
-  sqlite3_stmt *st = tw_store_read_stmt(s->store, SQL_UPLOADS);
-  if (!st) return 0;
-  char end[1100];
-  size_t endn = prefix_end(ru->prefix ? ru->prefix : "", end, sizeof end);
-  const char *p = ru->prefix ? ru->prefix : "";
-  sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(st, 2, cutoff);
-  sqlite3_bind_blob(st, 3, p, (int)strlen(p), SQLITE_STATIC);
-  sqlite3_bind_blob(st, 4, end, (int)endn, SQLITE_STATIC);
   int limit = *budget < SCAN ? *budget : SCAN;
-  sqlite3_bind_int(st, 5, limit);
   json_t *ids = json_array();
-  while (sqlite3_step(st) == SQLITE_ROW)
-    json_array_append_new(ids, json_string((const char *)sqlite3_column_text(st, 0)));
-  tw_store_read_done(st);
+  tw_store_s3_lifecycle(s->store)->uploads_by_prefix(s->store, bucket, ru->prefix, cutoff, limit,
+                                                     add_id, ids);
   int more = (int)json_array_size(ids) == limit;
   if (!json_array_size(ids)) {
     json_decref(ids);
@@ -263,24 +232,11 @@ static int abort_uploads(tw_s3 *s, const char *bucket, const lc_rule *ru, int *b
     size_t i;
     json_t *id;
     json_array_foreach(ids, i, id) {
-      tw_sql_val v[] = {TW_SQL_S(json_string_value(id))};
-      sqlite3_stmt *q = tw_store_read_stmt(s->store, SQL_UPLOAD);
-      if (!q) continue;
-      sqlite3_bind_text(q, 1, json_string_value(id), -1, SQLITE_STATIC);
-      int live = sqlite3_step(q) == SQLITE_ROW;
-      tw_store_read_done(q);
-      if (!live) continue;
+      const char *upload = json_string_value(id);
+      if (tw_store_s3_upload_exists(s->store, upload) != 1) continue;
       json_t *blobs = json_array();
-      if ((q = tw_store_read_stmt(s->store, SQL_PARTS))) {
-        sqlite3_bind_text(q, 1, json_string_value(id), -1, SQLITE_STATIC);
-        while (sqlite3_step(q) == SQLITE_ROW)
-          json_array_append_new(blobs, json_string((const char *)sqlite3_column_text(q, 0)));
-        tw_store_read_done(q);
-      }
-      tw_store_hold(s->store);
-      tw_store_exec(s->store, "DELETE FROM parts WHERE upload_id=?", v, 1);
-      uint64_t t = tw_store_exec(s->store, "DELETE FROM uploads WHERE id=?", v, 1);
-      tw_store_release(s->store);
+      tw_store_s3_upload_parts(s->store, upload, add_blob, blobs);
+      uint64_t t = tw_store_s3_uploads(s->store)->remove(s->store, upload);
       tw_s3_gc_upload_ended(s, json_string_value(id), t); /* no part is added to it now */
       if (t > last) last = t;
       json_object_set_new(done, json_string_value(id), blobs);
@@ -293,11 +249,8 @@ static int abort_uploads(tw_s3 *s, const char *bucket, const lc_rule *ru, int *b
     const char *id;
     json_t *blobs;
     json_object_foreach(done, id, blobs) {
-      sqlite3_stmt *q = tw_store_read_stmt(s->store, SQL_UPLOAD);
-      if (!q) continue;
-      sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-      int live = sqlite3_step(q) == SQLITE_ROW; /* the commit failed */
-      tw_store_read_done(q);
+      int live = tw_store_s3_upload_exists(s->store, id); /* 1: the commit failed */
+      if (live < 0) continue;
       size_t j;
       json_t *b;
       if (!live) json_array_foreach(blobs, j, b) tw_blob_remove(s->data_dir, json_string_value(b));

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "s3/s3_internal.h"
+#include "store/s3_objects.h"
 
 /* S3's encoding-type=url: everything but unreserved characters and '/'. */
 static void url_encode(tw_buf *b, const char *s, size_t n) {
@@ -36,6 +37,92 @@ typedef struct {
   size_t n;
 } bytes;
 
+/* One listing's progress, row by row (see list_row). */
+typedef struct {
+  tw_s3 *s;
+  const char *prefix;
+  size_t plen;
+  const char *delim;
+  int enc, fetch_owner;
+  long max_keys, count;
+  int truncated, done, restart, moved;
+  bytes cursor; /* where the next page starts: strictly after this key */
+  bytes last;   /* the last key or common prefix returned (moved: in this page) */
+  tw_buf contents, prefixes;
+} list_state;
+
+#define LIST_PAGE 1001 /* rows a query reads at most */
+
+static void set_bytes(bytes *b, const char *k, size_t n, int extra) {
+  free(b->s);
+  b->s = malloc(n + 1 + (size_t)extra);
+  memcpy(b->s, k, n);
+  b->n = n;
+}
+
+/* A row of the bucket, in key order; 1 stops the page: the listing is done
+ * (L->done) or continues past a common prefix (L->restart). The cursor moves
+ * only between pages: the page's query reads it. */
+static int list_row(void *ud, const tw_s3_object_row *o) {
+  list_state *L = ud;
+  const char *k = o->key;
+  size_t kn = o->key_len, plen = L->plen;
+  if (kn < plen || memcmp(k, L->prefix, plen)) { /* past the prefix range */
+    L->done = 1;
+    return 1;
+  }
+  if (L->count >= L->max_keys) {
+    L->truncated = L->max_keys > 0 || L->count > 0;
+    L->done = 1;
+    return 1;
+  }
+  const char *dpos = NULL;
+  if (L->delim) {
+    size_t dl = strlen(L->delim);
+    for (size_t i = plen; i + dl <= kn; i++)
+      if (!memcmp(k + i, L->delim, dl)) {
+        dpos = k + i + dl;
+        break;
+      }
+  }
+  if (dpos) {
+    size_t cpn = (size_t)(dpos - k);
+    tw_buf_puts(&L->prefixes, "<CommonPrefixes>");
+    put_key(&L->prefixes, "Prefix", k, cpn, L->enc);
+    tw_buf_puts(&L->prefixes, "</CommonPrefixes>");
+    L->count++;
+    set_bytes(&L->last, k, cpn, 0);
+    L->moved = 1;
+    L->restart = 1; /* the next page starts past every key under this prefix */
+    return 1;
+  }
+  char when[32];
+  tw_s3_iso8601(o->modified_ms, when);
+  tw_buf *c = &L->contents;
+  tw_buf_puts(c, "<Contents>");
+  put_key(c, "Key", k, kn, L->enc);
+  tw_s3_xml_text(c, "LastModified", when);
+  tw_buf_printf(c, "<ETag>&quot;%s&quot;</ETag><Size>%" PRId64 "</Size>", o->etag, o->size);
+  if (L->fetch_owner)
+    tw_buf_printf(c, "<Owner><ID>%s</ID><DisplayName>tweedle</DisplayName></Owner>", L->s->account);
+  if (o->checksums) { /* the client's algorithm, or the CRC64NVME S3 adds itself */
+    json_t *cj = json_loads(o->checksums, 0, NULL);
+    const char *alg = json_string_value(json_object_get(cj, "alg"));
+    const char *type = json_string_value(json_object_get(cj, "type")); /* multipart */
+    if (alg)
+      tw_buf_printf(c,
+                    "<ChecksumAlgorithm>%s</ChecksumAlgorithm>"
+                    "<ChecksumType>%s</ChecksumType>",
+                    alg, type ? type : "FULL_OBJECT");
+    json_decref(cj);
+  }
+  tw_buf_puts(c, "<StorageClass>STANDARD</StorageClass></Contents>");
+  L->count++;
+  set_bytes(&L->last, k, kn, 0);
+  L->moved = 1;
+  return 0;
+}
+
 void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
   int v2 = tw_s3_q(x, "list-type") && !strcmp(tw_s3_q(x, "list-type"), "2");
@@ -45,7 +132,8 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
   const char *start_after = tw_s3_q(x, v2 ? "start-after" : "marker");
   const char *token = v2 ? tw_s3_q(x, "continuation-token") : NULL;
   const char *mk = tw_s3_q(x, "max-keys");
-  int fetch_owner = !v2 || (tw_s3_q(x, "fetch-owner") && !strcmp(tw_s3_q(x, "fetch-owner"), "true"));
+  int fetch_owner =
+      !v2 || (tw_s3_q(x, "fetch-owner") && !strcmp(tw_s3_q(x, "fetch-owner"), "true"));
   if (!prefix) prefix = "";
   if (delim && !*delim) delim = NULL;
   int enc = 0;
@@ -55,8 +143,8 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
       tw_buf_init(&ex, 4096);
       tw_s3_xml_text(&ex, "ArgumentName", "encoding-type");
       tw_s3_xml_text(&ex, "ArgumentValue", enc_type);
-      tw_s3_error_key(r, x, TW_ERR_S3_INVALID_ARGUMENT, "Invalid Encoding Method specified in Request",
-                      tw_buf_cstr(&ex));
+      tw_s3_error_key(r, x, TW_ERR_S3_INVALID_ARGUMENT,
+                      "Invalid Encoding Method specified in Request", tw_buf_cstr(&ex));
       tw_buf_free(&ex);
       return;
     }
@@ -67,7 +155,8 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
     char *end;
     max_keys = strtol(mk, &end, 10);
     if (*end || max_keys < 0) {
-      tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT, "Provided max-keys not an integer or within integer range");
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT,
+                  "Provided max-keys not an integer or within integer range");
       return;
     }
     if (max_keys > 1000) max_keys = 1000;
@@ -108,104 +197,41 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
       }
     }
   }
-  sqlite3 *db = tw_store_reader(s->store);
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT key, size, etag, modified_ms, checksums FROM objects WHERE bucket=? AND "
-                         "key > ? AND key >= ? ORDER BY key LIMIT 1001",
-                         -1, &st, NULL) != SQLITE_OK) {
-    free(cursor.s);
-    tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
-    return;
-  }
-  tw_buf contents, prefixes;
-  tw_buf_init(&contents, 256u << 20);
-  tw_buf_init(&prefixes, 64u << 20);
-  long count = 0;
-  int truncated = 0, done = 0;
-  bytes last = {NULL, 0}; /* the last key or common prefix returned */
-  while (!done) {
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, x->bucket, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, cursor.s ? cursor.s : "", (int)cursor.n, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, prefix, (int)plen, SQLITE_STATIC);
-    int rows = 0, restart = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      rows++;
-      const char *k = sqlite3_column_blob(st, 0);
-      size_t kn = (size_t)sqlite3_column_bytes(st, 0);
-      if (!k) k = "";
-      if (kn < plen || memcmp(k, prefix, plen)) { /* past the prefix range */
-        done = 1;
-        break;
-      }
-      if (count >= max_keys) {
-        truncated = max_keys > 0 || count > 0;
-        done = 1;
-        break;
-      }
-      const char *dpos = NULL;
-      if (delim) {
-        size_t dl = strlen(delim);
-        for (size_t i = plen; i + dl <= kn; i++)
-          if (!memcmp(k + i, delim, dl)) {
-            dpos = k + i + dl;
-            break;
-          }
-      }
-      if (dpos) {
-        size_t cpn = (size_t)(dpos - k);
-        tw_buf_puts(&prefixes, "<CommonPrefixes>");
-        put_key(&prefixes, "Prefix", k, cpn, enc);
-        tw_buf_puts(&prefixes, "</CommonPrefixes>");
-        count++;
-        free(last.s);
-        last.s = malloc(cpn + 1);
-        memcpy(last.s, k, cpn);
-        last.n = cpn;
-        /* skip every key under this prefix: no UTF-8 key has a 0xFF byte */
-        free(cursor.s);
-        cursor.s = malloc(cpn + 2);
-        memcpy(cursor.s, k, cpn);
-        cursor.s[cpn] = (char)0xFF;
-        cursor.n = cpn + 1;
-        restart = 1;
-        break;
-      }
-      char when[32];
-      tw_s3_iso8601(sqlite3_column_int64(st, 3), when);
-      tw_buf_puts(&contents, "<Contents>");
-      put_key(&contents, "Key", k, kn, enc);
-      tw_s3_xml_text(&contents, "LastModified", when);
-      tw_buf_printf(&contents, "<ETag>&quot;%s&quot;</ETag><Size>%" PRId64 "</Size>",
-                    (const char *)sqlite3_column_text(st, 2), (int64_t)sqlite3_column_int64(st, 1));
-      if (fetch_owner)
-        tw_buf_printf(&contents, "<Owner><ID>%s</ID><DisplayName>tweedle</DisplayName></Owner>",
-                      s->account);
-      const char *ck = (const char *)sqlite3_column_text(st, 4);
-      if (ck) { /* the client's algorithm, or the CRC64NVME S3 adds itself */
-        json_t *cj = json_loads(ck, 0, NULL);
-        const char *alg = json_string_value(json_object_get(cj, "alg"));
-        const char *type = json_string_value(json_object_get(cj, "type")); /* multipart */
-        if (alg)
-          tw_buf_printf(&contents, "<ChecksumAlgorithm>%s</ChecksumAlgorithm>"
-                                   "<ChecksumType>%s</ChecksumType>", alg, type ? type : "FULL_OBJECT");
-        json_decref(cj);
-      }
-      tw_buf_puts(&contents, "<StorageClass>STANDARD</StorageClass></Contents>");
-      count++;
-      free(last.s);
-      last.s = malloc(kn + 1);
-      memcpy(last.s, k, kn);
-      last.n = kn;
-      free(cursor.s);
-      cursor.s = malloc(kn + 1);
-      memcpy(cursor.s, k, kn);
-      cursor.n = kn;
+  list_state L = {.s = s,
+                  .prefix = prefix,
+                  .plen = plen,
+                  .delim = delim,
+                  .enc = enc,
+                  .fetch_owner = fetch_owner,
+                  .max_keys = max_keys,
+                  .cursor = cursor};
+  tw_buf_init(&L.contents, 256u << 20);
+  tw_buf_init(&L.prefixes, 64u << 20);
+  const tw_s3_objects_repo *objects = tw_store_s3_objects(s->store);
+  while (!L.done) {
+    L.restart = L.moved = 0;
+    int rows = objects->list(s->store, x->bucket, L.cursor.s, L.cursor.n, prefix, plen, LIST_PAGE,
+                             list_row, &L);
+    if (rows < 0) {
+      tw_buf_free(&L.contents);
+      tw_buf_free(&L.prefixes);
+      free(L.cursor.s);
+      free(L.last.s);
+      tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
+      return;
     }
-    if (!restart && (done || rows < 1001)) done = 1;
+    if (L.moved) {
+      set_bytes(&L.cursor, L.last.s, L.last.n, 1);
+      /* past a common prefix, skip every key under it: no UTF-8 key has a 0xFF byte */
+      if (L.restart) L.cursor.s[L.cursor.n++] = (char)0xFF;
+    }
+    if (!L.restart && (L.done || rows < LIST_PAGE)) L.done = 1;
   }
-  sqlite3_finalize(st);
+  cursor = L.cursor;
+  bytes last = L.last;
+  long count = L.count;
+  int truncated = L.truncated;
+  tw_buf contents = L.contents, prefixes = L.prefixes;
   tw_buf b;
   tw_buf_init(&b, 512u << 20);
   tw_s3_xml_begin(&b, "ListBucketResult");
@@ -216,7 +242,8 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
     if (start_after) put_key(&b, "StartAfter", start_after, strlen(start_after), enc);
     tw_buf_printf(&b, "<KeyCount>%ld</KeyCount>", count);
   } else {
-    put_key(&b, "Marker", start_after ? start_after : "", start_after ? strlen(start_after) : 0, enc);
+    put_key(&b, "Marker", start_after ? start_after : "", start_after ? strlen(start_after) : 0,
+            enc);
   }
   tw_buf_printf(&b, "<MaxKeys>%ld</MaxKeys>", max_keys);
   if (delim) put_key(&b, "Delimiter", delim, strlen(delim), enc);

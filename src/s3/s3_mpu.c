@@ -24,6 +24,7 @@
 
 #include "core/xml_in.h"
 #include "s3/s3_internal.h"
+#include "store/s3_uploads.h"
 
 static const tw_cksum_alg ALGS[] = {TW_CKSUM_CRC32, TW_CKSUM_CRC32C, TW_CKSUM_CRC64NVME,
                                     TW_CKSUM_SHA1, TW_CKSUM_SHA256};
@@ -507,16 +508,11 @@ int tw_s3_part_number_arg(tw_request *r, s3_ctx *x, tw_s3_part_pick *p) {
 
 int tw_s3_part_pick_of(tw_request *r, s3_ctx *x, const tw_s3_obj *o, tw_s3_part_pick *p) {
   json_t *layout = NULL;
-  sqlite3_stmt *st = tw_store_read_stmt(
-      x->s3->store, "SELECT mpu_parts FROM objects WHERE bucket=? AND key=? AND blob=?");
-  if (st) {
-    sqlite3_bind_text(st, 1, x->bucket, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 2, x->key, (int)x->key_len, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, o->blob, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-      layout = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-    tw_store_read_done(st);
-  }
+  char *lj = NULL;
+  if (tw_store_s3_uploads(x->s3->store)
+          ->object_layout(x->s3->store, x->bucket, x->key, x->key_len, o->blob, &lj) == 1)
+    layout = json_loads(lj, 0, NULL);
+  free(lj);
   /* An object put in one piece (or completed before layouts were kept) is its own part 1. */
   json_t *sizes = json_object_get(layout, "sizes");
   size_t count = json_array_size(sizes);

@@ -14,70 +14,44 @@
 #include "core/xml_in.h"
 #include "s3/s3_internal.h"
 #include "sqs/sqs.h"
+#include "store/s3_uploads.h"
 
 #define MIN_PART (5ULL << 20)
 #define MAX_PARTS 10000
 
 typedef struct {
   int found;
-  char bucket[64];
-  char *key;
-  size_t key_len;
-  int64_t initiated_ms;
-  char *content_type, *headers, *meta, *tags;
+  tw_s3_upload row; /* when found */
   tw_cksum_alg alg; /* x-amz-checksum-algorithm; NONE: S3's default CRC64NVME */
   int composite;    /* x-amz-checksum-type COMPOSITE (else FULL_OBJECT) */
 } upload_row;
 
-static void upload_free(upload_row *u) {
-  free(u->key);
-  free(u->content_type);
-  free(u->headers);
-  free(u->meta);
-  free(u->tags);
-  memset(u, 0, sizeof *u);
+static const tw_s3_uploads_repo *uploads(tw_s3 *s) {
+  return tw_store_s3_uploads(s->store);
 }
 
-static char *dup_col(sqlite3_stmt *st, int i) {
-  const char *v = (const char *)sqlite3_column_text(st, i);
-  return v ? strdup(v) : NULL;
+static void upload_free(upload_row *u) {
+  tw_s3_upload_free(&u->row);
+  memset(u, 0, sizeof *u);
 }
 
 static int load_upload(tw_s3 *s, const char *id, upload_row *u) {
   memset(u, 0, sizeof *u);
-  sqlite3 *db = tw_store_reader(s->store);
-  sqlite3_stmt *st;
-  if (!db || sqlite3_prepare_v2(db,
-                                "SELECT bucket, key, initiated_ms, content_type, headers, meta, "
-                                "tags, checksum_algo, checksum_type FROM uploads WHERE id=?",
-                                -1, &st, NULL) != SQLITE_OK)
-    return -1;
-  sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) {
-    u->found = 1;
-    snprintf(u->bucket, sizeof u->bucket, "%s", (const char *)sqlite3_column_text(st, 0));
-    u->key_len = (size_t)sqlite3_column_bytes(st, 1);
-    u->key = malloc(u->key_len + 1);
-    memcpy(u->key, sqlite3_column_blob(st, 1) ? sqlite3_column_blob(st, 1) : "", u->key_len);
-    u->key[u->key_len] = 0;
-    u->initiated_ms = sqlite3_column_int64(st, 2);
-    u->content_type = dup_col(st, 3);
-    u->headers = dup_col(st, 4);
-    u->meta = dup_col(st, 5);
-    u->tags = dup_col(st, 6);
-    u->alg = tw_cksum_alg_parse((const char *)sqlite3_column_text(st, 7));
-    const char *t = (const char *)sqlite3_column_text(st, 8);
-    u->composite = t && !strcmp(t, "COMPOSITE");
+  int rc = uploads(s)->get(s->store, id, &u->row);
+  if (rc < 0) return -1;
+  u->found = rc == 1;
+  if (u->found) {
+    u->alg = tw_cksum_alg_parse(u->row.checksum_algo);
+    u->composite = u->row.checksum_type && !strcmp(u->row.checksum_type, "COMPOSITE");
   }
-  sqlite3_finalize(st);
   return 0;
 }
 
 /* The upload named by ?uploadId must exist and belong to this bucket and key. */
 static int this_upload(tw_request *r, s3_ctx *x, upload_row *u) {
   const char *id = tw_s3_q(x, "uploadId");
-  if (!id || load_upload(x->s3, id, u) || !u->found || strcmp(u->bucket, x->bucket) ||
-      u->key_len != x->key_len || memcmp(u->key, x->key, x->key_len)) {
+  if (!id || load_upload(x->s3, id, u) || !u->found || strcmp(u->row.bucket, x->bucket) ||
+      u->row.key_len != x->key_len || memcmp(u->row.key, x->key, x->key_len)) {
     upload_free(u);
     tw_buf extra;
     tw_buf_init(&extra, 1024);
@@ -139,21 +113,18 @@ void tw_s3_create_multipart(tw_request *r, s3_ctx *x) {
   const char *ct = tw_req_header(r, "Content-Type");
   char *tg = tw_s3_tags_dump(x->tags);
   int64_t now = tw_now_ms();
-  tw_sql_val v[] = {TW_SQL_S(id),
-                    TW_SQL_S(x->bucket),
-                    TW_SQL_B(x->key, x->key_len),
-                    TW_SQL_I(now),
-                    TW_SQL_S(ct ? ct : "binary/octet-stream"),
-                    TW_SQL_S(h),
-                    TW_SQL_S(m),
-                    TW_SQL_S(tg),
-                    TW_SQL_S(tw_cksum_alg_name(alg)),
-                    TW_SQL_S(type)};
-  uint64_t t = tw_store_exec(s->store,
-                             "INSERT INTO uploads(id, bucket, key, initiated_ms, content_type, "
-                             "headers, meta, tags, checksum_algo, checksum_type) "
-                             "VALUES(?,?,?,?,?,?,?,?,?,?)",
-                             v, 10);
+  tw_s3_upload row = {.id = id,
+                      .bucket = x->bucket,
+                      .key = x->key,
+                      .key_len = x->key_len,
+                      .initiated_ms = now,
+                      .content_type = ct ? ct : "binary/octet-stream",
+                      .headers = h,
+                      .meta = m,
+                      .tags = tg,
+                      .checksum_algo = tw_cksum_alg_name(alg),
+                      .checksum_type = type};
+  uint64_t t = uploads(s)->create(s->store, &row);
   free(h);
   free(m);
   free(tg);
@@ -258,14 +229,15 @@ static void save_part(tw_request *r, s3_ctx *x, long num, int64_t size, const ch
   }
   tw_s3_gc_part(s, upload, num, x->old_blob, NULL);
   snprintf(x->new_blob, sizeof x->new_blob, "%s", blob);
-  tw_sql_val v[] = {TW_SQL_S(upload), TW_SQL_I(num),         TW_SQL_I(size), TW_SQL_S(x->etag),
-                    TW_SQL_S(blob),   TW_SQL_I(tw_now_ms()), TW_SQL_S(sj)};
+  tw_s3_part_row p = {.num = num,
+                      .size = size,
+                      .etag = x->etag,
+                      .blob = blob,
+                      .modified_ms = tw_now_ms(),
+                      .checksum = sj};
   tw_store_hold(s->store);
   tw_store_require_fs_sync(s->store);
-  uint64_t t = tw_store_exec(s->store,
-                             "INSERT OR REPLACE INTO parts(upload_id, num, size, etag, blob, "
-                             "modified_ms, checksum) VALUES(?,?,?,?,?,?,?)",
-                             v, 7);
+  uint64_t t = uploads(s)->put_part(s->store, upload, &p);
   tw_store_release(s->store);
   tw_s3_gc_part_set(s, upload, num, blob, t);
   pthread_mutex_unlock(&s->mu);
@@ -380,35 +352,36 @@ void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x) {
 
 /* --- complete / abort ------------------------------------------------------------ */
 
-/* Every part of an upload, by number. */
-static tw_s3_part *load_parts(tw_s3 *s, const char *upload, size_t *n) {
-  sqlite3 *db = tw_store_reader(s->store);
-  sqlite3_stmt *st;
-  *n = 0;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT num, size, etag, blob, modified_ms, checksum FROM parts "
-                         "WHERE upload_id=? ORDER BY num",
-                         -1, &st, NULL) != SQLITE_OK)
-    return NULL;
-  sqlite3_bind_text(st, 1, upload, -1, SQLITE_STATIC);
-  size_t cap = 16;
-  tw_s3_part *p = malloc(cap * sizeof *p);
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    if (*n == cap) {
-      cap *= 2;
-      p = realloc(p, cap * sizeof *p);
-    }
-    p[*n].num = (long)sqlite3_column_int64(st, 0);
-    p[*n].size = sqlite3_column_int64(st, 1);
-    snprintf(p[*n].etag, sizeof p[*n].etag, "%s", (const char *)sqlite3_column_text(st, 2));
-    snprintf(p[*n].blob, sizeof p[*n].blob, "%.36s", (const char *)sqlite3_column_text(st, 3));
-    p[*n].modified_ms = sqlite3_column_int64(st, 4);
-    const char *ck = (const char *)sqlite3_column_text(st, 5);
-    p[*n].sums = ck ? json_loads(ck, 0, NULL) : NULL;
-    (*n)++;
+typedef struct {
+  tw_s3_part *p;
+  size_t n, cap, limit;
+} parts_acc;
+
+static int add_part(void *ud, const tw_s3_part_row *row) {
+  parts_acc *a = ud;
+  if (a->n == a->cap) {
+    size_t cap = a->cap ? 2 * a->cap : 16;
+    tw_s3_part *p = realloc(a->p, cap * sizeof *p);
+    if (!p) return 1; /* the parts read so far */
+    a->p = p;
+    a->cap = cap;
   }
-  sqlite3_finalize(st);
-  return p;
+  tw_s3_part *p = &a->p[a->n++];
+  p->num = row->num;
+  p->size = row->size;
+  snprintf(p->etag, sizeof p->etag, "%s", row->etag);
+  snprintf(p->blob, sizeof p->blob, "%.36s", row->blob);
+  p->modified_ms = row->modified_ms;
+  p->sums = row->checksum ? json_loads(row->checksum, 0, NULL) : NULL;
+  return a->n == a->limit;
+}
+
+/* The parts of an upload numbered above `after`, by number, at most `limit`. */
+static tw_s3_part *load_parts(tw_s3 *s, const char *upload, long after, size_t limit, size_t *n) {
+  parts_acc a = {.limit = limit};
+  uploads(s)->list_parts(s->store, upload, after, add_part, &a);
+  *n = a.n;
+  return a.p;
 }
 
 static void free_parts(tw_s3_part *p, size_t n) {
@@ -537,7 +510,7 @@ void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
     goto done;
   }
   if (tw_s3_mpu_check_complete(r, x, u.alg, u.composite, wanted)) goto done;
-  parts = load_parts(s, upload, &nparts);
+  parts = load_parts(s, upload, 0, SIZE_MAX, &nparts);
   long prev = 0;
   json_array_foreach(wanted, i, w) {
     const char *pn = tw_xml_text(w, "PartNumber"), *et = tw_xml_text(w, "ETag");
@@ -599,21 +572,16 @@ void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
   }
   /* every part goes with the upload: those written since the list was read too */
   json_t *blobs = tw_s3_gc_upload_parts(s, upload);
-  json_t *headers = u.headers ? json_loads(u.headers, 0, NULL) : json_object();
-  json_t *meta = u.meta ? json_loads(u.meta, 0, NULL) : json_object();
-  x->tags = tw_s3_tags_load(u.tags); /* given to CreateMultipartUpload */
+  json_t *headers = u.row.headers ? json_loads(u.row.headers, 0, NULL) : json_object();
+  json_t *meta = u.row.meta ? json_loads(u.row.meta, 0, NULL) : json_object();
+  x->tags = tw_s3_tags_load(u.row.tags); /* given to CreateMultipartUpload */
   char *lj = json_dumps(layout, JSON_COMPACT);
   tw_sqs_lock(s->sqs);
   tw_store_hold(s->store);
   uint64_t t = tw_s3_save_row(r, x, "ObjectCreated:CompleteMultipartUpload", total, x->etag, out.id,
-                              u.content_type, headers, meta, checksum);
-  tw_sql_val lv[] = {TW_SQL_I((int64_t)nw), TW_SQL_S(lj), TW_SQL_S(x->bucket),
-                     TW_SQL_B(x->key, x->key_len)};
-  tw_store_exec(s->store, "UPDATE objects SET parts=?, mpu_parts=? WHERE bucket=? AND key=?", lv,
-                4);
-  tw_sql_val v[] = {TW_SQL_S(upload)};
-  tw_store_exec(s->store, "DELETE FROM parts WHERE upload_id=?", v, 1);
-  uint64_t t2 = tw_store_exec(s->store, "DELETE FROM uploads WHERE id=?", v, 1);
+                              u.row.content_type, headers, meta, checksum);
+  uploads(s)->set_object_layout(s->store, x->bucket, x->key, x->key_len, (long)nw, lj);
+  uint64_t t2 = uploads(s)->remove(s->store, upload);
   tw_store_release(s->store);
   tw_sqs_unlock(s->sqs);
   tw_s3_gc_upload_ended(s, upload, t2 > t ? t2 : t);
@@ -654,11 +622,7 @@ void tw_s3_abort_multipart(tw_request *r, s3_ctx *x) {
     return;
   }
   json_t *blobs = tw_s3_gc_upload_parts(s, upload);
-  tw_sql_val v[] = {TW_SQL_S(upload)};
-  tw_store_hold(s->store);
-  tw_store_exec(s->store, "DELETE FROM parts WHERE upload_id=?", v, 1);
-  uint64_t t = tw_store_exec(s->store, "DELETE FROM uploads WHERE id=?", v, 1);
-  tw_store_release(s->store);
+  uint64_t t = uploads(s)->remove(s->store, upload);
   tw_s3_gc_upload_ended(s, upload, t);
   pthread_mutex_unlock(&s->mu);
   x->result = json_pack("{s:o}", "blobs", blobs);
@@ -681,8 +645,8 @@ void tw_s3_list_parts(tw_request *r, s3_ctx *x) {
   if (tw_s3_q(x, "max-parts")) max = strtol(tw_s3_q(x, "max-parts"), NULL, 10);
   if (tw_s3_q(x, "part-number-marker")) marker = strtol(tw_s3_q(x, "part-number-marker"), NULL, 10);
   if (max < 0 || max > 1000) max = 1000;
-  size_t n;
-  tw_s3_part *parts = load_parts(x->s3, upload, &n);
+  size_t n; /* one more than asked for tells whether the listing is truncated */
+  tw_s3_part *parts = load_parts(x->s3, upload, marker, (size_t)max + 1, &n);
   tw_buf b;
   tw_buf_init(&b, 16u << 20);
   tw_s3_xml_begin(&b, "ListPartsResult");
@@ -729,6 +693,42 @@ void tw_s3_list_parts(tw_request *r, s3_ctx *x) {
   tw_s3_respond_xml(r, 200, &b);
 }
 
+typedef struct {
+  tw_s3 *s;
+  tw_buf *body;
+  long count, max;
+  int truncated;
+  char *next_key, *next_id;
+} uploads_acc;
+
+static int add_upload(void *ud, const tw_s3_upload *u) {
+  uploads_acc *a = ud;
+  if (a->count == a->max) {
+    a->truncated = 1;
+    return 1;
+  }
+  tw_buf *body = a->body;
+  tw_buf_puts(body, "<Upload>");
+  tw_s3_xml_textn(body, "Key", u->key, u->key_len);
+  tw_s3_xml_text(body, "UploadId", u->id);
+  owner(body, "Initiator", a->s->account);
+  owner(body, "Owner", a->s->account);
+  char when[32];
+  tw_s3_iso8601(u->initiated_ms, when);
+  tw_buf_puts(body, "<StorageClass>STANDARD</StorageClass>");
+  tw_s3_xml_text(body, "Initiated", when);
+  if (u->checksum_algo && u->checksum_type)
+    tw_buf_printf(body, "<ChecksumAlgorithm>%s</ChecksumAlgorithm><ChecksumType>%s</ChecksumType>",
+                  u->checksum_algo, u->checksum_type);
+  tw_buf_puts(body, "</Upload>");
+  free(a->next_key);
+  free(a->next_id);
+  a->next_key = strndup(u->key, u->key_len);
+  a->next_id = strdup(u->id);
+  a->count++;
+  return 0;
+}
+
 void tw_s3_list_uploads(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
   if (tw_s3_bucket_exists(s, x->bucket) <= 0) {
@@ -739,70 +739,33 @@ void tw_s3_list_uploads(tw_request *r, s3_ctx *x) {
   const char *key_marker = tw_s3_q(x, "key-marker");
   long max = tw_s3_q(x, "max-uploads") ? strtol(tw_s3_q(x, "max-uploads"), NULL, 10) : 1000;
   if (max < 0 || max > 1000) max = 1000;
-  sqlite3 *db = tw_store_reader(s->store);
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT id, key, initiated_ms, checksum_algo, checksum_type FROM "
-                         "uploads WHERE bucket=? AND key > ? ORDER BY key, initiated_ms",
-                         -1, &st, NULL) != SQLITE_OK) {
+  tw_buf b, body;
+  tw_buf_init(&body, 16u << 20);
+  uploads_acc a = {.s = s, .body = &body, .max = max};
+  if (uploads(s)->list(s->store, x->bucket, prefix, key_marker, key_marker ? strlen(key_marker) : 0,
+                       add_upload, &a)) {
+    tw_buf_free(&body);
+    free(a.next_key);
+    free(a.next_id);
     tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
     return;
   }
-  sqlite3_bind_text(st, 1, x->bucket, -1, SQLITE_STATIC);
-  sqlite3_bind_blob(st, 2, key_marker ? key_marker : "", key_marker ? (int)strlen(key_marker) : 0,
-                    SQLITE_STATIC);
-  tw_buf b, body;
   tw_buf_init(&b, 16u << 20);
-  tw_buf_init(&body, 16u << 20);
   tw_s3_xml_begin(&b, "ListMultipartUploadsResult");
   tw_s3_xml_text(&b, "Bucket", x->bucket);
   tw_s3_xml_text(&b, "KeyMarker", key_marker ? key_marker : "");
   tw_s3_xml_text(&b, "UploadIdMarker", "");
-  long count = 0;
-  int truncated = 0;
-  char *next_key = NULL, *next_id = NULL;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    const char *k = sqlite3_column_blob(st, 1);
-    size_t kn = (size_t)sqlite3_column_bytes(st, 1);
-    if (prefix && (kn < strlen(prefix) || memcmp(k, prefix, strlen(prefix)))) continue;
-    if (count == max) {
-      truncated = 1;
-      break;
-    }
-    tw_buf_puts(&body, "<Upload>");
-    tw_s3_xml_textn(&body, "Key", k ? k : "", kn);
-    tw_s3_xml_text(&body, "UploadId", (const char *)sqlite3_column_text(st, 0));
-    owner(&body, "Initiator", s->account);
-    owner(&body, "Owner", s->account);
-    char when[32];
-    tw_s3_iso8601(sqlite3_column_int64(st, 2), when);
-    tw_buf_puts(&body, "<StorageClass>STANDARD</StorageClass>");
-    tw_s3_xml_text(&body, "Initiated", when);
-    const char *alg = (const char *)sqlite3_column_text(st, 3);
-    const char *type = (const char *)sqlite3_column_text(st, 4);
-    if (alg && type)
-      tw_buf_printf(&body,
-                    "<ChecksumAlgorithm>%s</ChecksumAlgorithm><ChecksumType>%s</ChecksumType>", alg,
-                    type);
-    tw_buf_puts(&body, "</Upload>");
-    free(next_key);
-    free(next_id);
-    next_key = strndup(k ? k : "", kn);
-    next_id = strdup((const char *)sqlite3_column_text(st, 0));
-    count++;
-  }
-  sqlite3_finalize(st);
-  if (truncated) {
-    tw_s3_xml_text(&b, "NextKeyMarker", next_key);
-    tw_s3_xml_text(&b, "NextUploadIdMarker", next_id);
+  if (a.truncated) {
+    tw_s3_xml_text(&b, "NextKeyMarker", a.next_key);
+    tw_s3_xml_text(&b, "NextUploadIdMarker", a.next_id);
   }
   if (prefix) tw_s3_xml_text(&b, "Prefix", prefix);
   tw_buf_printf(&b, "<MaxUploads>%ld</MaxUploads><IsTruncated>%s</IsTruncated>", max,
-                truncated ? "true" : "false");
+                a.truncated ? "true" : "false");
   tw_buf_append(&b, body.data ? body.data : "", body.len);
   tw_buf_free(&body);
   tw_buf_puts(&b, "</ListMultipartUploadsResult>");
-  free(next_key);
-  free(next_id);
+  free(a.next_key);
+  free(a.next_id);
   tw_s3_respond_xml(r, 200, &b);
 }

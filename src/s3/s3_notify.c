@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/xml_in.h"
 #include "s3/s3_internal.h"
+#include "store/s3_buckets.h"
 #include "sqs/sqs.h"
 
 static const char *known_events[] = {"s3:ObjectCreated:*",
@@ -243,9 +244,9 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
     }
   }
   char *text = json_dumps(cfg, JSON_COMPACT);
-  tw_sql_val v[] = {TW_SQL_S(text), TW_SQL_S(x->bucket)};
   tw_store_hold(s->store);
-  uint64_t t = tw_store_exec(s->store, "UPDATE buckets SET notification=? WHERE name=?", v, 2);
+  uint64_t t = tw_store_s3_buckets(s->store)->set_setting(s->store, x->bucket,
+                                                          TW_S3_BUCKET_NOTIFICATION, text);
   /* a test event to each destination, once */
   char when[32];
   tw_s3_iso8601(tw_now_ms(), when);
@@ -272,13 +273,13 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
 }
 
 static json_t *load_config(tw_s3 *s, const char *bucket) {
-  sqlite3_stmt *st = tw_store_read_stmt(s->store, "SELECT notification FROM buckets WHERE name=?");
+  char *text = NULL;
   json_t *cfg = NULL;
-  if (!st) return NULL;
-  sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
-    cfg = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-  tw_store_read_done(st);
+  if (tw_store_s3_buckets(s->store)->get_setting(s->store, bucket, TW_S3_BUCKET_NOTIFICATION,
+                                                 &text) > 0 &&
+      text)
+    cfg = json_loads(text, 0, NULL);
+  free(text);
   return cfg;
 }
 

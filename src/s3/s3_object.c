@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/xml_in.h"
 #include "s3/s3_internal.h"
+#include "store/s3_objects.h"
 #include "sqs/sqs.h"
 
 /* Headers stored with an object and returned on GET/HEAD. */
@@ -34,29 +35,22 @@ void tw_s3_row_free(tw_s3_obj *o) {
 
 int tw_s3_load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, tw_s3_obj *o) {
   memset(o, 0, sizeof *o);
-  sqlite3_stmt *st = tw_store_read_stmt(s->store,
-                                        "SELECT size, etag, modified_ms, blob, content_type, headers, "
-                                        "meta, checksums, tags FROM objects WHERE bucket=? AND key=?");
-  if (!st) return -1;
-  sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
-  sqlite3_bind_blob(st, 2, key, (int)klen, SQLITE_STATIC);
-  if (sqlite3_step(st) == SQLITE_ROW) {
+  tw_s3_object_row row;
+  int found = tw_store_s3_objects(s->store)->get(s->store, bucket, key, klen, &row);
+  if (found < 0) return -1;
+  if (found) {
     o->found = 1;
-    o->size = sqlite3_column_int64(st, 0);
-    snprintf(o->etag, sizeof o->etag, "%s", (const char *)sqlite3_column_text(st, 1));
-    o->modified_ms = sqlite3_column_int64(st, 2);
-    snprintf(o->blob, sizeof o->blob, "%.36s", (const char *)sqlite3_column_text(st, 3));
-    const char *ct = (const char *)sqlite3_column_text(st, 4);
-    o->content_type = ct ? strdup(ct) : NULL;
-    const char *h = (const char *)sqlite3_column_text(st, 5);
-    const char *m = (const char *)sqlite3_column_text(st, 6);
-    o->headers = h ? json_loads(h, 0, NULL) : NULL;
-    o->meta = m ? json_loads(m, 0, NULL) : NULL;
-    const char *c = (const char *)sqlite3_column_text(st, 7);
-    o->checksum = c ? json_loads(c, 0, NULL) : NULL;
-    o->tags = tw_s3_tags_load((const char *)sqlite3_column_text(st, 8));
+    o->size = row.size;
+    snprintf(o->etag, sizeof o->etag, "%s", row.etag);
+    o->modified_ms = row.modified_ms;
+    snprintf(o->blob, sizeof o->blob, "%.36s", row.blob);
+    o->content_type = row.content_type ? strdup(row.content_type) : NULL;
+    o->headers = row.headers ? json_loads(row.headers, 0, NULL) : NULL;
+    o->meta = row.meta ? json_loads(row.meta, 0, NULL) : NULL;
+    o->checksum = row.checksums ? json_loads(row.checksums, 0, NULL) : NULL;
+    o->tags = tw_s3_tags_load(row.tags);
+    tw_s3_object_row_free(&row);
   }
-  tw_store_read_done(st);
   return 0;
 }
 
@@ -134,20 +128,24 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
   char *h = json_dumps(headers, JSON_COMPACT), *m = json_dumps(meta, JSON_COMPACT);
   char *c = checksum ? json_dumps(checksum, JSON_COMPACT) : NULL;
   char *tg = tw_s3_tags_dump(x->tags);
-  tw_sql_val v[] = {TW_SQL_S(x->bucket),  TW_SQL_B(x->key, x->key_len), TW_SQL_I(size),
-                    TW_SQL_S(etag),       TW_SQL_I(tw_now_ms()),        TW_SQL_S(blob),
-                    TW_SQL_S(content_type), TW_SQL_S(h),                TW_SQL_S(m),
-                    TW_SQL_S(c),          TW_SQL_S(tg)};
+  tw_s3_object_row row = {.bucket = x->bucket,
+                          .key = x->key,
+                          .key_len = x->key_len,
+                          .size = size,
+                          .etag = etag,
+                          .modified_ms = tw_now_ms(),
+                          .blob = blob,
+                          .content_type = content_type,
+                          .headers = h,
+                          .meta = m,
+                          .checksums = c,
+                          .tags = tg};
   tw_s3_gc_object(s, x->bucket, x->key, x->key_len, x->old_blob, NULL);
   snprintf(x->new_blob, sizeof x->new_blob, "%s", blob);
   tw_sqs_lock(s->sqs); /* lock order: queue engine, then the store batch */
   tw_store_hold(s->store);
   tw_store_require_fs_sync(s->store); /* the blob reaches the disk before its row */
-  uint64_t t = tw_store_exec(s->store,
-                             "INSERT OR REPLACE INTO objects(bucket, key, size, etag, modified_ms, "
-                             "blob, content_type, headers, meta, checksums, tags) "
-                             "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-                             v, 11);
+  uint64_t t = tw_store_s3_objects(s->store)->put(s->store, &row);
   tw_s3_notify(s, x->bucket, x->key, x->key_len, event, size, etag, r->request_id, r->principal,
                r->remote);
   uint64_t t2 = tw_store_ticket(s->store);
@@ -689,8 +687,7 @@ static int delete_lookup(s3_ctx *x, const char *key, size_t klen, char old_blob[
  * (queue engine locked, s->mu held). */
 static void delete_append(tw_request *r, s3_ctx *x, const char *key, size_t klen) {
   tw_s3 *s = x->s3;
-  tw_sql_val v[] = {TW_SQL_S(x->bucket), TW_SQL_B(key, klen)};
-  tw_store_exec(s->store, "DELETE FROM objects WHERE bucket=? AND key=?", v, 2);
+  tw_store_s3_objects(s->store)->remove(s->store, x->bucket, key, klen);
   tw_s3_notify(s, x->bucket, key, klen, "ObjectRemoved:Delete", 0, NULL, r->request_id,
                r->principal, r->remote);
 }

@@ -15,6 +15,7 @@
 
 #include "core/xml_in.h"
 #include "s3/s3_internal.h"
+#include "store/s3_objects.h"
 
 #define MAX_TAGS 10
 #define MAX_KEY_CHARS 128
@@ -419,10 +420,8 @@ static void set_tags(tw_request *r, s3_ctx *x, json_t *tags, void (*then)(tw_req
     return;
   }
   char *text = tw_s3_tags_dump(tags);
-  tw_sql_val v[] = {TW_SQL_S(text), TW_SQL_S(x->bucket), TW_SQL_B(x->key, x->key_len),
-                    TW_SQL_S(o.blob)};
-  uint64_t t = tw_store_exec(s->store,
-                             "UPDATE objects SET tags=? WHERE bucket=? AND key=? AND blob=?", v, 4);
+  uint64_t t = tw_store_s3_objects(s->store)->set_tags(s->store, x->bucket, x->key, x->key_len,
+                                                       o.blob, text);
   pthread_mutex_unlock(&s->mu);
   free(text);
   tw_s3_row_free(&o);

@@ -813,6 +813,7 @@ tw_sqs *tw_sqs_open(tw_store *store, const char *region, const char *account, ch
     return NULL;
   }
   s->seq_reserved = s->next_seq; /* the next number reserves a new block */
+  atomic_store(&s->synced_failures, tw_store_failures(store));
   for (int i = 0; i < 32; i++) have_secret |= s->secret[i];
   (void)have_secret;
   char hex[65];
@@ -865,7 +866,7 @@ static void free_state(tw_sqs *s) {
  * messages are reloaded from the committed rows. Lock held: no request sees
  * the state in between. */
 static void resync(tw_sqs *s) {
-  atomic_store(&s->resync, 0);
+  atomic_store(&s->synced_failures, tw_store_failures(s->store));
   uint64_t t = tw_store_ticket(s->store);
   int64_t until = tw_mono_ms() + 30000;
   while (tw_store_committed(s->store) < t && tw_mono_ms() < until) usleep(1000);
@@ -887,13 +888,13 @@ static void resync(tw_sqs *s) {
 
 void tw_sqs_commit_failed(tw_sqs *s) {
   /* called on the store's writer thread: no engine lock here (a reload holds
-   * it while it waits for the writer); the ticker picks the flag up */
-  atomic_store(&s->resync, 1);
+   * it while it waits for the writer); the ticker reloads soon, or the next
+   * call first */
   pthread_cond_signal(&s->tick_cv);
 }
 
 void tw_sqs_resync_if_needed(tw_sqs *s) {
-  if (atomic_load(&s->resync)) resync(s);
+  if (atomic_load(&s->synced_failures) != tw_store_failures(s->store)) resync(s);
 }
 
 void tw_sqs_close(tw_sqs *s) {

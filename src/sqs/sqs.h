@@ -32,6 +32,7 @@ typedef struct {
   const char *principal; /* the access key that signed: SenderId */
   uint64_t ticket;      /* store batch holding the call's own changes; 0: none */
   uint64_t seen_ticket; /* store batch as new as the state the answer reports */
+  uint64_t failures;    /* tw_store_failures before the call looked at anything */
   /* long polling (ReceiveMessage): set when nothing was available yet */
   int wants_wait;
   int64_t deadline_mono_ms;

@@ -46,7 +46,9 @@ static void on_close(tw_request *r) {
 
 static void finish(tw_request *r) {
   tw_sqs_http_ctx *x = r->ctx;
-  if (r->commit_failed) {
+  /* its own change failed, or a failure since it looked may have undone what
+   * it reports */
+  if (r->commit_failed || tw_store_failures(r->app->store) != x->call.failures) {
     json_decref(x->call.out);
     x->call.out = NULL;
     x->call.err = TW_ERR_SERVICE_UNAVAILABLE;
@@ -75,7 +77,7 @@ void tw_sqs_http_run(tw_request *r) {
   if (x->call.ticket || x->call.seen_ticket)
     tw_req_after_commits(r, x->call.ticket, x->call.seen_ticket, finish);
   else
-    x->render(r);
+    finish(r);
 }
 
 /* --- the service ------------------------------------------------------------- */

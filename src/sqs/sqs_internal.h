@@ -128,11 +128,12 @@ struct tw_sqs {
   pthread_t ticker;
   pthread_cond_t tick_cv;
   int stop;
-  atomic_int resync; /* a commit failed: reload from the store (tw_sqs_commit_failed) */
+  atomic_uint_fast64_t synced_failures; /* tw_store_failures when memory was last reloaded */
 };
 
 /* engine.c (parked receives and the ticker: engine_ticker.c) */
-/* Reloads the state from the store if a commit failed since (lock held). */
+/* Reloads the state from the store if a commit failed since the last reload
+ * (lock held). */
 void tw_sqs_resync_if_needed(tw_sqs *s);
 tw_queue *tw_sqs_queue_by_name(tw_sqs *s, const char *name);
 tw_queue *tw_sqs_queue_by_id(tw_sqs *s, int64_t id);

@@ -25,7 +25,10 @@ const tw_sqs_action *tw_sqs_find_action(const char *name) {
 }
 
 void tw_sqs_execute(tw_sqs_call *c) {
-  if (atomic_load(&c->sqs->resync)) { /* a commit failed: memory is reloaded first */
+  /* read before anything is looked at: if it moves before the answer, a
+   * failed commit may have undone what the call saw (sqs_http.c) */
+  c->failures = tw_store_failures(c->sqs->store);
+  if (atomic_load(&c->sqs->synced_failures) != c->failures) { /* reload first */
     pthread_mutex_lock(&c->sqs->mu);
     tw_sqs_resync_if_needed(c->sqs);
     pthread_mutex_unlock(&c->sqs->mu);

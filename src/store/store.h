@@ -58,6 +58,12 @@ int tw_store_start(tw_store *s, tw_commit_cb cb, void *ud);
 /* Commits what is pending, stops the writer and closes the database. */
 void tw_store_close(tw_store *s);
 uint64_t tw_store_committed(tw_store *s);
+/* How many batches have failed so far. It moves before anyone waiting for
+ * the failed batch is told, so a caller that reads it before looking at
+ * in-memory state, and finds it unchanged when it answers, knows that no
+ * failure undid what it saw; engines that keep state in memory reload it when
+ * it moved (tw_sqs, the gateway's API keys). */
+uint64_t tw_store_failures(tw_store *s);
 /* Highest message sequence number ever saved (to continue numbering). */
 uint64_t tw_store_max_seq(tw_store *s);
 int64_t tw_store_max_queue_id(tw_store *s);

@@ -97,6 +97,35 @@ class FailedCommitTest(h.FaultServerTestCase):
         self.sqs = self.server.client(read_timeout=20)
         self.assertEqual(sum(self.visible(url)), 1)
 
+    def test_answer_that_saw_a_failing_change_fails_too(self):
+        # the same DeleteMessage twice while the first one's batch is slow and
+        # then fails: the second found the message gone (the first's change in
+        # memory) and must not report success
+        import threading
+        url = self.sqs.create_queue(QueueName=h.unique("fs2"))["QueueUrl"]
+        self.sqs.send_message(QueueUrl=url, MessageBody="survivor")
+        m = self.sqs.receive_message(QueueUrl=url, WaitTimeSeconds=5, VisibilityTimeout=2)["Messages"][0]
+        other = self.server.client(read_timeout=20)
+        self.fault("commit-delay-ms", 1000)
+        self.fail_commits(1)
+        first = []
+        t = threading.Thread(target=lambda: first.append(self._delete(other, url, m)), daemon=True)
+        t.start()
+        time.sleep(0.3)
+        second = self._delete(self.sqs, url, m)
+        t.join(20)
+        self.fault("commit-delay-ms", None)
+        self.assertEqual((first, second), (["ServiceUnavailable"], "ServiceUnavailable"))
+        self.assertEqual(self.bodies(url, 1), ["survivor"])
+
+    @staticmethod
+    def _delete(c, url, m):
+        try:
+            c.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            return "ok"
+        except ClientError as e:
+            return e.response["Error"]["Code"]
+
     def test_failed_fifo_send_can_be_retried(self):
         url = self.sqs.create_queue(QueueName=h.unique("ff") + ".fifo",
                                     Attributes={"FifoQueue": "true"})["QueueUrl"]
@@ -252,3 +281,42 @@ class HeaderLimitTest(h.FaultServerTestCase):
             self.assertTrue(data.startswith(b"HTTP/1.1 400"), data[:200])
             self.assertIn(expect, data)
         self.assertEqual(h.raw_request(self.server, "GET", "/_/health", sign=False).status, 200)
+
+
+class FailedKeyCommitTest(h.FaultServerTestCase):
+    """API keys live in memory too: a create or revoke whose commit failed is
+    taken back, so memory and the store agree again."""
+
+    def setUp(self):
+        super().setUp()
+        time.sleep(1.5)
+
+    def names(self):
+        return sorted(k["name"] for k in g.admin(self.server, "GET", "/apikeys").json()["keys"])
+
+    def test_failed_create_and_revoke_are_taken_back(self):
+        live = g.create_key(self.server, "live", [{"actions": ["jobs:read"]}])
+        made = []
+        for i in range(TRIES):
+            self.fail_commits(1)
+            r = g.admin(self.server, "POST", "/apikeys", {"name": "ghost-%d" % i, "scopes": [{"actions": ["jobs:read"]}]})
+            if r.status == 500:
+                break
+            self.assertEqual(r.status, 201, r)
+            made.append("ghost-%d" % i)
+            time.sleep(0.2)
+        else:
+            self.fail("the create was never the one whose commit failed")
+        want = sorted(["live"] + made)
+        self.assertEqual(g.wait_for(lambda: self.names() == want, 3), True, self.names())
+        for _ in range(TRIES):
+            self.fail_commits(1)
+            r = g.admin(self.server, "DELETE", "/apikeys/" + live["id"])
+            if r.status == 500:
+                break
+            self.fail("a background batch took the failure; the key is revoked now")
+        # the revocation did not commit: the key works again
+        ok = g.wait_for(lambda: g.bearer(self.server, "GET", "/jobs/none", live["key"]).status != 401, 3)
+        self.assertTrue(ok, "a key whose revocation failed stays revoked in memory")
+        self.server.restart(kill=True)
+        self.assertEqual(self.names(), want)

@@ -3,6 +3,7 @@
  * (typed reads and writes) in the other files of this folder. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,7 @@ struct tw_store {
   op *head, **tail;
   uint64_t open_batch;     /* ticket handed to new operations */
   uint64_t committed;      /* last durable batch */
+  atomic_uint_fast64_t failures; /* batches that failed (tw_store_failures) */
   int stop;
   tw_commit_cb cb;
   void *cb_ud;
@@ -514,6 +516,7 @@ static void *writer_main(void *arg) {
       free(batch);
       batch = n;
     }
+    if (!ok) atomic_fetch_add(&s->failures, 1); /* before any waiter hears of it */
     pthread_mutex_lock(&s->mu);
     s->committed = ticket;
     pthread_mutex_unlock(&s->mu);
@@ -567,6 +570,8 @@ void tw_store_close(tw_store *s) {
   pthread_cond_destroy(&s->cv);
   free(s);
 }
+
+uint64_t tw_store_failures(tw_store *s) { return atomic_load(&s->failures); }
 
 uint64_t tw_store_committed(tw_store *s) {
   pthread_mutex_lock(&s->mu);

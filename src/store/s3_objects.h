@@ -1,0 +1,68 @@
+/* S3 object rows: the repository PUT, GET/HEAD, DELETE, copy, tagging and
+ * listing (src/s3/s3_object.c, s3_tagging.c, s3_list.c) go through. See
+ * "repositories" in store.h: writes append to the open batch and return its
+ * ticket; reads see committed data on the calling thread. The part layout a
+ * completed multipart upload leaves on its row is in s3_uploads.h; the blob
+ * questions the body sweep asks are in s3_refs.h. Keys are bytes (compared as
+ * bytes: listings are in byte order), buckets text. */
+#ifndef TW_STORE_S3_OBJECTS_H
+#define TW_STORE_S3_OBJECTS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* An object. Given to put (borrowed: every field); filled by get (owned: free
+ * with tw_s3_object_row_free; bucket and key are left NULL); passed to a
+ * listing's callback (borrowed, valid during the call, with only key, key_len,
+ * size, modified_ms, etag and checksums set). Text fields other than bucket,
+ * etag and blob may be NULL. */
+typedef struct {
+  const char *bucket;
+  const char *key; /* key_len bytes, not NUL-terminated */
+  size_t key_len;
+  int64_t size, modified_ms;
+  const char *etag; /* as S3 shows it, without the quotes */
+  const char *blob; /* the body's blob id */
+  const char *content_type;
+  const char *headers;   /* the stored response headers, a JSON object */
+  const char *meta;      /* x-amz-meta-*, a JSON object */
+  const char *checksums; /* {"alg", "value", "type"} as JSON */
+  const char *tags;      /* [[key, value], ...] as JSON */
+  void *owned_;          /* get: the block the strings live in */
+} tw_s3_object_row;
+void tw_s3_object_row_free(tw_s3_object_row *o);
+
+typedef struct {
+  /* --- writes: each returns the ticket of the batch that makes it durable (0 on
+   * allocation failure) */
+  /* Writes the row, replacing the key's (its part layout goes with it). */
+  uint64_t (*put)(tw_store *s, const tw_s3_object_row *o);
+  uint64_t (*remove)(tw_store *s, const char *bucket, const void *key, size_t klen);
+  /* Removes the row only while it still names `blob` (a newer write stays). */
+  uint64_t (*remove_if_blob)(tw_store *s, const char *bucket, const void *key, size_t klen,
+                             const char *blob);
+  /* Replaces the row's tags (NULL: none) only while it still names `blob`. */
+  uint64_t (*set_tags)(tw_store *s, const char *bucket, const void *key, size_t klen,
+                       const char *blob, const char *tags_json);
+
+  /* --- reads: committed data, on this thread */
+  /* 1 with *o filled (free with tw_s3_object_row_free), 0 when the key has no
+   * row (*o zeroed), -1 on error. */
+  int (*get)(tw_store *s, const char *bucket, const void *key, size_t klen, tw_s3_object_row *o);
+  /* 1 with *size set, 0 when the key has no row, -1 on error. */
+  int (*size)(tw_store *s, const char *bucket, const void *key, size_t klen, int64_t *size);
+  /* 1 when the bucket holds at least one object, 0 when none, -1 on error. */
+  int (*any)(tw_store *s, const char *bucket);
+  /* The bucket's rows whose key is greater than `after` and not less than
+   * `from` (either may be empty), in key order, at most `limit` of them; fn
+   * returns nonzero to stop (and must not list again from inside). The number
+   * of rows fn was called for, or -1 on error. */
+  int (*list)(tw_store *s, const char *bucket, const void *after, size_t after_len,
+              const void *from, size_t from_len, int limit,
+              int (*fn)(void *ud, const tw_s3_object_row *o), void *ud);
+} tw_s3_objects_repo;
+
+const tw_s3_objects_repo *tw_store_s3_objects(tw_store *s);
+
+#endif
