@@ -3,9 +3,14 @@
 # each on a fresh server: what a change did to throughput and latency.
 #   bash bench/ab.sh OLD_BINARY NEW_BINARY [ROUNDS]
 # Workloads: SQS cycle (batches of 10), SendMessage (64 connections), S3 PUT
-# 4 KiB, S3 GET 1 MiB; DURATION seconds each (default 5).
+# 4 KiB, S3 GET 1 MiB; DURATION seconds each (default 5); WL="cycle send" picks some.
 set -euo pipefail
 A=$1 B=$2 ROUNDS=${3:-2} DURATION=${DURATION:-5}
+# WORKLOADS="cycle send" to pick some; the S3 ones take their sizes here
+declare -A ARGS=([cycle]="cycle" [send]="send" [s3put]="s3put --object-size 4096"
+                 [s3get]="s3get --object-size 1048576 --objects 50")
+WORKLOADS=()
+for w in ${WORKLOADS_LIST:-${WL:-cycle send s3put s3get}}; do WORKLOADS+=("${ARGS[$w]}"); done
 export TWEEDLE_ACCESS_KEY_ID=AKIDBENCH TWEEDLE_SECRET_ACCESS_KEY=benchsecret
 export AWS_ACCESS_KEY_ID=$TWEEDLE_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$TWEEDLE_SECRET_ACCESS_KEY
 port=$((20000 + RANDOM % 20000))
@@ -16,7 +21,8 @@ run() { # binary label
   pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/_/health" >/dev/null && break; sleep 0.05; done
   local ep="--endpoint http://127.0.0.1:$port --server-pid $pid --duration $DURATION"
-  for w in "cycle" "send" "s3put --object-size 4096" "s3get --object-size 1048576 --objects 50"; do
+  local w
+  for w in "${WORKLOADS[@]}"; do
     printf '%s\t%s\t' "$label" "${w%% *}"
     "$bin" bench $ep --workload $w | grep -E '^  [0-9.]+ (msgs|requests|objects)/s|^  (server CPU)' |
       sed -E 's/^ +//; s/ \(.*//' | paste -sd ';' -
