@@ -9,7 +9,6 @@
 #define TW_STORE_STORE_H
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 typedef struct tw_store tw_store;
 
@@ -95,26 +94,9 @@ uint64_t tw_store_ticket(tw_store *s);
  *   - rows come back in caller-owned structs with a matching _free, or through
  *     a callback per row for listings;
  *   - no SQL, no sqlite3 type, crosses the interface.
- * Only the SQLite backend's files may use the two helpers below; they go
- * private (src/store/sqlite/) once every service calls repositories. */
+ * The SQLite backend's statement helpers are private to it
+ * (src/store/sqlite/sqlite_internal.h). */
 
-/* Any statement, for metadata kept only in SQL (S3). `sql` must be a string
- * literal: the writer caches its prepared statement by address. */
-typedef enum { TW_SQL_NULL, TW_SQL_INT, TW_SQL_TEXT, TW_SQL_BLOB } tw_sql_type;
-typedef struct {
-  tw_sql_type type;
-  int64_t i;
-  const char *s;
-  size_t n;
-} tw_sql_val;
-#define TW_SQL_I(v) ((tw_sql_val){.type = TW_SQL_INT, .i = (v)})
-static inline tw_sql_val tw_sql_text(const char *v) {
-  tw_sql_val x = {.type = v ? TW_SQL_TEXT : TW_SQL_NULL, .s = v, .n = v ? strlen(v) : 0};
-  return x;
-}
-#define TW_SQL_S(v) tw_sql_text(v)
-#define TW_SQL_B(p, len) ((tw_sql_val){.type = TW_SQL_BLOB, .s = (p), .n = (len)})
-uint64_t tw_store_exec(tw_store *s, const char *sql, const tw_sql_val *vals, int n);
 /* Operations appended between hold and release commit in the same transaction.
  * Lock order: an engine's own lock first, then hold. */
 void tw_store_hold(tw_store *s);
@@ -122,14 +104,4 @@ void tw_store_release(tw_store *s);
 /* The open batch refers to files written without fsync (blobs): the writer
  * makes the file system durable (syncfs) before committing it. Call under hold. */
 void tw_store_require_fs_sync(tw_store *s);
-/* This thread's read-only connection (committed data only). */
-struct sqlite3;
-struct sqlite3 *tw_store_reader(tw_store *s);
-/* A prepared statement on this thread's reader, kept for reuse: `sql` must be
- * a string literal (cached by address). Give it back with tw_store_read_done
- * (resets it) instead of finalizing it. NULL on failure. */
-struct sqlite3_stmt;
-struct sqlite3_stmt *tw_store_read_stmt(tw_store *s, const char *sql);
-void tw_store_read_done(struct sqlite3_stmt *st);
-
 #endif

@@ -1,4 +1,5 @@
 #include "store/s3_refs.h"
+#include "store/sqlite/sqlite_internal.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
