@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "events/bus.h"
 #include "gateway/gateway.h"
 #include "http/server.h"
 #include "sqs/sqs_front.h"
@@ -152,9 +153,12 @@ int tw_serve(tw_config *cfg) {
   app->store = tw_store_open(cfg->data_dir, err, sizeof err);
   if (!app->store) goto fail;
   if (tw_credentials_setup(&app->creds, cfg, err, sizeof err)) goto fail;
+  app->events = tw_events_new();
+  if (!app->events) goto fail;
   app->sqs = tw_sqs_open(app->store, cfg->region, cfg->account, err, sizeof err);
   if (!app->sqs) goto fail;
-  app->s3 = tw_s3_open(app->store, app->sqs, &app->creds, cfg, err, sizeof err);
+  if (tw_sqs_join_events(app->sqs, app->events)) goto fail;
+  app->s3 = tw_s3_open(app->store, app->events, &app->creds, cfg, err, sizeof err);
   if (!app->s3) goto fail;
   if (tw_store_start(app->store, on_commit, app)) {
     snprintf(err, sizeof err, "cannot start the store writer");
@@ -193,6 +197,10 @@ int tw_serve(tw_config *cfg) {
   /* let requests in progress finish, bounded */
   int64_t until = tw_mono_ms() + 10000;
   while (tw_http_active(app->http) > 0 && tw_mono_ms() < until) usleep(10000);
+  /* no request may stay parked for a copy when the HTTP server stops */
+  tw_s3_stop_copies(app->s3);
+  until = tw_mono_ms() + 2000;
+  while (tw_http_active(app->http) > 0 && tw_mono_ms() < until) usleep(10000);
   tw_http_stop(app->http);
   app->http = NULL;
   rc = 0;
@@ -205,6 +213,7 @@ fail:
   tw_store_close(app->store); /* commits what is pending */
   if (app->sqs) tw_sqs_close(app->sqs);
   tw_s3_close(app->s3);
+  tw_events_free(app->events);
   tw_credentials_free(&app->creds);
   free(app);
   if (!rc) tw_info("stopped");

@@ -14,6 +14,7 @@ struct tw_http;
 struct tw_app {
   tw_config cfg;
   tw_store *store;
+  struct tw_events *events; /* the event bus (src/events) */
   tw_sqs *sqs;
   tw_s3 *s3;
   tw_credentials creds;

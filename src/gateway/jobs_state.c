@@ -21,6 +21,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/map.h"
+#include "events/bus.h"
 #include "gateway/jobs_internal.h"
 #include "store/gw_jobs.h"
 
@@ -369,11 +370,13 @@ int tw_jobs_change(tw_jobs *J, const char *id, const tw_job_change *ch, tw_job *
   return rc;
 }
 
-/* The SQS engine moved a message to its dead-letter queue (engine locked, the
- * move's store hold held): a job still queued or running has failed. */
-static void on_dead_letter(void *ud, const char *source_arn, const char *msg_id, json_t *attrs) {
+/* The SQS engine moved a message to its dead-letter queue (an event on the
+ * bus, engine locked, the move's store hold held): a job still queued or
+ * running has failed. */
+static void on_dead_letter(void *ud, const tw_event *e) {
   tw_jobs *J = ud;
-  json_t *a = json_object_get(attrs, "tweedle.job_id");
+  const char *source_arn = e->resource, *msg_id = e->subject;
+  json_t *a = json_object_get(e->attributes, "tweedle.job_id");
   const char *type = json_string_value(json_object_get(a, "DataType"));
   const char *id = json_string_value(json_object_get(a, "StringValue"));
   if (!type || strncmp(type, "String", 6) || !id || !*id || strlen(id) > 36) return;
@@ -469,7 +472,13 @@ int tw_jobs_open(tw_app *app, char *err, size_t errlen) {
       if (setup_route(app, rt, err, errlen)) goto fail;
     }
   }
-  tw_sqs_set_dead_letter_hook(app->sqs, on_dead_letter, J);
+  tw_events_lock(app->events); /* the engine may be announcing one right now */
+  int listening = tw_events_listen(app->events, "aws.sqs", "MessageDeadLettered", on_dead_letter, J);
+  tw_events_unlock(app->events);
+  if (listening) {
+    snprintf(err, errlen, "jobs: cannot listen to dead-letter events");
+    goto fail;
+  }
   g_jobs = J;
   return 0;
 fail:
@@ -484,7 +493,11 @@ fail:
 void tw_jobs_close(tw_app *app) {
   tw_jobs *J = g_jobs;
   if (!J) return;
-  if (app && app->sqs) tw_sqs_set_dead_letter_hook(app->sqs, NULL, NULL);
+  if (app && app->events) {
+    tw_events_lock(app->events);
+    tw_events_listen(app->events, NULL, NULL, NULL, J);
+    tw_events_unlock(app->events);
+  }
   g_jobs = NULL;
   while (J->head) {
     pend *p = J->head;

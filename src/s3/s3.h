@@ -5,15 +5,20 @@
 #include "core/config.h"
 #include "http/request.h"
 #include "http/service.h"
-#include "sqs/sqs.h"
 #include "store/store.h"
 
 typedef struct tw_s3 tw_s3;
 
-tw_s3 *tw_s3_open(tw_store *store, tw_sqs *sqs, tw_credentials *creds, const tw_config *cfg,
+struct tw_events;
+/* events: where notifications go (the bus, src/events); S3 knows no queue. */
+tw_s3 *tw_s3_open(tw_store *store, struct tw_events *events, tw_credentials *creds,
+                  const tw_config *cfg,
                   char *err, size_t errlen);
 /* Stops background work (the lifecycle sweeper); before the store closes. */
 void tw_s3_stop(tw_s3 *s);
+/* Stops the copies still running (at shutdown, before the HTTP server stops):
+ * their parked requests answer 503. */
+void tw_s3_stop_copies(tw_s3 *s);
 void tw_s3_close(tw_s3 *s);
 /* S3 as a service of the HTTP server: scope "s3", and every request no other
  * service claims (SigV2 and presigned URLs, POST-policy uploads, preflights). */

@@ -333,7 +333,8 @@ static void run_handler(tw_request *r) {
   x->handler(r, x);
 }
 
-tw_s3 *tw_s3_open(tw_store *store, tw_sqs *sqs, tw_credentials *creds, const tw_config *cfg,
+tw_s3 *tw_s3_open(tw_store *store, struct tw_events *events, tw_credentials *creds,
+                  const tw_config *cfg,
                   char *err, size_t errlen) {
   if (tw_blobs_init(cfg->data_dir)) {
     snprintf(err, errlen, "cannot create %s/blobs", cfg->data_dir);
@@ -341,7 +342,7 @@ tw_s3 *tw_s3_open(tw_store *store, tw_sqs *sqs, tw_credentials *creds, const tw_
   }
   tw_s3 *s = calloc(1, sizeof *s);
   s->store = store;
-  s->sqs = sqs;
+  s->events = events;
   s->creds = creds;
   snprintf(s->data_dir, sizeof s->data_dir, "%s", cfg->data_dir);
   snprintf(s->region, sizeof s->region, "%s", cfg->region);
@@ -352,7 +353,8 @@ tw_s3 *tw_s3_open(tw_store *store, tw_sqs *sqs, tw_credentials *creds, const tw_
   /* sequencers keep increasing across restarts */
   s->sequencer = (uint64_t)tw_now_ms() << 16;
   /* the sweep first: the lifecycle sweeper thread runs its later ones */
-  if (tw_s3_gc_open(s) || tw_s3_cors_open(s) || tw_s3_post_open(s) || tw_s3_lifecycle_open(s)) {
+  if (tw_s3_gc_open(s) || tw_s3_cors_open(s) || tw_s3_post_open(s) || tw_s3_lifecycle_open(s) ||
+      tw_s3_copy_open(s)) {
     snprintf(err, errlen, "cannot load the buckets' CORS and lifecycle settings");
     tw_s3_close(s);
     return NULL;
@@ -362,6 +364,7 @@ tw_s3 *tw_s3_open(tw_store *store, tw_sqs *sqs, tw_credentials *creds, const tw_
 
 void tw_s3_close(tw_s3 *s) {
   if (!s) return;
+  tw_s3_copy_close(s);
   tw_s3_lifecycle_close(s);
   tw_s3_post_close(s);
   tw_s3_cors_close(s);

@@ -17,7 +17,7 @@
 
 struct tw_s3 {
   tw_store *store;
-  tw_sqs *sqs;
+  struct tw_events *events; /* notifications are published here */
   tw_credentials *creds;
   char data_dir[1024];
   char region[64];
@@ -30,7 +30,10 @@ struct tw_s3 {
   struct s3_lifecycle_state *lc; /* s3_lifecycle.c: rules and the sweeper thread */
   struct s3_post_state *post;    /* s3_post.c */
   struct s3_gc_state *gc;        /* s3_gc.c: bodies of writes in flight, the sweep */
+  struct s3_copy_state *copy;    /* s3_copy.c: the copy threads and their queue */
 };
+
+typedef struct s3_copy_job s3_copy_job;
 
 typedef struct s3_ctx s3_ctx;
 typedef void (*s3_handler)(tw_request *r, s3_ctx *x);
@@ -67,7 +70,25 @@ struct s3_ctx {
   char etag[80];
   void *post; /* s3_post.c: the form being parsed */
   json_t *tags; /* the tag set a write stores (s3_tagging.c), or NULL */
+  s3_copy_job *copy; /* s3_copy.c: the copy the request is parked for */
 };
+
+/* s3_copy.c: copying bodies on the copy threads while the request is parked.
+ * tw_s3_copy_start queues work(arg) and parks the request; `then` runs on an
+ * HTTP thread once it is done, and takes arg back with tw_s3_copy_take (rc:
+ * what work returned, -1 when it did not run; *stopping: the copy was cut
+ * short by a shutdown or by the client hanging up). discard(arg) frees an arg
+ * nobody took (the client went away), removing the body work made. */
+int tw_s3_copy_open(tw_s3 *s);
+void tw_s3_copy_stop(tw_s3 *s, int abort_jobs); /* finishes (or aborts) the jobs, joins */
+void tw_s3_copy_close(tw_s3 *s);
+void tw_s3_copy_start(tw_request *r, s3_ctx *x, int (*work)(void *arg, s3_copy_job *j),
+                      void (*discard)(void *arg), void *arg, void (*then)(tw_request *r));
+void *tw_s3_copy_take(tw_request *r, s3_ctx *x, int *rc, int *stopping);
+/* For work: 1 when it should stop (the cheap check, every chunk) ... */
+int tw_s3_copy_cancelled(s3_copy_job *j);
+/* ... and the one that also looks whether the client hung up (now and then). */
+int tw_s3_copy_check(s3_copy_job *j);
 
 /* s3_http.c */
 void tw_s3_error(tw_request *r, s3_ctx *x, tw_err e, const char *msg);
@@ -192,9 +213,9 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x);
 /* s3_notify.c */
 void tw_s3_put_notification(tw_request *r, s3_ctx *x);
 void tw_s3_get_notification(tw_request *r, s3_ctx *x);
-/* Enqueues the event records an object change triggers, in the store batch the
- * caller holds (call between tw_store_hold and tw_store_release, with the SQS
- * engine locked by tw_sqs_lock). */
+/* Publishes the event records an object change triggers on the bus, in the
+ * store batch the caller holds (call between tw_store_hold and
+ * tw_store_release, with tw_events_lock held). */
 void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
                   const char *event, int64_t size, const char *etag, const char *request_id,
                   const char *principal, const char *source_ip);

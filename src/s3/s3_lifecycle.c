@@ -862,7 +862,9 @@ int tw_s3_lifecycle_open(tw_s3 *s) {
 }
 
 void tw_s3_stop(tw_s3 *s) {
-  if (s) lc_sweeper_stop(s);
+  if (!s) return;
+  lc_sweeper_stop(s);
+  tw_s3_copy_stop(s, 1); /* copies still running stop; their requests answer 503 */
 }
 
 void tw_s3_lifecycle_close(tw_s3 *s) {

@@ -26,8 +26,8 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "events/bus.h"
 #include "s3/s3_lifecycle.h"
-#include "sqs/sqs.h"
 #include "store/s3_lifecycle.h"
 #include "store/s3_objects.h"
 #include "store/s3_refs.h"
@@ -100,7 +100,7 @@ static int remove_objects(tw_s3 *s, const char *bucket, const lc_rule *ru, candi
       tw_s3_row_free(&o);
       continue;
     }
-    tw_sqs_lock(s->sqs); /* lock order: queue engine, then the store batch */
+    tw_events_lock(s->events); /* lock order: the bus (event targets), then the store batch */
     tw_store_hold(s->store);
     uint64_t t = tw_store_s3_objects(s->store)->remove_if_blob(s->store, bucket, c[i].key,
                                                                c[i].klen, o.blob);
@@ -108,7 +108,7 @@ static int remove_objects(tw_s3 *s, const char *bucket, const lc_rule *ru, candi
                  LIFECYCLE_PRINCIPAL, LIFECYCLE_PRINCIPAL);
     uint64_t t2 = tw_store_ticket(s->store);
     tw_store_release(s->store);
-    tw_sqs_unlock(s->sqs);
+    tw_events_unlock(s->events);
     tw_s3_gc_object_set(s, bucket, c[i].key, c[i].klen, NULL, t2 > t ? t2 : t);
     if (t > last) last = t;
     if (t2 > last) last = t2;

@@ -13,7 +13,7 @@
 #include "core/clock.h"
 #include "core/xml_in.h"
 #include "s3/s3_internal.h"
-#include "sqs/sqs.h"
+#include "events/bus.h"
 #include "store/s3_uploads.h"
 
 #define MIN_PART (5ULL << 20)
@@ -265,6 +265,64 @@ void tw_s3_upload_part(tw_request *r, s3_ctx *x) {
   save_part(r, x, num, (int64_t)x->received, x->blob.id, tw_s3_mpu_part_sums(x));
 }
 
+/* An UploadPartCopy in progress: the source body (opened before parking) and
+ * the range of it, the part's new body, its MD5 and checksum. */
+typedef struct {
+  tw_s3 *s;
+  long num;
+  tw_cksum_alg alg, ck_alg;
+  int64_t start, len;
+  int in;
+  tw_blob_writer w;
+  int published;
+  uint8_t raw[16];
+  char sum[TW_CKSUM_MAX_B64];
+} part_copy;
+
+static void part_copy_free(void *p) {
+  part_copy *c = p;
+  if (c->in >= 0) close(c->in);
+  if (c->published) tw_blob_remove(c->s->data_dir, c->w.id);
+  free(c);
+}
+
+/* On a copy thread. */
+static int part_copy_work(void *p, s3_copy_job *j) {
+  part_copy *c = p;
+  if (tw_blob_create(c->s->data_dir, &c->w)) return -1;
+  tw_hash *md5 = tw_hash_md5_new();
+  tw_cksum ck; /* the upload's algorithm, or S3's default CRC64NVME */
+  tw_cksum_init(&ck, c->alg ? c->alg : TW_CKSUM_CRC64NVME);
+  char buf[1 << 16];
+  int64_t left = c->len, off = c->start;
+  unsigned chunks = 0;
+  while (left > 0) {
+    if ((++chunks & 255) == 0 ? tw_s3_copy_check(j) : tw_s3_copy_cancelled(j)) break;
+    ssize_t k =
+        pread(c->in, buf, (size_t)(left < (int64_t)sizeof buf ? left : (int64_t)sizeof buf), off);
+    if (k <= 0 || tw_blob_write(&c->w, buf, (size_t)k)) break;
+    tw_hash_update(md5, buf, (size_t)k);
+    tw_cksum_update(&ck, buf, (size_t)k);
+    left -= k;
+    off += k;
+  }
+  close(c->in);
+  c->in = -1;
+  tw_hash_final(md5, c->raw);
+  tw_hash_free(md5);
+  tw_cksum_final_b64(&ck, c->sum);
+  c->ck_alg = ck.alg;
+  tw_cksum_free(&ck);
+  if (left > 0 || tw_blob_publish(c->s->data_dir, &c->w)) {
+    tw_blob_abort(&c->w);
+    return -1;
+  }
+  c->published = 1;
+  return 0;
+}
+
+static void part_copied(tw_request *r);
+
 void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
   long num;
@@ -308,46 +366,45 @@ void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x) {
     start = a;
     len = b - a + 1;
   }
-  int in = tw_blob_open(s->data_dir, o.blob);
+  part_copy *c = calloc(1, sizeof *c);
+  c->s = s;
+  c->num = num;
+  c->alg = alg;
+  c->start = start;
+  c->len = len;
+  c->in = tw_blob_open(s->data_dir, o.blob);
   tw_s3_row_free(&o);
-  if (in < 0 || tw_blob_create(s->data_dir, &x->blob)) {
-    if (in >= 0) close(in);
+  if (c->in < 0) {
+    part_copy_free(c);
     tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
     return;
   }
-  x->blob_open = 1;
-  tw_hash *md5 = tw_hash_md5_new();
-  tw_cksum ck; /* the upload's algorithm, or S3's default CRC64NVME */
-  tw_cksum_init(&ck, alg ? alg : TW_CKSUM_CRC64NVME);
-  char buf[1 << 16];
-  int64_t left = len, off = start;
-  while (left > 0) {
-    ssize_t k =
-        pread(in, buf, (size_t)(left < (int64_t)sizeof buf ? left : (int64_t)sizeof buf), off);
-    if (k <= 0 || tw_blob_write(&x->blob, buf, (size_t)k)) break;
-    tw_hash_update(md5, buf, (size_t)k);
-    tw_cksum_update(&ck, buf, (size_t)k);
-    left -= k;
-    off += k;
-  }
-  close(in);
-  uint8_t raw[16];
-  tw_hash_final(md5, raw);
-  tw_hash_free(md5);
-  char sum[TW_CKSUM_MAX_B64];
-  tw_cksum_final_b64(&ck, sum);
-  if (left > 0 || tw_blob_publish(s->data_dir, &x->blob)) {
-    tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
+  /* the bytes are copied on a copy thread; the request waits parked */
+  tw_s3_copy_start(r, x, part_copy_work, part_copy_free, c, part_copied);
+}
+
+static void part_copied(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  int rc, stopping;
+  part_copy *c = tw_s3_copy_take(r, x, &rc, &stopping);
+  if (rc) {
+    part_copy_free(c);
+    tw_s3_error(r, x, stopping ? TW_ERR_SERVICE_UNAVAILABLE : TW_ERR_INTERNAL, NULL);
     return;
   }
-  x->blob_open = 0;
-  tw_hex(raw, 16, x->etag);
+  c->published = 0; /* the part's from here */
+  x->blob = c->w;
+  tw_hex(c->raw, 16, x->etag);
   x->result = json_pack("{s:b}", "copy", 1);
-  if (alg) {
-    json_object_set_new(x->result, "alg", json_string(tw_cksum_alg_name(alg)));
-    json_object_set_new(x->result, "value", json_string(sum));
+  if (c->alg) {
+    json_object_set_new(x->result, "alg", json_string(tw_cksum_alg_name(c->alg)));
+    json_object_set_new(x->result, "value", json_string(c->sum));
   }
-  save_part(r, x, num, len, x->blob.id, json_pack("{s:s}", tw_cksum_alg_name(ck.alg), sum));
+  json_t *sums = json_pack("{s:s}", tw_cksum_alg_name(c->ck_alg), c->sum);
+  long num = c->num;
+  int64_t len = c->len;
+  part_copy_free(c);
+  save_part(r, x, num, len, x->blob.id, sums);
 }
 
 /* --- complete / abort ------------------------------------------------------------ */
@@ -442,10 +499,12 @@ static void invalid_part(tw_request *r, s3_ctx *x, const char *pn, const char *e
   tw_buf_free(&extra);
 }
 
+#define JOIN_CHUNK ((int64_t)64 << 20) /* a copy_file_range call; cancel checked between */
+
 /* Joins the parts into one new blob (in the kernel where it can); the ETag is
  * the MD5 of the parts' MD5s. */
 static int join_parts(tw_s3 *s, tw_s3_part **use, size_t nw, tw_blob_writer *out,
-                      uint8_t md5_out[16]) {
+                      uint8_t md5_out[16], s3_copy_job *j) {
   if (tw_blob_create(s->data_dir, out)) return -1;
   int ok = 1;
   tw_hash *md5 = tw_hash_md5_new();
@@ -457,7 +516,7 @@ static int join_parts(tw_s3 *s, tw_s3_part **use, size_t nw, tw_blob_writer *out
       raw[k] = (uint8_t)v;
     }
     tw_hash_update(md5, raw, 16);
-    int in = tw_blob_open(s->data_dir, use[i]->blob);
+    int in = tw_s3_copy_check(j) ? -1 : tw_blob_open(s->data_dir, use[i]->blob);
     if (in < 0) {
       ok = 0;
       break;
@@ -465,7 +524,12 @@ static int join_parts(tw_s3 *s, tw_s3_part **use, size_t nw, tw_blob_writer *out
     int64_t left = use[i]->size;
     loff_t off_in = 0;
     while (left > 0) { /* in-kernel copy; falls back to read/write */
-      ssize_t k = copy_file_range(in, &off_in, out->fd, NULL, (size_t)left, 0);
+      if (tw_s3_copy_cancelled(j)) {
+        ok = 0;
+        break;
+      }
+      ssize_t k = copy_file_range(in, &off_in, out->fd, NULL,
+                                  (size_t)(left < JOIN_CHUNK ? left : JOIN_CHUNK), 0);
       if (k <= 0) {
         char buf[1 << 16];
         k = pread(in, buf, sizeof buf < (size_t)left ? sizeof buf : (size_t)left, off_in);
@@ -488,6 +552,42 @@ static int join_parts(tw_s3 *s, tw_s3_part **use, size_t nw, tw_blob_writer *out
   }
   return 0;
 }
+
+/* A CompleteMultipartUpload whose parts are being joined: what the request
+ * checked, and the new body. */
+typedef struct {
+  tw_s3 *s;
+  upload_row u;
+  json_t *wanted, *checksum, *layout;
+  tw_s3_part *parts, **use;
+  size_t nparts, nw;
+  int64_t total;
+  tw_blob_writer out;
+  int published;
+  uint8_t digest[16];
+} mpu_join;
+
+static void mpu_join_free(void *p) {
+  mpu_join *c = p;
+  if (c->published) tw_blob_remove(c->s->data_dir, c->out.id);
+  json_decref(c->checksum);
+  json_decref(c->layout);
+  free(c->use);
+  free_parts(c->parts, c->nparts);
+  json_decref(c->wanted);
+  upload_free(&c->u);
+  free(c);
+}
+
+/* On a copy thread. */
+static int mpu_join_work(void *p, s3_copy_job *j) {
+  mpu_join *c = p;
+  if (join_parts(c->s, c->use, c->nw, &c->out, c->digest, j)) return -1;
+  c->published = 1;
+  return 0;
+}
+
+static void mpu_joined(tw_request *r);
 
 void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
@@ -555,12 +655,56 @@ void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
     }
   }
   if (tw_s3_mpu_object_sum(r, x, u.alg, u.composite, use, nw, &checksum, &layout)) goto done;
-  tw_blob_writer out;
-  uint8_t digest[16];
-  if (join_parts(s, use, nw, &out, digest)) {
-    tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot assemble the object.");
-    goto done;
+  {
+    mpu_join *c = calloc(1, sizeof *c);
+    c->s = s;
+    c->u = u;
+    memset(&u, 0, sizeof u);
+    c->wanted = wanted;
+    wanted = NULL;
+    c->checksum = checksum;
+    checksum = NULL;
+    c->layout = layout;
+    layout = NULL;
+    c->parts = parts;
+    c->nparts = nparts;
+    parts = NULL;
+    nparts = 0;
+    c->use = use;
+    use = NULL;
+    c->nw = nw;
+    c->total = total;
+    /* the bodies are joined on a copy thread; the request waits parked */
+    tw_s3_copy_start(r, x, mpu_join_work, mpu_join_free, c, mpu_joined);
   }
+done:
+  json_decref(checksum);
+  json_decref(layout);
+  free(use);
+  free_parts(parts, nparts);
+  json_decref(wanted);
+  upload_free(&u);
+}
+
+static void mpu_joined(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  int rc, stopping;
+  mpu_join *c = tw_s3_copy_take(r, x, &rc, &stopping);
+  if (rc) {
+    mpu_join_free(c);
+    tw_s3_error(r, x, stopping ? TW_ERR_SERVICE_UNAVAILABLE : TW_ERR_INTERNAL,
+                stopping ? NULL : "Cannot assemble the object.");
+    return;
+  }
+  c->published = 0; /* the object's from here */
+  tw_s3 *s = c->s;
+  const char *upload = tw_s3_q(x, "uploadId");
+  upload_row u = c->u;
+  json_t *checksum = c->checksum, *layout = c->layout;
+  size_t nw = c->nw;
+  int64_t total = c->total;
+  tw_blob_writer out = c->out;
+  uint8_t *digest = c->digest;
   tw_hex(digest, 16, x->etag);
   snprintf(x->etag + 32, sizeof x->etag - 32, "-%zu", nw);
   pthread_mutex_lock(&s->mu);
@@ -576,14 +720,14 @@ void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
   json_t *meta = u.row.meta ? json_loads(u.row.meta, 0, NULL) : json_object();
   x->tags = tw_s3_tags_load(u.row.tags); /* given to CreateMultipartUpload */
   char *lj = json_dumps(layout, JSON_COMPACT);
-  tw_sqs_lock(s->sqs);
+  tw_events_lock(s->events);
   tw_store_hold(s->store);
   uint64_t t = tw_s3_save_row(r, x, "ObjectCreated:CompleteMultipartUpload", total, x->etag, out.id,
                               u.row.content_type, headers, meta, checksum);
   uploads(s)->set_object_layout(s->store, x->bucket, x->key, x->key_len, (long)nw, lj);
   uint64_t t2 = uploads(s)->remove(s->store, upload);
   tw_store_release(s->store);
-  tw_sqs_unlock(s->sqs);
+  tw_events_unlock(s->events);
   tw_s3_gc_upload_ended(s, upload, t2 > t ? t2 : t);
   pthread_mutex_unlock(&s->mu);
   free(lj);
@@ -592,12 +736,7 @@ void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
   x->result = json_pack("{s:o,s:O}", "blobs", blobs, "checksum", checksum);
   tw_req_after_commit(r, t2 > t ? t2 : t, completed);
 done:
-  json_decref(checksum);
-  json_decref(layout);
-  free(use);
-  free_parts(parts, nparts);
-  json_decref(wanted);
-  upload_free(&u);
+  mpu_join_free(c);
 }
 
 static void aborted(tw_request *r) {

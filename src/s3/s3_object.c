@@ -16,7 +16,7 @@
 #include "core/xml_in.h"
 #include "s3/s3_internal.h"
 #include "store/s3_objects.h"
-#include "sqs/sqs.h"
+#include "events/bus.h"
 
 /* Headers stored with an object and returned on GET/HEAD. */
 static const char *stored_headers[] = {"Cache-Control", "Content-Disposition", "Content-Encoding",
@@ -142,7 +142,7 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
                           .tags = tg};
   tw_s3_gc_object(s, x->bucket, x->key, x->key_len, x->old_blob, NULL);
   snprintf(x->new_blob, sizeof x->new_blob, "%s", blob);
-  tw_sqs_lock(s->sqs); /* lock order: queue engine, then the store batch */
+  tw_events_lock(s->events); /* lock order: the bus (event targets), then the store batch */
   tw_store_hold(s->store);
   tw_store_require_fs_sync(s->store); /* the blob reaches the disk before its row */
   uint64_t t = tw_store_s3_objects(s->store)->put(s->store, &row);
@@ -150,7 +150,7 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
                r->remote);
   uint64_t t2 = tw_store_ticket(s->store);
   tw_store_release(s->store);
-  tw_sqs_unlock(s->sqs);
+  tw_events_unlock(s->events);
   if (t2 > t) t = t2;
   tw_s3_gc_object_set(s, x->bucket, x->key, x->key_len, blob, t);
   free(h);
@@ -701,12 +701,12 @@ void tw_s3_delete_object(tw_request *r, s3_ctx *x) {
   pthread_mutex_lock(&s->mu);
   uint64_t t;
   if (delete_lookup(x, x->key, x->key_len, x->old_blob, &t)) {
-    tw_sqs_lock(s->sqs); /* lock order: queue engine, then the store batch */
+    tw_events_lock(s->events); /* lock order: the bus (event targets), then the store batch */
     tw_store_hold(s->store);
     delete_append(r, x, x->key, x->key_len);
     t = tw_store_ticket(s->store);
     tw_store_release(s->store);
-    tw_sqs_unlock(s->sqs);
+    tw_events_unlock(s->events);
     tw_s3_gc_object_set(s, x->bucket, x->key, x->key_len, NULL, t);
   }
   pthread_mutex_unlock(&s->mu);
@@ -815,7 +815,7 @@ void tw_s3_delete_objects(tw_request *r, s3_ctx *x) {
   }
   if (nfound) {
     /* one batch for all: one commit decides them all, so one answer is true */
-    tw_sqs_lock(s->sqs);
+    tw_events_lock(s->events);
     tw_store_hold(s->store);
     json_array_foreach(objs, i, o) if (found[i]) {
       const char *key = tw_xml_text(o, "Key");
@@ -823,7 +823,7 @@ void tw_s3_delete_objects(tw_request *r, s3_ctx *x) {
     }
     uint64_t t = tw_store_ticket(s->store);
     tw_store_release(s->store);
-    tw_sqs_unlock(s->sqs);
+    tw_events_unlock(s->events);
     json_array_foreach(objs, i, o) if (found[i]) {
       const char *key = tw_xml_text(o, "Key");
       tw_s3_gc_object_set(s, x->bucket, key, strlen(key), NULL, t);
@@ -863,33 +863,62 @@ static void copy_done(tw_request *r) {
   tw_s3_lifecycle_written(r, x);
 }
 
-/* Copies a body; md5 and ck, when given, hash it on the way. */
-static int copy_blob(tw_s3 *s, const char *src_id, tw_blob_writer *w, tw_hash *md5, tw_cksum *ck) {
-  int in = tw_blob_open(s->data_dir, src_id);
-  if (in < 0) return -1;
-  if (tw_blob_create(s->data_dir, w)) {
-    close(in);
-    return -1;
-  }
+/* A copy in progress: the source (opened before parking, so a write that
+ * replaces it meanwhile does not take it away), the new body, its hashes. */
+typedef struct {
+  tw_s3 *s;
+  tw_s3_obj o;
+  int in; /* the source body, -1 when none (an empty object) */
+  tw_blob_writer w;
+  int published;
+  tw_hash *md5;
+  tw_cksum ck;
+  int resum, replace;
+} obj_copy;
+
+static void obj_copy_free(void *p) {
+  obj_copy *c = p;
+  if (c->in >= 0) close(c->in);
+  if (c->published) tw_blob_remove(c->s->data_dir, c->w.id);
+  if (c->md5) tw_hash_free(c->md5);
+  tw_cksum_free(&c->ck);
+  tw_s3_row_free(&c->o);
+  free(c);
+}
+
+/* Copies the body (on a copy thread); md5 and ck, when given, hash it on the way. */
+static int obj_copy_work(void *p, s3_copy_job *j) {
+  obj_copy *c = p;
+  tw_s3 *s = c->s;
+  if (tw_blob_create(s->data_dir, &c->w)) return -1;
   char buf[1 << 16];
-  ssize_t n;
+  ssize_t n = 0;
   int rc = 0;
-  while ((n = read(in, buf, sizeof buf)) > 0) {
-    if (tw_blob_write(w, buf, (size_t)n)) {
+  unsigned chunks = 0;
+  while (c->in >= 0 && (n = read(c->in, buf, sizeof buf)) > 0) {
+    if ((++chunks & 255) == 0 ? tw_s3_copy_check(j) : tw_s3_copy_cancelled(j)) {
       rc = -1;
       break;
     }
-    if (md5) tw_hash_update(md5, buf, (size_t)n);
-    if (ck) tw_cksum_update(ck, buf, (size_t)n);
+    if (tw_blob_write(&c->w, buf, (size_t)n)) {
+      rc = -1;
+      break;
+    }
+    if (c->md5) tw_hash_update(c->md5, buf, (size_t)n);
+    if (c->resum) tw_cksum_update(&c->ck, buf, (size_t)n);
   }
   if (n < 0) rc = -1;
-  close(in);
-  if (rc || tw_blob_publish(s->data_dir, w)) {
-    tw_blob_abort(w);
+  if (c->in >= 0) close(c->in);
+  c->in = -1;
+  if (rc || tw_blob_publish(s->data_dir, &c->w)) {
+    tw_blob_abort(&c->w);
     return -1;
   }
+  c->published = 1;
   return 0;
 }
+
+static void copy_copied(tw_request *r);
 
 void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
@@ -967,33 +996,56 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
   }
   /* A copy is a new object in one piece: a multipart source's ETag (MD5 of the
    * part MD5s) and COMPOSITE checksum are remade over the bytes. */
-  tw_hash *md5 = strchr(o.etag, '-') ? tw_hash_md5_new() : NULL;
+  obj_copy *c = calloc(1, sizeof *c);
+  c->s = s;
+  c->replace = replace;
+  c->in = -1;
+  c->md5 = strchr(o.etag, '-') ? tw_hash_md5_new() : NULL;
   const char *ctype = json_string_value(json_object_get(o.checksum, "type"));
-  tw_cksum ck = {0};
-  int resum = md5 && ctype && !strcmp(ctype, "COMPOSITE") &&
-              !tw_cksum_init(&ck, tw_cksum_alg_parse(json_string_value(json_object_get(o.checksum, "alg"))));
-  tw_blob_writer w;
-  if (o.size > 0 ? copy_blob(s, o.blob, &w, md5, resum ? &ck : NULL) : tw_blob_create(s->data_dir, &w) || tw_blob_publish(s->data_dir, &w)) {
-    if (md5) tw_hash_free(md5);
-    tw_cksum_free(&ck);
-    tw_s3_row_free(&o);
+  c->resum = c->md5 && ctype && !strcmp(ctype, "COMPOSITE") &&
+             !tw_cksum_init(&c->ck, tw_cksum_alg_parse(json_string_value(json_object_get(o.checksum, "alg"))));
+  c->o = o;
+  if (o.size > 0 && (c->in = tw_blob_open(s->data_dir, o.blob)) < 0) {
+    obj_copy_free(c);
     tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot copy the object's data.");
     return;
   }
+  /* the bytes are copied on a copy thread; the request waits parked */
+  tw_s3_copy_start(r, x, obj_copy_work, obj_copy_free, c, copy_copied);
+}
+
+static void copy_copied(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  tw_s3 *s = x->s3;
+  int rc, stopping;
+  obj_copy *c = tw_s3_copy_take(r, x, &rc, &stopping);
+  if (rc) {
+    obj_copy_free(c);
+    tw_s3_error(r, x, stopping ? TW_ERR_SERVICE_UNAVAILABLE : TW_ERR_INTERNAL,
+                stopping ? NULL : "Cannot copy the object's data.");
+    return;
+  }
+  tw_s3_obj o = c->o;
+  memset(&c->o, 0, sizeof c->o);
+  tw_blob_writer w = c->w;
+  c->published = 0; /* the body is the row's from here */
+  int replace = c->replace;
   snprintf(x->etag, sizeof x->etag, "%s", o.etag);
-  if (md5) {
+  if (c->md5) {
     uint8_t raw[16];
-    tw_hash_final(md5, raw);
-    tw_hash_free(md5);
+    tw_hash_final(c->md5, raw);
+    tw_hash_free(c->md5);
+    c->md5 = NULL;
     tw_hex(raw, 16, x->etag);
   }
-  if (resum) {
+  if (c->resum) {
     char v[TW_CKSUM_MAX_B64];
-    tw_cksum_final_b64(&ck, v);
-    json_t *c = json_pack("{s:s,s:s}", "alg", tw_cksum_alg_name(ck.alg), "value", v);
+    tw_cksum_final_b64(&c->ck, v);
+    json_t *ck = json_pack("{s:s,s:s}", "alg", tw_cksum_alg_name(c->ck.alg), "value", v);
     json_decref(o.checksum);
-    o.checksum = c;
+    o.checksum = ck;
   }
+  obj_copy_free(c);
   json_t *headers, *meta;
   const char *ct;
   if (replace && tw_s3_check_metadata_size(r, x)) {

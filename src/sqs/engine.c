@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "events/bus.h"
 #include "sqs/sqs_internal.h"
 
 /* --- small helpers --------------------------------------------------------- */
@@ -427,7 +428,11 @@ static int redrive_if_due(tw_sqs *s, tw_queue *q, tw_msg *m, uint64_t *ticket) {
   /* one transaction: the move and whatever the hook records about it */
   tw_store_hold(s->store);
   uint64_t t = tw_sqs_msg_move(s, m, dlq, q->arn);
-  if (s->dl_hook) s->dl_hook(s->dl_ud, q->arn, m->id, m->attrs);
+  if (s->events) {
+    tw_event e = {.source = "aws.sqs", .type = "MessageDeadLettered", .resource = q->arn,
+                  .subject = m->id, .attributes = m->attrs, .body = "", .len = 0};
+    tw_event_publish(s->events, &e);
+  }
   uint64_t t2 = tw_store_ticket(s->store);
   tw_store_release(s->store);
   if (t2 > t) t = t2;
@@ -435,12 +440,6 @@ static int redrive_if_due(tw_sqs *s, tw_queue *q, tw_msg *m, uint64_t *ticket) {
   return 1;
 }
 
-void tw_sqs_set_dead_letter_hook(tw_sqs *s, tw_sqs_dead_letter_hook fn, void *ud) {
-  pthread_mutex_lock(&s->mu);
-  s->dl_hook = fn;
-  s->dl_ud = ud;
-  pthread_mutex_unlock(&s->mu);
-}
 
 static int expire_if_old(tw_sqs *s, tw_queue *q, tw_msg *m, int64_t now, uint64_t *ticket) {
   if (m->sent_ms + q->retention * 1000 > now) return 0;

@@ -70,13 +70,13 @@ int tw_sqs_enqueue_locked(tw_sqs *s, const char *queue_arn, const char *body, si
 int tw_sqs_enqueue_attrs_locked(tw_sqs *s, const char *queue_arn, const char *body, size_t len,
                                 json_t *attrs, const char *sender);
 
-/* Runs when the redrive policy moves a message to its dead-letter queue, with
- * the engine lock held and inside the store hold that records the move, so
- * what it appends to the store commits in the same transaction. It must not
- * call back into the engine. attrs: the message's MessageAttributes or NULL. */
-typedef void (*tw_sqs_dead_letter_hook)(void *ud, const char *source_arn, const char *msg_id,
-                                        json_t *attrs);
-void tw_sqs_set_dead_letter_hook(tw_sqs *s, tw_sqs_dead_letter_hook fn, void *ud);
+/* Joins the event bus (src/events/bus.h): queues become destinations (FIFO
+ * ones too), and every redrive to a dead-letter queue is announced to the
+ * bus's listeners as source "aws.sqs", type "MessageDeadLettered" (resource:
+ * the source queue's ARN, subject: the message id, attributes: its
+ * MessageAttributes), inside the store hold that records the move. */
+struct tw_events;
+int tw_sqs_join_events(tw_sqs *s, struct tw_events *bus);
 
 const tw_sqs_action *tw_sqs_find_action(const char *name);
 /* Runs the action; afterwards either c->err != OK, or c->out is set, or

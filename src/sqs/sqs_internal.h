@@ -122,8 +122,7 @@ struct tw_sqs {
   tw_move_task *tasks;
   size_t ntasks, cap_tasks;
   int max_inflight;
-  tw_sqs_dead_letter_hook dl_hook; /* see tw_sqs_set_dead_letter_hook */
-  void *dl_ud;
+  struct tw_events *events; /* dead-letter moves are announced here (sqs_events.c) */
   /* ticker */
   pthread_t ticker;
   pthread_cond_t tick_cv;

@@ -260,3 +260,81 @@ class DeleteObjectsTest(s.S3TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CopyOffHttpThreadTest(unittest.TestCase):
+    """A long copy runs on a copy thread while its request waits parked: with
+    a single HTTP thread, other requests are still answered meanwhile."""
+
+    MB = int(__import__("os").environ.get("TWEEDLE_COPY_TEST_MB", "512"))
+
+    @classmethod
+    def setUpClass(cls):
+        import harness
+        cls.server = harness.Server(extra_args=["--threads", "1"])
+        cls.server.start()
+        cls.s3 = s.s3_client(cls.server, read_timeout=60)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+
+    def health_seconds(self):
+        import http.client
+        t0 = time.monotonic()
+        c = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        try:
+            c.request("GET", "/_/health")
+            r = c.getresponse()
+            r.read()
+            self.assertEqual(r.status, 200)
+        finally:
+            c.close()
+        return time.monotonic() - t0
+
+    def test_health_answers_during_long_copy(self):
+        import threading
+        b = "copylong"
+        self.s3.create_bucket(Bucket=b)
+        seed = 128
+        self.s3.put_object(Bucket=b, Key="seed", Body=b"\x5a" * (seed << 20))
+        # a big multipart object made server-side: CopyObject remakes its ETag
+        # and its COMPOSITE SHA256 over the bytes, so copying it takes a while
+        up = self.s3.create_multipart_upload(Bucket=b, Key="big",
+                                             ChecksumAlgorithm="SHA256")["UploadId"]
+        parts = []
+        for n in range(1, self.MB // seed + 1):
+            r = self.s3.upload_part_copy(Bucket=b, Key="big", UploadId=up, PartNumber=n,
+                                         CopySource={"Bucket": b, "Key": "seed"})
+            parts.append({"PartNumber": n, "ETag": r["CopyPartResult"]["ETag"],
+                          "ChecksumSHA256": r["CopyPartResult"]["ChecksumSHA256"]})
+        self.s3.complete_multipart_upload(Bucket=b, Key="big", UploadId=up,
+                                          MultipartUpload={"Parts": parts})
+        result = {}
+
+        def copy():
+            t0 = time.monotonic()
+            result["r"] = self.s3.copy_object(Bucket=b, Key="copy",
+                                              CopySource={"Bucket": b, "Key": "big"})
+            result["secs"] = time.monotonic() - t0
+
+        t = threading.Thread(target=copy, daemon=True)
+        t.start()
+        time.sleep(0.15)  # the copy is under way
+        worst = 0.0
+        checks = 0
+        while t.is_alive() and checks < 20:
+            worst = max(worst, self.health_seconds())
+            checks += 1
+            time.sleep(0.05)
+        t.join(60)
+        self.assertIn("r", result)
+        self.assertGreater(checks, 0, "the copy finished too fast to test (%.2fs)" % result["secs"])
+        self.assertLess(worst, 0.5, "GET /_/health took %.2fs during a %.2fs copy" %
+                        (worst, result["secs"]))
+        head = self.s3.head_object(Bucket=b, Key="copy")
+        self.assertEqual(head["ContentLength"], self.MB << 20)
+        self.assertRegex(head["ETag"], r'^"[0-9a-f]{32}"$')  # remade: one piece now
+        print("copy %d MiB: %.2fs, %d health checks, slowest %.3fs" %
+              (self.MB, result["secs"], checks, worst))
