@@ -14,6 +14,7 @@
 #include "events/bus.h"
 #include "gateway/gateway.h"
 #include "http/server.h"
+#include "store/blobs.h"
 #include "sqs/sqs_front.h"
 
 tw_err tw_req_authenticate(tw_request *r, char *msg, size_t msglen) {
@@ -158,7 +159,10 @@ int tw_serve(tw_config *cfg) {
   app->sqs = tw_sqs_open(app->store, cfg->region, cfg->account, err, sizeof err);
   if (!app->sqs) goto fail;
   if (tw_sqs_join_events(app->sqs, app->events)) goto fail;
-  app->s3 = tw_s3_open(app->store, app->events, &app->creds, cfg, err, sizeof err);
+  app->blobs = tw_blobs_open_local(cfg->data_dir, err, sizeof err);
+  if (!app->blobs) goto fail;
+  tw_store_use_blobs(app->store, app->blobs);
+  app->s3 = tw_s3_open(app->store, app->blobs, app->events, &app->creds, cfg, err, sizeof err);
   if (!app->s3) goto fail;
   if (tw_store_start(app->store, on_commit, app)) {
     snprintf(err, sizeof err, "cannot start the store writer");
@@ -214,6 +218,7 @@ fail:
   if (app->sqs) tw_sqs_close(app->sqs);
   tw_s3_close(app->s3);
   tw_events_free(app->events);
+  tw_blobs_close(app->blobs);
   tw_credentials_free(&app->creds);
   free(app);
   if (!rc) tw_info("stopped");

@@ -14,6 +14,7 @@ struct tw_http;
 struct tw_app {
   tw_config cfg;
   tw_store *store;
+  struct tw_blobs *blobs;   /* object bodies (src/store/blobs.h) */
   struct tw_events *events; /* the event bus (src/events) */
   tw_sqs *sqs;
   tw_s3 *s3;

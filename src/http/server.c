@@ -18,7 +18,8 @@
 #include "core/log.h"
 #include "http/request.h"
 
-#define MAX_BODY (8u << 20) /* protocol bodies (SQS JSON/query): 1 MiB payload, encoded */
+/* buffered bodies of a service that names no max_body: SQS's 1 MiB payload, encoded */
+#define MAX_BODY (8u << 20)
 #define MAX_HEADERS 150     /* a request with more is refused, whatever their size */
 
 struct tw_http {
@@ -328,11 +329,12 @@ static void begin(tw_request *r) {
     return;
   }
   r->on_done = r->service->serve;
+  r->body.cap = r->service->max_body ? r->service->max_body : MAX_BODY;
   if (r->service->begin) r->service->begin(r);
   if (!r->resp && !r->on_body) {
     /* Refuse an announced oversize body before the client sends it (100-continue). */
     const char *cl = tw_req_header(r, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > MAX_BODY) {
+    if (cl && strtoull(cl, NULL, 10) > r->body.cap) {
       r->service->error(r, TW_ERR_REQUEST_TOO_LARGE, NULL);
       tw_req_add_header(r, "Connection", "close");
     }

@@ -26,6 +26,7 @@ typedef struct tw_service {
   const char *scopes[4];      /* SigV4 scope services it serves (NULL-terminated) */
   const char *target_prefix;  /* X-Amz-Target prefix, e.g. "AmazonSQS.", or NULL */
   int (*claims)(const tw_request *r); /* its own rule for the rest, or NULL */
+  size_t max_body; /* largest buffered body (0: 8 MiB); larger ones get error() */
   /* Headers seen, body not yet read: may answer at once (before a client
    * waiting on 100-continue sends its body) or choose to stream the body
    * (r->on_body, r->on_done). NULL: the body is buffered. */

@@ -11,9 +11,9 @@ typedef struct tw_s3 tw_s3;
 
 struct tw_events;
 /* events: where notifications go (the bus, src/events); S3 knows no queue. */
-tw_s3 *tw_s3_open(tw_store *store, struct tw_events *events, tw_credentials *creds,
-                  const tw_config *cfg,
-                  char *err, size_t errlen);
+/* Bodies go to `blobs` (store/blobs.h); events are published on `events`. */
+tw_s3 *tw_s3_open(tw_store *store, struct tw_blobs *blobs, struct tw_events *events,
+                  tw_credentials *creds, const tw_config *cfg, char *err, size_t errlen);
 /* Stops background work (the lifecycle sweeper); before the store closes. */
 void tw_s3_stop(tw_s3 *s);
 /* Stops the copies still running (at shutdown, before the HTTP server stops):

@@ -16,7 +16,6 @@
  * body no row names; then every SWEEP_MS on the lifecycle sweeper's thread,
  * bodies no row names that were last written more than SWEEP_MS ago (a body
  * is published before its row commits) and that no write in flight names. */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -194,10 +193,10 @@ json_t *tw_s3_gc_upload_parts(tw_s3 *s, const char *upload) {
 int tw_s3_write_settled(tw_request *r, s3_ctx *x) {
   if (tw_s3_commit_failed(r, x)) {
     /* rolled back: the new body is named by no row, the old one still is */
-    if (x->new_blob[0]) tw_blob_remove(x->s3->data_dir, x->new_blob);
+    if (x->new_blob[0]) tw_blob_remove(x->s3->blobs, x->new_blob);
     return -1;
   }
-  if (x->old_blob[0]) tw_blob_remove(x->s3->data_dir, x->old_blob);
+  if (x->old_blob[0]) tw_blob_remove(x->s3->blobs, x->old_blob);
   return 0;
 }
 
@@ -228,84 +227,37 @@ static int id_has(const id_set *set, const char *id) {
   return set->n && bsearch(id, set->ids, set->n, sizeof *set->ids, id_cmp) != NULL;
 }
 
-/* A name tw_blob_create could have made (a UUID); other files are left alone. */
-static int blob_name(const char *n) {
-  if (strlen(n) != 36) return 0;
-  for (int i = 0; i < 36; i++)
-    if (i == 8 || i == 13 || i == 18 || i == 23 ? n[i] != '-' : !strchr("0123456789abcdef", n[i]))
-      return 0;
-  return 1;
-}
-
 typedef struct {
   size_t files;
   uint64_t bytes;
 } reclaimed;
 
-static void remove_tmp(const char *data_dir, reclaimed *rc) {
-  char dir[1100];
-  snprintf(dir, sizeof dir, "%s/blobs/tmp", data_dir);
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    if (de->d_name[0] == '.') continue;
-    char p[1400];
-    struct stat sb;
-    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-    if (lstat(p, &sb) || !S_ISREG(sb.st_mode)) continue;
-    if (unlink(p) == 0) {
-      rc->files++;
-      rc->bytes += (uint64_t)sb.st_size;
-    }
-  }
-  closedir(d);
-}
+typedef struct {
+  id_set *ids;
+  uint64_t **sizes;
+  size_t cap;
+} body_list;
 
-/* Bodies on disk last written before `cutoff` (epoch seconds; 0: all), with sizes. */
-static void old_bodies(const char *data_dir, time_t cutoff, id_set *out, uint64_t **sizes) {
-  char top[1100];
-  snprintf(top, sizeof top, "%s/blobs", data_dir);
-  DIR *d = opendir(top);
-  if (!d) return;
-  struct dirent *de;
-  size_t cap = 0;
-  while ((de = readdir(d))) {
-    if (strlen(de->d_name) != 2 || !strchr("0123456789abcdef", de->d_name[0]) ||
-        !strchr("0123456789abcdef", de->d_name[1]))
-      continue;
-    char sub[1200];
-    snprintf(sub, sizeof sub, "%s/%s", top, de->d_name);
-    DIR *d2 = opendir(sub);
-    if (!d2) continue;
-    struct dirent *f;
-    while ((f = readdir(d2))) {
-      if (!blob_name(f->d_name) || strncmp(f->d_name, de->d_name, 2)) continue;
-      char p[1300];
-      struct stat sb;
-      snprintf(p, sizeof p, "%s/%s", sub, f->d_name);
-      if (lstat(p, &sb) || !S_ISREG(sb.st_mode)) continue;
-      if (cutoff && sb.st_mtime >= cutoff) continue; /* maybe its row is on the way */
-      id_add(out, f->d_name);
-      if (out->n > cap) {
-        cap = out->cap;
-        *sizes = realloc(*sizes, cap * sizeof **sizes);
-      }
-      (*sizes)[out->n - 1] = (uint64_t)sb.st_size;
-    }
-    closedir(d2);
+static void add_body(void *ud, const char *id, uint64_t size) {
+  body_list *l = ud;
+  id_add(l->ids, id);
+  if (l->ids->n > l->cap) {
+    l->cap = l->ids->cap;
+    *l->sizes = realloc(*l->sizes, l->cap * sizeof **l->sizes);
   }
-  closedir(d);
+  (*l->sizes)[l->ids->n - 1] = size;
 }
 
 /* One sweep; startup: before any writer, so no grace and the temp files too. */
 static void sweep(tw_s3 *s, int startup) {
   reclaimed tmp = {0}, bodies = {0};
-  if (startup) remove_tmp(s->data_dir, &tmp);
+  if (startup) s->blobs->ops->clear_temporaries(s->blobs, &tmp.files, &tmp.bytes);
   id_set cand = {0}, refs = {0}, live = {0};
   uint64_t *sizes = NULL;
   time_t cutoff = startup ? 0 : time(NULL) - (time_t)(s->gc->sweep_ms / 1000) - 1;
-  old_bodies(s->data_dir, cutoff, &cand, &sizes);
+  /* bodies last written before the cutoff: a younger one's row may be on its way */
+  body_list bl = {&cand, &sizes, 0};
+  s->blobs->ops->list(s->blobs, cutoff, add_body, &bl);
   if (cand.n && tw_store_s3_blob_refs(s->store, id_add_cb, &refs) == 0) {
     if (refs.n) qsort(refs.ids, refs.n, sizeof *refs.ids, id_cmp);
     pthread_mutex_lock(&s->mu);
@@ -318,9 +270,7 @@ static void sweep(tw_s3 *s, int startup) {
     if (live.n) qsort(live.ids, live.n, sizeof *live.ids, id_cmp);
     for (size_t i = 0; i < cand.n; i++) {
       if (id_has(&refs, cand.ids[i]) || id_has(&live, cand.ids[i])) continue;
-      char p[1300];
-      tw_blob_path(s->data_dir, cand.ids[i], p, sizeof p);
-      if (unlink(p) == 0) {
+      if (tw_blob_remove(s->blobs, cand.ids[i]) == 0) {
         bodies.files++;
         bodies.bytes += sizes[i];
       }

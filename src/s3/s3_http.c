@@ -333,18 +333,13 @@ static void run_handler(tw_request *r) {
   x->handler(r, x);
 }
 
-tw_s3 *tw_s3_open(tw_store *store, struct tw_events *events, tw_credentials *creds,
-                  const tw_config *cfg,
-                  char *err, size_t errlen) {
-  if (tw_blobs_init(cfg->data_dir)) {
-    snprintf(err, errlen, "cannot create %s/blobs", cfg->data_dir);
-    return NULL;
-  }
+tw_s3 *tw_s3_open(tw_store *store, tw_blobs *blobs, struct tw_events *events,
+                  tw_credentials *creds, const tw_config *cfg, char *err, size_t errlen) {
   tw_s3 *s = calloc(1, sizeof *s);
   s->store = store;
   s->events = events;
   s->creds = creds;
-  snprintf(s->data_dir, sizeof s->data_dir, "%s", cfg->data_dir);
+  s->blobs = blobs;
   snprintf(s->region, sizeof s->region, "%s", cfg->region);
   snprintf(s->account, sizeof s->account, "%s", cfg->account);
   snprintf(s->domain, sizeof s->domain, "%s", cfg->domain);

@@ -19,7 +19,7 @@ struct tw_s3 {
   tw_store *store;
   struct tw_events *events; /* notifications are published here */
   tw_credentials *creds;
-  char data_dir[1024];
+  struct tw_blobs *blobs; /* object and part bodies */
   char region[64];
   char account[32];
   char domain[256]; /* virtual-hosted style base domain; "" = path-style only */

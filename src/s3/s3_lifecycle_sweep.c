@@ -127,7 +127,7 @@ static int remove_objects(tw_s3 *s, const char *bucket, const lc_rule *ru, candi
     int kept = !tw_s3_load_row(s, bucket, c[i].key, c[i].klen, &o) && o.found &&
                !strcmp(o.blob, c[i].blob);
     tw_s3_row_free(&o);
-    if (!kept) tw_blob_remove(s->data_dir, c[i].blob);
+    if (!kept) tw_blob_remove(s->blobs, c[i].blob);
   }
   tw_info("lifecycle: %s: %d object(s) expired", bucket, removed);
   return removed;
@@ -253,7 +253,7 @@ static int abort_uploads(tw_s3 *s, const char *bucket, const lc_rule *ru, int *b
       if (live < 0) continue;
       size_t j;
       json_t *b;
-      if (!live) json_array_foreach(blobs, j, b) tw_blob_remove(s->data_dir, json_string_value(b));
+      if (!live) json_array_foreach(blobs, j, b) tw_blob_remove(s->blobs, json_string_value(b));
     }
     tw_info("lifecycle: %s: %zu incomplete multipart upload(s) aborted", bucket,
             json_object_size(done));

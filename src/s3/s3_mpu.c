@@ -335,7 +335,7 @@ int tw_s3_mpu_part_sum_ok(tw_cksum_alg alg, json_t *w, const tw_s3_part *p) {
 
 /* A part's checksum read back from its file (a part stored without it). */
 static int blob_sum(tw_s3 *s, const tw_s3_part *p, tw_cksum_alg alg, char out[TW_CKSUM_MAX_B64]) {
-  int fd = tw_blob_open(s->data_dir, p->blob);
+  int fd = tw_blob_open(s->blobs, p->blob);
   tw_cksum c;
   if (fd < 0 || tw_cksum_init(&c, alg)) {
     if (fd >= 0) close(fd);

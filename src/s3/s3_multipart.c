@@ -223,7 +223,7 @@ static void save_part(tw_request *r, s3_ctx *x, long num, int64_t size, const ch
   if (tw_s3_gc_upload_live(s, upload, NULL) <= 0) { /* completed or aborted meanwhile */
     pthread_mutex_unlock(&s->mu);
     free(sj);
-    tw_blob_remove(s->data_dir, blob);
+    tw_blob_remove(s->blobs, blob);
     no_such_upload(r, x);
     return;
   }
@@ -249,7 +249,7 @@ void tw_s3_upload_part(tw_request *r, s3_ctx *x) {
   long num;
   if (part_number(r, x, &num)) return;
   if (tw_s3_finish_body(r, x)) return;
-  if (tw_blob_publish(x->s3->data_dir, &x->blob)) {
+  if (tw_blob_publish(x->s3->blobs, &x->blob)) {
     x->blob_open = 0;
     tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot store the part.");
     return;
@@ -258,7 +258,7 @@ void tw_s3_upload_part(tw_request *r, s3_ctx *x) {
   /* the part must still belong to a live upload */
   upload_row u;
   if (this_upload(r, x, &u)) {
-    tw_blob_remove(x->s3->data_dir, x->blob.id);
+    tw_blob_remove(x->s3->blobs, x->blob.id);
     return;
   }
   upload_free(&u);
@@ -282,14 +282,14 @@ typedef struct {
 static void part_copy_free(void *p) {
   part_copy *c = p;
   if (c->in >= 0) close(c->in);
-  if (c->published) tw_blob_remove(c->s->data_dir, c->w.id);
+  if (c->published) tw_blob_remove(c->s->blobs, c->w.id);
   free(c);
 }
 
 /* On a copy thread. */
 static int part_copy_work(void *p, s3_copy_job *j) {
   part_copy *c = p;
-  if (tw_blob_create(c->s->data_dir, &c->w)) return -1;
+  if (tw_blob_create(c->s->blobs, &c->w)) return -1;
   tw_hash *md5 = tw_hash_md5_new();
   tw_cksum ck; /* the upload's algorithm, or S3's default CRC64NVME */
   tw_cksum_init(&ck, c->alg ? c->alg : TW_CKSUM_CRC64NVME);
@@ -313,7 +313,7 @@ static int part_copy_work(void *p, s3_copy_job *j) {
   tw_cksum_final_b64(&ck, c->sum);
   c->ck_alg = ck.alg;
   tw_cksum_free(&ck);
-  if (left > 0 || tw_blob_publish(c->s->data_dir, &c->w)) {
+  if (left > 0 || tw_blob_publish(c->s->blobs, &c->w)) {
     tw_blob_abort(&c->w);
     return -1;
   }
@@ -372,7 +372,7 @@ void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x) {
   c->alg = alg;
   c->start = start;
   c->len = len;
-  c->in = tw_blob_open(s->data_dir, o.blob);
+  c->in = tw_blob_open(s->blobs, o.blob);
   tw_s3_row_free(&o);
   if (c->in < 0) {
     part_copy_free(c);
@@ -449,7 +449,7 @@ static void free_parts(tw_s3_part *p, size_t n) {
 static void remove_blobs(tw_s3 *s, json_t *blobs) {
   size_t i;
   json_t *v;
-  json_array_foreach(blobs, i, v) tw_blob_remove(s->data_dir, json_string_value(v));
+  json_array_foreach(blobs, i, v) tw_blob_remove(s->blobs, json_string_value(v));
 }
 
 static void completed(tw_request *r) {
@@ -505,7 +505,7 @@ static void invalid_part(tw_request *r, s3_ctx *x, const char *pn, const char *e
  * the MD5 of the parts' MD5s. */
 static int join_parts(tw_s3 *s, tw_s3_part **use, size_t nw, tw_blob_writer *out,
                       uint8_t md5_out[16], s3_copy_job *j) {
-  if (tw_blob_create(s->data_dir, out)) return -1;
+  if (tw_blob_create(s->blobs, out)) return -1;
   int ok = 1;
   tw_hash *md5 = tw_hash_md5_new();
   for (size_t i = 0; ok && i < nw; i++) {
@@ -516,7 +516,7 @@ static int join_parts(tw_s3 *s, tw_s3_part **use, size_t nw, tw_blob_writer *out
       raw[k] = (uint8_t)v;
     }
     tw_hash_update(md5, raw, 16);
-    int in = tw_s3_copy_check(j) ? -1 : tw_blob_open(s->data_dir, use[i]->blob);
+    int in = tw_s3_copy_check(j) ? -1 : tw_blob_open(s->blobs, use[i]->blob);
     if (in < 0) {
       ok = 0;
       break;
@@ -545,7 +545,7 @@ static int join_parts(tw_s3 *s, tw_s3_part **use, size_t nw, tw_blob_writer *out
   }
   tw_hash_final(md5, md5_out);
   tw_hash_free(md5);
-  if (!ok || tw_blob_publish(s->data_dir, out)) {
+  if (!ok || tw_blob_publish(s->blobs, out)) {
     if (ok) out->fd = -1;
     tw_blob_abort(out);
     return -1;
@@ -569,7 +569,7 @@ typedef struct {
 
 static void mpu_join_free(void *p) {
   mpu_join *c = p;
-  if (c->published) tw_blob_remove(c->s->data_dir, c->out.id);
+  if (c->published) tw_blob_remove(c->s->blobs, c->out.id);
   json_decref(c->checksum);
   json_decref(c->layout);
   free(c->use);
@@ -710,7 +710,7 @@ static void mpu_joined(tw_request *r) {
   pthread_mutex_lock(&s->mu);
   if (tw_s3_gc_upload_live(s, upload, NULL) <= 0) { /* completed or aborted meanwhile */
     pthread_mutex_unlock(&s->mu);
-    tw_blob_remove(s->data_dir, out.id);
+    tw_blob_remove(s->blobs, out.id);
     no_such_upload(r, x);
     goto done;
   }

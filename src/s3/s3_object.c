@@ -295,7 +295,7 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
         return -1;
       }
     }
-    if (tw_blob_create(x->s3->data_dir, &x->blob)) {
+    if (tw_blob_create(x->s3->blobs, &x->blob)) {
       tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
       return -1;
     }
@@ -422,7 +422,7 @@ int tw_s3_finish_body(tw_request *r, s3_ctx *x) {
 void tw_s3_put_object(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
   if (tw_s3_finish_body(r, x)) return;
-  if (tw_blob_publish(s->data_dir, &x->blob)) {
+  if (tw_blob_publish(s->blobs, &x->blob)) {
     x->blob_open = 0;
     tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot store the object.");
     return;
@@ -438,7 +438,7 @@ void tw_s3_put_object(tw_request *r, s3_ctx *x) {
     pthread_mutex_unlock(&s->mu);
     json_decref(headers);
     json_decref(meta);
-    tw_blob_remove(s->data_dir, x->blob.id);
+    tw_blob_remove(s->blobs, x->blob.id);
     tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, "<Condition>If-None-Match</Condition>");
     return;
   }
@@ -624,7 +624,7 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
   if (o.size == 0) {
     tw_req_respond(r, status, NULL, "", 0);
   } else {
-    int fd = tw_blob_open(s->data_dir, o.blob);
+    int fd = tw_blob_open(s->blobs, o.blob);
     if (fd < 0) {
       tw_s3_row_free(&o);
       /* An overwrite or delete committed between reading the row and opening
@@ -727,7 +727,7 @@ static void delete_objects_done(tw_request *r) {
   json_t *blobs = json_object_get(x->result, "blobs");
   size_t i;
   json_t *v;
-  json_array_foreach(blobs, i, v) tw_blob_remove(x->s3->data_dir, json_string_value(v));
+  json_array_foreach(blobs, i, v) tw_blob_remove(x->s3->blobs, json_string_value(v));
   tw_s3_respond_xml(r, 200, b);
   free(b);
 }
@@ -879,7 +879,7 @@ typedef struct {
 static void obj_copy_free(void *p) {
   obj_copy *c = p;
   if (c->in >= 0) close(c->in);
-  if (c->published) tw_blob_remove(c->s->data_dir, c->w.id);
+  if (c->published) tw_blob_remove(c->s->blobs, c->w.id);
   if (c->md5) tw_hash_free(c->md5);
   tw_cksum_free(&c->ck);
   tw_s3_row_free(&c->o);
@@ -890,7 +890,7 @@ static void obj_copy_free(void *p) {
 static int obj_copy_work(void *p, s3_copy_job *j) {
   obj_copy *c = p;
   tw_s3 *s = c->s;
-  if (tw_blob_create(s->data_dir, &c->w)) return -1;
+  if (tw_blob_create(s->blobs, &c->w)) return -1;
   char buf[1 << 16];
   ssize_t n = 0;
   int rc = 0;
@@ -910,7 +910,7 @@ static int obj_copy_work(void *p, s3_copy_job *j) {
   if (n < 0) rc = -1;
   if (c->in >= 0) close(c->in);
   c->in = -1;
-  if (rc || tw_blob_publish(s->data_dir, &c->w)) {
+  if (rc || tw_blob_publish(s->blobs, &c->w)) {
     tw_blob_abort(&c->w);
     return -1;
   }
@@ -1005,7 +1005,7 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
   c->resum = c->md5 && ctype && !strcmp(ctype, "COMPOSITE") &&
              !tw_cksum_init(&c->ck, tw_cksum_alg_parse(json_string_value(json_object_get(o.checksum, "alg"))));
   c->o = o;
-  if (o.size > 0 && (c->in = tw_blob_open(s->data_dir, o.blob)) < 0) {
+  if (o.size > 0 && (c->in = tw_blob_open(s->blobs, o.blob)) < 0) {
     obj_copy_free(c);
     tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot copy the object's data.");
     return;
@@ -1050,7 +1050,7 @@ static void copy_copied(tw_request *r) {
   const char *ct;
   if (replace && tw_s3_check_metadata_size(r, x)) {
     tw_s3_row_free(&o);
-    tw_blob_remove(s->data_dir, w.id);
+    tw_blob_remove(s->blobs, w.id);
     return;
   }
   if (replace) {

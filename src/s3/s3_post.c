@@ -373,7 +373,7 @@ static int begin_file(tw_request *r, s3_ctx *x, s3_post *p) {
     p->redirect = strdup(redirect->value);
   const char *ct = tw_post_value(&p->form, "Content-Type");
   p->content_type = strdup(ct ? ct : p->ctype && *p->ctype ? p->ctype : "binary/octet-stream");
-  if (tw_blob_create(x->s3->data_dir, &x->blob)) {
+  if (tw_blob_create(x->s3->blobs, &x->blob)) {
     tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
     return -1;
   }
@@ -835,7 +835,7 @@ void tw_s3_post_object(tw_request *r, s3_ctx *x) {
     return;
   }
   if (finish_file(r, x, p)) return;
-  if (tw_blob_publish(s->data_dir, &x->blob)) {
+  if (tw_blob_publish(s->blobs, &x->blob)) {
     x->blob_open = 0;
     tw_s3_error(r, x, TW_ERR_INTERNAL, "Cannot store the object.");
     return;

@@ -40,9 +40,12 @@ typedef struct {
   int runs; /* how many times the action ran for this request */
 } tw_sqs_call;
 
+enum { TW_SQS_WRITES = 1, TW_SQS_MESSAGES = 2 }; /* sqs_actions.h */
+
 typedef struct {
-  const char *name;
+  const char *name;          /* the AWS action name */
   int (*fn)(tw_sqs_call *c); /* 0 done; sets c->out or c->err */
+  unsigned flags;
 } tw_sqs_action;
 
 tw_sqs *tw_sqs_open(tw_store *store, const char *region, const char *account, char *err,

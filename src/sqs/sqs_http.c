@@ -142,6 +142,7 @@ const tw_service tw_sqs_service = {
     .scopes = {"sqs"},
     .target_prefix = "AmazonSQS.",
     .claims = claims,
+    .max_body = 8u << 20, /* SendMessageBatch: 1 MiB of payload, query-encoded */
     .serve = serve,
     .error = error,
 };

@@ -13,7 +13,7 @@
 #include "sqs/sqs_internal.h"
 
 static const tw_sqs_action actions[] = {
-#define TW_SQS_ROW(name, fn) {#name, fn},
+#define TW_SQS_ROW(name, fn, flags) {#name, fn, flags},
     TW_SQS_ACTIONS(TW_SQS_ROW)
 #undef TW_SQS_ROW
 };

@@ -1,30 +1,75 @@
-/* Object bodies as files under <data>/blobs, named by a random id (never by the
- * object key, so no key can name a path). A body is written to tmp/, fsynced,
- * renamed into place and the directory fsynced before its metadata commits:
- * a crash never leaves a partial object visible. */
+/* The blob store: object and part bodies, named by a random id (never by the
+ * object key, so no key can name a path). A body is written to a private
+ * temporary, then published under its id; it is durable once the store has
+ * synced the blob store (the store's writer does that before committing a
+ * batch that names a body published without sync: tw_store_require_fs_sync),
+ * so a crash never leaves a row pointing at a partial body.
+ *
+ * The interface is a table of function pointers so that another backend (a
+ * directory shared by the nodes of a cluster) can replace the local one. */
 #ifndef TW_STORE_BLOBS_H
 #define TW_STORE_BLOBS_H
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
+typedef struct tw_blobs tw_blobs;
+
+/* One body being written. The backend owns the fields but fd and size. */
 typedef struct {
+  tw_blobs *store;
   int fd;
   char id[37];
   char tmp_path[1200];
   uint64_t size;
 } tw_blob_writer;
 
-int tw_blobs_init(const char *data_dir);
-int tw_blob_create(const char *data_dir, tw_blob_writer *w);
-int tw_blob_write(tw_blob_writer *w, const void *p, size_t n);
-/* fsync, rename into place, fsync the directory. */
-int tw_blob_commit(const char *data_dir, tw_blob_writer *w);
-/* Rename into place without fsync: the caller must then have the store sync the
- * file system before the metadata commits (tw_store_require_fs_sync). */
-int tw_blob_publish(const char *data_dir, tw_blob_writer *w);
-void tw_blob_abort(tw_blob_writer *w);
-void tw_blob_path(const char *data_dir, const char *id, char *out, size_t n);
-int tw_blob_open(const char *data_dir, const char *id);
-void tw_blob_remove(const char *data_dir, const char *id);
+/* Called by list for each published body: its id and size. */
+typedef void (*tw_blob_visit)(void *ud, const char *id, uint64_t size);
+
+typedef struct {
+  const char *name; /* "local" */
+  int (*create)(tw_blobs *b, tw_blob_writer *w);
+  int (*write)(tw_blob_writer *w, const void *p, size_t n);
+  /* Visible under w->id from now on; durable after the next sync. On
+   * failure the temporary is gone. */
+  int (*publish)(tw_blobs *b, tw_blob_writer *w);
+  void (*abort)(tw_blob_writer *w);
+  /* A file descriptor to read the body from, or -1. */
+  int (*open)(tw_blobs *b, const char *id);
+  /* 0 removed, -1 not there (or cannot). */
+  int (*unlink)(tw_blobs *b, const char *id);
+  /* Makes every published body durable. */
+  int (*sync)(tw_blobs *b);
+  /* Every published body last written before `before` (epoch seconds; 0:
+   * all), for sweeps. */
+  void (*list)(tw_blobs *b, time_t before, tw_blob_visit fn, void *ud);
+  /* Removes temporaries a crash left (only before any writer runs); counts them. */
+  void (*clear_temporaries)(tw_blobs *b, size_t *files, uint64_t *bytes);
+  void (*close)(tw_blobs *b);
+} tw_blobs_ops;
+
+struct tw_blobs {
+  const tw_blobs_ops *ops;
+};
+
+/* Bodies as files under <data_dir>/blobs/<2 hex>/<id>, temporaries in
+ * <data_dir>/blobs/tmp; sync is one syncfs of the file system. */
+tw_blobs *tw_blobs_open_local(const char *data_dir, char *err, size_t errlen);
+
+static inline int tw_blob_create(tw_blobs *b, tw_blob_writer *w) { return b->ops->create(b, w); }
+static inline int tw_blob_write(tw_blob_writer *w, const void *p, size_t n) {
+  return w->store->ops->write(w, p, n);
+}
+static inline int tw_blob_publish(tw_blobs *b, tw_blob_writer *w) { return b->ops->publish(b, w); }
+static inline void tw_blob_abort(tw_blob_writer *w) {
+  if (w->store) w->store->ops->abort(w);
+}
+static inline int tw_blob_open(tw_blobs *b, const char *id) { return b->ops->open(b, id); }
+static inline int tw_blob_remove(tw_blobs *b, const char *id) { return b->ops->unlink(b, id); }
+static inline int tw_blobs_sync(tw_blobs *b) { return b->ops->sync(b); }
+static inline void tw_blobs_close(tw_blobs *b) {
+  if (b) b->ops->close(b);
+}
 
 #endif

@@ -101,7 +101,10 @@ uint64_t tw_store_ticket(tw_store *s);
  * Lock order: an engine's own lock first, then hold. */
 void tw_store_hold(tw_store *s);
 void tw_store_release(tw_store *s);
-/* The open batch refers to files written without fsync (blobs): the writer
- * makes the file system durable (syncfs) before committing it. Call under hold. */
+/* The blob store whose bodies batches may name (blobs.h); before start. */
+struct tw_blobs;
+void tw_store_use_blobs(tw_store *s, struct tw_blobs *b);
+/* The open batch names bodies published without sync: the writer syncs the
+ * blob store before committing it. Call under hold. */
 void tw_store_require_fs_sync(tw_store *s);
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "store/blobs.h"
 #include "store/faults.h"
 #include "store/sqlite/sqlite_internal.h"
 
@@ -77,7 +78,7 @@ struct tw_store {
   } sql_cache[64];
   int nsql;
   char path[4096];
-  int fs_sync_fd;     /* the data directory, for syncfs */
+  tw_blobs *blobs;    /* synced before a batch that names unsynced bodies */
   sqlite3 **readers;  /* every thread's read connection (tw_store_reader) */
   size_t nreaders;
   int pending_fs_sync; /* the open batch references files written without fsync */
@@ -169,7 +170,6 @@ tw_store *tw_store_open(const char *dir, char *err, size_t errlen) {
   tw_store *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   snprintf(s->path, sizeof s->path, "%s", path);
-  s->fs_sync_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   pthread_mutexattr_t ma;
   pthread_mutexattr_init(&ma);
   pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE); /* tw_store_hold nests pushes */
@@ -189,7 +189,9 @@ tw_store *tw_store_open(const char *dir, char *err, size_t errlen) {
            "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4000;",
            err, errlen) ||
       exec(s->db, tw_sqlite_schema_sqs, err, errlen) || exec(s->db, tw_sqlite_schema_s3, err, errlen) ||
-      exec(s->db, tw_sqlite_schema_gateway, err, errlen) || migrate(s->db, err, errlen))
+      exec(s->db, tw_sqlite_schema_gateway, err, errlen) ||
+      exec(s->db, tw_sqlite_schema_sns, err, errlen) ||
+      exec(s->db, tw_sqlite_schema_events, err, errlen) || migrate(s->db, err, errlen))
     goto fail;
   for (int i = 0; i < OP__COUNT; i++) {
     if (sqlite3_prepare_v3(s->db, op_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[i], NULL) !=
@@ -493,12 +495,9 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&s->mu);
 
     /* Files the batch's rows point to reach the disk before the rows do: one
-     * syncfs for the whole batch instead of an fsync per file. */
+     * sync of the blob store for the whole batch, not an fsync per file. */
     int ok = 1;
-    if (fs_sync && s->fs_sync_fd >= 0 && (tw_fault_take("fail-syncfs") || syncfs(s->fs_sync_fd))) {
-      tw_error("store: syncfs failed");
-      ok = 0;
-    }
+    if (fs_sync && s->blobs && tw_blobs_sync(s->blobs)) ok = 0;
     ok = ok && step_once(s->begin) == 0;
     if (ok && faults_before_commit()) ok = 0;
     for (op *o = batch; o && ok; o = o->next)
@@ -565,7 +564,6 @@ void tw_store_close(tw_store *s) {
     sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
     sqlite3_close(s->db);
   }
-  if (s->fs_sync_fd > 0) close(s->fs_sync_fd);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   free(s);
@@ -804,6 +802,8 @@ void tw_store_read_done(sqlite3_stmt *st) {
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
 }
+
+void tw_store_use_blobs(tw_store *s, tw_blobs *b) { s->blobs = b; }
 
 void tw_store_require_fs_sync(tw_store *s) {
   pthread_mutex_lock(&s->mu);
