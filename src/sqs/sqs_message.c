@@ -519,10 +519,12 @@ int tw_sqs_receive_message(tw_sqs_call *c) {
   unsigned mask = sys_attr_mask(c->in);
   json_t *names = json_object_get(c->in, "MessageAttributeNames");
   tw_msg *got[10];
-  int64_t now = tw_now_ms();
   json_t *list = json_array();
   tw_sqs *s = c->sqs;
   pthread_mutex_lock(&s->mu);
+  /* read under the lock: no message sent after it can look received before
+   * it was sent, and visibility deadlines start when the receive does */
+  int64_t now = tw_now_ms();
   tw_queue *q = tw_sqs_resolve_queue(c);
   if (!q) {
     pthread_mutex_unlock(&s->mu);
@@ -613,8 +615,12 @@ static int delete_one(tw_sqs_call *c, tw_queue *q, const char *h) {
   int cur;
   int r = tw_sqs_by_receipt(c, q, h, &m, &cur);
   if (r < 0) return -1;
-  if (!m || !cur) return 0; /* already gone, or an older receipt: succeeds, nothing changes */
-  if (q->fifo && (m->state != MSG_INFLIGHT || m->visible_at_ms <= tw_now_ms()))
+  if (!m) return 0; /* already gone: succeeds, nothing changes */
+  /* An older receipt of a message received again: a standard queue ignores
+   * it; a FIFO queue refuses it, as it refuses one whose visibility ran out,
+   * so the consumer learns that someone else may now hold the message. */
+  if (!cur && !q->fifo) return 0;
+  if (q->fifo && (!cur || m->state != MSG_INFLIGHT || m->visible_at_ms <= tw_now_ms()))
     return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
                        "Value %s for parameter ReceiptHandle is invalid. Reason: The receipt "
                        "handle has expired.",
@@ -640,12 +646,15 @@ static int change_one(tw_sqs_call *c, tw_queue *q, const char *h, json_t *in) {
                        "Value %s for parameter ReceiptHandle is invalid. Reason: Message does not "
                        "exist or is not available for visibility timeout change.",
                        h);
-  if (m->state != MSG_INFLIGHT || !cur || m->visible_at_ms <= tw_now_ms())
-    return tw_sqs_fail(c, TW_ERR_MESSAGE_NOT_INFLIGHT, "Message is not in flight.");
   int64_t now = tw_now_ms();
   if (tw_p_range(c, "VisibilityTimeout", vis, 0, 43200,
                  "Total VisibilityTimeout for the message is beyond the limit [43200 seconds]"))
     return -1;
+  /* A receipt whose visibility ran out, or an older one of a message received
+   * again: SQS answers 200 and changes nothing (recorded against AWS), so a
+   * late heartbeat never extends someone else's lease nor hides a message
+   * that is visible again. */
+  if (m->state != MSG_INFLIGHT || !cur || m->visible_at_ms <= now) return 0;
   /* The total visibility since the receive may not exceed 12 hours. */
   if (m->received_ms && now + vis * 1000 - m->received_ms > 43200 * 1000LL)
     return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,

@@ -553,17 +553,95 @@ class VisibilityTest(SqsTestCase):
             message_re=r'The input receipt handle "?garbage"? is not a valid receipt handle\.')
 
     def test_change_visibility_not_in_flight(self):
-        """AWS declares MessageNotInflight for this; recorded real-SQS runs of a
-        standard queue answer 200 once the timeout has lapsed.  Accept either,
-        but an error must be the exact MessageNotInflight shape."""
+        """A receipt whose visibility ran out: recorded real-SQS runs answer
+        200 and change nothing -- the message stays visible."""
         url = self.make_queue("notinflight")
         self.sqs.send_message(QueueUrl=url, MessageBody="v")
         m = self.receive(url, VisibilityTimeout=1)[0]
         time.sleep(1.3)
-        try:
-            self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=5)
-        except ClientError as e:
-            self.assertSqsError(e, "AWS.SimpleQueueService.MessageNotInflight", 400)
+        self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=60)
+        again = self.receive(url, WaitTimeSeconds=1)
+        self.assertEqual([x["MessageId"] for x in again], [m["MessageId"]])
+        # out-of-range values are still refused for such a receipt
+        self.assertRaisesSqs(
+            lambda: self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"],
+                                                       VisibilityTimeout=43201),
+            "InvalidParameterValue", 400)
+
+    def test_change_visibility_stale_handle_changes_nothing(self):
+        """An older receipt of a message now in flight under a newer one: 200,
+        and the newer holder's lease is neither shortened nor extended."""
+        for fifo in (False, True):
+            with self.subTest(fifo=fifo):
+                url = self.make_queue("stalecmv", fifo=fifo,
+                                      attributes={"ContentBasedDeduplication": "true"} if fifo else None)
+                kw = {"MessageGroupId": "g"} if fifo else {}
+                self.sqs.send_message(QueueUrl=url, MessageBody="s", **kw)
+                m1 = self.receive(url, VisibilityTimeout=1)[0]
+                time.sleep(1.3)
+                m2 = self.receive(url, VisibilityTimeout=30, WaitTimeSeconds=2)[0]
+                self.assertEqual(m1["MessageId"], m2["MessageId"])
+                self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m1["ReceiptHandle"],
+                                                   VisibilityTimeout=0)
+                self.assertEqual(self.receive(url), [])  # still hidden under m2
+                r = self.sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+                    {"Id": "a", "ReceiptHandle": m1["ReceiptHandle"], "VisibilityTimeout": 0}])
+                self.assertEqual([e["Id"] for e in r.get("Successful", [])], ["a"])
+                self.assertEqual(r.get("Failed", []), [])
+                self.assertEqual(self.receive(url), [])
+                self.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m2["ReceiptHandle"],
+                                                   VisibilityTimeout=0)
+                self.assertEqual(len(self.receive(url, WaitTimeSeconds=1)), 1)
+
+    def test_fifo_delete_with_older_handle_fails(self):
+        """FIFO: deleting with the receipt of an earlier receive, after the
+        message was received again, fails "The receipt handle has expired" and
+        deletes nothing; the current handle deletes it."""
+        url = self.make_queue("fifodelold", fifo=True, attributes={"VisibilityTimeout": "1",
+                                                                    "ContentBasedDeduplication": "true"})
+        self.sqs.send_message(QueueUrl=url, MessageBody="f", MessageGroupId="g")
+        h1 = self.receive(url)[0]["ReceiptHandle"]
+        time.sleep(1.5)
+        m2 = self.receive(url, VisibilityTimeout=30, WaitTimeSeconds=2)[0]
+        self.assertRaisesSqs(lambda: self.sqs.delete_message(QueueUrl=url, ReceiptHandle=h1),
+                             "InvalidParameterValue", 400,
+                             message="Value %s for parameter ReceiptHandle is invalid. Reason: The receipt "
+                                     "handle has expired." % h1)
+        a = self.attrs(url)
+        self.assertEqual(a["ApproximateNumberOfMessagesNotVisible"], "1")
+        self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m2["ReceiptHandle"])
+        a = self.attrs(url)
+        self.assertEqual((a["ApproximateNumberOfMessages"], a["ApproximateNumberOfMessagesNotVisible"]), ("0", "0"))
+
+    def test_first_receive_never_before_sent(self):
+        """ApproximateFirstReceiveTimestamp >= SentTimestamp under concurrent
+        sends and receives (the receive reads the clock under the queue lock)."""
+        url = self.make_queue("frts")
+        stop = time.time() + 3
+        bad = []
+        seen = [0]
+
+        def producer():
+            while time.time() < stop:
+                self.sqs.send_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "MessageBody": "x"} for i in range(10)])
+
+        def consumer():
+            while time.time() < stop + 1:
+                ms = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                              AttributeNames=["All"]).get("Messages", [])
+                for m in ms:
+                    seen[0] += 1
+                    a = m["Attributes"]
+                    if int(a["ApproximateFirstReceiveTimestamp"]) < int(a["SentTimestamp"]):
+                        bad.append(a)
+                if ms:
+                    self.sqs.delete_message_batch(QueueUrl=url, Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(ms)])
+
+        h.run_threads([producer, producer, consumer, consumer, consumer], timeout=30)
+        self.assertGreater(seen[0], 100)
+        self.assertEqual(bad, [])
 
     def test_delete_semantics(self):
         url = self.make_queue("delsem")
