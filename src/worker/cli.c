@@ -35,7 +35,8 @@ const char *const tw_worker_options_help =
     "  --results-bucket NAME     where job results go (default tweedle-results)\n"
     "  --keep-payloads           keep extended-client payload objects after success\n"
     "                            (default: deleted with their message)\n"
-    "  --api-key KEY             job API key (default $TWEEDLE_API_KEY)\n"
+    "  --api-key KEY             job API key (default $TWEEDLE_API_KEY; without one,\n"
+    "                            job reports are signed with the AWS credentials)\n"
     "  --jobs-endpoint URL       job API base (default: the SQS endpoint)\n"
     "  --s3-endpoint URL         S3 endpoint for results (default: --endpoint,\n"
     "                            AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else the SQS\n"
@@ -254,11 +255,7 @@ int tw_worker_parse(tw_worker_opts *o, int argc, char **argv, int allow_exec,
       snprintf(err, errlen, "--jobs runs one job per handler call: use --batch-size 1");
       return -1;
     }
-    o->batch_size = 1;
-    if (!o->api_key[0]) {
-      snprintf(err, errlen, "--jobs needs an API key: --api-key or TWEEDLE_API_KEY");
-      return -1;
-    }
+    o->batch_size = 1; /* without an API key, reports are signed with the AWS credentials */
   }
   return 0;
 }

@@ -124,6 +124,7 @@ class Worker:
         e.update({"AWS_ACCESS_KEY_ID": h.ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": h.SECRET_KEY,
                   "AWS_REGION": h.REGION})
         e.update(env or {})
+        e = {k: v for k, v in e.items() if v is not None}  # None: unset
         cmd = ([binary] if binary else [h.binary(), "worker"]) + \
             ["--queue", queue, "--endpoint", server.endpoint] + list(args)
         self._log = open(self.log_path, "wb")

@@ -181,7 +181,7 @@ for r in ev["Records"]:
     job = json.loads(r["body"])
     # the job is already marked running when the handler gets it
     req = urllib.request.Request(os.environ["JOBS_URL"] + "/" + job["id"],
-                                 headers={"Authorization": "Bearer " + os.environ["TWEEDLE_API_KEY"]})
+                                 headers={"Authorization": "Bearer " + os.environ["READ_KEY"]})
     status = json.load(urllib.request.urlopen(req, timeout=10))["status"]
     if job["payload"].get("fail"):
         print("cannot do job %s" % job["id"], file=sys.stderr)
@@ -225,9 +225,10 @@ class JobsTest(WorkerTestCase):
         self.assertEqual(st, 200, doc)
         return doc
 
-    def start_jobs_worker(self, *args):
+    def start_jobs_worker(self, *args, api_key=True):
         import sys
-        env = {"TWEEDLE_API_KEY": self.key, "JOBS_URL": self.server.endpoint + "/_/api/v1/jobs"}
+        env = {"TWEEDLE_API_KEY": self.key if api_key else None, "READ_KEY": self.key,
+               "JOBS_URL": self.server.endpoint + "/_/api/v1/jobs"}
         return self.start(self.server.queue_url("tweedle-jobs"), "--jobs", "--retry-delay", "0",
                           "--exec", "%s %s" % (sys.executable, self.job_handler), *args,
                           env=env, exec_arg=False)
@@ -255,6 +256,19 @@ class JobsTest(WorkerTestCase):
         # a job without output gets an empty result object
         res2 = self.job(jid2)["result"]
         self.assertEqual(res2["size"], 0)
+
+    def test_jobs_without_api_key_sign_with_aws_credentials(self):
+        """No API key: the worker reports with SigV4 and its AWS credentials,
+        which the gateway accepts as admin; wrong credentials are refused."""
+        st, doc = self.api("POST", "/_/api/v1/jobs", {"type": "weather", "payload": {"city": "Rome"}},
+                           key=self.key)
+        jid = doc["id"]
+        w = self.start_jobs_worker(api_key=False)
+        done = wait_until(lambda: self.job(jid)["status"] == "succeeded" and self.job(jid), 20,
+                          what="the job to succeed without an API key")
+        self.stop_ok(w)
+        self.assertEqual(done["attempts"], 1)
+        self.assertNotIn("needs an API key", w.log())
 
     def test_failing_job_ends_failed(self):
         st, doc = self.api("POST", "/_/api/v1/jobs", {"type": "weather", "payload": {"fail": True}},
