@@ -69,6 +69,7 @@
   X(S3_INVALID_REQUEST, 400, "InvalidRequest", "InvalidRequest", "InvalidRequest", 1, "Invalid Request") \
   X(S3_INVALID_ARGUMENT, 400, "InvalidArgument", "InvalidArgument", "InvalidArgument", 1, "Invalid Argument") \
   X(S3_MALFORMED_XML, 400, "MalformedXML", "MalformedXML", "MalformedXML", 1, "The XML you provided was not well-formed or did not validate against our published schema") \
+  X(S3_MAX_MESSAGE_LENGTH, 400, "MaxMessageLengthExceeded", "MaxMessageLengthExceeded", "MaxMessageLengthExceeded", 1, "Your request was too big.") \
   X(S3_NOT_IMPLEMENTED, 501, "NotImplemented", "NotImplemented", "NotImplemented", 1, "A header you provided implies functionality that is not implemented") \
   X(S3_METHOD_NOT_ALLOWED, 405, "MethodNotAllowed", "MethodNotAllowed", "MethodNotAllowed", 1, "The specified method is not allowed against this resource.") \
   X(S3_INVALID_ACCESS_KEY, 403, "InvalidAccessKeyId", "InvalidAccessKeyId", "InvalidAccessKeyId", 1, "The AWS Access Key Id you provided does not exist in our records.") \
@@ -95,6 +96,24 @@
   X(S3_MALFORMED_POST_REQUEST, 400, "MalformedPOSTRequest", "MalformedPOSTRequest", "MalformedPOSTRequest", 1, "The body of your POST request is not well-formed multipart/form-data.") \
   X(S3_MAX_POST_PRE_DATA, 400, "MaxPostPreDataLengthExceeded", "MaxPostPreDataLengthExceeded", "MaxPostPreDataLengthExceeded", 1, "Your POST request fields preceeding the upload file was too large.") \
   X(S3_INVALID_POLICY_DOCUMENT, 400, "InvalidPolicyDocument", "InvalidPolicyDocument", "InvalidPolicyDocument", 1, "The content of the form does not meet the conditions specified in the policy document.") \
+  /* SNS (query protocol; NotFound is NOT_FOUND above) */ \
+  X(SNS_INVALID_PARAMETER, 400, "InvalidParameter", "InvalidParameter", "InvalidParameter", 1, "Invalid parameter") \
+  X(SNS_PARAMETER_VALUE_INVALID, 400, "ParameterValueInvalid", "ParameterValueInvalid", "ParameterValueInvalid", 1, "Invalid parameter value") \
+  X(SNS_VALIDATION_ERROR, 400, "ValidationError", "ValidationError", "ValidationError", 1, "1 validation error detected") \
+  X(SNS_AUTHORIZATION_ERROR, 403, "AuthorizationError", "AuthorizationError", "AuthorizationError", 1, "User is not authorized to perform this action.") \
+  X(SNS_RESOURCE_NOT_FOUND, 404, "ResourceNotFound", "ResourceNotFound", "ResourceNotFound", 1, "Resource does not exist") \
+  X(SNS_TAG_LIMIT_EXCEEDED, 400, "TagLimitExceeded", "TagLimitExceeded", "TagLimitExceeded", 1, "Could not complete request: tag quota of per resource exceeded") \
+  X(SNS_TOO_MANY_ENTRIES, 400, "TooManyEntriesInBatchRequest", "TooManyEntriesInBatchRequest", "TooManyEntriesInBatchRequest", 1, "The batch request contains more entries than permissible.") \
+  X(SNS_BATCH_IDS_NOT_DISTINCT, 400, "BatchEntryIdsNotDistinct", "BatchEntryIdsNotDistinct", "BatchEntryIdsNotDistinct", 1, "Two or more batch entries in the request have the same Id.") \
+  X(SNS_BATCH_TOO_LONG, 400, "BatchRequestTooLong", "BatchRequestTooLong", "BatchRequestTooLong", 1, "The length of all the messages put together is more than the limit.") \
+  X(SNS_EMPTY_BATCH, 400, "EmptyBatchRequest", "EmptyBatchRequest", "EmptyBatchRequest", 1, "The batch request doesn't contain any entries.") \
+  X(SNS_INVALID_BATCH_ENTRY_ID, 400, "InvalidBatchEntryId", "InvalidBatchEntryId", "InvalidBatchEntryId", 1, "The Id of a batch entry in a batch request doesn't abide by the specification.") \
+  /* CloudWatch (json_type: the shape after "com.amazonaws.cloudwatch#") */ \
+  X(CW_INVALID_PARAMETER_COMBINATION, 400, "InvalidParameterCombination", "InvalidParameterCombinationException", "InvalidParameterCombination", 1, "Two or more parameters cannot be used together.") \
+  X(CW_INVALID_NEXT_TOKEN, 400, "InvalidNextToken", "InvalidNextToken", "InvalidNextToken", 1, "The next token specified is invalid.") \
+  X(CW_VALIDATION_ERROR, 400, "ValidationError", "ValidationError", "ValidationError", 1, "The request is not valid.") \
+  X(CW_LIMIT_EXCEEDED, 400, "LimitExceeded", "LimitExceededFault", "LimitExceeded", 1, "The quota for this resource has already been reached.") \
+  X(CW_INTERNAL_FAULT, 500, "InternalServiceError", "InternalServiceFault", "InternalServiceError", 0, "Request processing has failed due to some unknown error, exception, or failure.") \
   /* the gateway (/_/api/v1) */ \
   X(GW_BAD_REQUEST, 400, "BadRequest", "BadRequest", "BadRequest", 1, "The request is not valid.") \
   X(GW_UNAUTHORIZED, 401, "Unauthorized", "Unauthorized", "Unauthorized", 1, "Authentication is required.") \

@@ -195,14 +195,23 @@ static int setup_checksum(tw_request *r, s3_ctx *x) {
     return -1;
   }
   if (v) snprintf(x->cksum_want, sizeof x->cksum_want, "%s", v);
-  if (!alg) {
-    const char *sdk = tw_req_header(r, "x-amz-sdk-checksum-algorithm");
-    alg = sdk ? tw_cksum_alg_parse(sdk) : TW_CKSUM_NONE;
-    if (sdk && !alg) {
+  const char *sdk = tw_req_header(r, "x-amz-sdk-checksum-algorithm");
+  if (!alg && sdk && x->handler != tw_s3_put_object) {
+    /* UploadPart: checked against the upload's algorithm (s3_mpu.c) */
+    alg = tw_cksum_alg_parse(sdk);
+    if (!alg) {
       tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST,
                   "Value for x-amz-sdk-checksum-algorithm header is invalid.");
       return -1;
     }
+  }
+  if (!alg && sdk) { /* PutObject: the SDK's note of a checksum it did not send (versitygw#1593) */
+    tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST,
+                tw_cksum_alg_parse(sdk) ? "x-amz-sdk-checksum-algorithm specified, but no "
+                                          "corresponding x-amz-checksum-* or x-amz-trailer "
+                                          "headers were found."
+                                        : "Value for x-amz-sdk-checksum-algorithm header is invalid.");
+    return -1;
   }
   if (!alg) {
     alg = TW_CKSUM_CRC64NVME; /* S3's own, kept but not listed as the client's choice */
@@ -858,6 +867,15 @@ static void copy_done(tw_request *r) {
   char q[96];
   snprintf(q, sizeof q, "\"%s\"", x->etag);
   tw_s3_xml_text(&b, "ETag", q);
+  json_t *ck = json_object_get(x->result, "checksum");
+  const char *alg = json_string_value(json_object_get(ck, "alg"));
+  const char *val = json_string_value(json_object_get(ck, "value"));
+  if (alg && val) { /* asked for with x-amz-checksum-algorithm */
+    char tag[32];
+    snprintf(tag, sizeof tag, "Checksum%s", alg);
+    tw_s3_xml_text(&b, tag, val);
+    tw_s3_xml_text(&b, "ChecksumType", "FULL_OBJECT");
+  }
   tw_buf_puts(&b, "</CopyObjectResult>");
   tw_s3_respond_xml(r, 200, &b);
   tw_s3_lifecycle_written(r, x);
@@ -874,6 +892,7 @@ typedef struct {
   tw_hash *md5;
   tw_cksum ck;
   int resum, replace;
+  int announce; /* the checksum was asked for: the answer names it */
 } obj_copy;
 
 static void obj_copy_free(void *p) {
@@ -996,14 +1015,30 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
   }
   /* A copy is a new object in one piece: a multipart source's ETag (MD5 of the
    * part MD5s) and COMPOSITE checksum are remade over the bytes. */
+  /* x-amz-checksum-algorithm: the copy gets a new checksum of that kind */
+  const char *want = tw_req_header(r, "x-amz-checksum-algorithm");
+  tw_cksum_alg want_alg =
+      want && strncasecmp(want, "x-amz-", 6) ? tw_cksum_alg_parse(want) : TW_CKSUM_NONE;
+  if (want && !want_alg) {
+    tw_s3_row_free(&o);
+    tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST,
+                "Value for x-amz-checksum-algorithm header is invalid.");
+    return;
+  }
   obj_copy *c = calloc(1, sizeof *c);
   c->s = s;
   c->replace = replace;
   c->in = -1;
   c->md5 = strchr(o.etag, '-') ? tw_hash_md5_new() : NULL;
   const char *ctype = json_string_value(json_object_get(o.checksum, "type"));
-  c->resum = c->md5 && ctype && !strcmp(ctype, "COMPOSITE") &&
-             !tw_cksum_init(&c->ck, tw_cksum_alg_parse(json_string_value(json_object_get(o.checksum, "alg"))));
+  if (want_alg) {
+    c->resum = !tw_cksum_init(&c->ck, want_alg);
+    c->announce = 1;
+  } else {
+    c->resum = c->md5 && ctype && !strcmp(ctype, "COMPOSITE") &&
+               !tw_cksum_init(&c->ck, tw_cksum_alg_parse(
+                                          json_string_value(json_object_get(o.checksum, "alg"))));
+  }
   c->o = o;
   if (o.size > 0 && (c->in = tw_blob_open(s->blobs, o.blob)) < 0) {
     obj_copy_free(c);
@@ -1045,6 +1080,7 @@ static void copy_copied(tw_request *r) {
     json_decref(o.checksum);
     o.checksum = ck;
   }
+  int announce = c->announce;
   obj_copy_free(c);
   json_t *headers, *meta;
   const char *ct;
@@ -1068,6 +1104,7 @@ static void copy_copied(tw_request *r) {
   pthread_mutex_unlock(&s->mu);
   x->result = json_object();
   json_object_set_new(x->result, "modified", json_integer(tw_now_ms()));
+  if (announce) json_object_set(x->result, "checksum", o.checksum);
   json_decref(headers);
   json_decref(meta);
   tw_s3_row_free(&o);

@@ -204,6 +204,20 @@ class ChecksumTest(s.S3TestCase):
                      headers={"x-amz-checksum-crc32": s.crc32_b64(data), "x-amz-sdk-checksum-algorithm": "crc32"})
         self.assertStatus(r, 200)
 
+    def test_sdk_algorithm_without_a_checksum_is_refused(self):
+        # S3: the SDK's x-amz-sdk-checksum-algorithm with no x-amz-checksum-*
+        # header or trailer is refused (versitygw#1593, recorded against S3)
+        for sdk, msg in (("CRC32", "x-amz-sdk-checksum-algorithm specified, but no corresponding "
+                                   "x-amz-checksum-* or x-amz-trailer headers were found."),
+                         ("sha256", "x-amz-sdk-checksum-algorithm specified, but no corresponding "
+                                    "x-amz-checksum-* or x-amz-trailer headers were found."),
+                         ("BOGUS", "Value for x-amz-sdk-checksum-algorithm header is invalid.")):
+            with self.subTest(sdk=sdk):
+                r = self.raw("PUT", obj_path(self.bucket, "sdk-alone"), body=b"data",
+                             headers={"x-amz-sdk-checksum-algorithm": sdk})
+                self.assertS3Error(r, "InvalidRequest", 400, msg)
+                self.assertNoObject(self.bucket, "sdk-alone")
+
     def test_non_canonical_checksum_value_is_invalid(self):
         # Base64 whose unused low bits are set decodes to the right number of
         # bytes but is not the checksum's encoding: S3 calls the header invalid.

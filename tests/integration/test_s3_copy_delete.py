@@ -57,6 +57,26 @@ class CopyObjectTest(s.S3TestCase):
         self.assertEqual(g["ContentType"], "text/plain")
         self.assertEqual(g["CacheControl"], "no-store")
 
+    def test_copy_with_checksum_algorithm_computes_it(self):
+        """x-amz-checksum-algorithm on CopyObject: the copy gets a new checksum
+        of that kind over its bytes, named in CopyObjectResult and HEAD."""
+        import base64
+        import hashlib
+        want = base64.b64encode(hashlib.sha256(self.data).digest()).decode()
+        r = self.s3.copy_object(Bucket=self.bucket, Key="dst-sum", ChecksumAlgorithm="SHA256",
+                                CopySource={"Bucket": self.bucket, "Key": "src"})
+        self.assertEqual(r["CopyObjectResult"].get("ChecksumSHA256"), want)
+        hd = self.s3.head_object(Bucket=self.bucket, Key="dst-sum", ChecksumMode="ENABLED")
+        self.assertEqual(hd.get("ChecksumSHA256"), want)
+        r = self.s3.copy_object(Bucket=self.bucket, Key="dst-sum32", ChecksumAlgorithm="CRC32",
+                                CopySource={"Bucket": self.bucket, "Key": "src"})
+        self.assertEqual(r["CopyObjectResult"].get("ChecksumCRC32"), s.crc32_b64(self.data))
+        bad = self.raw("PUT", obj_path(self.bucket, "dst-badsum"),
+                       headers={"x-amz-copy-source": "/%s/src" % self.bucket,
+                                "x-amz-checksum-algorithm": "MD5"})
+        self.assertS3Error(bad, "InvalidRequest", 400, "Value for x-amz-checksum-algorithm header is invalid.")
+        self.assertNoObject(self.bucket, "dst-badsum")
+
     def test_copy_directive_copy_ignores_request_metadata(self):
         self.s3.copy_object(Bucket=self.bucket, Key="dst-ignore", CopySource={"Bucket": self.bucket, "Key": "src"},
                             Metadata={"new": "value"}, MetadataDirective="COPY", ContentType="image/png")

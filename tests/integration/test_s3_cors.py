@@ -186,6 +186,19 @@ class CorsConfigTest(CorsBase):
         self.assertRaisesS3(lambda: self.put_cors(b, rules + [rules[0]]), "MalformedXML", 400, s.MSG_MALFORMED_XML)
         self.assertEqual(len(self.s3.get_bucket_cors(Bucket=b)["CORSRules"]), 100)
 
+    def test_configuration_over_64_kb_is_refused(self):
+        b = self.make_bucket("cors")
+        good = [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]
+        self.put_cors(b, good)
+        origin = "https://" + "o" * 200 + ".example.com"
+        body = ("<CORSConfiguration><CORSRule><AllowedMethod>GET</AllowedMethod>" +
+                "<AllowedOrigin>%s</AllowedOrigin>" % origin * 300 +
+                "</CORSRule></CORSConfiguration>").encode()
+        self.assertGreater(len(body), 65536)
+        r = self.put_raw(b, body)
+        self.assertS3Error(r, "MaxMessageLengthExceeded", 400, "Your request was too big.")
+        self.assertEqual(self.s3.get_bucket_cors(Bucket=b)["CORSRules"], good)
+
     def test_unsupported_method_changes_nothing(self):
         b = self.make_bucket("cors")
         good = [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]
