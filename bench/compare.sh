@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the same SQS and S3 workloads against tweedle and moto on this machine
+# Runs the same SQS, SNS and S3 workloads against tweedle and moto on this machine
 # (and, for S3 GETs, against nginx serving the same files: the ceiling) and
 # writes the comparison to bench/RESULTS.md (the tables: bench/report.py).
 #
@@ -8,8 +8,9 @@
 #
 # Every server is started here (free ports, a temporary data directory) and
 # stopped on exit. Knobs, all optional:
-#   WORKLOADS="cycle send longpoll s3put s3get s3big"   any subset
+#   WORKLOADS="cycle send longpoll publish s3put s3get s3big"   any subset
 #                      s3big = one huge PUT to tweedle, watching its peak RSS
+#                      publish = SNS Publish fanned out to FANOUT SQS queues
 #   DURATION=10        SQS: measured seconds per workload (after WARMUP)
 #   WARMUP=1           unmeasured seconds before each measurement
 #   CONNECTIONS=64     SQS: client connections for cycle and send
@@ -17,6 +18,10 @@
 #   BATCH=10           SQS: messages per SendMessageBatch / DeleteMessageBatch (cycle)
 #   WAIT=0             SQS: ReceiveMessage WaitTimeSeconds in the cycle workload
 #   LP_CONNECTIONS=5000  parked long polls (tweedle only)
+#   FANOUT=10          publish: queues subscribed to the topic
+#   PUBLISH_MODES="raw enveloped"  publish: RawMessageDelivery on the subscriptions, or
+#                      the signed JSON envelope (one RSA signature per publish)
+#   MOTO_PUBLISH_CONNECTIONS=$CONNECTIONS  publish: moto's connections
 #   S3_SIZES="4096 1048576 67108864"   object sizes for s3put and s3get
 #   S3_DURATION=5  S3_CONNECTIONS=64  S3_OBJECTS=100            objects under 16 MiB
 #   S3_LARGE_DURATION=3  S3_LARGE_CONNECTIONS=4  S3_LARGE_OBJECTS=8   16 MiB and up
@@ -35,7 +40,10 @@ BODY_SIZE=${BODY_SIZE:-100}
 BATCH=${BATCH:-10}
 WAIT=${WAIT:-0}
 LP_CONNECTIONS=${LP_CONNECTIONS:-5000}
-WORKLOADS=${WORKLOADS:-"cycle send longpoll s3put s3get s3big"}
+FANOUT=${FANOUT:-10}
+PUBLISH_MODES=${PUBLISH_MODES:-"raw enveloped"}
+MOTO_PUBLISH_CONNECTIONS=${MOTO_PUBLISH_CONNECTIONS:-$CONNECTIONS}
+WORKLOADS=${WORKLOADS:-"cycle send longpoll publish s3put s3get s3big"}
 S3_SIZES=${S3_SIZES:-"4096 1048576 67108864"}
 S3_DURATION=${S3_DURATION:-5}
 S3_CONNECTIONS=${S3_CONNECTIONS:-64}
@@ -57,7 +65,7 @@ SQS_WORKLOADS=
 for wl in $WORKLOADS; do
   case $wl in
     cycle | send) SQS_WORKLOADS="$SQS_WORKLOADS $wl" ;;
-    longpoll | s3put | s3get | s3big) ;;
+    longpoll | publish | s3put | s3get | s3big) ;;
     *) echo "compare.sh: unknown workload $wl" >&2; exit 2 ;;
   esac
 done
@@ -232,6 +240,19 @@ run_s3() {
   cat "$WORK/$name-$tag.txt" >&2
 }
 
+# run_publish NAME MODE ENDPOINT PID KEY SECRET CONNECTIONS: one JSON line in $WORK/NAME-publish-MODE.json
+run_publish() {
+  local name=$1 mode=$2 ep=$3 pid=$4 ak=$5 sk=$6 conns=$7
+  local args="--endpoint $ep --workload publish --server-pid $pid --json --fanout $FANOUT"
+  args="$args --connections $conns --duration $DURATION --warmup $WARMUP --body-size $BODY_SIZE"
+  [ "$mode" = raw ] && args="$args --raw"
+  echo "== $name publish ($mode)" >&2
+  COMMANDS+=("tweedle bench $args")
+  "$TWEEDLE_BIN" bench $args --access-key "$ak" --secret-key "$sk" \
+    >"$WORK/$name-publish-$mode.json" 2>"$WORK/$name-publish-$mode.txt" || true
+  cat "$WORK/$name-publish-$mode.txt" >&2
+}
+
 # Large objects get fewer connections, keys and seconds: 64 connections each
 # moving 64 MiB would finish few requests inside a short window.
 large() { [ "$1" -ge 16777216 ]; }
@@ -273,6 +294,23 @@ if [ "$SKIP_MOTO" != 1 ]; then
     start_moto
     run moto "$wl" "http://127.0.0.1:$MOTO_PORT" "$MOTO_PID" bench-key bench-secret $COMMON
     stop_moto
+  done
+fi
+
+# SNS publish, per mode: tweedle, then moto, each fresh and alone.
+if has publish; then
+  for mode in $PUBLISH_MODES; do
+    case $mode in raw | enveloped) ;; *) echo "compare.sh: PUBLISH_MODES: raw or enveloped, not $mode" >&2; exit 2 ;; esac
+    start_tweedle
+    run_publish tweedle "$mode" "http://127.0.0.1:$TW_PORT" "$TW_PID" "$TWEEDLE_ACCESS_KEY_ID" \
+      "$TWEEDLE_SECRET_ACCESS_KEY" "$CONNECTIONS"
+    stop_tweedle
+    if [ "$SKIP_MOTO" != 1 ]; then
+      start_moto
+      run_publish moto "$mode" "http://127.0.0.1:$MOTO_PORT" "$MOTO_PID" bench-key bench-secret \
+        "$MOTO_PUBLISH_CONNECTIONS"
+      stop_moto
+    fi
   done
 fi
 
@@ -325,6 +363,7 @@ ELAPSED=$(($(date +%s) - T_START))
 
 # The tables, on the terminal and in RESULTS.md.
 export WORK RESULTS WORKLOADS SQS_WORKLOADS SKIP_MOTO SKIP_NGINX DURATION WARMUP CONNECTIONS BODY_SIZE BATCH WAIT
+export FANOUT PUBLISH_MODES MOTO_PUBLISH_CONNECTIONS
 export LP_CONNECTIONS S3_SIZES S3_DURATION S3_CONNECTIONS S3_OBJECTS S3_LARGE_DURATION S3_LARGE_CONNECTIONS
 export S3_LARGE_OBJECTS BIG_SIZE BIG_NOTE LOAD_BEFORE LOAD_AFTER ELAPSED
 export MOTO_VERSION=$( [ "$SKIP_MOTO" = 1 ] || python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo '?')

@@ -2,8 +2,8 @@
 # Installs the Debian packages tweedle needs to build and test, only those missing.
 # Usage: scripts/deps.sh [build|test]
 set -euo pipefail
-build_pkgs=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libexpat1-dev)
-test_pkgs=(python3 python3-boto3 nodejs npm curl libvips-tools)  # vips: examples/pipeline
+build_pkgs=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libexpat1-dev zlib1g-dev)
+test_pkgs=(python3 python3-boto3 nodejs npm curl libvips-tools awscli)  # vips: examples/pipeline; awscli: /usr/bin/aws v2 (aws logs tail)
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
 missing=()

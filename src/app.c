@@ -11,9 +11,18 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "eventbridge/eventbridge.h"
 #include "events/bus.h"
 #include "gateway/gateway.h"
 #include "http/server.h"
+#include "logs/logs.h"
+#include "logs/logs_http.h"
+#include "prom/prom.h"
+#include "monitoring/cw_front.h"
+#include "monitoring/metrics.h"
+#include "monitoring/cw_alarms.h"
+#include "monitoring/builtin.h"
+#include "sns/sns.h"
 #include "store/blobs.h"
 #include "sqs/sqs_front.h"
 
@@ -105,6 +114,11 @@ static void unclaimed(tw_request *r, const char *what) {
 static void on_commit(void *ud, uint64_t committed, int ok) {
   tw_app *app = ud;
   if (!ok && app->sqs) tw_sqs_commit_failed(app->sqs);
+  if (!ok && app->sns) tw_sns_commit_failed(app->sns);
+  if (!ok) tw_eventbridge_commit_failed(app->eventbridge);
+  if (!ok) tw_metrics_commit_failed(app->metrics, committed);
+  if (!ok) tw_alarms_commit_failed(app->alarms);
+  if (!ok) tw_logs_commit_failed(app->logs);
   if (!ok) tw_gateway_commit_failed(app);
   tw_http_on_commit(NULL, committed, ok);
 }
@@ -114,8 +128,14 @@ static void on_commit(void *ud, uint64_t committed, int ok) {
 static int register_services(tw_app *app) {
   app->services.unclaimed = unclaimed;
   return tw_services_add(&app->services, &own_service) ||
+         tw_services_add(&app->services, &tw_prom_service) ||
          tw_services_add(&app->services, &tw_gateway_service) ||
+         /* before SQS: its rule would take SNS's unsigned ?Action=Unsubscribe links */
+         tw_services_add(&app->services, &tw_sns_service) ||
          tw_services_add(&app->services, &tw_sqs_service) ||
+         tw_services_add(&app->services, &tw_eventbridge_service) ||
+         tw_services_add(&app->services, &tw_cw_service) ||
+         tw_services_add(&app->services, &tw_logs_service) ||
          tw_services_add(&app->services, &tw_s3_service);
 }
 
@@ -159,17 +179,58 @@ int tw_serve(tw_config *cfg) {
   app->sqs = tw_sqs_open(app->store, cfg->region, cfg->account, err, sizeof err);
   if (!app->sqs) goto fail;
   if (tw_sqs_join_events(app->sqs, app->events)) goto fail;
+  app->sns = tw_sns_open(app->store, cfg, err, sizeof err);
+  if (!app->sns) goto fail;
+  if (tw_sns_join_events(app->sns, app->events)) goto fail;
   app->blobs = tw_blobs_open_local(cfg->data_dir, err, sizeof err);
   if (!app->blobs) goto fail;
   tw_store_use_blobs(app->store, app->blobs);
   app->s3 = tw_s3_open(app->store, app->blobs, app->events, &app->creds, cfg, err, sizeof err);
   if (!app->s3) goto fail;
+  app->eventbridge =
+      tw_eventbridge_open(app->store, app->events, cfg->region, cfg->account, err, sizeof err);
+  if (!app->eventbridge) goto fail;
+  app->metrics = tw_metrics_open(app->store, NULL, err, sizeof err);
+  if (!app->metrics) goto fail;
+  app->alarms = tw_alarms_open(app->store, app->metrics, app->events, cfg->region, cfg->account,
+                               err, sizeof err);
+  if (!app->alarms) goto fail;
+  tw_logs_opts lo = {.region = cfg->region, .account = cfg->account, .metrics = app->metrics};
+  app->logs = tw_logs_open(app->store, &lo, err, sizeof err);
+  if (!app->logs) goto fail;
+  tw_prom_install_store(); /* Prometheus: store batches, from the first on */
   if (tw_store_start(app->store, on_commit, app)) {
     snprintf(err, sizeof err, "cannot start the store writer");
     goto fail;
   }
   if (tw_sqs_start(app->sqs)) {
     snprintf(err, sizeof err, "cannot start the queue ticker");
+    goto fail;
+  }
+  if (tw_sns_start(app->sns)) {
+    snprintf(err, sizeof err, "cannot start the SNS delivery threads");
+    goto fail;
+  }
+  if (tw_logs_start(app->logs)) {
+    snprintf(err, sizeof err, "cannot start the log retention sweep");
+    goto fail;
+  }
+  if (tw_metrics_start(app->metrics)) {
+    snprintf(err, sizeof err, "cannot start the metrics sweep");
+    goto fail;
+  }
+  if (tw_alarms_start(app->alarms)) {
+    snprintf(err, sizeof err, "cannot start the alarm evaluator");
+    goto fail;
+  }
+  app->builtin = tw_builtin_start(app);
+  if (!app->builtin) {
+    snprintf(err, sizeof err, "cannot start the built-in metrics");
+    goto fail;
+  }
+  tw_prom_install_http(); /* after the built-in metrics: it chains their request hook */
+  if (tw_logs_server_start(app->logs)) {
+    snprintf(err, sizeof err, "cannot start the server log group");
     goto fail;
   }
   if (tw_gateway_open(app, err, sizeof err)) goto fail; /* after the engines run: jobs use queues */
@@ -213,10 +274,22 @@ fail:
   tw_http_stop(app->http);
   if (app->sqs) tw_sqs_stop(app->sqs);
   tw_gateway_close(app); /* before the store: flushes the access log */
+  tw_logs_server_stop();  /* before the store: the server's last lines */
   tw_s3_stop(app->s3);        /* its sweeper writes to the store */
+  tw_sns_stop(app->sns);      /* so do the SNS delivery threads */
+  tw_builtin_stop(app->builtin);  /* after the HTTP server: its hook counts S3 requests */
+  app->builtin = NULL;
+  tw_alarms_stop(app->alarms);   /* the evaluator writes to the store */
+  tw_metrics_stop(app->metrics); /* so does the metrics sweep */
+  tw_logs_stop(app->logs);       /* and the log retention sweep */
   tw_store_close(app->store); /* commits what is pending */
   if (app->sqs) tw_sqs_close(app->sqs);
+  tw_sns_close(app->sns);
   tw_s3_close(app->s3);
+  tw_eventbridge_close(app->eventbridge);
+  tw_alarms_close(app->alarms);
+  tw_metrics_close(app->metrics);
+  tw_logs_close(app->logs);
   tw_events_free(app->events);
   tw_blobs_close(app->blobs);
   tw_credentials_free(&app->creds);

@@ -17,7 +17,13 @@ struct tw_app {
   struct tw_blobs *blobs;   /* object bodies (src/store/blobs.h) */
   struct tw_events *events; /* the event bus (src/events) */
   tw_sqs *sqs;
+  struct tw_sns *sns; /* topics (src/sns) */
   tw_s3 *s3;
+  struct tw_eventbridge *eventbridge; /* AWSEvents (src/eventbridge) */
+  struct tw_metrics *metrics;         /* CloudWatch metrics (src/monitoring) */
+  struct tw_logs *logs;               /* CloudWatch Logs (src/logs) */
+  struct tw_alarms *alarms;           /* CloudWatch alarms and dashboards (src/monitoring) */
+  struct tw_builtin *builtin;         /* the built-in AWS/SQS, AWS/S3, AWS/SNS metrics */
   tw_credentials creds;
   struct tw_gateway *gateway; /* /_/api/v1/ (src/gateway) */
   tw_services services;       /* who serves what (app.c) */

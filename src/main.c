@@ -31,6 +31,13 @@ static const char *serve_usage =
     "  --config FILE        JSON config file (TWEEDLE_CONFIG)\n"
     "  --public-url URL     base of the queue URLs handed out (TWEEDLE_PUBLIC_URL;\n"
     "                       default: from the request's Host header)\n"
+    "  --sns-base-url URL   base of the SigningCertURL, UnsubscribeURL and SubscribeURL in\n"
+    "                       SNS notifications (TWEEDLE_SNS_BASE_URL; default: --public-url,\n"
+    "                       else http://<listen>)\n"
+    "  --smtp-url URL       SMTP relay for SNS email subscriptions, smtp://HOST[:PORT]\n"
+    "                       (TWEEDLE_SMTP_URL; default none: email subscriptions refused)\n"
+    "  --smtp-from ADDR     sender of SNS mails (TWEEDLE_SMTP_FROM; default\n"
+    "                       no-reply@tweedle.local)\n"
     "  --region REGION      region in ARNs and signatures (TWEEDLE_REGION; default us-east-1)\n"
     "  --account-id ID      account id in ARNs and URLs (TWEEDLE_ACCOUNT_ID; default 000000000000)\n"
     "  --log-format FMT     text or json (TWEEDLE_LOG_FORMAT; default text)\n"
@@ -53,6 +60,11 @@ static const char *serve_usage =
     "  --throttle-burst N   gateway burst per caller (TWEEDLE_THROTTLE_BURST; default 5000)\n"
     "  --access-log-days D  days the gateway access log is kept, fractions allowed\n"
     "                       (TWEEDLE_ACCESS_LOG_DAYS; default 30)\n"
+    "  --metrics-interval S seconds between publications of the built-in AWS/SQS, AWS/S3 and\n"
+    "                       AWS/SNS metrics (TWEEDLE_METRICS_INTERVAL; default 60)\n"
+    "  --metrics-token T    GET /_/metrics (Prometheus) answers 'Authorization: Bearer T'\n"
+    "                       (TWEEDLE_METRICS_TOKEN); SigV4-signed requests always\n"
+    "  --metrics-public     GET /_/metrics answers anyone (TWEEDLE_METRICS_PUBLIC=1)\n"
     "\n"
     "Credentials: TWEEDLE_ACCESS_KEY_ID and TWEEDLE_SECRET_ACCESS_KEY, else a pair kept in\n"
     "DIR/credentials.json (generated and printed on first start). More key pairs go in the\n"
@@ -83,6 +95,9 @@ static int cmd_serve(int argc, char **argv) {
                                        {"data", required_argument, 0, 'd'},
                                        {"config", required_argument, 0, 'c'},
                                        {"public-url", required_argument, 0, 'u'},
+                                       {"sns-base-url", required_argument, 0, 'N'},
+                                       {"smtp-url", required_argument, 0, 1001},
+                                       {"smtp-from", required_argument, 0, 1002},
                                        {"region", required_argument, 0, 'r'},
                                        {"account-id", required_argument, 0, 'a'},
                                        {"log-format", required_argument, 0, 'f'},
@@ -95,6 +110,9 @@ static int cmd_serve(int argc, char **argv) {
                                        {"throttle-rate", required_argument, 0, 'R'},
                                        {"throttle-burst", required_argument, 0, 'B'},
                                        {"access-log-days", required_argument, 0, 'G'},
+                                       {"metrics-interval", required_argument, 0, 1003},
+                                       {"metrics-token", required_argument, 0, 1101},
+                                       {"metrics-public", no_argument, 0, 1102},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   int c;
@@ -105,6 +123,9 @@ static int cmd_serve(int argc, char **argv) {
       case 'd': snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", optarg); break;
       case 'c': break;
       case 'u': snprintf(cfg.public_url, sizeof cfg.public_url, "%s", optarg); break;
+      case 'N': snprintf(cfg.sns_base_url, sizeof cfg.sns_base_url, "%s", optarg); break;
+      case 1001: snprintf(cfg.smtp_url, sizeof cfg.smtp_url, "%s", optarg); break;
+      case 1002: snprintf(cfg.smtp_from, sizeof cfg.smtp_from, "%s", optarg); break;
       case 'r': snprintf(cfg.region, sizeof cfg.region, "%s", optarg); break;
       case 'a': snprintf(cfg.account, sizeof cfg.account, "%s", optarg); break;
       case 'f': snprintf(cfg.log_format, sizeof cfg.log_format, "%s", optarg); break;
@@ -125,6 +146,15 @@ static int cmd_serve(int argc, char **argv) {
       case 'R': cfg.throttle_rate = atof(optarg); break;
       case 'B': cfg.throttle_burst = atof(optarg); break;
       case 'G': cfg.access_log_days = atof(optarg); break;
+      case 1003:
+        if (atoi(optarg) <= 0) {
+          fprintf(stderr, "tweedle: --metrics-interval must be a positive number of seconds\n");
+          return 2;
+        }
+        cfg.metrics_interval = atoi(optarg);
+        break;
+      case 1101: snprintf(cfg.metrics_token, sizeof cfg.metrics_token, "%s", optarg); break;
+      case 1102: cfg.metrics_public = 1; break;
       case 'h': fputs(serve_usage, stdout); return 0;
       default: fputs(serve_usage, stderr); return 2;
     }

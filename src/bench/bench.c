@@ -24,9 +24,12 @@
  *             job row and an SQS message answered 202 after the commit.
  *   presign   POST /_/api/v1/presign per request (Bearer API key, made the same
  *             way): a presigned PUT URL for a generated key in --bucket.
+ *   publish   SNS Publish (query protocol) to a topic with --fanout SQS queues
+ *             subscribed (--raw: RawMessageDelivery); afterwards the queues'
+ *             counts must show a copy of every acknowledged publish in each.
  *
  * This file has the options, the connection loop and main; the workloads are
- * bench_sqs.c, bench_s3.c and bench_gateway.c, the counting and the reports
+ * bench_sqs.c, bench_s3.c, bench_gateway.c and bench_sns.c, the counting and the reports
  * bench_stats.c (bench_internal.h). */
 #include <getopt.h>
 #include <jansson.h>
@@ -42,12 +45,13 @@
 
 #include "bench/bench_internal.h"
 
-const char *const tw_bench_op_names[OP_COUNT] = {
-    "SendMessage",        "SendMessageBatch", "ReceiveMessage",
-    "DeleteMessageBatch", "PutObject",        "GetObject",
-    "SubmitJob",          "Presign",          "setup"};
+const char *const tw_bench_op_names[OP_COUNT] = {"SendMessage",    "SendMessageBatch",
+                                                 "ReceiveMessage", "DeleteMessageBatch",
+                                                 "PutObject",      "GetObject",
+                                                 "SubmitJob",      "Presign",
+                                                 "Publish",        "setup"};
 const char *const tw_bench_wl_names[] = {"cycle", "send", "longpoll", "s3put",
-                                         "s3get", "jobs", "presign"};
+                                         "s3get", "jobs", "presign",  "publish"};
 
 /* ---------- synchronous calls (set-up, clean-up) ---------- */
 
@@ -123,6 +127,8 @@ void tw_bench_next(bconn *c, int after_op) {
     tw_bench_s3_next(c, quota);
   else if (IS_API(o->workload))
     tw_bench_gateway_next(c, quota);
+  else if (o->workload == WL_PUBLISH)
+    tw_bench_sns_next(c, quota);
   else
     tw_bench_sqs_next(c, after_op, quota);
 }
@@ -183,6 +189,9 @@ static void on_response(tw_hc *hc, int status, const char *body, size_t len) {
     case OP_RECEIVE:
     case OP_DELETE_BATCH:
       tw_bench_sqs_response(c, op, status, body, len, counted);
+      return;
+    case OP_PUBLISH: /* a 200 must carry a MessageId */
+      tw_bench_sns_response(c, status, body, len, counted);
       return;
     default:
       tw_bench_next(c, -1);
@@ -251,7 +260,10 @@ void tw_bench_run_load(opts *o, stats *total, load_result *lr) {
       tw_hc_init(&w->conns[i].hc, &w->loop, on_response, &w->conns[i]);
       w->conns[i].hc.discard_body = o->workload == WL_S3GET;
     }
-    if (!IS_S3(o->workload) && !IS_API(o->workload)) tw_bench_sqs_worker_init(w);
+    if (o->workload == WL_PUBLISH)
+      tw_bench_sns_worker_init(w);
+    else if (!IS_S3(o->workload) && !IS_API(o->workload))
+      tw_bench_sqs_worker_init(w);
   }
   for (int t = 1; t < nt; t++)
     if (pthread_create(&ws[t].th, NULL, worker_run, &ws[t])) {
@@ -308,8 +320,8 @@ static const char *usage =
     "  --region REGION       signing region (default: AWS_REGION, else us-east-1)\n"
     "  --queue NAME          queue to use, created when missing\n"
     "                        (default tweedle-bench-<workload>)\n"
-    "  --workload W          cycle | send | longpoll | s3put | s3get | jobs | presign\n"
-    "                        (default cycle)\n"
+    "  --workload W          cycle | send | longpoll | s3put | s3get | jobs | presign |\n"
+    "                        publish (default cycle)\n"
     "  --connections N       concurrent connections (default 64; longpoll: 5000)\n"
     "  --threads N           client threads sharing the connections (default 1)\n"
     "  --duration SECONDS    measured time (default 10)\n"
@@ -335,6 +347,14 @@ static const char *usage =
     "  --no-sign             plain unsigned requests, e.g. GETs from nginx serving the\n"
     "                        same files; implies --no-populate and no CreateBucket\n"
     "  --no-populate         s3get: the objects are already there\n"
+    "\n"
+    "SNS publish (query protocol, SigV4 for service sns; the queues are SQS JSON 1.0):\n"
+    "  --topic NAME          topic, created when missing (default tweedle-bench-publish)\n"
+    "  --fanout N            SQS queues <queue>-00.. subscribed to it (default 10); they\n"
+    "                        are purged first, and afterwards every one must hold a copy\n"
+    "                        of every acknowledged publish\n"
+    "  --raw                 RawMessageDelivery=true on the subscriptions (default: the\n"
+    "                        signed JSON envelope)\n"
     "\n"
     "Jobs (POST /_/api/v1/jobs, payload {\"data\": <--body-size characters>}) and presign\n"
     "(POST /_/api/v1/presign: a PUT URL for a new key in --bucket, created when missing):\n"
@@ -436,6 +456,8 @@ int tw_bench_main(int argc, char **argv) {
   snprintf(o.bucket, sizeof o.bucket, "tweedle-bench");
   o.object_size = 4096;
   o.objects = -1;
+  o.fanout = 10;
+  snprintf(o.topic, sizeof o.topic, "tweedle-bench-publish");
 
   static const struct option lopts[] = {{"endpoint", required_argument, 0, 'e'},
                                         {"access-key", required_argument, 0, 'a'},
@@ -462,6 +484,9 @@ int tw_bench_main(int argc, char **argv) {
                                         {"no-sign", no_argument, 0, 'U'},
                                         {"no-populate", no_argument, 0, 'N'},
                                         {"api-key", required_argument, 0, 'A'},
+                                        {"topic", required_argument, 0, 'T'},
+                                        {"fanout", required_argument, 0, 'F'},
+                                        {"raw", no_argument, 0, 'R'},
                                         {"help", no_argument, 0, 'h'},
                                         {0, 0, 0, 0}};
   int ch;
@@ -545,6 +570,15 @@ int tw_bench_main(int argc, char **argv) {
       case 'A':
         snprintf(o.api_key, sizeof o.api_key, "%s", optarg);
         break;
+      case 'T':
+        snprintf(o.topic, sizeof o.topic, "%s", optarg);
+        break;
+      case 'F':
+        o.fanout = atoi(optarg);
+        break;
+      case 'R':
+        o.raw = 1;
+        break;
       case 'j':
         o.json = 1;
         break;
@@ -563,10 +597,12 @@ int tw_bench_main(int argc, char **argv) {
           o.workload = WL_JOBS;
         else if (!strcmp(optarg, "presign"))
           o.workload = WL_PRESIGN;
+        else if (!strcmp(optarg, "publish"))
+          o.workload = WL_PUBLISH;
         else {
           fprintf(stderr,
-                  "tweedle bench: --workload is cycle, send, longpoll, s3put, s3get, jobs or "
-                  "presign\n");
+                  "tweedle bench: --workload is cycle, send, longpoll, s3put, s3get, jobs, "
+                  "presign or publish\n");
           return 2;
         }
         break;
@@ -609,7 +645,7 @@ int tw_bench_main(int argc, char **argv) {
   }
   if (o.connections < 1 || o.threads < 1 || o.duration <= 0 || o.warmup < 0 || o.body_size < 1 ||
       o.body_size > 262144 || o.batch < 1 || o.batch > 10 || o.wait < 0 || o.wait > 20 ||
-      o.poll_wait < 1 || o.poll_wait > 20 || o.messages < 0) {
+      o.poll_wait < 1 || o.poll_wait > 20 || o.messages < 0 || o.fanout < 1 || o.fanout > 100) {
     fprintf(stderr, "tweedle bench: an option is out of range\n%s", usage);
     return 2;
   }
@@ -653,8 +689,9 @@ int tw_bench_main(int argc, char **argv) {
     int qrc =
         o.workload == WL_PRESIGN && o.access_key && o.secret_key && tw_bench_ensure_bucket(&o, &l)
             ? -1
-        : IS_API(o.workload) ? tw_bench_gateway_setup(&o, &l)
-                             : tw_bench_ensure_queue(&o, &l);
+        : IS_API(o.workload)       ? tw_bench_gateway_setup(&o, &l)
+        : o.workload == WL_PUBLISH ? tw_bench_sns_setup(&o, &l)
+                                   : tw_bench_ensure_queue(&o, &l);
     tw_hc_loop_free(&l);
     if (qrc) {
       rc = 1;
@@ -663,12 +700,14 @@ int tw_bench_main(int argc, char **argv) {
   }
   load_result lr;
   tw_bench_run_load(&o, &st, &lr);
-  rc = tw_bench_report_load(&o, rep, &st, &lr);
+  rc = o.workload == WL_PUBLISH ? tw_bench_sns_report(&o, rep, &st, &lr)
+                                : tw_bench_report_load(&o, rep, &st, &lr);
 out:
   fflush(stdout);
   free(o.msg_body);
   free(o.queue_url_json);
   free(o.obj_buf);
   free(o.job_req);
+  tw_bench_sns_free(&o);
   return rc;
 }

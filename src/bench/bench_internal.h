@@ -1,7 +1,7 @@
 /* Internals shared by the files of `tweedle bench`: bench.c (options, the
  * connection loop, main), bench_stats.c (counting, CPU and memory sampling, the
  * reports), bench_sqs.c (cycle, send, longpoll), bench_s3.c (s3put, s3get) and
- * bench_gateway.c (jobs, presign). */
+ * bench_gateway.c (jobs, presign) and bench_sns.c (publish). */
 #ifndef TW_BENCH_INTERNAL_H
 #define TW_BENCH_INTERNAL_H
 #include <jansson.h>
@@ -30,12 +30,13 @@ enum {
   OP_S3_GET,
   OP_JOB_SUBMIT,
   OP_PRESIGN,
+  OP_PUBLISH,
   OP_SETUP,
   OP_COUNT
 };
 extern const char *const tw_bench_op_names[OP_COUNT];
 
-enum { WL_CYCLE, WL_SEND, WL_LONGPOLL, WL_S3PUT, WL_S3GET, WL_JOBS, WL_PRESIGN };
+enum { WL_CYCLE, WL_SEND, WL_LONGPOLL, WL_S3PUT, WL_S3GET, WL_JOBS, WL_PRESIGN, WL_PUBLISH };
 extern const char *const tw_bench_wl_names[];
 #define IS_API(wl) ((wl) == WL_JOBS || (wl) == WL_PRESIGN) /* /_/api/v1/ with a Bearer key */
 #define IS_S3(wl) ((wl) == WL_S3PUT || (wl) == WL_S3GET)
@@ -78,6 +79,12 @@ typedef struct {
   char api_key[160];
   char *job_req; /* the whole POST /_/api/v1/jobs request, the same every time */
   size_t job_req_len;
+  /* publish */
+  char topic[256];
+  int fanout, raw;
+  char *topic_arn_enc;   /* the TopicArn, form-encoded */
+  char **fan_urls;       /* the fanout queues' QueueUrls, JSON-escaped */
+  long long *fan_before; /* their ApproximateNumberOfMessages before the run */
 } opts;
 
 typedef struct {
@@ -267,5 +274,19 @@ int tw_bench_s3(opts *o, FILE *rep, stats *st);
 /* An API key (unless one was given) and the one request every submit sends. */
 int tw_bench_gateway_setup(opts *o, tw_hc_loop *l);
 void tw_bench_gateway_next(bconn *c, int quota);
+
+/* bench_sns.c: publish */
+/* The topic, the --fanout queues subscribed to it (RawMessageDelivery per
+ * --raw), purged, and their message counts before the run. */
+int tw_bench_sns_setup(opts *o, tw_hc_loop *l);
+/* The Publish every connection repeats (signed again each second). */
+void tw_bench_sns_worker_init(worker *w);
+void tw_bench_sns_next(bconn *c, int quota);
+/* A 200 to a Publish; counted: it came inside the measurement window. */
+void tw_bench_sns_response(bconn *c, int status, const char *body, size_t len, int counted);
+/* Checks the fan-out (every queue holds a copy of every acknowledged
+ * publish) and reports; returns the exit status. */
+int tw_bench_sns_report(opts *o, FILE *rep, const stats *st, const load_result *lr);
+void tw_bench_sns_free(opts *o);
 
 #endif

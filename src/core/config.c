@@ -17,9 +17,11 @@ void tw_config_defaults(tw_config *c) {
   c->throttle_rate = 10000; /* API Gateway's default account throttle */
   c->throttle_burst = 5000;
   c->access_log_days = 30;
+  c->metrics_interval = 60;
   snprintf(c->jobs_queue, sizeof c->jobs_queue, "tweedle-jobs");
   c->jobs_max_receive_count = 3;
   c->lifecycle_day_seconds = 86400;
+  snprintf(c->smtp_from, sizeof c->smtp_from, "no-reply@tweedle.local");
 }
 
 static void env_str(const char *name, char *dst, size_t n) {
@@ -31,6 +33,10 @@ void tw_config_from_env(tw_config *c) {
   env_str("TWEEDLE_LISTEN", c->listen, sizeof c->listen);
   env_str("TWEEDLE_DATA", c->data_dir, sizeof c->data_dir);
   env_str("TWEEDLE_PUBLIC_URL", c->public_url, sizeof c->public_url);
+  env_str("TWEEDLE_SNS_BASE_URL", c->sns_base_url, sizeof c->sns_base_url);
+  env_str("TWEEDLE_SMTP_URL", c->smtp_url, sizeof c->smtp_url);
+  env_str("TWEEDLE_SMTP_FROM", c->smtp_from, sizeof c->smtp_from);
+  env_str("TWEEDLE_METRICS_TOKEN", c->metrics_token, sizeof c->metrics_token);
   env_str("TWEEDLE_REGION", c->region, sizeof c->region);
   env_str("TWEEDLE_ACCOUNT_ID", c->account, sizeof c->account);
   env_str("TWEEDLE_LOG_FORMAT", c->log_format, sizeof c->log_format);
@@ -44,6 +50,8 @@ void tw_config_from_env(tw_config *c) {
   if ((g = getenv("TWEEDLE_THROTTLE_RATE")) && *g) c->throttle_rate = atof(g);
   if ((g = getenv("TWEEDLE_THROTTLE_BURST")) && *g) c->throttle_burst = atof(g);
   if ((g = getenv("TWEEDLE_ACCESS_LOG_DAYS")) && atof(g) > 0) c->access_log_days = atof(g);
+  if ((g = getenv("TWEEDLE_METRICS_INTERVAL")) && atoi(g) > 0) c->metrics_interval = atoi(g);
+  if ((g = getenv("TWEEDLE_METRICS_PUBLIC")) && *g) c->metrics_public = strcmp(g, "0") != 0;
   const char *t = getenv("TWEEDLE_THREADS");
   if (t && *t) c->threads = atoi(t);
   const char *d = getenv("TWEEDLE_LIFECYCLE_DAY_SECONDS");
@@ -108,6 +116,10 @@ int tw_config_load_file(tw_config *c, const char *path, char *err, size_t errlen
   json_str(o, "listen", c->listen, sizeof c->listen);
   json_str(o, "data", c->data_dir, sizeof c->data_dir);
   json_str(o, "public_url", c->public_url, sizeof c->public_url);
+  json_str(o, "sns_base_url", c->sns_base_url, sizeof c->sns_base_url);
+  json_str(o, "smtp_url", c->smtp_url, sizeof c->smtp_url);
+  json_str(o, "smtp_from", c->smtp_from, sizeof c->smtp_from);
+  json_str(o, "metrics_token", c->metrics_token, sizeof c->metrics_token);
   json_str(o, "region", c->region, sizeof c->region);
   json_str(o, "account_id", c->account, sizeof c->account);
   json_str(o, "log_format", c->log_format, sizeof c->log_format);

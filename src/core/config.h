@@ -20,6 +20,13 @@ typedef struct {
   char listen[256];     /* host:port */
   char data_dir[1024];
   char public_url[512]; /* base for queue URLs; empty: from the request's Host */
+  /* base of the URLs in SNS notifications (SigningCertURL, UnsubscribeURL,
+   * SubscribeURL); empty: public_url, else http://<listen> */
+  char sns_base_url[512];
+  /* SNS email: the SMTP relay (smtp://host[:port]; empty: email subscriptions
+   * are refused) and the sender address (default no-reply@tweedle.local) */
+  char smtp_url[512];
+  char smtp_from[256];
   char region[64];
   char account[32];
   char log_format[16];  /* text | json */
@@ -42,6 +49,11 @@ typedef struct {
   double throttle_rate;      /* default per-caller rate (requests/s; 0: none) */
   double throttle_burst;     /* default per-caller burst */
   double access_log_days;    /* access log retention (fractions allowed) */
+  int metrics_interval;      /* seconds between built-in metric publications; default 60 */
+  /* GET /_/metrics (Prometheus): Authorization: Bearer <metrics_token>, or
+   * SigV4; metrics_public opens it to anyone */
+  char metrics_token[256];
+  int metrics_public;
   tw_user_cfg *users;   /* extra key pairs from the config file */
   size_t nusers;
 } tw_config;

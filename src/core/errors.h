@@ -76,6 +76,7 @@
   X(S3_TIME_SKEWED, 403, "RequestTimeTooSkewed", "RequestTimeTooSkewed", "RequestTimeTooSkewed", 1, "The difference between the request time and the current time is too large.") \
   X(S3_AUTH_HEADER_MALFORMED, 400, "AuthorizationHeaderMalformed", "AuthorizationHeaderMalformed", "AuthorizationHeaderMalformed", 1, "The authorization header is malformed.") \
   X(S3_AUTH_QUERY_PARAMS, 400, "AuthorizationQueryParametersError", "AuthorizationQueryParametersError", "AuthorizationQueryParametersError", 1, "Error parsing the X-Amz-Credential parameter.") \
+  X(S3_AUTH_QUERY_PARAMS_403, 403, "AuthorizationQueryParametersError", "AuthorizationQueryParametersError", "AuthorizationQueryParametersError", 1, "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds") \
   X(S3_NO_SUCH_UPLOAD, 404, "NoSuchUpload", "NoSuchUpload", "NoSuchUpload", 1, "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.") \
   X(S3_INVALID_PART, 400, "InvalidPart", "InvalidPart", "InvalidPart", 1, "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.") \
   X(S3_INVALID_PART_ORDER, 400, "InvalidPartOrder", "InvalidPartOrder", "InvalidPartOrder", 1, "The list of parts was not in ascending order. Parts must be ordered by part number.") \
@@ -91,6 +92,7 @@
   X(S3_BAD_REQUEST, 400, "BadRequest", "BadRequest", "BadRequest", 1, "Insufficient information. Origin request header needed.") \
   X(S3_NO_SUCH_LIFECYCLE, 404, "NoSuchLifecycleConfiguration", "NoSuchLifecycleConfiguration", "NoSuchLifecycleConfiguration", 1, "The lifecycle configuration does not exist") \
   X(S3_INVALID_TAG, 400, "InvalidTag", "InvalidTag", "InvalidTag", 1, "Your request contains tag input that is not valid.") \
+  X(S3_NO_SUCH_TAG_SET, 404, "NoSuchTagSet", "NoSuchTagSet", "NoSuchTagSet", 1, "The TagSet does not exist") \
   X(S3_MISSING_BODY, 400, "MissingRequestBodyError", "MissingRequestBodyError", "MissingRequestBodyError", 1, "Request Body is empty") \
   X(S3_MALFORMED_TRAILER, 400, "MalformedTrailerError", "MalformedTrailerError", "MalformedTrailerError", 1, "The request contained trailing data that was not well-formed or did not conform to our published schema.") \
   X(S3_MALFORMED_POST_REQUEST, 400, "MalformedPOSTRequest", "MalformedPOSTRequest", "MalformedPOSTRequest", 1, "The body of your POST request is not well-formed multipart/form-data.") \
@@ -114,6 +116,17 @@
   X(CW_VALIDATION_ERROR, 400, "ValidationError", "ValidationError", "ValidationError", 1, "The request is not valid.") \
   X(CW_LIMIT_EXCEEDED, 400, "LimitExceeded", "LimitExceededFault", "LimitExceeded", 1, "The quota for this resource has already been reached.") \
   X(CW_INTERNAL_FAULT, 500, "InternalServiceError", "InternalServiceFault", "InternalServiceError", 0, "Request processing has failed due to some unknown error, exception, or failure.") \
+  X(CW_RESOURCE_NOT_FOUND, 404, "ResourceNotFound", "ResourceNotFound", "ResourceNotFound", 1, "The named resource does not exist.") \
+  X(CW_DASHBOARD_NOT_FOUND, 404, "ResourceNotFound", "DashboardNotFoundError", "ResourceNotFound", 1, "The specified dashboard does not exist.") \
+  X(CW_DASHBOARD_INVALID, 400, "InvalidParameterInput", "DashboardInvalidInputError", "InvalidParameterInput", 1, "The dashboard body is invalid.") \
+  X(CW_RESOURCE_NOT_FOUND_EXC, 404, "ResourceNotFoundException", "ResourceNotFoundException", "ResourceNotFoundException", 1, "The named resource does not exist.") \
+  X(CW_INVALID_FORMAT, 400, "InvalidFormat", "InvalidFormatFault", "InvalidFormat", 1, "Data was not syntactically valid JSON.") \
+  /* CloudWatch Logs (JSON 1.1: __type is json_type) */ \
+  X(LOGS_RESOURCE_EXISTS, 400, "ResourceAlreadyExistsException", "ResourceAlreadyExistsException", "ResourceAlreadyExistsException", 1, "The specified resource already exists.") \
+  X(LOGS_RESOURCE_NOT_FOUND, 400, "ResourceNotFoundException", "ResourceNotFoundException", "ResourceNotFoundException", 1, "The specified resource does not exist.") \
+  X(LOGS_INVALID_PARAMETER, 400, "InvalidParameterException", "InvalidParameterException", "InvalidParameterException", 1, "A parameter is specified incorrectly.") \
+  X(LOGS_LIMIT_EXCEEDED, 400, "LimitExceededException", "LimitExceededException", "LimitExceededException", 1, "You have reached the maximum number of resources that can be created.") \
+  X(LOGS_SERVICE_UNAVAILABLE, 500, "ServiceUnavailableException", "ServiceUnavailableException", "ServiceUnavailableException", 0, "The service cannot complete the request.") \
   /* the gateway (/_/api/v1) */ \
   X(GW_BAD_REQUEST, 400, "BadRequest", "BadRequest", "BadRequest", 1, "The request is not valid.") \
   X(GW_UNAUTHORIZED, 401, "Unauthorized", "Unauthorized", "Unauthorized", 1, "Authentication is required.") \

@@ -9,6 +9,11 @@
 static int g_json;
 static tw_log_level g_min = TW_LOG_INFO;
 static const char *level_names[] = {"debug", "info", "warn", "error"};
+static tw_log_sink_fn g_sink;
+
+void tw_log_set_sink(tw_log_sink_fn fn) {
+  __atomic_store_n(&g_sink, fn, __ATOMIC_RELEASE);
+}
 
 void tw_log_setup(int json, tw_log_level min) {
   g_json = json;
@@ -38,11 +43,19 @@ static void emit_text_or_json(tw_log_level lvl, const char *msg, json_t *fields)
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (s) {
       fprintf(stderr, "%s\n", s);
+      tw_log_sink_fn sink = __atomic_load_n(&g_sink, __ATOMIC_ACQUIRE);
+      if (sink) sink(s, strlen(s));
       free(s);
     }
     json_decref(o);
   } else {
-    fprintf(stderr, "%s %-5s %s\n", ts, level_names[lvl], msg ? msg : "");
+    char line[4200];
+    int n = snprintf(line, sizeof line, "%s %-5s %s", ts, level_names[lvl], msg ? msg : "");
+    if (n < 0) n = 0;
+    if ((size_t)n >= sizeof line) n = sizeof line - 1;
+    fprintf(stderr, "%s\n", line);
+    tw_log_sink_fn sink = __atomic_load_n(&g_sink, __ATOMIC_ACQUIRE);
+    if (sink) sink(line, (size_t)n);
     if (fields) json_decref(fields);
   }
 }

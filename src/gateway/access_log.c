@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/json_out.h"
 #include "gateway/gateway_internal.h"
+#include "logs/logs.h"
 #include "store/gw_access_log.h"
 
 #define FLUSH_ROWS 2048
@@ -66,6 +67,53 @@ static void row_of(const alog_row *w, tw_gw_access_row *v) {
                           .source_ip = w->ip};
 }
 
+/* The same rows to the log group /tweedle/gateway/access (30 days), one JSON
+ * line each in API Gateway's access log fields; best effort. */
+static void to_log_group(tw_gw_alog *a) {
+  struct tw_logs *logs = a->g->app->logs;
+  if (!logs || !a->count) return;
+  tw_log_input *ev = malloc(a->count * sizeof *ev);
+  tw_buf b;
+  tw_buf_init(&b, 64u << 20);
+  size_t *off = malloc(a->count * sizeof *off);
+  if (!ev || !off) goto done;
+  for (size_t i = 0; i < a->count; i++) {
+    const alog_row *w = &a->rows[i];
+    char t[32];
+    tw_gw_iso8601(w->time_ms, 1, t);
+    off[i] = b.len;
+    tw_buf_printf(&b, "{\"requestId\":");
+    tw_json_write_string(&b, w->request_id, strlen(w->request_id));
+    tw_buf_printf(&b, ",\"requestTime\":\"%s\",\"sourceIp\":", t);
+    tw_json_write_string(&b, w->ip, strlen(w->ip));
+    tw_buf_puts(&b, ",\"httpMethod\":");
+    tw_json_write_string(&b, w->method, strlen(w->method));
+    tw_buf_puts(&b, ",\"routeKey\":");
+    tw_json_write_string(&b, w->route, strlen(w->route));
+    tw_buf_puts(&b, ",\"path\":");
+    tw_json_write_string(&b, w->path, strlen(w->path));
+    tw_buf_printf(&b, ",\"status\":%d,\"responseLatency\":%.3f,\"requestLength\":%lld,"
+                  "\"responseLength\":%lld,\"auth\":",
+                  w->status, (double)w->latency_us / 1000.0, (long long)w->bytes_in,
+                  (long long)w->bytes_out);
+    tw_json_write_string(&b, w->auth, strlen(w->auth));
+    tw_buf_puts(&b, ",\"principal\":");
+    tw_json_write_string(&b, w->principal, strlen(w->principal));
+    tw_buf_putc(&b, '}');
+    ev[i].ts = w->time_ms;
+  }
+  if (b.overflow) goto done;
+  for (size_t i = 0; i < a->count; i++) {
+    ev[i].msg = b.data + off[i];
+    ev[i].len = (i + 1 < a->count ? off[i + 1] : b.len) - off[i];
+  }
+  tw_logs_append(logs, "/tweedle/gateway/access", 30, "access", ev, a->count);
+done:
+  tw_buf_free(&b);
+  free(ev);
+  free(off);
+}
+
 /* Under a->mu: keeps the order of flushes the order of their tickets. */
 static uint64_t flush_locked(tw_gw_alog *a) {
   tw_store *s = a->g->app->store;
@@ -78,6 +126,7 @@ static uint64_t flush_locked(tw_gw_alog *a) {
     for (size_t k = 0; k < n; k++) row_of(&a->rows[i + k], &v[k]);
     t = repo->append(s, v, n);
   }
+  to_log_group(a);
   a->count = 0;
   return t;
 }

@@ -44,6 +44,7 @@ struct tw_request {
   char principal[130];
   char remote[64];
   int status;
+  uint64_t bytes_out; /* the response body's length */
   struct MHD_Response *resp;
   /* parking */
   pthread_mutex_t mu;
@@ -62,6 +63,10 @@ struct tw_request {
 };
 
 const char *tw_req_header(const tw_request *r, const char *name); /* case-insensitive */
+/* Called for every request that ends (answered or not) with its latency in
+ * ms: the built-in metrics count there (monitoring/builtin.c). NULL: none.
+ * Set before the server starts. */
+extern void (*tw_http_request_done)(const tw_request *r, double ms);
 /* Query parameter value, percent-decoded into a new string (free it), or NULL. */
 char *tw_req_query_param(const tw_request *r, const char *name);
 /* Percent-decodes n bytes ('+' as space when plus) into a new string (free it). */

@@ -95,9 +95,12 @@ char *tw_req_query_param(const tw_request *r, const char *name) {
   return NULL;
 }
 
+void (*tw_http_request_done)(const tw_request *r, double ms);
+
 void tw_req_respond_owned(tw_request *r, int status, const char *content_type, char *body,
                           size_t len) {
   if (r->resp) MHD_destroy_response(r->resp);
+  r->bytes_out = len;
   r->resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
   r->status = status;
   if (content_type) MHD_add_response_header(r->resp, "Content-Type", content_type);
@@ -114,6 +117,7 @@ void tw_req_respond(tw_request *r, int status, const char *content_type, const v
 void tw_req_respond_fd(tw_request *r, int status, int fd, uint64_t offset, uint64_t len) {
   if (r->resp) MHD_destroy_response(r->resp);
   r->resp = MHD_create_response_from_fd_at_offset64(len, fd, offset);
+  r->bytes_out = len;
   r->status = status;
   MHD_add_response_header(r->resp, "x-amzn-RequestId", r->request_id);
 }
@@ -278,8 +282,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (!r) return;
   if (r->phase >= 1) {
     const char *remote = r->remote;
-    tw_log_request(r->method, r->path, r->action, r->status ? r->status : 499,
-                   (tw_mono_sec() - r->t0) * 1000.0, r->request_id, remote);
+    double ms = (tw_mono_sec() - r->t0) * 1000.0;
+    tw_log_request(r->method, r->path, r->action, r->status ? r->status : 499, ms, r->request_id,
+                   remote);
+    if (tw_http_request_done) tw_http_request_done(r, ms);
   }
   if (r->on_close) r->on_close(r);
   pthread_mutex_lock(&g_cw_mu);

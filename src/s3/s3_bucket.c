@@ -41,29 +41,101 @@ int tw_s3_bucket_exists(tw_s3 *s, const char *name) {
   return tw_store_s3_buckets(s->store)->exists(s->store, name);
 }
 
+/* ListBuckets: every bucket, or with max-buckets, continuation-token, prefix
+ * or bucket-region a page of them (at most max-buckets, 10000 by default) with
+ * each bucket's BucketRegion and a ContinuationToken (the last name, base64)
+ * when more follow. */
+typedef struct {
+  tw_s3 *s;
+  tw_buf *b;
+  const char *prefix, *region, *after;
+  long max, count;
+  int paged;
+  char last[256];
+  int more;
+} bucket_page;
+
 static int list_one(void *ud, const tw_s3_bucket_row *row) {
-  tw_buf *b = ud;
+  bucket_page *p = ud;
+  const char *region = row->region && *row->region ? row->region : p->s->region;
+  if (p->after && strcmp(row->name, p->after) <= 0) return 0;
+  if (p->prefix && strncmp(row->name, p->prefix, strlen(p->prefix))) return 0;
+  if (p->region && strcmp(region, p->region)) return 0;
+  if (p->count == p->max) {
+    p->more = 1;
+    return 1;
+  }
   char when[32];
   tw_s3_iso8601(row->created_ms, when);
-  tw_buf_puts(b, "<Bucket>");
-  tw_s3_xml_text(b, "Name", row->name);
-  tw_s3_xml_text(b, "CreationDate", when);
-  tw_buf_puts(b, "</Bucket>");
+  tw_buf_puts(p->b, "<Bucket>");
+  tw_s3_xml_text(p->b, "Name", row->name);
+  tw_s3_xml_text(p->b, "CreationDate", when);
+  if (p->paged) tw_s3_xml_text(p->b, "BucketRegion", region);
+  tw_buf_puts(p->b, "</Bucket>");
+  snprintf(p->last, sizeof p->last, "%s", row->name);
+  p->count++;
   return 0;
 }
 
+static void bad_list_arg(tw_request *r, s3_ctx *x, const char *name, const char *value,
+                         const char *msg) {
+  tw_buf ex;
+  tw_buf_init(&ex, 8192);
+  tw_s3_xml_text(&ex, "ArgumentName", name);
+  tw_s3_xml_text(&ex, "ArgumentValue", value);
+  tw_s3_error_key(r, x, TW_ERR_S3_INVALID_ARGUMENT, msg, tw_buf_cstr(&ex));
+  tw_buf_free(&ex);
+}
+
 void tw_s3_list_buckets(tw_request *r, s3_ctx *x) {
+  const char *mb = tw_s3_q(x, "max-buckets"), *token = tw_s3_q(x, "continuation-token");
+  bucket_page p = {
+      .s = x->s3, .prefix = tw_s3_q(x, "prefix"), .region = tw_s3_q(x, "bucket-region"), .max = -1};
+  p.paged = mb || token || p.prefix || p.region;
+  if (p.paged) p.max = 10000;
+  if (mb) {
+    char *end;
+    long v = strtol(mb, &end, 10);
+    if (!*mb || *end || v < 1 || v > 10000) {
+      bad_list_arg(r, x, "max-buckets", mb,
+                   "Argument max-buckets must be an integer between 1 and 10000.");
+      return;
+    }
+    p.max = v;
+  }
+  char after[256];
+  if (token && *token) {
+    uint8_t raw[512];
+    size_t tl = strlen(token);
+    long n = tl < 400 ? tw_base64_decode(token, tl, raw) : -1;
+    if (n <= 0 || n >= (long)sizeof after || memchr(raw, 0, (size_t)n)) {
+      bad_list_arg(r, x, "continuation-token", token,
+                   "The continuation token provided is incorrect");
+      return;
+    }
+    memcpy(after, raw, (size_t)n);
+    after[n] = 0;
+    p.after = after;
+  }
   tw_buf b;
   tw_buf_init(&b, 64u << 20);
+  p.b = &b;
   tw_s3_xml_begin(&b, "ListAllMyBucketsResult");
   tw_buf_printf(&b, "<Owner><ID>%s</ID><DisplayName>tweedle</DisplayName></Owner><Buckets>",
                 x->s3->account);
-  if (tw_store_s3_buckets(x->s3->store)->list(x->s3->store, list_one, &b)) {
+  if (tw_store_s3_buckets(x->s3->store)->list(x->s3->store, list_one, &p)) {
     tw_buf_free(&b);
     tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
     return;
   }
-  tw_buf_puts(&b, "</Buckets></ListAllMyBucketsResult>");
+  tw_buf_puts(&b, "</Buckets>");
+  if (p.more) {
+    char tok[400];
+    tw_base64_encode((const uint8_t *)p.last, strlen(p.last), tok);
+    tw_s3_xml_text(&b, "ContinuationToken", tok);
+  }
+  if (p.prefix) tw_s3_xml_text(&b, "Prefix", p.prefix);
+  tw_buf_puts(&b, "</ListAllMyBucketsResult>");
   tw_s3_respond_xml(r, 200, &b);
 }
 

@@ -197,6 +197,16 @@ static int authenticate_v2(tw_request *r, s3_ctx *x) {
   return 0;
 }
 
+/* X-Amz-Expires is a number above a week (604800 s). */
+static int expires_past_a_week(s3_ctx *x) {
+  const char *v = tw_s3_q(x, "X-Amz-Expires");
+  if (!v || !*v) return 0;
+  size_t digits = strspn(v, "0123456789");
+  if (v[digits]) return 0;
+  while (*v == '0' && v[1]) v++;
+  return strlen(v) > 6 || strtol(v, NULL, 10) > 604800;
+}
+
 static int authenticate(tw_request *r, s3_ctx *x) {
   char msg[4096];
   const char *auth = tw_req_header(r, "Authorization");
@@ -225,8 +235,16 @@ static int authenticate(tw_request *r, s3_ctx *x) {
     e = TW_ERR_SIGNATURE_MISMATCH;
     info.fault = TW_SIGV4_FAULT_SCOPE;
   }
+  if (e == TW_ERR_OK && info.presigned && info.expires == 0) {
+    /* valid for no time at all: expired however fast it came (S3 answers 403) */
+    e = TW_ERR_ACCESS_DENIED;
+    info.fault = TW_SIGV4_FAULT_EXPIRED;
+    snprintf(msg, sizeof msg, "Request has expired");
+  }
   if (e != TW_ERR_OK) {
     tw_err s3e = map_sigv4(e, &info);
+    if (s3e == TW_ERR_S3_AUTH_QUERY_PARAMS && expires_past_a_week(x))
+      s3e = TW_ERR_S3_AUTH_QUERY_PARAMS_403; /* S3 answers this one 403 */
     char extra[512] = "";
     if (info.fault == TW_SIGV4_FAULT_SCOPE && info.region[0] && strcmp(info.region, x->s3->region)) {
       s3e = info.presigned ? TW_ERR_S3_AUTH_QUERY_PARAMS : TW_ERR_S3_AUTH_HEADER_MALFORMED;

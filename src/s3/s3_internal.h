@@ -132,6 +132,9 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
                         json_t *headers, json_t *meta, json_t *checksum);
 int tw_s3_etag_matches(const char *list, const char *etag);
 int tw_s3_parse_http_date(const char *s, time_t *out);
+/* If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since against the
+ * object as GET reads them: 0 to go on, else the status to answer (304, 412). */
+int tw_s3_check_conditions(tw_request *r, const tw_s3_obj *o);
 int tw_s3_finish_body(tw_request *r, s3_ctx *x);
 /* A Content-MD5 value (NULL: none) against the body's MD5: BadDigest with the
  * expected and calculated digests when they differ; -1 after answering. */
@@ -206,6 +209,9 @@ typedef struct {
 int tw_s3_part_number_arg(tw_request *r, s3_ctx *x, tw_s3_part_pick *p);
 /* Which bytes part p->number of `o` is; answers 416 and returns -1 past the last. */
 int tw_s3_part_pick_of(tw_request *r, s3_ctx *x, const tw_s3_obj *o, tw_s3_part_pick *p);
+
+/* s3_attributes.c */
+void tw_s3_get_object_attributes(tw_request *r, s3_ctx *x);
 
 /* s3_list.c */
 void tw_s3_list_objects(tw_request *r, s3_ctx *x);
@@ -299,5 +305,8 @@ json_t *tw_s3_tags_load(const char *text); /* NULL when none */
 void tw_s3_put_object_tagging(tw_request *r, s3_ctx *x);
 void tw_s3_get_object_tagging(tw_request *r, s3_ctx *x);
 void tw_s3_delete_object_tagging(tw_request *r, s3_ctx *x);
+void tw_s3_put_bucket_tagging(tw_request *r, s3_ctx *x);
+void tw_s3_get_bucket_tagging(tw_request *r, s3_ctx *x);
+void tw_s3_delete_bucket_tagging(tw_request *r, s3_ctx *x);
 
 #endif

@@ -356,11 +356,19 @@ void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x) {
   const char *range = tw_req_header(r, "x-amz-copy-source-range");
   if (range) {
     long long a, b;
-    if (sscanf(range, "bytes=%lld-%lld", &a, &b) != 2 || a < 0 || b < a || b >= o.size) {
+    if (sscanf(range, "bytes=%lld-%lld", &a, &b) != 2 || a < 0 || b < a) {
       tw_s3_row_free(&o);
       tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT,
                   "The x-amz-copy-source-range value must be of the form bytes=first-last where "
                   "first and last are the zero-based offsets of the first and last bytes to copy");
+      return;
+    }
+    if (b >= o.size) { /* S3's answer to a range past the source's end (versitygw records it) */
+      char msg[128];
+      snprintf(msg, sizeof msg, "Range specified is not valid for source object of size: %" PRId64,
+               o.size);
+      tw_s3_row_free(&o);
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT, msg);
       return;
     }
     start = a;
@@ -452,10 +460,8 @@ static void remove_blobs(tw_s3 *s, json_t *blobs) {
   json_array_foreach(blobs, i, v) tw_blob_remove(s->blobs, json_string_value(v));
 }
 
-static void completed(tw_request *r) {
-  s3_ctx *x = r->ctx;
-  if (tw_s3_write_settled(r, x)) return; /* the parts stay, the upload too */
-  remove_blobs(x->s3, json_object_get(x->result, "blobs"));
+/* CompleteMultipartUploadResult for the object x->etag names. */
+static void complete_result(tw_request *r, s3_ctx *x, json_t *checksum) {
   tw_buf b;
   tw_buf_init(&b, 64 * 1024);
   tw_s3_xml_begin(&b, "CompleteMultipartUploadResult");
@@ -471,10 +477,95 @@ static void completed(tw_request *r) {
   char q[96];
   snprintf(q, sizeof q, "\"%s\"", x->etag);
   tw_s3_xml_text(&b, "ETag", q);
-  tw_s3_mpu_sum_xml(&b, json_object_get(x->result, "checksum"));
+  tw_s3_mpu_sum_xml(&b, checksum);
   tw_buf_puts(&b, "</CompleteMultipartUploadResult>");
   tw_s3_respond_xml(r, 200, &b);
   tw_s3_lifecycle_written(r, x);
+}
+
+static void completed(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  if (tw_s3_write_settled(r, x)) return; /* the parts stay, the upload too */
+  remove_blobs(x->s3, json_object_get(x->result, "blobs"));
+  complete_result(r, x, json_object_get(x->result, "checksum"));
+}
+
+/* --- a retried completion ------------------------------------------------------------
+ * S3 answers a CompleteMultipartUpload repeated after the upload completed (an
+ * SDK retrying after a lost response) with the completion's result, when it
+ * names the same parts; another part list, or an upload completed long ago,
+ * is NoSuchUpload. A completion keeps its part list and result for a day
+ * (--lifecycle-day-seconds shortens it in tests). */
+
+static int64_t done_keep_ms(tw_s3 *s) {
+  return (int64_t)s->lifecycle_day_seconds * 1000;
+}
+
+/* The request's part list as canonical text: "num:etag\n" each, the ETag
+ * unquoted and in lower case; NULL when a part has no number. */
+static char *parts_text(json_t *wanted) {
+  tw_buf b;
+  tw_buf_init(&b, 16 << 20);
+  size_t i;
+  json_t *w;
+  json_array_foreach(wanted, i, w) {
+    const char *pn = tw_xml_text(w, "PartNumber"), *et = tw_xml_text(w, "ETag");
+    char *end;
+    long num = pn ? strtol(pn, &end, 10) : 0;
+    if (!pn || !*pn || *end) {
+      tw_buf_free(&b);
+      return NULL;
+    }
+    size_t n = et ? strlen(et) : 0;
+    if (n >= 2 && et[0] == '"' && et[n - 1] == '"') et++, n -= 2;
+    tw_buf_printf(&b, "%ld:", num);
+    for (size_t k = 0; k < n; k++) {
+      char c = et[k];
+      tw_buf_putc(&b, c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c);
+    }
+    tw_buf_putc(&b, '\n');
+  }
+  char *out = b.overflow ? NULL : strdup(tw_buf_cstr(&b));
+  tw_buf_free(&b);
+  return out;
+}
+
+static json_t *complete_parts(tw_request *r) {
+  char *root = NULL;
+  json_t *doc = r->body.len ? tw_xml_parse(r->body.data, r->body.len, &root) : NULL;
+  json_t *wanted =
+      doc && root && !strcmp(root, "CompleteMultipartUpload") ? tw_xml_list(doc, "Part") : NULL;
+  free(root);
+  json_decref(doc);
+  return wanted;
+}
+
+/* Answers a retried completion of this bucket and key with the same part list
+ * from its record and returns 1; 0 when it is not one. */
+static int answer_retry(tw_request *r, s3_ctx *x) {
+  tw_s3 *s = x->s3;
+  const char *id = tw_s3_q(x, "uploadId");
+  tw_s3_upload_done d;
+  if (!id || uploads(s)->get_done(s->store, id, &d) != 1) return 0;
+  int same = 0;
+  if (tw_s3_bucket_exists(s, x->bucket) > 0 && !strcmp(d.bucket, x->bucket) &&
+      d.key_len == x->key_len && !memcmp(d.key, x->key, x->key_len) &&
+      d.done_ms + done_keep_ms(s) > tw_now_ms()) {
+    json_t *wanted = complete_parts(r);
+    char *text = json_array_size(wanted) ? parts_text(wanted) : NULL;
+    same = text && !strcmp(text, d.parts);
+    free(text);
+    json_decref(wanted);
+  }
+  json_t *res = same ? json_loads(d.result, 0, NULL) : NULL;
+  const char *etag = json_string_value(json_object_get(res, "etag"));
+  if (etag) {
+    snprintf(x->etag, sizeof x->etag, "%s", etag);
+    complete_result(r, x, json_object_get(res, "checksum"));
+  }
+  json_decref(res);
+  tw_s3_upload_done_free(&d);
+  return etag != NULL;
 }
 
 static int etag_eq(const char *given, const char *stored) {
@@ -592,13 +683,9 @@ static void mpu_joined(tw_request *r);
 void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
   upload_row u;
+  if (answer_retry(r, x)) return;
   if (this_upload(r, x, &u)) return;
-  char *root = NULL;
-  json_t *doc = r->body.len ? tw_xml_parse(r->body.data, r->body.len, &root) : NULL;
-  json_t *wanted =
-      doc && root && !strcmp(root, "CompleteMultipartUpload") ? tw_xml_list(doc, "Part") : NULL;
-  free(root);
-  json_decref(doc);
+  json_t *wanted = complete_parts(r);
   const char *upload = tw_s3_q(x, "uploadId");
   size_t nparts = 0, nw = json_array_size(wanted), i;
   tw_s3_part *parts = NULL, **use = calloc(nw ? nw : 1, sizeof *use);
@@ -726,6 +813,24 @@ static void mpu_joined(tw_request *r) {
                               u.row.content_type, headers, meta, checksum);
   uploads(s)->set_object_layout(s->store, x->bucket, x->key, x->key_len, (long)nw, lj);
   uint64_t t2 = uploads(s)->remove(s->store, upload);
+  { /* what a retried completion answers */
+    char *text = parts_text(c->wanted);
+    json_t *res = json_pack("{s:s,s:O?}", "etag", x->etag, "checksum", checksum);
+    char *rj = res ? json_dumps(res, JSON_COMPACT) : NULL;
+    int64_t now = tw_now_ms();
+    tw_s3_upload_done d = {.id = upload,
+                           .bucket = x->bucket,
+                           .key = x->key,
+                           .key_len = x->key_len,
+                           .parts = text,
+                           .result = rj,
+                           .done_ms = now};
+    uint64_t t3 = text && rj ? uploads(s)->record_done(s->store, &d, now - done_keep_ms(s)) : 0;
+    if (t3 > t2) t2 = t3;
+    free(text);
+    free(rj);
+    json_decref(res);
+  }
   tw_store_release(s->store);
   tw_events_unlock(s->events);
   tw_s3_gc_upload_ended(s, upload, t2 > t ? t2 : t);

@@ -1,12 +1,18 @@
-/* Bucket event notifications to SQS queues: the configuration (validated as AWS
- * does, with an s3:TestEvent on success) and the event records, enqueued in the
- * same store batch as the object change that causes them. */
+/* Bucket event notifications: to SQS queues (QueueConfiguration), SNS topics
+ * (TopicConfiguration) and EventBridge's default bus (EventBridgeConfiguration).
+ * The configuration is validated as AWS does, with an s3:TestEvent to each
+ * queue and topic on success; the events are published on the event bus in
+ * the same store batch as the object change that causes them.
+ *
+ * Stored as a JSON array: {"Id","QueueArn"|"TopicArn","Events","Filter"} per
+ * destination, and {"EventBridge":true} when EventBridge is on. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/xml_in.h"
 #include "events/bus.h"
 #include "s3/s3_internal.h"
@@ -23,7 +29,16 @@ static const char *known_events[] = {"s3:ObjectCreated:*",
                                      "s3:LifecycleExpiration:*",
                                      "s3:LifecycleExpiration:Delete",
                                      "s3:LifecycleExpiration:DeleteMarkerCreated",
+                                     "s3:ObjectTagging:*",
+                                     "s3:ObjectTagging:Put",
+                                     "s3:ObjectTagging:Delete",
                                      NULL};
+
+/* The destination ARN of a queue or topic configuration (NULL: EventBridge). */
+static const char *dest_of(json_t *c) {
+  const char *arn = json_string_value(json_object_get(c, "QueueArn"));
+  return arn ? arn : json_string_value(json_object_get(c, "TopicArn"));
+}
 
 /* Does configured event pattern `pat` cover the event "ObjectCreated:Put"? */
 static int event_matches(const char *pat, const char *event) {
@@ -68,11 +83,21 @@ static int events_overlap(json_t *a, json_t *b) {
   return 0;
 }
 
-/* XML configuration -> [{"Id","QueueArn","Events":[...],"Filter":[{"Name","Value"}]}] */
+/* One kind of destination configuration in the XML. */
+typedef struct {
+  const char *element, *arn_element, *arn_key, *service;
+} dest_kind;
+
+static const dest_kind dest_kinds[] = {
+    {"QueueConfiguration", "Queue", "QueueArn", ":sqs:"},
+    {"TopicConfiguration", "Topic", "TopicArn", ":sns:"},
+};
+
+/* XML configuration -> [{"Id","QueueArn"|"TopicArn","Events":[...],
+ * "Filter":[{"Name","Value"}]}, ..., {"EventBridge":true}] */
 static json_t *parse_config(json_t *doc, tw_err *err, char *msg, size_t msglen, tw_buf *extra) {
   json_t *out = json_array();
-  const char *unsupported[] = {"TopicConfiguration", "CloudFunctionConfiguration",
-                               "LambdaFunctionConfiguration", NULL};
+  const char *unsupported[] = {"CloudFunctionConfiguration", "LambdaFunctionConfiguration", NULL};
   for (int i = 0; unsupported[i]; i++) {
     json_t *l = tw_xml_list(doc, unsupported[i]);
     if (json_array_size(l)) {
@@ -84,81 +109,86 @@ static json_t *parse_config(json_t *doc, tw_err *err, char *msg, size_t msglen, 
     }
     json_decref(l);
   }
-  json_t *qs = tw_xml_list(doc, "QueueConfiguration");
-  size_t i;
-  json_t *q;
-  json_array_foreach(qs, i, q) {
-    json_t *c = json_object();
-    const char *id = tw_xml_text(q, "Id");
-    char gen[40];
-    if (!id || !*id) {
-      tw_uuid4(gen);
-      id = gen;
-    }
-    json_object_set_new(c, "Id", json_string(id));
-    const char *arn = tw_xml_text(q, "Queue");
-    if (!arn || strncmp(arn, "arn:", 4) || strchr(arn, ':') == NULL ||
-        !strstr(arn + 4, ":sqs:")) {
-      json_decref(c);
-      json_decref(qs);
-      json_decref(out);
-      *err = TW_ERR_S3_INVALID_ARGUMENT;
-      snprintf(msg, msglen, "The ARN could not be parsed");
-      tw_s3_xml_text(extra, "ArgumentName", "Queue");
-      tw_s3_xml_text(extra, "ArgumentValue", arn ? arn : "");
-      return NULL;
-    }
-    json_object_set_new(c, "QueueArn", json_string(arn));
-    json_t *events = json_array();
-    json_t *el = tw_xml_list(q, "Event");
-    size_t j;
-    json_t *e;
-    json_array_foreach(el, j, e) {
-      const char *ev = json_string_value(e);
-      int ok = 0;
-      for (int k = 0; ev && known_events[k]; k++) ok |= !strcmp(ev, known_events[k]);
-      if (!ok) {
-        json_decref(el);
-        json_decref(events);
+  for (size_t kind = 0; kind < sizeof dest_kinds / sizeof dest_kinds[0]; kind++) {
+    const dest_kind *dk = &dest_kinds[kind];
+    json_t *qs = tw_xml_list(doc, dk->element);
+    size_t i;
+    json_t *q;
+    json_array_foreach(qs, i, q) {
+      json_t *c = json_object();
+      const char *id = tw_xml_text(q, "Id");
+      char gen[40];
+      if (!id || !*id) {
+        tw_uuid4(gen);
+        id = gen;
+      }
+      json_object_set_new(c, "Id", json_string(id));
+      const char *arn = tw_xml_text(q, dk->arn_element);
+      if (!arn || strncmp(arn, "arn:", 4) || !strstr(arn + 4, dk->service)) {
         json_decref(c);
         json_decref(qs);
         json_decref(out);
         *err = TW_ERR_S3_INVALID_ARGUMENT;
-        snprintf(msg, msglen, "The event is not supported for notifications");
+        snprintf(msg, msglen, "The ARN could not be parsed");
+        tw_s3_xml_text(extra, "ArgumentName", dk->arn_element);
+        tw_s3_xml_text(extra, "ArgumentValue", arn ? arn : "");
         return NULL;
       }
-      json_array_append_new(events, json_string(ev));
-    }
-    json_decref(el);
-    json_object_set_new(c, "Events", events);
-    json_t *rules = json_array();
-    json_t *filter = json_object_get(q, "Filter");
-    json_t *s3key = json_object_get(filter, "S3Key");
-    json_t *rl = tw_xml_list(s3key, "FilterRule");
-    json_array_foreach(rl, j, e) {
-      const char *n = tw_xml_text(e, "Name"), *v = tw_xml_text(e, "Value");
-      if (!n || (strcasecmp(n, "prefix") && strcasecmp(n, "suffix"))) {
-        json_decref(rl);
-        json_decref(rules);
-        json_decref(c);
-        json_decref(qs);
-        json_decref(out);
-        *err = TW_ERR_S3_INVALID_ARGUMENT;
-        snprintf(msg, msglen, "filter rule name must be either prefix or suffix");
-        tw_s3_xml_text(extra, "ArgumentName", "FilterRule.Name");
-        tw_s3_xml_text(extra, "ArgumentValue", n ? n : "");
-        return NULL;
+      json_object_set_new(c, dk->arn_key, json_string(arn));
+      json_t *events = json_array();
+      json_t *el = tw_xml_list(q, "Event");
+      size_t j;
+      json_t *e;
+      json_array_foreach(el, j, e) {
+        const char *ev = json_string_value(e);
+        int ok = 0;
+        for (int k = 0; ev && known_events[k]; k++) ok |= !strcmp(ev, known_events[k]);
+        if (!ok) {
+          json_decref(el);
+          json_decref(events);
+          json_decref(c);
+          json_decref(qs);
+          json_decref(out);
+          *err = TW_ERR_S3_INVALID_ARGUMENT;
+          snprintf(msg, msglen, "The event is not supported for notifications");
+          return NULL;
+        }
+        json_array_append_new(events, json_string(ev));
       }
-      /* stored and returned as S3 spells them: Prefix, Suffix */
-      json_array_append_new(rules, json_pack("{s:s,s:s}", "Name",
-                                             strcasecmp(n, "prefix") ? "Suffix" : "Prefix", "Value",
-                                             v ? v : ""));
+      json_decref(el);
+      json_object_set_new(c, "Events", events);
+      json_t *rules = json_array();
+      json_t *filter = json_object_get(q, "Filter");
+      json_t *s3key = json_object_get(filter, "S3Key");
+      json_t *rl = tw_xml_list(s3key, "FilterRule");
+      json_array_foreach(rl, j, e) {
+        const char *n = tw_xml_text(e, "Name"), *v = tw_xml_text(e, "Value");
+        if (!n || (strcasecmp(n, "prefix") && strcasecmp(n, "suffix"))) {
+          json_decref(rl);
+          json_decref(rules);
+          json_decref(c);
+          json_decref(qs);
+          json_decref(out);
+          *err = TW_ERR_S3_INVALID_ARGUMENT;
+          snprintf(msg, msglen, "filter rule name must be either prefix or suffix");
+          tw_s3_xml_text(extra, "ArgumentName", "FilterRule.Name");
+          tw_s3_xml_text(extra, "ArgumentValue", n ? n : "");
+          return NULL;
+        }
+        /* stored and returned as S3 spells them: Prefix, Suffix */
+        json_array_append_new(rules, json_pack("{s:s,s:s}", "Name",
+                                               strcasecmp(n, "prefix") ? "Suffix" : "Prefix",
+                                               "Value", v ? v : ""));
+      }
+      json_decref(rl);
+      json_object_set_new(c, "Filter", rules);
+      json_array_append_new(out, c);
     }
-    json_decref(rl);
-    json_object_set_new(c, "Filter", rules);
-    json_array_append_new(out, c);
+    json_decref(qs);
   }
-  json_decref(qs);
+  /* <EventBridgeConfiguration/>: every event also goes to the default bus */
+  if (json_object_get(doc, "EventBridgeConfiguration"))
+    json_array_append_new(out, json_pack("{s:b}", "EventBridge", 1));
   return out;
 }
 
@@ -203,9 +233,12 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
   tw_events_lock(s->events);
   int nbad = 0;
   json_array_foreach(cfg, i, c) {
-    const char *arn = json_string_value(json_object_get(c, "QueueArn"));
+    const char *arn = dest_of(c);
+    if (!arn) continue; /* EventBridge: the default bus always exists */
+    int topic = json_object_get(c, "TopicArn") != NULL;
     int fifo = 0;
-    /* S3 sends to standard queues only, though the bus could deliver to FIFO */
+    /* S3 sends to standard queues and topics only, though the bus could
+     * deliver to FIFO ones */
     if (tw_event_target_exists(s->events, arn, &fifo) != 1 || fifo) {
       char tag[32];
       nbad++;
@@ -213,8 +246,12 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
       tw_s3_xml_text(&bad, tag, arn);
       snprintf(tag, sizeof tag, "ArgumentValue%d", nbad);
       tw_s3_xml_text(&bad, tag,
-                     fifo ? "FIFO SQS queues are not supported as event notification destinations"
-                          : "The destination queue does not exist");
+                     fifo ? (topic ? "FIFO SNS topics are not supported as event notification "
+                                     "destinations"
+                                   : "FIFO SQS queues are not supported as event notification "
+                                     "destinations")
+                          : (topic ? "The destination topic does not exist"
+                                   : "The destination queue does not exist"));
     }
   }
   if (bad.len) {
@@ -228,7 +265,7 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
   }
   tw_buf_free(&bad);
   json_array_foreach(cfg, i, c) json_array_foreach(cfg, j, d) {
-    if (j <= i) continue;
+    if (j <= i || !dest_of(c) || !dest_of(d)) continue;
     if (events_overlap(c, d) && prefixes_overlap(rule(c, "prefix"), rule(d, "prefix")) &&
         suffixes_overlap(rule(c, "suffix"), rule(d, "suffix"))) {
       int filtered = json_array_size(json_object_get(c, "Filter")) ||
@@ -253,15 +290,16 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
   tw_s3_iso8601(tw_now_ms(), when);
   json_t *sent = json_object();
   json_array_foreach(cfg, i, c) {
-    const char *arn = json_string_value(json_object_get(c, "QueueArn"));
-    if (json_object_get(sent, arn)) continue;
+    const char *arn = dest_of(c);
+    if (!arn || json_object_get(sent, arn)) continue;
     json_object_set_new(sent, arn, json_true());
     json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "Service", "Amazon S3", "Event",
                            "s3:TestEvent", "Time", when, "Bucket", x->bucket, "RequestId",
                            r->request_id, "HostId", r->request_id);
     char *body = json_dumps(ev, JSON_COMPACT);
     tw_event e = {.source = "aws.s3", .type = "s3:TestEvent", .target = arn, .body = body,
-                  .len = strlen(body), .sender = r->principal};
+                  .len = strlen(body), .sender = r->principal,
+                  .subject = json_object_get(c, "TopicArn") ? "Amazon S3 Notification" : NULL};
     tw_event_publish(s->events, &e);
     free(body);
     json_decref(ev);
@@ -298,23 +336,33 @@ void tw_s3_get_notification(tw_request *r, s3_ctx *x) {
   tw_s3_xml_begin(&b, "NotificationConfiguration");
   size_t i, j;
   json_t *c, *e;
-  json_array_foreach(cfg, i, c) {
-    tw_buf_puts(&b, "<QueueConfiguration>");
-    tw_s3_xml_text(&b, "Id", json_string_value(json_object_get(c, "Id")));
-    tw_s3_xml_text(&b, "Queue", json_string_value(json_object_get(c, "QueueArn")));
-    json_array_foreach(json_object_get(c, "Events"), j, e) tw_s3_xml_text(&b, "Event", json_string_value(e));
-    json_t *rules = json_object_get(c, "Filter");
-    if (json_array_size(rules)) {
-      tw_buf_puts(&b, "<Filter><S3Key>");
-      json_array_foreach(rules, j, e) {
-        tw_buf_puts(&b, "<FilterRule>");
-        tw_s3_xml_text(&b, "Name", json_string_value(json_object_get(e, "Name")));
-        tw_s3_xml_text(&b, "Value", json_string_value(json_object_get(e, "Value")));
-        tw_buf_puts(&b, "</FilterRule>");
+  /* in the schema's order: topics, queues, then EventBridge */
+  for (int topics = 1; topics >= 0; topics--) {
+    const dest_kind *dk = &dest_kinds[topics];
+    json_array_foreach(cfg, i, c) {
+      const char *arn = json_string_value(json_object_get(c, dk->arn_key));
+      if (!arn) continue;
+      tw_buf_printf(&b, "<%s>", dk->element);
+      tw_s3_xml_text(&b, "Id", json_string_value(json_object_get(c, "Id")));
+      tw_s3_xml_text(&b, dk->arn_element, arn);
+      json_array_foreach(json_object_get(c, "Events"), j, e) tw_s3_xml_text(&b, "Event", json_string_value(e));
+      json_t *rules = json_object_get(c, "Filter");
+      if (json_array_size(rules)) {
+        tw_buf_puts(&b, "<Filter><S3Key>");
+        json_array_foreach(rules, j, e) {
+          tw_buf_puts(&b, "<FilterRule>");
+          tw_s3_xml_text(&b, "Name", json_string_value(json_object_get(e, "Name")));
+          tw_s3_xml_text(&b, "Value", json_string_value(json_object_get(e, "Value")));
+          tw_buf_puts(&b, "</FilterRule>");
+        }
+        tw_buf_puts(&b, "</S3Key></Filter>");
       }
-      tw_buf_puts(&b, "</S3Key></Filter>");
+      tw_buf_printf(&b, "</%s>", dk->element);
     }
-    tw_buf_puts(&b, "</QueueConfiguration>");
+  }
+  json_array_foreach(cfg, i, c) {
+    if (json_is_true(json_object_get(c, "EventBridge")))
+      tw_buf_puts(&b, "<EventBridgeConfiguration></EventBridgeConfiguration>");
   }
   tw_buf_puts(&b, "</NotificationConfiguration>");
   json_decref(cfg);
@@ -336,6 +384,62 @@ static char *event_key(const char *k, size_t n) {
       tw_buf_printf(&b, "%%%02X", c);
   }
   return tw_buf_detach(&b, NULL);
+}
+
+/* The event as EventBridge has it (S3 User Guide, "EventBridge event message
+ * structure"), published to the default bus: the bus adds the envelope. */
+static void notify_eventbridge(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
+                               const char *event, int64_t size, const char *etag,
+                               const char *request_id, const char *principal,
+                               const char *source_ip) {
+  static const struct {
+    const char *event, *detail_type, *reason, *deletion_type;
+  } kinds[] = {
+      {"ObjectCreated:Put", "Object Created", "PutObject", NULL},
+      {"ObjectCreated:Post", "Object Created", "PostObject", NULL},
+      {"ObjectCreated:Copy", "Object Created", "CopyObject", NULL},
+      {"ObjectCreated:CompleteMultipartUpload", "Object Created", "CompleteMultipartUpload", NULL},
+      {"ObjectRemoved:Delete", "Object Deleted", "DeleteObject", "Permanently Deleted"},
+      {"ObjectRemoved:DeleteMarkerCreated", "Object Deleted", "DeleteObject",
+       "Delete Marker Created"},
+      {"LifecycleExpiration:Delete", "Object Deleted", "Lifecycle Expiration",
+       "Permanently Deleted"},
+      {"LifecycleExpiration:DeleteMarkerCreated", "Object Deleted", "Lifecycle Expiration",
+       "Delete Marker Created"},
+      {"ObjectTagging:Put", "Object Tags Added", NULL, NULL},
+      {"ObjectTagging:Delete", "Object Tags Deleted", NULL, NULL},
+  };
+  size_t k = 0, nkinds = sizeof kinds / sizeof kinds[0];
+  while (k < nkinds && strcmp(kinds[k].event, event)) k++;
+  if (k == nkinds) return;
+  int lifecycle = !strncmp(event, "LifecycleExpiration", 19);
+  char seq[40], arn[300], bus[300];
+  snprintf(seq, sizeof seq, "%016" PRIX64, ++s->sequencer);
+  snprintf(arn, sizeof arn, "arn:aws:s3:::%s", bucket);
+  snprintf(bus, sizeof bus, "arn:aws:events:%s:%s:event-bus/default", s->region, s->account);
+  char *ekey = event_key(key, key_len);
+  json_t *obj = json_pack("{s:s}", "key", ekey);
+  if (!kinds[k].deletion_type) { /* deletions name no size or etag */
+    json_object_set_new(obj, "size", json_integer(size));
+    json_object_set_new(obj, "etag", json_string(etag ? etag : ""));
+  }
+  json_object_set_new(obj, "sequencer", json_string(seq));
+  json_t *detail = json_pack("{s:s,s:{s:s},s:o,s:s,s:s}", "version", "0", "bucket", "name",
+                             bucket, "object", obj, "request-id", request_id, "requester",
+                             lifecycle ? "s3.amazonaws.com" : s->account);
+  if (!lifecycle && source_ip && *source_ip)
+    json_object_set_new(detail, "source-ip-address", json_string(source_ip));
+  if (kinds[k].reason) json_object_set_new(detail, "reason", json_string(kinds[k].reason));
+  if (kinds[k].deletion_type)
+    json_object_set_new(detail, "deletion-type", json_string(kinds[k].deletion_type));
+  char *body = json_dumps(detail, JSON_COMPACT);
+  tw_event ev = {.source = "aws.s3", .type = kinds[k].detail_type, .target = bus, .body = body,
+                 .len = strlen(body), .sender = principal, .resource = arn};
+  if (tw_event_publish(s->events, &ev))
+    tw_warn("s3: %s: the EventBridge default bus took no event", bucket);
+  free(body);
+  free(ekey);
+  json_decref(detail);
 }
 
 void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
@@ -379,13 +483,21 @@ void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
         "ownerIdentity", "principalId", s->account, "arn", arn, "object", obj);
     json_t *doc = json_pack("{s:[o]}", "Records", rec);
     char *body = json_dumps(doc, JSON_COMPACT);
-    tw_event ev = {.source = "aws.s3", .type = event,
-                   .target = json_string_value(json_object_get(c, "QueueArn")), .body = body,
-                   .len = strlen(body), .sender = principal};
+    int topic = json_object_get(c, "TopicArn") != NULL;
+    tw_event ev = {.source = "aws.s3", .type = event, .target = dest_of(c), .body = body,
+                   .len = strlen(body), .sender = principal,
+                   .subject = topic ? "Amazon S3 Notification" : NULL};
     tw_event_publish(s->events, &ev);
     free(body);
     free(ekey);
     json_decref(doc);
+  }
+  json_array_foreach(cfg, i, c) {
+    if (json_is_true(json_object_get(c, "EventBridge"))) {
+      notify_eventbridge(s, bucket, key, key_len, event, size, etag, request_id, principal,
+                         source_ip);
+      break;
+    }
   }
   json_decref(cfg);
 }

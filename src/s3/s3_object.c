@@ -70,15 +70,50 @@ static void add_meta(json_t *meta, const char *n, const char *v) {
   json_object_set_new(meta, low + 11, json_stringn(v, vl));
 }
 
+/* A Content-Encoding list without its aws-chunked token (transport framing,
+ * not the object's encoding): "aws-chunked,gzip" is stored as "gzip", and a
+ * list of nothing else not at all (NULL; free the result). */
+static char *without_aws_chunked(const char *v) {
+  size_t n = strlen(v);
+  char *out = malloc(n + 1);
+  if (!out) return NULL;
+  size_t o = 0;
+  int found = 0;
+  for (const char *p = v; *p;) {
+    size_t len = strcspn(p, ",");
+    const char *s = p, *e = p + len;
+    while (s < e && (*s == ' ' || *s == '\t')) s++;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
+    if ((size_t)(e - s) == 11 && !strncasecmp(s, "aws-chunked", 11)) {
+      found = 1;
+    } else if (e > s) {
+      if (o) out[o++] = ',';
+      memcpy(out + o, s, (size_t)(e - s));
+      o += (size_t)(e - s);
+    }
+    p += len + (p[len] == ',');
+  }
+  out[o] = 0;
+  if (!found) memcpy(out, v, n + 1); /* no framing named: the value as sent */
+  if (!out[0]) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
 /* Object metadata from the request's headers (PUT, COPY with REPLACE). */
 void tw_s3_headers_from_request(tw_request *r, json_t **headers, json_t **meta) {
   *headers = json_object();
   *meta = json_object();
   for (int i = 0; stored_headers[i]; i++) {
     const char *v = tw_req_header(r, stored_headers[i]);
-    /* aws-chunked is transport framing, not the object's encoding */
-    if (v && !strcasecmp(stored_headers[i], "Content-Encoding") && !strcasecmp(v, "aws-chunked"))
+    if (v && !strcasecmp(stored_headers[i], "Content-Encoding")) {
+      char *ce = without_aws_chunked(v);
+      if (ce) json_object_set_new(*headers, stored_headers[i], json_string(ce));
+      free(ce);
       continue;
+    }
     if (v) json_object_set_new(*headers, stored_headers[i], json_string(v));
   }
   for (size_t i = 0; i < r->nheaders; i++)
@@ -496,7 +531,7 @@ int tw_s3_parse_http_date(const char *s, time_t *out) {
 }
 
 /* 0: go on; else the status to answer (304 or 412). */
-static int check_conditions(tw_request *r, const tw_s3_obj *o) {
+int tw_s3_check_conditions(tw_request *r, const tw_s3_obj *o) {
   const char *im = tw_req_header(r, "If-Match");
   const char *inm = tw_req_header(r, "If-None-Match");
   const char *ims = tw_req_header(r, "If-Modified-Since");
@@ -587,7 +622,7 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
     tw_s3_error(r, x, e == 0 ? TW_ERR_S3_NO_SUCH_BUCKET : TW_ERR_S3_NO_SUCH_KEY, NULL);
     return;
   }
-  int cond = check_conditions(r, &o);
+  int cond = tw_s3_check_conditions(r, &o);
   if (cond) {
     if (cond == 304) {
       tw_req_respond(r, 304, NULL, "", 0);

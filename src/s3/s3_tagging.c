@@ -14,7 +14,9 @@
 #include <wctype.h>
 
 #include "core/xml_in.h"
+#include "events/bus.h"
 #include "s3/s3_internal.h"
+#include "store/s3_buckets.h"
 #include "store/s3_objects.h"
 
 #define MAX_TAGS 10
@@ -248,7 +250,7 @@ int tw_s3_tags_for_copy(tw_request *r, s3_ctx *x, json_t *source_tags) {
 
 /* <Tagging><TagSet><Tag><Key/><Value/></Tag>...</TagSet></Tagging> -> [[k, v], ...];
  * NULL after answering. */
-static json_t *parse_document(tw_request *r, s3_ctx *x) {
+static json_t *parse_document(tw_request *r, s3_ctx *x, size_t max, const char *too_many) {
   if (!r->body.len) {
     tw_s3_error(r, x, TW_ERR_S3_MISSING_BODY, NULL);
     return NULL;
@@ -280,9 +282,9 @@ static json_t *parse_document(tw_request *r, s3_ctx *x) {
     tw_s3_error(r, x, TW_ERR_S3_MALFORMED_XML, NULL);
     return NULL;
   }
-  if (json_array_size(tags) > MAX_TAGS) {
+  if (json_array_size(tags) > max) {
     json_decref(tags);
-    tw_s3_error(r, x, TW_ERR_S3_BAD_REQUEST, MSG_TOO_MANY);
+    tw_s3_error(r, x, TW_ERR_S3_BAD_REQUEST, too_many);
     return NULL;
   }
   if (check_tags(r, x, tags)) {
@@ -420,8 +422,18 @@ static void set_tags(tw_request *r, s3_ctx *x, json_t *tags, void (*then)(tw_req
     return;
   }
   char *text = tw_s3_tags_dump(tags);
+  tw_events_lock(s->events); /* lock order: the bus (event targets), then the store batch */
+  tw_store_hold(s->store);
   uint64_t t = tw_store_s3_objects(s->store)->set_tags(s->store, x->bucket, x->key, x->key_len,
                                                        o.blob, text);
+  /* s3:ObjectTagging:Put / :Delete (EventBridge: Object Tags Added / Deleted) */
+  tw_s3_notify(s, x->bucket, x->key, x->key_len,
+               tags ? "ObjectTagging:Put" : "ObjectTagging:Delete", o.size, o.etag, r->request_id,
+               r->principal, r->remote);
+  uint64_t t2 = tw_store_ticket(s->store);
+  tw_store_release(s->store);
+  tw_events_unlock(s->events);
+  if (t2 > t) t = t2;
   pthread_mutex_unlock(&s->mu);
   free(text);
   tw_s3_row_free(&o);
@@ -434,7 +446,7 @@ void tw_s3_put_object_tagging(tw_request *r, s3_ctx *x) {
     return;
   }
   if (tw_s3_check_body_digests(r, x, NULL)) return;
-  json_t *tags = parse_document(r, x);
+  json_t *tags = parse_document(r, x, MAX_TAGS, MSG_TOO_MANY);
   if (!tags) return;
   set_tags(r, x, tags, tagging_saved);
   json_decref(tags);
@@ -444,22 +456,92 @@ void tw_s3_delete_object_tagging(tw_request *r, s3_ctx *x) {
   set_tags(r, x, NULL, tagging_deleted);
 }
 
-void tw_s3_get_object_tagging(tw_request *r, s3_ctx *x) {
-  tw_s3_obj o;
-  if (load_object(r, x, &o)) return;
+/* <Tagging><TagSet>...</TagSet></Tagging> of a tag set. */
+static void respond_tags(tw_request *r, json_t *tags) {
   tw_buf b;
   tw_buf_init(&b, 1 << 20);
   tw_s3_xml_begin(&b, "Tagging");
   tw_buf_puts(&b, "<TagSet>");
   size_t i;
   json_t *t;
-  json_array_foreach(o.tags, i, t) {
+  json_array_foreach(tags, i, t) {
     tw_buf_puts(&b, "<Tag>");
     tw_s3_xml_text(&b, "Key", json_string_value(json_array_get(t, 0)));
     tw_s3_xml_text(&b, "Value", json_string_value(json_array_get(t, 1)));
     tw_buf_puts(&b, "</Tag>");
   }
   tw_buf_puts(&b, "</TagSet></Tagging>");
-  tw_s3_row_free(&o);
   tw_s3_respond_xml(r, 200, &b);
+}
+
+void tw_s3_get_object_tagging(tw_request *r, s3_ctx *x) {
+  tw_s3_obj o;
+  if (load_object(r, x, &o)) return;
+  respond_tags(r, o.tags);
+  tw_s3_row_free(&o);
+}
+
+/* --- PutBucketTagging, GetBucketTagging, DeleteBucketTagging ----------------------------
+ * Up to 50 tags, checked as an object's; kept in the bucket's tags setting. S3
+ * answers both writes 204; a bucket without tags is NoSuchTagSet. */
+
+#define MAX_BUCKET_TAGS 50
+#define MSG_BUCKET_TOO_MANY "Bucket tag count cannot be greater than 50"
+
+static int bucket_or_404(tw_request *r, s3_ctx *x) {
+  int e = tw_s3_bucket_exists(x->s3, x->bucket);
+  if (e > 0) return 0;
+  tw_s3_error(r, x, e < 0 ? TW_ERR_INTERNAL : TW_ERR_S3_NO_SUCH_BUCKET, NULL);
+  return -1;
+}
+
+static void bucket_set_tags(tw_request *r, s3_ctx *x, json_t *tags) {
+  tw_s3 *s = x->s3;
+  char *text = tw_s3_tags_dump(tags);
+  /* s->mu orders this against DeleteBucket */
+  pthread_mutex_lock(&s->mu);
+  if (bucket_or_404(r, x)) {
+    pthread_mutex_unlock(&s->mu);
+    free(text);
+    return;
+  }
+  uint64_t t =
+      tw_store_s3_buckets(s->store)->set_setting(s->store, x->bucket, TW_S3_BUCKET_TAGS, text);
+  pthread_mutex_unlock(&s->mu);
+  free(text);
+  tw_req_after_commit(r, t, tagging_deleted); /* 204 */
+}
+
+void tw_s3_put_bucket_tagging(tw_request *r, s3_ctx *x) {
+  if (bucket_or_404(r, x) || tw_s3_check_body_digests(r, x, TW_S3_MISSING_DIGEST)) return;
+  json_t *tags = parse_document(r, x, MAX_BUCKET_TAGS, MSG_BUCKET_TOO_MANY);
+  if (!tags) return;
+  bucket_set_tags(r, x, tags);
+  json_decref(tags);
+}
+
+void tw_s3_delete_bucket_tagging(tw_request *r, s3_ctx *x) {
+  bucket_set_tags(r, x, NULL);
+}
+
+void tw_s3_get_bucket_tagging(tw_request *r, s3_ctx *x) {
+  char *text = NULL;
+  int rc = tw_store_s3_buckets(x->s3->store)
+               ->get_setting(x->s3->store, x->bucket, TW_S3_BUCKET_TAGS, &text);
+  if (rc <= 0) {
+    tw_s3_error(r, x, rc < 0 ? TW_ERR_INTERNAL : TW_ERR_S3_NO_SUCH_BUCKET, NULL);
+    return;
+  }
+  json_t *tags = tw_s3_tags_load(text);
+  free(text);
+  if (!tags) {
+    tw_buf ex;
+    tw_buf_init(&ex, 4096);
+    tw_s3_xml_text(&ex, "BucketName", x->bucket);
+    tw_s3_error_key(r, x, TW_ERR_S3_NO_SUCH_TAG_SET, NULL, tw_buf_cstr(&ex));
+    tw_buf_free(&ex);
+    return;
+  }
+  respond_tags(r, tags);
+  json_decref(tags);
 }

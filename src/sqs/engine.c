@@ -291,6 +291,7 @@ uint64_t tw_sqs_msg_add(tw_sqs *s, tw_queue *q, tw_msg *m, int persist) {
       m->visible_at_ms > now ? (m->receive_count > 0 ? MSG_INFLIGHT : MSG_DELAYED) : MSG_VISIBLE;
   attach(q, m, state);
   if (!persist) return 0;
+  tw_sqs_metrics_sent(q, m->body_len);
   tw_msg_row r;
   char *a, *sy;
   fill_row(m, &r, &a, &sy);

@@ -30,6 +30,9 @@ typedef struct {
   char base_url[512];   /* scheme://host[:port] that queue URLs are built on */
   const char *path;     /* request path: a queue URL path names the queue */
   const char *principal; /* the access key that signed: SenderId */
+  /* the request's X-Amzn-Trace-Id / traceparent in X-Ray form (core/trace.h):
+   * a message sent without AWSTraceHeader gets it; "" none */
+  char trace_header[260];
   uint64_t ticket;      /* store batch holding the call's own changes; 0: none */
   uint64_t seen_ticket; /* store batch as new as the state the answer reports */
   uint64_t failures;    /* tw_store_failures before the call looked at anything */
@@ -80,6 +83,24 @@ int tw_sqs_enqueue_attrs_locked(tw_sqs *s, const char *queue_arn, const char *bo
  * MessageAttributes), inside the store hold that records the move. */
 struct tw_events;
 int tw_sqs_join_events(tw_sqs *s, struct tw_events *bus);
+
+/* The built-in AWS/SQS metrics of each queue (sqs_metrics.c): the counts since
+ * the previous call (then reset) and the gauges now. */
+typedef struct {
+  const char *name;
+  uint64_t sent, received, deleted, empty_receives;
+  double size_sum, size_min, size_max; /* SentMessageSize of the messages sent */
+  int visible, not_visible, delayed;
+  double oldest_age_s; /* ApproximateAgeOfOldestMessage (0: empty) */
+  int groups_inflight; /* FIFO: ApproximateNumberOfGroupsWithInflightMessages */
+  int fifo;
+} tw_sqs_queue_metrics;
+void tw_sqs_metrics_sweep(tw_sqs *s, void (*fn)(void *ud, const tw_sqs_queue_metrics *m),
+                          void *ud);
+/* Each queue's message counts now, nothing reset (sqs_gauges.c; Prometheus). */
+void tw_sqs_gauges(tw_sqs *s, void (*fn)(void *ud, const char *name, int visible, int in_flight,
+                                         int delayed),
+                   void *ud);
 
 const tw_sqs_action *tw_sqs_find_action(const char *name);
 /* Runs the action; afterwards either c->err != OK, or c->out is set, or

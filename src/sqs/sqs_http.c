@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "app.h"
+#include "core/trace.h"
 #include "sqs/sqs_front.h"
 
 static void ctx_free(void *p) {
@@ -26,6 +27,8 @@ tw_sqs_http_ctx *tw_sqs_http_ctx_new(tw_request *r, json_t *in, const char *acti
   x->call.in = in;
   x->call.path = r->path;
   x->call.principal = r->principal[0] ? r->principal : NULL;
+  tw_trace_header(tw_req_header(r, "X-Amzn-Trace-Id"), tw_req_header(r, "traceparent"),
+                  x->call.trace_header, sizeof x->call.trace_header);
   x->r = r;
   tw_req_base_url(r, x->call.base_url, sizeof x->call.base_url);
   r->ctx = x;

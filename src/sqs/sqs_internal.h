@@ -85,6 +85,9 @@ struct tw_queue {
   tw_map dedup; /* FIFO: dedup key -> tw_dedup */
   tw_map attempts; /* FIFO: ReceiveRequestAttemptId -> tw_attempt */
   int n_visible, n_inflight, n_delayed;
+  /* built-in metrics since the last sweep (sqs_metrics.c), under the lock */
+  uint64_t m_sent, m_received, m_deleted, m_empty;
+  double m_size_sum, m_size_min, m_size_max;
   /* no message is older than this (a lower bound; 0 = unknown): the ticker's
    * retention scan skips the queue until the cutoff passes it */
   int64_t min_sent_ms;
@@ -159,6 +162,9 @@ void tw_sqs_queue_url(const tw_sqs_call *c, const tw_queue *q, char *out, size_t
 void tw_sqs_move_tasks_tick(tw_sqs *s, int64_t now_ms, double dt);
 void tw_sqs_task_save(tw_sqs *s, const tw_move_task *t);
 void tw_sqs_task_load(tw_sqs *s, const char *key, const char *value);
+
+/* sqs_metrics.c: counts for the built-in metrics (lock held) */
+void tw_sqs_metrics_sent(tw_queue *q, size_t bytes);
 
 /* helpers for actions */
 int tw_sqs_fail(tw_sqs_call *c, tw_err e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

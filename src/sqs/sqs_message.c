@@ -182,6 +182,9 @@ int tw_sqs_send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
   memcpy(m->md5_sys, r->md5_sys, 33);
   m->attrs = r->attrs ? json_deep_copy(r->attrs) : NULL;
   m->sys_attrs = r->sys ? json_deep_copy(r->sys) : NULL;
+  if (!m->sys_attrs && c->trace_header[0]) /* the caller's trace (X-Amzn-Trace-Id, traceparent) */
+    m->sys_attrs = json_pack("{s:{s:s,s:s}}", "AWSTraceHeader", "DataType", "String",
+                             "StringValue", c->trace_header);
   m->sent_ms = now;
   int delay = r->has_delay ? (int)r->delay : q->delay;
   m->visible_at_ms = now + (int64_t)delay * 1000;
@@ -564,6 +567,10 @@ int tw_sqs_receive_message(tw_sqs_call *c) {
   for (int i = 0; i < n; i++) json_array_append_new(list, render_message(c, got[i], mask, names));
   int64_t qid = q->id;
   int stopping = s->stop; /* shutting down: parked receives answer at once */
+  if (n > 0) /* built-in metrics: a receive that answers empty counts once */
+    q->m_received += (uint64_t)n;
+  else if (wait <= 0 || stopping || (c->runs > 1 && tw_mono_ms() >= c->deadline_mono_ms))
+    q->m_empty++;
   pthread_mutex_unlock(&s->mu);
   if (n == 0 && wait > 0 && !stopping) {
     int64_t mono = tw_mono_ms();
@@ -625,6 +632,7 @@ static int delete_one(tw_sqs_call *c, tw_queue *q, const char *h) {
                        "Value %s for parameter ReceiptHandle is invalid. Reason: The receipt "
                        "handle has expired.",
                        h);
+  q->m_deleted++;
   uint64_t t = tw_sqs_msg_delete(c->sqs, m);
   if (t > c->ticket) c->ticket = t;
   return 0;

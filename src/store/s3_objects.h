@@ -61,6 +61,9 @@ typedef struct {
   int (*list)(tw_store *s, const char *bucket, const void *after, size_t after_len,
               const void *from, size_t from_len, int limit,
               int (*fn)(void *ud, const tw_s3_object_row *o), void *ud);
+  /* How many objects the bucket holds and their total size (the daily
+   * storage metrics). 0, or -1 on error. */
+  int (*totals)(tw_store *s, const char *bucket, int64_t *count, int64_t *bytes);
 } tw_s3_objects_repo;
 
 const tw_s3_objects_repo *tw_store_s3_objects(tw_store *s);

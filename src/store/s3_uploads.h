@@ -40,6 +40,19 @@ typedef struct {
   const char *checksum; /* the part's checksums, {"CRC32": "base64", ...} as JSON; NULL: none */
 } tw_s3_part_row;
 
+/* What a completed upload leaves for a retried CompleteMultipartUpload (kept
+ * a bounded time). Given to record_done (borrowed); filled by get_done
+ * (owned: free with tw_s3_upload_done_free). */
+typedef struct {
+  const char *id, *bucket;
+  const char *key; /* key_len bytes (NUL-terminated from get_done) */
+  size_t key_len;
+  const char *parts;  /* the part list the completion named, canonical text */
+  const char *result; /* what it answered, JSON */
+  int64_t done_ms;
+} tw_s3_upload_done;
+void tw_s3_upload_done_free(tw_s3_upload_done *d);
+
 typedef struct {
   /* --- writes: each returns the ticket of the batch that makes it durable (0 on
    * allocation failure) */
@@ -56,6 +69,9 @@ typedef struct {
    * once that one's put can carry it.) */
   uint64_t (*set_object_layout)(tw_store *s, const char *bucket, const void *key, size_t klen,
                                 long parts, const char *layout_json);
+  /* Records a completion (in the batch that removes the upload), and forgets
+   * those completed before forget_before_ms. */
+  uint64_t (*record_done)(tw_store *s, const tw_s3_upload_done *d, int64_t forget_before_ms);
 
   /* --- reads: committed data, on this thread */
   /* 1 with *u filled (free with tw_s3_upload_free), 0 when there is no such
@@ -70,6 +86,9 @@ typedef struct {
    * to stop. 0, or -1 on error. */
   int (*list_parts)(tw_store *s, const char *upload, long after,
                     int (*fn)(void *ud, const tw_s3_part_row *p), void *ud);
+  /* 1 with *d filled (free with tw_s3_upload_done_free) when record_done
+   * recorded the upload's completion, 0 when not, -1 on error. */
+  int (*get_done)(tw_store *s, const char *upload, tw_s3_upload_done *d);
   /* The layout set_object_layout left on the object row, if the row still
    * names `blob`: 1 with *layout_json (free it) set, 0 when none, -1 on error. */
   int (*object_layout)(tw_store *s, const char *bucket, const void *key, size_t klen,

@@ -97,6 +97,12 @@ uint64_t tw_store_ticket(tw_store *s);
  * The SQLite backend's statement helpers are private to it
  * (src/store/sqlite/sqlite_internal.h). */
 
+/* Called on the writer thread after each batch with its duration (seconds,
+ * from BEGIN to COMMIT), the number of operations it held and whether it
+ * committed: the Prometheus endpoint's histograms (src/prom). Set before
+ * the writer starts; NULL: none. */
+extern void (*tw_store_batch_hook)(double seconds, size_t ops, int ok);
+
 /* Operations appended between hold and release commit in the same transaction.
  * Lock order: an engine's own lock first, then hold. */
 void tw_store_hold(tw_store *s);

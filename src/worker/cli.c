@@ -38,6 +38,9 @@ const char *const tw_worker_options_help =
     "  --api-key KEY             job API key (default $TWEEDLE_API_KEY; without one,\n"
     "                            job reports are signed with the AWS credentials)\n"
     "  --jobs-endpoint URL       job API base (default: the SQS endpoint)\n"
+    "  --name NAME               send handler output (stderr; stdout of --exec handlers)\n"
+    "                            to the log group /tweedle/worker/NAME (CloudWatch Logs at\n"
+    "                            the SQS endpoint, or AWS_ENDPOINT_URL_LOGS)\n"
     "  --s3-endpoint URL         S3 endpoint for results (default: --endpoint,\n"
     "                            AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else the SQS\n"
     "                            endpoint unless that is AWS's)\n";
@@ -132,6 +135,7 @@ static const char *const flags_with_value[] = {"queue",
                                                "results-bucket",
                                                "api-key",
                                                "jobs-endpoint",
+                                               "name",
                                                NULL};
 
 int tw_worker_parse(tw_worker_opts *o, int argc, char **argv, int allow_exec,
@@ -238,6 +242,13 @@ int tw_worker_parse(tw_worker_opts *o, int argc, char **argv, int allow_exec,
       rc = copy(name, val, o->api_key, sizeof o->api_key, err, errlen);
     } else if (!strcmp(name, "jobs-endpoint")) {
       rc = copy(name, val, o->jobs_endpoint, sizeof o->jobs_endpoint, err, errlen);
+    } else if (!strcmp(name, "name")) {
+      rc = copy(name, val, o->name, sizeof o->name, err, errlen);
+      for (const char *c = o->name; !rc && *c; c++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-#/", *c)) {
+          snprintf(err, errlen, "--name may hold letters, digits and . _ - # / only");
+          rc = -1;
+        }
     }
     if (rc) return -1;
     i += used;

@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "worker/wlogs.h"
 
 extern char **environ;
 
@@ -253,6 +254,7 @@ static void linelog_emit(linelog *l) {
   size_t n = l->len;
   if (n && l->buf[n - 1] == '\r') n--;
   tw_info("[handler pid=%d] %.*s", (int)l->pid, (int)n, l->buf);
+  if (tw_wlogs_current) tw_wlogs_line(tw_wlogs_current, l->buf, n); /* --name */
   l->len = 0;
 }
 

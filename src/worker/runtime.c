@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "worker/internal.h"
+#include "worker/wlogs.h"
 
 #define HANDLER_OUT_CAP (6u << 20) /* Lambda's response payload limit */
 #define HEARTBEAT_TICK_MS 200
@@ -127,12 +128,45 @@ static void pause_ms(tw_worker *w, int ms) {
 
 /* --- running a batch ---------------------------------------------------------------- */
 
-static char **handler_env(tw_wslot *s, char *buf, size_t n, char **env) {
-  if (!s->w->o.jobs) return NULL;
-  snprintf(buf, n, "TWEEDLE_JOB_OUTPUT=%s", s->job_output);
-  env[0] = buf;
-  env[1] = NULL;
-  return env;
+/* The batch's trace: the first AWSTraceHeader among its messages (a Lambda
+ * invocation carries one trace; the sender's, for an SQS trigger). */
+static const char *batch_trace(tw_wmsg *const *run, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const char *t =
+        json_string_value(json_object_get(json_object_get(run[i]->raw, "Attributes"),
+                                          "AWSTraceHeader"));
+    if (t && *t) return t;
+  }
+  return NULL;
+}
+
+/* env[3]: TWEEDLE_JOB_OUTPUT (--jobs), _X_AMZN_TRACE_ID (the batch's trace,
+ * as Lambda sets it; --exec handlers only: a persistent one outlives batches). */
+static char **handler_env(tw_wslot *s, const char *trace, char *buf, size_t n, char *tbuf,
+                          size_t tn, char **env) {
+  size_t k = 0;
+  if (s->w->o.jobs) {
+    snprintf(buf, n, "TWEEDLE_JOB_OUTPUT=%s", s->job_output);
+    env[k++] = buf;
+  }
+  if (trace) {
+    snprintf(tbuf, tn, "_X_AMZN_TRACE_ID=%s", trace);
+    env[k++] = tbuf;
+  }
+  env[k] = NULL;
+  return k ? env : NULL;
+}
+
+/* --name: an --exec handler's stdout lines go to its log group too. */
+static void log_stdout(const tw_proc_result *r) {
+  if (!tw_wlogs_current || !r->out.data) return;
+  const char *p = r->out.data, *end = p + r->out.len;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *e = nl ? nl : end;
+    tw_wlogs_line(tw_wlogs_current, p, (size_t)(e - p));
+    p = e + 1;
+  }
 }
 
 static tw_wanswer_kind run_process(tw_worker *w, tw_wslot *s, tw_wbatch *b, tw_wmsg **run, size_t n,
@@ -144,14 +178,16 @@ static tw_wanswer_kind run_process(tw_worker *w, tw_wslot *s, tw_wbatch *b, tw_w
     snprintf(why, whylen, "could not build the event (a body file is missing?)");
     return TW_WANSWER_FAILED;
   }
-  char envbuf[600], *envv[2];
-  char **env = handler_env(s, envbuf, sizeof envbuf, envv);
+  char envbuf[600], tracebuf[300], *envv[3];
+  char **env = handler_env(s, w->o.mode == TW_WMODE_EXEC ? batch_trace(run, n) : NULL, envbuf,
+                           sizeof envbuf, tracebuf, sizeof tracebuf, envv);
   tw_proc_result r;
   tw_proc_result_init(&r, HANDLER_OUT_CAP);
   tw_wanswer_kind k = TW_WANSWER_FAILED;
   char desc[300];
   if (w->o.mode == TW_WMODE_EXEC) {
     tw_proc_run(w->o.exec_cmd, env, in, w->o.timeout, w->o.kill_grace, &w->force, &r);
+    log_stdout(&r);
     if (r.spawn_failed || r.timed_out || r.aborted || r.signo || r.exit_code != 0 || r.out_overflow)
       snprintf(why, whylen, "handler pid=%d %.200s", (int)r.pid,
                tw_proc_describe(&r, desc, sizeof desc));
@@ -241,11 +277,13 @@ static void run_batch(tw_worker *w, tw_wslot *s, tw_wbatch *b) {
   size_t nfail = 0;
   for (size_t i = 0; i < n; i++)
     nfail += run[i]->outcome != TW_WMSG_OK && run[i]->outcome != TW_WMSG_DONE; /* DONE: a pipeline step */
+  const char *trace = batch_trace(run, n);
   if (k == TW_WANSWER_FAILED)
-    tw_warn("worker: batch of %zu failed: %s", n, b->why[0] ? b->why : "handler failed");
+    tw_warn("worker: batch of %zu failed: %s%s%s", n, b->why[0] ? b->why : "handler failed",
+            trace ? " trace=" : "", trace ? trace : "");
   else if (nfail)
-    tw_warn("worker: %zu of %zu messages failed or handed back%s%s", nfail, n,
-            b->why[0] ? ": " : "", b->why);
+    tw_warn("worker: %zu of %zu messages failed or handed back%s%s%s%s", nfail, n,
+            b->why[0] ? ": " : "", b->why, trace ? " trace=" : "", trace ? trace : "");
   if (w->o.jobs)
     for (size_t i = 0; i < n; i++) {
       tw_wmsg *m = run[i];
@@ -596,6 +634,13 @@ static int setup(tw_worker *w) {
   w->fifo = fifo && !strcmp(fifo, "true");
   w->visibility = w->o.visibility >= 0 ? w->o.visibility : (vt ? atoi(vt) : 30);
   json_decref(attrs);
+  if (w->o.name[0]) {
+    tw_wlogs_current = tw_wlogs_start(w->o.name, w->endpoint, &w->creds, err, sizeof err);
+    if (!tw_wlogs_current) {
+      tw_error("worker: --name: %s", err);
+      return -1;
+    }
+  }
   if (w->o.jobs) {
     snprintf(w->tmpdir, sizeof w->tmpdir, "%s/tweedle-worker-XXXXXX",
              getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -699,6 +744,8 @@ out:
     }
   }
   if (w->o.jobs) tw_wjobs_close(w);
+  tw_wlogs_stop(tw_wlogs_current); /* after the handlers: their last lines go too */
+  tw_wlogs_current = NULL;
   if (w->tmpdir[0]) {
     for (int i = 0; w->slots && i < w->o.concurrency; i++) unlink(w->slots[i].job_output);
     rmdir(w->tmpdir);

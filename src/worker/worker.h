@@ -54,6 +54,7 @@ typedef struct {
   char results_bucket[256]; /* --results-bucket (default tweedle-results) */
   char api_key[512];        /* --api-key / TWEEDLE_API_KEY */
   char jobs_endpoint[1024]; /* --jobs-endpoint (default: the SQS endpoint) */
+  char name[128];           /* --name: handler output to log group /tweedle/worker/NAME */
   tw_handler_fn fn;         /* TW_WMODE_FN */
 } tw_worker_opts;
 

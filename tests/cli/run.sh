@@ -64,5 +64,33 @@ AWS_SECRET_ACCESS_KEY=wrong aws_ sqs list-queues >/dev/null 2>"$data/err"; rc=$?
 AWS_ACCESS_KEY_ID=AKIDUNKNOWN aws_ sqs list-queues >/dev/null 2>"$data/err"; rc=$?
 [ $rc -ne 0 ] && grep -q InvalidClientTokenId "$data/err"; check "unknown key: InvalidClientTokenId" $?
 
+# --- EventBridge (aws events) ---
+eq=$(aws_ sqs create-queue --queue-name cli-events-q --query QueueUrl --output text)
+aws_ events create-event-bus --name cli-bus --query EventBusArn --output text |
+  grep -qx "arn:aws:events:us-east-1:000000000000:event-bus/cli-bus"
+check "events create-event-bus returns the bus ARN" $?
+aws_ events put-rule --name cli-rule --event-bus-name cli-bus --event-pattern '{"source":["cli.test"]}' \
+  --query RuleArn --output text | grep -qx "arn:aws:events:us-east-1:000000000000:rule/cli-bus/cli-rule"
+check "events put-rule returns the rule ARN" $?
+aws_ events put-targets --rule cli-rule --event-bus-name cli-bus \
+  --targets "Id=q,Arn=arn:aws:sqs:us-east-1:000000000000:cli-events-q,InputPath=\$.detail" \
+  --query FailedEntryCount --output text | grep -qx 0
+check "events put-targets" $?
+aws_ events put-events --entries \
+  '[{"EventBusName":"cli-bus","Source":"cli.test","DetailType":"t","Detail":"{\"from\":\"cli\"}"}]' \
+  --query FailedEntryCount --output text | grep -qx 0
+check "events put-events" $?
+body=$(aws_ sqs receive-message --queue-url "$eq" --wait-time-seconds 5 --query 'Messages[0].Body' --output text)
+[ "$body" = '{"from":"cli"}' ]; check "the event's detail reaches the queue ($body)" $?
+err=$(aws_ events delete-rule --name cli-rule --event-bus-name cli-bus 2>&1); rc=$?
+[ $rc -ne 0 ] && grep -q "Rule can't be deleted since it has targets" <<<"$err"
+check "events delete-rule with targets is refused" $?
+aws_ events remove-targets --rule cli-rule --event-bus-name cli-bus --ids q >/dev/null &&
+  aws_ events delete-rule --name cli-rule --event-bus-name cli-bus &&
+  aws_ events delete-event-bus --name cli-bus
+check "events remove-targets, delete-rule, delete-event-bus" $?
+err=$(aws_ events describe-event-bus --name cli-bus 2>&1); rc=$?
+[ $rc -ne 0 ] && grep -q ResourceNotFoundException <<<"$err"; check "deleted bus: ResourceNotFoundException" $?
+
 echo "SUMMARY passed=$pass failed=$fail skipped=0"
 [ "$fail" -eq 0 ]

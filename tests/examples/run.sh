@@ -31,5 +31,7 @@ run "large-payloads (S1): a 50 MiB message through send -> worker -> handler" \
   bash examples/large-payloads/run.sh 50
 run "jobs (S3): API key, curl submits, worker --jobs, presigned results, a poison job" \
   bash examples/jobs/run.sh 3
+run "thumbnails (S2): S3 -> EventBridge -> queue with DLQ -> worker (libvips 64x64 PNG) -> lifecycle bucket -> SNS email and queue" \
+  bash examples/thumbnails/run.sh 4
 echo "SUMMARY passed=$pass failed=$fail skipped=0"
 [ "$fail" -eq 0 ]

@@ -7,9 +7,12 @@ AWS facts asserted here:
 * Expired URL -> 403 AccessDenied "Request has expired" (SigV4 responses
   also carry <X-Amz-Expires>, <Expires>, <ServerTime>); X-Amz-Date in the
   future -> 403 AccessDenied "Request is not yet valid".
-* X-Amz-Expires above 604800 -> 400 AuthorizationQueryParametersError
+* X-Amz-Expires above 604800 -> 403 AuthorizationQueryParametersError
   "X-Amz-Expires must be less than a week (in seconds); that is, the given
-  X-Amz-Expires must be less than 604800 seconds"; 604800 itself is allowed.
+  X-Amz-Expires must be less than 604800 seconds" (ceph s3-tests
+  test_object_raw_get_x_amz_expires_out_max_range expects 403, noobaa#8857);
+  604800 itself is allowed.  X-Amz-Expires=0 -> 403 AccessDenied "Request
+  has expired" (s3-tests ..._out_range_zero) even within the same second.
 * Altered signature, other key, other method -> 403 SignatureDoesNotMatch.
 * Unknown access key -> 403 InvalidAccessKeyId "The AWS Access Key Id you
   provided does not exist in our records."
@@ -181,9 +184,19 @@ class PresignTest(s.S3TestCase):
     def test_expires_above_a_week(self):
         url = s.presign_v4(self.server, "GET", obj_path(self.bucket, "obj"), expires=604801)
         r = requests.get(url, timeout=30)
-        self.assertS3Error(err(r), "AuthorizationQueryParametersError", 400, EXPIRES_MSG)
+        self.assertS3Error(err(r), "AuthorizationQueryParametersError", 403, EXPIRES_MSG)
         url = self.url("get_object", "obj", client=self.s3v4, expires=604801)
-        self.assertS3Error(err(requests.get(url, timeout=30)), "AuthorizationQueryParametersError", 400, EXPIRES_MSG)
+        self.assertS3Error(err(requests.get(url, timeout=30)), "AuthorizationQueryParametersError", 403, EXPIRES_MSG)
+        url = s.presign_v4(self.server, "PUT", obj_path(self.bucket, "obj"), expires=10 ** 12)
+        self.assertS3Error(err(requests.put(url, data=b"x", timeout=30)), "AuthorizationQueryParametersError", 403,
+                           EXPIRES_MSG)
+
+    def test_expires_zero_is_expired(self):
+        for method, call in (("GET", requests.get), ("PUT", requests.put)):
+            url = s.presign_v4(self.server, method, obj_path(self.bucket, "obj"), expires=0)
+            r = call(url, timeout=30)  # within the second it was signed in, or the next
+            self.assertS3Error(err(r), "AccessDenied", 403, s.MSG_EXPIRED)
+        self.assertEqual(self.s3.get_object(Bucket=self.bucket, Key="obj")["Body"].read(), self.data)
 
     def test_tampered_signature_sigv4(self):
         url = self.url("get_object", "obj", client=self.s3v4)

@@ -35,21 +35,23 @@ def client(service):
 class RegistryTest(unittest.TestCase):
 
     def test_unserved_query_service_is_refused_clearly(self):
-        # a query-protocol service (SNS-like) signed with its own scope: not
+        # a query-protocol service (IAM) signed with its own scope: not
         # swallowed by SQS's query protocol (which would answer InvalidAction
-        # for ListTopics without naming why)
-        r = h.raw_request(SERVER, "POST", "/", body="Action=ListTopics&Version=2010-03-31",
+        # for ListUsers without naming why)
+        r = h.raw_request(SERVER, "POST", "/", body="Action=ListUsers&Version=2010-05-08",
                           headers={"Content-Type": "application/x-www-form-urlencoded"},
-                          service="sns")
+                          service="iam")
         self.assertEqual(r.status, 400, r)
         _, code, message, _ = h.xml_error(r)
         self.assertEqual(code, "InvalidAction", r)
-        self.assertIn('"sns"', message)
+        self.assertIn('"iam"', message)
         self.assertIn("does not serve", message)
 
     def test_unserved_json_target_is_refused_clearly(self):
-        for service, target in (("events", "AWSEvents.PutEvents"), (None, "AWSEvents.PutEvents")):
-            hdrs = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target}
+        # (DynamoDB: a JSON protocol tweedle has no plans to serve)
+        for service, target in (("dynamodb", "DynamoDB_20120810.ListTables"),
+                                (None, "DynamoDB_20120810.ListTables")):
+            hdrs = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target}
             r = h.raw_request(SERVER, "POST", "/", body="{}", headers=hdrs,
                               service=service or "sqs", sign=service is not None)
             self.assertEqual(r.status, 400, r)
@@ -59,7 +61,7 @@ class RegistryTest(unittest.TestCase):
 
     def test_boto3_clients_of_unserved_services_get_errors(self):
         with self.assertRaises(ClientError) as cm:
-            client("sns").list_topics()
+            client("iam").list_users()
         self.assertEqual(cm.exception.response["Error"]["Code"], "InvalidAction")
         self.assertIn("does not serve", cm.exception.response["Error"]["Message"])
 
@@ -111,6 +113,7 @@ class RegistryTest(unittest.TestCase):
     def test_oversize_body_error_in_the_services_protocol(self):
         # announcing a 9 MiB body with Expect: 100-continue gets the error at once
         for target, ctype, expect in (("AmazonSQS.ListQueues", "application/x-amz-json-1.0", b"__type"),
+                                      ("AWSEvents.PutEvents", "application/x-amz-json-1.1", b"__type"),
                                       (None, "application/x-www-form-urlencoded", b"ErrorResponse")):
             status, body = announce_oversize(SERVER.port, target, ctype)
             self.assertEqual(status, 413, body)

@@ -23,8 +23,8 @@ fi
 
 # npm ci when any module the tests import is missing (the lock file pins them all).
 need_ci=0
-for m in @aws-sdk/client-sqs sqs-consumer @aws-sdk/client-s3 @aws-sdk/s3-request-presigner \
-  @aws-sdk/lib-storage minio; do
+for m in @aws-sdk/client-sqs sqs-consumer @aws-sdk/client-s3 @aws-sdk/s3-request-presigner @aws-sdk/client-sns \
+  @aws-sdk/client-cloudwatch @aws-sdk/client-eventbridge @aws-sdk/lib-storage minio; do
   [ -f "node_modules/$m/package.json" ] || need_ci=1
 done
 if [ "$need_ci" -eq 1 ]; then

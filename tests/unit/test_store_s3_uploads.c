@@ -256,6 +256,45 @@ static void test_complete(void) {
   CHECK_INT_EQ(s.n, 1);
 }
 
+static void test_done_records(void) {
+  CASE("completions remembered");
+  tw_s3_upload_done d;
+  CHECK_INT_EQ(up->get_done(st, "d1", &d), 0);
+  tw_s3_upload_done r1 = {.id = "d1",
+                          .bucket = "b",
+                          .key = "k\0ey",
+                          .key_len = 4,
+                          .parts = "1:aa\n2:bb\n",
+                          .result = "{\"etag\":\"x-2\"}",
+                          .done_ms = 1000};
+  tw_store_hold(st); /* in the completion's batch */
+  uint64_t t1 = up->remove(st, "d1");
+  uint64_t t2 = up->record_done(st, &r1, 0);
+  tw_store_release(st);
+  CHECK(t1 > 0 && t1 == t2);
+  CHECK_INT_EQ(wait_for(t2), 0);
+  CHECK_INT_EQ(up->get_done(st, "d1", &d), 1);
+  CHECK_STR_EQ(d.bucket, "b");
+  CHECK_INT_EQ(d.key_len, 4);
+  CHECK(memcmp(d.key, "k\0ey", 4) == 0);
+  CHECK_STR_EQ(d.parts, "1:aa\n2:bb\n");
+  CHECK_STR_EQ(d.result, "{\"etag\":\"x-2\"}");
+  CHECK_INT_EQ(d.done_ms, 1000);
+  tw_s3_upload_done_free(&d);
+  CHECK(d.bucket == NULL);
+  /* a later record forgets those completed before its cutoff */
+  tw_s3_upload_done r2 = r1;
+  r2.id = "d2";
+  r2.done_ms = 5000;
+  CHECK_INT_EQ(wait_for(up->record_done(st, &r2, 1001)), 0);
+  CHECK_INT_EQ(up->get_done(st, "d1", &d), 0);
+  CHECK_INT_EQ(up->get_done(st, "d2", &d), 1);
+  tw_s3_upload_done_free(&d);
+  CHECK_INT_EQ(wait_for(up->record_done(st, &r1, 0)), 0); /* older than the cutoff: kept */
+  CHECK_INT_EQ(up->get_done(st, "d1", &d), 1);
+  tw_s3_upload_done_free(&d);
+}
+
 static void test_abort(void) {
   CASE("abort");
   uint64_t t = up->remove(st, "u2");
@@ -378,6 +417,7 @@ int main(void) {
   test_parts();
   test_complete();
   test_abort();
+  test_done_records();
   test_sweep_scans();
   tw_store_close(st);
   char cmd[128];

@@ -158,6 +158,20 @@ static int list(tw_store *s, const char *bucket, const void *after, size_t after
   return rc == SQLITE_DONE ? rows : -1;
 }
 
+static int totals(tw_store *s, const char *bucket, int64_t *count, int64_t *bytes) {
+  sqlite3_stmt *st =
+      tw_store_read_stmt(s, "SELECT count(*), coalesce(sum(size),0) FROM objects WHERE bucket=?");
+  if (!st) return -1;
+  sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    *count = sqlite3_column_int64(st, 0);
+    *bytes = sqlite3_column_int64(st, 1);
+  }
+  tw_store_read_done(st);
+  return rc == SQLITE_ROW ? 0 : -1;
+}
+
 static const tw_s3_objects_repo repo = {
     .put = put,
     .remove = remove_object,
@@ -167,6 +181,7 @@ static const tw_s3_objects_repo repo = {
     .size = size,
     .any = any,
     .list = list,
+    .totals = totals,
 };
 
 const tw_s3_objects_repo *tw_store_s3_objects(tw_store *s) {

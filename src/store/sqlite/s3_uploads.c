@@ -23,6 +23,16 @@ void tw_s3_upload_free(tw_s3_upload *u) {
   memset(u, 0, sizeof *u);
 }
 
+void tw_s3_upload_done_free(tw_s3_upload_done *d) {
+  if (!d) return;
+  free((void *)d->id);
+  free((void *)d->bucket);
+  free((void *)d->key);
+  free((void *)d->parts);
+  free((void *)d->result);
+  memset(d, 0, sizeof *d);
+}
+
 static char *dup_col(sqlite3_stmt *st, int i) {
   const char *v = (const char *)sqlite3_column_text(st, i);
   return v ? strdup(v) : NULL;
@@ -72,6 +82,21 @@ static uint64_t set_object_layout(tw_store *s, const char *bucket, const void *k
   tw_sql_val v[] = {TW_SQL_I((int64_t)parts), TW_SQL_S(layout_json), TW_SQL_S(bucket),
                     TW_SQL_B(klen ? (const char *)key : "", klen)};
   return tw_store_exec(s, "UPDATE objects SET parts=?, mpu_parts=? WHERE bucket=? AND key=?", v, 4);
+}
+
+static uint64_t record_done(tw_store *s, const tw_s3_upload_done *d, int64_t forget_before_ms) {
+  tw_sql_val old[] = {TW_SQL_I(forget_before_ms)};
+  tw_sql_val v[] = {
+      TW_SQL_S(d->id),    TW_SQL_S(d->bucket), TW_SQL_B(d->key ? d->key : "", d->key_len),
+      TW_SQL_S(d->parts), TW_SQL_S(d->result), TW_SQL_I(d->done_ms)};
+  tw_store_hold(s); /* both in one batch */
+  uint64_t t1 = tw_store_exec(s, "DELETE FROM uploads_done WHERE done_ms<?", old, 1);
+  uint64_t t2 = tw_store_exec(s,
+                              "INSERT OR REPLACE INTO uploads_done(id, bucket, key, parts, "
+                              "result, done_ms) VALUES(?,?,?,?,?,?)",
+                              v, 6);
+  tw_store_release(s);
+  return t1 && t2 ? t2 : 0;
 }
 
 /* --- reads ----------------------------------------------------------------------------- */
@@ -173,6 +198,37 @@ static int list_parts(tw_store *s, const char *upload, long after,
   return rc == SQLITE_DONE ? 0 : -1;
 }
 
+static int get_done(tw_store *s, const char *upload, tw_s3_upload_done *d) {
+  memset(d, 0, sizeof *d);
+  sqlite3_stmt *st = tw_store_read_stmt(
+      s, "SELECT bucket, key, parts, result, done_ms FROM uploads_done WHERE id=?");
+  if (!st) return -1;
+  sqlite3_bind_text(st, 1, upload, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st), found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+  if (found == 1) {
+    size_t kn = (size_t)sqlite3_column_bytes(st, 1);
+    const void *k = sqlite3_column_blob(st, 1);
+    char *key = malloc(kn + 1);
+    if (key) {
+      if (kn) memcpy(key, k, kn);
+      key[kn] = 0;
+    }
+    d->id = strdup(upload);
+    d->bucket = dup_col(st, 0);
+    d->key = key;
+    d->key_len = kn;
+    d->parts = dup_col(st, 2);
+    d->result = dup_col(st, 3);
+    d->done_ms = sqlite3_column_int64(st, 4);
+    if (!d->id || !d->bucket || !key || !d->parts || !d->result) {
+      tw_s3_upload_done_free(d);
+      found = -1;
+    }
+  }
+  tw_store_read_done(st);
+  return found;
+}
+
 static int object_layout(tw_store *s, const char *bucket, const void *key, size_t klen,
                          const char *blob, char **layout_json) {
   *layout_json = NULL;
@@ -196,9 +252,11 @@ static const tw_s3_uploads_repo repo = {
     .put_part = put_part,
     .remove = remove_upload,
     .set_object_layout = set_object_layout,
+    .record_done = record_done,
     .get = get,
     .list = list,
     .list_parts = list_parts,
+    .get_done = get_done,
     .object_layout = object_layout,
 };
 

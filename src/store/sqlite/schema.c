@@ -26,7 +26,11 @@ const char *const tw_sqlite_schema_s3 =
     " initiated_ms INTEGER, content_type TEXT, headers TEXT, meta TEXT, checksum_algo TEXT)"
     " WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS parts(upload_id TEXT, num INTEGER, size INTEGER, etag TEXT,"
-    " blob TEXT, modified_ms INTEGER, checksum TEXT, PRIMARY KEY(upload_id, num)) WITHOUT ROWID;";
+    " blob TEXT, modified_ms INTEGER, checksum TEXT, PRIMARY KEY(upload_id, num)) WITHOUT ROWID;"
+    /* completed uploads, kept a while for a retried CompleteMultipartUpload */
+    "CREATE TABLE IF NOT EXISTS uploads_done(id TEXT PRIMARY KEY, bucket TEXT, key BLOB,"
+    " parts TEXT, result TEXT, done_ms INTEGER) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS uploads_done_age ON uploads_done(done_ms);";
 
 /* the gateway: API keys, access log, jobs */
 const char *const tw_sqlite_schema_gateway =
@@ -49,3 +53,67 @@ const char *const tw_sqlite_schema_gateway =
     "CREATE INDEX IF NOT EXISTS jobs_type ON jobs(type, seq);"
     "CREATE INDEX IF NOT EXISTS jobs_idem ON jobs(owner, idem_key, created_ms)"
     " WHERE idem_key IS NOT NULL;";
+
+/* EventBridge: event buses, and rules with their targets (a JSON array) */
+const char *const tw_sqlite_schema_events =
+    "CREATE TABLE IF NOT EXISTS eb_buses(name TEXT PRIMARY KEY, description TEXT, tags TEXT,"
+    " created_ms INTEGER, modified_ms INTEGER) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS eb_rules(bus TEXT NOT NULL, name TEXT NOT NULL, pattern TEXT,"
+    " schedule TEXT, state TEXT, description TEXT, role_arn TEXT, created_by TEXT, tags TEXT,"
+    " targets TEXT, created_ms INTEGER, modified_ms INTEGER, PRIMARY KEY(bus, name))"
+    " WITHOUT ROWID;";
+
+/* SNS: topics, subscriptions, and the FIFO topics' deduplication window */
+const char *const tw_sqlite_schema_sns =
+    "CREATE TABLE IF NOT EXISTS sns_topics(arn TEXT PRIMARY KEY, name TEXT NOT NULL,"
+    " fifo INTEGER NOT NULL, created_ms INTEGER, attrs TEXT, tags TEXT, seqno INTEGER)"
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS sns_subscriptions(arn TEXT PRIMARY KEY, topic_arn TEXT NOT NULL,"
+    " protocol TEXT NOT NULL, endpoint TEXT, owner TEXT, principal TEXT, attrs TEXT,"
+    " pending INTEGER, authenticated INTEGER, auth_unsubscribe INTEGER, token TEXT,"
+    " token_expires_ms INTEGER, created_ms INTEGER) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS sns_subscriptions_topic ON sns_subscriptions(topic_arn);"
+    "CREATE TABLE IF NOT EXISTS sns_dedup(topic_arn TEXT NOT NULL, key TEXT NOT NULL,"
+    " msg_id TEXT, seqno INTEGER, expires_ms INTEGER, PRIMARY KEY(topic_arn, key)) WITHOUT ROWID;";
+
+/* SNS: deliveries waiting to leave the process (http, https, email), by due time */
+const char *const tw_sqlite_schema_sns_outbox =
+    "CREATE TABLE IF NOT EXISTS sns_outbox(id INTEGER PRIMARY KEY, sub_arn TEXT NOT NULL,"
+    " topic_arn TEXT NOT NULL, protocol TEXT NOT NULL, endpoint TEXT NOT NULL, kind TEXT NOT NULL,"
+    " msg_id TEXT NOT NULL, subject TEXT, from_name TEXT, raw INTEGER, body BLOB,"
+    " attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL, created_ms INTEGER);"
+    "CREATE INDEX IF NOT EXISTS sns_outbox_due ON sns_outbox(due_ms);";
+
+/* CloudWatch metrics: the catalog, and one row per (metric, slot, level, unit)
+ * holding its statistics and sketch (store/metrics.h); the index finds a
+ * level's oldest slots for roll-ups and retention */
+const char *const tw_sqlite_schema_metrics =
+    "CREATE TABLE IF NOT EXISTS cw_metrics(id INTEGER PRIMARY KEY, namespace TEXT NOT NULL,"
+    " name TEXT NOT NULL, dims TEXT NOT NULL, last_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS cw_points(metric_id INTEGER NOT NULL, ts INTEGER NOT NULL,"
+    " level INTEGER NOT NULL, unit INTEGER NOT NULL, cell BLOB NOT NULL,"
+    " PRIMARY KEY(metric_id, ts, level, unit)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS cw_points_age ON cw_points(level, ts);";
+
+/* CloudWatch alarms and dashboards (JSON documents, store/cw_alarms.h), and
+ * the alarms' history (two weeks) */
+const char *const tw_sqlite_schema_alarms =
+    "CREATE TABLE IF NOT EXISTS cw_alarms(name TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS cw_alarm_history(id INTEGER PRIMARY KEY, alarm_name TEXT NOT NULL,"
+    " alarm_type TEXT, ts_ms INTEGER NOT NULL, type TEXT NOT NULL, summary TEXT, data TEXT);"
+    "CREATE INDEX IF NOT EXISTS cw_alarm_history_time ON cw_alarm_history(ts_ms);"
+    "CREATE TABLE IF NOT EXISTS cw_dashboards(name TEXT PRIMARY KEY, doc TEXT NOT NULL)"
+    " WITHOUT ROWID;";
+
+/* CloudWatch Logs: groups, streams and events (store/cw_logs.h); events are
+ * read in (ts, seq) order per group and per stream */
+const char *const tw_sqlite_schema_logs =
+    "CREATE TABLE IF NOT EXISTS cw_log_groups(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+    " created_ms INTEGER, retention_days INTEGER);"
+    "CREATE TABLE IF NOT EXISTS cw_log_streams(id INTEGER PRIMARY KEY, group_id INTEGER NOT NULL,"
+    " name TEXT NOT NULL, created_ms INTEGER, first_ts INTEGER, last_ts INTEGER,"
+    " last_ingest_ms INTEGER, stored_bytes INTEGER);"
+    "CREATE TABLE IF NOT EXISTS cw_log_events(seq INTEGER PRIMARY KEY, group_id INTEGER NOT NULL,"
+    " stream_id INTEGER NOT NULL, ts INTEGER NOT NULL, ingest_ms INTEGER, msg TEXT);"
+    "CREATE INDEX IF NOT EXISTS cw_log_events_group ON cw_log_events(group_id, ts, seq);"
+    "CREATE INDEX IF NOT EXISTS cw_log_events_stream ON cw_log_events(stream_id, ts, seq);";

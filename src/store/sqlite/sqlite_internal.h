@@ -40,5 +40,14 @@ void tw_store_read_done(struct sqlite3_stmt *st);
 extern const char *const tw_sqlite_schema_sqs;
 extern const char *const tw_sqlite_schema_s3;
 extern const char *const tw_sqlite_schema_gateway;
+extern const char *const tw_sqlite_schema_sns;
+extern const char *const tw_sqlite_schema_sns_outbox;
+extern const char *const tw_sqlite_schema_events;
+extern const char *const tw_sqlite_schema_metrics;
+extern const char *const tw_sqlite_schema_alarms;
+extern const char *const tw_sqlite_schema_logs;
+/* The SQL functions the metrics repository's writes use (metrics.c). */
+struct sqlite3;
+int tw_sqlite_metrics_functions(struct sqlite3 *db);
 
 #endif

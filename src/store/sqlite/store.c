@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "store/blobs.h"
 #include "store/faults.h"
@@ -191,8 +192,16 @@ tw_store *tw_store_open(const char *dir, char *err, size_t errlen) {
       exec(s->db, tw_sqlite_schema_sqs, err, errlen) || exec(s->db, tw_sqlite_schema_s3, err, errlen) ||
       exec(s->db, tw_sqlite_schema_gateway, err, errlen) ||
       exec(s->db, tw_sqlite_schema_sns, err, errlen) ||
-      exec(s->db, tw_sqlite_schema_events, err, errlen) || migrate(s->db, err, errlen))
+      exec(s->db, tw_sqlite_schema_sns_outbox, err, errlen) ||
+      exec(s->db, tw_sqlite_schema_events, err, errlen) ||
+      exec(s->db, tw_sqlite_schema_metrics, err, errlen) ||
+      exec(s->db, tw_sqlite_schema_alarms, err, errlen) ||
+      exec(s->db, tw_sqlite_schema_logs, err, errlen) || migrate(s->db, err, errlen))
     goto fail;
+  if (tw_sqlite_metrics_functions(s->db)) {
+    snprintf(err, errlen, "sqlite: cannot register the metrics functions");
+    goto fail;
+  }
   for (int i = 0; i < OP__COUNT; i++) {
     if (sqlite3_prepare_v3(s->db, op_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[i], NULL) !=
         SQLITE_OK) {
@@ -477,6 +486,8 @@ static int faults_before_commit(void) {
   return tw_fault_take("fail-commits") ? -1 : 0;
 }
 
+void (*tw_store_batch_hook)(double seconds, size_t ops, int ok);
+
 static void *writer_main(void *arg) {
   tw_store *s = arg;
   for (;;) {
@@ -497,6 +508,7 @@ static void *writer_main(void *arg) {
     /* Files the batch's rows point to reach the disk before the rows do: one
      * sync of the blob store for the whole batch, not an fsync per file. */
     int ok = 1;
+    double t0 = tw_store_batch_hook ? tw_mono_sec() : 0;
     if (fs_sync && s->blobs && tw_blobs_sync(s->blobs)) ok = 0;
     ok = ok && step_once(s->begin) == 0;
     if (ok && faults_before_commit()) ok = 0;
@@ -510,11 +522,14 @@ static void *writer_main(void *arg) {
       ok = 0;
     }
     if (!ok) step_once(s->rollback);
+    size_t nops = 0;
     while (batch) {
       op *n = batch->next;
       free(batch);
       batch = n;
+      nops++;
     }
+    if (tw_store_batch_hook) tw_store_batch_hook(tw_mono_sec() - t0, nops, ok);
     if (!ok) atomic_fetch_add(&s->failures, 1); /* before any waiter hears of it */
     pthread_mutex_lock(&s->mu);
     s->committed = ticket;

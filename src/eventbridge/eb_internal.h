@@ -1,0 +1,159 @@
+/* What the EventBridge files share: the in-memory model (buses, rules,
+ * targets), the transport-free call the operations take, and the helpers. */
+#ifndef TW_EVENTBRIDGE_INTERNAL_H
+#define TW_EVENTBRIDGE_INTERNAL_H
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/map.h"
+#include "eventbridge/eventbridge.h"
+#include "events/bus.h"
+#include "events/pattern.h"
+
+#define EB_MAX_TARGETS 5 /* targets per rule, as AWS */
+#define EB_MAX_HOPS 4    /* bus-to-bus forwarding depth */
+
+typedef enum { EB_T_SQS, EB_T_SNS, EB_T_BUS } eb_target_kind;
+
+/* A rule's target, parsed from the JSON PutTargets took (kept as `json`). */
+typedef struct {
+  json_t *json;         /* as given: what ListTargetsByRule answers */
+  const char *id, *arn; /* point into json */
+  eb_target_kind kind;
+  int fifo;               /* an SQS FIFO queue (by name) */
+  const char *group_id;   /* SqsParameters.MessageGroupId, or NULL */
+  const char *input;      /* Input: constant JSON text, or NULL */
+  const char *input_path; /* InputPath, or NULL */
+  json_t *paths_map;      /* InputTransformer.InputPathsMap (borrowed), or NULL */
+  const char *template;   /* InputTransformer.InputTemplate, or NULL */
+  const char *dlq_arn;    /* DeadLetterConfig.Arn, or NULL */
+} eb_target;
+
+typedef struct eb_rule {
+  char *name, *bus;
+  char *pattern_text; /* NULL: none (a scheduled rule) */
+  tw_pattern *pattern;
+  char *schedule, *state, *description, *role_arn, *created_by;
+  json_t *tags; /* [{"Key","Value"}] */
+  eb_target targets[EB_MAX_TARGETS];
+  size_t ntargets;
+  int64_t created_ms, modified_ms;
+} eb_rule;
+
+typedef struct {
+  char *name, *description;
+  json_t *tags;
+  int64_t created_ms, modified_ms;
+  tw_map rules; /* name -> eb_rule* */
+} eb_bus;
+
+struct tw_eventbridge {
+  pthread_mutex_t mu; /* the engine lock: also the bus target's lock */
+  tw_store *store;
+  tw_events *events;
+  char region[64], account[32];
+  tw_map buses; /* name -> eb_bus* */
+  atomic_uint_fast64_t synced_failures;
+  atomic_int stale; /* a commit failed: reload before serving */
+  int hops;         /* bus-to-bus forwarding depth of the delivery under way (lock held) */
+};
+
+/* One operation, free of HTTP: input in, output or error out, and the store
+ * batches the answer must wait for. */
+typedef struct {
+  tw_eventbridge *eb;
+  const char *principal;
+  json_t *in;      /* the request object */
+  json_t *out;     /* the response object (NULL: {}) */
+  const char *err; /* error type ("ResourceNotFoundException"), NULL when ok */
+  int status;      /* its HTTP status */
+  char msg[2048];
+  uint64_t ticket;      /* the batch holding the call's change (0: none) */
+  uint64_t seen_ticket; /* the batch at least as new as the state it reports */
+  uint64_t failures;    /* tw_store_failures when the call began */
+} eb_call;
+
+/* --- engine (eb_engine.c) --- */
+/* The engine lock; reloads from the store first when a commit failed. */
+void eb_lock(tw_eventbridge *eb);
+void eb_unlock(tw_eventbridge *eb);
+/* Lock held. */
+eb_bus *eb_bus_get(tw_eventbridge *eb, const char *name);
+eb_rule *eb_rule_get(eb_bus *b, const char *name);
+/* Sorted names (free the array, not the strings: they belong to the model). */
+const char **eb_bus_names(tw_eventbridge *eb, size_t *n);
+const char **eb_rule_names(eb_bus *b, size_t *n);
+eb_bus *eb_bus_new(const char *name, const char *description, int64_t now_ms);
+void eb_bus_free(eb_bus *b);
+void eb_rule_free(eb_rule *r);
+/* Appends the row of a bus / rule to the open batch (the caller holds the store). */
+uint64_t eb_save_bus(tw_eventbridge *eb, const eb_bus *b);
+uint64_t eb_save_rule(tw_eventbridge *eb, const eb_rule *r);
+/* "arn:aws:events:REGION:ACCOUNT:event-bus/NAME" */
+void eb_bus_arn(tw_eventbridge *eb, const char *bus, char *out, size_t n);
+/* "arn:aws:events:REGION:ACCOUNT:rule/[BUS/]NAME" */
+void eb_rule_arn(tw_eventbridge *eb, const char *bus, const char *rule, char *out, size_t n);
+/* The bus name in an EventBusName parameter (a name or an ARN), into out;
+ * NULL/absent: "default". 0, or -1 when it is an ARN of another account or
+ * region (or malformed). */
+int eb_bus_param(tw_eventbridge *eb, const char *v, char *out, size_t n);
+/* Sets a target from its JSON (borrowed: the caller keeps json alive). 0, or
+ * -1 with the reason in msg. */
+int eb_target_parse(tw_eventbridge *eb, json_t *json, eb_target *t, char *msg, size_t msglen);
+
+/* --- operations --- */
+void eb_fail(eb_call *c, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Required string parameter; fails the call (ValidationException) and
+ * returns NULL when absent or not a string. */
+const char *eb_req_str(eb_call *c, const char *name, const char *wire_name);
+const char *eb_opt_str(eb_call *c, const char *name);
+
+typedef struct {
+  const char *name;
+  void (*fn)(eb_call *c);
+} eb_op;
+const eb_op *eb_find_op(const char *name);
+
+void eb_create_event_bus(eb_call *c);
+void eb_delete_event_bus(eb_call *c);
+void eb_describe_event_bus(eb_call *c);
+void eb_list_event_buses(eb_call *c);
+void eb_put_rule(eb_call *c);
+void eb_describe_rule(eb_call *c);
+void eb_list_rules(eb_call *c);
+void eb_enable_rule(eb_call *c);
+void eb_disable_rule(eb_call *c);
+void eb_delete_rule(eb_call *c);
+void eb_tag_resource(eb_call *c);
+void eb_untag_resource(eb_call *c);
+void eb_list_tags_for_resource(eb_call *c);
+void eb_put_targets(eb_call *c);
+void eb_remove_targets(eb_call *c);
+void eb_list_targets_by_rule(eb_call *c);
+void eb_list_rule_names_by_target(eb_call *c);
+void eb_put_events(eb_call *c);
+void eb_test_event_pattern(eb_call *c);
+
+/* --- delivery (eb_events.c) --- */
+int eb_join_events(tw_eventbridge *eb);
+
+/* --- target input (eb_transform.c) --- */
+/* Evaluates a JSONPath of the subset EventBridge documents ($, .name, ['name'],
+ * [n], [*], .*) against doc: a new reference, or NULL when nothing matches. */
+json_t *eb_jsonpath(const json_t *doc, const char *path);
+/* 1 when path is of that subset. */
+int eb_jsonpath_valid(const char *path);
+/* Checks an InputTransformer's template against its paths map: 0, or -1
+ * with the AWS message in msg. */
+int eb_template_check(const char *target_id, const json_t *paths_map, const char *tmpl, char *msg,
+                      size_t msglen);
+/* The body a target receives for event (the full envelope): a malloc'd
+ * string, or NULL when the target gets nothing (InputPath matching nothing,
+ * a template rendering invalid JSON). */
+char *eb_target_input(const eb_target *t, const json_t *event, const char *rule_arn,
+                      const char *rule_name, const char *ingestion_time, size_t *len);
+
+#endif

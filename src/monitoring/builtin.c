@@ -1,0 +1,436 @@
+/* The built-in metrics: AWS/SQS per QueueName, AWS/S3 per BucketName
+ * (request metrics with FilterId=EntireBucket, and the storage metrics),
+ * AWS/SNS per TopicName, published into the metrics engine every
+ * --metrics-interval seconds (default 60).
+ *
+ * Counting happens at the source and costs next to nothing: the SQS and SNS
+ * engines bump per-queue / per-topic counters under the lock they already
+ * hold (sqs_metrics.c, sns_metrics.c); S3 requests are counted from the HTTP
+ * server's request-finished hook (the service, the operation name, status,
+ * latency and bytes of every request) into per-bucket counters here. The
+ * publisher sweeps all of them into one tw_metrics_put per interval. */
+#include "monitoring/builtin.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "app.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/map.h"
+#include "http/service.h"
+#include "monitoring/metrics.h"
+#include "sns/sns.h"
+#include "sqs/sqs.h"
+#include "store/s3_buckets.h"
+#include "store/s3_objects.h"
+
+#define MAX_BUCKETS 10000 /* buckets counted per interval (more: not counted) */
+#define LAT_MIN_K (-700)  /* latency buckets: 1.01^k ms, k in [LAT_MIN_K, LAT_MAX_K] */
+#define LAT_MAX_K 1400
+#define LAT_N (LAT_MAX_K - LAT_MIN_K + 1)
+
+typedef struct {
+  uint64_t all, get, put, del, head, list, post, e4, e5;
+  double down, up;
+  uint32_t *lat; /* LAT_N counts */
+} s3_counts;
+
+struct tw_builtin {
+  tw_app *app;
+  int interval_s;
+  int storage_every_s;
+  int64_t next_storage_ms;
+  pthread_t thread;
+  pthread_mutex_t mu; /* the thread's sleep */
+  pthread_cond_t cv;
+  int stop;
+  pthread_mutex_t s3_mu; /* s3 */
+  tw_map s3;             /* bucket -> s3_counts */
+};
+
+static tw_builtin *g_builtin; /* the hook's target (one server per process) */
+
+/* --- S3 requests, from the HTTP server's hook ------------------------------------------- */
+
+static void bucket_of(const tw_request *r, char *out, size_t n) {
+  out[0] = 0;
+  const char *domain = r->app ? r->app->cfg.domain : "";
+  const char *host = tw_req_header(r, "Host");
+  if (domain && *domain && host) {
+    size_t hl = strcspn(host, ":"), dl = strlen(domain);
+    if (hl > dl + 1 && host[hl - dl - 1] == '.' && !strncasecmp(host + hl - dl, domain, dl)) {
+      size_t bl = hl - dl - 1;
+      if (bl >= n) bl = n - 1;
+      memcpy(out, host, bl);
+      out[bl] = 0;
+      return;
+    }
+  }
+  const char *p = r->path ? r->path : "";
+  while (*p == '/') p++;
+  size_t bl = strcspn(p, "/?");
+  if (bl >= n) bl = n - 1;
+  memcpy(out, p, bl);
+  out[bl] = 0;
+}
+
+static void on_request_done(const tw_request *r, double ms) {
+  tw_builtin *b = g_builtin;
+  if (!b || !r->service || strcmp(r->service->name, "s3")) return;
+  char bucket[256];
+  bucket_of(r, bucket, sizeof bucket);
+  if (!bucket[0] || bucket[0] == '_') return; /* the service itself, or /_/ */
+  const char *op = r->action;
+  int status = r->status ? r->status : 499;
+  const char *cl = tw_req_header(r, "Content-Length");
+  double up = (!strcmp(r->method, "PUT") || !strcmp(r->method, "POST")) && cl ? atof(cl) : 0;
+  int k = ms > 0 ? (int)lround(log(ms) / log(1.01)) : LAT_MIN_K;
+  if (k < LAT_MIN_K) k = LAT_MIN_K;
+  if (k > LAT_MAX_K) k = LAT_MAX_K;
+  pthread_mutex_lock(&b->s3_mu);
+  s3_counts *c = tw_map_get(&b->s3, bucket);
+  if (!c && b->s3.count < MAX_BUCKETS) {
+    c = calloc(1, sizeof *c);
+    if (c) tw_map_put(&b->s3, bucket, c);
+  }
+  if (c) {
+    c->all++;
+    if (!strcmp(op, "GetObject")) {
+      c->get++;
+      if (status < 300) c->down += (double)r->bytes_out;
+    } else if (!strcmp(op, "HeadObject") || !strcmp(op, "HeadBucket")) {
+      c->head++;
+    } else if (!strcmp(op, "PutObject") || !strcmp(op, "UploadPart") || !strcmp(op, "CopyObject") ||
+               !strcmp(op, "UploadPartCopy")) {
+      c->put++;
+    } else if (!strcmp(op, "DeleteObject") || !strcmp(op, "DeleteObjects")) {
+      c->del++;
+    } else if (!strncmp(op, "ListObject", 10) || !strcmp(op, "ListMultipartUploads") ||
+               !strcmp(op, "ListParts")) {
+      c->list++;
+    } else if (!strcmp(r->method, "POST")) {
+      c->post++;
+    }
+    if (status < 300) c->up += up;
+    if (status >= 400 && status < 500) c->e4++;
+    if (status >= 500) c->e5++;
+    if (!c->lat) c->lat = calloc(LAT_N, sizeof *c->lat);
+    if (c->lat) c->lat[k - LAT_MIN_K]++;
+  }
+  pthread_mutex_unlock(&b->s3_mu);
+}
+
+/* --- datums -------------------------------------------------------------------------- */
+
+typedef struct {
+  char name[48];
+  char dn[2][16], dv[2][264];
+  int nd, unit;
+  double *vals, *cnts; /* owned */
+  size_t nv;
+  tw_metric_statset st;
+  int has_st;
+} odatum;
+
+typedef struct {
+  odatum *d;
+  size_t n, cap;
+  const char *ns;
+} batch;
+
+static odatum *add(batch *b, const char *name, const char *d1n, const char *d1v, const char *d2n,
+                   const char *d2v, int unit) {
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 64;
+    odatum *d = realloc(b->d, cap * sizeof *d);
+    if (!d) return NULL;
+    b->d = d;
+    b->cap = cap;
+  }
+  odatum *o = &b->d[b->n++];
+  memset(o, 0, sizeof *o);
+  snprintf(o->name, sizeof o->name, "%s", name);
+  snprintf(o->dn[0], sizeof o->dn[0], "%s", d1n);
+  snprintf(o->dv[0], sizeof o->dv[0], "%s", d1v);
+  o->nd = 1;
+  if (d2n) {
+    snprintf(o->dn[1], sizeof o->dn[1], "%s", d2n);
+    snprintf(o->dv[1], sizeof o->dv[1], "%s", d2v);
+    o->nd = 2;
+  }
+  o->unit = unit;
+  return o;
+}
+
+static void add_value(batch *b, const char *name, const char *dn, const char *dv, double v,
+                      int unit) {
+  odatum *o = add(b, name, dn, dv, NULL, NULL, unit);
+  if (!o) return;
+  o->vals = malloc(sizeof *o->vals);
+  if (o->vals) {
+    o->vals[0] = v;
+    o->nv = 1;
+  }
+}
+
+static void add_stats(batch *b, const char *name, const char *dn, const char *dv, double count,
+                      double sum, double min, double max, int unit) {
+  odatum *o = add(b, name, dn, dv, NULL, NULL, unit);
+  if (!o) return;
+  o->st = (tw_metric_statset){count, sum, min, max};
+  o->has_st = 1;
+}
+
+/* n values of one per request (counts): Sum and SampleCount are the number of
+ * requests; 4xx/5xx add zeros for the rest, so Average is the error rate. */
+static void add_requests(batch *b, const char *name, const char *bucket, double ones,
+                         double zeros) {
+  odatum *o = add(b, name, "BucketName", bucket, "FilterId", "EntireBucket", TW_UNIT_COUNT);
+  if (!o) return;
+  o->vals = malloc(2 * sizeof *o->vals);
+  o->cnts = malloc(2 * sizeof *o->cnts);
+  if (!o->vals || !o->cnts) return;
+  o->vals[0] = 1;
+  o->cnts[0] = ones;
+  o->nv = 1;
+  if (zeros > 0) {
+    o->vals[1] = 0;
+    o->cnts[1] = zeros;
+    o->nv = 2;
+  }
+  if (ones == 0) { /* only zeros */
+    o->vals[0] = 0;
+    o->cnts[0] = zeros;
+    o->nv = 1;
+  }
+}
+
+static void put_batch(tw_builtin *b, batch *bt) {
+  if (!bt->n) return;
+  tw_metric_datum *d = calloc(bt->n, sizeof *d);
+  tw_metric_dim *dims = calloc(bt->n * 2, sizeof *dims);
+  if (d && dims) {
+    double now = (double)tw_metrics_now_ms(b->app->metrics) / 1000.0;
+    for (size_t i = 0; i < bt->n; i++) {
+      odatum *o = &bt->d[i];
+      for (int k = 0; k < o->nd; k++) dims[2 * i + k] = (tw_metric_dim){o->dn[k], o->dv[k]};
+      d[i] = (tw_metric_datum){.ns = bt->ns,
+                               .name = o->name,
+                               .dims = &dims[2 * i],
+                               .ndims = (size_t)o->nd,
+                               .unit = o->unit,
+                               .ts = now,
+                               .values = o->has_st ? NULL : o->vals,
+                               .counts = o->has_st ? NULL : o->cnts,
+                               .nvalues = o->has_st ? 0 : o->nv,
+                               .stats = o->has_st ? &o->st : NULL};
+    }
+    uint64_t ticket;
+    char msg[512];
+    for (size_t i = 0; i < bt->n; i += TW_METRICS_MAX_DATUMS) {
+      size_t n = bt->n - i < TW_METRICS_MAX_DATUMS ? bt->n - i : TW_METRICS_MAX_DATUMS;
+      tw_err e = tw_metrics_put(b->app->metrics, d + i, n, &ticket, msg, sizeof msg);
+      if (e != TW_ERR_OK)
+        tw_warn("metrics: the built-in %s metrics were not kept: %s", bt->ns, msg);
+    }
+  }
+  free(d);
+  free(dims);
+  for (size_t i = 0; i < bt->n; i++) {
+    free(bt->d[i].vals);
+    free(bt->d[i].cnts);
+  }
+  free(bt->d);
+  bt->d = NULL;
+  bt->n = bt->cap = 0;
+}
+
+/* --- the sweeps ------------------------------------------------------------------------ */
+
+static void sqs_one(void *ud, const tw_sqs_queue_metrics *m) {
+  batch *b = ud;
+  const char *q = m->name;
+  add_value(b, "NumberOfMessagesSent", "QueueName", q, (double)m->sent, TW_UNIT_COUNT);
+  add_value(b, "NumberOfMessagesReceived", "QueueName", q, (double)m->received, TW_UNIT_COUNT);
+  add_value(b, "NumberOfMessagesDeleted", "QueueName", q, (double)m->deleted, TW_UNIT_COUNT);
+  add_value(b, "NumberOfEmptyReceives", "QueueName", q, (double)m->empty_receives, TW_UNIT_COUNT);
+  if (m->sent)
+    add_stats(b, "SentMessageSize", "QueueName", q, (double)m->sent, m->size_sum, m->size_min,
+              m->size_max, TW_UNIT_BYTES);
+  add_value(b, "ApproximateNumberOfMessagesVisible", "QueueName", q, m->visible, TW_UNIT_COUNT);
+  add_value(b, "ApproximateNumberOfMessagesNotVisible", "QueueName", q, m->not_visible,
+            TW_UNIT_COUNT);
+  add_value(b, "ApproximateNumberOfMessagesDelayed", "QueueName", q, m->delayed, TW_UNIT_COUNT);
+  add_value(b, "ApproximateAgeOfOldestMessage", "QueueName", q, m->oldest_age_s, TW_UNIT_SECONDS);
+  if (m->fifo)
+    add_value(b, "ApproximateNumberOfGroupsWithInflightMessages", "QueueName", q,
+              m->groups_inflight, TW_UNIT_COUNT);
+}
+
+static void sns_one(void *ud, const tw_sns_topic_metrics *m) {
+  batch *b = ud;
+  if (!m->published && !m->delivered && !m->failed) return;
+  const char *t = m->name;
+  add_value(b, "NumberOfMessagesPublished", "TopicName", t, (double)m->published, TW_UNIT_COUNT);
+  add_value(b, "NumberOfNotificationsDelivered", "TopicName", t, (double)m->delivered,
+            TW_UNIT_COUNT);
+  add_value(b, "NumberOfNotificationsFailed", "TopicName", t, (double)m->failed, TW_UNIT_COUNT);
+  if (m->published)
+    add_stats(b, "PublishSize", "TopicName", t, (double)m->published, m->size_sum, m->size_min,
+              m->size_max, TW_UNIT_BYTES);
+}
+
+static void sweep_s3(tw_builtin *b, batch *bt) {
+  pthread_mutex_lock(&b->s3_mu);
+  tw_map m = b->s3;
+  tw_map_init(&b->s3);
+  pthread_mutex_unlock(&b->s3_mu);
+  const char *bucket;
+  void *v;
+  for (tw_map_entry *it = tw_map_next(&m, NULL, &bucket, &v); it;
+       it = tw_map_next(&m, it, &bucket, &v)) {
+    s3_counts *c = v;
+    double all = (double)c->all;
+    add_requests(bt, "AllRequests", bucket, all, 0);
+    const char *names[] = {"GetRequests",  "PutRequests",  "DeleteRequests",
+                           "HeadRequests", "ListRequests", "PostRequests"};
+    uint64_t counts[] = {c->get, c->put, c->del, c->head, c->list, c->post};
+    for (int i = 0; i < 6; i++)
+      if (counts[i]) add_requests(bt, names[i], bucket, (double)counts[i], 0);
+    if (c->get) {
+      odatum *o = add(bt, "BytesDownloaded", "BucketName", bucket, "FilterId", "EntireBucket",
+                      TW_UNIT_BYTES);
+      if (o && (o->vals = malloc(sizeof *o->vals))) o->vals[0] = c->down, o->nv = 1;
+    }
+    if (c->up > 0) {
+      odatum *o =
+          add(bt, "BytesUploaded", "BucketName", bucket, "FilterId", "EntireBucket", TW_UNIT_BYTES);
+      if (o && (o->vals = malloc(sizeof *o->vals))) o->vals[0] = c->up, o->nv = 1;
+    }
+    add_requests(bt, "4xxErrors", bucket, (double)c->e4, all - (double)c->e4);
+    add_requests(bt, "5xxErrors", bucket, (double)c->e5, all - (double)c->e5);
+    if (c->lat) { /* the latency distribution, in datums of at most 150 values */
+      odatum *o = NULL;
+      for (int k = 0; k < LAT_N; k++) {
+        if (!c->lat[k]) continue;
+        if (!o || o->nv == TW_METRICS_MAX_VALUES) {
+          o = add(bt, "TotalRequestLatency", "BucketName", bucket, "FilterId", "EntireBucket",
+                  TW_UNIT_MILLISECONDS);
+          if (!o) break;
+          o->vals = malloc(TW_METRICS_MAX_VALUES * sizeof *o->vals);
+          o->cnts = malloc(TW_METRICS_MAX_VALUES * sizeof *o->cnts);
+          if (!o->vals || !o->cnts) break;
+        }
+        o->vals[o->nv] = pow(1.01, k + LAT_MIN_K);
+        o->cnts[o->nv] = c->lat[k];
+        o->nv++;
+      }
+    }
+    free(c->lat);
+    free(c);
+  }
+  tw_map_free(&m);
+}
+
+typedef struct {
+  tw_store *store;
+  batch *bt;
+} storage_ctx;
+
+static int storage_one(void *ud, const tw_s3_bucket_row *row) {
+  storage_ctx *x = ud;
+  int64_t count = 0, bytes = 0;
+  if (tw_store_s3_objects(x->store)->totals(x->store, row->name, &count, &bytes)) return 0;
+  odatum *o = add(x->bt, "BucketSizeBytes", "BucketName", row->name, "StorageType",
+                  "StandardStorage", TW_UNIT_BYTES);
+  if (o && (o->vals = malloc(sizeof *o->vals))) o->vals[0] = (double)bytes, o->nv = 1;
+  o = add(x->bt, "NumberOfObjects", "BucketName", row->name, "StorageType", "AllStorageTypes",
+          TW_UNIT_COUNT);
+  if (o && (o->vals = malloc(sizeof *o->vals))) o->vals[0] = (double)count, o->nv = 1;
+  return 0;
+}
+
+void tw_builtin_publish(tw_builtin *b) {
+  tw_app *app = b->app;
+  batch sqs = {.ns = "AWS/SQS"}, s3 = {.ns = "AWS/S3"}, sns = {.ns = "AWS/SNS"};
+  if (app->sqs) tw_sqs_metrics_sweep(app->sqs, sqs_one, &sqs);
+  if (app->sns) tw_sns_metrics_sweep(app->sns, sns_one, &sns);
+  sweep_s3(b, &s3);
+  int64_t now = tw_now_ms();
+  if (now >= b->next_storage_ms) {
+    b->next_storage_ms = now + (int64_t)b->storage_every_s * 1000;
+    storage_ctx x = {app->store, &s3};
+    tw_store_s3_buckets(app->store)->list(app->store, storage_one, &x);
+  }
+  put_batch(b, &sqs);
+  put_batch(b, &s3);
+  put_batch(b, &sns);
+}
+
+static void *run(void *ud) {
+  tw_builtin *b = ud;
+  pthread_mutex_lock(&b->mu);
+  while (!b->stop) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += b->interval_s;
+    pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+    if (b->stop) break;
+    pthread_mutex_unlock(&b->mu);
+    tw_builtin_publish(b);
+    pthread_mutex_lock(&b->mu);
+  }
+  pthread_mutex_unlock(&b->mu);
+  return NULL;
+}
+
+tw_builtin *tw_builtin_start(tw_app *app) {
+  tw_builtin *b = calloc(1, sizeof *b);
+  if (!b) return NULL;
+  b->app = app;
+  b->interval_s = app->cfg.metrics_interval > 0 ? app->cfg.metrics_interval : 60;
+  const char *se = getenv("TWEEDLE_S3_STORAGE_METRICS_SECONDS");
+  b->storage_every_s = se && atoi(se) > 0 ? atoi(se) : 86400;
+  pthread_mutex_init(&b->mu, NULL);
+  pthread_cond_init(&b->cv, NULL);
+  pthread_mutex_init(&b->s3_mu, NULL);
+  tw_map_init(&b->s3);
+  g_builtin = b;
+  tw_http_request_done = on_request_done;
+  if (pthread_create(&b->thread, NULL, run, b)) {
+    tw_http_request_done = NULL;
+    g_builtin = NULL;
+    free(b);
+    return NULL;
+  }
+  return b;
+}
+
+void tw_builtin_stop(tw_builtin *b) {
+  if (!b) return;
+  pthread_mutex_lock(&b->mu);
+  b->stop = 1;
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+  pthread_join(b->thread, NULL);
+  /* the HTTP server has stopped; a hook chained on ours (Prometheus) stays */
+  if (tw_http_request_done == on_request_done) tw_http_request_done = NULL;
+  g_builtin = NULL;
+  batch s3 = {.ns = "AWS/S3"};
+  sweep_s3(b, &s3); /* frees the counts (not published: the store may be closing) */
+  for (size_t i = 0; i < s3.n; i++) {
+    free(s3.d[i].vals);
+    free(s3.d[i].cnts);
+  }
+  free(s3.d);
+  pthread_mutex_destroy(&b->s3_mu);
+  pthread_mutex_destroy(&b->mu);
+  pthread_cond_destroy(&b->cv);
+  free(b);
+}
