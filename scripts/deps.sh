@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tweedle needs to build and test, only those missing.
-# Usage: scripts/deps.sh [build|test]
+# Usage: scripts/deps.sh [build|test|fuzz]
 set -euo pipefail
 build_pkgs=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libssl-dev libexpat1-dev zlib1g-dev)
 test_pkgs=(python3 python3-boto3 nodejs npm curl libvips-tools awscli)  # vips: examples/pipeline; awscli: /usr/bin/aws v2 (aws logs tail)
+fuzz_pkgs=(clang libclang-rt-dev)  # tests/fuzz: clang -fsanitize=fuzzer,address,undefined
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
+[ "${1:-build}" = fuzz ] && want+=("${fuzz_pkgs[@]}")
 missing=()
 for p in "${want[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

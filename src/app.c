@@ -228,7 +228,7 @@ int tw_serve(tw_config *cfg) {
     snprintf(err, sizeof err, "cannot start the built-in metrics");
     goto fail;
   }
-  tw_prom_install_http(); /* after the built-in metrics: it chains their request hook */
+  tw_prom_install_http(); /* observes every finished request, beside the built-in metrics */
   if (tw_logs_server_start(app->logs)) {
     snprintf(err, sizeof err, "cannot start the server log group");
     goto fail;

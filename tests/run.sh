@@ -55,6 +55,9 @@ if [ -f tests/cli/run.sh ]; then
   run_suite "aws-cli" 300 bash tests/cli/run.sh
 fi
 run_suite "examples" 600 bash tests/examples/run.sh
+# every libFuzzer target once over its corpus under ASan/UBSan (builds build/fuzz/
+# with clang first; skipped when clang's fuzzer runtime is missing)
+run_suite "fuzz-regress" 1200 bash tests/fuzz/run.sh regress --build
 
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

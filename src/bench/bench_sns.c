@@ -385,7 +385,7 @@ int tw_bench_sns_report(opts *o, FILE *rep, const stats *st, const load_result *
           o->threads, o->body_size);
   fprintf(rep, "  measured %.2f s (after %.1f s warm-up), %lu TCP connects\n", elapsed,
           o->messages > 0 ? 0.0 : o->warmup, lr->connects);
-  fprintf(rep, "  %.0f publishes/s (%llu), %.0f queue deliveries/s\n", rate,
+  fprintf(rep, "  %.0f publishes/s (%llu in the window), %.0f queue deliveries/s\n", rate,
           (unsigned long long)pubs, rate * o->fanout);
   fprintf(rep, "  %.0f requests/s, %llu errors\n", rrate, (unsigned long long)st->errors);
   if (lr->server_cpu_s >= 0)

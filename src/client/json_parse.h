@@ -10,7 +10,9 @@
  * overlong forms, no surrogates) and may not contain U+0000; \uXXXX escapes
  * with surrogate pairs; integers that fit json_int_t become integers, other
  * numbers reals; a repeated object key keeps the last value. Nesting is
- * limited to 2048 levels (jansson's limit). */
+ * limited to 2048 levels (jansson's limit). One difference: jansson's reader
+ * takes a NUL byte for the end of the input (json_loadb reads "8\0" as 8); a
+ * NUL byte is never valid JSON, and tw_json_parse refuses it. */
 #ifndef TW_CLIENT_JSON_PARSE_H
 #define TW_CLIENT_JSON_PARSE_H
 #include <jansson.h>

@@ -32,7 +32,9 @@ static void stamp(char out[64]) {
 }
 
 /* Writes the whole line with one fputs so lines from threads never interleave. */
-static void emit_text_or_json(tw_log_level lvl, const char *msg, json_t *fields) {
+/* sink: also to the log sink (request lines are not: they are the access log
+ * and would cost the store a row per request). */
+static void emit_text_or_json(tw_log_level lvl, const char *msg, json_t *fields, int sink_too) {
   char ts[64];
   stamp(ts);
   if (g_json) {
@@ -43,7 +45,7 @@ static void emit_text_or_json(tw_log_level lvl, const char *msg, json_t *fields)
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (s) {
       fprintf(stderr, "%s\n", s);
-      tw_log_sink_fn sink = __atomic_load_n(&g_sink, __ATOMIC_ACQUIRE);
+      tw_log_sink_fn sink = sink_too ? __atomic_load_n(&g_sink, __ATOMIC_ACQUIRE) : NULL;
       if (sink) sink(s, strlen(s));
       free(s);
     }
@@ -54,7 +56,7 @@ static void emit_text_or_json(tw_log_level lvl, const char *msg, json_t *fields)
     if (n < 0) n = 0;
     if ((size_t)n >= sizeof line) n = sizeof line - 1;
     fprintf(stderr, "%s\n", line);
-    tw_log_sink_fn sink = __atomic_load_n(&g_sink, __ATOMIC_ACQUIRE);
+    tw_log_sink_fn sink = sink_too ? __atomic_load_n(&g_sink, __ATOMIC_ACQUIRE) : NULL;
     if (sink) sink(line, (size_t)n);
     if (fields) json_decref(fields);
   }
@@ -67,7 +69,7 @@ void tw_log(tw_log_level lvl, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  emit_text_or_json(lvl, msg, NULL);
+  emit_text_or_json(lvl, msg, NULL, 1);
 }
 
 void tw_log_request(const char *method, const char *path, const char *action, int status,
@@ -82,12 +84,12 @@ void tw_log_request(const char *method, const char *path, const char *action, in
     json_object_set_new(o, "ms", json_real(ms));
     json_object_set_new(o, "request_id", json_string(request_id ? request_id : ""));
     json_object_set_new(o, "remote", json_string(remote ? remote : ""));
-    emit_text_or_json(TW_LOG_INFO, "request", o);
+    emit_text_or_json(TW_LOG_INFO, "request", o, 0);
   } else {
     char msg[1024];
     snprintf(msg, sizeof msg, "%s %s%s%s %d %.2fms id=%s from=%s", method ? method : "",
              path ? path : "", action && *action ? " " : "", action ? action : "", status, ms,
              request_id ? request_id : "", remote ? remote : "");
-    emit_text_or_json(TW_LOG_INFO, msg, NULL);
+    emit_text_or_json(TW_LOG_INFO, msg, NULL, 0);
   }
 }

@@ -12,9 +12,9 @@ void tw_log(tw_log_level lvl, const char *fmt, ...) __attribute__((format(printf
 void tw_log_request(const char *method, const char *path, const char *action, int status,
                     double ms, const char *request_id, const char *remote);
 
-/* A second destination for every line written (the server's log group
- * /tweedle/server, src/logs/logs_server.c): fn gets the line without its
- * newline and must not block. NULL removes it. */
+/* A second destination for the lines written by tw_log (the server's log
+ * group /tweedle/server, src/logs/logs_server.c; not the per-request lines):
+ * fn gets the line without its newline and must not block. NULL removes it. */
 typedef void (*tw_log_sink_fn)(const char *line, size_t n);
 void tw_log_set_sink(tw_log_sink_fn fn);
 

@@ -58,15 +58,23 @@ struct tw_request {
   /* Runs when the connection ends, answered or not (a client that hung up on
    * a parked request): the service takes it off its own wait lists. */
   void (*on_close)(tw_request *r);
+  /* the parked list the reaper checks for hung-up clients (server.c): a
+   * suspended request with an on_close hook; idle once its handler returned */
+  tw_request *pk_prev, *pk_next;
+  int in_park_list, idle, park_fd;
   void *ctx;
   void (*ctx_free)(void *ctx);
 };
 
 const char *tw_req_header(const tw_request *r, const char *name); /* case-insensitive */
-/* Called for every request that ends (answered or not) with its latency in
- * ms: the built-in metrics count there (monitoring/builtin.c). NULL: none.
- * Set before the server starts. */
-extern void (*tw_http_request_done)(const tw_request *r, double ms);
+/* Observers of every request that ends (answered or not), with its latency in
+ * ms: the built-in metrics (monitoring/builtin.c) and Prometheus (prom/prom.c)
+ * count there. Added before the server starts, removed after it stopped; at
+ * most TW_HTTP_MAX_OBSERVERS. */
+#define TW_HTTP_MAX_OBSERVERS 4
+typedef void (*tw_request_observer)(const tw_request *r, double ms);
+int tw_http_observe_requests(tw_request_observer fn);
+void tw_http_unobserve_requests(tw_request_observer fn);
 /* Query parameter value, percent-decoded into a new string (free it), or NULL. */
 char *tw_req_query_param(const tw_request *r, const char *name);
 /* Percent-decodes n bytes ('+' as space when plus) into a new string (free it). */

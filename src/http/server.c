@@ -5,6 +5,8 @@
 #include <stdatomic.h>
 #include <netdb.h>
 #include <errno.h>
+#include <malloc.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,14 @@ struct tw_http {
   char public_url[512];
   atomic_int active; /* requests in progress */
   atomic_int stopping;
+  /* parked requests with an on_close hook, checked each second for a client
+   * that hung up (MHD does not watch suspended connections) */
+  pthread_mutex_t park_mu;
+  pthread_cond_t park_cv;
+  tw_request *park_head;
+  size_t nparked;
+  int reaper_on, reaper_stop;
+  pthread_t reaper;
 };
 
 /* Requests waiting for a commit. Woken from the store's writer thread. */
@@ -95,7 +105,21 @@ char *tw_req_query_param(const tw_request *r, const char *name) {
   return NULL;
 }
 
-void (*tw_http_request_done)(const tw_request *r, double ms);
+static tw_request_observer g_observers[TW_HTTP_MAX_OBSERVERS];
+
+int tw_http_observe_requests(tw_request_observer fn) {
+  for (int i = 0; i < TW_HTTP_MAX_OBSERVERS; i++)
+    if (!g_observers[i] || g_observers[i] == fn) {
+      g_observers[i] = fn;
+      return 0;
+    }
+  return -1;
+}
+
+void tw_http_unobserve_requests(tw_request_observer fn) {
+  for (int i = 0; i < TW_HTTP_MAX_OBSERVERS; i++)
+    if (g_observers[i] == fn) g_observers[i] = NULL;
+}
 
 void tw_req_respond_owned(tw_request *r, int status, const char *content_type, char *body,
                           size_t len) {
@@ -139,6 +163,157 @@ void tw_req_base_url(const tw_request *r, char *out, size_t n) {
 
 /* --- parking --------------------------------------------------------------- */
 
+/* Under r->mu. Only a request whose service can take it off its own wait
+ * lists (on_close) may be ended by the reaper. */
+static void park_link(tw_request *r) {
+  if (!r->on_close) return;
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (!ci) return;
+  tw_http *h = r->srv;
+  pthread_mutex_lock(&h->park_mu);
+  r->park_fd = ci->connect_fd;
+  r->idle = 0;
+  r->pk_prev = NULL;
+  r->pk_next = h->park_head;
+  if (h->park_head) h->park_head->pk_prev = r;
+  h->park_head = r;
+  r->in_park_list = 1;
+  h->nparked++;
+  pthread_mutex_unlock(&h->park_mu);
+}
+
+/* Under r->mu and h->park_mu. */
+static void park_unlink_locked(tw_http *h, tw_request *r) {
+  if (r->pk_prev)
+    r->pk_prev->pk_next = r->pk_next;
+  else
+    h->park_head = r->pk_next;
+  if (r->pk_next) r->pk_next->pk_prev = r->pk_prev;
+  r->pk_prev = r->pk_next = NULL;
+  r->in_park_list = 0;
+  r->idle = 0;
+  h->nparked--;
+}
+
+/* Under r->mu. */
+static void park_unlink(tw_request *r) {
+  if (!r->in_park_list) return;
+  pthread_mutex_lock(&r->srv->park_mu);
+  park_unlink_locked(r->srv, r);
+  pthread_mutex_unlock(&r->srv->park_mu);
+}
+
+/* The handler returned with the request parked: from now on no thread but a
+ * waker touches it, so the reaper may end it. */
+static enum MHD_Result park_settled(tw_request *r) {
+  pthread_mutex_lock(&r->mu);
+  if (r->suspended && r->in_park_list) {
+    pthread_mutex_lock(&r->srv->park_mu);
+    r->idle = 1;
+    pthread_mutex_unlock(&r->srv->park_mu);
+  }
+  pthread_mutex_unlock(&r->mu);
+  return MHD_YES;
+}
+
+/* What a reaped request answers when MHD resumes it: nothing anyone reads. */
+static void reaped_answer(tw_request *r) {
+  tw_req_respond(r, 499, "text/plain", "", 0);
+  tw_req_add_header(r, "Connection", "close");
+}
+
+static int fd_peer_closed(int fd) {
+  char c;
+  ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  /* 0: the peer sent FIN (a pipelined request would show as data); an error
+   * other than "nothing to read yet" (e.g. ECONNRESET) means gone too */
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Once a second: one poll() over every idle parked socket; a request whose
+ * client hung up is taken from its waker (under its mutex, so a wake racing
+ * with this one is only remembered), its service drops it (on_close), and it
+ * is resumed to answer into the void and be closed by MHD. */
+static void *reaper_main(void *arg) {
+  tw_http *h = arg;
+  struct pollfd *pf = NULL;
+  tw_request **rs = NULL;
+  size_t cap = 0;
+  int trim = 0;
+  pthread_mutex_lock(&h->park_mu);
+  while (!h->reaper_stop) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 1;
+    pthread_cond_timedwait(&h->park_cv, &h->park_mu, &ts);
+    if (h->reaper_stop) break;
+    if (h->nparked > cap) {
+      size_t ncap = h->nparked + h->nparked / 2 + 16;
+      struct pollfd *p2 = realloc(pf, ncap * sizeof *pf);
+      if (p2) pf = p2;
+      tw_request **r2 = realloc(rs, ncap * sizeof *rs);
+      if (r2) rs = r2;
+      if (p2 && r2) cap = ncap;
+    }
+    size_t n = 0;
+    for (tw_request *r = h->park_head; r && n < cap; r = r->pk_next) {
+      if (!r->idle) continue; /* read under park_mu, rechecked under r->mu */
+      pf[n].fd = r->park_fd;
+      pf[n].events = POLLRDHUP;
+      pf[n].revents = 0;
+      rs[n++] = r;
+    }
+    tw_request *dead = NULL;
+    size_t ndead = 0;
+    if (n && poll(pf, (nfds_t)n, 0) > 0) {
+      for (size_t i = 0; i < n; i++) {
+        if (!(pf[i].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) continue;
+        tw_request *r = rs[i];
+        /* a waker holding r->mu waits for park_mu: leave r to it */
+        if (pthread_mutex_trylock(&r->mu)) continue;
+        if (r->suspended && r->idle && r->in_park_list &&
+            ((pf[i].revents & (POLLHUP | POLLERR)) || fd_peer_closed(r->park_fd))) {
+          r->suspended = 0; /* a wake from now on is only remembered (woken) */
+          park_unlink_locked(h, r);
+          r->pk_next = dead;
+          dead = r;
+          ndead++;
+        }
+        pthread_mutex_unlock(&r->mu);
+      }
+    }
+    pthread_mutex_unlock(&h->park_mu);
+    /* no lock held: on_close takes the service's own (which wakers hold
+     * before r->mu); r stays alive, as nobody else resumes it */
+    for (tw_request *r = dead, *next; r; r = next) {
+      next = r->pk_next;
+      r->pk_next = NULL;
+      void (*fn)(tw_request *) = r->on_close;
+      r->on_close = NULL;
+      if (fn) fn(r);
+      r->resume = reaped_answer;
+      MHD_resume_connection(r->conn);
+    }
+    if (ndead) tw_log(TW_LOG_DEBUG, "http: %zu parked request(s) whose client hung up ended", ndead);
+#ifdef __GLIBC__
+    /* MHD's threads free the connections just after: once a burst of them is
+     * gone (a quiet round), give the freed pages back */
+    if (ndead >= 64) {
+      trim = 1;
+    } else if (!ndead && trim) {
+      trim = 0;
+      malloc_trim(0);
+    }
+#endif
+    pthread_mutex_lock(&h->park_mu);
+  }
+  pthread_mutex_unlock(&h->park_mu);
+  free(pf);
+  free(rs);
+  return NULL;
+}
+
 int tw_req_suspend(tw_request *r) {
   pthread_mutex_lock(&r->mu);
   if (r->woken) {
@@ -148,6 +323,7 @@ int tw_req_suspend(tw_request *r) {
   }
   MHD_suspend_connection(r->conn);
   r->suspended = 1;
+  park_link(r);
   pthread_mutex_unlock(&r->mu);
   return 1;
 }
@@ -155,18 +331,14 @@ int tw_req_suspend(tw_request *r) {
 int tw_req_peer_closed(tw_request *r) {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-  if (!ci) return 0;
-  char c;
-  ssize_t n = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-  /* 0: the peer sent FIN (a pipelined request would show as data); an error
-   * other than "nothing to read yet" (e.g. ECONNRESET) means gone too */
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+  return ci ? fd_peer_closed(ci->connect_fd) : 0;
 }
 
 void tw_req_wake(tw_request *r) {
   pthread_mutex_lock(&r->mu);
   if (r->suspended) {
     r->suspended = 0;
+    park_unlink(r);
     MHD_resume_connection(r->conn);
   } else {
     r->woken = 1;
@@ -285,7 +457,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     double ms = (tw_mono_sec() - r->t0) * 1000.0;
     tw_log_request(r->method, r->path, r->action, r->status ? r->status : 499, ms, r->request_id,
                    remote);
-    if (tw_http_request_done) tw_http_request_done(r, ms);
+    for (int i = 0; i < TW_HTTP_MAX_OBSERVERS; i++)
+      if (g_observers[i]) g_observers[i](r, ms);
   }
   if (r->on_close) r->on_close(r);
   pthread_mutex_lock(&g_cw_mu);
@@ -412,7 +585,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     fn(r);
   }
   if (r->resp) return send_response(r);
-  return MHD_YES; /* parked */
+  return park_settled(r); /* parked */
 }
 
 static void raise_fd_limit(void) {
@@ -467,6 +640,8 @@ tw_http *tw_http_start(const tw_http_opts *o, char *err, size_t errlen) {
   }
   h->services = o->services;
   h->app = o->app;
+  pthread_mutex_init(&h->park_mu, NULL);
+  pthread_cond_init(&h->park_cv, NULL);
   snprintf(h->listen, sizeof h->listen, "%s", o->listen);
   snprintf(h->public_url, sizeof h->public_url, "%s", o->public_url ? o->public_url : "");
   struct MHD_OptionItem opts[] = {
@@ -490,6 +665,7 @@ tw_http *tw_http_start(const tw_http_opts *o, char *err, size_t errlen) {
     free(h);
     return NULL;
   }
+  h->reaper_on = pthread_create(&h->reaper, NULL, reaper_main, h) == 0;
   return h;
 }
 
@@ -501,6 +677,15 @@ int tw_http_active(tw_http *h) { return h ? atomic_load(&h->active) : 0; }
 
 void tw_http_stop(tw_http *h) {
   if (!h) return;
+  if (h->reaper_on) { /* before MHD closes (and frees) what it may hold */
+    pthread_mutex_lock(&h->park_mu);
+    h->reaper_stop = 1;
+    pthread_cond_signal(&h->park_cv);
+    pthread_mutex_unlock(&h->park_mu);
+    pthread_join(h->reaper, NULL);
+  }
   if (h->daemon) MHD_stop_daemon(h->daemon);
+  pthread_mutex_destroy(&h->park_mu);
+  pthread_cond_destroy(&h->park_cv);
   free(h);
 }

@@ -3,7 +3,8 @@
  * ring (SERVER_RING lines; a full ring drops the line and counts it) under a
  * mutex held only to copy a pointer, so a log call never waits for the
  * store; a thread moves the ring into the group every 500 ms as one batch.
- * Lines logged while the store is failing are dropped with the batch. */
+ * Lines logged while the store is failing are dropped with the batch.
+ * TWEEDLE_SERVER_LOG_GROUP=0 turns it off. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,8 @@ static void *run(void *arg) {
 }
 
 int tw_logs_server_start(tw_logs *l) {
+  const char *off = getenv("TWEEDLE_SERVER_LOG_GROUP");
+  if (off && !strcmp(off, "0")) return 0; /* turned off: stderr only */
   pthread_mutex_lock(&g.mu);
   g.logs = l;
   g.stop = 0;

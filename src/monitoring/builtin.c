@@ -402,9 +402,8 @@ tw_builtin *tw_builtin_start(tw_app *app) {
   pthread_mutex_init(&b->s3_mu, NULL);
   tw_map_init(&b->s3);
   g_builtin = b;
-  tw_http_request_done = on_request_done;
-  if (pthread_create(&b->thread, NULL, run, b)) {
-    tw_http_request_done = NULL;
+  if (tw_http_observe_requests(on_request_done) || pthread_create(&b->thread, NULL, run, b)) {
+    tw_http_unobserve_requests(on_request_done);
     g_builtin = NULL;
     free(b);
     return NULL;
@@ -419,8 +418,7 @@ void tw_builtin_stop(tw_builtin *b) {
   pthread_cond_broadcast(&b->cv);
   pthread_mutex_unlock(&b->mu);
   pthread_join(b->thread, NULL);
-  /* the HTTP server has stopped; a hook chained on ours (Prometheus) stays */
-  if (tw_http_request_done == on_request_done) tw_http_request_done = NULL;
+  tw_http_unobserve_requests(on_request_done); /* the HTTP server has stopped */
   g_builtin = NULL;
   batch s3 = {.ns = "AWS/S3"};
   sweep_s3(b, &s3); /* frees the counts (not published: the store may be closing) */

@@ -59,7 +59,6 @@ static struct {
   double started;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static void (*prev_request_done)(const tw_request *r, double ms);
 static void (*prev_batch)(double seconds, size_t ops, int ok);
 
 static uint64_t hash2(const char *a, const char *b) {
@@ -95,7 +94,6 @@ static void bucket(uint64_t *b, const double *bounds, size_t n, double v) {
 }
 
 static void request_done(const tw_request *r, double ms) {
-  if (prev_request_done) prev_request_done(r, ms);
   if (!g.ops) return;
   const char *svc = r->service && r->service->name ? r->service->name : "none";
   char op[64];
@@ -162,10 +160,7 @@ void tw_prom_install_store(void) {
 void tw_prom_install_http(void) {
   pthread_mutex_lock(&g.mu);
   setup_locked();
-  if (tw_http_request_done != request_done) {
-    prev_request_done = tw_http_request_done;
-    tw_http_request_done = request_done;
-  }
+  tw_http_observe_requests(request_done);
   pthread_mutex_unlock(&g.mu);
 }
 

@@ -132,6 +132,9 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
                         json_t *headers, json_t *meta, json_t *checksum);
 int tw_s3_etag_matches(const char *list, const char *etag);
 int tw_s3_parse_http_date(const char *s, time_t *out);
+/* Range: bytes=a-b | a- | -n against an object of `size` bytes (s3_object.c;
+ * exposed for tests/fuzz). 1: start and len set; 0: none/ignored; -1: unsatisfiable. */
+int tw_s3_parse_range(const char *h, int64_t size, int64_t *start, int64_t *len);
 /* If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since against the
  * object as GET reads them: 0 to go on, else the status to answer (304, 412). */
 int tw_s3_check_conditions(tw_request *r, const tw_s3_obj *o);

@@ -680,6 +680,11 @@ static int mpu_join_work(void *p, s3_copy_job *j) {
 
 static void mpu_joined(tw_request *r);
 
+static void retry_after_commit(tw_request *r) {
+  s3_ctx *x = r->ctx;
+  if (!answer_retry(r, x)) no_such_upload(r, x);
+}
+
 void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
   upload_row u;
@@ -795,10 +800,16 @@ static void mpu_joined(tw_request *r) {
   tw_hex(digest, 16, x->etag);
   snprintf(x->etag + 32, sizeof x->etag - 32, "-%zu", nw);
   pthread_mutex_lock(&s->mu);
-  if (tw_s3_gc_upload_live(s, upload, NULL) <= 0) { /* completed or aborted meanwhile */
+  uint64_t ended = 0;
+  if (tw_s3_gc_upload_live(s, upload, &ended) <= 0) { /* completed or aborted meanwhile */
     pthread_mutex_unlock(&s->mu);
     tw_blob_remove(s->blobs, out.id);
-    no_such_upload(r, x);
+    /* by a completion of the same parts (a retry that overtook the first try)?
+     * its record is known once the write that ended the upload commits */
+    if (ended)
+      tw_req_after_commit(r, ended, retry_after_commit);
+    else if (!answer_retry(r, x))
+      no_such_upload(r, x);
     goto done;
   }
   /* every part goes with the upload: those written since the list was read too */

@@ -544,12 +544,15 @@ int tw_s3_check_conditions(tw_request *r, const tw_s3_obj *o) {
   return 0;
 }
 
-/* Range: bytes=a-b | a- | -n. 1: range set; 0: none/ignored; -1: unsatisfiable. */
+/* Range: bytes=a-b | a- | -n. 1: range set; 0: none/ignored; -1: unsatisfiable.
+ * The numbers are digits only: strtoll alone would also take a sign or leading
+ * blanks ("bytes= -5-9" made a negative start). */
 static int parse_range(const char *h, int64_t size, int64_t *start, int64_t *len) {
   if (!h || strncmp(h, "bytes=", 6) || strchr(h, ',')) return 0;
   const char *p = h + 6;
   char *end;
   if (*p == '-') {
+    if (!isdigit((unsigned char)p[1])) return 0;
     long long n = strtoll(p + 1, &end, 10);
     if (*end || end == p + 1) return 0;
     if (n <= 0 || size == 0) return -1;
@@ -558,11 +561,13 @@ static int parse_range(const char *h, int64_t size, int64_t *start, int64_t *len
     *len = n;
     return 1;
   }
+  if (!isdigit((unsigned char)*p)) return 0;
   long long a = strtoll(p, &end, 10);
-  if (end == p || *end != '-') return 0;
+  if (*end != '-') return 0;
   const char *q = end + 1;
   long long b = size - 1;
   if (*q) {
+    if (!isdigit((unsigned char)*q)) return 0;
     b = strtoll(q, &end, 10);
     if (*end || b < a) return 0;
   }
@@ -571,6 +576,10 @@ static int parse_range(const char *h, int64_t size, int64_t *start, int64_t *len
   *start = a;
   *len = b - a + 1;
   return 1;
+}
+
+int tw_s3_parse_range(const char *h, int64_t size, int64_t *start, int64_t *len) {
+  return parse_range(h, size, start, len);
 }
 
 static void add_object_headers(tw_request *r, s3_ctx *x, const tw_s3_obj *o) {

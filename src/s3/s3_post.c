@@ -55,6 +55,7 @@ typedef struct {
   int status;
   char *redirect;
   char *content_type;
+  int parse_only; /* tw_s3_post_parse_form: stop at the file part */
 } s3_post;
 
 static void post_free(void *ctx) {
@@ -535,6 +536,10 @@ static int part_begins(tw_request *r, s3_ctx *x, s3_post *p) {
     return -1;
   }
   if (p->form_data && !strcasecmp(p->name, "file")) {
+    if (p->parse_only) {
+      p->state = MP_DONE;
+      return expand_filename(p);
+    }
     if (begin_file(r, x, p)) return -1;
     p->state = MP_FILE;
     return 0;
@@ -615,6 +620,28 @@ too_much:
   tw_s3_error_key(r, x, TW_ERR_S3_MAX_POST_PRE_DATA, NULL,
                   "<MaxPostPreDataLengthBytes>20480</MaxPostPreDataLengthBytes>");
   return -1;
+}
+
+static void no_next_free(void *ctx) {
+  (void)ctx;
+}
+
+int tw_s3_post_parse_form(tw_request *r, s3_ctx *x, const char *data, size_t n, size_t piece,
+                          void (*done)(void *ud, tw_request *r, s3_ctx *x, tw_post_form *f),
+                          void *ud) {
+  s3_post *p = calloc(1, sizeof *p);
+  p->ctx_free = no_next_free;
+  p->parse_only = 1;
+  x->post = p;
+  tw_buf_init(&p->line, TW_POST_PRE_DATA_MAX + 2);
+  tw_buf_init(&p->value, TW_POST_PRE_DATA_MAX + 2);
+  if (!piece) piece = 1;
+  int rc = parse_content_type(r, x, p);
+  for (size_t i = 0; !rc && i < n; i += piece)
+    rc = feed(r, x, p, data + i, n - i < piece ? n - i : piece);
+  if (!rc && done) done(ud, r, x, &p->form);
+  post_free(x);
+  return rc;
 }
 
 /* on_body: first (data NULL) the checks the headers allow, then the stream. */

@@ -31,4 +31,16 @@ const char *tw_post_value(tw_post_form *f, const char *name);
  * r->principal and f->min_size/max_size. Answers and returns -1 on failure. */
 int tw_post_authorize(tw_request *r, s3_ctx *x, tw_post_form *f);
 
+/* For tests/fuzz, the two parsers alone. tw_post_check_policy: the policy
+ * field (base64 JSON) against the form, as tw_post_authorize does once the
+ * signature is right (v2: SigV2's fields are exempt). tw_s3_post_parse_form:
+ * r's Content-Type, then n body bytes fed `piece` at a time, up to the file
+ * part (its ${filename} expansion done; nothing authorised or stored); then
+ * done(ud, r, x, form) when the form parsed. Both: 0, or -1 (r answered,
+ * except for an oversized ${filename} expansion). */
+int tw_post_check_policy(tw_request *r, s3_ctx *x, tw_post_form *f, int v2);
+int tw_s3_post_parse_form(tw_request *r, s3_ctx *x, const char *data, size_t n, size_t piece,
+                          void (*done)(void *ud, tw_request *r, s3_ctx *x, tw_post_form *f),
+                          void *ud);
+
 #endif

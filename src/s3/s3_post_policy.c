@@ -527,6 +527,10 @@ done:
   return rc;
 }
 
+int tw_post_check_policy(tw_request *r, s3_ctx *x, tw_post_form *f, int v2) {
+  return check_policy(r, x, f, v2);
+}
+
 int tw_post_authorize(tw_request *r, s3_ctx *x, tw_post_form *f) {
   int v4 = tw_post_get(f, "x-amz-algorithm") || tw_post_get(f, "x-amz-credential") ||
            tw_post_get(f, "x-amz-date") || tw_post_get(f, "x-amz-signature");

@@ -15,6 +15,10 @@ void tw_sqs_json_serve(tw_request *r, const char *action);
 void tw_sqs_query_serve(tw_request *r);
 void tw_sqs_json_error(tw_request *r, tw_err e, const char *msg);
 void tw_sqs_query_error(tw_request *r, tw_err e, const char *msg);
+/* The query protocol's form (s, n bytes: a query string or a form body) as the
+ * JSON protocol's input, as tw_sqs_query_serve builds it (Action into `action`).
+ * For tests/fuzz; the caller owns the result. */
+json_t *tw_sqs_query_parse(const char *s, size_t n, char *action, size_t alen);
 
 /* shared driver */
 typedef struct {

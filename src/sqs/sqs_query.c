@@ -153,6 +153,13 @@ static void parse_form(json_t *root, const char *s, size_t n, char *action, size
   }
 }
 
+json_t *tw_sqs_query_parse(const char *s, size_t n, char *action, size_t alen) {
+  json_t *in = json_object();
+  parse_form(in, s, n, action, alen);
+  fix_shapes(in);
+  return in;
+}
+
 /* --- response: JSON shape -> XML -------------------------------------------- */
 
 static void xml_text(tw_buf *b, const char *tag, const char *v) {

@@ -492,8 +492,8 @@ class TestEmfEdges(LogsTestCase):
 
 class TestSources(LogsTestCase):
     def test_server_log_group(self):
-        marker = "/_/health-" + h.unique("m")  # an unknown route: logged with its path
-        h.raw_request(self.server, "GET", marker, sign=False)
+        # the server's own lines (not the per-request ones): its start line at least
+        marker = "tweedle listening on 127.0.0.1:%d" % self.server.port
         deadline = time.time() + 10
         ev = []
         while time.time() < deadline and not ev:
@@ -504,10 +504,16 @@ class TestSources(LogsTestCase):
                 pass
             time.sleep(0.2)
         self.assertEqual(len(ev), 1, ev)
-        self.assertIn("GET " + marker, ev[0]["message"])
         self.assertEqual(ev[0]["logStreamName"], "server")
+        self.assertIn(" info  " + marker, ev[0]["message"])
         lg = self.logs.describe_log_groups(logGroupNamePrefix="/tweedle/server")["logGroups"]
         self.assertEqual(lg[0]["retentionInDays"], 30)
+        # request lines stay on stderr only
+        h.raw_request(self.server, "GET", "/_/health", sign=False)
+        time.sleep(1.2)
+        ev = self.logs.filter_log_events(logGroupName="/tweedle/server",
+                                         filterPattern='"GET /_/health"')["events"]
+        self.assertEqual(ev, [])
 
     def test_gateway_access_log_group(self):
         import gateway_harness as gh

@@ -9,10 +9,10 @@ responses of real S3 quoted in public issue trackers):
   #8380 and minio #13318 record S3 doing so); another part list, or an upload
   that never existed, is 404 NoSuchUpload with <UploadId>.  tweedle keeps a
   completion for one (lifecycle) day; this module's day is DAY seconds.
+* The other sections say what they assert above each test class.
 """
 
 import time
-import xml.etree.ElementTree as ET
 
 import s3_harness as s
 from s3_harness import obj_path
@@ -104,6 +104,23 @@ class CompleteRetryTest(s.S3TestCase):
         ok = self.s3.complete_multipart_upload(Bucket=b, Key="k", UploadId=up, MultipartUpload={"Parts": parts})
         self.assertEqual(ok["ETag"], '"%s-1"' % s.md5_hex(bytes.fromhex(parts[0]["ETag"].strip('"'))))
         self.assertEqual(self.get_body(b, "k"), b"only part")
+
+    def test_concurrent_completions_all_succeed(self):
+        # a retry that overtakes the first try: every one answers the completion
+        b = self.make_bucket()
+        bodies = [s.random_bytes(5 << 20, seed=7), s.random_bytes(5 << 20, seed=8), b"end"]
+        for round_ in range(3):
+            key = "race/%d" % round_
+            up, parts = self.upload(b, key, bodies)
+            clients = [s.s3_client(self.server) for _ in range(4)]
+            results, errors, stuck = s.h.run_threads([
+                (lambda c=c: c.complete_multipart_upload(Bucket=b, Key=key, UploadId=up,
+                                                         MultipartUpload={"Parts": parts}))
+                for c in clients], timeout=60)
+            self.assertEqual(stuck, 0)
+            self.assertEqual(errors, [None] * 4, errors)
+            self.assertEqual(len({r["ETag"] for r in results}), 1, results)
+            self.assertEqual(self.get_body(b, key), b"".join(bodies))
 
     def test_completion_is_remembered_across_restart_then_forgotten(self):
         b = self.make_bucket()
@@ -418,6 +435,29 @@ class ObjectAttributesTest(s.S3TestCase):
                                            PartNumberMarker=3)["ObjectParts"]
         self.assertEqual(p3.get("Parts", []), [])
         self.assertFalse(p3["IsTruncated"])
+
+    def test_multipart_with_the_default_checksum(self):
+        # no algorithm named: S3's FULL_OBJECT CRC64NVME, and each part's CRC64NVME
+        b = self.make_bucket()
+        bodies = [s.random_bytes(5 << 20, seed=5), b"tail"]
+        c = s.s3_client(self.server, checksum="when_required") if s.NEW_CHECKSUMS else self.s3
+        up = c.create_multipart_upload(Bucket=b, Key="d")["UploadId"]
+        parts = [{"PartNumber": i, "ETag": c.upload_part(Bucket=b, Key="d", UploadId=up, PartNumber=i,
+                                                        Body=body)["ETag"]}
+                 for i, body in enumerate(bodies, 1)]
+        c.complete_multipart_upload(Bucket=b, Key="d", UploadId=up, MultipartUpload={"Parts": parts})
+        out = self.s3.get_object_attributes(Bucket=b, Key="d", ObjectAttributes=ALL_ATTRS)
+        op = out["ObjectParts"]
+        self.assertEqual(op["TotalPartsCount"], 2)
+        self.assertEqual([(p["PartNumber"], p["Size"]) for p in op["Parts"]],
+                         [(1, len(bodies[0])), (2, len(bodies[1]))])
+        if "ChecksumCRC64NVME" in self.s3.meta.service_model.shape_for("ObjectPart").members:
+            self.assertEqual([p["ChecksumCRC64NVME"] for p in op["Parts"]], [s.crc64nvme_b64(x) for x in bodies])
+            self.assertEqual(out["Checksum"]["ChecksumCRC64NVME"], s.crc64nvme_b64(b"".join(bodies)))
+            self.assertEqual(out["Checksum"]["ChecksumType"], "FULL_OBJECT")
+        r = self.raw("GET", obj_path(b, "d", "attributes"), headers={"x-amz-object-attributes": "ObjectParts"})
+        self.assertIn(b"<ChecksumCRC64NVME>%s</ChecksumCRC64NVME><PartNumber>1</PartNumber>"
+                      % s.crc64nvme_b64(bodies[0]).encode(), r.body)
 
     def test_errors_and_conditions(self):
         b = self.make_bucket()

@@ -658,7 +658,10 @@ class KillDuringDeliveryTest(unittest.TestCase):
         threads = [threading.Thread(target=publisher, args=(k,)) for k in range(3)]
         for t in threads:
             t.start()
-        time.sleep(1.5)
+        # kill once a fair number is acknowledged (bounded: a loaded machine is slow)
+        deadline = time.monotonic() + 15
+        while len(acked) <= 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.server.kill9()
         stop.set()
         for t in threads:
