@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "core/version.h"
 #include "eventbridge/eventbridge.h"
 #include "events/bus.h"
 #include "gateway/gateway.h"
@@ -139,14 +140,17 @@ static int register_services(tw_app *app) {
          tw_services_add(&app->services, &tw_s3_service);
 }
 
+static void endpoint_url(const tw_app *app, char *url, size_t n) {
+  if (app->cfg.public_url[0])
+    snprintf(url, n, "%s", app->cfg.public_url);
+  else
+    snprintf(url, n, "http://%s", app->cfg.listen);
+}
+
 static void print_credentials(const tw_app *app) {
   const tw_user *u = &app->creds.users[0];
-  const char *listen = app->cfg.listen;
   char url[600];
-  if (app->cfg.public_url[0])
-    snprintf(url, sizeof url, "%s", app->cfg.public_url);
-  else
-    snprintf(url, sizeof url, "http://%s", listen);
+  endpoint_url(app, url, sizeof url);
   fprintf(stderr,
           "\ntweedle: generated credentials (stored in %s/credentials.json):\n"
           "  export AWS_ACCESS_KEY_ID=%s\n"
@@ -155,6 +159,22 @@ static void print_credentials(const tw_app *app) {
           "  export AWS_ENDPOINT_URL=%s\n"
           "  aws sqs list-queues --endpoint-url %s\n\n",
           app->cfg.data_dir, u->access_key, u->secret, app->cfg.region, url, url);
+}
+
+/* What a user can do next, once the server answers. */
+static void print_next_steps(const tw_app *app) {
+  char url[600];
+  endpoint_url(app, url, sizeof url);
+  fprintf(stderr,
+          "tweedle %s is ready:\n"
+          "  endpoint  %s  (AWS_ENDPOINT_URL for SDKs and aws-cli: SQS, S3, SNS,\n"
+          "            EventBridge, CloudWatch and CloudWatch Logs share it)\n"
+          "  health    %s/_/health\n"
+          "  metrics   %s/_/metrics  (Prometheus; --metrics-token or --metrics-public)\n"
+          "  gateway   %s/_/api/v1/  (presigned URLs, jobs, API keys)\n"
+          "  data      %s  (delete it to start afresh)\n"
+          "  stop      Ctrl-C or SIGTERM: what is in flight is answered, then it exits\n\n",
+          TW_VERSION, url, url, url, url, app->cfg.data_dir);
 }
 
 int tw_serve(tw_config *cfg) {
@@ -249,6 +269,7 @@ int tw_serve(tw_config *cfg) {
   app->http = tw_http_start(&ho, err, sizeof err);
   if (!app->http) goto fail;
   if (app->creds.generated) print_credentials(app);
+  print_next_steps(app);
   tw_info("tweedle listening on %s (data %s, region %s)", cfg->listen, cfg->data_dir, cfg->region);
 
   int sig = 0;

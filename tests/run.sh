@@ -44,9 +44,9 @@ done
 # The same integration suite under two clients: pyenv boto3 speaks SQS JSON,
 # Debian's python3-boto3 (botocore 1.29) speaks the query protocol.
 py_json=$(command -v python3)
-run_suite "boto3-json" 900 "$py_json" tests/integration/run.py -j "${TEST_JOBS:-3}"
+run_suite "boto3-json" 1800 "$py_json" tests/integration/run.py -j "${TEST_JOBS:-3}"
 if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import boto3' 2>/dev/null; then
-  run_suite "boto3-query" 900 /usr/bin/python3 tests/integration/run.py -j "${TEST_JOBS:-3}"
+  run_suite "boto3-query" 1800 /usr/bin/python3 tests/integration/run.py -j "${TEST_JOBS:-3}"
 fi
 if [ -f tests/js/run.sh ]; then
   run_suite "js-sdk" 600 bash tests/js/run.sh
@@ -54,7 +54,7 @@ fi
 if [ -f tests/cli/run.sh ]; then
   run_suite "aws-cli" 300 bash tests/cli/run.sh
 fi
-run_suite "examples" 600 bash tests/examples/run.sh
+run_suite "examples" 900 bash tests/examples/run.sh
 # every libFuzzer target once over its corpus under ASan/UBSan (builds build/fuzz/
 # with clang first; skipped when clang's fuzzer runtime is missing)
 run_suite "fuzz-regress" 1200 bash tests/fuzz/run.sh regress --build

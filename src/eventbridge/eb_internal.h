@@ -102,6 +102,10 @@ int eb_bus_param(tw_eventbridge *eb, const char *v, char *out, size_t n);
 /* Sets a target from its JSON (borrowed: the caller keeps json alive). 0, or
  * -1 with the reason in msg. */
 int eb_target_parse(tw_eventbridge *eb, json_t *json, eb_target *t, char *msg, size_t msglen);
+/* PutTargets' checks of one target's JSON (index: its place in the request),
+ * as eb_targets.c runs them before eb_target_parse: 0, or -1 with the error
+ * set on c. Exposed for tests/fuzz. */
+int eb_target_check(eb_call *c, json_t *t, size_t index);
 
 /* --- operations --- */
 void eb_fail(eb_call *c, const char *type, const char *fmt, ...)

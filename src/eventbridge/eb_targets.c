@@ -127,6 +127,10 @@ static int check_target(eb_call *c, json_t *t, size_t index) {
   return 0;
 }
 
+int eb_target_check(eb_call *c, json_t *t, size_t index) {
+  return check_target(c, t, index);
+}
+
 static void failed_entry(json_t *list, const char *id, const char *code, const char *msg) {
   json_array_append_new(
       list, json_pack("{s:s,s:s,s:s}", "TargetId", id, "ErrorCode", code, "ErrorMessage", msg));

@@ -18,6 +18,7 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/log.h"
+#include "core/version.h"
 #include "http/request.h"
 
 /* buffered bodies of a service that names no max_body: SQS's 1 MiB payload, encoded */
@@ -336,14 +337,17 @@ int tw_req_peer_closed(tw_request *r) {
 
 void tw_req_wake(tw_request *r) {
   pthread_mutex_lock(&r->mu);
+  struct MHD_Connection *resume = NULL;
   if (r->suspended) {
-    r->suspended = 0;
+    r->suspended = 0; /* this waker alone resumes it */
     park_unlink(r);
-    MHD_resume_connection(r->conn);
+    resume = r->conn;
   } else {
     r->woken = 1;
   }
   pthread_mutex_unlock(&r->mu);
+  /* after the unlock: once resumed, MHD may finish and free r (and r->mu) */
+  if (resume) MHD_resume_connection(resume);
 }
 
 static void cw_unlink(tw_request *r) {
@@ -477,6 +481,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 static enum MHD_Result send_response(tw_request *r) {
+  if (!MHD_get_response_header(r->resp, "Server"))
+    MHD_add_response_header(r->resp, "Server", "tweedle/" TW_VERSION);
   enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, r->resp);
   MHD_destroy_response(r->resp);
   r->resp = NULL;

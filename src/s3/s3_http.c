@@ -20,7 +20,6 @@
 void tw_s3_add_common_headers(tw_request *r) {
   tw_req_add_header(r, "x-amz-request-id", r->request_id);
   tw_req_add_header(r, "x-amz-id-2", r->request_id);
-  tw_req_add_header(r, "Server", "tweedle");
   tw_s3_cors_add_headers(r, r->ctx);
 }
 

@@ -544,15 +544,20 @@ int tw_s3_check_conditions(tw_request *r, const tw_s3_obj *o) {
   return 0;
 }
 
-/* Range: bytes=a-b | a- | -n. 1: range set; 0: none/ignored; -1: unsatisfiable.
- * The numbers are digits only: strtoll alone would also take a sign or leading
- * blanks ("bytes= -5-9" made a negative start). */
+/* A number of a Range: blanks, then digits (no sign: strtoll alone would take
+ * one, and "bytes= -5-9" made a negative start). */
+static int range_digits(const char *s) {
+  while (*s == ' ' || *s == '\t') s++;
+  return isdigit((unsigned char)*s);
+}
+
+/* Range: bytes=a-b | a- | -n. 1: range set; 0: none/ignored; -1: unsatisfiable. */
 static int parse_range(const char *h, int64_t size, int64_t *start, int64_t *len) {
   if (!h || strncmp(h, "bytes=", 6) || strchr(h, ',')) return 0;
   const char *p = h + 6;
   char *end;
   if (*p == '-') {
-    if (!isdigit((unsigned char)p[1])) return 0;
+    if (!range_digits(p + 1)) return 0;
     long long n = strtoll(p + 1, &end, 10);
     if (*end || end == p + 1) return 0;
     if (n <= 0 || size == 0) return -1;
@@ -561,13 +566,13 @@ static int parse_range(const char *h, int64_t size, int64_t *start, int64_t *len
     *len = n;
     return 1;
   }
-  if (!isdigit((unsigned char)*p)) return 0;
+  if (!range_digits(p)) return 0;
   long long a = strtoll(p, &end, 10);
   if (*end != '-') return 0;
   const char *q = end + 1;
   long long b = size - 1;
   if (*q) {
-    if (!isdigit((unsigned char)*q)) return 0;
+    if (!range_digits(q)) return 0;
     b = strtoll(q, &end, 10);
     if (*end || b < a) return 0;
   }

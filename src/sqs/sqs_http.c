@@ -44,7 +44,8 @@ static void waiter_wake(tw_sqs_waiter *w) {
 /* The connection ended: a long poll still parked leaves the queue's waiters. */
 static void on_close(tw_request *r) {
   tw_sqs_http_ctx *x = r->ctx;
-  if (x && x->waiter.parked) tw_sqs_unpark(r->app->sqs, &x->waiter);
+  /* parked is the engine's to read (the reaper thread may call this) */
+  if (x) tw_sqs_unpark(r->app->sqs, &x->waiter);
 }
 
 static void finish(tw_request *r) {

@@ -92,5 +92,27 @@ check "events remove-targets, delete-rule, delete-event-bus" $?
 err=$(aws_ events describe-event-bus --name cli-bus 2>&1); rc=$?
 [ $rc -ne 0 ] && grep -q ResourceNotFoundException <<<"$err"; check "deleted bus: ResourceNotFoundException" $?
 
+# --- SNS (aws sns) ---
+topic=$(aws_ sns create-topic --name cli-topic --query TopicArn --output text)
+[ "$topic" = "arn:aws:sns:us-east-1:000000000000:cli-topic" ]; check "sns create-topic returns the topic ARN" $?
+sq=$(aws_ sqs create-queue --queue-name cli-sns-q --query QueueUrl --output text)
+sub=$(aws_ sns subscribe --topic-arn "$topic" --protocol sqs \
+  --notification-endpoint arn:aws:sqs:us-east-1:000000000000:cli-sns-q --query SubscriptionArn --output text)
+[[ "$sub" == "$topic:"* ]]; check "sns subscribe (sqs) is confirmed at once" $?
+aws_ sns set-subscription-attributes --subscription-arn "$sub" --attribute-name RawMessageDelivery \
+  --attribute-value true
+check "sns set-subscription-attributes RawMessageDelivery" $?
+mid=$(aws_ sns publish --topic-arn "$topic" --message "from the cli" --query MessageId --output text)
+[ -n "$mid" ]; check "sns publish returns a MessageId" $?
+body=$(aws_ sqs receive-message --queue-url "$sq" --wait-time-seconds 2 --query 'Messages[0].Body' --output text)
+[ "$body" = "from the cli" ]; check "the queue subscriber got the raw message" $?
+aws_ sns list-subscriptions-by-topic --topic-arn "$topic" --query 'length(Subscriptions)' --output text | grep -qx 1
+check "sns list-subscriptions-by-topic" $?
+err=$(aws_ sns publish --topic-arn "$topic:nope" --message x 2>&1); rc=$?
+[ $rc -ne 0 ] && grep -q NotFound <<<"$err"; check "sns publish to a missing topic: NotFound" $?
+aws_ sns delete-topic --topic-arn "$topic" &&
+  aws_ sns list-topics --query 'length(Topics)' --output text | grep -qx 0
+check "sns delete-topic" $?
+
 echo "SUMMARY passed=$pass failed=$fail skipped=0"
 [ "$fail" -eq 0 ]

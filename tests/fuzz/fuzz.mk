@@ -40,3 +40,9 @@ fuzz: fuzz-build
 
 fuzz-regress: fuzz-build
 	@FUZZ_TARGETS="$(FUZZ_TARGETS)" bash tests/fuzz/run.sh regress
+
+# header dependencies of the fuzz objects (when BUILD is not build/, the
+# Makefile's own -include does not reach them)
+ifneq ($(BUILD),build)
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+endif

@@ -1,6 +1,7 @@
 /* The SQS query protocol: a form (query string or body) rebuilt into the JSON
  * protocol's input (tw_sqs_query_parse), then the parameter validators every
- * action uses (src/sqs/params.c) on what came out. */
+ * action uses (src/sqs/params.c) on what came out; an input starting with '{'
+ * also goes to the validators as a JSON-protocol body. */
 #include "fuzz_util.h"
 #include "sqs/params.h"
 #include "sqs/sqs_front.h"
@@ -41,7 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   validate(in);
   json_decref(in);
   free(copy);
-  /* the validators straight on bytes too: a body as sent in JSON */
+  /* the JSON protocol's body (AmazonSQS.* targets): the same validators on it */
+  if (size && data[0] == '{') {
+    json_t *j = json_loadb((const char *)data, size, 0, NULL);
+    if (json_is_object(j)) validate(j);
+    json_decref(j);
+  }
+  /* the body check straight on bytes too */
   tw_p_valid_body((const char *)data, size);
   return 0;
 }

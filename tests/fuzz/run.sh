@@ -49,7 +49,7 @@ for src in tests/fuzz/fuzz_*.c; do
     echo "FAIL $t: no corpus $seeds"
     fail=$((fail + 1)); continue
   fi
-  log=$B/$t.log
+  log=$B/$t.$mode.log
   mkdir -p "$B/artifacts/$t"
   case "$mode" in
     regress)

@@ -414,6 +414,23 @@ class EventTest(NotificationTestBase):
         recs = self.records(url, 3, timeout=3.0)
         self.assertEqual([(r["eventName"], r["s3"]["object"]["key"]) for r in recs], [("ObjectCreated:Put", "p")])
 
+    def test_object_tagging_events(self):
+        """s3:ObjectTagging:Put / :Delete reach a queue configured for them (and
+        only for them: the PUT that creates the object is not sent)."""
+        bucket, qname, url = self.setup_bucket_queue(events=("s3:ObjectTagging:*",))
+        self.s3.put_object(Bucket=bucket, Key="t", Body=b"x")
+        self.assertQuiet(url)
+        self.s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+        self.s3.delete_object_tagging(Bucket=bucket, Key="t")
+        recs = self.records(url, 2)
+        self.assertEqual([(r["eventName"], r["s3"]["object"]["key"]) for r in recs],
+                         [("ObjectTagging:Put", "t"), ("ObjectTagging:Delete", "t")])
+        bucket2, _, url2 = self.setup_bucket_queue(events=("s3:ObjectTagging:Delete",))
+        self.s3.put_object(Bucket=bucket2, Key="u", Body=b"x")
+        self.s3.put_object_tagging(Bucket=bucket2, Key="u", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+        self.s3.delete_object_tagging(Bucket=bucket2, Key="u")
+        self.assertEqual([r["eventName"] for r in self.records(url2, 1)], ["ObjectTagging:Delete"])
+
     def test_removed_only(self):
         bucket, qname, url = self.setup_bucket_queue(events=("s3:ObjectRemoved:*",))
         self.s3.put_object(Bucket=bucket, Key="r", Body=b"x")

@@ -86,6 +86,23 @@ class RegistryTest(unittest.TestCase):
         r = h.raw_request(SERVER, "GET", "/_/health", sign=False)
         self.assertEqual(r.status, 200)
 
+    def test_start_output_version_and_server_header(self):
+        """The start prints what to do next; `tweedle --version` and every
+        answer's Server header (own routes, SQS, S3) name the same version."""
+        import subprocess
+        with open(SERVER.log_path, "rb") as f:
+            log = f.read().decode("utf-8", "replace")
+        for want in ("is ready:", "  endpoint  " + SERVER.endpoint, "  health    " + SERVER.endpoint + "/_/health",
+                     "  data      ", "  stop      Ctrl-C or SIGTERM"):
+            self.assertIn(want, log)
+        out = subprocess.run([h.binary(), "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+        self.assertRegex(out, r"^tweedle \d+\.\d+\.\d+$")
+        version = out.split()[1]
+        servers = [h.raw_request(SERVER, "GET", "/_/health", sign=False).header("Server"),
+                   h.json_request(SERVER, "ListQueues").header("Server"),
+                   h.raw_request(SERVER, "GET", "/", service="s3").header("Server")]
+        self.assertEqual(servers, ["tweedle/" + version] * 3)
+
     def test_log_lines_name_the_operation(self):
         s3c = s.s3_client(SERVER)
         b = s.unique_bucket("ops")
