@@ -41,8 +41,8 @@ tw_err tw_req_authenticate(tw_request *r, char *msg, size_t msglen) {
   };
   tw_sigv4_info info;
   msg[0] = 0;
-  tw_err e = tw_sigv4_verify(&in, tw_credentials_secret, &r->app->creds, time(NULL), &info, msg,
-                             msglen);
+  tw_err e =
+      tw_sigv4_verify(&in, tw_credentials_secret, &r->app->creds, time(NULL), &info, msg, msglen);
   if (e == TW_ERR_OK) snprintf(r->principal, sizeof r->principal, "%s", info.access_key);
   return e;
 }
@@ -94,11 +94,13 @@ static void unclaimed(tw_request *r, const char *what) {
   int query = (ct && !strncasecmp(ct, "application/x-www-form-urlencoded", 33)) ||
               strstr(r->query, "Action=");
   if (query)
-    tw_buf_puts(&b, "<?xml version=\"1.0\"?><ErrorResponse><Error><Type>Sender</Type>"
-                    "<Code>InvalidAction</Code><Message>");
+    tw_buf_puts(&b,
+                "<?xml version=\"1.0\"?><ErrorResponse><Error><Type>Sender</Type>"
+                "<Code>InvalidAction</Code><Message>");
   else
-    tw_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InvalidRequest</Code>"
-                    "<Message>");
+    tw_buf_puts(&b,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InvalidRequest</Code>"
+                "<Message>");
   tw_buf_xml_escape(&b, msg, strlen(msg));
   if (query)
     tw_buf_printf(&b, "</Message></Error><RequestId>%s</RequestId></ErrorResponse>", r->request_id);
@@ -294,16 +296,16 @@ fail:
   if (rc && err[0]) tw_error("%s", err);
   tw_http_stop(app->http);
   if (app->sqs) tw_sqs_stop(app->sqs);
-  tw_gateway_close(app); /* before the store: flushes the access log */
-  tw_logs_server_stop();  /* before the store: the server's last lines */
-  tw_s3_stop(app->s3);        /* its sweeper writes to the store */
-  tw_sns_stop(app->sns);      /* so do the SNS delivery threads */
-  tw_builtin_stop(app->builtin);  /* after the HTTP server: its hook counts S3 requests */
+  tw_gateway_close(app);         /* before the store: flushes the access log */
+  tw_logs_server_stop();         /* before the store: the server's last lines */
+  tw_s3_stop(app->s3);           /* its sweeper writes to the store */
+  tw_sns_stop(app->sns);         /* so do the SNS delivery threads */
+  tw_builtin_stop(app->builtin); /* after the HTTP server: its hook counts S3 requests */
   app->builtin = NULL;
   tw_alarms_stop(app->alarms);   /* the evaluator writes to the store */
   tw_metrics_stop(app->metrics); /* so does the metrics sweep */
   tw_logs_stop(app->logs);       /* and the log retention sweep */
-  tw_store_close(app->store); /* commits what is pending */
+  tw_store_close(app->store);    /* commits what is pending */
   if (app->sqs) tw_sqs_close(app->sqs);
   tw_sns_close(app->sns);
   tw_s3_close(app->s3);

@@ -136,18 +136,41 @@ static int cmd_serve(int argc, char **argv) {
   optind = 1;
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
-      case 'l': snprintf(cfg.listen, sizeof cfg.listen, "%s", optarg); break;
-      case 'd': snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", optarg); break;
-      case 'c': break;
-      case 'u': snprintf(cfg.public_url, sizeof cfg.public_url, "%s", optarg); break;
-      case 'N': snprintf(cfg.sns_base_url, sizeof cfg.sns_base_url, "%s", optarg); break;
-      case 1001: snprintf(cfg.smtp_url, sizeof cfg.smtp_url, "%s", optarg); break;
-      case 1002: snprintf(cfg.smtp_from, sizeof cfg.smtp_from, "%s", optarg); break;
-      case 'r': snprintf(cfg.region, sizeof cfg.region, "%s", optarg); break;
-      case 'a': snprintf(cfg.account, sizeof cfg.account, "%s", optarg); break;
-      case 'f': snprintf(cfg.log_format, sizeof cfg.log_format, "%s", optarg); break;
-      case 't': cfg.threads = atoi(optarg); break;
-      case 'D': snprintf(cfg.domain, sizeof cfg.domain, "%s", optarg); break;
+      case 'l':
+        snprintf(cfg.listen, sizeof cfg.listen, "%s", optarg);
+        break;
+      case 'd':
+        snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", optarg);
+        break;
+      case 'c':
+        break;
+      case 'u':
+        snprintf(cfg.public_url, sizeof cfg.public_url, "%s", optarg);
+        break;
+      case 'N':
+        snprintf(cfg.sns_base_url, sizeof cfg.sns_base_url, "%s", optarg);
+        break;
+      case 1001:
+        snprintf(cfg.smtp_url, sizeof cfg.smtp_url, "%s", optarg);
+        break;
+      case 1002:
+        snprintf(cfg.smtp_from, sizeof cfg.smtp_from, "%s", optarg);
+        break;
+      case 'r':
+        snprintf(cfg.region, sizeof cfg.region, "%s", optarg);
+        break;
+      case 'a':
+        snprintf(cfg.account, sizeof cfg.account, "%s", optarg);
+        break;
+      case 'f':
+        snprintf(cfg.log_format, sizeof cfg.log_format, "%s", optarg);
+        break;
+      case 't':
+        cfg.threads = atoi(optarg);
+        break;
+      case 'D':
+        snprintf(cfg.domain, sizeof cfg.domain, "%s", optarg);
+        break;
       case 'L':
         if (atoi(optarg) <= 0) {
           fprintf(stderr, "tweedle: --lifecycle-day-seconds must be a positive number\n");
@@ -155,14 +178,24 @@ static int cmd_serve(int argc, char **argv) {
         }
         cfg.lifecycle_day_seconds = atoi(optarg);
         break;
-      case 'A': snprintf(cfg.authorizer, sizeof cfg.authorizer, "%s", optarg); break;
+      case 'A':
+        snprintf(cfg.authorizer, sizeof cfg.authorizer, "%s", optarg);
+        break;
       case 'O':
         snprintf(cfg.gateway_cors_origins, sizeof cfg.gateway_cors_origins, "%s", optarg);
         break;
-      case 'T': cfg.authorizer_timeout_ms = atoi(optarg); break;
-      case 'R': cfg.throttle_rate = atof(optarg); break;
-      case 'B': cfg.throttle_burst = atof(optarg); break;
-      case 'G': cfg.access_log_days = atof(optarg); break;
+      case 'T':
+        cfg.authorizer_timeout_ms = atoi(optarg);
+        break;
+      case 'R':
+        cfg.throttle_rate = atof(optarg);
+        break;
+      case 'B':
+        cfg.throttle_burst = atof(optarg);
+        break;
+      case 'G':
+        cfg.access_log_days = atof(optarg);
+        break;
       case 1003:
         if (atoi(optarg) <= 0) {
           fprintf(stderr, "tweedle: --metrics-interval must be a positive number of seconds\n");
@@ -170,16 +203,25 @@ static int cmd_serve(int argc, char **argv) {
         }
         cfg.metrics_interval = atoi(optarg);
         break;
-      case 1101: snprintf(cfg.metrics_token, sizeof cfg.metrics_token, "%s", optarg); break;
-      case 1102: cfg.metrics_public = 1; break;
-      case 'h': fputs(serve_usage, stdout); return 0;
-      default: fputs(serve_usage, stderr); return 2;
+      case 1101:
+        snprintf(cfg.metrics_token, sizeof cfg.metrics_token, "%s", optarg);
+        break;
+      case 1102:
+        cfg.metrics_public = 1;
+        break;
+      case 'h':
+        fputs(serve_usage, stdout);
+        return 0;
+      default:
+        fputs(serve_usage, stderr);
+        return 2;
     }
   }
   if (cfg.authorizer_timeout_ms <= 0 || cfg.throttle_rate < 0 || cfg.throttle_burst < 0 ||
       (cfg.throttle_rate > 0 && cfg.throttle_burst < 1) || !(cfg.access_log_days > 0)) {
-    fprintf(stderr, "tweedle: --authorizer-timeout-ms and --access-log-days must be positive, "
-                    "--throttle-rate and --throttle-burst not negative (burst at least 1 with a rate)\n");
+    fprintf(stderr,
+            "tweedle: --authorizer-timeout-ms and --access-log-days must be positive, "
+            "--throttle-rate and --throttle-burst not negative (burst at least 1 with a rate)\n");
     return 2;
   }
   if (strcmp(cfg.log_format, "text") && strcmp(cfg.log_format, "json")) {
@@ -193,7 +235,8 @@ static int cmd_serve(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+      !strcmp(argv[1], "help")) {
     fputs(usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+static int lower(int c) {
+  return c >= 'A' && c <= 'Z' ? c + 32 : c;
+}
 
 int tw_auth_ieq(const char *a, size_t an, const char *b, size_t bn) {
   if (an != bn) return 0;
@@ -49,7 +51,8 @@ const char *tw_auth_header(const tw_kv *headers, size_t n, const char *name) {
   size_t nl = strlen(name);
   for (size_t i = 0; i < n; i++) {
     const char *hn = headers[i].name;
-    if (hn && tw_auth_ieq(hn, strlen(hn), name, nl)) return headers[i].value ? headers[i].value : "";
+    if (hn && tw_auth_ieq(hn, strlen(hn), name, nl))
+      return headers[i].value ? headers[i].value : "";
   }
   return NULL;
 }

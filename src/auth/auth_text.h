@@ -13,7 +13,8 @@ int tw_auth_hexval(int c);
  * stays literal; plus: '+' means space. Returns the decoded length. */
 size_t tw_auth_pct_decode(const char *in, size_t n, char *out, int plus);
 /* snprintf into an optional message buffer (buf NULL or len 0: nothing). */
-void tw_auth_setmsg(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void tw_auth_setmsg(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* A header's value by case-insensitive name ("" for a NULL value), or NULL. */
 const char *tw_auth_header(const tw_kv *headers, size_t n, const char *name);
 

@@ -339,7 +339,8 @@ static int req_gather(req *r, const tw_sigv2_input *in, int query_auth) {
     if (amz_add(r, lower_copy(n, strlen(n)), trimmed_copy(v ? v : "", v ? strlen(v) : 0)))
       return -1;
   }
-  const char *md5 = tw_auth_header(in->headers, in->nheaders, "content-md5"), *ctype = tw_auth_header(in->headers, in->nheaders, "content-type");
+  const char *md5 = tw_auth_header(in->headers, in->nheaders, "content-md5"),
+             *ctype = tw_auth_header(in->headers, in->nheaders, "content-type");
   if (query_auth) {
     /* botocore puts x-amz-*, content-type and content-md5 into the URL. */
     for (size_t i = 0; i < nq; i++) {
@@ -371,8 +372,11 @@ static int req_gather(req *r, const tw_sigv2_input *in, int query_auth) {
     const qparam *e = query_get(r->q, nq, "Expires");
     if (e && !(r->expires = decoded_copy(e->value, e->value_len))) return -1;
   } else {
-    if (!(r->date = opt_trimmed(tw_auth_header(in->headers, in->nheaders, "date"))) && tw_auth_header(in->headers, in->nheaders, "date")) return -1;
-    if (!(r->xdate = opt_trimmed(tw_auth_header(in->headers, in->nheaders, "x-amz-date"))) && tw_auth_header(in->headers, in->nheaders, "x-amz-date"))
+    if (!(r->date = opt_trimmed(tw_auth_header(in->headers, in->nheaders, "date"))) &&
+        tw_auth_header(in->headers, in->nheaders, "date"))
+      return -1;
+    if (!(r->xdate = opt_trimmed(tw_auth_header(in->headers, in->nheaders, "x-amz-date"))) &&
+        tw_auth_header(in->headers, in->nheaders, "x-amz-date"))
       return -1;
   }
   if (!r->md5 && !(r->md5 = opt_trimmed(md5 ? md5 : ""))) return -1;
@@ -607,7 +611,8 @@ static tw_err check_signature(const req *r, const char *given, tw_secret_lookup 
   const char *secret = lookup ? lookup(ud, info->access_key) : NULL;
   if (!secret) {
     info->fault = TW_SIGV2_FAULT_UNKNOWN_KEY;
-    tw_auth_setmsg(errmsg, errlen, "The AWS Access Key Id you provided does not exist in our records.");
+    tw_auth_setmsg(errmsg, errlen,
+                   "The AWS Access Key Id you provided does not exist in our records.");
     return TW_ERR_S3_INVALID_ACCESS_KEY;
   }
   uint8_t want[3 * (128 / 4) + 3];
@@ -641,8 +646,8 @@ done:
   if (rc != TW_ERR_OK) {
     info->fault = TW_SIGV2_FAULT_SIGNATURE;
     tw_auth_setmsg(errmsg, errlen,
-           "The request signature we calculated does not match the signature you provided. "
-           "Check your key and signing method.");
+                   "The request signature we calculated does not match the signature you provided. "
+                   "Check your key and signing method.");
   }
   return rc;
 }
@@ -662,7 +667,7 @@ static tw_err verify_header(const tw_sigv2_input *in, const char *auth, tw_secre
       siglen >= sizeof info->signature || memchr(p, ' ', aklen)) {
     info->fault = TW_SIGV2_FAULT_MALFORMED;
     tw_auth_setmsg(errmsg, errlen,
-           "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature");
+                   "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature");
     return TW_ERR_S3_INVALID_ARGUMENT;
   }
   memcpy(info->access_key, p, aklen);
@@ -683,7 +688,7 @@ static tw_err verify_header(const tw_sigv2_input *in, const char *auth, tw_secre
   } else if ((info->request_time = t) > now + SKEW_SECONDS || t < now - SKEW_SECONDS) {
     info->fault = TW_SIGV2_FAULT_SKEWED;
     tw_auth_setmsg(errmsg, errlen,
-           "The difference between the request time and the current time is too large.");
+                   "The difference between the request time and the current time is too large.");
     rc = TW_ERR_S3_TIME_SKEWED;
   } else {
     rc = check_signature(&r, info->signature, lookup, ud, info, errmsg, errlen);
@@ -712,8 +717,8 @@ static tw_err verify_query(const tw_sigv2_input *in, tw_secret_lookup lookup, vo
   if (!akv || !*akv || !sigv || !*sigv || !r.expires) {
     info->fault = TW_SIGV2_FAULT_QUERY_PARAMS;
     tw_auth_setmsg(errmsg, errlen,
-           "Query-string authentication requires the Signature, Expires and AWSAccessKeyId "
-           "parameters");
+                   "Query-string authentication requires the Signature, Expires and AWSAccessKeyId "
+                   "parameters");
     goto out;
   }
   /* A literal '+' may have become a space on the way; base64 has no spaces. */
@@ -744,7 +749,8 @@ static tw_err verify_query(const tw_sigv2_input *in, tw_secret_lookup lookup, vo
   }
   if (strlen(akv) >= sizeof info->access_key) {
     info->fault = TW_SIGV2_FAULT_UNKNOWN_KEY;
-    tw_auth_setmsg(errmsg, errlen, "The AWS Access Key Id you provided does not exist in our records.");
+    tw_auth_setmsg(errmsg, errlen,
+                   "The AWS Access Key Id you provided does not exist in our records.");
     rc = TW_ERR_S3_INVALID_ACCESS_KEY;
     goto out;
   }
@@ -772,9 +778,10 @@ tw_err tw_sigv2_verify(const tw_sigv2_input *in, tw_secret_lookup lookup, void *
   int has_query = tw_sigv2_detect(&q_only) == TW_SIGV2_QUERY;
   if (auth && has_query) {
     info->fault = TW_SIGV2_FAULT_BOTH;
-    tw_auth_setmsg(errmsg, errlen,
-           "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
-           "Signature query string parameter or the Authorization header should be specified");
+    tw_auth_setmsg(
+        errmsg, errlen,
+        "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
+        "Signature query string parameter or the Authorization header should be specified");
     return TW_ERR_S3_INVALID_ARGUMENT;
   }
   if (auth) return verify_header(in, auth, lookup, ud, now, info, errmsg, errlen);

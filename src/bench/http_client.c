@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #define MAX_RESPONSE (64ull << 20) /* buffered responses only; dropped bodies have no limit */
-#define SINK_CHUNK (1u << 20)       /* bytes dropped per recv */
+#define SINK_CHUNK (1u << 20)      /* bytes dropped per recv */
 
 int tw_hc_loop_init(tw_hc_loop *l, const char *host, const char *port, char *err, size_t errlen) {
   memset(l, 0, sizeof *l);
@@ -71,7 +71,9 @@ static void clear_write(tw_hc *c) {
   c->blen = c->boff = 0;
 }
 
-static int write_pending(const tw_hc *c) { return c->woff < c->wlen || c->boff < c->blen; }
+static int write_pending(const tw_hc *c) {
+  return c->woff < c->wlen || c->boff < c->blen;
+}
 
 /* close() also takes the descriptor out of the epoll set. */
 static void drop_fd(tw_hc *c) {
@@ -176,7 +178,9 @@ static int flush(tw_hc *c) {
   return 0;
 }
 
-int tw_hc_send(tw_hc *c, const char *req, size_t len) { return tw_hc_send_body(c, req, len, NULL, 0, 0); }
+int tw_hc_send(tw_hc *c, const char *req, size_t len) {
+  return tw_hc_send_body(c, req, len, NULL, 0, 0);
+}
 
 int tw_hc_send_body(tw_hc *c, const char *req, size_t len, const char *body, size_t bsize,
                     unsigned long long blen) {
@@ -217,7 +221,9 @@ int tw_hc_send_body(tw_hc *c, const char *req, size_t len, const char *body, siz
   return 0;
 }
 
-int tw_hc_written(const tw_hc *c) { return c->busy && !c->connecting && c->fd >= 0 && !write_pending(c); }
+int tw_hc_written(const tw_hc *c) {
+  return c->busy && !c->connecting && c->fd >= 0 && !write_pending(c);
+}
 
 static void unlink_failed(tw_hc *c) {
   for (tw_hc **p = &c->loop->failed; *p; p = &(*p)->failed_next)

@@ -38,10 +38,10 @@ struct tw_hc {
   tw_hc_loop *loop;
   int fd;
   int connecting;
-  unsigned gen; /* bumped per TCP connection, to spot a socket replaced mid-event */
+  unsigned gen;    /* bumped per TCP connection, to spot a socket replaced mid-event */
   unsigned events; /* current epoll interest; 0 = not registered */
   int busy;        /* a request is in flight */
-  char *wbuf; /* the request head (or the whole request), copied */
+  char *wbuf;      /* the request head (or the whole request), copied */
   size_t wlen, woff, wcap;
   /* a borrowed body after wbuf: blen bytes taken from body[0..bsize), repeated */
   const char *body;
@@ -55,8 +55,8 @@ struct tw_hc {
   char *rbuf;
   size_t rlen, rcap;
   /* response parsing */
-  size_t hdr_len;  /* bytes of status line + headers; 0 until they are complete */
-  long long clen;  /* Content-Length, -1 when absent */
+  size_t hdr_len; /* bytes of status line + headers; 0 until they are complete */
+  long long clen; /* Content-Length, -1 when absent */
   int status, chunked, close_after;
   tw_hc_done_fn done;
   void *ud;

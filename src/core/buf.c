@@ -53,9 +53,13 @@ int tw_buf_append(tw_buf *b, const void *p, size_t n) {
   return 0;
 }
 
-int tw_buf_puts(tw_buf *b, const char *s) { return tw_buf_append(b, s, strlen(s)); }
+int tw_buf_puts(tw_buf *b, const char *s) {
+  return tw_buf_append(b, s, strlen(s));
+}
 
-int tw_buf_putc(tw_buf *b, char c) { return tw_buf_append(b, &c, 1); }
+int tw_buf_putc(tw_buf *b, char c) {
+  return tw_buf_append(b, &c, 1);
+}
 
 int tw_buf_printf(tw_buf *b, const char *fmt, ...) {
   char small[256];
@@ -80,11 +84,21 @@ int tw_buf_xml_escape(tw_buf *b, const char *s, size_t n) {
     const char *rep = NULL;
     char num[16];
     switch (c) {
-      case '&': rep = "&amp;"; break;
-      case '<': rep = "&lt;"; break;
-      case '>': rep = "&gt;"; break;
-      case '"': rep = "&quot;"; break;
-      case '\'': rep = "&apos;"; break;
+      case '&':
+        rep = "&amp;";
+        break;
+      case '<':
+        rep = "&lt;";
+        break;
+      case '>':
+        rep = "&gt;";
+        break;
+      case '"':
+        rep = "&quot;";
+        break;
+      case '\'':
+        rep = "&apos;";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           snprintf(num, sizeof num, "&#x%X;", c);

@@ -74,7 +74,8 @@ static int load_jobs(tw_config *c, json_t *j, const char *path, char *err, size_
   json_str(j, "queue", c->jobs_queue, sizeof c->jobs_queue);
   json_str(j, "results_bucket", c->jobs_results_bucket, sizeof c->jobs_results_bucket);
   json_t *mrc = json_object_get(j, "max_receive_count");
-  if (mrc && (!json_is_integer(mrc) || json_integer_value(mrc) < 1 || json_integer_value(mrc) > 1000)) {
+  if (mrc &&
+      (!json_is_integer(mrc) || json_integer_value(mrc) < 1 || json_integer_value(mrc) > 1000)) {
     snprintf(err, errlen, "%s: jobs.max_receive_count must be an integer from 1 to 1000", path);
     return -1;
   }
@@ -127,7 +128,8 @@ int tw_config_load_file(tw_config *c, const char *path, char *err, size_t errlen
   json_t *th = json_object_get(o, "threads");
   if (json_is_integer(th)) c->threads = (int)json_integer_value(th);
   json_t *ld = json_object_get(o, "lifecycle_day_seconds");
-  if (json_is_integer(ld) && json_integer_value(ld) > 0) c->lifecycle_day_seconds = (int)json_integer_value(ld);
+  if (json_is_integer(ld) && json_integer_value(ld) > 0)
+    c->lifecycle_day_seconds = (int)json_integer_value(ld);
   if (load_jobs(c, json_object_get(o, "jobs"), path, err, errlen)) {
     json_decref(o);
     return -1;
@@ -135,9 +137,12 @@ int tw_config_load_file(tw_config *c, const char *path, char *err, size_t errlen
   json_str(o, "authorizer", c->authorizer, sizeof c->authorizer);
   json_str(o, "gateway_cors_origins", c->gateway_cors_origins, sizeof c->gateway_cors_origins);
   json_t *gv = json_object_get(o, "authorizer_timeout_ms");
-  if (json_is_integer(gv) && json_integer_value(gv) > 0) c->authorizer_timeout_ms = (int)json_integer_value(gv);
-  if (json_is_number(gv = json_object_get(o, "throttle_rate"))) c->throttle_rate = json_number_value(gv);
-  if (json_is_number(gv = json_object_get(o, "throttle_burst"))) c->throttle_burst = json_number_value(gv);
+  if (json_is_integer(gv) && json_integer_value(gv) > 0)
+    c->authorizer_timeout_ms = (int)json_integer_value(gv);
+  if (json_is_number(gv = json_object_get(o, "throttle_rate")))
+    c->throttle_rate = json_number_value(gv);
+  if (json_is_number(gv = json_object_get(o, "throttle_burst")))
+    c->throttle_burst = json_number_value(gv);
   gv = json_object_get(o, "access_log_days");
   if (json_is_number(gv) && json_number_value(gv) > 0) c->access_log_days = json_number_value(gv);
   json_t *users = json_object_get(o, "users");

@@ -17,7 +17,7 @@ typedef struct {
 } tw_job_route_cfg;
 
 typedef struct {
-  char listen[256];     /* host:port */
+  char listen[256]; /* host:port */
   char data_dir[1024];
   char public_url[512]; /* base for queue URLs; empty: from the request's Host */
   /* base of the URLs in SNS notifications (SigningCertURL, UnsubscribeURL,
@@ -29,11 +29,11 @@ typedef struct {
   char smtp_from[256];
   char region[64];
   char account[32];
-  char log_format[16];  /* text | json */
+  char log_format[16]; /* text | json */
   char config_file[1024];
-  int threads;          /* HTTP threads; 0 = one per core */
+  int threads; /* HTTP threads; 0 = one per core */
   int max_connections;
-  char domain[256];         /* S3 virtual-hosted style: BUCKET.<domain>; empty: path-style only */
+  char domain[256];          /* S3 virtual-hosted style: BUCKET.<domain>; empty: path-style only */
   int lifecycle_day_seconds; /* how long a lifecycle "day" is (tests, demos); default 86400 */
   /* jobs (/_/api/v1/jobs): config file "jobs": {"queue", "results_bucket",
    * "max_receive_count", "types"}; env TWEEDLE_JOBS_QUEUE, TWEEDLE_JOBS_RESULTS_BUCKET */
@@ -44,17 +44,17 @@ typedef struct {
   size_t njob_routes;
   /* gateway (/_/api/v1/) */
   char gateway_cors_origins[1024]; /* origins browsers may call /_/api/v1/ from; "" none */
-  char authorizer[1024];     /* "exec:CMD" or "http://host:port/path"; empty: none */
-  int authorizer_timeout_ms; /* a slower authorizer denies; default 2000 */
-  double throttle_rate;      /* default per-caller rate (requests/s; 0: none) */
-  double throttle_burst;     /* default per-caller burst */
-  double access_log_days;    /* access log retention (fractions allowed) */
-  int metrics_interval;      /* seconds between built-in metric publications; default 60 */
+  char authorizer[1024];           /* "exec:CMD" or "http://host:port/path"; empty: none */
+  int authorizer_timeout_ms;       /* a slower authorizer denies; default 2000 */
+  double throttle_rate;            /* default per-caller rate (requests/s; 0: none) */
+  double throttle_burst;           /* default per-caller burst */
+  double access_log_days;          /* access log retention (fractions allowed) */
+  int metrics_interval;            /* seconds between built-in metric publications; default 60 */
   /* GET /_/metrics (Prometheus): Authorization: Bearer <metrics_token>, or
    * SigV4; metrics_public opens it to anyone */
   char metrics_token[256];
   int metrics_public;
-  tw_user_cfg *users;   /* extra key pairs from the config file */
+  tw_user_cfg *users; /* extra key pairs from the config file */
   size_t nusers;
 } tw_config;
 

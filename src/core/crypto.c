@@ -174,7 +174,9 @@ void tw_random_bytes(void *out, size_t n) {
 
 /* IDs (request ids, message ids) must be unique, not secret: a per-thread
  * xoshiro256** seeded from the CSPRNG costs nanoseconds instead of a RAND_bytes call. */
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 static uint64_t fast_random(void) {
   static _Thread_local uint64_t s[4];

@@ -1,7 +1,8 @@
 #include "core/errors.h"
 
 static const tw_err_info table[TW_ERR__COUNT] = {
-#define TW_ERR_ROW(name, status, code, jtype, qcode, sender, msg) {status, code, jtype, qcode, sender, msg},
+#define TW_ERR_ROW(name, status, code, jtype, qcode, sender, msg) \
+  {status, code, jtype, qcode, sender, msg},
     TW_ERRORS(TW_ERR_ROW)
 #undef TW_ERR_ROW
 };

@@ -4,11 +4,12 @@
 #include <string.h>
 
 /* 0: copy as is; 1: needs an escape */
-static const unsigned char needs_escape[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 1, /* backslash */
+static const unsigned char needs_escape[256] =
+    {
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, /* backslash */
 };
 
 int tw_json_write_string(tw_buf *b, const char *s, size_t n) {
@@ -20,12 +21,23 @@ int tw_json_write_string(tw_buf *b, const char *s, size_t n) {
     if (tw_buf_append(b, s + start, i - start)) return -1;
     char esc[8];
     switch (c) {
-      case '"': memcpy(esc, "\\\"", 3); break;
-      case '\\': memcpy(esc, "\\\\", 3); break;
-      case '\n': memcpy(esc, "\\n", 3); break;
-      case '\r': memcpy(esc, "\\r", 3); break;
-      case '\t': memcpy(esc, "\\t", 3); break;
-      default: snprintf(esc, sizeof esc, "\\u%04x", c);
+      case '"':
+        memcpy(esc, "\\\"", 3);
+        break;
+      case '\\':
+        memcpy(esc, "\\\\", 3);
+        break;
+      case '\n':
+        memcpy(esc, "\\n", 3);
+        break;
+      case '\r':
+        memcpy(esc, "\\r", 3);
+        break;
+      case '\t':
+        memcpy(esc, "\\t", 3);
+        break;
+      default:
+        snprintf(esc, sizeof esc, "\\u%04x", c);
     }
     if (tw_buf_puts(b, esc)) return -1;
     start = i + 1;

@@ -20,7 +20,9 @@ void tw_log_setup(int json, tw_log_level min) {
   g_min = min;
 }
 
-int tw_log_json(void) { return g_json; }
+int tw_log_json(void) {
+  return g_json;
+}
 
 static void stamp(char out[64]) {
   struct timespec ts;
@@ -72,8 +74,8 @@ void tw_log(tw_log_level lvl, const char *fmt, ...) {
   emit_text_or_json(lvl, msg, NULL, 1);
 }
 
-void tw_log_request(const char *method, const char *path, const char *action, int status,
-                    double ms, const char *request_id, const char *remote) {
+void tw_log_request(const char *method, const char *path, const char *action, int status, double ms,
+                    const char *request_id, const char *remote) {
   if (TW_LOG_INFO < g_min) return;
   if (g_json) {
     json_t *o = json_object();

@@ -9,8 +9,8 @@ void tw_log_setup(int json, tw_log_level min);
 int tw_log_json(void);
 void tw_log(tw_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* One line per HTTP request. */
-void tw_log_request(const char *method, const char *path, const char *action, int status,
-                    double ms, const char *request_id, const char *remote);
+void tw_log_request(const char *method, const char *path, const char *action, int status, double ms,
+                    const char *request_id, const char *remote);
 
 /* A second destination for the lines written by tw_log (the server's log
  * group /tweedle/server, src/logs/logs_server.c; not the per-request lines):

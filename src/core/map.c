@@ -30,7 +30,9 @@ static uint64_t hash_u64(uint64_t x) { /* splitmix64 finaliser */
   return x ^ (x >> 31);
 }
 
-void tw_map_init(tw_map *m) { memset(m, 0, sizeof *m); }
+void tw_map_init(tw_map *m) {
+  memset(m, 0, sizeof *m);
+}
 
 void tw_map_free(tw_map *m) {
   for (size_t i = 0; i < m->nbuckets; i++) {
@@ -134,7 +136,9 @@ found:
   return it;
 }
 
-void tw_u64map_init(tw_u64map *m) { memset(m, 0, sizeof *m); }
+void tw_u64map_init(tw_u64map *m) {
+  memset(m, 0, sizeof *m);
+}
 
 void tw_u64map_free(tw_u64map *m) {
   for (size_t i = 0; i < m->nbuckets; i++) {

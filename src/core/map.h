@@ -15,7 +15,7 @@ void tw_map_init(tw_map *m);
 void tw_map_free(tw_map *m); /* frees entries, not values */
 void *tw_map_get(const tw_map *m, const char *key);
 int tw_map_put(tw_map *m, const char *key, void *value); /* replaces; 0 ok */
-void *tw_map_del(tw_map *m, const char *key);             /* returns old value */
+void *tw_map_del(tw_map *m, const char *key);            /* returns old value */
 /* Iteration: returns the next entry after `it` (NULL to start); key/value out. */
 tw_map_entry *tw_map_next(const tw_map *m, tw_map_entry *it, const char **key, void **value);
 

@@ -21,9 +21,13 @@ struct tw_events {
   size_t nlisteners;
 };
 
-tw_events *tw_events_new(void) { return calloc(1, sizeof(tw_events)); }
+tw_events *tw_events_new(void) {
+  return calloc(1, sizeof(tw_events));
+}
 
-void tw_events_free(tw_events *bus) { free(bus); }
+void tw_events_free(tw_events *bus) {
+  free(bus);
+}
 
 int tw_events_add_target(tw_events *bus, const tw_event_target *t) {
   if (bus->ntargets == MAX_TARGETS) return -1;
@@ -72,7 +76,9 @@ int tw_event_target_exists(tw_events *bus, const char *arn, int *fifo) {
   return rc;
 }
 
-static int matches(const char *want, const char *got) { return !want || (got && !strcmp(want, got)); }
+static int matches(const char *want, const char *got) {
+  return !want || (got && !strcmp(want, got));
+}
 
 int tw_event_publish(tw_events *bus, const tw_event *e) {
   int rc = 0;

@@ -19,11 +19,11 @@ typedef struct {
   const char *target; /* ARN to deliver to, or NULL: subscribers only */
   const char *body;   /* the message body delivered */
   size_t len;
-  json_t *attributes; /* message attributes (JSON protocol shape), or NULL */
-  const char *sender; /* principal the delivery is made for, or NULL */
+  json_t *attributes;              /* message attributes (JSON protocol shape), or NULL */
+  const char *sender;              /* principal the delivery is made for, or NULL */
   const char *group_id, *dedup_id; /* FIFO targets (NULL: source, hash of the body) */
-  const char *resource; /* listeners: where it happened (the source queue's ARN) */
-  const char *subject;  /* listeners: what it is about (a message id) */
+  const char *resource;            /* listeners: where it happened (the source queue's ARN) */
+  const char *subject;             /* listeners: what it is about (a message id) */
 } tw_event;
 
 /* A kind of destination, chosen by ARN prefix. Called with tw_events_lock held. */

@@ -92,7 +92,8 @@ static void to_log_group(tw_gw_alog *a) {
     tw_json_write_string(&b, w->route, strlen(w->route));
     tw_buf_puts(&b, ",\"path\":");
     tw_json_write_string(&b, w->path, strlen(w->path));
-    tw_buf_printf(&b, ",\"status\":%d,\"responseLatency\":%.3f,\"requestLength\":%lld,"
+    tw_buf_printf(&b,
+                  ",\"status\":%d,\"responseLatency\":%.3f,\"requestLength\":%lld,"
                   "\"responseLength\":%lld,\"auth\":",
                   w->status, (double)w->latency_us / 1000.0, (long long)w->bytes_in,
                   (long long)w->bytes_out);

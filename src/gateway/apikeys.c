@@ -165,7 +165,8 @@ void tw_gw_keys_resync(tw_gateway *g) {
       dropped++;
     }
     ks->n = kept;
-    if (dropped) tw_warn("gateway: a commit failed: %zu API key(s) that it held were taken back", dropped);
+    if (dropped)
+      tw_warn("gateway: a commit failed: %zu API key(s) that it held were taken back", dropped);
   } else {
     atomic_store(&ks->synced_failures, failures - 1); /* try again on the next tick */
   }

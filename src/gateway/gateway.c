@@ -392,8 +392,8 @@ static void reply_after_commit(tw_request *r) {
   gw_ctx *x = r->ctx;
   json_t *doc = x->reply;
   x->reply = NULL;
-  if (r->commit_failed || (x->reply_checks_failures &&
-                           tw_store_failures(r->app->store) != x->reply_failures)) {
+  if (r->commit_failed ||
+      (x->reply_checks_failures && tw_store_failures(r->app->store) != x->reply_failures)) {
     json_decref(doc);
     tw_gw_error(r, TW_ERR_INTERNAL, "The change could not be made durable. Please try again.");
     return;
@@ -475,8 +475,9 @@ static route_match match_route(const char *path, char *action, size_t alen, cons
     size_t fixed = brace ? (size_t)(brace - pat) : rest ? (size_t)(rest - pat) : strlen(pat);
     if (strncmp(p, pat, fixed)) continue;
     const char *tail = p + fixed;
-    if (brace ? tail[0] == '/' && tail[1] && !strchr(tail + 1, '/')
-              : rest ? !*tail || *tail == '/' : !*tail) {
+    if (brace  ? tail[0] == '/' && tail[1] && !strchr(tail + 1, '/')
+        : rest ? !*tail || *tail == '/'
+               : !*tail) {
       m.route = &routes[i];
       m.sub = tail;
     }
@@ -539,7 +540,8 @@ static void dispatch(tw_request *r, gw_ctx *x, const tw_gw_caller *c) {
 
 static void with_answer(tw_request *r, gw_ctx *x, tw_gw_answer *a) {
   if (a->fail_status) {
-    tw_gw_error(r, a->fail_status == 503 ? TW_ERR_SERVICE_UNAVAILABLE : TW_ERR_ACCESS_DENIED, a->why);
+    tw_gw_error(r, a->fail_status == 503 ? TW_ERR_SERVICE_UNAVAILABLE : TW_ERR_ACCESS_DENIED,
+                a->why);
     tw_gw_answer_release(a);
     return;
   }
@@ -641,8 +643,7 @@ static void gateway_serve(tw_request *r) {
   if (tw_gw_cors_preflight(r, allow ? allow : "GET, POST")) return;
   if (allow && !method_in(r->method, allow)) {
     char msg[200];
-    snprintf(msg, sizeof msg, "The method %s is not allowed here (allowed: %s).", r->method,
-             allow);
+    snprintf(msg, sizeof msg, "The method %s is not allowed here (allowed: %s).", r->method, allow);
     tw_gw_error(r, TW_ERR_METHOD_NOT_ALLOWED, msg);
     tw_req_add_header(r, "Allow", allow);
     return;

@@ -401,8 +401,9 @@ static void transition(tw_request *r, const tw_gw_caller *c, const char *id, tw_
     not_found(r, id);
   } else if (rc == TW_JOB_CONFLICT) {
     /* answered once the state it names is durable */
-    tw_gw_json_when_durable(r, 0, ticket, failures, 409,
-                            json_pack("{s:{s:s,s:s}}", "error", "code", "Conflict", "message", why));
+    tw_gw_json_when_durable(
+        r, 0, ticket, failures, 409,
+        json_pack("{s:{s:s,s:s}}", "error", "code", "Conflict", "message", why));
   } else if (rc != TW_JOB_OK) {
     tw_gw_error(r, TW_ERR_INTERNAL, "The job could not be updated.");
   } else {

@@ -473,7 +473,8 @@ int tw_jobs_open(tw_app *app, char *err, size_t errlen) {
     }
   }
   tw_events_lock(app->events); /* the engine may be announcing one right now */
-  int listening = tw_events_listen(app->events, "aws.sqs", "MessageDeadLettered", on_dead_letter, J);
+  int listening =
+      tw_events_listen(app->events, "aws.sqs", "MessageDeadLettered", on_dead_letter, J);
   tw_events_unlock(app->events);
   if (listening) {
     snprintf(err, errlen, "jobs: cannot listen to dead-letter events");

@@ -28,7 +28,7 @@ struct tw_request {
   tw_kv *headers;
   size_t nheaders;
   int too_many_headers; /* more than the server takes: refused in begin */
-  tw_buf body; /* the body, for handlers that take it whole (SQS, XML requests) */
+  tw_buf body;          /* the body, for handlers that take it whole (SQS, XML requests) */
   int too_large;
   /* How the body is taken in, chosen from the headers by the service's begin:
    * a streaming handler sets on_body (return -1 after setting a response to
@@ -37,7 +37,7 @@ struct tw_request {
   int (*on_body)(tw_request *r, const char *data, size_t n);
   void (*on_done)(tw_request *r);
   int body_failed; /* on_body set the (error) response; the rest is drained */
-  int phase; /* 0 new, 1 reading the body, 2 dispatched */
+  int phase;       /* 0 new, 1 reading the body, 2 dispatched */
   double t0;
   char request_id[37];
   char action[64];
@@ -53,7 +53,7 @@ struct tw_request {
   uint64_t own_ticket;    /* the batch that holds its own change (0: none) */
   tw_request *cw_prev, *cw_next;
   int in_commit_list;
-  int commit_failed; /* the store could not make this request's change durable */
+  int commit_failed;             /* the store could not make this request's change durable */
   void (*resume)(tw_request *r); /* runs when the request is woken */
   /* Runs when the connection ends, answered or not (a client that hung up on
    * a parked request): the service takes it off its own wait lists. */
@@ -105,8 +105,7 @@ void tw_req_after_commit(tw_request *r, uint64_t ticket, void (*then)(tw_request
  * both batches, but only the failure of `own` (its change; 0: none) fails it.
  * A failed batch that held only the state seen does not: the engines reload
  * from the store before serving on (so what was seen after is durable). */
-void tw_req_after_commits(tw_request *r, uint64_t own, uint64_t seen,
-                          void (*then)(tw_request *r));
+void tw_req_after_commits(tw_request *r, uint64_t own, uint64_t seen, void (*then)(tw_request *r));
 /* scheme://host[:port] for URLs handed back to this client. */
 void tw_req_base_url(const tw_request *r, char *out, size_t n);
 

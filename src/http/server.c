@@ -23,7 +23,7 @@
 
 /* buffered bodies of a service that names no max_body: SQS's 1 MiB payload, encoded */
 #define MAX_BODY (8u << 20)
-#define MAX_HEADERS 150     /* a request with more is refused, whatever their size */
+#define MAX_HEADERS 150 /* a request with more is refused, whatever their size */
 
 struct tw_http {
   struct MHD_Daemon *daemon;
@@ -52,7 +52,9 @@ static uint64_t g_committed;
 #define FAILED_RING 256
 static uint64_t g_failed[FAILED_RING];
 
-static int batch_failed(uint64_t t) { return t && g_failed[t % FAILED_RING] == t; }
+static int batch_failed(uint64_t t) {
+  return t && g_failed[t % FAILED_RING] == t;
+}
 
 /* --- request helpers ------------------------------------------------------- */
 
@@ -70,7 +72,9 @@ static int hexval(char c) {
 }
 
 /* Percent-decodes n bytes (and '+' as space when plus) into a new string. */
-char *tw_url_decode(const char *s, size_t n, int plus) { return tw_url_decode_len(s, n, plus, NULL); }
+char *tw_url_decode(const char *s, size_t n, int plus) {
+  return tw_url_decode_len(s, n, plus, NULL);
+}
 
 char *tw_url_decode_len(const char *s, size_t n, int plus, size_t *out_len) {
   char *out = malloc(n + 1), *o = out;
@@ -296,7 +300,8 @@ static void *reaper_main(void *arg) {
       r->resume = reaped_answer;
       MHD_resume_connection(r->conn);
     }
-    if (ndead) tw_log(TW_LOG_DEBUG, "http: %zu parked request(s) whose client hung up ended", ndead);
+    if (ndead)
+      tw_log(TW_LOG_DEBUG, "http: %zu parked request(s) whose client hung up ended", ndead);
 #ifdef __GLIBC__
     /* MHD's threads free the connections just after: once a burst of them is
      * gone (a quiet round), give the freed pages back */
@@ -361,8 +366,7 @@ static void cw_unlink(tw_request *r) {
   r->in_commit_list = 0;
 }
 
-void tw_req_after_commits(tw_request *r, uint64_t own, uint64_t seen,
-                          void (*then)(tw_request *r)) {
+void tw_req_after_commits(tw_request *r, uint64_t own, uint64_t seen, void (*then)(tw_request *r)) {
   uint64_t ticket = own > seen ? own : seen;
   pthread_mutex_lock(&g_cw_mu);
   if (own && own <= g_committed && batch_failed(own)) r->commit_failed = 1;
@@ -527,9 +531,8 @@ static void begin(tw_request *r) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
   (void)cls;
   (void)url;
   (void)version;
@@ -543,7 +546,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (ci && ci->client_addr) {
       const struct sockaddr *sa = ci->client_addr;
       if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->remote, sizeof r->remote);
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->remote,
+                  sizeof r->remote);
       else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->remote,
                   sizeof r->remote);
@@ -635,8 +639,8 @@ tw_http *tw_http_start(const tw_http_opts *o, char *err, size_t errlen) {
     max_conn = (unsigned)(rl.rlim_cur - 64);
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   unsigned threads = o->threads > 0 ? (unsigned)o->threads : (unsigned)(cores > 0 ? cores : 1);
-  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO |
-                   MHD_USE_ERROR_LOG;
+  unsigned flags =
+      MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG;
   if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
   tw_http *h = calloc(1, sizeof *h);
   if (!h) {
@@ -663,8 +667,8 @@ tw_http *tw_http_start(const tw_http_opts *o, char *err, size_t errlen) {
       {MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, NULL},
       {MHD_OPTION_END, 0, NULL},
   };
-  h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
-                               MHD_OPTION_END);
+  h->daemon =
+      MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
   freeaddrinfo(ai);
   if (!h->daemon) {
     snprintf(err, errlen, "cannot listen on %s (in use?)", o->listen);
@@ -679,7 +683,9 @@ void tw_http_quiesce(tw_http *h) {
   if (h) atomic_store(&h->stopping, 1);
 }
 
-int tw_http_active(tw_http *h) { return h ? atomic_load(&h->active) : 0; }
+int tw_http_active(tw_http *h) {
+  return h ? atomic_load(&h->active) : 0;
+}
 
 void tw_http_stop(tw_http *h) {
   if (!h) return;

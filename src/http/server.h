@@ -11,8 +11,8 @@
 typedef struct tw_http tw_http;
 
 typedef struct {
-  const char *listen;     /* host:port */
-  int threads;            /* 0: one per core */
+  const char *listen; /* host:port */
+  int threads;        /* 0: one per core */
   int max_connections;
   const char *public_url; /* base of URLs handed to clients, or "" (then the Host header) */
   const tw_services *services;

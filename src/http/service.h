@@ -21,10 +21,10 @@
 typedef struct tw_request tw_request;
 
 typedef struct tw_service {
-  const char *name;           /* for logs: "sqs", "s3", "gateway", ... */
-  const char *path_prefix;    /* claims every path with this prefix, or NULL */
-  const char *scopes[4];      /* SigV4 scope services it serves (NULL-terminated) */
-  const char *target_prefix;  /* X-Amz-Target prefix, e.g. "AmazonSQS.", or NULL */
+  const char *name;                   /* for logs: "sqs", "s3", "gateway", ... */
+  const char *path_prefix;            /* claims every path with this prefix, or NULL */
+  const char *scopes[4];              /* SigV4 scope services it serves (NULL-terminated) */
+  const char *target_prefix;          /* X-Amz-Target prefix, e.g. "AmazonSQS.", or NULL */
   int (*claims)(const tw_request *r); /* its own rule for the rest, or NULL */
   size_t max_body; /* largest buffered body (0: 8 MiB); larger ones get error() */
   /* Headers seen, body not yet read: may answer at once (before a client

@@ -30,8 +30,8 @@ typedef struct {
   json_t *out;         /* the answer (an object), set by the operation */
   tw_err err;
   char msg[2048];
-  uint64_t ticket;      /* the batch holding the call's change (0: none) */
-  uint64_t seen_ticket; /* the batch holding the state it reports (0: none) */
+  uint64_t ticket;          /* the batch holding the call's change (0: none) */
+  uint64_t seen_ticket;     /* the batch holding the state it reports (0: none) */
   struct tw_alarms *alarms; /* alarms and dashboards (cw_alarms.h) */
   const char *region;
   json_t *err_extra; /* members added to an error's JSON body (owned; NULL: none) */

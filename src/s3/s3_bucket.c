@@ -175,7 +175,10 @@ void tw_s3_create_bucket(tw_request *r, s3_ctx *x) {
     }
     if (lc && *lc && strcmp(lc, s->region)) {
       char msg[300];
-      snprintf(msg, sizeof msg, "The %s location constraint is incompatible for the region specific endpoint this request was sent to.", lc);
+      snprintf(msg, sizeof msg,
+               "The %s location constraint is incompatible for the region specific endpoint this "
+               "request was sent to.",
+               lc);
       json_decref(cfg);
       tw_s3_error(r, x, TW_ERR_S3_ILLEGAL_LOCATION, msg);
       return;
@@ -224,9 +227,12 @@ void tw_s3_get_bucket_location(tw_request *r, s3_ctx *x) {
   if (bucket_or_404(r, x)) return;
   tw_buf b;
   tw_buf_init(&b, 4096);
-  tw_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+  tw_buf_puts(&b,
+              "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint "
+              "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
   /* us-east-1 is the empty constraint */
-  if (strcmp(x->s3->region, "us-east-1")) tw_buf_xml_escape(&b, x->s3->region, strlen(x->s3->region));
+  if (strcmp(x->s3->region, "us-east-1"))
+    tw_buf_xml_escape(&b, x->s3->region, strlen(x->s3->region));
   tw_buf_puts(&b, "</LocationConstraint>");
   tw_s3_respond_xml(r, 200, &b);
 }

@@ -470,7 +470,9 @@ static void cors_deleted(tw_request *r) {
 
 void tw_s3_put_cors(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
-  if (bucket_or_404(r, x) || tw_s3_check_body_digests(r, x, "Missing required header for this request: Content-MD5")) return;
+  if (bucket_or_404(r, x) ||
+      tw_s3_check_body_digests(r, x, "Missing required header for this request: Content-MD5"))
+    return;
   if (r->body.len > 64 * 1024) { /* "The document is limited to 64 KB in size." */
     tw_s3_error(r, x, TW_ERR_S3_MAX_MESSAGE_LENGTH, NULL);
     return;

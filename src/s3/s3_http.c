@@ -74,8 +74,9 @@ void tw_s3_error_key(tw_request *r, s3_ctx *x, tw_err e, const char *msg, const 
   tw_s3_xml_text(&b, "Code", info->code);
   tw_s3_xml_text(&b, "Message", msg && *msg ? msg : info->message);
   if (extra_xml) tw_buf_puts(&b, extra_xml);
-  if (x && x->bucket && (e == TW_ERR_S3_NO_SUCH_BUCKET || e == TW_ERR_S3_BUCKET_NOT_EMPTY ||
-                         e == TW_ERR_S3_BUCKET_EXISTS || e == TW_ERR_S3_INVALID_BUCKET_NAME))
+  if (x && x->bucket &&
+      (e == TW_ERR_S3_NO_SUCH_BUCKET || e == TW_ERR_S3_BUCKET_NOT_EMPTY ||
+       e == TW_ERR_S3_BUCKET_EXISTS || e == TW_ERR_S3_INVALID_BUCKET_NAME))
     tw_s3_xml_text(&b, "BucketName", x->bucket);
   if (x && x->key && e == TW_ERR_S3_NO_SUCH_KEY) xml_safe_text(&b, "Key", x->key, x->key_len);
   size_t plen;
@@ -107,8 +108,8 @@ void tw_s3_iso8601(int64_t ms, char out[32]) {
   struct tm tm;
   gmtime_r(&t, &tm);
   char tmp[96];
-  snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+  snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
   snprintf(out, 32, "%.31s", tmp);
 }
 
@@ -128,13 +129,20 @@ const char *tw_s3_q(s3_ctx *x, const char *name) {
 
 static tw_err map_sigv4(tw_err e, const tw_sigv4_info *info) {
   switch (info->fault) {
-    case TW_SIGV4_FAULT_MALFORMED: return TW_ERR_S3_AUTH_HEADER_MALFORMED;
-    case TW_SIGV4_FAULT_QUERY_PARAMS: return TW_ERR_S3_AUTH_QUERY_PARAMS;
-    case TW_SIGV4_FAULT_SKEWED: return TW_ERR_S3_TIME_SKEWED;
-    case TW_SIGV4_FAULT_UNKNOWN_KEY: return TW_ERR_S3_INVALID_ACCESS_KEY;
-    case TW_SIGV4_FAULT_NO_CONTENT_SHA: return TW_ERR_S3_INVALID_REQUEST;
-    case TW_SIGV4_FAULT_SCOPE: return TW_ERR_S3_AUTH_HEADER_MALFORMED;
-    default: break;
+    case TW_SIGV4_FAULT_MALFORMED:
+      return TW_ERR_S3_AUTH_HEADER_MALFORMED;
+    case TW_SIGV4_FAULT_QUERY_PARAMS:
+      return TW_ERR_S3_AUTH_QUERY_PARAMS;
+    case TW_SIGV4_FAULT_SKEWED:
+      return TW_ERR_S3_TIME_SKEWED;
+    case TW_SIGV4_FAULT_UNKNOWN_KEY:
+      return TW_ERR_S3_INVALID_ACCESS_KEY;
+    case TW_SIGV4_FAULT_NO_CONTENT_SHA:
+      return TW_ERR_S3_INVALID_REQUEST;
+    case TW_SIGV4_FAULT_SCOPE:
+      return TW_ERR_S3_AUTH_HEADER_MALFORMED;
+    default:
+      break;
   }
   if (e == TW_ERR_INVALID_CLIENT_TOKEN) return TW_ERR_S3_INVALID_ACCESS_KEY;
   if (e == TW_ERR_MISSING_AUTH) return TW_ERR_ACCESS_DENIED;
@@ -145,13 +153,18 @@ static tw_err map_sigv4(tw_err e, const tw_sigv4_info *info) {
 static tw_err map_sigv2(tw_err e, const tw_sigv2_info *info) {
   switch (info->fault) {
     case TW_SIGV2_FAULT_MALFORMED:
-    case TW_SIGV2_FAULT_BOTH: return TW_ERR_S3_INVALID_ARGUMENT;
-    case TW_SIGV2_FAULT_SKEWED: return TW_ERR_S3_TIME_SKEWED;
-    case TW_SIGV2_FAULT_UNKNOWN_KEY: return TW_ERR_S3_INVALID_ACCESS_KEY;
+    case TW_SIGV2_FAULT_BOTH:
+      return TW_ERR_S3_INVALID_ARGUMENT;
+    case TW_SIGV2_FAULT_SKEWED:
+      return TW_ERR_S3_TIME_SKEWED;
+    case TW_SIGV2_FAULT_UNKNOWN_KEY:
+      return TW_ERR_S3_INVALID_ACCESS_KEY;
     case TW_SIGV2_FAULT_EXPIRED:
     case TW_SIGV2_FAULT_QUERY_PARAMS:
-    case TW_SIGV2_FAULT_NO_DATE: return TW_ERR_ACCESS_DENIED;
-    default: break;
+    case TW_SIGV2_FAULT_NO_DATE:
+      return TW_ERR_ACCESS_DENIED;
+    default:
+      break;
   }
   if (e == TW_ERR_INVALID_CLIENT_TOKEN) return TW_ERR_S3_INVALID_ACCESS_KEY;
   return e;
@@ -159,8 +172,11 @@ static tw_err map_sigv2(tw_err e, const tw_sigv2_info *info) {
 
 static int authenticate_v2(tw_request *r, s3_ctx *x) {
   char msg[4096] = "";
-  tw_sigv2_input in = {.method = r->method, .raw_path = r->path, .raw_query = r->query,
-                       .headers = r->headers, .nheaders = r->nheaders,
+  tw_sigv2_input in = {.method = r->method,
+                       .raw_path = r->path,
+                       .raw_query = r->query,
+                       .headers = r->headers,
+                       .nheaders = r->nheaders,
                        .vhost_bucket = x->vhost ? x->bucket : NULL};
   tw_sigv2_info info;
   memset(&info, 0, sizeof info);
@@ -171,8 +187,9 @@ static int authenticate_v2(tw_request *r, s3_ctx *x) {
     tw_buf ex;
     tw_buf_init(&ex, 4096);
     if (s3e == TW_ERR_SIGNATURE_MISMATCH) {
-      snprintf(msg, sizeof msg, "The request signature we calculated does not match the signature "
-                                "you provided. Check your key and signing method.");
+      snprintf(msg, sizeof msg,
+               "The request signature we calculated does not match the signature "
+               "you provided. Check your key and signing method.");
       tw_s3_xml_text(&ex, "AWSAccessKeyId", info.access_key);
       tw_s3_xml_text(&ex, "SignatureProvided", info.signature);
     } else if (s3e == TW_ERR_S3_INVALID_ACCESS_KEY) {
@@ -209,8 +226,11 @@ static int expires_past_a_week(s3_ctx *x) {
 static int authenticate(tw_request *r, s3_ctx *x) {
   char msg[4096];
   const char *auth = tw_req_header(r, "Authorization");
-  tw_sigv2_input v2 = {.method = r->method, .raw_path = r->path, .raw_query = r->query,
-                       .headers = r->headers, .nheaders = r->nheaders};
+  tw_sigv2_input v2 = {.method = r->method,
+                       .raw_path = r->path,
+                       .raw_query = r->query,
+                       .headers = r->headers,
+                       .nheaders = r->nheaders};
   if (tw_sigv2_detect(&v2) != TW_SIGV2_NONE) return authenticate_v2(r, x);
   int has_v4_query = strstr(r->query, "X-Amz-Algorithm=") != NULL;
   if (!auth && !has_v4_query) {
@@ -245,7 +265,8 @@ static int authenticate(tw_request *r, s3_ctx *x) {
     if (s3e == TW_ERR_S3_AUTH_QUERY_PARAMS && expires_past_a_week(x))
       s3e = TW_ERR_S3_AUTH_QUERY_PARAMS_403; /* S3 answers this one 403 */
     char extra[512] = "";
-    if (info.fault == TW_SIGV4_FAULT_SCOPE && info.region[0] && strcmp(info.region, x->s3->region)) {
+    if (info.fault == TW_SIGV4_FAULT_SCOPE && info.region[0] &&
+        strcmp(info.region, x->s3->region)) {
       s3e = info.presigned ? TW_ERR_S3_AUTH_QUERY_PARAMS : TW_ERR_S3_AUTH_HEADER_MALFORMED;
       snprintf(msg, sizeof msg, "%s; the region '%s' is wrong; expecting '%s'",
                info.presigned ? "Error parsing the X-Amz-Credential parameter"
@@ -253,8 +274,9 @@ static int authenticate(tw_request *r, s3_ctx *x) {
                info.region, x->s3->region);
       snprintf(extra, sizeof extra, "<Region>%s</Region>", x->s3->region);
     } else if (s3e == TW_ERR_SIGNATURE_MISMATCH) {
-      snprintf(msg, sizeof msg, "The request signature we calculated does not match the signature "
-                                "you provided. Check your key and signing method.");
+      snprintf(msg, sizeof msg,
+               "The request signature we calculated does not match the signature "
+               "you provided. Check your key and signing method.");
       tw_buf ex;
       tw_buf_init(&ex, sizeof extra - 1);
       tw_s3_xml_text(&ex, "AWSAccessKeyId", info.access_key);
@@ -289,7 +311,8 @@ static int authenticate(tw_request *r, s3_ctx *x) {
   snprintf(r->principal, sizeof r->principal, "%s", info.access_key);
   memcpy(x->signing_key, info.signing_key, 32);
   snprintf(x->amz_date, sizeof x->amz_date, "%s", info.amz_date);
-  snprintf(x->scope, sizeof x->scope, "%s/%s/%s/aws4_request", info.date, info.region, info.service);
+  snprintf(x->scope, sizeof x->scope, "%s/%s/%s/aws4_request", info.date, info.region,
+           info.service);
   snprintf(x->seed_signature, sizeof x->seed_signature, "%s", info.signature);
   const char *sha = tw_req_header(r, "x-amz-content-sha256");
   snprintf(x->content_sha256, sizeof x->content_sha256, "%s",
@@ -350,8 +373,8 @@ static void run_handler(tw_request *r) {
   x->handler(r, x);
 }
 
-tw_s3 *tw_s3_open(tw_store *store, tw_blobs *blobs, struct tw_events *events,
-                  tw_credentials *creds, const tw_config *cfg, char *err, size_t errlen) {
+tw_s3 *tw_s3_open(tw_store *store, tw_blobs *blobs, struct tw_events *events, tw_credentials *creds,
+                  const tw_config *cfg, char *err, size_t errlen) {
   tw_s3 *s = calloc(1, sizeof *s);
   s->store = store;
   s->events = events;
@@ -439,7 +462,8 @@ static void s3_begin(tw_request *r) {
   }
   if (x->key && x->key_len > 1024) {
     char extra[128];
-    snprintf(extra, sizeof extra, "<Size>%zu</Size><MaxSizeAllowed>1024</MaxSizeAllowed>", x->key_len);
+    snprintf(extra, sizeof extra, "<Size>%zu</Size><MaxSizeAllowed>1024</MaxSizeAllowed>",
+             x->key_len);
     tw_s3_error_key(r, x, TW_ERR_S3_KEY_TOO_LONG, NULL, extra);
     return;
   }

@@ -43,8 +43,8 @@ struct s3_ctx {
   char *bucket; /* NULL: the service (ListBuckets) */
   char *key;    /* decoded; NULL: the bucket itself */
   size_t key_len;
-  int vhost;    /* the bucket came from the Host header (virtual-hosted style) */
-  json_t *q;    /* decoded query parameters */
+  int vhost; /* the bucket came from the Host header (virtual-hosted style) */
+  json_t *q; /* decoded query parameters */
   s3_handler handler;
   /* streamed PUT body */
   tw_blob_writer blob;
@@ -57,19 +57,19 @@ struct s3_ctx {
   uint8_t signing_key[32];
   char amz_date[17], scope[128], seed_signature[65];
   tw_chunked *chunked;
-  tw_cksum cksum;       /* the object's checksum, computed as the body streams */
-  char cksum_want[64];  /* the value the client sent in a header (or trailer) */
+  tw_cksum cksum;      /* the object's checksum, computed as the body streams */
+  char cksum_want[64]; /* the value the client sent in a header (or trailer) */
   int cksum_in_trailer;
-  int cksum_default; /* no checksum asked for: S3 computes CRC64NVME itself */
+  int cksum_default;    /* no checksum asked for: S3 computes CRC64NVME itself */
   tw_cksum cksum_extra; /* CRC64NVME beside another, for a multipart object's own (s3_mpu.c) */
   int get_retries;
   /* after a commit */
   char old_blob[37]; /* the body the write's row replaced: unlinked once committed */
   char new_blob[37]; /* the body the write's row names: unlinked if the commit fails */
-  json_t *result; /* handler state kept across a commit wait */
+  json_t *result;    /* handler state kept across a commit wait */
   char etag[80];
-  void *post; /* s3_post.c: the form being parsed */
-  json_t *tags; /* the tag set a write stores (s3_tagging.c), or NULL */
+  void *post;        /* s3_post.c: the form being parsed */
+  json_t *tags;      /* the tag set a write stores (s3_tagging.c), or NULL */
   s3_copy_job *copy; /* s3_copy.c: the copy the request is parked for */
 };
 
@@ -127,9 +127,9 @@ void tw_s3_row_free(tw_s3_obj *o);
 int tw_s3_load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, tw_s3_obj *o);
 void tw_s3_headers_from_request(tw_request *r, json_t **headers, json_t **meta);
 /* Writes the object row and its events in one store batch; returns the ticket. */
-uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t size,
-                        const char *etag, const char *blob, const char *content_type,
-                        json_t *headers, json_t *meta, json_t *checksum);
+uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t size, const char *etag,
+                        const char *blob, const char *content_type, json_t *headers, json_t *meta,
+                        json_t *checksum);
 int tw_s3_etag_matches(const char *list, const char *etag);
 int tw_s3_parse_http_date(const char *s, time_t *out);
 /* Range: bytes=a-b | a- | -n against an object of `size` bytes (s3_object.c;
@@ -202,9 +202,9 @@ int tw_s3_put_sum_args(tw_request *r, s3_ctx *x, tw_cksum_alg *alg, const char *
 /* Whether v is exactly (canonical) base64 of a checksum of `alg`. */
 int tw_s3_sum_value_ok(tw_cksum_alg alg, const char *v);
 typedef struct {
-  long number;         /* ?partNumber=, 0 when not asked */
-  int64_t start, len;  /* its bytes */
-  int count;           /* parts of a multipart object; 0: one put in one piece */
+  long number;                /* ?partNumber=, 0 when not asked */
+  int64_t start, len;         /* its bytes */
+  int count;                  /* parts of a multipart object; 0: one put in one piece */
   char sum[TW_CKSUM_MAX_B64]; /* that part's checksum, "" when unknown */
 } tw_s3_part_pick;
 /* GET/HEAD, before the object is read: the value's form, and no Range with
@@ -225,9 +225,9 @@ void tw_s3_get_notification(tw_request *r, s3_ctx *x);
 /* Publishes the event records an object change triggers on the bus, in the
  * store batch the caller holds (call between tw_store_hold and
  * tw_store_release, with tw_events_lock held). */
-void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
-                  const char *event, int64_t size, const char *etag, const char *request_id,
-                  const char *principal, const char *source_ip);
+void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len, const char *event,
+                  int64_t size, const char *etag, const char *request_id, const char *principal,
+                  const char *source_ip);
 
 /* s3_cors.c */
 int tw_s3_cors_open(tw_s3 *s);
@@ -266,8 +266,7 @@ int tw_s3_gc_object(tw_s3 *s, const char *bucket, const char *key, size_t klen, 
 void tw_s3_gc_object_set(tw_s3 *s, const char *bucket, const char *key, size_t klen,
                          const char *blob, uint64_t ticket);
 int tw_s3_gc_part(tw_s3 *s, const char *upload, long num, char blob[37], uint64_t *wait);
-void tw_s3_gc_part_set(tw_s3 *s, const char *upload, long num, const char *blob,
-                       uint64_t ticket);
+void tw_s3_gc_part_set(tw_s3 *s, const char *upload, long num, const char *blob, uint64_t ticket);
 /* 1 when the upload exists and no write in flight ends it, 0 when not, -1 on error. */
 int tw_s3_gc_upload_live(tw_s3 *s, const char *upload, uint64_t *wait);
 void tw_s3_gc_upload_ended(tw_s3 *s, const char *upload, uint64_t ticket);
@@ -278,7 +277,7 @@ json_t *tw_s3_gc_upload_parts(tw_s3 *s, const char *upload);
 int tw_s3_write_settled(tw_request *r, s3_ctx *x);
 
 /* s3_lifecycle.c: lifecycle rules and the sweeper that applies them */
-int tw_s3_lifecycle_open(tw_s3 *s);  /* loads rules, starts the sweeper */
+int tw_s3_lifecycle_open(tw_s3 *s);   /* loads rules, starts the sweeper */
 void tw_s3_lifecycle_close(tw_s3 *s); /* stops the sweeper */
 void tw_s3_put_lifecycle(tw_request *r, s3_ctx *x);
 void tw_s3_get_lifecycle(tw_request *r, s3_ctx *x);
@@ -303,7 +302,7 @@ int tw_s3_tags_for_copy(tw_request *r, s3_ctx *x, json_t *source_tags);
 #define TW_S3_MISSING_DIGEST \
   "Missing required header for this request: Content-MD5 OR x-amz-checksum-*"
 int tw_s3_check_body_digests(tw_request *r, s3_ctx *x, const char *missing);
-char *tw_s3_tags_dump(json_t *tags); /* stored text (free it), NULL when none */
+char *tw_s3_tags_dump(json_t *tags);       /* stored text (free it), NULL when none */
 json_t *tw_s3_tags_load(const char *text); /* NULL when none */
 void tw_s3_put_object_tagging(tw_request *r, s3_ctx *x);
 void tw_s3_get_object_tagging(tw_request *r, s3_ctx *x);

@@ -75,7 +75,8 @@ static int suffixes_overlap(const char *a, const char *b) {
 static int events_overlap(json_t *a, json_t *b) {
   size_t i, j;
   json_t *x, *y;
-  json_array_foreach(json_object_get(a, "Events"), i, x) json_array_foreach(json_object_get(b, "Events"), j, y) {
+  json_array_foreach(json_object_get(a, "Events"), i, x)
+      json_array_foreach(json_object_get(b, "Events"), j, y) {
     const char *p = json_string_value(x), *q = json_string_value(y);
     /* overlap when one pattern covers the other */
     if (event_matches(p, q + 3) || event_matches(q, p + 3)) return 1;
@@ -176,9 +177,9 @@ static json_t *parse_config(json_t *doc, tw_err *err, char *msg, size_t msglen, 
           return NULL;
         }
         /* stored and returned as S3 spells them: Prefix, Suffix */
-        json_array_append_new(rules, json_pack("{s:s,s:s}", "Name",
-                                               strcasecmp(n, "prefix") ? "Suffix" : "Prefix",
-                                               "Value", v ? v : ""));
+        json_array_append_new(
+            rules, json_pack("{s:s,s:s}", "Name", strcasecmp(n, "prefix") ? "Suffix" : "Prefix",
+                             "Value", v ? v : ""));
       }
       json_decref(rl);
       json_object_set_new(c, "Filter", rules);
@@ -297,8 +298,12 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
                            "s3:TestEvent", "Time", when, "Bucket", x->bucket, "RequestId",
                            r->request_id, "HostId", r->request_id);
     char *body = json_dumps(ev, JSON_COMPACT);
-    tw_event e = {.source = "aws.s3", .type = "s3:TestEvent", .target = arn, .body = body,
-                  .len = strlen(body), .sender = r->principal,
+    tw_event e = {.source = "aws.s3",
+                  .type = "s3:TestEvent",
+                  .target = arn,
+                  .body = body,
+                  .len = strlen(body),
+                  .sender = r->principal,
                   .subject = json_object_get(c, "TopicArn") ? "Amazon S3 Notification" : NULL};
     tw_event_publish(s->events, &e);
     free(body);
@@ -345,7 +350,8 @@ void tw_s3_get_notification(tw_request *r, s3_ctx *x) {
       tw_buf_printf(&b, "<%s>", dk->element);
       tw_s3_xml_text(&b, "Id", json_string_value(json_object_get(c, "Id")));
       tw_s3_xml_text(&b, dk->arn_element, arn);
-      json_array_foreach(json_object_get(c, "Events"), j, e) tw_s3_xml_text(&b, "Event", json_string_value(e));
+      json_array_foreach(json_object_get(c, "Events"), j, e)
+          tw_s3_xml_text(&b, "Event", json_string_value(e));
       json_t *rules = json_object_get(c, "Filter");
       if (json_array_size(rules)) {
         tw_buf_puts(&b, "<Filter><S3Key>");
@@ -424,8 +430,8 @@ static void notify_eventbridge(tw_s3 *s, const char *bucket, const char *key, si
     json_object_set_new(obj, "etag", json_string(etag ? etag : ""));
   }
   json_object_set_new(obj, "sequencer", json_string(seq));
-  json_t *detail = json_pack("{s:s,s:{s:s},s:o,s:s,s:s}", "version", "0", "bucket", "name",
-                             bucket, "object", obj, "request-id", request_id, "requester",
+  json_t *detail = json_pack("{s:s,s:{s:s},s:o,s:s,s:s}", "version", "0", "bucket", "name", bucket,
+                             "object", obj, "request-id", request_id, "requester",
                              lifecycle ? "s3.amazonaws.com" : s->account);
   if (!lifecycle && source_ip && *source_ip)
     json_object_set_new(detail, "source-ip-address", json_string(source_ip));
@@ -433,8 +439,13 @@ static void notify_eventbridge(tw_s3 *s, const char *bucket, const char *key, si
   if (kinds[k].deletion_type)
     json_object_set_new(detail, "deletion-type", json_string(kinds[k].deletion_type));
   char *body = json_dumps(detail, JSON_COMPACT);
-  tw_event ev = {.source = "aws.s3", .type = kinds[k].detail_type, .target = bus, .body = body,
-                 .len = strlen(body), .sender = principal, .resource = arn};
+  tw_event ev = {.source = "aws.s3",
+                 .type = kinds[k].detail_type,
+                 .target = bus,
+                 .body = body,
+                 .len = strlen(body),
+                 .sender = principal,
+                 .resource = arn};
   if (tw_event_publish(s->events, &ev))
     tw_warn("s3: %s: the EventBridge default bus took no event", bucket);
   free(body);
@@ -442,9 +453,9 @@ static void notify_eventbridge(tw_s3 *s, const char *bucket, const char *key, si
   json_decref(detail);
 }
 
-void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
-                  const char *event, int64_t size, const char *etag, const char *request_id,
-                  const char *principal, const char *source_ip) {
+void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len, const char *event,
+                  int64_t size, const char *etag, const char *request_id, const char *principal,
+                  const char *source_ip) {
   json_t *cfg = load_config(s, bucket);
   if (!json_array_size(cfg)) {
     json_decref(cfg);
@@ -456,10 +467,12 @@ void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
     int hit = 0;
     size_t j;
     json_t *e;
-    json_array_foreach(json_object_get(c, "Events"), j, e) hit |= event_matches(json_string_value(e), event);
+    json_array_foreach(json_object_get(c, "Events"), j, e) hit |=
+        event_matches(json_string_value(e), event);
     const char *pre = rule(c, "prefix"), *suf = rule(c, "suffix");
     if (pre && (strlen(pre) > key_len || memcmp(key, pre, strlen(pre)))) hit = 0;
-    if (suf && (strlen(suf) > key_len || memcmp(key + key_len - strlen(suf), suf, strlen(suf)))) hit = 0;
+    if (suf && (strlen(suf) > key_len || memcmp(key + key_len - strlen(suf), suf, strlen(suf))))
+      hit = 0;
     if (!hit) continue;
     char when[32], seq[40], arn[300];
     tw_s3_iso8601(tw_now_ms(), when);
@@ -475,17 +488,22 @@ void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
     }
     json_t *rec = json_pack(
         "{s:s,s:s,s:s,s:s,s:s,s:{s:s},s:{s:s},s:{s:s,s:s},s:{s:s,s:s,s:{s:s,s:{s:s},s:s},s:o}}",
-        "eventVersion", lifecycle ? "2.3" : "2.1", "eventSource", "aws:s3", "awsRegion", s->region, "eventTime", when,
-        "eventName", event, "userIdentity", "principalId", principal && *principal ? principal : "anonymous",
-        "requestParameters", "sourceIPAddress", source_ip ? source_ip : "", "responseElements",
-        "x-amz-request-id", request_id, "x-amz-id-2", request_id, "s3", "s3SchemaVersion", "1.0",
-        "configurationId", json_string_value(json_object_get(c, "Id")), "bucket", "name", bucket,
-        "ownerIdentity", "principalId", s->account, "arn", arn, "object", obj);
+        "eventVersion", lifecycle ? "2.3" : "2.1", "eventSource", "aws:s3", "awsRegion", s->region,
+        "eventTime", when, "eventName", event, "userIdentity", "principalId",
+        principal && *principal ? principal : "anonymous", "requestParameters", "sourceIPAddress",
+        source_ip ? source_ip : "", "responseElements", "x-amz-request-id", request_id,
+        "x-amz-id-2", request_id, "s3", "s3SchemaVersion", "1.0", "configurationId",
+        json_string_value(json_object_get(c, "Id")), "bucket", "name", bucket, "ownerIdentity",
+        "principalId", s->account, "arn", arn, "object", obj);
     json_t *doc = json_pack("{s:[o]}", "Records", rec);
     char *body = json_dumps(doc, JSON_COMPACT);
     int topic = json_object_get(c, "TopicArn") != NULL;
-    tw_event ev = {.source = "aws.s3", .type = event, .target = dest_of(c), .body = body,
-                   .len = strlen(body), .sender = principal,
+    tw_event ev = {.source = "aws.s3",
+                   .type = event,
+                   .target = dest_of(c),
+                   .body = body,
+                   .len = strlen(body),
+                   .sender = principal,
                    .subject = topic ? "Amazon S3 Notification" : NULL};
     tw_event_publish(s->events, &ev);
     free(body);

@@ -19,10 +19,13 @@
 #include "events/bus.h"
 
 /* Headers stored with an object and returned on GET/HEAD. */
-static const char *stored_headers[] = {"Cache-Control", "Content-Disposition", "Content-Encoding",
-                                       "Content-Language", "Expires",
-                                       "x-amz-website-redirect-location", NULL};
-
+static const char *stored_headers[] = {"Cache-Control",
+                                       "Content-Disposition",
+                                       "Content-Encoding",
+                                       "Content-Language",
+                                       "Expires",
+                                       "x-amz-website-redirect-location",
+                                       NULL};
 
 void tw_s3_row_free(tw_s3_obj *o) {
   free(o->content_type);
@@ -156,9 +159,9 @@ int tw_s3_check_metadata_size(tw_request *r, s3_ctx *x) {
 /* Writes the object row and its events in one store batch; returns the ticket.
  * s->mu held: the body replaced (x->old_blob) is the one the key's last write
  * named, committed or not. */
-uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t size,
-                         const char *etag, const char *blob, const char *content_type,
-                         json_t *headers, json_t *meta, json_t *checksum) {
+uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t size, const char *etag,
+                        const char *blob, const char *content_type, json_t *headers, json_t *meta,
+                        json_t *checksum) {
   tw_s3 *s = x->s3;
   char *h = json_dumps(headers, JSON_COMPACT), *m = json_dumps(meta, JSON_COMPACT);
   char *c = checksum ? json_dumps(checksum, JSON_COMPACT) : NULL;
@@ -196,7 +199,6 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
 }
 
 /* --- PUT ------------------------------------------------------------------------- */
-
 
 static int is_hex64(const char *s) {
   if (strlen(s) != 64) return 0;
@@ -242,10 +244,11 @@ static int setup_checksum(tw_request *r, s3_ctx *x) {
   }
   if (!alg && sdk) { /* PutObject: the SDK's note of a checksum it did not send (versitygw#1593) */
     tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST,
-                tw_cksum_alg_parse(sdk) ? "x-amz-sdk-checksum-algorithm specified, but no "
-                                          "corresponding x-amz-checksum-* or x-amz-trailer "
-                                          "headers were found."
-                                        : "Value for x-amz-sdk-checksum-algorithm header is invalid.");
+                tw_cksum_alg_parse(sdk)
+                    ? "x-amz-sdk-checksum-algorithm specified, but no "
+                      "corresponding x-amz-checksum-* or x-amz-trailer "
+                      "headers were found."
+                    : "Value for x-amz-sdk-checksum-algorithm header is invalid.");
     return -1;
   }
   if (!alg) {
@@ -275,7 +278,8 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
     tw_chunked_mode mode = 0;
     int streaming = !strncmp(x->content_sha256, "STREAMING-", 10);
     if (streaming && tw_chunked_mode_parse(x->content_sha256, &mode)) {
-      tw_s3_error(r, x, TW_ERR_S3_NOT_IMPLEMENTED, "This x-amz-content-sha256 value is not supported.");
+      tw_s3_error(r, x, TW_ERR_S3_NOT_IMPLEMENTED,
+                  "This x-amz-content-sha256 value is not supported.");
       return -1;
     }
     int e = tw_s3_bucket_exists(x->s3, x->bucket);
@@ -312,7 +316,8 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
     if (x->handler == tw_s3_put_object && tw_s3_tags_from_header(r, x)) return -1;
     if (x->handler == tw_s3_upload_part && tw_s3_part_begin(r, x)) return -1;
     if (x->handler == tw_s3_put_object && if_none_match_star(r) && exists(x->s3, x)) {
-      tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, "<Condition>If-None-Match</Condition>");
+      tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL,
+                      "<Condition>If-None-Match</Condition>");
       return -1;
     }
     const char *im = x->handler == tw_s3_put_object ? tw_req_header(r, "If-Match") : NULL;
@@ -326,15 +331,18 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
         return -1;
       }
       if (!ok) {
-        tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, "<Condition>If-Match</Condition>");
+        tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL,
+                        "<Condition>If-Match</Condition>");
         return -1;
       }
     }
     if (streaming) {
       int is_signed = mode != TW_CHUNKED_UNSIGNED_TRAILER;
-      x->chunked = tw_chunked_new(mode, is_signed ? x->signing_key : NULL, is_signed ? x->amz_date : NULL,
-                                  is_signed ? x->scope : NULL, is_signed ? x->seed_signature : NULL);
-      if (!x->chunked || tw_chunked_expect_trailers(x->chunked, tw_req_header(r, "x-amz-trailer"))) {
+      x->chunked =
+          tw_chunked_new(mode, is_signed ? x->signing_key : NULL, is_signed ? x->amz_date : NULL,
+                         is_signed ? x->scope : NULL, is_signed ? x->seed_signature : NULL);
+      if (!x->chunked ||
+          tw_chunked_expect_trailers(x->chunked, tw_req_header(r, "x-amz-trailer"))) {
         tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST, "The x-amz-trailer header is not valid.");
         return -1;
       }
@@ -351,14 +359,18 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
   if (x->chunked) {
     if (tw_chunked_feed(x->chunked, data, n, take_bytes, x)) {
       tw_err e = tw_chunked_error(x->chunked);
-      tw_s3_error(r, x, e == TW_ERR_INTERNAL && x->received > TW_S3_MAX_OBJECT ? TW_ERR_S3_ENTITY_TOO_LARGE : e,
-                  tw_chunked_errmsg(x->chunked));
+      tw_s3_error(
+          r, x,
+          e == TW_ERR_INTERNAL && x->received > TW_S3_MAX_OBJECT ? TW_ERR_S3_ENTITY_TOO_LARGE : e,
+          tw_chunked_errmsg(x->chunked));
       return -1;
     }
     return 0;
   }
   if (take_bytes(x, data, n)) {
-    tw_s3_error(r, x, x->received + n > TW_S3_MAX_OBJECT ? TW_ERR_S3_ENTITY_TOO_LARGE : TW_ERR_INTERNAL, NULL);
+    tw_s3_error(r, x,
+                x->received + n > TW_S3_MAX_OBJECT ? TW_ERR_S3_ENTITY_TOO_LARGE : TW_ERR_INTERNAL,
+                NULL);
     return -1;
   }
   return 0;
@@ -397,7 +409,8 @@ int tw_s3_checksum_result(tw_request *r, s3_ctx *x, const char *got) {
 int tw_s3_check_md5(tw_request *r, s3_ctx *x, const char *want, const uint8_t md5[16]) {
   if (!want) return 0;
   uint8_t raw[64] = {0};
-  if (strlen(want) <= 40 && tw_base64_decode(want, strlen(want), raw) == 16 && !memcmp(raw, md5, 16))
+  if (strlen(want) <= 40 && tw_base64_decode(want, strlen(want), raw) == 16 &&
+      !memcmp(raw, md5, 16))
     return 0;
   char extra[200], hexwant[33], calc[32];
   tw_hex(raw, 16, hexwant);
@@ -483,11 +496,12 @@ void tw_s3_put_object(tw_request *r, s3_ctx *x) {
     json_decref(headers);
     json_decref(meta);
     tw_blob_remove(s->blobs, x->blob.id);
-    tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL, "<Condition>If-None-Match</Condition>");
+    tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL,
+                    "<Condition>If-None-Match</Condition>");
     return;
   }
   uint64_t t = tw_s3_save_row(r, x, "ObjectCreated:Put", (int64_t)x->received, x->etag, x->blob.id,
-                        ct ? ct : "binary/octet-stream", headers, meta, x->result);
+                              ct ? ct : "binary/octet-stream", headers, meta, x->result);
   pthread_mutex_unlock(&s->mu);
   json_decref(headers);
   json_decref(meta);
@@ -507,7 +521,8 @@ int tw_s3_etag_matches(const char *list, const char *etag) {
     const char *a = p, *b = e;
     while (b > a && b[-1] == ' ') b--;
     if (b - a >= 2 && *a == '"' && b[-1] == '"') a++, b--;
-    if ((b - a == 1 && *a == '*') || ((size_t)(b - a) == strlen(etag) && !strncmp(a, etag, (size_t)(b - a))))
+    if ((b - a == 1 && *a == '*') ||
+        ((size_t)(b - a) == strlen(etag) && !strncmp(a, etag, (size_t)(b - a))))
       return 1;
     p = e;
   }
@@ -596,7 +611,10 @@ static void add_object_headers(tw_request *r, s3_ctx *x, const tw_s3_obj *o) {
   tw_req_add_header(r, "Last-Modified", date);
   tw_req_add_header(r, "Accept-Ranges", "bytes");
   const char *ct = tw_s3_q(x, "response-content-type");
-  tw_req_add_header(r, "Content-Type", ct ? ct : o->content_type ? o->content_type : "binary/octet-stream");
+  tw_req_add_header(r, "Content-Type",
+                    ct                ? ct
+                    : o->content_type ? o->content_type
+                                      : "binary/octet-stream");
   const char *k;
   json_t *v;
   json_object_foreach(o->headers, k, v) tw_req_add_header(r, k, json_string_value(v));
@@ -701,8 +719,9 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
   const char *mode = tw_req_header(r, "x-amz-checksum-mode");
   /* the checksum of exactly the bytes sent: the object's, or one part's */
   const char *sum = pick.count ? (pick.sum[0] ? pick.sum : NULL)
-                    : start == 0 && len == o.size ? json_string_value(json_object_get(o.checksum, "value"))
-                                                  : NULL;
+                    : start == 0 && len == o.size
+                        ? json_string_value(json_object_get(o.checksum, "value"))
+                        : NULL;
   if (sum && mode && !strcasecmp(mode, "ENABLED")) {
     const char *alg = json_string_value(json_object_get(o.checksum, "alg"));
     const char *type = json_string_value(json_object_get(o.checksum, "type"));
@@ -716,7 +735,8 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
   }
   if (ranged) {
     char cr[96];
-    snprintf(cr, sizeof cr, "bytes %" PRId64 "-%" PRId64 "/%" PRId64, start, start + len - 1, o.size);
+    snprintf(cr, sizeof cr, "bytes %" PRId64 "-%" PRId64 "/%" PRId64, start, start + len - 1,
+             o.size);
     tw_req_add_header(r, "Content-Range", cr);
   }
   tw_s3_row_free(&o);
@@ -1000,7 +1020,8 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
   char *slash = memchr(decoded, '/', dlen);
   if (!slash || slash == decoded || slash + 1 == decoded + dlen) {
     free(decoded);
-    tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
+    tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT,
+                "Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
     return;
   }
   *slash = 0;
@@ -1049,10 +1070,12 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
   const char *cims = tw_req_header(r, "x-amz-copy-source-if-modified-since");
   time_t ct_;
   const char *failed = NULL;
-  if (cim && !tw_s3_etag_matches(cim, o.etag)) failed = "x-amz-copy-source-If-Match";
+  if (cim && !tw_s3_etag_matches(cim, o.etag))
+    failed = "x-amz-copy-source-If-Match";
   else if (!cim && cius && !tw_s3_parse_http_date(cius, &ct_) && o.modified_ms / 1000 > ct_)
     failed = "x-amz-copy-source-If-Unmodified-Since";
-  else if (cinm && tw_s3_etag_matches(cinm, o.etag)) failed = "x-amz-copy-source-If-None-Match";
+  else if (cinm && tw_s3_etag_matches(cinm, o.etag))
+    failed = "x-amz-copy-source-If-None-Match";
   else if (!cinm && cims && !tw_s3_parse_http_date(cims, &ct_) && o.modified_ms / 1000 <= ct_)
     failed = "x-amz-copy-source-If-Modified-Since";
   if (failed) {
@@ -1084,9 +1107,10 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
     c->resum = !tw_cksum_init(&c->ck, want_alg);
     c->announce = 1;
   } else {
-    c->resum = c->md5 && ctype && !strcmp(ctype, "COMPOSITE") &&
-               !tw_cksum_init(&c->ck, tw_cksum_alg_parse(
-                                          json_string_value(json_object_get(o.checksum, "alg"))));
+    c->resum =
+        c->md5 && ctype && !strcmp(ctype, "COMPOSITE") &&
+        !tw_cksum_init(&c->ck,
+                       tw_cksum_alg_parse(json_string_value(json_object_get(o.checksum, "alg"))));
   }
   c->o = o;
   if (o.size > 0 && (c->in = tw_blob_open(s->blobs, o.blob)) < 0) {
@@ -1149,7 +1173,7 @@ static void copy_copied(tw_request *r) {
   }
   pthread_mutex_lock(&s->mu);
   uint64_t t = tw_s3_save_row(r, x, "ObjectCreated:Copy", o.size, x->etag, w.id, ct, headers, meta,
-                        o.checksum);
+                              o.checksum);
   pthread_mutex_unlock(&s->mu);
   x->result = json_object();
   json_object_set_new(x->result, "modified", json_integer(tw_now_ms()));

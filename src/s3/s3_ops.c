@@ -27,8 +27,10 @@ static const s3_op ops[] = {
     {"PutBucketLifecycleConfiguration", "PUT", BKT, "lifecycle", ANY, tw_s3_put_lifecycle, W},
     {"GetBucketLifecycleConfiguration", "GET", BKT, "lifecycle", ANY, tw_s3_get_lifecycle, 0},
     {"DeleteBucketLifecycle", "DELETE", BKT, "lifecycle", ANY, tw_s3_delete_lifecycle, W},
-    {"PutBucketNotificationConfiguration", "PUT", BKT, "notification", ANY, tw_s3_put_notification, W},
-    {"GetBucketNotificationConfiguration", "GET", BKT, "notification", ANY, tw_s3_get_notification, 0},
+    {"PutBucketNotificationConfiguration", "PUT", BKT, "notification", ANY, tw_s3_put_notification,
+     W},
+    {"GetBucketNotificationConfiguration", "GET", BKT, "notification", ANY, tw_s3_get_notification,
+     0},
     {"GetBucketLocation", "GET", BKT, "location", ANY, tw_s3_get_bucket_location, 0},
     {"DeleteObjects", "POST", BKT, "delete", ANY, tw_s3_delete_objects, W},
     {"ListMultipartUploads", "GET", BKT, "uploads", ANY, tw_s3_list_uploads, 0},
@@ -70,10 +72,10 @@ static const s3_op ops[] = {
 
 static const s3_op list_v2 = {"ListObjectsV2", "GET", BKT, NULL, ANY, tw_s3_list_objects, 0};
 
-const s3_op tw_s3_op_preflight = {"PreflightRequest", "OPTIONS", BKT, NULL, ANY,
+const s3_op tw_s3_op_preflight = {"PreflightRequest",   "OPTIONS", BKT, NULL, ANY,
                                   tw_s3_cors_preflight, 0};
-const s3_op tw_s3_op_post_object = {"PostObject", "POST", BKT, NULL, ANY, tw_s3_post_object,
-                                    W | STREAM};
+const s3_op tw_s3_op_post_object = {"PostObject",      "POST",    BKT, NULL, ANY,
+                                    tw_s3_post_object, W | STREAM};
 
 static int row_fits(const s3_op *op, const char *method, int copy) {
   if (op->method && strcmp(op->method, method)) return 0;

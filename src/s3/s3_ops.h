@@ -17,7 +17,7 @@ typedef struct {
   const char *name;   /* the AWS operation name */
   const char *method; /* NULL: any method (refused subresources) */
   s3_level level;
-  const char *sub;    /* the query subresource that selects it, or NULL */
+  const char *sub; /* the query subresource that selects it, or NULL */
   s3_copy copy;
   s3_handler fn;
   unsigned flags;

@@ -57,8 +57,7 @@ typedef struct {
   uint64_t published, delivered, failed;
   double size_sum, size_min, size_max; /* PublishSize */
 } tw_sns_topic_metrics;
-void tw_sns_metrics_sweep(tw_sns *s, void (*fn)(void *ud, const tw_sns_topic_metrics *m),
-                          void *ud);
+void tw_sns_metrics_sweep(tw_sns *s, void (*fn)(void *ud, const tw_sns_topic_metrics *m), void *ud);
 
 /* SNS as a service of the HTTP server: scope "sns", the certificate under
  * /_/sns/, and the unsigned links notifications carry (?Action=Unsubscribe,

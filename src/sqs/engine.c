@@ -430,8 +430,13 @@ static int redrive_if_due(tw_sqs *s, tw_queue *q, tw_msg *m, uint64_t *ticket) {
   tw_store_hold(s->store);
   uint64_t t = tw_sqs_msg_move(s, m, dlq, q->arn);
   if (s->events) {
-    tw_event e = {.source = "aws.sqs", .type = "MessageDeadLettered", .resource = q->arn,
-                  .subject = m->id, .attributes = m->attrs, .body = "", .len = 0};
+    tw_event e = {.source = "aws.sqs",
+                  .type = "MessageDeadLettered",
+                  .resource = q->arn,
+                  .subject = m->id,
+                  .attributes = m->attrs,
+                  .body = "",
+                  .len = 0};
     tw_event_publish(s->events, &e);
   }
   uint64_t t2 = tw_store_ticket(s->store);
@@ -440,7 +445,6 @@ static int redrive_if_due(tw_sqs *s, tw_queue *q, tw_msg *m, uint64_t *ticket) {
   if (t > *ticket) *ticket = t;
   return 1;
 }
-
 
 static int expire_if_old(tw_sqs *s, tw_queue *q, tw_msg *m, int64_t now, uint64_t *ticket) {
   if (m->sent_ms + q->retention * 1000 > now) return 0;

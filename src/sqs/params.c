@@ -41,8 +41,8 @@ int tw_p_int(tw_sqs_call *c, json_t *in, const char *k, long long *out) {
 int tw_p_range(tw_sqs_call *c, const char *k, long long v, long long lo, long long hi,
                const char *reason) {
   if (v >= lo && v <= hi) return 0;
-  tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE, "Value %lld for parameter %s is invalid. Reason: %s",
-              v, k, reason);
+  tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+              "Value %lld for parameter %s is invalid. Reason: %s", v, k, reason);
   return -1;
 }
 
@@ -158,8 +158,10 @@ int tw_p_message_attributes(tw_sqs_call *c, json_t *attrs, size_t *size) {
       return -1;
     }
     if (json_object_get(a, "StringListValues") || json_object_get(a, "BinaryListValues")) {
-      json_t *l1 = json_object_get(a, "StringListValues"), *l2 = json_object_get(a, "BinaryListValues");
-      if ((json_is_array(l1) && json_array_size(l1)) || (json_is_array(l2) && json_array_size(l2))) {
+      json_t *l1 = json_object_get(a, "StringListValues"),
+             *l2 = json_object_get(a, "BinaryListValues");
+      if ((json_is_array(l1) && json_array_size(l1)) ||
+          (json_is_array(l2) && json_array_size(l2))) {
         tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
                     "Message attribute list values in SendMessage operation are not supported.");
         return -1;

@@ -27,8 +27,8 @@ typedef struct {
   json_t *out;        /* result in the JSON protocol's shape (owned by the call) */
   tw_err err;
   char msg[1024];
-  char base_url[512];   /* scheme://host[:port] that queue URLs are built on */
-  const char *path;     /* request path: a queue URL path names the queue */
+  char base_url[512];    /* scheme://host[:port] that queue URLs are built on */
+  const char *path;      /* request path: a queue URL path names the queue */
   const char *principal; /* the access key that signed: SenderId */
   /* the request's X-Amzn-Trace-Id / traceparent in X-Ray form (core/trace.h):
    * a message sent without AWSTraceHeader gets it; "" none */
@@ -95,11 +95,10 @@ typedef struct {
   int groups_inflight; /* FIFO: ApproximateNumberOfGroupsWithInflightMessages */
   int fifo;
 } tw_sqs_queue_metrics;
-void tw_sqs_metrics_sweep(tw_sqs *s, void (*fn)(void *ud, const tw_sqs_queue_metrics *m),
-                          void *ud);
+void tw_sqs_metrics_sweep(tw_sqs *s, void (*fn)(void *ud, const tw_sqs_queue_metrics *m), void *ud);
 /* Each queue's message counts now, nothing reset (sqs_gauges.c; Prometheus). */
-void tw_sqs_gauges(tw_sqs *s, void (*fn)(void *ud, const char *name, int visible, int in_flight,
-                                         int delayed),
+void tw_sqs_gauges(tw_sqs *s,
+                   void (*fn)(void *ud, const char *name, int visible, int in_flight, int delayed),
                    void *ud);
 
 const tw_sqs_action *tw_sqs_find_action(const char *name);

@@ -40,8 +40,12 @@ static int deliver(void *ud, const tw_event *e) {
              : tw_sqs_enqueue_locked(s, e->target, e->body, e->len, e->sender);
 }
 
-static void lock(void *ud) { tw_sqs_lock(ud); }
-static void unlock(void *ud) { tw_sqs_unlock(ud); }
+static void lock(void *ud) {
+  tw_sqs_lock(ud);
+}
+static void unlock(void *ud) {
+  tw_sqs_unlock(ud);
+}
 
 int tw_sqs_join_events(tw_sqs *s, tw_events *bus) {
   tw_event_target t = {

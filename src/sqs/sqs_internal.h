@@ -82,7 +82,7 @@ struct tw_queue {
   tw_msg *ready_head, *ready_tail; /* standard queues: visible messages */
   tw_map groups;                   /* FIFO: group id -> tw_group */
   tw_group *groups_head, *groups_tail;
-  tw_map dedup; /* FIFO: dedup key -> tw_dedup */
+  tw_map dedup;    /* FIFO: dedup key -> tw_dedup */
   tw_map attempts; /* FIFO: ReceiveRequestAttemptId -> tw_attempt */
   int n_visible, n_inflight, n_delayed;
   /* built-in metrics since the last sweep (sqs_metrics.c), under the lock */
@@ -121,7 +121,7 @@ struct tw_sqs {
   int64_t next_queue_id;
   uint64_t next_seq;
   uint64_t seq_reserved; /* numbers up to this are saved as used ("max_seq" in kv) */
-  tw_map deleted_names; /* name -> (intptr_t) deletion time in seconds */
+  tw_map deleted_names;  /* name -> (intptr_t) deletion time in seconds */
   tw_move_task *tasks;
   size_t ntasks, cap_tasks;
   int max_inflight;
@@ -167,7 +167,8 @@ void tw_sqs_task_load(tw_sqs *s, const char *key, const char *value);
 void tw_sqs_metrics_sent(tw_queue *q, size_t bytes);
 
 /* helpers for actions */
-int tw_sqs_fail(tw_sqs_call *c, tw_err e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int tw_sqs_fail(tw_sqs_call *c, tw_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Finds the queue named by QueueUrl (or the request path); sets QueueDoesNotExist. */
 tw_queue *tw_sqs_resolve_queue(tw_sqs_call *c);
 

@@ -80,7 +80,7 @@ void tw_sqs_json_serve(tw_request *r, const char *action) {
         return;
       }
       tw_sqs_json_error(r, TW_ERR_MALFORMED_JSON,
-                 "Failed to parse the request body as a JSON object.");
+                        "Failed to parse the request body as a JSON object.");
       return;
     }
   }

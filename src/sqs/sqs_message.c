@@ -165,7 +165,8 @@ int tw_sqs_send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
       snprintf(sn, sizeof sn, "%020" PRIu64, d->seqno);
       json_object_set_new(res, "SequenceNumber", json_string(sn));
       json_object_set_new(res, "MD5OfMessageBody", json_string(r->md5_body));
-      if (r->md5_attrs[0]) json_object_set_new(res, "MD5OfMessageAttributes", json_string(r->md5_attrs));
+      if (r->md5_attrs[0])
+        json_object_set_new(res, "MD5OfMessageAttributes", json_string(r->md5_attrs));
       if (r->md5_sys[0])
         json_object_set_new(res, "MD5OfMessageSystemAttributes", json_string(r->md5_sys));
       return 0;
@@ -183,8 +184,8 @@ int tw_sqs_send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
   m->attrs = r->attrs ? json_deep_copy(r->attrs) : NULL;
   m->sys_attrs = r->sys ? json_deep_copy(r->sys) : NULL;
   if (!m->sys_attrs && c->trace_header[0]) /* the caller's trace (X-Amzn-Trace-Id, traceparent) */
-    m->sys_attrs = json_pack("{s:{s:s,s:s}}", "AWSTraceHeader", "DataType", "String",
-                             "StringValue", c->trace_header);
+    m->sys_attrs = json_pack("{s:{s:s,s:s}}", "AWSTraceHeader", "DataType", "String", "StringValue",
+                             c->trace_header);
   m->sent_ms = now;
   int delay = r->has_delay ? (int)r->delay : q->delay;
   m->visible_at_ms = now + (int64_t)delay * 1000;
@@ -218,8 +219,10 @@ int tw_sqs_send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
   }
   json_object_set_new(res, "MessageId", json_string(m->id));
   json_object_set_new(res, "MD5OfMessageBody", json_string(m->md5_body));
-  if (m->md5_attrs[0]) json_object_set_new(res, "MD5OfMessageAttributes", json_string(m->md5_attrs));
-  if (m->md5_sys[0]) json_object_set_new(res, "MD5OfMessageSystemAttributes", json_string(m->md5_sys));
+  if (m->md5_attrs[0])
+    json_object_set_new(res, "MD5OfMessageAttributes", json_string(m->md5_attrs));
+  if (m->md5_sys[0])
+    json_object_set_new(res, "MD5OfMessageSystemAttributes", json_string(m->md5_sys));
   return 0;
 }
 
@@ -252,7 +255,8 @@ json_t *tw_sqs_batch_entries(tw_sqs_call *c, const char *what) {
     return NULL;
   }
   if (json_array_size(e) > MAX_BATCH) {
-    tw_sqs_fail(c, TW_ERR_TOO_MANY_ENTRIES, "Maximum number of entries per request are 10. You have sent %zu.",
+    tw_sqs_fail(c, TW_ERR_TOO_MANY_ENTRIES,
+                "Maximum number of entries per request are 10. You have sent %zu.",
                 json_array_size(e));
     return NULL;
   }
@@ -318,9 +322,9 @@ int tw_sqs_send_message_batch(tw_sqs_call *c) {
     }
   }
   if (total > MAX_PAYLOAD)
-    return tw_sqs_fail(c, TW_ERR_BATCH_TOO_LONG,
-                       "Batch requests cannot be longer than 1048576 bytes. You have sent %zu bytes.",
-                       total);
+    return tw_sqs_fail(
+        c, TW_ERR_BATCH_TOO_LONG,
+        "Batch requests cannot be longer than 1048576 bytes. You have sent %zu bytes.", total);
   json_t *ok = json_array(), *failed = json_array();
   pthread_mutex_lock(&c->sqs->mu);
   tw_queue *q = tw_sqs_resolve_queue(c);
@@ -441,7 +445,8 @@ static json_t *render_message(tw_sqs_call *c, tw_msg *m, unsigned mask, json_t *
   if (mask) {
     json_t *a = json_object();
     char buf[32];
-    if ((mask & SA_SENDER) && m->sender_id) json_object_set_new(a, "SenderId", json_string(m->sender_id));
+    if ((mask & SA_SENDER) && m->sender_id)
+      json_object_set_new(a, "SenderId", json_string(m->sender_id));
     if (mask & SA_SENT) {
       snprintf(buf, sizeof buf, "%" PRId64, m->sent_ms);
       json_object_set_new(a, "SentTimestamp", json_string(buf));
@@ -462,7 +467,8 @@ static json_t *render_message(tw_sqs_call *c, tw_msg *m, unsigned mask, json_t *
       if ((mask & SA_DEDUP) && m->dedup_id)
         json_object_set_new(a, "MessageDeduplicationId", json_string(m->dedup_id));
     }
-    if ((mask & SA_GROUP) && m->group_id) json_object_set_new(a, "MessageGroupId", json_string(m->group_id));
+    if ((mask & SA_GROUP) && m->group_id)
+      json_object_set_new(a, "MessageGroupId", json_string(m->group_id));
     if ((mask & SA_TRACE) && m->sys_attrs) {
       const char *tv = tw_p_str(json_object_get(m->sys_attrs, "AWSTraceHeader"), "StringValue");
       if (tv) json_object_set_new(a, "AWSTraceHeader", json_string(tv));
@@ -510,11 +516,12 @@ int tw_sqs_receive_message(tw_sqs_call *c) {
   long long max = 1, vis = -1, wait = -1;
   int h;
   if ((h = tw_p_int(c, c->in, "MaxNumberOfMessages", &max)) < 0) return -1;
-  if (h && tw_p_range(c, "MaxNumberOfMessages", max, 1, 10, "Must be between 1 and 10, if provided."))
+  if (h &&
+      tw_p_range(c, "MaxNumberOfMessages", max, 1, 10, "Must be between 1 and 10, if provided."))
     return -1;
   if ((h = tw_p_int(c, c->in, "VisibilityTimeout", &vis)) < 0) return -1;
-  if (h && tw_p_range(c, "VisibilityTimeout", vis, 0, 43200,
-                      "Must be >= 0 and <= 43200, if provided."))
+  if (h &&
+      tw_p_range(c, "VisibilityTimeout", vis, 0, 43200, "Must be >= 0 and <= 43200, if provided."))
     return -1;
   if ((h = tw_p_int(c, c->in, "WaitTimeSeconds", &wait)) < 0) return -1;
   if (h && tw_p_range(c, "WaitTimeSeconds", wait, 0, 20, "Must be >= 0 and <= 20, if provided."))
@@ -567,7 +574,7 @@ int tw_sqs_receive_message(tw_sqs_call *c) {
   for (int i = 0; i < n; i++) json_array_append_new(list, render_message(c, got[i], mask, names));
   int64_t qid = q->id;
   int stopping = s->stop; /* shutting down: parked receives answer at once */
-  if (n > 0) /* built-in metrics: a receive that answers empty counts once */
+  if (n > 0)              /* built-in metrics: a receive that answers empty counts once */
     q->m_received += (uint64_t)n;
   else if (wait <= 0 || stopping || (c->runs > 1 && tw_mono_ms() >= c->deadline_mono_ms))
     q->m_empty++;
@@ -732,13 +739,21 @@ static int handle_batch(tw_sqs_call *c, int change) {
   return 0;
 }
 
-int tw_sqs_delete_message_batch(tw_sqs_call *c) { return handle_batch(c, 0); }
-int tw_sqs_change_message_visibility_batch(tw_sqs_call *c) { return handle_batch(c, 1); }
+int tw_sqs_delete_message_batch(tw_sqs_call *c) {
+  return handle_batch(c, 0);
+}
+int tw_sqs_change_message_visibility_batch(tw_sqs_call *c) {
+  return handle_batch(c, 1);
+}
 
 /* --- messages from inside tweedle ------------------------------------------------ */
 
-void tw_sqs_lock(tw_sqs *s) { pthread_mutex_lock(&s->mu); }
-void tw_sqs_unlock(tw_sqs *s) { pthread_mutex_unlock(&s->mu); }
+void tw_sqs_lock(tw_sqs *s) {
+  pthread_mutex_lock(&s->mu);
+}
+void tw_sqs_unlock(tw_sqs *s) {
+  pthread_mutex_unlock(&s->mu);
+}
 
 int tw_sqs_queue_kind_locked(tw_sqs *s, const char *queue_arn, int *fifo) {
   tw_queue *q = tw_sqs_queue_by_arn(s, queue_arn);

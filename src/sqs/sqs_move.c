@@ -37,7 +37,8 @@ void tw_sqs_execute(tw_sqs_call *c) {
   c->wants_wait = 0;
   const tw_sqs_action *a = tw_sqs_find_action(c->action);
   if (!a) {
-    tw_sqs_fail(c, TW_ERR_INVALID_ACTION, "The action %s is not valid for this endpoint.", c->action);
+    tw_sqs_fail(c, TW_ERR_INVALID_ACTION, "The action %s is not valid for this endpoint.",
+                c->action);
     return;
   }
   if (!json_is_object(c->in)) {
@@ -201,7 +202,8 @@ int tw_sqs_start_message_move_task(tw_sqs_call *c) {
   long long rate = 0;
   int hr;
   if (!src)
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter SourceArn.");
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter SourceArn.");
   if ((hr = tw_p_int(c, c->in, "MaxNumberOfMessagesPerSecond", &rate)) < 0) return -1;
   if (hr && tw_p_range(c, "MaxNumberOfMessagesPerSecond", rate, 1, 500,
                        "Must be between 1 and 500, if provided."))
@@ -260,7 +262,8 @@ int tw_sqs_start_message_move_task(tw_sqs_call *c) {
 int tw_sqs_cancel_message_move_task(tw_sqs_call *c) {
   const char *h = tw_p_str(c->in, "TaskHandle");
   if (!h)
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter TaskHandle.");
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter TaskHandle.");
   tw_sqs *s = c->sqs;
   int rc = -1;
   pthread_mutex_lock(&s->mu);
@@ -288,7 +291,8 @@ int tw_sqs_list_message_move_tasks(tw_sqs_call *c) {
   long long max = 1;
   int hm;
   if (!src)
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter SourceArn.");
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter SourceArn.");
   if ((hm = tw_p_int(c, c->in, "MaxResults", &max)) < 0) return -1;
   if (hm && tw_p_range(c, "MaxResults", max, 1, 10, "Must be between 1 and 10, if provided."))
     return -1;

@@ -74,7 +74,8 @@ static json_t *name_value_map(json_t *o, const char *kname, const char *vname, i
     const char *n = json_string_value(json_object_get(e, kname));
     json_t *v = json_object_get(e, vname);
     if (!n || !v) continue;
-    json_object_set_new(out, n, nested_value || json_is_string(v) ? json_incref(v) : json_string(""));
+    json_object_set_new(out, n,
+                        nested_value || json_is_string(v) ? json_incref(v) : json_string(""));
   }
   json_decref(list);
   return out;
@@ -90,7 +91,8 @@ static void rename_list(json_t *o, const char *from, const char *to) {
 static void fix_shapes(json_t *o) {
   json_t *v;
   /* botocore sends an empty list as a bare "Name=" */
-  if (json_is_string(json_object_get(o, "Entries"))) json_object_set_new(o, "Entries", json_array());
+  if (json_is_string(json_object_get(o, "Entries")))
+    json_object_set_new(o, "Entries", json_array());
   if ((v = json_object_get(o, "Attribute"))) {
     json_object_set_new(o, "Attributes", name_value_map(v, "Name", "Value", 0));
     json_object_del(o, "Attribute");
@@ -240,8 +242,7 @@ void tw_sqs_query_error(tw_request *r, tw_err e, const char *msg) {
   tw_buf b;
   tw_buf_init(&b, 64 * 1024);
   tw_buf_printf(&b,
-                "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"" XMLNS
-                "\"><Error><Type>%s</Type>",
+                "<?xml version=\"1.0\"?><ErrorResponse xmlns=\"" XMLNS "\"><Error><Type>%s</Type>",
                 info->sender ? "Sender" : "Receiver");
   xml_text(&b, "Code", info->query_code);
   xml_text(&b, "Message", msg && *msg ? msg : info->message);
@@ -262,8 +263,9 @@ static void render(tw_request *r) {
   tw_buf_init(&b, 64u << 20);
   tw_buf_printf(&b, "<?xml version=\"1.0\"?><%sResponse xmlns=\"" XMLNS "\"><%sResult>", a, a);
   if (x->call.out) xml_members(&b, x->call.out, a);
-  tw_buf_printf(&b, "</%sResult><ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>",
-                a, r->request_id, a);
+  tw_buf_printf(
+      &b, "</%sResult><ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></%sResponse>",
+      a, r->request_id, a);
   if (b.overflow) { /* never a truncated 200 */
     tw_buf_free(&b);
     tw_sqs_query_error(r, TW_ERR_INTERNAL, "The response is too large.");

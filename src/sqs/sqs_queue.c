@@ -45,7 +45,9 @@ static int int_in(const char *v, long long lo, long long hi) {
   return !*end && x >= lo && x <= hi;
 }
 
-static int is_bool(const char *v) { return v && (!strcmp(v, "true") || !strcmp(v, "false")); }
+static int is_bool(const char *v) {
+  return v && (!strcmp(v, "true") || !strcmp(v, "false"));
+}
 
 /* Validates one attribute for a queue of kind fifo; q is NULL on creation. */
 static int check_attr(tw_sqs_call *c, const char *k, const char *v, int fifo, tw_queue *q,
@@ -68,7 +70,8 @@ static int check_attr(tw_sqs_call *c, const char *k, const char *v, int fifo, tw
     return ok ? 0 : bad_value(c, k);
   }
   if (!strcmp(k, "FifoQueue")) {
-    if (q && !q->fifo) return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", k);
+    if (q && !q->fifo)
+      return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", k);
     if (q && strcmp(v, "true"))
       return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_VALUE,
                          "Invalid value for the parameter FifoQueue. Reason: Modifying queue type "
@@ -104,7 +107,7 @@ static int check_attr(tw_sqs_call *c, const char *k, const char *v, int fifo, tw
     }
     const char *arn = json_string_value(json_object_get(p, "deadLetterTargetArn"));
     json_t *mrc = json_object_get(p, "maxReceiveCount");
-    long long n = json_is_integer(mrc) ? json_integer_value(mrc)
+    long long n = json_is_integer(mrc)  ? json_integer_value(mrc)
                   : json_is_string(mrc) ? atoll(json_string_value(mrc))
                                         : -1;
     int rc = 0;
@@ -150,8 +153,8 @@ static int check_attr(tw_sqs_call *c, const char *k, const char *v, int fifo, tw
                        "Value %s for parameter RedriveAllowPolicy is invalid. Reason: Invalid "
                        "value for redrivePermission.",
                        v);
-    else if (!strcmp(perm, "byQueue") && (!json_is_array(srcs) || json_array_size(srcs) == 0 ||
-                                          json_array_size(srcs) > 10))
+    else if (!strcmp(perm, "byQueue") &&
+             (!json_is_array(srcs) || json_array_size(srcs) == 0 || json_array_size(srcs) > 10))
       rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
                        "Value %s for parameter RedriveAllowPolicy is invalid. Reason: "
                        "sourceQueueArns must contain 1 to 10 ARNs when redrivePermission is "
@@ -173,7 +176,8 @@ static json_t *normalized(const char *k, json_t *v) {
   if (strcmp(k, "RedrivePolicy")) return json_incref(v);
   json_t *p = json_loads(json_string_value(v), 0, NULL);
   json_t *mrc = json_object_get(p, "maxReceiveCount");
-  if (json_is_string(mrc)) json_object_set_new(p, "maxReceiveCount", json_integer(atoll(json_string_value(mrc))));
+  if (json_is_string(mrc))
+    json_object_set_new(p, "maxReceiveCount", json_integer(atoll(json_string_value(mrc))));
   char *s = json_dumps(p, JSON_COMPACT);
   json_t *out = json_string(s ? s : json_string_value(v));
   free(s);
@@ -193,8 +197,9 @@ static int redrive_allowed(tw_queue *dlq, const char *source_arn) {
     ok = 0;
     size_t i;
     json_t *a;
-    json_array_foreach(json_object_get(p, "sourceQueueArns"), i, a) if (
-        json_string_value(a) && !strcmp(json_string_value(a), source_arn)) ok = 1;
+    json_array_foreach(json_object_get(p, "sourceQueueArns"), i,
+                       a) if (json_string_value(a) && !strcmp(json_string_value(a), source_arn))
+        ok = 1;
   }
   json_decref(p);
   return ok;
@@ -204,7 +209,8 @@ static int check_redrive_allow(tw_sqs_call *c, json_t *attrs, const char *source
   const char *rp = json_string_value(json_object_get(attrs, "RedrivePolicy"));
   if (!rp || !*rp) return 0;
   json_t *p = json_loads(rp, 0, NULL);
-  tw_queue *dlq = tw_sqs_queue_by_arn(c->sqs, json_string_value(json_object_get(p, "deadLetterTargetArn")));
+  tw_queue *dlq =
+      tw_sqs_queue_by_arn(c->sqs, json_string_value(json_object_get(p, "deadLetterTargetArn")));
   int rc = 0;
   if (dlq && !redrive_allowed(dlq, source_arn))
     rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
@@ -262,7 +268,8 @@ static const char *default_of(const char *k, int fifo) {
 int tw_sqs_create_queue(tw_sqs_call *c) {
   const char *name = tw_p_str(c->in, "QueueName");
   if (!name)
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter QueueName.");
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter QueueName.");
   json_t *given = json_object_get(c->in, "Attributes");
   json_t *attrs = attrs_as_strings(c, given ? given : json_object_get(c->in, "__none"));
   if (!attrs) return -1;
@@ -326,8 +333,10 @@ int tw_sqs_create_queue(tw_sqs_call *c) {
     }
     json_t *stored = json_object();
     json_object_foreach(attrs, k, v) json_object_set_new(stored, k, normalized(k, v));
-    if (fifo) json_object_set_new(stored, "FifoQueue", json_string("true"));
-    else json_object_del(stored, "FifoQueue");
+    if (fifo)
+      json_object_set_new(stored, "FifoQueue", json_string("true"));
+    else
+      json_object_del(stored, "FifoQueue");
     json_t *tagcopy = json_object();
     if (json_is_object(tags)) json_object_update(tagcopy, tags);
     q = tw_sqs_queue_create(c->sqs, name, fifo, stored, tagcopy);
@@ -350,7 +359,8 @@ done:
 int tw_sqs_get_queue_url(tw_sqs_call *c) {
   const char *name = tw_p_str(c->in, "QueueName");
   if (!name)
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter QueueName.");
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter QueueName.");
   const char *owner = tw_p_str(c->in, "QueueOwnerAWSAccountId");
   pthread_mutex_lock(&c->sqs->mu);
   tw_queue *q = tw_sqs_queue_by_name(c->sqs, name);
@@ -369,7 +379,8 @@ int tw_sqs_get_queue_url(tw_sqs_call *c) {
 /* Pagination token: the name to continue after, hex-encoded. */
 static void token_encode(const char *name, char *out, size_t n) {
   size_t j = 0;
-  for (size_t i = 0; name[i] && j + 3 < n; i++) j += (size_t)snprintf(out + j, n - j, "%02x", (unsigned char)name[i]);
+  for (size_t i = 0; name[i] && j + 3 < n; i++)
+    j += (size_t)snprintf(out + j, n - j, "%02x", (unsigned char)name[i]);
   out[j] = 0;
 }
 
@@ -530,7 +541,8 @@ int tw_sqs_get_queue_attributes(tw_sqs_call *c) {
     int known = 0;
     for (int j = 0; s && all_names[j]; j++)
       if (!strcmp(all_names[j], s)) known = 1;
-    if (!known) return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", s ? s : "");
+    if (!known)
+      return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", s ? s : "");
   }
   pthread_mutex_lock(&c->sqs->mu);
   tw_queue *q = tw_sqs_resolve_queue(c);
@@ -560,7 +572,8 @@ int tw_sqs_get_queue_attributes(tw_sqs_call *c) {
 int tw_sqs_set_queue_attributes(tw_sqs_call *c) {
   json_t *given = json_object_get(c->in, "Attributes");
   if (!given)
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter Attributes.");
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter Attributes.");
   json_t *attrs = attrs_as_strings(c, given);
   if (!attrs) return -1;
   int rc = -1;
@@ -569,7 +582,8 @@ int tw_sqs_set_queue_attributes(tw_sqs_call *c) {
   if (!q) goto unlock;
   const char *k;
   json_t *v;
-  json_object_foreach(attrs, k, v) if (check_attr(c, k, json_string_value(v), q->fifo, q, attrs)) goto unlock;
+  json_object_foreach(attrs, k,
+                      v) if (check_attr(c, k, json_string_value(v), q->fifo, q, attrs)) goto unlock;
   if (check_redrive_allow(c, attrs, q->arn)) goto unlock;
   json_object_foreach(attrs, k, v) {
     if (!strcmp(k, "Policy")) {
@@ -640,13 +654,15 @@ int tw_sqs_tag_queue(tw_sqs_call *c) {
 int tw_sqs_untag_queue(tw_sqs_call *c) {
   json_t *keys = json_object_get(c->in, "TagKeys");
   if (!json_is_array(keys) || !json_array_size(keys))
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter TagKeys.");
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter TagKeys.");
   pthread_mutex_lock(&c->sqs->mu);
   tw_queue *q = tw_sqs_resolve_queue(c);
   if (q) {
     size_t i;
     json_t *k;
-    json_array_foreach(keys, i, k) if (json_string_value(k)) json_object_del(q->tags, json_string_value(k));
+    json_array_foreach(keys, i, k) if (json_string_value(k))
+        json_object_del(q->tags, json_string_value(k));
     c->ticket = tw_sqs_queue_save(c->sqs, q);
   }
   pthread_mutex_unlock(&c->sqs->mu);
@@ -674,19 +690,29 @@ int tw_sqs_add_permission(tw_sqs_call *c) {
   json_t *accounts = json_object_get(c->in, "AWSAccountIds");
   json_t *actions = json_object_get(c->in, "Actions");
   if (!label)
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter Label.");
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter Label.");
   if (!json_array_size(accounts))
     return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
                        "The request must contain the parameter AWSAccountIds.");
   if (!json_array_size(actions))
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter Actions.");
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter Actions.");
   size_t i;
   json_t *a;
   json_array_foreach(actions, i, a) {
     const char *s = json_string_value(a);
-    static const char *ok[] = {"*", "SendMessage", "ReceiveMessage", "DeleteMessage",
-                               "ChangeMessageVisibility", "GetQueueAttributes", "GetQueueUrl",
-                               "ListDeadLetterSourceQueues", "PurgeQueue", "ListQueueTags", NULL};
+    static const char *ok[] = {"*",
+                               "SendMessage",
+                               "ReceiveMessage",
+                               "DeleteMessage",
+                               "ChangeMessageVisibility",
+                               "GetQueueAttributes",
+                               "GetQueueUrl",
+                               "ListDeadLetterSourceQueues",
+                               "PurgeQueue",
+                               "ListQueueTags",
+                               NULL};
     int found = 0;
     for (int j = 0; s && ok[j]; j++)
       if (!strcmp(ok[j], s)) found = 1;
@@ -711,7 +737,8 @@ int tw_sqs_add_permission(tw_sqs_call *c) {
     json_t *st = json_object_get(q->policy, "Statement");
     json_t *x;
     int dup = 0;
-    json_array_foreach(st, i, x) if (!strcmp(json_string_value(json_object_get(x, "Sid")) ?: "", label)) dup = 1;
+    json_array_foreach(
+        st, i, x) if (!strcmp(json_string_value(json_object_get(x, "Sid")) ?: "", label)) dup = 1;
     if (dup) {
       tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
                   "Value %s for parameter Label is invalid. Reason: Already exists.", label);
@@ -726,9 +753,10 @@ int tw_sqs_add_permission(tw_sqs_call *c) {
         json_array_append_new(principals, json_string(p));
       }
       json_t *pr = json_object();
-      json_object_set_new(pr, "AWS", json_array_size(principals) == 1
-                                          ? json_incref(json_array_get(principals, 0))
-                                          : json_incref(principals));
+      json_object_set_new(pr, "AWS",
+                          json_array_size(principals) == 1
+                              ? json_incref(json_array_get(principals, 0))
+                              : json_incref(principals));
       json_decref(principals);
       json_object_set_new(s, "Principal", pr);
       json_t *acts = json_array();
@@ -737,8 +765,9 @@ int tw_sqs_add_permission(tw_sqs_call *c) {
         snprintf(p, sizeof p, "SQS:%s", json_string_value(x));
         json_array_append_new(acts, json_string(p));
       }
-      json_object_set_new(s, "Action", json_array_size(acts) == 1 ? json_incref(json_array_get(acts, 0))
-                                                                   : json_incref(acts));
+      json_object_set_new(
+          s, "Action",
+          json_array_size(acts) == 1 ? json_incref(json_array_get(acts, 0)) : json_incref(acts));
       json_decref(acts);
       json_object_set_new(s, "Resource", json_string(q->arn));
       json_array_append_new(st, s);
@@ -754,7 +783,8 @@ int tw_sqs_add_permission(tw_sqs_call *c) {
 int tw_sqs_remove_permission(tw_sqs_call *c) {
   const char *label = tw_p_str(c->in, "Label");
   if (!label)
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter Label.");
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter Label.");
   pthread_mutex_lock(&c->sqs->mu);
   tw_queue *q = tw_sqs_resolve_queue(c);
   int rc = -1;
@@ -763,11 +793,11 @@ int tw_sqs_remove_permission(tw_sqs_call *c) {
     size_t i;
     json_t *x;
     int found = -1;
-    json_array_foreach(st, i, x) if (!strcmp(json_string_value(json_object_get(x, "Sid")) ?: "", label)) found = (int)i;
+    json_array_foreach(st, i, x) if (!strcmp(json_string_value(json_object_get(x, "Sid")) ?: "",
+                                             label)) found = (int)i;
     if (found < 0) {
       tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                  "Value %s for parameter Label is invalid. Reason: can't find label.",
-                  label);
+                  "Value %s for parameter Label is invalid. Reason: can't find label.", label);
     } else {
       json_array_remove(st, (size_t)found);
       if (!json_array_size(st)) {

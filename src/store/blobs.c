@@ -22,9 +22,13 @@ typedef struct {
   int sync_fd;    /* that directory, for syncfs */
 } local_blobs;
 
-static local_blobs *L(tw_blobs *b) { return (local_blobs *)b; }
+static local_blobs *L(tw_blobs *b) {
+  return (local_blobs *)b;
+}
 
-static int mkdir_p(const char *p) { return mkdir(p, 0700) == 0 || errno == EEXIST ? 0 : -1; }
+static int mkdir_p(const char *p) {
+  return mkdir(p, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
 
 static void body_path(local_blobs *b, const char *id, char *out, size_t n) {
   snprintf(out, n, "%s/%.2s/%s", b->dir, id, id);

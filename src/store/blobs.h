@@ -57,17 +57,27 @@ struct tw_blobs {
  * <data_dir>/blobs/tmp; sync is one syncfs of the file system. */
 tw_blobs *tw_blobs_open_local(const char *data_dir, char *err, size_t errlen);
 
-static inline int tw_blob_create(tw_blobs *b, tw_blob_writer *w) { return b->ops->create(b, w); }
+static inline int tw_blob_create(tw_blobs *b, tw_blob_writer *w) {
+  return b->ops->create(b, w);
+}
 static inline int tw_blob_write(tw_blob_writer *w, const void *p, size_t n) {
   return w->store->ops->write(w, p, n);
 }
-static inline int tw_blob_publish(tw_blobs *b, tw_blob_writer *w) { return b->ops->publish(b, w); }
+static inline int tw_blob_publish(tw_blobs *b, tw_blob_writer *w) {
+  return b->ops->publish(b, w);
+}
 static inline void tw_blob_abort(tw_blob_writer *w) {
   if (w->store) w->store->ops->abort(w);
 }
-static inline int tw_blob_open(tw_blobs *b, const char *id) { return b->ops->open(b, id); }
-static inline int tw_blob_remove(tw_blobs *b, const char *id) { return b->ops->unlink(b, id); }
-static inline int tw_blobs_sync(tw_blobs *b) { return b->ops->sync(b); }
+static inline int tw_blob_open(tw_blobs *b, const char *id) {
+  return b->ops->open(b, id);
+}
+static inline int tw_blob_remove(tw_blobs *b, const char *id) {
+  return b->ops->unlink(b, id);
+}
+static inline int tw_blobs_sync(tw_blobs *b) {
+  return b->ops->sync(b);
+}
 static inline void tw_blobs_close(tw_blobs *b) {
   if (b) b->ops->close(b);
 }

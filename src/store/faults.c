@@ -7,7 +7,7 @@
 #include "core/log.h"
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static const char *dir; /* TWEEDLE_TEST_FAULTS, or NULL */
+static const char *dir;                                /* TWEEDLE_TEST_FAULTS, or NULL */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER; /* a count goes down once per strike */
 
 static void init(void) {

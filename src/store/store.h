@@ -19,8 +19,8 @@ typedef struct {
   int64_t created, modified; /* epoch seconds */
   const char *attrs_json;    /* the settable attributes, as a JSON object of strings */
   const char *tags_json;
-  const char *policy_json;   /* the queue policy built by AddPermission, or NULL */
-  uint64_t fifo_seqno;       /* last SequenceNumber handed out */
+  const char *policy_json; /* the queue policy built by AddPermission, or NULL */
+  uint64_t fifo_seqno;     /* last SequenceNumber handed out */
   int64_t last_purge_ms;
 } tw_queue_row;
 

@@ -117,26 +117,12 @@ static int copy(const char *name, const char *v, char *dst, size_t n, char *err,
 
 static const char *const flags_without_value[] = {"report-batch-item-failures", "jobs", "help",
                                                   NULL};
-static const char *const flags_with_value[] = {"queue",
-                                               "endpoint",
-                                               "s3-endpoint",
-                                               "exec",
-                                               "exec-persistent",
-                                               "batch-size",
-                                               "batch-window",
-                                               "concurrency",
-                                               "timeout",
-                                               "kill-grace",
-                                               "retry-delay",
-                                               "visibility-timeout",
-                                               "poll-wait",
-                                               "metrics-interval",
-                                               "log-format",
-                                               "results-bucket",
-                                               "api-key",
-                                               "jobs-endpoint",
-                                               "name",
-                                               NULL};
+static const char *const flags_with_value[] = {
+    "queue",           "endpoint",         "s3-endpoint",  "exec",
+    "exec-persistent", "batch-size",       "batch-window", "concurrency",
+    "timeout",         "kill-grace",       "retry-delay",  "visibility-timeout",
+    "poll-wait",       "metrics-interval", "log-format",   "results-bucket",
+    "api-key",         "jobs-endpoint",    "name",         NULL};
 
 int tw_worker_parse(tw_worker_opts *o, int argc, char **argv, int allow_exec,
                     tw_worker_unknown_fn unknown, void *ud, char *err, size_t errlen) {

@@ -132,9 +132,8 @@ static void pause_ms(tw_worker *w, int ms) {
  * invocation carries one trace; the sender's, for an SQS trigger). */
 static const char *batch_trace(tw_wmsg *const *run, size_t n) {
   for (size_t i = 0; i < n; i++) {
-    const char *t =
-        json_string_value(json_object_get(json_object_get(run[i]->raw, "Attributes"),
-                                          "AWSTraceHeader"));
+    const char *t = json_string_value(
+        json_object_get(json_object_get(run[i]->raw, "Attributes"), "AWSTraceHeader"));
     if (t && *t) return t;
   }
   return NULL;
@@ -276,7 +275,8 @@ static void run_batch(tw_worker *w, tw_wslot *s, tw_wbatch *b) {
   }
   size_t nfail = 0;
   for (size_t i = 0; i < n; i++)
-    nfail += run[i]->outcome != TW_WMSG_OK && run[i]->outcome != TW_WMSG_DONE; /* DONE: a pipeline step */
+    nfail += run[i]->outcome != TW_WMSG_OK &&
+             run[i]->outcome != TW_WMSG_DONE; /* DONE: a pipeline step */
   const char *trace = batch_trace(run, n);
   if (k == TW_WANSWER_FAILED)
     tw_warn("worker: batch of %zu failed: %s%s%s", n, b->why[0] ? b->why : "handler failed",

@@ -36,7 +36,6 @@ struct sqlite3_stmt;
 struct sqlite3_stmt *tw_store_read_stmt(tw_store *s, const char *sql);
 void tw_store_read_done(struct sqlite3_stmt *st);
 
-
 extern const char *const tw_sqlite_schema_sqs;
 extern const char *const tw_sqlite_schema_s3;
 extern const char *const tw_sqlite_schema_gateway;

@@ -66,8 +66,8 @@ struct tw_store {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   op *head, **tail;
-  uint64_t open_batch;     /* ticket handed to new operations */
-  uint64_t committed;      /* last durable batch */
+  uint64_t open_batch;           /* ticket handed to new operations */
+  uint64_t committed;            /* last durable batch */
   atomic_uint_fast64_t failures; /* batches that failed (tw_store_failures) */
   int stop;
   tw_commit_cb cb;
@@ -79,8 +79,8 @@ struct tw_store {
   } sql_cache[64];
   int nsql;
   char path[4096];
-  tw_blobs *blobs;    /* synced before a batch that names unsynced bodies */
-  sqlite3 **readers;  /* every thread's read connection (tw_store_reader) */
+  tw_blobs *blobs;   /* synced before a batch that names unsynced bodies */
+  sqlite3 **readers; /* every thread's read connection (tw_store_reader) */
   size_t nreaders;
   int pending_fs_sync; /* the open batch references files written without fsync */
   sqlite3_stmt *begin, *commit, *rollback;
@@ -179,7 +179,8 @@ tw_store *tw_store_open(const char *dir, char *err, size_t errlen) {
   pthread_cond_init(&s->cv, NULL);
   s->tail = &s->head;
   s->open_batch = 1;
-  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+  if (sqlite3_open_v2(path, &s->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       NULL) != SQLITE_OK) {
     snprintf(err, errlen, "cannot open %s: %s", path, sqlite3_errmsg(s->db));
     goto fail;
@@ -189,7 +190,8 @@ tw_store *tw_store_open(const char *dir, char *err, size_t errlen) {
            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;"
            "PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4000;",
            err, errlen) ||
-      exec(s->db, tw_sqlite_schema_sqs, err, errlen) || exec(s->db, tw_sqlite_schema_s3, err, errlen) ||
+      exec(s->db, tw_sqlite_schema_sqs, err, errlen) ||
+      exec(s->db, tw_sqlite_schema_s3, err, errlen) ||
       exec(s->db, tw_sqlite_schema_gateway, err, errlen) ||
       exec(s->db, tw_sqlite_schema_sns, err, errlen) ||
       exec(s->db, tw_sqlite_schema_sns_outbox, err, errlen) ||
@@ -292,8 +294,7 @@ int tw_store_load(tw_store *s, const tw_store_loader *ld, void *ud) {
       ld->dedup(ud, sqlite3_column_int64(st, 0), col_text(st, 1), col_text(st, 2),
                 (uint64_t)sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4));
   sqlite3_finalize(st);
-  if (sqlite3_prepare_v2(db, "SELECT key,value FROM kv ORDER BY key", -1, &st, NULL) !=
-      SQLITE_OK)
+  if (sqlite3_prepare_v2(db, "SELECT key,value FROM kv ORDER BY key", -1, &st, NULL) != SQLITE_OK)
     goto done;
   while (sqlite3_step(st) == SQLITE_ROW)
     if (ld->kv) ld->kv(ud, col_text(st, 0), col_text(st, 1));
@@ -322,7 +323,8 @@ uint64_t tw_store_max_seq(tw_store *s) {
 
 int64_t tw_store_max_queue_id(tw_store *s) {
   int64_t a = scalar(s, "SELECT COALESCE(MAX(id),0) FROM queues");
-  int64_t b = scalar(s, "SELECT COALESCE(CAST(value AS INTEGER),0) FROM kv WHERE key='max_queue_id'");
+  int64_t b =
+      scalar(s, "SELECT COALESCE(CAST(value AS INTEGER),0) FROM kv WHERE key='max_queue_id'");
   return a > b ? a : b;
 }
 
@@ -456,10 +458,17 @@ static int apply_sql(tw_store *s, op *o) {
   for (int i = 0; i < o->u.sql.n; i++) {
     tw_sql_val *v = &o->u.sql.vals[i];
     switch (v->type) {
-      case TW_SQL_INT: sqlite3_bind_int64(st, i + 1, v->i); break;
-      case TW_SQL_TEXT: sqlite3_bind_text(st, i + 1, v->s, (int)v->n, SQLITE_STATIC); break;
-      case TW_SQL_BLOB: sqlite3_bind_blob(st, i + 1, v->s, (int)v->n, SQLITE_STATIC); break;
-      default: sqlite3_bind_null(st, i + 1);
+      case TW_SQL_INT:
+        sqlite3_bind_int64(st, i + 1, v->i);
+        break;
+      case TW_SQL_TEXT:
+        sqlite3_bind_text(st, i + 1, v->s, (int)v->n, SQLITE_STATIC);
+        break;
+      case TW_SQL_BLOB:
+        sqlite3_bind_blob(st, i + 1, v->s, (int)v->n, SQLITE_STATIC);
+        break;
+      default:
+        sqlite3_bind_null(st, i + 1);
     }
   }
   int rc = sqlite3_step(st);
@@ -584,7 +593,9 @@ void tw_store_close(tw_store *s) {
   free(s);
 }
 
-uint64_t tw_store_failures(tw_store *s) { return atomic_load(&s->failures); }
+uint64_t tw_store_failures(tw_store *s) {
+  return atomic_load(&s->failures);
+}
 
 uint64_t tw_store_committed(tw_store *s) {
   pthread_mutex_lock(&s->mu);
@@ -619,7 +630,9 @@ typedef struct {
   char *p;
 } copier;
 
-static size_t slen(const char *v) { return v ? strlen(v) + 1 : 0; }
+static size_t slen(const char *v) {
+  return v ? strlen(v) + 1 : 0;
+}
 
 static const char *copy_str(copier *c, const char *v) {
   if (!v) return NULL;
@@ -765,9 +778,13 @@ uint64_t tw_store_exec(tw_store *s, const char *sql, const tw_sql_val *vals, int
   return push(s, o);
 }
 
-void tw_store_hold(tw_store *s) { pthread_mutex_lock(&s->mu); }
+void tw_store_hold(tw_store *s) {
+  pthread_mutex_lock(&s->mu);
+}
 
-void tw_store_release(tw_store *s) { pthread_mutex_unlock(&s->mu); }
+void tw_store_release(tw_store *s) {
+  pthread_mutex_unlock(&s->mu);
+}
 
 /* One read-only connection per thread: WAL lets readers run beside the writer,
  * and they see exactly what has been committed. The store keeps a list of them
@@ -818,7 +835,9 @@ void tw_store_read_done(sqlite3_stmt *st) {
   sqlite3_clear_bindings(st);
 }
 
-void tw_store_use_blobs(tw_store *s, tw_blobs *b) { s->blobs = b; }
+void tw_store_use_blobs(tw_store *s, tw_blobs *b) {
+  s->blobs = b;
+}
 
 void tw_store_require_fs_sync(tw_store *s) {
   pthread_mutex_lock(&s->mu);
