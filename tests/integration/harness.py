@@ -570,13 +570,43 @@ class FaultServerTestCase(unittest.TestCase):
     ``fault(name, None)`` turns one off.  The files are read before each batch."""
 
     server_env = {}
+    # Background writers that commit on their own (the alarm evaluator's tick,
+    # the built-in metrics, the server's log group) would take an injected
+    # failure meant for the request under test: quiet them unless a test asks.
+    quiet_env = {"TWEEDLE_ALARM_TICK_MS": "100000000", "TWEEDLE_METRICS_INTERVAL": "3600",
+                 "TWEEDLE_SERVER_LOG_GROUP": "0", "TWEEDLE_METRICS_TOKEN": "fault-tests"}
 
     def setUp(self):
         self.faults = tempfile.mkdtemp(prefix="tweedle-faults-")
-        env = dict(self.server_env)
+        env = dict(self.quiet_env)
+        env.update(self.server_env)
         env["TWEEDLE_TEST_FAULTS"] = self.faults
         self.server = Server(env=env)
         self.server.start()
+        self.wait_store_idle()
+
+    def store_commits(self):
+        """Batches the store has committed so far (Prometheus), or None."""
+        try:
+            r = raw_request(self.server, "GET", "/_/metrics", sign=False,
+                            headers={"Authorization": "Bearer fault-tests"})
+            m = re.search(rb"^tweedle_store_commit_duration_seconds_count (\d+)", r.body, re.M)
+            return int(m.group(1)) if m else None
+        except Exception:  # noqa: BLE001 - only a wait
+            return None
+
+    def wait_store_idle(self, quiet=0.6, limit=8.0):
+        """Waits (bounded) until no batch committed for `quiet` seconds: the
+        start-up's own commits are behind us before a fault is armed."""
+        deadline = time.monotonic() + limit
+        last, since = self.store_commits(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            n = self.store_commits()
+            if n != last:
+                last, since = n, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
 
     def tearDown(self):
         if self.server.alive():
