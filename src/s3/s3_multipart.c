@@ -784,6 +784,21 @@ static void mpu_joined(tw_request *r) {
   mpu_join *c = tw_s3_copy_take(r, x, &rc, &stopping);
   if (rc) {
     mpu_join_free(c);
+    if (!stopping) {
+      /* A completion that won the race took the parts away while they were
+       * read: the answer is the retry's (the same result), not an error. */
+      uint64_t ended = 0;
+      pthread_mutex_lock(&x->s3->mu);
+      int live = tw_s3_gc_upload_live(x->s3, tw_s3_q(x, "uploadId"), &ended);
+      pthread_mutex_unlock(&x->s3->mu);
+      if (live <= 0) {
+        if (ended)
+          tw_req_after_commit(r, ended, retry_after_commit);
+        else if (!answer_retry(r, x))
+          no_such_upload(r, x);
+        return;
+      }
+    }
     tw_s3_error(r, x, stopping ? TW_ERR_SERVICE_UNAVAILABLE : TW_ERR_INTERNAL,
                 stopping ? NULL : "Cannot assemble the object.");
     return;
