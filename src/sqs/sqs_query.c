@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/query_form.h"
 #include "app.h"
 #include "core/buf.h"
 #include "sqs/sqs_front.h"
@@ -129,30 +130,12 @@ static void fix_shapes(json_t *o) {
   }
 }
 
-static int skip_param(const char *k) {
-  return !strcmp(k, "Action") || !strcmp(k, "Version") || !strncmp(k, "X-Amz-", 6) ||
-         !strcmp(k, "AWSAccessKeyId") || !strncmp(k, "Signature", 9) || !strcmp(k, "Timestamp") ||
-         !strcmp(k, "Expires");
+static void add_param(void *root, const char *k, const char *v, size_t vlen) {
+  insert_path(root, k, v, vlen);
 }
 
 static void parse_form(json_t *root, const char *s, size_t n, char *action, size_t alen) {
-  size_t i = 0;
-  while (i < n) {
-    size_t j = i;
-    while (j < n && s[j] != '&') j++;
-    const char *eq = memchr(s + i, '=', j - i);
-    size_t klen = eq ? (size_t)(eq - (s + i)) : j - i;
-    char *k = tw_url_decode(s + i, klen, 1);
-    size_t vlen = 0;
-    char *v = eq ? tw_url_decode_len(eq + 1, j - i - klen - 1, 1, &vlen) : strdup("");
-    if (!strcmp(k, "Action"))
-      snprintf(action, alen, "%s", v);
-    else if (*k && !skip_param(k))
-      insert_path(root, k, v, vlen);
-    free(k);
-    free(v);
-    i = j + 1;
-  }
+  tw_query_form(s, n, action, alen, add_param, root);
 }
 
 json_t *tw_sqs_query_parse(const char *s, size_t n, char *action, size_t alen) {
