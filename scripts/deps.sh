@@ -6,7 +6,7 @@ build_pkgs=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev 
 test_pkgs=(python3 python3-boto3 nodejs npm curl libvips-tools awscli)  # vips: examples/pipeline; awscli: /usr/bin/aws v2 (aws logs tail)
 fuzz_pkgs=(clang libclang-rt-dev)  # tests/fuzz: clang -fsanitize=fuzzer,address,undefined
 want=("${build_pkgs[@]}")
-[ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
+[ "${1:-build}" = test ] && want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}")  # make test runs the fuzz corpora
 [ "${1:-build}" = fuzz ] && want+=("${fuzz_pkgs[@]}")
 missing=()
 for p in "${want[@]}"; do
