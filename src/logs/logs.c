@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -76,12 +77,15 @@ static void group_free(lgroup *g) {
   free(g);
 }
 
-/* Binary search: the index of name, or where it would go (*found 0). */
-static size_t group_pos(const tw_logs *l, const char *name, int *found) {
-  size_t lo = 0, hi = l->ngroups;
+/* Binary search over an array of pointers to structs kept sorted by their
+ * `char *name` member at name_off: the index of name, or where it would go
+ * (*found 0). Groups and streams both use it. */
+static size_t name_pos(void *const *items, size_t n, size_t name_off, const char *name,
+                       int *found) {
+  size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
-    int c = strcmp(l->groups[mid]->name, name);
+    int c = strcmp(*(char *const *)((const char *)items[mid] + name_off), name);
     if (!c) {
       *found = 1;
       return mid;
@@ -93,6 +97,10 @@ static size_t group_pos(const tw_logs *l, const char *name, int *found) {
   }
   *found = 0;
   return lo;
+}
+
+static size_t group_pos(const tw_logs *l, const char *name, int *found) {
+  return name_pos((void *const *)l->groups, l->ngroups, offsetof(lgroup, name), name, found);
 }
 
 static lgroup *group_find(const tw_logs *l, const char *name) {
@@ -102,21 +110,7 @@ static lgroup *group_find(const tw_logs *l, const char *name) {
 }
 
 static size_t stream_pos(const lgroup *g, const char *name, int *found) {
-  size_t lo = 0, hi = g->nstreams;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    int c = strcmp(g->streams[mid]->name, name);
-    if (!c) {
-      *found = 1;
-      return mid;
-    }
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  *found = 0;
-  return lo;
+  return name_pos((void *const *)g->streams, g->nstreams, offsetof(lstream, name), name, found);
 }
 
 static lstream *stream_find(const lgroup *g, const char *name) {

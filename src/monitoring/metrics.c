@@ -344,28 +344,28 @@ typedef struct {
   tw_sketch sk;
 } agg;
 
-static void agg_value(agg *a, double v, double c) {
-  if (a->count == 0) {
-    a->min = a->max = v;
+/* Folds one statistic set (count, sum, min, max) into an aggregate: the one
+ * merge that values, statistic sets, query buckets and roll-ups all use. */
+static void stats_fold(double *count, double *sum, double *min, double *max, double c_count,
+                       double c_sum, double c_min, double c_max) {
+  if (*count == 0) {
+    *min = c_min;
+    *max = c_max;
   } else {
-    if (v < a->min) a->min = v;
-    if (v > a->max) a->max = v;
+    if (c_min < *min) *min = c_min;
+    if (c_max > *max) *max = c_max;
   }
-  a->count += c;
-  a->sum += v * c;
+  *count += c_count;
+  *sum += c_sum;
+}
+
+static void agg_value(agg *a, double v, double c) {
+  stats_fold(&a->count, &a->sum, &a->min, &a->max, c, v * c, v, v);
   if (a->has_sketch && (v < 0 || tw_sketch_add(&a->sk, v, c))) a->has_sketch = 0;
 }
 
 static void agg_stats(agg *a, const tw_metric_statset *s) {
-  if (a->count == 0) {
-    a->min = s->min;
-    a->max = s->max;
-  } else {
-    if (s->min < a->min) a->min = s->min;
-    if (s->max > a->max) a->max = s->max;
-  }
-  a->count += s->count;
-  a->sum += s->sum;
+  stats_fold(&a->count, &a->sum, &a->min, &a->max, s->count, s->sum, s->min, s->max);
   /* CloudWatch keeps percentiles of a statistic set only when it is one value
    * (SampleCount 1, or Min = Max with Sum = Min * SampleCount) */
   int one_value =
@@ -666,15 +666,7 @@ static int on_cell(void *ud, const tw_metric_cell *c) {
     s->failed = 1;
     return 1;
   }
-  if (b->count == 0) {
-    b->min = c->min;
-    b->max = c->max;
-  } else {
-    if (c->min < b->min) b->min = c->min;
-    if (c->max > b->max) b->max = c->max;
-  }
-  b->count += c->count;
-  b->sum += c->sum;
+  stats_fold(&b->count, &b->sum, &b->min, &b->max, c->count, c->sum, c->min, c->max);
   if (b->has_sketch && (!c->sketch || tw_sketch_decode_add(&b->sketch, c->sketch, c->sketch_len)))
     b->has_sketch = 0;
   return 0;
@@ -986,15 +978,7 @@ static int on_roll_cell(void *ud, const tw_metric_cell *c) {
       return 1;
     }
   }
-  if (a->count == 0) {
-    a->min = c->min;
-    a->max = c->max;
-  } else {
-    if (c->min < a->min) a->min = c->min;
-    if (c->max > a->max) a->max = c->max;
-  }
-  a->count += c->count;
-  a->sum += c->sum;
+  stats_fold(&a->count, &a->sum, &a->min, &a->max, c->count, c->sum, c->min, c->max);
   if (a->has_sketch && (!c->sketch || tw_sketch_decode_add(&a->sk, c->sketch, c->sketch_len)))
     a->has_sketch = 0;
   return 0;
