@@ -1,5 +1,5 @@
 # tweedle — build, run and test. `make run` and `make test` do all the set-up.
-PKGS     := libmicrohttpd jansson sqlite3 libssl libcrypto expat zlib
+PKGS     := libmicrohttpd gnutls jansson sqlite3 libssl libcrypto expat zlib
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Isrc -Iinclude
@@ -21,6 +21,10 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 SRCS      := $(shell find src -name '*.c' | sort)
 LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(OBJDIR)/%.o)
+# the web console's static files, embedded in the binary (src/console/assets.h)
+CONSOLE_ASSETS := $(sort $(wildcard src/console/assets/*))
+CONSOLE_GEN    := $(BUILD)/gen/console_assets.c
+LIB_OBJS  += $(OBJDIR)/$(CONSOLE_GEN:.c=.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -37,6 +41,11 @@ $(OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(CONSOLE_GEN): scripts/embed_assets.sh $(CONSOLE_ASSETS)
+	@mkdir -p $(dir $@)
+	@echo "  EMBED   $@"
+	@bash scripts/embed_assets.sh $@ $(CONSOLE_ASSETS)
 
 $(BUILD)/libtweedle.a: $(LIB_OBJS)
 	@rm -f $@

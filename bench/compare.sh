@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the same SQS, SNS and S3 workloads against tweedle and moto on this machine
+# Runs the same SQS, SNS, CloudWatch and S3 workloads against tweedle and moto on this machine
 # (and, for S3 GETs, against nginx serving the same files: the ceiling) and
 # writes the comparison to bench/RESULTS.md (the tables: bench/report.py).
 #
@@ -8,9 +8,10 @@
 #
 # Every server is started here (free ports, a temporary data directory) and
 # stopped on exit. Knobs, all optional:
-#   WORKLOADS="cycle send longpoll publish s3put s3get s3big"   any subset
+#   WORKLOADS="cycle send longpoll publish putmetric s3put s3get s3big"   any subset
 #                      s3big = one huge PUT to tweedle, watching its peak RSS
 #                      publish = SNS Publish fanned out to FANOUT SQS queues
+#                      putmetric = CloudWatch PutMetricData of DATUMS datums per call
 #   DURATION=10        SQS: measured seconds per workload (after WARMUP)
 #   WARMUP=1           unmeasured seconds before each measurement
 #   CONNECTIONS=64     SQS: client connections for cycle and send
@@ -22,6 +23,11 @@
 #   PUBLISH_MODES="raw enveloped"  publish: RawMessageDelivery on the subscriptions, or
 #                      the signed JSON envelope (one RSA signature per publish)
 #   MOTO_PUBLISH_CONNECTIONS=$CONNECTIONS  publish: moto's connections
+#   DATUMS=20          putmetric: datums per PutMetricData (over METRIC_NAMES x 8 series)
+#   METRIC_NAMES=10    putmetric: metric names the datums spread over
+#   CW_PROTOCOL=json   putmetric: json (JSON 1.0, boto3 >= 1.42) or query, for both servers
+#   MOTO_CW_PROTOCOL=$CW_PROTOCOL   putmetric: moto's, when it should differ
+#   MOTO_CW_CONNECTIONS=$CONNECTIONS  putmetric: moto's connections
 #   S3_SIZES="4096 1048576 67108864"   object sizes for s3put and s3get
 #   S3_DURATION=5  S3_CONNECTIONS=64  S3_OBJECTS=100            objects under 16 MiB
 #   S3_LARGE_DURATION=3  S3_LARGE_CONNECTIONS=4  S3_LARGE_OBJECTS=8   16 MiB and up
@@ -43,7 +49,12 @@ LP_CONNECTIONS=${LP_CONNECTIONS:-5000}
 FANOUT=${FANOUT:-10}
 PUBLISH_MODES=${PUBLISH_MODES:-"raw enveloped"}
 MOTO_PUBLISH_CONNECTIONS=${MOTO_PUBLISH_CONNECTIONS:-$CONNECTIONS}
-WORKLOADS=${WORKLOADS:-"cycle send longpoll publish s3put s3get s3big"}
+DATUMS=${DATUMS:-20}
+METRIC_NAMES=${METRIC_NAMES:-10}
+CW_PROTOCOL=${CW_PROTOCOL:-json}
+MOTO_CW_PROTOCOL=${MOTO_CW_PROTOCOL:-$CW_PROTOCOL}
+MOTO_CW_CONNECTIONS=${MOTO_CW_CONNECTIONS:-$CONNECTIONS}
+WORKLOADS=${WORKLOADS:-"cycle send longpoll publish putmetric s3put s3get s3big"}
 S3_SIZES=${S3_SIZES:-"4096 1048576 67108864"}
 S3_DURATION=${S3_DURATION:-5}
 S3_CONNECTIONS=${S3_CONNECTIONS:-64}
@@ -65,7 +76,7 @@ SQS_WORKLOADS=
 for wl in $WORKLOADS; do
   case $wl in
     cycle | send) SQS_WORKLOADS="$SQS_WORKLOADS $wl" ;;
-    longpoll | publish | s3put | s3get | s3big) ;;
+    longpoll | publish | putmetric | s3put | s3get | s3big) ;;
     *) echo "compare.sh: unknown workload $wl" >&2; exit 2 ;;
   esac
 done
@@ -253,6 +264,19 @@ run_publish() {
   cat "$WORK/$name-publish-$mode.txt" >&2
 }
 
+# run_putmetric NAME ENDPOINT PID KEY SECRET PROTOCOL CONNECTIONS: one JSON line in $WORK/NAME-putmetric.json
+run_putmetric() {
+  local name=$1 ep=$2 pid=$3 ak=$4 sk=$5 proto=$6 conns=$7
+  local args="--endpoint $ep --workload putmetric --server-pid $pid --json --datums $DATUMS"
+  args="$args --metric-names $METRIC_NAMES --cw-protocol $proto --connections $conns"
+  args="$args --duration $DURATION --warmup $WARMUP"
+  echo "== $name putmetric ($proto)" >&2
+  COMMANDS+=("tweedle bench $args")
+  "$TWEEDLE_BIN" bench $args --access-key "$ak" --secret-key "$sk" \
+    >"$WORK/$name-putmetric.json" 2>"$WORK/$name-putmetric.txt" || true
+  cat "$WORK/$name-putmetric.txt" >&2
+}
+
 # Large objects get fewer connections, keys and seconds: 64 connections each
 # moving 64 MiB would finish few requests inside a short window.
 large() { [ "$1" -ge 16777216 ]; }
@@ -314,6 +338,23 @@ if has publish; then
   done
 fi
 
+# CloudWatch PutMetricData: tweedle, then moto, each fresh and alone.
+if has putmetric; then
+  for p in "$CW_PROTOCOL" "$MOTO_CW_PROTOCOL"; do
+    case $p in json | query) ;; *) echo "compare.sh: CW_PROTOCOL: json or query, not $p" >&2; exit 2 ;; esac
+  done
+  start_tweedle
+  run_putmetric tweedle "http://127.0.0.1:$TW_PORT" "$TW_PID" "$TWEEDLE_ACCESS_KEY_ID" \
+    "$TWEEDLE_SECRET_ACCESS_KEY" "$CW_PROTOCOL" "$CONNECTIONS"
+  stop_tweedle
+  if [ "$SKIP_MOTO" != 1 ]; then
+    start_moto
+    run_putmetric moto "http://127.0.0.1:$MOTO_PORT" "$MOTO_PID" bench-key bench-secret "$MOTO_CW_PROTOCOL" \
+      "$MOTO_CW_CONNECTIONS"
+    stop_moto
+  fi
+fi
+
 # S3, per size: tweedle, moto, then for GETs nginx on the same files; every
 # server fresh and alone.
 TWK=$TWEEDLE_ACCESS_KEY_ID
@@ -363,7 +404,7 @@ ELAPSED=$(($(date +%s) - T_START))
 
 # The tables, on the terminal and in RESULTS.md.
 export WORK RESULTS WORKLOADS SQS_WORKLOADS SKIP_MOTO SKIP_NGINX DURATION WARMUP CONNECTIONS BODY_SIZE BATCH WAIT
-export FANOUT PUBLISH_MODES MOTO_PUBLISH_CONNECTIONS
+export FANOUT PUBLISH_MODES MOTO_PUBLISH_CONNECTIONS DATUMS METRIC_NAMES CW_PROTOCOL MOTO_CW_PROTOCOL MOTO_CW_CONNECTIONS
 export LP_CONNECTIONS S3_SIZES S3_DURATION S3_CONNECTIONS S3_OBJECTS S3_LARGE_DURATION S3_LARGE_CONNECTIONS
 export S3_LARGE_OBJECTS BIG_SIZE BIG_NOTE LOAD_BEFORE LOAD_AFTER ELAPSED
 export MOTO_VERSION=$( [ "$SKIP_MOTO" = 1 ] || python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo '?')

@@ -8,10 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/secrets.h"
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "console/console.h"
 #include "eventbridge/eventbridge.h"
 #include "events/bus.h"
 #include "gateway/gateway.h"
@@ -132,6 +134,7 @@ static int register_services(tw_app *app) {
   app->services.unclaimed = unclaimed;
   return tw_services_add(&app->services, &own_service) ||
          tw_services_add(&app->services, &tw_prom_service) ||
+         (!app->cfg.console_off && tw_services_add(&app->services, &tw_console_service)) ||
          tw_services_add(&app->services, &tw_gateway_service) ||
          /* before SQS: its rule would take SNS's unsigned ?Action=Unsubscribe links */
          tw_services_add(&app->services, &tw_sns_service) ||
@@ -146,7 +149,7 @@ static void endpoint_url(const tw_app *app, char *url, size_t n) {
   if (app->cfg.public_url[0])
     snprintf(url, n, "%s", app->cfg.public_url);
   else
-    snprintf(url, n, "http://%s", app->cfg.listen);
+    snprintf(url, n, "%s://%s", app->cfg.tls_cert[0] ? "https" : "http", app->cfg.listen);
 }
 
 static void print_credentials(const tw_app *app) {
@@ -165,8 +168,12 @@ static void print_credentials(const tw_app *app) {
 
 /* What a user can do next, once the server answers. */
 static void print_next_steps(const tw_app *app) {
-  char url[600];
+  char url[600], console[700];
   endpoint_url(app, url, sizeof url);
+  if (app->cfg.console_off)
+    snprintf(console, sizeof console, "off (--console off)");
+  else
+    snprintf(console, sizeof console, "%s/_/console/", url);
   fprintf(stderr,
           "tweedle %s is ready:\n"
           "  endpoint  %s  (AWS_ENDPOINT_URL for SDKs and aws-cli: SQS, S3, SNS,\n"
@@ -174,9 +181,10 @@ static void print_next_steps(const tw_app *app) {
           "  health    %s/_/health\n"
           "  metrics   %s/_/metrics  (Prometheus; --metrics-token or --metrics-public)\n"
           "  gateway   %s/_/api/v1/  (presigned URLs, jobs, API keys)\n"
+          "  console   %s  (log in with an access key pair of the server)\n"
           "  data      %s  (delete it to start afresh)\n"
           "  stop      Ctrl-C or SIGTERM: what is in flight is answered, then it exits\n\n",
-          TW_VERSION, url, url, url, url, app->cfg.data_dir);
+          TW_VERSION, url, url, url, url, console, app->cfg.data_dir);
 }
 
 int tw_serve(tw_config *cfg) {
@@ -193,6 +201,7 @@ int tw_serve(tw_config *cfg) {
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
 
+  if (tw_secrets_check(cfg->data_dir, err, sizeof err)) goto fail; /* secrets: 0600 in 0700 */
   app->store = tw_store_open(cfg->data_dir, err, sizeof err);
   if (!app->store) goto fail;
   if (tw_credentials_setup(&app->creds, cfg, err, sizeof err)) goto fail;
@@ -220,6 +229,8 @@ int tw_serve(tw_config *cfg) {
   tw_logs_opts lo = {.region = cfg->region, .account = cfg->account, .metrics = app->metrics};
   app->logs = tw_logs_open(app->store, &lo, err, sizeof err);
   if (!app->logs) goto fail;
+  /* tweedle/Store: store batches (before Prometheus's hook, which calls it) */
+  tw_builtin_install_store();
   tw_prom_install_store(); /* Prometheus: store batches, from the first on */
   if (tw_store_start(app->store, on_commit, app)) {
     snprintf(err, sizeof err, "cannot start the store writer");
@@ -231,6 +242,10 @@ int tw_serve(tw_config *cfg) {
   }
   if (tw_sns_start(app->sns)) {
     snprintf(err, sizeof err, "cannot start the SNS delivery threads");
+    goto fail;
+  }
+  if (tw_eventbridge_start(app->eventbridge)) {
+    snprintf(err, sizeof err, "cannot start the EventBridge scheduler and delivery threads");
     goto fail;
   }
   if (tw_logs_start(app->logs)) {
@@ -256,6 +271,10 @@ int tw_serve(tw_config *cfg) {
     goto fail;
   }
   if (tw_gateway_open(app, err, sizeof err)) goto fail; /* after the engines run: jobs use queues */
+  if (!cfg->console_off && tw_console_open(app)) {
+    snprintf(err, sizeof err, "cannot start the console");
+    goto fail;
+  }
   if (register_services(app)) {
     snprintf(err, sizeof err, "too many services");
     goto fail;
@@ -265,6 +284,8 @@ int tw_serve(tw_config *cfg) {
       .threads = cfg->threads,
       .max_connections = cfg->max_connections,
       .public_url = cfg->public_url,
+      .tls_cert = cfg->tls_cert,
+      .tls_key = cfg->tls_key,
       .services = &app->services,
       .app = app,
   };
@@ -272,10 +293,21 @@ int tw_serve(tw_config *cfg) {
   if (!app->http) goto fail;
   if (app->creds.generated) print_credentials(app);
   print_next_steps(app);
-  tw_info("tweedle listening on %s (data %s, region %s)", cfg->listen, cfg->data_dir, cfg->region);
+  tw_info("tweedle listening on %s%s (data %s, region %s)", cfg->listen,
+          tw_http_tls(app->http) ? " over HTTPS" : "", cfg->data_dir, cfg->region);
 
   int sig = 0;
-  sigwait(&set, &sig);
+  for (;;) {
+    sigwait(&set, &sig);
+    /* with TLS, SIGHUP reloads the certificate and key (new connections get
+     * them, open ones keep theirs); without, it stops the server as before */
+    if (sig != SIGHUP || !tw_http_tls(app->http)) break;
+    char msg[600];
+    if (tw_http_reload_tls(app->http, msg, sizeof msg) == 0)
+      tw_info("SIGHUP: TLS certificate reloaded: %s", msg);
+    else
+      tw_error("SIGHUP: TLS certificate not reloaded, the previous one stays in use: %s", msg);
+  }
   tw_info("received signal %d: shutting down", sig);
   tw_http_quiesce(app->http);
   /* New requests are refused from here on (503, connection closed). MHD's own
@@ -296,11 +328,13 @@ fail:
   if (rc && err[0]) tw_error("%s", err);
   tw_http_stop(app->http);
   if (app->sqs) tw_sqs_stop(app->sqs);
-  tw_gateway_close(app);         /* before the store: flushes the access log */
-  tw_logs_server_stop();         /* before the store: the server's last lines */
-  tw_s3_stop(app->s3);           /* its sweeper writes to the store */
-  tw_sns_stop(app->sns);         /* so do the SNS delivery threads */
-  tw_builtin_stop(app->builtin); /* after the HTTP server: its hook counts S3 requests */
+  tw_gateway_close(app);                 /* before the store: flushes the access log */
+  tw_console_close();                    /* its sessions */
+  tw_logs_server_stop();                 /* before the store: the server's last lines */
+  tw_s3_stop(app->s3);                   /* its sweeper writes to the store */
+  tw_sns_stop(app->sns);                 /* so do the SNS delivery threads */
+  tw_eventbridge_stop(app->eventbridge); /* the scheduler and API destination deliveries */
+  tw_builtin_stop(app->builtin);         /* after the HTTP server: its hook counts S3 requests */
   app->builtin = NULL;
   tw_alarms_stop(app->alarms);   /* the evaluator writes to the store */
   tw_metrics_stop(app->metrics); /* so does the metrics sweep */

@@ -8,6 +8,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "http/tls.h"
 
 static const char *usage =
     "usage: tweedle <command> [options]\n"
@@ -41,6 +42,11 @@ static const char *serve_usage =
     "                       000000000000)\n"
     "  --log-format FMT     text or json (TWEEDLE_LOG_FORMAT; default text)\n"
     "  --threads N          HTTP threads (TWEEDLE_THREADS; default one per core)\n"
+    "  --tls-cert FILE      serve HTTPS (every service, same port) with this PEM certificate\n"
+    "                       chain; SIGHUP reloads it and the key, open connections carry on\n"
+    "                       (TWEEDLE_TLS_CERT; default none: plain HTTP)\n"
+    "  --tls-key FILE       the certificate's PEM private key, unencrypted (TWEEDLE_TLS_KEY;\n"
+    "                       default none)\n"
     "\n"
     "S3:\n"
     "  --domain DOMAIN      virtual-hosted style: requests to BUCKET.DOMAIN address\n"
@@ -52,7 +58,7 @@ static const char *serve_usage =
     "SNS:\n"
     "  --sns-base-url URL   base of the SigningCertURL, UnsubscribeURL and SubscribeURL in\n"
     "                       SNS notifications (TWEEDLE_SNS_BASE_URL; default: --public-url,\n"
-    "                       else http://<listen>)\n"
+    "                       else http(s)://<listen>)\n"
     "  --smtp-url URL       SMTP relay for SNS email subscriptions, smtp://HOST[:PORT]\n"
     "                       (TWEEDLE_SMTP_URL; default none: email subscriptions refused)\n"
     "  --smtp-from ADDR     sender of SNS mails (TWEEDLE_SMTP_FROM; default\n"
@@ -76,12 +82,16 @@ static const char *serve_usage =
     "\n"
     "Observability:\n"
     "  --metrics-interval S\n"
-    "                       seconds between publications of the built-in AWS/SQS, AWS/S3\n"
-    "                       and AWS/SNS metrics (TWEEDLE_METRICS_INTERVAL; default 60)\n"
+    "                       seconds between publications of the built-in AWS/SQS, AWS/S3,\n"
+    "                       AWS/SNS, AWS/ApiGateway, tweedle/Jobs and tweedle/Store metrics\n"
+    "                       (TWEEDLE_METRICS_INTERVAL; default 60; the flag at 0: off - no\n"
+    "                       publisher, no S3/gateway request hook; SQS/SNS counters and\n"
+    "                       Prometheus stay)\n"
     "  --metrics-token T    GET /_/metrics (Prometheus) answers 'Authorization: Bearer T'\n"
     "                       (TWEEDLE_METRICS_TOKEN; default none: SigV4-signed requests only)\n"
     "  --metrics-public     GET /_/metrics answers anyone (TWEEDLE_METRICS_PUBLIC=1; default\n"
     "                       off)\n"
+    "  --console on|off     the web console at /_/console/ (TWEEDLE_CONSOLE; default on)\n"
     "\n"
     "Credentials: TWEEDLE_ACCESS_KEY_ID and TWEEDLE_SECRET_ACCESS_KEY, else a pair kept in\n"
     "DIR/credentials.json (generated and printed on first start). More key pairs go in the\n"
@@ -112,6 +122,8 @@ static int cmd_serve(int argc, char **argv) {
                                        {"data", required_argument, 0, 'd'},
                                        {"config", required_argument, 0, 'c'},
                                        {"public-url", required_argument, 0, 'u'},
+                                       {"tls-cert", required_argument, 0, 1201},
+                                       {"tls-key", required_argument, 0, 1202},
                                        {"sns-base-url", required_argument, 0, 'N'},
                                        {"smtp-url", required_argument, 0, 1001},
                                        {"smtp-from", required_argument, 0, 1002},
@@ -130,6 +142,7 @@ static int cmd_serve(int argc, char **argv) {
                                        {"metrics-interval", required_argument, 0, 1003},
                                        {"metrics-token", required_argument, 0, 1101},
                                        {"metrics-public", no_argument, 0, 1102},
+                                       {"console", required_argument, 0, 1103},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   int c;
@@ -146,6 +159,12 @@ static int cmd_serve(int argc, char **argv) {
         break;
       case 'u':
         snprintf(cfg.public_url, sizeof cfg.public_url, "%s", optarg);
+        break;
+      case 1201:
+        snprintf(cfg.tls_cert, sizeof cfg.tls_cert, "%s", optarg);
+        break;
+      case 1202:
+        snprintf(cfg.tls_key, sizeof cfg.tls_key, "%s", optarg);
         break;
       case 'N':
         snprintf(cfg.sns_base_url, sizeof cfg.sns_base_url, "%s", optarg);
@@ -197,8 +216,8 @@ static int cmd_serve(int argc, char **argv) {
         cfg.access_log_days = atof(optarg);
         break;
       case 1003:
-        if (atoi(optarg) <= 0) {
-          fprintf(stderr, "tweedle: --metrics-interval must be a positive number of seconds\n");
+        if (atoi(optarg) < 0 || (atoi(optarg) == 0 && strcmp(optarg, "0"))) {
+          fprintf(stderr, "tweedle: --metrics-interval must be a number of seconds (0: off)\n");
           return 2;
         }
         cfg.metrics_interval = atoi(optarg);
@@ -208,6 +227,13 @@ static int cmd_serve(int argc, char **argv) {
         break;
       case 1102:
         cfg.metrics_public = 1;
+        break;
+      case 1103:
+        if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+          fprintf(stderr, "tweedle: --console must be on or off\n");
+          return 2;
+        }
+        cfg.console_off = !strcmp(optarg, "off");
         break;
       case 'h':
         fputs(serve_usage, stdout);
@@ -223,6 +249,20 @@ static int cmd_serve(int argc, char **argv) {
             "tweedle: --authorizer-timeout-ms and --access-log-days must be positive, "
             "--throttle-rate and --throttle-burst not negative (burst at least 1 with a rate)\n");
     return 2;
+  }
+  if (!cfg.tls_cert[0] != !cfg.tls_key[0]) {
+    fprintf(stderr,
+            "tweedle: HTTPS needs both --tls-cert and --tls-key (TWEEDLE_TLS_CERT, "
+            "TWEEDLE_TLS_KEY)\n");
+    return 2;
+  }
+  if (cfg.tls_cert[0]) { /* a bad file is the first thing said, before anything starts */
+    tw_tls *t = tw_tls_open(cfg.tls_cert, cfg.tls_key, err, sizeof err);
+    if (!t) {
+      fprintf(stderr, "tweedle: %s\n", err);
+      return 2;
+    }
+    tw_tls_close(t);
   }
   if (strcmp(cfg.log_format, "text") && strcmp(cfg.log_format, "json")) {
     fprintf(stderr, "tweedle: --log-format must be text or json\n");

@@ -10,6 +10,7 @@
  * used when in->s3 where S3's differs. */
 #include "auth/sigv4.h"
 
+#include <ctype.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -503,4 +504,19 @@ tw_err tw_sigv4_verify(const tw_sigv4_input *in, tw_secret_lookup lookup, void *
   tw_sigv4_qlist_free(&q);
   if (rc != TW_ERR_OK) memset(info->signing_key, 0, sizeof info->signing_key);
   return rc;
+}
+
+void tw_sigv4_s3_path(tw_buf *b, const char *bucket, const char *key) {
+  static const char hex[] = "0123456789ABCDEF";
+  tw_buf_putc(b, '/');
+  tw_buf_puts(b, bucket);
+  tw_buf_putc(b, '/');
+  for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+    if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == '/') {
+      tw_buf_putc(b, (char)*p);
+    } else {
+      char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+      tw_buf_append(b, e, 3);
+    }
+  }
 }

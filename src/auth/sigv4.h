@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "core/errors.h"
 
 typedef struct {
@@ -110,6 +111,10 @@ int tw_sigv4_presign(const tw_sigv4_input *in, const char *access_key, const cha
  * per-thread cache. */
 void tw_sigv4_signing_key(const char *secret, const char *date, const char *region,
                           const char *service, uint8_t out[32]);
+
+/* Appends the raw path of an S3 object, "/BUCKET/KEY", the key URI-encoded
+ * as S3 wants (everything but unreserved characters and '/'), for presigning. */
+void tw_sigv4_s3_path(tw_buf *b, const char *bucket, const char *key);
 
 /* Formats t (UTC) as YYYYMMDDTHHMMSSZ. */
 void tw_sigv4_amz_date(time_t t, char out[17]);

@@ -27,10 +27,13 @@
  *   publish   SNS Publish (query protocol) to a topic with --fanout SQS queues
  *             subscribed (--raw: RawMessageDelivery); afterwards the queues'
  *             counts must show a copy of every acknowledged publish in each.
+ *   putmetric CloudWatch PutMetricData of --datums datums per call (JSON 1.0,
+ *             or the query protocol with --cw-protocol query) over a bounded
+ *             set of series; calls/s and datums/s.
  *
  * This file has the options, the connection loop and main; the workloads are
- * bench_sqs.c, bench_s3.c, bench_gateway.c and bench_sns.c, the counting and the reports
- * bench_stats.c (bench_internal.h). */
+ * bench_sqs.c, bench_s3.c, bench_gateway.c, bench_sns.c and bench_cw.c, the counting and the
+ * reports bench_stats.c (bench_internal.h). */
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -45,13 +48,12 @@
 
 #include "bench/bench_internal.h"
 
-const char *const tw_bench_op_names[OP_COUNT] = {"SendMessage",    "SendMessageBatch",
-                                                 "ReceiveMessage", "DeleteMessageBatch",
-                                                 "PutObject",      "GetObject",
-                                                 "SubmitJob",      "Presign",
-                                                 "Publish",        "setup"};
-const char *const tw_bench_wl_names[] = {"cycle", "send", "longpoll", "s3put",
-                                         "s3get", "jobs", "presign",  "publish"};
+const char *const tw_bench_op_names[OP_COUNT] = {
+    "SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessageBatch",
+    "PutObject",   "GetObject",        "SubmitJob",      "Presign",
+    "Publish",     "PutMetricData",    "setup"};
+const char *const tw_bench_wl_names[] = {"cycle", "send",    "longpoll", "s3put",    "s3get",
+                                         "jobs",  "presign", "publish",  "putmetric"};
 
 /* ---------- synchronous calls (set-up, clean-up) ---------- */
 
@@ -129,6 +131,8 @@ void tw_bench_next(bconn *c, int after_op) {
     tw_bench_gateway_next(c, quota);
   else if (o->workload == WL_PUBLISH)
     tw_bench_sns_next(c, quota);
+  else if (o->workload == WL_PUTMETRIC)
+    tw_bench_cw_next(c, quota);
   else
     tw_bench_sqs_next(c, after_op, quota);
 }
@@ -176,6 +180,7 @@ static void on_response(tw_hc *hc, int status, const char *body, size_t len) {
   switch (op) {
     case OP_JOB_SUBMIT:
     case OP_PRESIGN:
+    case OP_PUT_METRIC:
     case OP_SEND:
       if (counted) st->sent++;
       tw_bench_next(c, op);
@@ -262,6 +267,8 @@ void tw_bench_run_load(opts *o, stats *total, load_result *lr) {
     }
     if (o->workload == WL_PUBLISH)
       tw_bench_sns_worker_init(w);
+    else if (o->workload == WL_PUTMETRIC)
+      tw_bench_cw_worker_init(w);
     else if (!IS_S3(o->workload) && !IS_API(o->workload))
       tw_bench_sqs_worker_init(w);
   }
@@ -321,7 +328,7 @@ static const char *usage =
     "  --queue NAME          queue to use, created when missing\n"
     "                        (default tweedle-bench-<workload>)\n"
     "  --workload W          cycle | send | longpoll | s3put | s3get | jobs | presign |\n"
-    "                        publish (default cycle)\n"
+    "                        publish | putmetric (default cycle)\n"
     "  --connections N       concurrent connections (default 64; longpoll: 5000)\n"
     "  --threads N           client threads sharing the connections (default 1)\n"
     "  --duration SECONDS    measured time (default 10)\n"
@@ -355,6 +362,14 @@ static const char *usage =
     "                        of every acknowledged publish\n"
     "  --raw                 RawMessageDelivery=true on the subscriptions (default: the\n"
     "                        signed JSON envelope)\n"
+    "\n"
+    "CloudWatch putmetric (PutMetricData, SigV4 for service monitoring):\n"
+    "  --datums N            datums per PutMetricData (1..1000, default 20)\n"
+    "  --metric-names N      the datums spread over metrics m00.. (1..100, default 10),\n"
+    "                        each with a dimension Shard=s0..s7\n"
+    "  --namespace NS        default tweedle-bench (A-Z a-z 0-9 / _ . -; not AWS/)\n"
+    "  --cw-protocol P       json: JSON 1.0 with X-Amz-Target, what boto3 >= 1.42 sends\n"
+    "                        (default); query: Action=PutMetricData form posts\n"
     "\n"
     "Jobs (POST /_/api/v1/jobs, payload {\"data\": <--body-size characters>}) and presign\n"
     "(POST /_/api/v1/presign: a PUT URL for a new key in --bucket, created when missing):\n"
@@ -458,6 +473,10 @@ int tw_bench_main(int argc, char **argv) {
   o.objects = -1;
   o.fanout = 10;
   snprintf(o.topic, sizeof o.topic, "tweedle-bench-publish");
+  o.datums = 20;
+  o.cw_names = 10;
+  snprintf(o.cw_namespace, sizeof o.cw_namespace, "tweedle-bench");
+  const char *cw_protocol = "json";
 
   static const struct option lopts[] = {{"endpoint", required_argument, 0, 'e'},
                                         {"access-key", required_argument, 0, 'a'},
@@ -487,6 +506,10 @@ int tw_bench_main(int argc, char **argv) {
                                         {"topic", required_argument, 0, 'T'},
                                         {"fanout", required_argument, 0, 'F'},
                                         {"raw", no_argument, 0, 'R'},
+                                        {"datums", required_argument, 0, 1001},
+                                        {"metric-names", required_argument, 0, 1002},
+                                        {"namespace", required_argument, 0, 1003},
+                                        {"cw-protocol", required_argument, 0, 1004},
                                         {"help", no_argument, 0, 'h'},
                                         {0, 0, 0, 0}};
   int ch;
@@ -579,6 +602,24 @@ int tw_bench_main(int argc, char **argv) {
       case 'R':
         o.raw = 1;
         break;
+      case 1001:
+        o.datums = atoi(optarg);
+        break;
+      case 1002:
+        o.cw_names = atoi(optarg);
+        break;
+      case 1003:
+        if (strlen(optarg) >= sizeof o.cw_namespace || !optarg[0] ||
+            strspn(optarg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/_.-") !=
+                strlen(optarg)) {
+          fprintf(stderr, "tweedle bench: --namespace takes up to 127 of A-Z a-z 0-9 / _ . -\n");
+          return 2;
+        }
+        snprintf(o.cw_namespace, sizeof o.cw_namespace, "%s", optarg);
+        break;
+      case 1004:
+        cw_protocol = optarg;
+        break;
       case 'j':
         o.json = 1;
         break;
@@ -599,10 +640,12 @@ int tw_bench_main(int argc, char **argv) {
           o.workload = WL_PRESIGN;
         else if (!strcmp(optarg, "publish"))
           o.workload = WL_PUBLISH;
+        else if (!strcmp(optarg, "putmetric"))
+          o.workload = WL_PUTMETRIC;
         else {
           fprintf(stderr,
                   "tweedle bench: --workload is cycle, send, longpoll, s3put, s3get, jobs, "
-                  "presign or publish\n");
+                  "presign, publish or putmetric\n");
           return 2;
         }
         break;
@@ -619,6 +662,15 @@ int tw_bench_main(int argc, char **argv) {
     return 2;
   }
   if (o.connections < 0) o.connections = o.workload == WL_LONGPOLL ? 5000 : 64;
+  if (strcmp(cw_protocol, "json") && strcmp(cw_protocol, "query")) {
+    fprintf(stderr, "tweedle bench: --cw-protocol is json or query\n");
+    return 2;
+  }
+  o.cw_query = !strcmp(cw_protocol, "query");
+  if (o.datums < 1 || o.datums > 1000 || o.cw_names < 1 || o.cw_names > 100) {
+    fprintf(stderr, "tweedle bench: --datums is 1..1000 and --metric-names 1..100\n");
+    return 2;
+  }
   if (o.objects < 0) o.objects = o.workload == WL_S3GET ? 100 : 0;
   if (o.no_sign && !IS_S3(o.workload)) {
     fprintf(stderr, "tweedle bench: --no-sign is for the S3 workloads\n");
@@ -689,9 +741,10 @@ int tw_bench_main(int argc, char **argv) {
     int qrc =
         o.workload == WL_PRESIGN && o.access_key && o.secret_key && tw_bench_ensure_bucket(&o, &l)
             ? -1
-        : IS_API(o.workload)       ? tw_bench_gateway_setup(&o, &l)
-        : o.workload == WL_PUBLISH ? tw_bench_sns_setup(&o, &l)
-                                   : tw_bench_ensure_queue(&o, &l);
+        : IS_API(o.workload)         ? tw_bench_gateway_setup(&o, &l)
+        : o.workload == WL_PUBLISH   ? tw_bench_sns_setup(&o, &l)
+        : o.workload == WL_PUTMETRIC ? tw_bench_cw_setup(&o, &l)
+                                     : tw_bench_ensure_queue(&o, &l);
     tw_hc_loop_free(&l);
     if (qrc) {
       rc = 1;
@@ -700,8 +753,9 @@ int tw_bench_main(int argc, char **argv) {
   }
   load_result lr;
   tw_bench_run_load(&o, &st, &lr);
-  rc = o.workload == WL_PUBLISH ? tw_bench_sns_report(&o, rep, &st, &lr)
-                                : tw_bench_report_load(&o, rep, &st, &lr);
+  rc = o.workload == WL_PUBLISH     ? tw_bench_sns_report(&o, rep, &st, &lr)
+       : o.workload == WL_PUTMETRIC ? tw_bench_cw_report(&o, rep, &st, &lr)
+                                    : tw_bench_report_load(&o, rep, &st, &lr);
 out:
   fflush(stdout);
   free(o.msg_body);

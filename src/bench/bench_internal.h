@@ -1,7 +1,7 @@
 /* Internals shared by the files of `tweedle bench`: bench.c (options, the
  * connection loop, main), bench_stats.c (counting, CPU and memory sampling, the
  * reports), bench_sqs.c (cycle, send, longpoll), bench_s3.c (s3put, s3get) and
- * bench_gateway.c (jobs, presign) and bench_sns.c (publish). */
+ * bench_gateway.c (jobs, presign), bench_sns.c (publish) and bench_cw.c (putmetric). */
 #ifndef TW_BENCH_INTERNAL_H
 #define TW_BENCH_INTERNAL_H
 #include <jansson.h>
@@ -31,12 +31,23 @@ enum {
   OP_JOB_SUBMIT,
   OP_PRESIGN,
   OP_PUBLISH,
+  OP_PUT_METRIC,
   OP_SETUP,
   OP_COUNT
 };
 extern const char *const tw_bench_op_names[OP_COUNT];
 
-enum { WL_CYCLE, WL_SEND, WL_LONGPOLL, WL_S3PUT, WL_S3GET, WL_JOBS, WL_PRESIGN, WL_PUBLISH };
+enum {
+  WL_CYCLE,
+  WL_SEND,
+  WL_LONGPOLL,
+  WL_S3PUT,
+  WL_S3GET,
+  WL_JOBS,
+  WL_PRESIGN,
+  WL_PUBLISH,
+  WL_PUTMETRIC
+};
 extern const char *const tw_bench_wl_names[];
 #define IS_API(wl) ((wl) == WL_JOBS || (wl) == WL_PRESIGN) /* /_/api/v1/ with a Bearer key */
 #define IS_S3(wl) ((wl) == WL_S3PUT || (wl) == WL_S3GET)
@@ -85,6 +96,11 @@ typedef struct {
   char *topic_arn_enc;   /* the TopicArn, form-encoded */
   char **fan_urls;       /* the fanout queues' QueueUrls, JSON-escaped */
   long long *fan_before; /* their ApproximateNumberOfMessages before the run */
+  /* putmetric */
+  int datums;             /* per PutMetricData (1..1000) */
+  int cw_names;           /* metric names m00.. the datums spread over (times 8 Shard values) */
+  int cw_query;           /* --cw-protocol query (default JSON 1.0) */
+  char cw_namespace[128]; /* [A-Za-z0-9/_.-] */
 } opts;
 
 typedef struct {
@@ -288,5 +304,14 @@ void tw_bench_sns_response(bconn *c, int status, const char *body, size_t len, i
  * publish) and reports; returns the exit status. */
 int tw_bench_sns_report(opts *o, FILE *rep, const stats *st, const load_result *lr);
 void tw_bench_sns_free(opts *o);
+
+/* bench_cw.c: putmetric */
+/* One PutMetricData, checked: the endpoint takes the protocol. */
+int tw_bench_cw_setup(opts *o, tw_hc_loop *l);
+/* The PutMetricData every connection repeats (rebuilt and signed each second). */
+void tw_bench_cw_worker_init(worker *w);
+void tw_bench_cw_next(bconn *c, int quota);
+/* The report of a putmetric run; returns the exit status. */
+int tw_bench_cw_report(const opts *o, FILE *rep, const stats *st, const load_result *lr);
 
 #endif

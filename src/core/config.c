@@ -33,6 +33,8 @@ void tw_config_from_env(tw_config *c) {
   env_str("TWEEDLE_LISTEN", c->listen, sizeof c->listen);
   env_str("TWEEDLE_DATA", c->data_dir, sizeof c->data_dir);
   env_str("TWEEDLE_PUBLIC_URL", c->public_url, sizeof c->public_url);
+  env_str("TWEEDLE_TLS_CERT", c->tls_cert, sizeof c->tls_cert);
+  env_str("TWEEDLE_TLS_KEY", c->tls_key, sizeof c->tls_key);
   env_str("TWEEDLE_SNS_BASE_URL", c->sns_base_url, sizeof c->sns_base_url);
   env_str("TWEEDLE_SMTP_URL", c->smtp_url, sizeof c->smtp_url);
   env_str("TWEEDLE_SMTP_FROM", c->smtp_from, sizeof c->smtp_from);
@@ -52,6 +54,7 @@ void tw_config_from_env(tw_config *c) {
   if ((g = getenv("TWEEDLE_ACCESS_LOG_DAYS")) && atof(g) > 0) c->access_log_days = atof(g);
   if ((g = getenv("TWEEDLE_METRICS_INTERVAL")) && atoi(g) > 0) c->metrics_interval = atoi(g);
   if ((g = getenv("TWEEDLE_METRICS_PUBLIC")) && *g) c->metrics_public = strcmp(g, "0") != 0;
+  if ((g = getenv("TWEEDLE_CONSOLE")) && *g) c->console_off = !strcmp(g, "off") || !strcmp(g, "0");
   const char *t = getenv("TWEEDLE_THREADS");
   if (t && *t) c->threads = atoi(t);
   const char *d = getenv("TWEEDLE_LIFECYCLE_DAY_SECONDS");
@@ -117,6 +120,8 @@ int tw_config_load_file(tw_config *c, const char *path, char *err, size_t errlen
   json_str(o, "listen", c->listen, sizeof c->listen);
   json_str(o, "data", c->data_dir, sizeof c->data_dir);
   json_str(o, "public_url", c->public_url, sizeof c->public_url);
+  json_str(o, "tls_cert", c->tls_cert, sizeof c->tls_cert);
+  json_str(o, "tls_key", c->tls_key, sizeof c->tls_key);
   json_str(o, "sns_base_url", c->sns_base_url, sizeof c->sns_base_url);
   json_str(o, "smtp_url", c->smtp_url, sizeof c->smtp_url);
   json_str(o, "smtp_from", c->smtp_from, sizeof c->smtp_from);
@@ -155,6 +160,14 @@ int tw_config_load_file(tw_config *c, const char *path, char *err, size_t errlen
       json_str(u, "access_key_id", x->access_key, sizeof x->access_key);
       json_str(u, "secret_access_key", x->secret, sizeof x->secret);
       json_str(u, "name", x->name, sizeof x->name);
+      json_t *pol = json_object_get(u, "policies");
+      if (pol && !json_is_array(pol)) {
+        snprintf(err, errlen, "%s: users[%zu].policies must be a list of policy documents", path,
+                 i);
+        json_decref(o);
+        return -1;
+      }
+      if (pol) x->policies = json_dumps(pol, JSON_COMPACT);
       if (!x->access_key[0] || !x->secret[0]) {
         snprintf(err, errlen, "%s: users[%zu] needs access_key_id and secret_access_key", path, i);
         json_decref(o);
@@ -168,6 +181,7 @@ int tw_config_load_file(tw_config *c, const char *path, char *err, size_t errlen
 }
 
 void tw_config_free(tw_config *c) {
+  for (size_t i = 0; c->users && i < c->nusers; i++) free(c->users[i].policies);
   free(c->users);
   c->users = NULL;
   c->nusers = 0;

@@ -8,6 +8,7 @@ typedef struct {
   char access_key[129];
   char secret[129];
   char name[64];
+  char *policies; /* "policies": the JSON list of policy documents (malloc'd), or NULL */
 } tw_user_cfg;
 
 /* A job type served by its own queue (config file: "jobs": {"types": {TYPE: QUEUE}}). */
@@ -20,6 +21,9 @@ typedef struct {
   char listen[256]; /* host:port */
   char data_dir[1024];
   char public_url[512]; /* base for queue URLs; empty: from the request's Host */
+  /* HTTPS: PEM certificate chain and private key (both, or neither: plain HTTP) */
+  char tls_cert[1024];
+  char tls_key[1024];
   /* base of the URLs in SNS notifications (SigningCertURL, UnsubscribeURL,
    * SubscribeURL); empty: public_url, else http://<listen> */
   char sns_base_url[512];
@@ -54,6 +58,7 @@ typedef struct {
    * SigV4; metrics_public opens it to anyone */
   char metrics_token[256];
   int metrics_public;
+  int console_off;    /* --console off: no web console at /_/console/ */
   tw_user_cfg *users; /* extra key pairs from the config file */
   size_t nusers;
 } tw_config;

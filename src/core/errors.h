@@ -108,6 +108,11 @@
     "The specified bucket does not exist")                                                         \
   X(S3_NO_SUCH_KEY, 404, "NoSuchKey", "NoSuchKey", "NoSuchKey", 1,                                 \
     "The specified key does not exist.")                                                           \
+  X(S3_NO_SUCH_VERSION, 404, "NoSuchVersion", "NoSuchVersion", "NoSuchVersion", 1,                 \
+    "The specified version does not exist.")                                                       \
+  X(S3_ILLEGAL_VERSIONING, 400, "IllegalVersioningConfigurationException",                         \
+    "IllegalVersioningConfigurationException", "IllegalVersioningConfigurationException", 1,       \
+    "The Versioning element must be specified")                                                    \
   X(S3_BUCKET_EXISTS, 409, "BucketAlreadyOwnedByYou", "BucketAlreadyOwnedByYou",                   \
     "BucketAlreadyOwnedByYou", 1,                                                                  \
     "Your previous request to create the named bucket succeeded and you already own it.")          \
@@ -139,6 +144,8 @@
     "Invalid Request")                                                                             \
   X(S3_INVALID_ARGUMENT, 400, "InvalidArgument", "InvalidArgument", "InvalidArgument", 1,          \
     "Invalid Argument")                                                                            \
+  X(S3_INSUFFICIENT_STORAGE, 507, "InsufficientStorage", "InsufficientStorage",                    \
+    "InsufficientStorage", 0, "Insufficient storage space to complete the request.")               \
   X(S3_MALFORMED_XML, 400, "MalformedXML", "MalformedXML", "MalformedXML", 1,                      \
     "The XML you provided was not well-formed or did not validate against our published schema")   \
   X(S3_MAX_MESSAGE_LENGTH, 400, "MaxMessageLengthExceeded", "MaxMessageLengthExceeded",            \
@@ -214,6 +221,13 @@
   X(S3_INVALID_POLICY_DOCUMENT, 400, "InvalidPolicyDocument", "InvalidPolicyDocument",             \
     "InvalidPolicyDocument", 1,                                                                    \
     "The content of the form does not meet the conditions specified in the policy document.")      \
+  X(S3_MALFORMED_POLICY, 400, "MalformedPolicy", "MalformedPolicy", "MalformedPolicy", 1,          \
+    "Policies must be valid JSON and the first byte must be '{'")                                  \
+  X(S3_NO_SUCH_BUCKET_POLICY, 404, "NoSuchBucketPolicy", "NoSuchBucketPolicy",                     \
+    "NoSuchBucketPolicy", 1, "The bucket policy does not exist")                                   \
+  X(S3_NO_SUCH_PUBLIC_ACCESS_BLOCK, 404, "NoSuchPublicAccessBlockConfiguration",                   \
+    "NoSuchPublicAccessBlockConfiguration", "NoSuchPublicAccessBlockConfiguration", 1,             \
+    "The public access block configuration was not found")                                         \
   /* SNS (query protocol; NotFound is NOT_FOUND above) */                                          \
   X(SNS_INVALID_PARAMETER, 400, "InvalidParameter", "InvalidParameter", "InvalidParameter", 1,     \
     "Invalid parameter")                                                                           \
@@ -274,6 +288,8 @@
     "You have reached the maximum number of resources that can be created.")                       \
   X(LOGS_SERVICE_UNAVAILABLE, 500, "ServiceUnavailableException", "ServiceUnavailableException",   \
     "ServiceUnavailableException", 0, "The service cannot complete the request.")                  \
+  X(LOGS_ACCESS_DENIED, 400, "AccessDeniedException", "AccessDeniedException",                     \
+    "AccessDeniedException", 1, "You do not have sufficient access to perform this action.")       \
   /* the gateway (/_/api/v1) */                                                                    \
   X(GW_BAD_REQUEST, 400, "BadRequest", "BadRequest", "BadRequest", 1, "The request is not valid.") \
   X(GW_UNAUTHORIZED, 401, "Unauthorized", "Unauthorized", "Unauthorized", 1,                       \

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "eventbridge/eb_internal.h"
+#include "store/eb_delivery.h"
 #include "store/eventbridge.h"
 
 /* --- model --------------------------------------------------------------------- */
@@ -27,6 +28,7 @@ void eb_rule_free(eb_rule *r) {
   if (!r) return;
   for (size_t i = 0; i < r->ntargets; i++) json_decref(r->targets[i].json);
   tw_pattern_free(r->pattern);
+  eb_schedule_free(r->sched);
   free(r->name);
   free(r->bus);
   free(r->pattern_text);
@@ -65,7 +67,7 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static const char **names_of(tw_map *m, size_t *n) {
+const char **eb_names_sorted(tw_map *m, size_t *n) {
   const char **out = calloc(m->count + 1, sizeof *out);
   size_t k = 0;
   const char *key;
@@ -78,10 +80,10 @@ static const char **names_of(tw_map *m, size_t *n) {
 }
 
 const char **eb_bus_names(tw_eventbridge *eb, size_t *n) {
-  return names_of(&eb->buses, n);
+  return eb_names_sorted(&eb->buses, n);
 }
 const char **eb_rule_names(eb_bus *b, size_t *n) {
-  return names_of(&b->rules, n);
+  return eb_names_sorted(&b->rules, n);
 }
 
 void eb_bus_arn(tw_eventbridge *eb, const char *bus, char *out, size_t n) {
@@ -134,14 +136,23 @@ int eb_target_parse(tw_eventbridge *eb, json_t *json, eb_target *t, char *msg, s
     t->fifo = n > 5 && !strcmp(t->arn + n - 5, ".fifo");
   } else if (!strncmp(t->arn, "arn:aws:sns:", 12)) {
     t->kind = EB_T_SNS;
+  } else if (strstr(t->arn, ":api-destination/")) {
+    char name[128];
+    if (eb_api_dest_name(eb, t->arn, name, sizeof name)) {
+      snprintf(msg, msglen,
+               "Target %s: %s is not an API destination ARN of this account and region.", t->id,
+               t->arn);
+      return -1;
+    }
+    t->kind = EB_T_API;
   } else {
     snprintf(prefix, sizeof prefix, "arn:aws:events:%s:%s:event-bus/", eb->region, eb->account);
     if (strncmp(t->arn, prefix, strlen(prefix))) {
       const char *svc = !strncmp(t->arn, "arn:aws:", 8) ? t->arn + 8 : NULL;
       const char *end = svc ? strchr(svc, ':') : NULL;
       snprintf(msg, msglen,
-               "tweedle delivers to SQS queues, SNS topics and event buses of this account and "
-               "region only: target %s (%.*s) is not supported.",
+               "tweedle delivers to SQS queues, SNS topics, event buses and API destinations of "
+               "this account and region only: target %s (%.*s) is not supported.",
                t->id, end ? (int)(end - svc) : 7, end ? svc : "unknown");
       return -1;
     }
@@ -157,6 +168,12 @@ int eb_target_parse(tw_eventbridge *eb, json_t *json, eb_target *t, char *msg, s
     t->paths_map = json_object_get(tr, "InputPathsMap");
   }
   t->dlq_arn = str_of(json_object_get(json, "DeadLetterConfig"), "Arn");
+  json_t *rp = json_object_get(json, "RetryPolicy");
+  json_t *mr = json_object_get(rp, "MaximumRetryAttempts"),
+         *ma = json_object_get(rp, "MaximumEventAgeInSeconds");
+  t->max_retries = json_is_integer(mr) ? (int)json_integer_value(mr) : EB_DEFAULT_RETRIES;
+  t->max_age_s = json_is_integer(ma) ? (int)json_integer_value(ma) : EB_DEFAULT_MAX_AGE;
+  t->http_params = json_object_get(json, "HttpParameters");
   return 0;
 }
 
@@ -256,6 +273,12 @@ static int load_rule(void *ud, const tw_eb_rule_row *row) {
       tw_warn("eventbridge: the pattern of rule %s on %s no longer compiles: %s", r->name, r->bus,
               err);
   }
+  if (r->schedule) {
+    r->sched = eb_schedule_parse(r->schedule);
+    if (!r->sched)
+      tw_warn("eventbridge: the schedule of rule %s no longer parses: %s", r->name, r->schedule);
+    r->sched_last_ms = r->modified_ms;
+  }
   json_t *targets = row->targets_json ? json_loads(row->targets_json, 0, NULL) : NULL;
   size_t i;
   json_t *t;
@@ -278,6 +301,7 @@ static int load_rule(void *ud, const tw_eb_rule_row *row) {
 static void free_state(tw_eventbridge *eb) {
   const char *k;
   void *v;
+  eb_api_free(eb);
   for (tw_map_entry *it = tw_map_next(&eb->buses, NULL, &k, &v); it;
        it = tw_map_next(&eb->buses, it, &k, &v))
     eb_bus_free(v);
@@ -287,9 +311,17 @@ static void free_state(tw_eventbridge *eb) {
 
 /* Fills memory from the committed rows; creates the default bus when the
  * store has none (appended: it commits with the next batch). */
+static int load_mark(void *ud, const char *bus, const char *rule, int64_t last_ms) {
+  eb_rule *r = eb_rule_get(eb_bus_get(ud, bus), rule);
+  if (r && r->sched) r->sched_last_ms = last_ms;
+  return 0;
+}
+
 static int load_all(tw_eventbridge *eb) {
   free_state(eb);
   if (tw_store_eventbridge(eb->store)->load(eb->store, load_bus, load_rule, eb)) return -1;
+  if (tw_store_eb_delivery(eb->store)->mark_load(eb->store, load_mark, eb)) return -1;
+  if (eb_api_load(eb)) return -1;
   if (!eb_bus_get(eb, "default")) {
     eb_bus *b = eb_bus_new("default", NULL, tw_now_ms());
     tw_map_put(&eb->buses, b->name, b);
@@ -341,9 +373,20 @@ tw_eventbridge *tw_eventbridge_open(tw_store *store, tw_events *bus, const char 
   snprintf(eb->region, sizeof eb->region, "%s", region);
   snprintf(eb->account, sizeof eb->account, "%s", account);
   tw_map_init(&eb->buses);
+  tw_map_init(&eb->connections);
+  tw_map_init(&eb->destinations);
+  pthread_mutex_init(&eb->sched_mu, NULL);
+  pthread_cond_init(&eb->sched_cv, NULL);
+  const char *mm = getenv("TWEEDLE_SCHEDULE_MINUTE_MS");
+  eb->minute_ms = mm && atoll(mm) > 0 ? atoll(mm) : 60000;
   atomic_store(&eb->synced_failures, tw_store_failures(store));
   if (load_all(eb)) {
     snprintf(err, errlen, "eventbridge: cannot load the event buses and rules");
+    tw_eventbridge_close(eb);
+    return NULL;
+  }
+  if (eb_outbox_open(eb)) {
+    snprintf(err, errlen, "eventbridge: cannot read the API destination outbox");
     tw_eventbridge_close(eb);
     return NULL;
   }
@@ -360,10 +403,30 @@ void tw_eventbridge_commit_failed(tw_eventbridge *eb) {
   if (eb) atomic_store(&eb->stale, 1);
 }
 
+int tw_eventbridge_start(tw_eventbridge *eb) {
+  if (!eb) return 0;
+  if (eb->minute_ms != 60000)
+    tw_info("eventbridge: one schedule minute is %lld ms (TWEEDLE_SCHEDULE_MINUTE_MS)",
+            (long long)eb->minute_ms);
+  return eb_outbox_start(eb) || eb_schedule_start(eb) ? -1 : 0;
+}
+
+void tw_eventbridge_stop(tw_eventbridge *eb) {
+  if (!eb) return;
+  eb_schedule_stop(eb);
+  eb_outbox_stop(eb);
+}
+
 void tw_eventbridge_close(tw_eventbridge *eb) {
   if (!eb) return;
+  tw_eventbridge_stop(eb);
+  eb_outbox_close(eb);
   free_state(eb);
   tw_map_free(&eb->buses);
+  tw_map_free(&eb->connections);
+  tw_map_free(&eb->destinations);
+  pthread_mutex_destroy(&eb->sched_mu);
+  pthread_cond_destroy(&eb->sched_cv);
   pthread_mutex_destroy(&eb->mu);
   free(eb);
 }

@@ -28,11 +28,12 @@
 #include "core/crypto.h"
 #include "core/json_out.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "eventbridge/eb_internal.h"
 
 #define MAX_ENTRIES_BYTES (256 * 1024)
 
-static void iso8601(int64_t ms, int with_ms, char out[40]) {
+void eb_iso8601(int64_t ms, int with_ms, char out[40]) {
   time_t t = (time_t)(ms / 1000);
   struct tm tm;
   gmtime_r(&t, &tm);
@@ -60,34 +61,50 @@ static json_t *str_attr(const char *v) {
   return json_pack("{s:s,s:s}", "DataType", "String", "StringValue", v);
 }
 
-/* A delivery that failed goes to the target's dead-letter queue, if any. */
-static void dead_letter(tw_eventbridge *eb, const eb_target *t, const char *rule_arn,
-                        const char *event_text, size_t len, const char *sender, int rc) {
-  if (!t->dlq_arn) return;
+int eb_dead_letter(tw_eventbridge *eb, const char *dlq_arn, const char *rule_arn,
+                   const char *target_arn, const char *event_text, size_t len,
+                   const char *error_code, const char *error_message, const char *exhausted,
+                   int attempts) {
+  if (!dlq_arn) return -1;
   json_t *attrs = json_object();
   json_object_set_new(attrs, "RULE_ARN", str_attr(rule_arn));
-  json_object_set_new(attrs, "TARGET_ARN", str_attr(t->arn));
-  json_object_set_new(attrs, "ERROR_CODE",
-                      str_attr(rc == -1 ? "ResourceNotFoundException" : "InvalidParameterValue"));
-  json_object_set_new(attrs, "ERROR_MESSAGE",
-                      str_attr(rc == -1 ? "The target does not exist."
-                                        : "The target refused the message (too large?)."));
+  json_object_set_new(attrs, "TARGET_ARN", str_attr(target_arn));
+  json_object_set_new(attrs, "ERROR_CODE", str_attr(error_code));
+  json_object_set_new(attrs, "ERROR_MESSAGE", str_attr(error_message));
+  if (exhausted) {
+    char n[16];
+    snprintf(n, sizeof n, "%d", attempts);
+    json_object_set_new(attrs, "EXHAUSTED_RETRY_CONDITION", str_attr(exhausted));
+    json_object_set_new(attrs, "RETRY_ATTEMPTS", str_attr(n));
+  }
   tw_event e = {.source = "aws.events",
                 .type = "EventDeliveryFailed",
-                .target = t->dlq_arn,
+                .target = dlq_arn,
                 .body = event_text,
                 .len = len,
                 .attributes = attrs,
-                .sender = sender};
-  if (tw_event_publish(eb->events, &e))
-    tw_warn("eventbridge: the dead-letter queue %s of target %s took nothing either", t->dlq_arn,
-            t->id);
+                .sender = eb->account};
+  int rc = tw_event_publish(eb->events, &e);
+  if (rc) tw_warn("eventbridge: the dead-letter queue %s took nothing either", dlq_arn);
   json_decref(attrs);
+  return rc ? -1 : 0;
+}
+
+/* A delivery that failed goes to the target's dead-letter queue, if any. */
+static void dead_letter(tw_eventbridge *eb, const eb_target *t, const char *rule_arn,
+                        const char *event_text, size_t len, int rc) {
+  if (!t->dlq_arn) return;
+  eb_dead_letter(
+      eb, t->dlq_arn, rule_arn, t->arn, event_text, len,
+      rc == -1 ? "ResourceNotFoundException" : "InvalidParameterValue",
+      rc == -1 ? "The target does not exist." : "The target refused the message (too large?).",
+      NULL, 0);
 }
 
 static void deliver_target(tw_eventbridge *eb, const eb_rule *r, const eb_target *t,
                            const json_t *event, const char *event_text, size_t event_len,
-                           const char *sender, const char *ingestion) {
+                           const char *sender, const char *trace, const char *ingestion,
+                           int64_t ingested_ms) {
   char rule_arn[600];
   eb_rule_arn(eb, r->bus, r->name, rule_arn, sizeof rule_arn);
   const char *id = json_string_value(json_object_get(event, "id"));
@@ -104,10 +121,18 @@ static void deliver_target(tw_eventbridge *eb, const eb_rule *r, const eb_target
                   .target = t->arn,
                   .body = event_text,
                   .len = event_len,
-                  .sender = sender};
+                  .sender = sender,
+                  .trace = trace};
     eb->hops++;
     rc = tw_event_publish(eb->events, &e);
     eb->hops--;
+  } else if (t->kind == EB_T_API) {
+    size_t len = 0;
+    char *body = eb_target_input(t, event, rule_arn, r->name, ingestion, &len);
+    if (!body) return;
+    eb_outbox_add(eb, t, rule_arn, event, event_text, body, len, ingested_ms);
+    free(body);
+    return;
   } else {
     size_t len = 0;
     char *body = eb_target_input(t, event, rule_arn, r->name, ingestion, &len);
@@ -123,25 +148,41 @@ static void deliver_target(tw_eventbridge *eb, const eb_rule *r, const eb_target
                   .len = len,
                   .sender = sender,
                   .group_id = t->group_id,
-                  .dedup_id = id};
+                  .dedup_id = id,
+                  .resource = rule_arn, /* aws:SourceArn of queue policies (sqs_events.c) */
+                  .trace = trace};
     rc = tw_event_publish(eb->events, &e);
     free(body);
   }
   if (rc) {
     tw_warn("eventbridge: event %s: target %s (%s) of rule %s: %s", id, t->id, t->arn, r->name,
             rc == -1 ? "no such destination" : "refused");
-    dead_letter(eb, t, rule_arn, event_text, event_len, sender, rc);
+    dead_letter(eb, t, rule_arn, event_text, event_len, rc);
   }
+}
+
+/* trace: the caller's (core/trace.h), or NULL; queues keep it as AWSTraceHeader */
+static void deliver_rule(tw_eventbridge *eb, const eb_rule *r, const json_t *event,
+                         const char *sender, const char *trace, int64_t ingested_ms) {
+  size_t len = 0;
+  char ingestion[40];
+  eb_iso8601(ingested_ms, 1, ingestion);
+  char *text = dump(event, &len);
+  if (!text) return;
+  for (size_t i = 0; i < r->ntargets; i++)
+    deliver_target(eb, r, &r->targets[i], event, text, len, sender, trace, ingestion, ingested_ms);
+  free(text);
+}
+
+void eb_deliver_rule(tw_eventbridge *eb, const eb_rule *r, const json_t *event, const char *sender,
+                     int64_t ingested_ms) {
+  deliver_rule(eb, r, event, sender, NULL, ingested_ms);
 }
 
 /* Sends the event to the targets of every enabled rule of the bus that
  * matches it. Bus lock and store hold held. */
 static void dispatch(tw_eventbridge *eb, eb_bus *b, const json_t *event, const char *sender,
-                     int64_t ingested_ms) {
-  char *text = NULL;
-  size_t len = 0;
-  char ingestion[40];
-  iso8601(ingested_ms, 1, ingestion);
+                     const char *trace, int64_t ingested_ms) {
   const char *k;
   void *v;
   for (tw_map_entry *it = tw_map_next(&b->rules, NULL, &k, &v); it;
@@ -149,11 +190,8 @@ static void dispatch(tw_eventbridge *eb, eb_bus *b, const json_t *event, const c
     eb_rule *r = v;
     if (!r->pattern || !r->ntargets || strncmp(r->state, "ENABLED", 7)) continue;
     if (tw_pattern_match(r->pattern, event) != 1) continue;
-    if (!text && !(text = dump(event, &len))) return;
-    for (size_t i = 0; i < r->ntargets; i++)
-      deliver_target(eb, r, &r->targets[i], event, text, len, sender, ingestion);
+    deliver_rule(eb, r, event, sender, trace, ingested_ms);
   }
-  free(text);
 }
 
 /* --- the bus target ------------------------------------------------------------------ */
@@ -172,10 +210,10 @@ static int bus_exists(void *ud, const char *arn, int *fifo) {
   return name && eb_bus_get(eb, name) ? 1 : 0;
 }
 
-static json_t *envelope(tw_eventbridge *eb, const char *id, const char *dtype, const char *source,
-                        int64_t when_ms, json_t *resources, json_t *detail) {
+json_t *eb_envelope(tw_eventbridge *eb, const char *id, const char *dtype, const char *source,
+                    int64_t when_ms, json_t *resources, json_t *detail) {
   char when[40];
-  iso8601(when_ms, 0, when);
+  eb_iso8601(when_ms, 0, when);
   return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "version", "0", "id", id, "detail-type",
                    dtype, "source", source, "account", eb->account, "time", when, "region",
                    eb->region, "resources", resources, "detail", detail);
@@ -199,10 +237,11 @@ static int bus_deliver(void *ud, const tw_event *e) {
     tw_uuid4(id);
     json_t *res = json_array();
     if (e->resource) json_array_append_new(res, json_string(e->resource));
-    event = envelope(eb, id, e->type, e->source ? e->source : "tweedle", tw_now_ms(), res, parsed);
+    event =
+        eb_envelope(eb, id, e->type, e->source ? e->source : "tweedle", tw_now_ms(), res, parsed);
   }
   if (!event) return -2;
-  dispatch(eb, b, event, e->sender, tw_now_ms());
+  dispatch(eb, b, event, e->sender, e->trace, tw_now_ms());
   json_decref(event);
   return 0;
 }
@@ -348,8 +387,13 @@ void eb_put_events(eb_call *c) {
     json_array_foreach(res, j, rv) if (json_is_string(rv)) json_array_append(resources, rv);
     char id[37];
     tw_uuid4(id);
-    json_t *event = envelope(eb, id, dtype, source, when, resources, d);
-    dispatch(eb, b, event, c->principal, now);
+    json_t *event = eb_envelope(eb, id, dtype, source, when, resources, d);
+    /* the entry's TraceHeader (X-Ray form), else the request's own */
+    char trace[260];
+    const char *th = json_string_value(json_object_get(e, "TraceHeader"));
+    if (!th || !tw_trace_header(th, NULL, trace, sizeof trace))
+      snprintf(trace, sizeof trace, "%s", c->trace);
+    dispatch(eb, b, event, c->principal, trace[0] ? trace : NULL, now);
     json_decref(event);
     json_array_append_new(results, json_pack("{s:s}", "EventId", id));
   }

@@ -15,7 +15,10 @@
 #define EB_MAX_TARGETS 5 /* targets per rule, as AWS */
 #define EB_MAX_HOPS 4    /* bus-to-bus forwarding depth */
 
-typedef enum { EB_T_SQS, EB_T_SNS, EB_T_BUS } eb_target_kind;
+typedef enum { EB_T_SQS, EB_T_SNS, EB_T_BUS, EB_T_API } eb_target_kind;
+
+#define EB_DEFAULT_RETRIES 185   /* RetryPolicy.MaximumRetryAttempts */
+#define EB_DEFAULT_MAX_AGE 86400 /* RetryPolicy.MaximumEventAgeInSeconds */
 
 /* A rule's target, parsed from the JSON PutTargets took (kept as `json`). */
 typedef struct {
@@ -29,6 +32,9 @@ typedef struct {
   json_t *paths_map;      /* InputTransformer.InputPathsMap (borrowed), or NULL */
   const char *template;   /* InputTransformer.InputTemplate, or NULL */
   const char *dlq_arn;    /* DeadLetterConfig.Arn, or NULL */
+  int max_retries;        /* RetryPolicy.MaximumRetryAttempts */
+  int max_age_s;          /* RetryPolicy.MaximumEventAgeInSeconds */
+  json_t *http_params;    /* HttpParameters (borrowed), or NULL */
 } eb_target;
 
 typedef struct eb_rule {
@@ -40,6 +46,8 @@ typedef struct eb_rule {
   eb_target targets[EB_MAX_TARGETS];
   size_t ntargets;
   int64_t created_ms, modified_ms;
+  struct eb_schedule *sched; /* the parsed ScheduleExpression, or NULL */
+  int64_t sched_last_ms;     /* last fire (or when the schedule was set), wall ms */
 } eb_rule;
 
 typedef struct {
@@ -56,8 +64,18 @@ struct tw_eventbridge {
   char region[64], account[32];
   tw_map buses; /* name -> eb_bus* */
   atomic_uint_fast64_t synced_failures;
-  atomic_int stale; /* a commit failed: reload before serving */
-  int hops;         /* bus-to-bus forwarding depth of the delivery under way (lock held) */
+  atomic_int stale;    /* a commit failed: reload before serving */
+  int hops;            /* bus-to-bus forwarding depth of the delivery under way (lock held) */
+  tw_map connections;  /* name -> json_t* (the stored document, secrets included) */
+  tw_map destinations; /* name -> json_t* */
+  struct eb_outbox *outbox;
+  atomic_uint_fast64_t outbox_next_id;
+  /* the scheduler thread (eb_schedule.c) */
+  pthread_t sched_thread;
+  pthread_mutex_t sched_mu;
+  pthread_cond_t sched_cv;
+  int sched_started, sched_stop;
+  int64_t minute_ms; /* one minute of schedule time (TWEEDLE_SCHEDULE_MINUTE_MS, tests) */
 };
 
 /* One operation, free of HTTP: input in, output or error out, and the store
@@ -65,6 +83,7 @@ struct tw_eventbridge {
 typedef struct {
   tw_eventbridge *eb;
   const char *principal;
+  char trace[260]; /* the caller's trace (core/trace.h), "" none */
   json_t *in;      /* the request object */
   json_t *out;     /* the response object (NULL: {}) */
   const char *err; /* error type ("ResourceNotFoundException"), NULL when ok */
@@ -85,6 +104,8 @@ eb_rule *eb_rule_get(eb_bus *b, const char *name);
 /* Sorted names (free the array, not the strings: they belong to the model). */
 const char **eb_bus_names(tw_eventbridge *eb, size_t *n);
 const char **eb_rule_names(eb_bus *b, size_t *n);
+/* The keys of m, sorted (free the array, not the strings). */
+const char **eb_names_sorted(tw_map *m, size_t *n);
 eb_bus *eb_bus_new(const char *name, const char *description, int64_t now_ms);
 void eb_bus_free(eb_bus *b);
 void eb_rule_free(eb_rule *r);
@@ -114,6 +135,11 @@ void eb_fail(eb_call *c, const char *type, const char *fmt, ...)
  * returns NULL when absent or not a string. */
 const char *eb_req_str(eb_call *c, const char *name, const char *wire_name);
 const char *eb_opt_str(eb_call *c, const char *name);
+/* Pagination by index (eb_targets.c): Limit (1..100, default 100) and a
+ * NextToken "i<index>" into *start; 0, or -1 with the call failed. */
+int eb_index_paging(eb_call *c, size_t *start, int *limit);
+/* Sets NextToken "i<next>" in c->out. */
+void eb_index_next(eb_call *c, size_t next);
 
 typedef struct {
   const char *name;
@@ -143,6 +169,60 @@ void eb_test_event_pattern(eb_call *c);
 
 /* --- delivery (eb_events.c) --- */
 int eb_join_events(tw_eventbridge *eb);
+/* Sends event to every target of r (bus lock and store hold held). */
+void eb_deliver_rule(tw_eventbridge *eb, const eb_rule *r, const json_t *event, const char *sender,
+                     int64_t ingested_ms);
+/* "YYYY-MM-DDTHH:MM:SS[.mmm]Z" */
+void eb_iso8601(int64_t ms, int with_ms, char out[40]);
+/* The envelope of an event (takes resources and detail). */
+json_t *eb_envelope(tw_eventbridge *eb, const char *id, const char *dtype, const char *source,
+                    int64_t when_ms, json_t *resources, json_t *detail);
+/* Puts event (its text) on the target's dead-letter queue with AWS's
+ * attributes. Bus lock and store hold held. 0, or -1 (none, or refused). */
+int eb_dead_letter(tw_eventbridge *eb, const char *dlq_arn, const char *rule_arn,
+                   const char *target_arn, const char *event_text, size_t len,
+                   const char *error_code, const char *error_message, const char *exhausted,
+                   int attempts);
+
+/* --- connections and API destinations (eb_api.c) --- */
+void eb_create_connection(eb_call *c);
+void eb_describe_connection(eb_call *c);
+void eb_list_connections(eb_call *c);
+void eb_update_connection(eb_call *c);
+void eb_delete_connection(eb_call *c);
+void eb_create_api_destination(eb_call *c);
+void eb_describe_api_destination(eb_call *c);
+void eb_list_api_destinations(eb_call *c);
+void eb_update_api_destination(eb_call *c);
+void eb_delete_api_destination(eb_call *c);
+/* Loads connections and destinations (at open and after a failed commit). */
+int eb_api_load(tw_eventbridge *eb);
+void eb_api_free(tw_eventbridge *eb);
+/* The destination name in an api-destination ARN of this account and region
+ * (into out), 0; -1 when arn is not one. */
+int eb_api_dest_name(tw_eventbridge *eb, const char *arn, char *out, size_t n);
+
+/* --- the API destination outbox (eb_outbox.c) --- */
+/* Appends the delivery of body (event matched rule_arn) to target t. Bus lock
+ * and store hold held. */
+void eb_outbox_add(tw_eventbridge *eb, const eb_target *t, const char *rule_arn,
+                   const json_t *event, const char *event_text, const char *body, size_t len,
+                   int64_t ingested_ms);
+int eb_outbox_open(tw_eventbridge *eb);
+int eb_outbox_start(tw_eventbridge *eb);
+void eb_outbox_stop(tw_eventbridge *eb);
+void eb_outbox_close(tw_eventbridge *eb);
+
+/* --- schedules (eb_schedule.c) --- */
+typedef struct eb_schedule eb_schedule;
+/* Parses rate(...) or cron(...): NULL when invalid. */
+eb_schedule *eb_schedule_parse(const char *expr);
+void eb_schedule_free(eb_schedule *s);
+/* The first fire time strictly after after_ms (wall ms), given one minute of
+ * schedule time is minute_ms; -1 when there is none. */
+int64_t eb_schedule_next(const eb_schedule *s, int64_t after_ms, int64_t minute_ms);
+int eb_schedule_start(tw_eventbridge *eb);
+void eb_schedule_stop(tw_eventbridge *eb);
 
 /* --- target input (eb_transform.c) --- */
 /* Evaluates a JSONPath of the subset EventBridge documents ($, .name, ['name'],

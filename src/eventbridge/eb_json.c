@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "app.h"
+#include "auth/authorize.h"
 #include "core/buf.h"
 #include "core/json_out.h"
+#include "core/trace.h"
 #include "eventbridge/eb_internal.h"
 
 #define JSON_CT "application/x-amz-json-1.1"
@@ -99,6 +101,52 @@ static void finish(tw_request *r) {
   tw_req_respond_owned(r, 200, JSON_CT, body, len);
 }
 
+/* The IAM check (auth/authorize.h): "events:" + the operation on the
+ * resource it names: PutEvents on each entry's bus, rule calls on the rule
+ * (rule/NAME, rule/BUS/NAME), bus calls on event-bus/NAME, else "*". */
+static int authorize(tw_request *r, const char *op, json_t *in, char *msg, size_t msglen) {
+  char action[96], res[600];
+  snprintf(action, sizeof action, "events:%s", op);
+  const char *bus = json_string_value(json_object_get(in, "EventBusName"));
+  const char *rule = json_string_value(json_object_get(in, "Rule"));
+  const char *name = json_string_value(json_object_get(in, "Name"));
+  const char *arn = json_string_value(json_object_get(in, "ResourceARN"));
+  if (bus && !strncmp(bus, "arn:", 4)) bus = strrchr(bus, '/') ? strrchr(bus, '/') + 1 : bus;
+  if (!strcmp(op, "PutEvents")) {
+    json_t *e;
+    size_t i;
+    json_array_foreach(json_object_get(in, "Entries"), i, e) {
+      const char *b = json_string_value(json_object_get(e, "EventBusName"));
+      if (b && !strncmp(b, "arn:", 4)) {
+        snprintf(res, sizeof res, "%s", b);
+      } else {
+        char rn[300];
+        snprintf(rn, sizeof rn, "event-bus/%s", b && *b ? b : "default");
+        tw_arn(r, "events", rn, res, sizeof res);
+      }
+      if (!tw_authorize(r, action, res, NULL, NULL, 0, msg, msglen)) return 0;
+    }
+    return 1;
+  }
+  char rn[400] = "";
+  if (!rule && name && strstr(op, "Rule")) rule = name;
+  if (rule && *rule) {
+    if (bus && *bus && strcmp(bus, "default"))
+      snprintf(rn, sizeof rn, "rule/%s/%s", bus, rule);
+    else
+      snprintf(rn, sizeof rn, "rule/%s", rule);
+  } else if (name && strstr(op, "EventBus")) {
+    snprintf(rn, sizeof rn, "event-bus/%s", name);
+  }
+  if (arn && !strncmp(arn, "arn:", 4))
+    snprintf(res, sizeof res, "%s", arn);
+  else if (rn[0])
+    tw_arn(r, "events", rn, res, sizeof res);
+  else
+    snprintf(res, sizeof res, "*");
+  return tw_authorize(r, action, res, NULL, NULL, 0, msg, msglen);
+}
+
 static void serve(tw_request *r) {
   const char *target = tw_req_header(r, "X-Amz-Target");
   const char *op_name =
@@ -134,6 +182,11 @@ static void serve(tw_request *r) {
       return;
     }
   }
+  if (!authorize(r, op_name, in, msg, sizeof msg)) {
+    json_decref(in);
+    respond_error(r, "AccessDeniedException", 400, msg);
+    return;
+  }
   tw_eventbridge *eb = r->app->eventbridge;
   eb_ctx *x = calloc(1, sizeof *x);
   r->ctx = x;
@@ -142,6 +195,8 @@ static void serve(tw_request *r) {
   c->eb = eb;
   c->in = in;
   c->principal = r->principal[0] ? r->principal : NULL;
+  tw_trace_header(tw_req_header(r, "X-Amzn-Trace-Id"), tw_req_header(r, "traceparent"), c->trace,
+                  sizeof c->trace);
   c->failures = tw_store_failures(r->app->store); /* before anything is looked at */
   op->fn(c);
   /* the answer waits for its own change and for everything it may have seen */

@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "eventbridge/eb_internal.h"
+#include "store/eb_delivery.h"
 #include "store/eventbridge.h"
 
 #define NAME_PATTERN "[\\.\\-_A-Za-z0-9]+"
@@ -370,32 +371,41 @@ void eb_put_rule(eb_call *c) {
             "Parameter(s) EventPattern or ScheduleExpression must be specified.");
     return;
   }
+  eb_schedule *sched = NULL;
   if (schedule) {
-    /* no scheduler: refuse rather than keep a rule that never fires */
-    eb_fail(c, "ValidationException",
-            "Parameter ScheduleExpression is not valid: tweedle does not run scheduled rules "
-            "(rate() or cron() expressions); use an EventPattern.");
-    return;
+    sched = eb_schedule_parse(schedule);
+    if (!sched || strlen(schedule) > 256) {
+      eb_schedule_free(sched);
+      eb_fail(c, "ValidationException", "Parameter ScheduleExpression is not valid.");
+      return;
+    }
   }
-  if (strlen(pattern) > 4096) {
+  if (pattern && strlen(pattern) > 4096) {
+    eb_schedule_free(sched);
     eb_fail(c, "ValidationException",
             "1 validation error detected: Value at 'eventPattern' failed to satisfy constraint: "
             "Member must have length less than or equal to 4096");
     return;
   }
   char perr[1024] = "";
-  tw_pattern *p =
-      tw_pattern_compile(pattern, strlen(pattern), TW_PATTERN_EVENTBRIDGE, perr, sizeof perr);
-  if (!p) {
+  tw_pattern *p = pattern ? tw_pattern_compile(pattern, strlen(pattern), TW_PATTERN_EVENTBRIDGE,
+                                               perr, sizeof perr)
+                          : NULL;
+  if (pattern && !p) {
+    eb_schedule_free(sched);
     eb_fail(c, "InvalidEventPatternException", "%s",
             perr[0] ? perr : "Event pattern is not valid.");
     return;
   }
   eb_lock(eb);
   eb_bus *b = bus_of(c, "EventBusName");
-  if (!b) {
+  if (b && sched && strcmp(b->name, "default"))
+    eb_fail(c, "ValidationException",
+            "ScheduleExpression is supported only on the default event bus.");
+  if (!b || c->err) {
     eb_unlock(eb);
     tw_pattern_free(p);
+    eb_schedule_free(sched);
     return;
   }
   int64_t now = tw_now_ms();
@@ -413,7 +423,16 @@ void eb_put_rule(eb_call *c) {
   tw_pattern_free(r->pattern);
   r->pattern = p;
   free(r->pattern_text);
-  r->pattern_text = strdup(pattern);
+  r->pattern_text = pattern ? strdup(pattern) : NULL;
+  /* a new or changed schedule counts from now; an unchanged one keeps its
+   * last fire */
+  int sched_changed =
+      (schedule != NULL) != (r->schedule != NULL) || (schedule && strcmp(schedule, r->schedule));
+  eb_schedule_free(r->sched);
+  r->sched = sched;
+  free(r->schedule);
+  r->schedule = schedule ? strdup(schedule) : NULL;
+  if (sched_changed) r->sched_last_ms = now;
   free(r->state);
   r->state = strdup(state ? state : "ENABLED");
   free(r->description);
@@ -424,6 +443,10 @@ void eb_put_rule(eb_call *c) {
   r->modified_ms = now;
   tw_store_hold(eb->store);
   c->ticket = eb_save_rule(eb, r);
+  if (sched_changed && schedule)
+    c->ticket = tw_store_eb_delivery(eb->store)->mark_put(eb->store, r->bus, r->name, now);
+  else if (sched_changed)
+    c->ticket = tw_store_eb_delivery(eb->store)->mark_delete(eb->store, r->bus, r->name);
   tw_store_release(eb->store);
   char arn[600];
   eb_rule_arn(eb, b->name, name, arn, sizeof arn);
@@ -649,6 +672,16 @@ static const eb_op ops[] = {
     {"TagResource", eb_tag_resource},
     {"UntagResource", eb_untag_resource},
     {"ListTagsForResource", eb_list_tags_for_resource},
+    {"CreateConnection", eb_create_connection},
+    {"DescribeConnection", eb_describe_connection},
+    {"ListConnections", eb_list_connections},
+    {"UpdateConnection", eb_update_connection},
+    {"DeleteConnection", eb_delete_connection},
+    {"CreateApiDestination", eb_create_api_destination},
+    {"DescribeApiDestination", eb_describe_api_destination},
+    {"ListApiDestinations", eb_list_api_destinations},
+    {"UpdateApiDestination", eb_update_api_destination},
+    {"DeleteApiDestination", eb_delete_api_destination},
 };
 
 const eb_op *eb_find_op(const char *name) {

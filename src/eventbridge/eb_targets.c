@@ -58,6 +58,56 @@ static int check_target(eb_call *c, json_t *t, size_t index) {
             arn, index + 1);
     return -1;
   }
+  json_t *rp = json_object_get(t, "RetryPolicy");
+  if (rp && !json_is_null(rp)) {
+    json_t *mr = json_object_get(rp, "MaximumRetryAttempts"),
+           *ma = json_object_get(rp, "MaximumEventAgeInSeconds");
+    if (!json_is_object(rp) || (mr && !json_is_integer(mr)) || (ma && !json_is_integer(ma))) {
+      eb_fail(c, "SerializationException", "RetryPolicy must hold integers.");
+      return -1;
+    }
+    if (mr && (json_integer_value(mr) < 0 || json_integer_value(mr) > 185)) {
+      eb_fail(
+          c, "ValidationException",
+          "1 validation error detected: Value '%lld' at 'targets.%zu.member.retryPolicy."
+          "maximumRetryAttempts' failed to satisfy constraint: Member must have value %s",
+          (long long)json_integer_value(mr), index + 1,
+          json_integer_value(mr) < 0 ? "greater than or equal to 0" : "less than or equal to 185");
+      return -1;
+    }
+    if (ma && (json_integer_value(ma) < 60 || json_integer_value(ma) > 86400)) {
+      eb_fail(c, "ValidationException",
+              "1 validation error detected: Value '%lld' at 'targets.%zu.member.retryPolicy."
+              "maximumEventAgeInSeconds' failed to satisfy constraint: Member must have value %s",
+              (long long)json_integer_value(ma), index + 1,
+              json_integer_value(ma) < 60 ? "greater than or equal to 60"
+                                          : "less than or equal to 86400");
+      return -1;
+    }
+  }
+  json_t *dlc = json_object_get(t, "DeadLetterConfig");
+  if (dlc && !json_is_null(dlc)) {
+    const char *darn = str_of(dlc, "Arn");
+    if (darn && strncmp(darn, "arn:aws:sqs:", 12)) {
+      eb_fail(c, "ValidationException",
+              "Parameter DeadLetterConfig.Arn of target %s is not valid: it must be the ARN of "
+              "an SQS queue.",
+              id);
+      return -1;
+    }
+  }
+  json_t *hp = json_object_get(t, "HttpParameters");
+  if (hp && !json_is_null(hp) &&
+      (!json_is_object(hp) ||
+       (json_object_get(hp, "PathParameterValues") &&
+        !json_is_array(json_object_get(hp, "PathParameterValues"))) ||
+       (json_object_get(hp, "HeaderParameters") &&
+        !json_is_object(json_object_get(hp, "HeaderParameters"))) ||
+       (json_object_get(hp, "QueryStringParameters") &&
+        !json_is_object(json_object_get(hp, "QueryStringParameters"))))) {
+    eb_fail(c, "SerializationException", "HttpParameters is malformed.");
+    return -1;
+  }
   json_t *input = json_object_get(t, "Input"), *path = json_object_get(t, "InputPath"),
          *tr = json_object_get(t, "InputTransformer");
   if ((input != NULL) + (path != NULL) + (tr != NULL) > 1) {
@@ -200,7 +250,8 @@ void eb_put_targets(eb_call *c) {
       continue;
     }
     int fifo = 0;
-    if (nt.kind != EB_T_BUS && tw_event_target_exists(eb->events, nt.arn, &fifo) < 0) {
+    if (nt.kind != EB_T_BUS && nt.kind != EB_T_API &&
+        tw_event_target_exists(eb->events, nt.arn, &fifo) < 0) {
       snprintf(msg, sizeof msg, "This tweedle serves no %s: target %s cannot be delivered to.",
                nt.kind == EB_T_SNS ? "SNS topics" : "SQS queues", nt.id);
       failed_entry(failed, nt.id, "ValidationException", msg);
@@ -304,8 +355,9 @@ void eb_remove_targets(eb_call *c) {
   eb_unlock(eb);
 }
 
-/* Pagination by index for targets and rule names: the token is "i<index>". */
-static int paging(eb_call *c, size_t *start, int *limit) {
+/* Pagination by index for targets, rule names, connections and API
+ * destinations: the token is "i<index>". */
+int eb_index_paging(eb_call *c, size_t *start, int *limit) {
   json_t *l = json_object_get(c->in, "Limit");
   *limit = 100;
   if (l && !json_is_null(l)) {
@@ -331,7 +383,7 @@ static int paging(eb_call *c, size_t *start, int *limit) {
   return c->err ? -1 : 0;
 }
 
-static void set_next(eb_call *c, size_t next) {
+void eb_index_next(eb_call *c, size_t next) {
   char tok[32];
   snprintf(tok, sizeof tok, "i%zu", next);
   json_object_set_new(c->out, "NextToken", json_string(tok));
@@ -341,7 +393,7 @@ void eb_list_targets_by_rule(eb_call *c) {
   const char *name = eb_req_str(c, "Rule", "rule");
   size_t start;
   int limit;
-  if (c->err || paging(c, &start, &limit)) return;
+  if (c->err || eb_index_paging(c, &start, &limit)) return;
   char busname[300];
   if (eb_bus_param(c->eb, eb_opt_str(c, "EventBusName"), busname, sizeof busname)) {
     eb_fail(c, "ValidationException", "Parameter EventBusName is not valid.");
@@ -360,7 +412,7 @@ void eb_list_targets_by_rule(eb_call *c) {
     c->out = json_pack("{s:o}", "Targets", list);
     for (size_t i = start; i < r->ntargets; i++) {
       if ((int)json_array_size(list) == limit) {
-        set_next(c, i);
+        eb_index_next(c, i);
         break;
       }
       json_array_append(list, r->targets[i].json);
@@ -373,7 +425,7 @@ void eb_list_rule_names_by_target(eb_call *c) {
   const char *arn = eb_req_str(c, "TargetArn", "targetArn");
   size_t start;
   int limit;
-  if (c->err || paging(c, &start, &limit)) return;
+  if (c->err || eb_index_paging(c, &start, &limit)) return;
   char busname[300];
   if (eb_bus_param(c->eb, eb_opt_str(c, "EventBusName"), busname, sizeof busname)) {
     eb_fail(c, "ValidationException", "Parameter EventBusName is not valid.");
@@ -395,7 +447,7 @@ void eb_list_rule_names_by_target(eb_call *c) {
       if (!hit) continue;
       if (found++ < start) continue;
       if ((int)json_array_size(list) == limit) {
-        set_next(c, found - 1);
+        eb_index_next(c, found - 1);
         break;
       }
       json_array_append_new(list, json_string(names[i]));

@@ -24,6 +24,8 @@ typedef struct {
   const char *group_id, *dedup_id; /* FIFO targets (NULL: source, hash of the body) */
   const char *resource;            /* listeners: where it happened (the source queue's ARN) */
   const char *subject;             /* listeners: what it is about (a message id) */
+  const char *trace; /* the caller's X-Ray trace (core/trace.h), or NULL: a queue keeps it as
+                        the AWSTraceHeader system attribute, a topic or bus passes it on */
 } tw_event;
 
 /* A kind of destination, chosen by ARN prefix. Called with tw_events_lock held. */

@@ -21,7 +21,8 @@ static const char *usage =
     "         [--rate R] [--burst N]\n"
     "      scope options (one scope; repeat --scope for several actions):\n"
     "         --scope ACTION       presign:put, presign:get, jobs:submit, jobs:read,\n"
-    "                              jobs:update, presign:*, jobs:* or *\n"
+    "                              jobs:update, presign:*, jobs:*, console (the web\n"
+    "                              console, docs/console.md) or *\n"
     "         --bucket B           the bucket (default: any)\n"
     "         --prefix P           keys must start with P (default: any key)\n"
     "         --max-bytes N        largest upload the key may presign\n"
@@ -35,34 +36,24 @@ static const char *usage =
     "  --data DIR       where credentials.json is, when AWS_ACCESS_KEY_ID and\n"
     "                   AWS_SECRET_ACCESS_KEY are not set (TWEEDLE_DATA; default ./data)\n"
     "  --region REGION  signing region (AWS_REGION / AWS_DEFAULT_REGION; default us-east-1)\n"
+    "  --ca-bundle FILE CA certificates (PEM) an https endpoint is verified against\n"
+    "                   (AWS_CA_BUNDLE; default: the system store)\n"
     "\n"
     "Prints the server's JSON answer. The key itself is shown once, by create.\n";
 
 typedef struct {
-  char host[256], port[16], hostport[300];
+  tw_url url;           /* http:// or https:// (the certificate verified) */
+  const char *hostport; /* url.hostport */
   char ak[129], sk[129], region[64];
 } cli;
 
 static int parse_endpoint(cli *c, const char *url) {
-  if (strncmp(url, "http://", 7)) {
-    fprintf(stderr, "tweedle apikey: only http:// endpoints are supported, got %s\n", url);
+  char err[300];
+  if (tw_url_parse(url, &c->url, err, sizeof err)) {
+    fprintf(stderr, "tweedle apikey: %s\n", err);
     return -1;
   }
-  const char *a = url + 7;
-  size_t n = strcspn(a, "/");
-  if (!n || n >= sizeof c->hostport) return -1;
-  snprintf(c->hostport, sizeof c->hostport, "%.*s", (int)n, a);
-  const char *hp = c->hostport, *colon;
-  if (hp[0] == '[') {
-    const char *rb = strchr(hp, ']');
-    if (!rb) return -1;
-    snprintf(c->host, sizeof c->host, "%.*s", (int)(rb - hp - 1), hp + 1);
-    colon = rb[1] == ':' ? rb + 1 : NULL;
-  } else {
-    colon = strrchr(hp, ':');
-    snprintf(c->host, sizeof c->host, "%.*s", (int)(colon ? (size_t)(colon - hp) : strlen(hp)), hp);
-  }
-  snprintf(c->port, sizeof c->port, "%s", colon ? colon + 1 : "80");
+  c->hostport = c->url.hostport;
   return 0;
 }
 
@@ -110,14 +101,8 @@ static int call(const cli *c, const char *method, const char *path, const char *
     fprintf(stderr, "tweedle apikey: cannot sign the request\n");
     return 1;
   }
-  char url[320], err[256];
-  snprintf(url, sizeof url, "http://%s", c->hostport);
-  tw_url u;
-  if (tw_url_parse(url, &u, err, sizeof err)) {
-    fprintf(stderr, "tweedle apikey: %s\n", err);
-    return 1;
-  }
-  tw_http *hc = tw_http_new(&u);
+  char err[1200];
+  tw_http *hc = tw_http_new(&c->url);
   if (!hc) return 1;
   tw_kv hdr[5];
   size_t nh = 0;
@@ -276,6 +261,7 @@ int tw_apikey_main(int argc, char **argv) {
   }
   const char *sub = argv[1];
   const char *endpoint = getenv("TWEEDLE_ENDPOINT"), *data = getenv("TWEEDLE_DATA");
+  const char *ca_bundle = NULL;
   const char *region = getenv("AWS_REGION");
   if (!region || !*region) region = getenv("AWS_DEFAULT_REGION");
   /* the common options may come anywhere; the rest goes to the command */
@@ -285,10 +271,11 @@ int tw_apikey_main(int argc, char **argv) {
   rest[nrest++] = argv[1];
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
-    const char **dst = !strcmp(a, "--endpoint") ? &endpoint
-                       : !strcmp(a, "--data")   ? &data
-                       : !strcmp(a, "--region") ? &region
-                                                : NULL;
+    const char **dst = !strcmp(a, "--endpoint")    ? &endpoint
+                       : !strcmp(a, "--data")      ? &data
+                       : !strcmp(a, "--region")    ? &region
+                       : !strcmp(a, "--ca-bundle") ? &ca_bundle
+                                                   : NULL;
     if (dst && i + 1 < argc) {
       *dst = argv[++i];
     } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -304,6 +291,13 @@ int tw_apikey_main(int argc, char **argv) {
   snprintf(c.region, sizeof c.region, "%s", region && *region ? region : "us-east-1");
   int rc = 2;
   if (parse_endpoint(&c, endpoint && *endpoint ? endpoint : "http://127.0.0.1:9324")) goto out;
+  if (ca_bundle) {
+    char err[1200];
+    if (tw_http_set_ca_bundle(ca_bundle, err, sizeof err)) {
+      fprintf(stderr, "tweedle apikey: %s\n", err);
+      goto out;
+    }
+  }
   if (strcmp(sub, "create") && strcmp(sub, "list") && strcmp(sub, "show") &&
       strcmp(sub, "revoke")) {
     fprintf(stderr, "tweedle apikey: unknown command '%s'\n\n%s", sub, usage);

@@ -181,8 +181,9 @@ static int throttled(tw_request *r, tw_gw_bucket *b, double rate, double burst) 
 
 /* --- scopes ------------------------------------------------------------------------------ */
 
-static const char *const k_actions[] = {"presign:put", "presign:get", "jobs:submit", "jobs:read",
-                                        "jobs:update", "presign:*",   "jobs:*",      "*"};
+static const char *const k_actions[] = {"presign:put", "presign:get", "jobs:submit",
+                                        "jobs:read",   "jobs:update", "presign:*",
+                                        "jobs:*",      "console",     "*"};
 
 static int action_known(const char *a) {
   for (size_t i = 0; i < sizeof k_actions / sizeof k_actions[0]; i++)
@@ -239,7 +240,7 @@ int tw_gw_scopes_check(const json_t *scopes, char *msg, size_t n) {
           if (!json_is_string(a) || !action_known(json_string_value(a))) {
             snprintf(msg, n,
                      "scopes[%zu].actions[%zu] is not an action: use presign:put, presign:get, "
-                     "jobs:submit, jobs:read, jobs:update, presign:*, jobs:* or *.",
+                     "jobs:submit, jobs:read, jobs:update, presign:*, jobs:*, console or *.",
                      i, j);
             return -1;
           }
@@ -523,6 +524,7 @@ static int admin_auth(tw_request *r) {
 }
 
 static void dispatch(tw_request *r, gw_ctx *x, const tw_gw_caller *c) {
+  r->t_handler = tw_mono_sec(); /* authenticated, not throttled: the integration begins */
   if (x->route == RT_PRESIGN) {
     tw_gw_presign_serve(r, c);
     return;
@@ -622,6 +624,18 @@ static void gateway_begin(tw_request *r) {
 }
 
 /* The whole body is in: routes, authenticates, answers. */
+int tw_gateway_console_key(tw_app *app, const char *token, char *name, size_t n) {
+  if (!app->gateway || !token || !*token) return 0;
+  tw_gw_caller c = {0};
+  tw_gw_bucket *b;
+  double rate, burst;
+  if (tw_gw_keys_lookup(app->gateway, token, &c, &b, &rate, &burst) != TW_GW_KEY_OK) return 0;
+  char msg[256];
+  if (!c.scopes || !tw_gw_scope_find(&c, "console", NULL, NULL, -1, 0, msg, sizeof msg)) return 0;
+  snprintf(name, n, "%s", c.principal);
+  return 1;
+}
+
 static void gateway_serve(tw_request *r) {
   tw_gateway *g = r->app->gateway;
   route_match m = match_route(r->path, r->action, sizeof r->action, r->method);
@@ -650,6 +664,7 @@ static void gateway_serve(tw_request *r) {
   }
   if (m.route->admin) {
     if (admin_auth(r)) return;
+    r->t_handler = tw_mono_sec();
     if (m.route->id == RT_ACCESS_LOG)
       tw_gw_alog_serve(r);
     else

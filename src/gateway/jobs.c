@@ -15,7 +15,9 @@
 
 #include "core/clock.h"
 #include "core/crypto.h"
+#include "core/trace.h"
 #include "gateway/jobs_internal.h"
+#include "store/space.h"
 
 #define JOB_MAX_BODY (256 * 1024) /* a job travels in one SQS message */
 #define JOB_ERROR_MAX 4096
@@ -126,6 +128,10 @@ static void submit(tw_request *r, const tw_gw_caller *c) {
   tw_jobs *J = tw_jobs_get();
   if (!tw_gw_allow(r, c, "jobs:submit", NULL, NULL)) return;
   if (body_too_large(r, JOB_MAX_BODY)) return;
+  if (tw_space_low()) { /* store/space.h: keeps room for deletes */
+    tw_gw_error(r, TW_ERR_SERVICE_UNAVAILABLE, "The server is low on disk space; try again later.");
+    return;
+  }
   json_t *doc = tw_gw_body_json(r);
   if (!doc) return;
   json_t *type = json_object_get(doc, "type"), *payload = json_object_get(doc, "payload");
@@ -145,7 +151,13 @@ static void submit(tw_request *r, const tw_gw_caller *c) {
                 "The Idempotency-Key header must be 1 to 255 printable ASCII characters.");
     goto out;
   }
-  tw_job_submit s = {.type = json_string_value(type), .idem_key = idem, .sender = c->principal};
+  char trace[260];
+  tw_trace_header(tw_req_header(r, "X-Amzn-Trace-Id"), tw_req_header(r, "traceparent"), trace,
+                  sizeof trace);
+  tw_job_submit s = {.type = json_string_value(type),
+                     .idem_key = idem,
+                     .sender = c->principal,
+                     .trace = trace[0] ? trace : NULL};
   caller_owner(c, s.owner, sizeof s.owner);
   tw_uuid4(s.id);
   /* no payload is an empty one */

@@ -45,6 +45,7 @@ typedef struct {
   const char *type;
   const char *body;   /* the SQS message body: {"id","type","payload"} */
   const char *sender; /* SenderId of the message */
+  const char *trace;  /* the caller's trace (core/trace.h): AWSTraceHeader, or NULL */
   char owner[140];    /* the caller: Idempotency-Keys are per owner */
   const char *idem_key;
   char fingerprint[65]; /* SHA-256 of the canonical request, with idem_key */

@@ -23,6 +23,7 @@
 #include "core/map.h"
 #include "events/bus.h"
 #include "gateway/jobs_internal.h"
+#include "monitoring/builtin.h"
 #include "store/gw_jobs.h"
 
 #define IDEM_WINDOW_MS (24LL * 3600 * 1000)
@@ -53,6 +54,101 @@ struct tw_jobs {
 };
 
 static tw_jobs *g_jobs;
+
+/* --- metrics (tweedle/Jobs, Prometheus) ----------------------------------------------- */
+
+const double tw_jobs_prom_bounds[TW_JOBS_PROM_NB] = {0.01, 0.05, 0.1, 0.25, 0.5, 1,   2.5,
+                                                     5,    10,   30,  60,   300, 900, 3600};
+
+typedef struct {
+  char type[TW_JOB_TYPE_MAX + 1];
+  uint64_t submitted, succeeded, failed, dur_b[TW_JOBS_PROM_NB + 1], dur_count;
+  double dur_sum_s;
+  uint64_t iv_submitted, iv_succeeded, iv_failed;
+  uint32_t *iv_dur;
+} jstat;
+
+/* Outlives the job API (the publisher may read it while the server stops). */
+static struct {
+  pthread_mutex_t mu;
+  jstat t[TW_JOBS_METRIC_TYPES + 1]; /* [TW_JOBS_METRIC_TYPES]: "other" */
+  size_t n;
+} g_stats = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static jstat *stat_of(const char *type) {
+  for (size_t i = 0; i < g_stats.n; i++)
+    if (!strcmp(g_stats.t[i].type, type)) return &g_stats.t[i];
+  if (g_stats.n < TW_JOBS_METRIC_TYPES) {
+    jstat *j = &g_stats.t[g_stats.n++];
+    snprintf(j->type, sizeof j->type, "%s", type);
+    return j;
+  }
+  jstat *o = &g_stats.t[TW_JOBS_METRIC_TYPES];
+  if (!o->type[0]) snprintf(o->type, sizeof o->type, "other");
+  return o;
+}
+
+/* verb: -1 submitted, else the change recorded; ms: the attempt's run time (-1: none). */
+static void stat_note(const char *type, int verb, double ms) {
+  pthread_mutex_lock(&g_stats.mu);
+  jstat *j = stat_of(type);
+  if (verb < 0) {
+    j->submitted++, j->iv_submitted++;
+  } else if (verb == TW_JOB_COMPLETE) {
+    j->succeeded++, j->iv_succeeded++;
+  } else if (verb == TW_JOB_FAIL) {
+    j->failed++, j->iv_failed++;
+  }
+  if (verb >= 0 && verb != TW_JOB_START && ms >= 0) {
+    size_t k = 0;
+    while (k < TW_JOBS_PROM_NB && ms / 1000.0 > tw_jobs_prom_bounds[k]) k++;
+    j->dur_b[k]++;
+    j->dur_count++;
+    j->dur_sum_s += ms / 1000.0;
+    if (!j->iv_dur) j->iv_dur = calloc(TW_BUILTIN_LAT_N, sizeof *j->iv_dur);
+    if (j->iv_dur) j->iv_dur[tw_builtin_lat_bucket(ms)]++;
+  }
+  pthread_mutex_unlock(&g_stats.mu);
+}
+
+void tw_jobs_metrics(int reset, void (*fn)(void *ud, const tw_jobs_type_stats *s), void *ud) {
+  pthread_mutex_lock(&g_stats.mu);
+  for (size_t i = 0; i <= TW_JOBS_METRIC_TYPES; i++) {
+    jstat *j = &g_stats.t[i];
+    if (i >= g_stats.n && i < TW_JOBS_METRIC_TYPES) continue;
+    if (!j->type[0]) continue;
+    tw_jobs_type_stats v = {.type = j->type,
+                            .submitted = j->submitted,
+                            .succeeded = j->succeeded,
+                            .failed = j->failed,
+                            .dur_count = j->dur_count,
+                            .dur_sum_s = j->dur_sum_s,
+                            .iv_submitted = j->iv_submitted,
+                            .iv_succeeded = j->iv_succeeded,
+                            .iv_failed = j->iv_failed,
+                            .iv_dur = j->iv_dur};
+    memcpy(v.dur_b, j->dur_b, sizeof v.dur_b);
+    fn(ud, &v);
+    if (reset) {
+      j->iv_submitted = j->iv_succeeded = j->iv_failed = 0;
+      free(j->iv_dur);
+      j->iv_dur = NULL;
+    }
+  }
+  pthread_mutex_unlock(&g_stats.mu);
+}
+
+/* g_jobs is set and cleared under it: the publisher's count never reads a closed one (and
+ * the scan does not hold g_stats.mu, which changes take under the store hold) */
+static pthread_mutex_t g_life = PTHREAD_MUTEX_INITIALIZER;
+
+int tw_jobs_status_counts(int64_t out[4]) {
+  pthread_mutex_lock(&g_life);
+  int rc = -1;
+  if (g_jobs) rc = tw_store_gw_jobs(g_jobs->app->store)->count_by_status(g_jobs->app->store, out);
+  pthread_mutex_unlock(&g_life);
+  return rc;
+}
 
 tw_jobs *tw_jobs_get(void) {
   return g_jobs;
@@ -259,8 +355,8 @@ int tw_jobs_submit(tw_jobs *J, tw_job_submit *s, uint64_t *ticket) {
     rc = idem_check(J, s, ikey);
   }
   if (rc == TW_JOB_OK) {
-    int e =
-        tw_sqs_enqueue_attrs_locked(app->sqs, rt->arn, s->body, strlen(s->body), attrs, s->sender);
+    int e = tw_sqs_enqueue_traced_locked(app->sqs, rt->arn, s->body, strlen(s->body), attrs,
+                                         s->trace, s->sender);
     if (e == -2) {
       rc = TW_JOB_TOO_LARGE;
     } else if (e) {
@@ -275,6 +371,7 @@ int tw_jobs_submit(tw_jobs *J, tw_job_submit *s, uint64_t *ticket) {
                            .fingerprint = s->idem_key ? s->fingerprint : NULL};
       tw_store_gw_jobs(app->store)->insert(app->store, &row);
       *ticket = tw_store_ticket(app->store);
+      stat_note(s->type, -1, -1);
       if (s->idem_key) {
         pend *p = pend_touch(J, ikey, *ticket);
         snprintf(p->fp, sizeof p->fp, "%s", s->fingerprint);
@@ -341,6 +438,8 @@ static void apply(tw_jobs *J, tw_job *j, const tw_job_change *ch, int64_t now) {
     j->error = strdup(ch->error);
     repo->fail(st, j->id, now, ch->error);
   }
+  if (ch->verb != TW_JOB_START)
+    stat_note(j->type, (int)ch->verb, j->started ? (double)(now - j->started) : -1);
   char key[48];
   snprintf(key, sizeof key, "j:%s", j->id);
   pend *p = pend_touch(J, key, tw_store_ticket(st));
@@ -423,7 +522,8 @@ static int ensure_queue(tw_app *app, const char *name, const char *dlq_arn, char
   }
   json_t *in = json_pack("{s:s,s:o}", "QueueName", name, "Attributes", attrs);
   tw_sqs_call c = {.sqs = app->sqs, .action = "CreateQueue", .in = in};
-  snprintf(c.base_url, sizeof c.base_url, "http://%s", app->cfg.listen);
+  snprintf(c.base_url, sizeof c.base_url, "%s://%s", app->cfg.tls_cert[0] ? "https" : "http",
+           app->cfg.listen);
   tw_sqs_execute(&c);
   int rc = 0;
   if (c.err != TW_ERR_OK) {
@@ -480,7 +580,9 @@ int tw_jobs_open(tw_app *app, char *err, size_t errlen) {
     snprintf(err, errlen, "jobs: cannot listen to dead-letter events");
     goto fail;
   }
+  pthread_mutex_lock(&g_life);
   g_jobs = J;
+  pthread_mutex_unlock(&g_life);
   return 0;
 fail:
   tw_map_free(&J->pending);
@@ -499,7 +601,9 @@ void tw_jobs_close(tw_app *app) {
     tw_events_listen(app->events, NULL, NULL, NULL, J);
     tw_events_unlock(app->events);
   }
+  pthread_mutex_lock(&g_life);
   g_jobs = NULL;
+  pthread_mutex_unlock(&g_life);
   while (J->head) {
     pend *p = J->head;
     pend_unlink(J, p);

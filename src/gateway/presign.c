@@ -76,19 +76,6 @@ static void pick_ext(const char *filename, const char *ctype, char out[16]) {
   }
 }
 
-/* S3's URI encoding of a key: everything but unreserved characters and '/'. */
-static void encode_key(tw_buf *b, const char *key) {
-  static const char hex[] = "0123456789ABCDEF";
-  for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-    if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' || *p == '/') {
-      tw_buf_putc(b, (char)*p);
-    } else {
-      char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-      tw_buf_append(b, e, 3);
-    }
-  }
-}
-
 /* scheme and host[:port] of the URLs handed out: --public-url, else the
  * request's Host. A default port is left out, as clients leave it out of Host. */
 static void public_host(tw_request *r, char *scheme, size_t sn, char *host, size_t hn) {
@@ -111,10 +98,7 @@ static char *presign_url(tw_request *r, const char *method, const char *bucket, 
   public_host(r, scheme, sizeof scheme, host, sizeof host);
   tw_buf path;
   tw_buf_init(&path, 8 * 1024);
-  tw_buf_putc(&path, '/');
-  tw_buf_puts(&path, bucket);
-  tw_buf_putc(&path, '/');
-  encode_key(&path, key);
+  tw_sigv4_s3_path(&path, bucket, key);
   char clen_s[24];
   snprintf(clen_s, sizeof clen_s, "%lld", (long long)clen);
   tw_kv hdrs[3] = {{"host", host}};

@@ -39,6 +39,12 @@ struct tw_request {
   int body_failed; /* on_body set the (error) response; the rest is drained */
   int phase;       /* 0 new, 1 reading the body, 2 dispatched */
   double t0;
+  double t_handler;  /* the gateway: when the route's handler took it (0: never; the
+                      * built-in AWS/ApiGateway IntegrationLatency) */
+  double t_received; /* the whole request (headers and body) was in (0: never) */
+  double t_queued;   /* its response was handed to the HTTP library (0: never): the
+                      * closest to the first response byte the server can see
+                      * (AWS/S3 FirstByteLatency, from t_received) */
   char request_id[37];
   char action[64];
   char principal[130];

@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "core/version.h"
 #include "http/request.h"
+#include "http/tls.h"
 
 /* buffered bodies of a service that names no max_body: SQS's 1 MiB payload, encoded */
 #define MAX_BODY (8u << 20)
@@ -31,6 +32,8 @@ struct tw_http {
   tw_app *app;
   char listen[256];
   char public_url[512];
+  /* HTTPS when set */
+  tw_tls *tls;
   atomic_int active; /* requests in progress */
   atomic_int stopping;
   /* parked requests with an on_close hook, checked each second for a client
@@ -163,7 +166,8 @@ void tw_req_base_url(const tw_request *r, char *out, size_t n) {
     return;
   }
   const char *host = tw_req_header(r, "Host");
-  snprintf(out, n, "http://%s", host && *host ? host : r->srv->listen);
+  snprintf(out, n, "%s://%s", r->srv->tls ? "https" : "http",
+           host && *host ? host : r->srv->listen);
 }
 
 /* --- parking --------------------------------------------------------------- */
@@ -228,6 +232,13 @@ static void reaped_answer(tw_request *r) {
   tw_req_add_header(r, "Connection", "close");
 }
 
+/* Over TLS the first bytes after a request are records (a close_notify alert
+ * before the FIN), so only the half-close itself says the client is gone. */
+static int fd_rdhup(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static int fd_peer_closed(int fd) {
   char c;
   ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -278,7 +289,7 @@ static void *reaper_main(void *arg) {
         /* a waker holding r->mu waits for park_mu: leave r to it */
         if (pthread_mutex_trylock(&r->mu)) continue;
         if (r->suspended && r->idle && r->in_park_list &&
-            ((pf[i].revents & (POLLHUP | POLLERR)) || fd_peer_closed(r->park_fd))) {
+            ((pf[i].revents & (POLLHUP | POLLERR)) || h->tls || fd_peer_closed(r->park_fd))) {
           r->suspended = 0; /* a wake from now on is only remembered (woken) */
           park_unlink_locked(h, r);
           r->pk_next = dead;
@@ -337,7 +348,8 @@ int tw_req_suspend(tw_request *r) {
 int tw_req_peer_closed(tw_request *r) {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-  return ci ? fd_peer_closed(ci->connect_fd) : 0;
+  if (!ci) return 0;
+  return r->srv->tls ? fd_rdhup(ci->connect_fd) : fd_peer_closed(ci->connect_fd);
 }
 
 void tw_req_wake(tw_request *r) {
@@ -485,6 +497,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 static enum MHD_Result send_response(tw_request *r) {
+  /* libmicrohttpd writes the header as soon as this connection's turn comes
+   * (it offers no per-write hook): the queueing is the last moment seen here */
+  if (!r->t_queued) r->t_queued = tw_mono_sec();
   if (!MHD_get_response_header(r->resp, "Server"))
     MHD_add_response_header(r->resp, "Server", "tweedle/" TW_VERSION);
   enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, r->resp);
@@ -556,6 +571,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     begin(r);
     if (r->resp) {
       r->phase = 2;
+      r->t_received = tw_mono_sec();
       return send_response(r);
     }
     return MHD_YES;
@@ -583,6 +599,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
       return MHD_YES;
     }
     r->phase = 2;
+    r->t_received = tw_mono_sec();
     if (!r->body_failed) {
       if (r->on_done)
         r->on_done(r);
@@ -654,6 +671,20 @@ tw_http *tw_http_start(const tw_http_opts *o, char *err, size_t errlen) {
   pthread_cond_init(&h->park_cv, NULL);
   snprintf(h->listen, sizeof h->listen, "%s", o->listen);
   snprintf(h->public_url, sizeof h->public_url, "%s", o->public_url ? o->public_url : "");
+  if ((o->tls_cert && *o->tls_cert) || (o->tls_key && *o->tls_key)) {
+    if (!MHD_is_feature_supported(MHD_FEATURE_HTTPS_CERT_CALLBACK2)) {
+      snprintf(err, errlen,
+               "--tls-cert: this libmicrohttpd cannot serve HTTPS with a certificate callback "
+               "(built without GnuTLS 3.6.3 or later)");
+      goto fail_early;
+    }
+    h->tls = tw_tls_open(o->tls_cert, o->tls_key, err, errlen);
+    if (!h->tls) goto fail_early;
+    char about[600];
+    tw_tls_describe(h->tls, about, sizeof about);
+    tw_info("https: certificate %s", about);
+    flags |= MHD_USE_TLS;
+  }
   struct MHD_OptionItem opts[] = {
       {MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr},
       {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h},
@@ -667,16 +698,39 @@ tw_http *tw_http_start(const tw_http_opts *o, char *err, size_t errlen) {
       {MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, NULL},
       {MHD_OPTION_END, 0, NULL},
   };
-  h->daemon =
-      MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+  if (h->tls)
+    h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
+                                 MHD_OPTION_HTTPS_CERT_CALLBACK2, &tw_tls_retrieve, MHD_OPTION_END);
+  else
+    h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, opts,
+                                 MHD_OPTION_END);
   freeaddrinfo(ai);
   if (!h->daemon) {
     snprintf(err, errlen, "cannot listen on %s (in use?)", o->listen);
+    tw_tls_close(h->tls);
     free(h);
     return NULL;
   }
   h->reaper_on = pthread_create(&h->reaper, NULL, reaper_main, h) == 0;
   return h;
+fail_early:
+  freeaddrinfo(ai);
+  pthread_mutex_destroy(&h->park_mu);
+  pthread_cond_destroy(&h->park_cv);
+  free(h);
+  return NULL;
+}
+
+int tw_http_tls(const tw_http *h) {
+  return h && h->tls;
+}
+
+int tw_http_reload_tls(tw_http *h, char *msg, size_t msglen) {
+  if (!h || !h->tls) {
+    snprintf(msg, msglen, "TLS is off");
+    return -1;
+  }
+  return tw_tls_reload(h->tls, msg, msglen);
 }
 
 void tw_http_quiesce(tw_http *h) {
@@ -697,6 +751,7 @@ void tw_http_stop(tw_http *h) {
     pthread_join(h->reaper, NULL);
   }
   if (h->daemon) MHD_stop_daemon(h->daemon);
+  tw_tls_close(h->tls); /* no session left to use it */
   pthread_mutex_destroy(&h->park_mu);
   pthread_cond_destroy(&h->park_cv);
   free(h);

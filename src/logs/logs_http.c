@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "auth/authorize.h"
 #include "logs/logs.h"
 #include "logs/logs_http.h"
 
@@ -87,6 +88,24 @@ static void serve(tw_request *r) {
     if (!json_is_object(in)) {
       json_decref(in);
       json_error(r, TW_ERR_MALFORMED_JSON, "Failed to parse the request body as a JSON object.");
+      return;
+    }
+  }
+  { /* the IAM check (auth/authorize.h): the log group (and stream), else "*" */
+    char iam[96], res[1200] = "*", rn[1100], denied[1400];
+    snprintf(iam, sizeof iam, "logs:%s", action);
+    const char *group = json_string_value(json_object_get(in, "logGroupName"));
+    const char *stream = json_string_value(json_object_get(in, "logStreamName"));
+    if (group) {
+      if (stream)
+        snprintf(rn, sizeof rn, "log-group:%.500s:log-stream:%.500s", group, stream);
+      else
+        snprintf(rn, sizeof rn, "log-group:%.500s", group);
+      tw_arn(r, "logs", rn, res, sizeof res);
+    }
+    if (!tw_authorize(r, iam, res, NULL, NULL, 0, denied, sizeof denied)) {
+      json_decref(in);
+      json_error(r, TW_ERR_LOGS_ACCESS_DENIED, denied);
       return;
     }
   }

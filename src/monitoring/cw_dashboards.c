@@ -252,12 +252,13 @@ typedef struct {
   const char *dim; /* the dimension to take the series from */
   json_t *opts;    /* rendering options for each row, or NULL */
   int limit;
+  int only; /* 1: metrics with that one dimension only (not the per-route ones) */
 } collect;
 
 static void collect_one(void *ud, const char *ns, const char *name, const tw_metric_dim *dims,
                         size_t ndims) {
   collect *k = ud;
-  if ((int)json_array_size(k->rows) >= k->limit) return;
+  if ((int)json_array_size(k->rows) >= k->limit || (k->only && ndims != 1)) return;
   json_t *row = json_pack("[s,s]", ns, name);
   int has = 0;
   for (size_t i = 0; i < ndims; i++) {
@@ -276,7 +277,10 @@ static void collect_one(void *ud, const char *ns, const char *name, const tw_met
 /* The series of one metric, one per value of `dim`, as dashboard rows. */
 static void add_series(tw_cw_call *c, json_t *rows, const char *ns, const char *metric,
                        const char *dim, const char *stat) {
-  collect k = {rows, metric, dim, stat ? json_pack("{s:s}", "stat", stat) : NULL, 100};
+  /* AWS/ApiGateway: the API's totals (ApiName), not each route's */
+  collect k = {rows, metric,
+               dim,  stat ? json_pack("{s:s}", "stat", stat) : NULL,
+               100,  !strcmp(ns, "AWS/ApiGateway")};
   tw_metric_list_filter f = {.ns = ns, .name = metric, .limit = 500};
   char next[64];
   tw_metrics_list(c->metrics, &f, collect_one, &k, next, sizeof next);
@@ -329,20 +333,31 @@ static char *builtin_body(tw_cw_call *c) {
   add_series(c, age, "AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", NULL);
   json_array_append_new(
       widgets, widget(region, "Age of oldest message (s)", 12, 8, 12, 6, age, "Maximum", 60));
+  /* the job API (builtin.c): what happened to jobs (totals over every type), and how
+   * many are in each status now */
   json_t *jobs = json_array();
-  const char *statuses[] = {"Submitted", "Succeeded", "Failed"};
+  const char *events[] = {"JobsSubmitted", "JobsSucceeded", "JobsFailed"};
   for (int i = 0; i < 3; i++)
-    json_array_append_new(jobs, json_pack("[s,s]", "tweedle/Jobs", statuses[i]));
-  json_array_append_new(widgets, widget(region, "Jobs by status", 0, 14, 8, 6, jobs, "Sum", 60));
+    json_array_append_new(jobs, json_pack("[s,s]", "tweedle/Jobs", events[i]));
+  json_array_append_new(
+      widgets, widget(region, "Jobs submitted, succeeded, failed", 0, 14, 12, 6, jobs, "Sum", 60));
+  json_t *st = json_array();
+  const char *statuses[] = {"queued", "running", "succeeded", "failed"};
+  for (int i = 0; i < 4; i++)
+    json_array_append_new(st,
+                          json_pack("[s,s,s,s]", "tweedle/Jobs", "Jobs", "Status", statuses[i]));
+  json_array_append_new(widgets,
+                        widget(region, "Jobs by status", 12, 14, 12, 6, st, "Maximum", 60));
+  /* workers (tweedle worker --name: wmetrics.c), one series per FunctionName */
   const char *wm[][2] = {{"Invocations", "Sum"}, {"Errors", "Sum"}, {"Duration", "p99"}};
   for (int i = 0; i < 3; i++) {
     json_t *w = json_array();
-    add_series(c, w, "AWS/Lambda", wm[i][0], "FunctionName", NULL);
-    if (!json_array_size(w)) json_array_append_new(w, json_pack("[s,s]", "AWS/Lambda", wm[i][0]));
+    add_series(c, w, "tweedle/Worker", wm[i][0], "FunctionName", NULL);
+    if (!json_array_size(w))
+      json_array_append_new(w, json_pack("[s,s]", "tweedle/Worker", wm[i][0]));
     char title[64];
     snprintf(title, sizeof title, "Worker %s", wm[i][0]);
-    json_array_append_new(widgets,
-                          widget(region, title, 8 + 5 * i, 14, i == 2 ? 6 : 5, 6, w, wm[i][1], 60));
+    json_array_append_new(widgets, widget(region, title, 8 * i, 20, 8, 6, w, wm[i][1], 60));
   }
   json_t *doc = json_pack("{s:o}", "widgets", widgets);
   char *s = json_dumps(doc, JSON_COMPACT);

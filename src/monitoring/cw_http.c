@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "app.h"
+#include "auth/authorize.h"
 #include "core/json_out.h"
 #include "core/log.h"
 #include "monitoring/cw_front.h"
@@ -308,6 +309,21 @@ static void serve(tw_request *r) {
       tw_cw_json_error(r, TW_ERR_UNKNOWN_OPERATION, NULL);
     }
     return;
+  }
+  { /* the IAM check (auth/authorize.h): an alarm's ARN, else "*" */
+    char iam[96], res[400] = "*";
+    snprintf(iam, sizeof iam, "cloudwatch:%s", action);
+    const char *alarm = json_string_value(json_object_get(in, "AlarmName"));
+    if (alarm) {
+      char rn[300];
+      snprintf(rn, sizeof rn, "alarm:%s", alarm);
+      tw_arn(r, "cloudwatch", rn, res, sizeof res);
+    }
+    if (!tw_authorize(r, iam, res, NULL, NULL, 0, msg, sizeof msg)) {
+      json_decref(in);
+      fail(r, query, TW_ERR_ACCESS_DENIED, msg);
+      return;
+    }
   }
   if (!r->app->metrics) {
     json_decref(in);

@@ -173,8 +173,24 @@ static void cancel_detach(tw_http_cancel *c) {
 /* --- TLS ---------------------------------------------------------------------------- */
 
 static SSL_CTX *g_ctx;
-static char g_ctx_err[256];
+static char g_ctx_err[1200];
 static pthread_once_t g_ctx_once = PTHREAD_ONCE_INIT;
+static char g_ca_bundle[1024]; /* --ca-bundle */
+
+int tw_http_set_ca_bundle(const char *pem_file, char *err, size_t errlen) {
+  FILE *f = fopen(pem_file, "r");
+  if (!f) {
+    snprintf(err, errlen, "--ca-bundle %s: %s", pem_file, strerror(errno));
+    return -1;
+  }
+  fclose(f);
+  if (strlen(pem_file) >= sizeof g_ca_bundle) {
+    snprintf(err, errlen, "--ca-bundle: path too long");
+    return -1;
+  }
+  snprintf(g_ca_bundle, sizeof g_ca_bundle, "%s", pem_file);
+  return 0;
+}
 
 static void ctx_init(void) {
   SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -184,10 +200,14 @@ static void ctx_init(void) {
   }
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-  const char *bundle = getenv("AWS_CA_BUNDLE");
+  const char *bundle = g_ca_bundle[0] ? g_ca_bundle : getenv("AWS_CA_BUNDLE");
   if (bundle && *bundle) {
     if (SSL_CTX_load_verify_locations(ctx, bundle, NULL) != 1) {
-      snprintf(g_ctx_err, sizeof g_ctx_err, "cannot load AWS_CA_BUNDLE %s", bundle);
+      unsigned long le = ERR_get_error();
+      char ebuf[160] = "no PEM certificate in it";
+      if (le) ERR_error_string_n(le, ebuf, sizeof ebuf);
+      snprintf(g_ctx_err, sizeof g_ctx_err, "cannot load the CA bundle %s (%s): %s", bundle,
+               g_ca_bundle[0] ? "--ca-bundle" : "AWS_CA_BUNDLE", ebuf);
       SSL_CTX_free(ctx);
       return;
     }
@@ -352,6 +372,20 @@ static int conn_open(tw_http *h, tw_http_cancel *cancel, char *err, size_t errle
       int w = tls_wait(h, r, err, errlen);
       if (w <= 0) {
         if (w == 0) snprintf(err, errlen, "TLS handshake with %s failed", h->u.hostport);
+        long vr = SSL_get_verify_result(h->ssl);
+        if (vr != X509_V_OK) { /* the cause, not OpenSSL's "certificate verify failed" */
+          int name = vr == X509_V_ERR_HOSTNAME_MISMATCH || vr == X509_V_ERR_IP_ADDRESS_MISMATCH;
+          int chain = vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+                      vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+                      vr == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+                      vr == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+                      vr == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
+          snprintf(err, errlen, "TLS with %s: certificate verify failed: %s%s", h->u.hostport,
+                   X509_verify_cert_error_string(vr),
+                   name    ? " (it names another host: connect by a name or address it lists)"
+                   : chain ? " (trust its CA with --ca-bundle FILE or AWS_CA_BUNDLE)"
+                           : "");
+        }
         tw_http_close(h);
         return -1;
       }

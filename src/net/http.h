@@ -102,6 +102,12 @@ int tw_http_do(tw_http *h, const tw_http_req *req, tw_http_resp *resp, char *err
 /* Closes the connection (the next request opens a new one). */
 void tw_http_close(tw_http *h);
 
+/* TLS: servers' certificates are always verified (chain and host name or IP
+ * address) against the CA bundle set here (--ca-bundle), else $AWS_CA_BUNDLE,
+ * else the system store. Call before the first https request; the file must
+ * be readable. 0, or -1 with err. */
+int tw_http_set_ca_bundle(const char *pem_file, char *err, size_t errlen);
+
 /* RFC 3986 percent-encoding of n bytes (unreserved kept); '/' kept when
  * keep_slash (S3 keys in paths). */
 int tw_http_uri_encode(tw_buf *b, const char *s, size_t n, int keep_slash);

@@ -13,6 +13,7 @@
 #include "app.h"
 #include "core/buf.h"
 #include "core/clock.h"
+#include "gateway/gateway.h"
 #include "http/server.h"
 #include "sns/sns.h"
 #include "sqs/sqs.h"
@@ -253,6 +254,65 @@ static int qcmp(const void *a, const void *b) {
   return strcmp(((const qrow *)a)->name, ((const qrow *)b)->name);
 }
 
+/* The job API: counters and the run-time histogram per job type (at most
+ * TW_JOBS_METRIC_TYPES types by name, then "other"), jobs per status. */
+typedef struct {
+  tw_jobs_type_stats *v;
+  char (*names)[72];
+  size_t n;
+} jobs_snap;
+
+static void jobs_cb(void *ud, const tw_jobs_type_stats *s) {
+  jobs_snap *j = ud;
+  if (j->n > TW_JOBS_METRIC_TYPES) return;
+  snprintf(j->names[j->n], sizeof j->names[j->n], "%s", s->type);
+  j->v[j->n] = *s;
+  j->v[j->n].type = j->names[j->n];
+  j->v[j->n].iv_dur = NULL;
+  j->n++;
+}
+
+static void render_jobs(tw_buf *b) {
+  int64_t st[4];
+  if (tw_jobs_status_counts(st)) return; /* the job API is not running */
+  tw_jobs_type_stats v[TW_JOBS_METRIC_TYPES + 1];
+  char names[TW_JOBS_METRIC_TYPES + 1][72];
+  jobs_snap j = {v, names, 0};
+  tw_jobs_metrics(0, jobs_cb, &j);
+  head(b, "tweedle_jobs_submitted_total", "counter", "Jobs accepted by POST /jobs, by job type.");
+  for (size_t i = 0; i < j.n; i++) {
+    tw_buf_puts(b, "tweedle_jobs_submitted_total{type=\"");
+    label(b, v[i].type);
+    tw_buf_printf(b, "\"} %llu\n", (unsigned long long)v[i].submitted);
+  }
+  head(b, "tweedle_jobs_finished_total", "counter",
+       "Job attempts that ended, by job type and outcome (succeeded, failed).");
+  for (size_t i = 0; i < j.n; i++)
+    for (int k = 0; k < 2; k++) {
+      tw_buf_puts(b, "tweedle_jobs_finished_total{type=\"");
+      label(b, v[i].type);
+      tw_buf_printf(b, "\",outcome=\"%s\"} %llu\n", k ? "failed" : "succeeded",
+                    (unsigned long long)(k ? v[i].failed : v[i].succeeded));
+    }
+  head(b, "tweedle_job_duration_seconds", "histogram",
+       "Run time of finished job attempts (start to complete or fail), by job type.");
+  tw_buf lb;
+  tw_buf_init(&lb, 1024);
+  for (size_t i = 0; i < j.n; i++) {
+    lb.len = 0;
+    tw_buf_puts(&lb, "type=\"");
+    label(&lb, v[i].type);
+    tw_buf_putc(&lb, '"');
+    histogram(b, "tweedle_job_duration_seconds", tw_buf_cstr(&lb), v[i].dur_b, tw_jobs_prom_bounds,
+              TW_JOBS_PROM_NB, v[i].dur_sum_s);
+  }
+  tw_buf_free(&lb);
+  head(b, "tweedle_jobs", "gauge", "Jobs in the jobs table, by status.");
+  const char *statuses[] = {"queued", "running", "succeeded", "failed"};
+  for (int k = 0; k < 4; k++)
+    tw_buf_printf(b, "tweedle_jobs{status=\"%s\"} %lld\n", statuses[k], (long long)st[k]);
+}
+
 static void render(tw_request *r, tw_buf *b) {
   tw_app *app = r->app;
   /* copy under the lock, write after */
@@ -370,6 +430,7 @@ static void render(tw_request *r, tw_buf *b) {
       tw_buf_printf(b, "tweedle_sns_deliveries_total{outcome=\"%s\"} %llu\n", oc[k],
                     (unsigned long long)ov[k]);
   }
+  render_jobs(b);
   head(b, "tweedle_store_commit_duration_seconds", "histogram",
        "Time the store's writer took per batch, from BEGIN to COMMIT (fsync included).");
   histogram(b, "tweedle_store_commit_duration_seconds", "", commit_b, k_commit, NCOMMIT,

@@ -120,17 +120,8 @@ void tw_s3_get_object_attributes(tw_request *r, s3_ctx *x) {
     return;
   if (max_parts > 1000) max_parts = 1000;
   tw_s3_obj o;
-  if (tw_s3_load_row(s, x->bucket, x->key, x->key_len, &o)) {
-    tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
-    return;
-  }
-  if (!o.found) {
-    int e = tw_s3_bucket_exists(s, x->bucket);
-    tw_s3_error(r, x,
-                e < 0    ? TW_ERR_INTERNAL
-                : e == 0 ? TW_ERR_S3_NO_SUCH_BUCKET
-                         : TW_ERR_S3_NO_SUCH_KEY,
-                NULL);
+  if (tw_s3_load_requested(r, x, &o)) { /* ?versionId= (s3_versions.c) */
+    tw_s3_row_free(&o);
     return;
   }
   char date[40];

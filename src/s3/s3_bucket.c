@@ -258,6 +258,7 @@ void tw_s3_delete_bucket(tw_request *r, s3_ctx *x) {
   }
   tw_store_hold(s->store); /* the bucket goes with its settings, in one transaction */
   tw_s3_cors_bucket_deleted(s, x->bucket);
+  tw_s3_policy_bucket_deleted(s, x->bucket);
   tw_s3_lifecycle_bucket_deleted(s, x->bucket);
   uint64_t t = tw_store_s3_buckets(s->store)->remove(s->store, x->bucket);
   tw_store_release(s->store);

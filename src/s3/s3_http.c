@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "s3/s3_internal.h"
 #include "s3/s3_ops.h"
+#include "store/space.h"
 
 #define XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 
@@ -20,6 +21,9 @@
 void tw_s3_add_common_headers(tw_request *r) {
   tw_req_add_header(r, "x-amz-request-id", r->request_id);
   tw_req_add_header(r, "x-amz-id-2", r->request_id);
+  s3_ctx *x = r->ctx;
+  if (x && x->version_id[0]) tw_req_add_header(r, "x-amz-version-id", x->version_id);
+  if (x && x->delete_marker) tw_req_add_header(r, "x-amz-delete-marker", "true");
   tw_s3_cors_add_headers(r, r->ctx);
 }
 
@@ -98,6 +102,7 @@ void tw_s3_error(tw_request *r, s3_ctx *x, tw_err e, const char *msg) {
 
 int tw_s3_commit_failed(tw_request *r, s3_ctx *x) {
   if (!r->commit_failed) return 0;
+  if (x) x->version_id[0] = 0, x->delete_marker = 0; /* no version was made */
   /* the change is not on disk: the client must not hear OK (it may retry) */
   tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
   return 1;
@@ -234,8 +239,11 @@ static int authenticate(tw_request *r, s3_ctx *x) {
   if (tw_sigv2_detect(&v2) != TW_SIGV2_NONE) return authenticate_v2(r, x);
   int has_v4_query = strstr(r->query, "X-Amz-Algorithm=") != NULL;
   if (!auth && !has_v4_query) {
-    tw_s3_error(r, x, TW_ERR_ACCESS_DENIED, "Access Denied");
-    return -1;
+    /* anonymous: only a bucket policy granting Principal "*" lets it through
+     * (s3_begin asks once the operation is known) */
+    r->principal[0] = 0;
+    x->anonymous = 1;
+    return 0;
   }
   tw_sigv4_input in = {
       .method = r->method,
@@ -389,7 +397,7 @@ tw_s3 *tw_s3_open(tw_store *store, tw_blobs *blobs, struct tw_events *events, tw
   s->sequencer = (uint64_t)tw_now_ms() << 16;
   /* the sweep first: the lifecycle sweeper thread runs its later ones */
   if (tw_s3_gc_open(s) || tw_s3_cors_open(s) || tw_s3_post_open(s) || tw_s3_lifecycle_open(s) ||
-      tw_s3_copy_open(s)) {
+      tw_s3_copy_open(s) || tw_s3_policy_open(s)) {
     snprintf(err, errlen, "cannot load the buckets' CORS and lifecycle settings");
     tw_s3_close(s);
     return NULL;
@@ -399,6 +407,7 @@ tw_s3 *tw_s3_open(tw_store *store, tw_blobs *blobs, struct tw_events *events, tw
 
 void tw_s3_close(tw_s3 *s) {
   if (!s) return;
+  tw_s3_policy_close(s);
   tw_s3_copy_close(s);
   tw_s3_lifecycle_close(s);
   tw_s3_post_close(s);
@@ -406,6 +415,19 @@ void tw_s3_close(tw_s3 *s) {
   tw_s3_gc_close(s);
   pthread_mutex_destroy(&s->mu);
   free(s);
+}
+
+/* Operations that store new bytes: refused while the disk is low on space. */
+static int adds_data(const char *op) {
+  static const char *const names[] = {"PutObject",
+                                      "UploadPart",
+                                      "CopyObject",
+                                      "UploadPartCopy",
+                                      "CreateMultipartUpload",
+                                      "CompleteMultipartUpload"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!strcmp(op, names[i])) return 1;
+  return 0;
 }
 
 /* Takes over a request with its headers: authenticates, picks the handler,
@@ -448,6 +470,10 @@ static void s3_begin(tw_request *r) {
   }
   if (tw_s3_is_post_upload(r, x)) {
     snprintf(r->action, sizeof r->action, "%s", tw_s3_op_post_object.name);
+    if (tw_space_low()) {
+      tw_s3_error(r, x, TW_ERR_S3_INSUFFICIENT_STORAGE, NULL);
+      return;
+    }
     x->handler = tw_s3_post_object;
     r->on_done = run_handler;
     r->on_body = tw_s3_post_body;
@@ -455,7 +481,8 @@ static void s3_begin(tw_request *r) {
     return;
   }
   if (authenticate(r, x)) return;
-  if (x->bucket && !tw_s3_valid_bucket_name(x->bucket) && strcmp(r->method, "PUT")) {
+  if (x->bucket && !x->anonymous && !tw_s3_valid_bucket_name(x->bucket) &&
+      strcmp(r->method, "PUT")) {
     /* an impossible name cannot exist */
     tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
     return;
@@ -469,10 +496,22 @@ static void s3_begin(tw_request *r) {
   }
   const s3_op *op = tw_s3_find_op(r, x);
   if (!op) {
-    tw_s3_error(r, x, TW_ERR_S3_METHOD_NOT_ALLOWED, NULL);
+    tw_s3_error(r, x, x->anonymous ? TW_ERR_ACCESS_DENIED : TW_ERR_S3_METHOD_NOT_ALLOWED,
+                x->anonymous ? "Access Denied" : NULL);
     return;
   }
   snprintf(r->action, sizeof r->action, "%s", op->name);
+  char denied[1024];
+  /* an anonymous request may only read (writes need a signed body) */
+  if ((x->anonymous && (op->flags & S3_OP_WRITES)) ||
+      !tw_s3_authorize(r, x, op->name, denied, sizeof denied)) {
+    tw_s3_error(r, x, TW_ERR_ACCESS_DENIED, "Access Denied");
+    return;
+  }
+  if (adds_data(op->name) && tw_space_low()) { /* room stays for deletes: store/space.h */
+    tw_s3_error(r, x, TW_ERR_S3_INSUFFICIENT_STORAGE, NULL);
+    return;
+  }
   x->handler = op->fn;
   r->on_done = run_handler;
   if (op->flags & S3_OP_STREAMS_BODY) {

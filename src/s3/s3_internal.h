@@ -26,11 +26,12 @@ struct tw_s3 {
   int lifecycle_day_seconds;
   pthread_mutex_t mu; /* orders writes to one key: conditional PUTs, sequencers */
   uint64_t sequencer;
-  struct s3_cors_state *cors;    /* s3_cors.c: per-bucket rules, cached */
-  struct s3_lifecycle_state *lc; /* s3_lifecycle.c: rules and the sweeper thread */
-  struct s3_post_state *post;    /* s3_post.c */
-  struct s3_gc_state *gc;        /* s3_gc.c: bodies of writes in flight, the sweep */
-  struct s3_copy_state *copy;    /* s3_copy.c: the copy threads and their queue */
+  struct s3_cors_state *cors;     /* s3_cors.c: per-bucket rules, cached */
+  struct s3_lifecycle_state *lc;  /* s3_lifecycle.c: rules and the sweeper thread */
+  struct s3_post_state *post;     /* s3_post.c */
+  struct s3_gc_state *gc;         /* s3_gc.c: bodies of writes in flight, the sweep */
+  struct s3_copy_state *copy;     /* s3_copy.c: the copy threads and their queue */
+  struct s3_policy_state *policy; /* s3_policy.c: bucket policies, cached */
 };
 
 typedef struct s3_copy_job s3_copy_job;
@@ -43,8 +44,9 @@ struct s3_ctx {
   char *bucket; /* NULL: the service (ListBuckets) */
   char *key;    /* decoded; NULL: the bucket itself */
   size_t key_len;
-  int vhost; /* the bucket came from the Host header (virtual-hosted style) */
-  json_t *q; /* decoded query parameters */
+  int vhost;     /* the bucket came from the Host header (virtual-hosted style) */
+  int anonymous; /* unsigned: a bucket policy must grant it (s3_policy.c) */
+  json_t *q;     /* decoded query parameters */
   s3_handler handler;
   /* streamed PUT body */
   tw_blob_writer blob;
@@ -71,6 +73,10 @@ struct s3_ctx {
   void *post;        /* s3_post.c: the form being parsed */
   json_t *tags;      /* the tag set a write stores (s3_tagging.c), or NULL */
   s3_copy_job *copy; /* s3_copy.c: the copy the request is parked for */
+  /* s3_versions.c: x-amz-version-id (when set) and x-amz-delete-marker of
+   * the answer (tw_s3_add_common_headers adds them) */
+  char version_id[40];
+  int delete_marker;
 };
 
 /* s3_copy.c: copying bodies on the copy threads while the request is parked.
@@ -121,7 +127,9 @@ typedef struct {
   char etag[80], blob[37];
   char *content_type;
   json_t *headers, *meta, *checksum;
-  json_t *tags; /* [[key, value], ...] or NULL (s3_tagging.c) */
+  json_t *tags;        /* [[key, value], ...] or NULL (s3_tagging.c) */
+  char version_id[40]; /* "null" for the null version (s3_versions.c) */
+  int delete_marker;   /* tw_s3_load_version: the version named is a delete marker */
 } tw_s3_obj;
 void tw_s3_row_free(tw_s3_obj *o);
 int tw_s3_load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, tw_s3_obj *o);
@@ -152,6 +160,14 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x);
 void tw_s3_delete_object(tw_request *r, s3_ctx *x);
 void tw_s3_copy_object(tw_request *r, s3_ctx *x);
 void tw_s3_delete_objects(tw_request *r, s3_ctx *x);
+/* DeleteObjects' answer (plain or versioned): closes the DeleteResult in b
+ * (taken) and sends it once ticket's batch commits (0: at once), then
+ * unlinks blobs (taken), the bodies the deletes freed. */
+void tw_s3_delete_objects_answer(tw_request *r, s3_ctx *x, tw_buf *b, json_t *blobs,
+                                 uint64_t ticket);
+/* One <Error> entry of a DeleteResult (vid NULL: none). */
+void tw_s3_delete_error(tw_buf *b, const char *key, const char *vid, const char *code,
+                        const char *msg);
 
 /* s3_multipart.c */
 void tw_s3_create_multipart(tw_request *r, s3_ctx *x);
@@ -213,11 +229,55 @@ int tw_s3_part_number_arg(tw_request *r, s3_ctx *x, tw_s3_part_pick *p);
 /* Which bytes part p->number of `o` is; answers 416 and returns -1 past the last. */
 int tw_s3_part_pick_of(tw_request *r, s3_ctx *x, const tw_s3_obj *o, tw_s3_part_pick *p);
 
+/* s3_versions.c: bucket versioning, version ids, delete markers */
+/* TW_S3_VERSIONING_OFF, _ENABLED or _SUSPENDED (store/s3_objects.h); OFF on error. */
+int tw_s3_versioning(tw_s3 *s, const char *bucket);
+/* A new version's order (microseconds, increasing) and, for Enabled buckets,
+ * its id: opaque, URL-safe, sorting newest first. */
+int64_t tw_s3_version_seq(void);
+void tw_s3_version_id(int64_t vseq, char out[40]);
+/* The object a request names: `vid` is its versionId parameter (NULL: the
+ * latest). Returns TW_S3_V_*; o->found only with TW_S3_V_OK (free o with
+ * tw_s3_row_free whatever the answer). */
+enum {
+  TW_S3_V_OK,
+  TW_S3_V_NO_KEY,
+  TW_S3_V_BAD_ID,
+  TW_S3_V_NO_VERSION,
+  TW_S3_V_MARKER,
+  TW_S3_V_LATEST_MARKER,
+  TW_S3_V_ERROR
+};
+int tw_s3_load_version(tw_s3 *s, const char *bucket, const char *key, size_t klen, const char *vid,
+                       tw_s3_obj *o);
+/* GET, HEAD, tagging and attributes: loads what the request names (its
+ * ?versionId=) and answers as S3 does when it is not an object (-1), else 0
+ * with x->version_id set for the answer. */
+int tw_s3_load_requested(tw_request *r, s3_ctx *x, tw_s3_obj *o);
+void tw_s3_get_versioning(tw_request *r, s3_ctx *x);
+void tw_s3_put_versioning(tw_request *r, s3_ctx *x);
+void tw_s3_list_versions(tw_request *r, s3_ctx *x);
+/* DeleteObject with ?versionId= or in a bucket with versioning configured. */
+void tw_s3_delete_versioned(tw_request *r, s3_ctx *x);
+/* DeleteObjects in such a bucket, or naming versions: `objs` the <Object>s. */
+void tw_s3_delete_objects_versioned(tw_request *r, s3_ctx *x, json_t *objs, int quiet);
+/* The version id event records carry (set around tw_s3_notify* calls, under
+ * the events lock; NULL: none). */
+extern _Thread_local const char *tw_s3_notify_version;
+
 /* s3_attributes.c */
 void tw_s3_get_object_attributes(tw_request *r, s3_ctx *x);
 
 /* s3_list.c */
 void tw_s3_list_objects(tw_request *r, s3_ctx *x);
+/* What ListObjects and ListObjectVersions share: <tag>s[..n]</tag>, url-encoded
+ * when enc (encoding-type=url: all but unreserved characters and '/'). */
+void tw_s3_list_key(tw_buf *b, const char *tag, const char *s, size_t n, int enc);
+/* The ChecksumAlgorithm and ChecksumType of a row's checksums JSON (NULL: none). */
+void tw_s3_list_checksum(tw_buf *b, const char *checksums);
+/* The encoding-type and max-keys parameters (max-keys at most 1000); an empty
+ * max-keys is 0 when empty_max_keys_ok, else refused. 0, or -1 with the error sent. */
+int tw_s3_list_params(tw_request *r, s3_ctx *x, int empty_max_keys_ok, int *enc, long *max_keys);
 
 /* s3_notify.c */
 void tw_s3_put_notification(tw_request *r, s3_ctx *x);
@@ -228,6 +288,10 @@ void tw_s3_get_notification(tw_request *r, s3_ctx *x);
 void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len, const char *event,
                   int64_t size, const char *etag, const char *request_id, const char *principal,
                   const char *source_ip);
+/* The same for a request: its trace (X-Amzn-Trace-Id or traceparent) goes with
+ * every notification (a queue keeps it as AWSTraceHeader). */
+void tw_s3_notify_req(tw_s3 *s, tw_request *r, const char *bucket, const char *key, size_t key_len,
+                      const char *event, int64_t size, const char *etag);
 
 /* s3_cors.c */
 int tw_s3_cors_open(tw_s3 *s);
@@ -242,6 +306,21 @@ void tw_s3_cors_preflight(tw_request *r, s3_ctx *x);
 void tw_s3_cors_add_headers(tw_request *r, s3_ctx *x);
 /* Forgets a deleted bucket's rules. */
 void tw_s3_cors_bucket_deleted(tw_s3 *s, const char *bucket);
+
+/* s3_policy.c: bucket policies and the authorization of each operation */
+int tw_s3_policy_open(tw_s3 *s);
+void tw_s3_policy_close(tw_s3 *s);
+void tw_s3_policy_bucket_deleted(tw_s3 *s, const char *bucket);
+/* 1 when the caller (r->principal; "" anonymous) may run the operation named
+ * op on x's bucket/key; 0 with the message of the denial. */
+int tw_s3_authorize(tw_request *r, s3_ctx *x, const char *op, char *msg, size_t msglen);
+void tw_s3_put_bucket_policy(tw_request *r, s3_ctx *x);
+void tw_s3_get_bucket_policy(tw_request *r, s3_ctx *x);
+void tw_s3_delete_bucket_policy(tw_request *r, s3_ctx *x);
+void tw_s3_get_bucket_policy_status(tw_request *r, s3_ctx *x);
+void tw_s3_put_public_access_block(tw_request *r, s3_ctx *x);
+void tw_s3_get_public_access_block(tw_request *r, s3_ctx *x);
+void tw_s3_delete_public_access_block(tw_request *r, s3_ctx *x);
 
 /* s3_post.c: browser uploads with a POST policy (multipart/form-data) */
 int tw_s3_post_open(tw_s3 *s);

@@ -50,6 +50,7 @@ void lc_cfg_put(lc_cfg *c) {
     free(ru->tk);
     free(ru->tv);
     free(ru->cur_key);
+    free(ru->nc_key);
   }
   free(c->rules);
   free(c);

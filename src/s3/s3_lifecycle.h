@@ -20,14 +20,16 @@ typedef struct {
   int64_t gt, lt; /* object size bounds (exclusive); -1: none */
   int64_t days;   /* Expiration.Days; 0: none */
   int has_date;
-  int64_t date_ms;    /* Expiration.Date (a UTC midnight) */
-  int eodm;           /* ExpiredObjectDeleteMarker: -1 none, 0, 1 (no versions here: kept only) */
-  int64_t abort_days; /* AbortIncompleteMultipartUpload; 0: none */
-  int64_t nc_days, nc_newer; /* NoncurrentVersionExpiration (kept only) */
+  int64_t date_ms;           /* Expiration.Date (a UTC midnight) */
+  int eodm;                  /* ExpiredObjectDeleteMarker: -1 none, 0, 1 */
+  int64_t abort_days;        /* AbortIncompleteMultipartUpload; 0: none */
+  int64_t nc_days, nc_newer; /* NoncurrentVersionExpiration */
   /* where the sweeper's scan of this rule stopped (its thread only) */
   int64_t cur_ms;
   char *cur_key;
   size_t cur_klen;
+  char *nc_key; /* the versions' scan (NoncurrentVersionExpiration, ExpiredObjectDeleteMarker) */
+  size_t nc_klen;
 } lc_rule;
 
 /* One bucket's rules; shared by the cache, the sweeper and header lookups. */

@@ -89,6 +89,10 @@ static int remove_objects(tw_s3 *s, const char *bucket, const lc_rule *ru, candi
     return 0;
   }
   int64_t now = tw_now_ms();
+  /* a bucket with versioning configured keeps the object as a noncurrent
+   * version behind a delete marker (Suspended: the null version goes; its
+   * body is left to the blob sweep) */
+  int mode = tw_s3_versioning(s, bucket);
   for (size_t i = 0; i < n; i++) {
     tw_s3_obj o;
     int due = !tw_s3_load_row(s, bucket, c[i].key, c[i].klen, &o) && o.found &&
@@ -102,10 +106,25 @@ static int remove_objects(tw_s3 *s, const char *bucket, const lc_rule *ru, candi
     }
     tw_events_lock(s->events); /* lock order: the bus (event targets), then the store batch */
     tw_store_hold(s->store);
-    uint64_t t = tw_store_s3_objects(s->store)->remove_if_blob(s->store, bucket, c[i].key,
-                                                               c[i].klen, o.blob);
-    tw_s3_notify(s, bucket, c[i].key, c[i].klen, "LifecycleExpiration:Delete", o.size, o.etag, rid,
-                 LIFECYCLE_PRINCIPAL, LIFECYCLE_PRINCIPAL);
+    uint64_t t;
+    if (mode != TW_S3_VERSIONING_OFF) {
+      int64_t vseq = tw_s3_version_seq();
+      char id[40] = "null";
+      if (mode == TW_S3_VERSIONING_ENABLED) tw_s3_version_id(vseq, id);
+      t = tw_store_s3_objects(s->store)->add_marker(s->store, bucket, c[i].key, c[i].klen,
+                                                    mode == TW_S3_VERSIONING_ENABLED ? id : NULL,
+                                                    vseq, now, mode);
+      tw_s3_notify_version = id;
+      tw_s3_notify(s, bucket, c[i].key, c[i].klen, "LifecycleExpiration:DeleteMarkerCreated", 0,
+                   NULL, rid, LIFECYCLE_PRINCIPAL, LIFECYCLE_PRINCIPAL);
+      tw_s3_notify_version = NULL;
+      c[i].blob[0] = 0; /* the body stays a version's */
+    } else {
+      t = tw_store_s3_objects(s->store)->remove_if_blob(s->store, bucket, c[i].key, c[i].klen,
+                                                        o.blob);
+      tw_s3_notify(s, bucket, c[i].key, c[i].klen, "LifecycleExpiration:Delete", o.size, o.etag,
+                   rid, LIFECYCLE_PRINCIPAL, LIFECYCLE_PRINCIPAL);
+    }
     uint64_t t2 = tw_store_ticket(s->store);
     tw_store_release(s->store);
     tw_events_unlock(s->events);
@@ -200,6 +219,205 @@ static int expire(tw_s3 *s, const char *bucket, lc_rule *ru, int *budget) {
   return more;
 }
 
+/* --- versions: NoncurrentVersionExpiration and ExpiredObjectDeleteMarker --- */
+
+typedef struct {
+  char *key;
+  size_t klen;
+  char vid[40]; /* "" for the null version */
+  char blob[37];
+  int marker;
+} nc_candidate;
+
+typedef struct {
+  lc_rule *ru;
+  int64_t now, day;
+  int budget;
+  nc_candidate *c;
+  size_t n;
+  int rows;
+  /* the key being walked: how many noncurrent versions newer than this row */
+  char *key;
+  size_t klen;
+  int64_t newer;
+  /* the last key walked to its end, and where in c its candidates begin */
+  char *done_key;
+  size_t done_klen;
+  size_t key_first;
+  int full, past;
+  const char *prefix;
+} nc_scan;
+
+static int nc_row(void *ud, const tw_s3_object_row *o) {
+  nc_scan *sc = ud;
+  lc_rule *ru = sc->ru;
+  size_t pl = strlen(sc->prefix);
+  if (o->key_len < pl || memcmp(o->key, sc->prefix, pl)) { /* past the rule's prefix */
+    sc->past = 1;
+    return 1;
+  }
+  if (!sc->key || o->key_len != sc->klen || memcmp(o->key, sc->key, sc->klen)) {
+    if (sc->key) { /* the previous key is walked: its candidates stand */
+      free(sc->done_key);
+      sc->done_key = sc->key;
+      sc->done_klen = sc->klen;
+      sc->key = NULL;
+    }
+    if ((int)sc->n >= sc->budget) {
+      sc->full = 1;
+      return 1;
+    }
+    sc->key = malloc(o->key_len + 1);
+    memcpy(sc->key, o->key, o->key_len);
+    sc->klen = o->key_len;
+    sc->newer = 0;
+    sc->key_first = sc->n;
+  }
+  sc->rows++;
+  int due = 0;
+  if (o->delete_marker) {
+    /* a latest marker with no version behind it */
+    due = o->is_latest == 2 && ru->eodm == 1 && lc_rule_matches(ru, o->key, o->key_len, 0, NULL);
+  } else if (!o->is_latest && ru->nc_days > 0) {
+    json_t *tags = tw_s3_tags_load(o->tags);
+    int64_t when = o->noncurrent_ms + ru->nc_days * sc->day;
+    when = (when + sc->day - 1) / sc->day * sc->day; /* the next "midnight" */
+    due = lc_rule_matches(ru, o->key, o->key_len, o->size, tags) && when <= sc->now &&
+          sc->newer >= ru->nc_newer;
+    json_decref(tags);
+    sc->newer++;
+  }
+  if (due) {
+    nc_candidate *c = &sc->c[sc->n++];
+    c->key = malloc(o->key_len + 1);
+    memcpy(c->key, o->key, o->key_len);
+    c->klen = o->key_len;
+    snprintf(c->vid, sizeof c->vid, "%s", o->version_id ? o->version_id : "");
+    snprintf(c->blob, sizeof c->blob, "%.36s", o->blob ? o->blob : "");
+    c->marker = o->delete_marker;
+  }
+  return 0;
+}
+
+/* Whether a latest marker still has no version behind it. */
+typedef struct {
+  const char *key;
+  size_t klen;
+  int rows, sole;
+} sole_marker;
+
+static int sole_row(void *ud, const tw_s3_object_row *o) {
+  sole_marker *m = ud;
+  if (o->key_len != m->klen || memcmp(o->key, m->key, m->klen)) return 1; /* the next key */
+  if (m->rows++ == 0)
+    m->sole = o->delete_marker && o->is_latest;
+  else
+    m->sole = 0;
+  return 0;
+}
+
+static int remove_versions(tw_s3 *s, const char *bucket, nc_candidate *c, size_t n) {
+  char rid[17];
+  request_id(rid);
+  const tw_s3_objects_repo *objects = tw_store_s3_objects(s->store);
+  uint64_t last = 0;
+  int removed = 0;
+  pthread_mutex_lock(&s->mu);
+  if (wait_committed(s, tw_store_ticket(s->store), 1)) {
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const char *vid = c[i].vid[0] ? c[i].vid : NULL;
+    tw_s3_object_row row;
+    int still = objects->get_version(s->store, bucket, c[i].key, c[i].klen, vid, &row) == 1 &&
+                row.delete_marker == c[i].marker &&
+                (c[i].marker || !strcmp(row.blob ? row.blob : "", c[i].blob));
+    int64_t vseq = row.vseq;
+    tw_s3_object_row_free(&row);
+    if (still && c[i].marker) { /* still the key's only version */
+      sole_marker m = {c[i].key, c[i].klen, 0, 0};
+      objects->list_versions(s->store, bucket, c[i].key, c[i].klen, INT64_MAX, c[i].key, c[i].klen,
+                             2, sole_row, &m);
+      still = m.rows == 1 && m.sole;
+    }
+    (void)vseq;
+    if (!still) {
+      c[i].blob[0] = 0;
+      continue;
+    }
+    tw_events_lock(s->events); /* lock order: the bus (event targets), then the store batch */
+    tw_store_hold(s->store);
+    uint64_t t = objects->remove_version(s->store, bucket, c[i].key, c[i].klen, vid);
+    tw_s3_notify_version = vid ? vid : "null";
+    tw_s3_notify(s, bucket, c[i].key, c[i].klen, "LifecycleExpiration:Delete", 0, NULL, rid,
+                 LIFECYCLE_PRINCIPAL, LIFECYCLE_PRINCIPAL);
+    tw_s3_notify_version = NULL;
+    uint64_t t2 = tw_store_ticket(s->store);
+    tw_store_release(s->store);
+    tw_events_unlock(s->events);
+    if (t > last) last = t;
+    if (t2 > last) last = t2;
+    removed++;
+  }
+  pthread_mutex_unlock(&s->mu);
+  if (!removed) return 0;
+  if (wait_committed(s, last, 0)) {
+    tw_warn("lifecycle: %s: the store did not commit the expirations in time; files kept", bucket);
+    return removed;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (c[i].marker || !c[i].blob[0]) continue;
+    tw_s3_object_row row; /* a failed commit leaves the version, and its file must stay */
+    int kept = objects->get_version(s->store, bucket, c[i].key, c[i].klen,
+                                    c[i].vid[0] ? c[i].vid : NULL, &row) == 1;
+    tw_s3_object_row_free(&row);
+    if (!kept) tw_blob_remove(s->blobs, c[i].blob);
+  }
+  tw_info("lifecycle: %s: %d noncurrent version(s) or delete marker(s) expired", bucket, removed);
+  return removed;
+}
+
+/* One scan of a rule's versions; 1 when it stopped before the end. A page
+ * ends at a key's end (the count of newer noncurrent versions needs the
+ * whole key), except for a key with more versions than a page holds. */
+static int expire_versions(tw_s3 *s, const char *bucket, lc_rule *ru, int *budget) {
+  nc_scan sc = {.ru = ru, .now = tw_now_ms(), .day = lc_day_ms(s), .budget = *budget};
+  sc.c = calloc(SCAN, sizeof *sc.c);
+  if (!sc.c) return 0;
+  if (sc.budget > SCAN) sc.budget = SCAN;
+  const char *prefix = ru->prefix ? ru->prefix : "";
+  sc.prefix = prefix;
+  int rows = tw_store_s3_objects(s->store)->list_noncurrent(
+      s->store, bucket, ru->nc_key ? ru->nc_key : "", ru->nc_klen, INT64_MIN, prefix,
+      strlen(prefix), SCAN, nc_row, &sc);
+  int more = !sc.past && (sc.full || rows == SCAN);
+  if (more && !sc.full && sc.done_key) {
+    /* the page ended inside a key: walk that key again next time */
+    for (size_t i = sc.key_first; i < sc.n; i++) free(sc.c[i].key);
+    sc.n = sc.key_first;
+  } else if (sc.key && !more) {
+    free(sc.done_key);
+    sc.done_key = NULL;
+  } else if (sc.key) {
+    free(sc.done_key); /* one key larger than a page: go on after it */
+    sc.done_key = sc.key, sc.done_klen = sc.klen, sc.key = NULL;
+  }
+  free(ru->nc_key);
+  ru->nc_key = NULL;
+  ru->nc_klen = 0;
+  if (more && sc.done_key) {
+    ru->nc_key = sc.done_key, ru->nc_klen = sc.done_klen;
+    sc.done_key = NULL;
+  }
+  if (sc.n) *budget -= remove_versions(s, bucket, sc.c, sc.n);
+  for (size_t i = 0; i < sc.n; i++) free(sc.c[i].key);
+  free(sc.c);
+  free(sc.key);
+  free(sc.done_key);
+  return more;
+}
+
 static int add_id(void *ud, const char *upload) {
   json_array_append_new(ud, json_string(upload));
   return 0;
@@ -291,6 +509,8 @@ static int sweep(tw_s3 *s) {
       if (!ru->enabled) continue;
       if (ru->days > 0 || ru->has_date) more |= expire(s, names[i], ru, &budget);
       if (ru->abort_days > 0 && budget > 0) more |= abort_uploads(s, names[i], ru, &budget);
+      if ((ru->nc_days > 0 || ru->eodm == 1) && budget > 0)
+        more |= expire_versions(s, names[i], ru, &budget);
     }
     more |= budget <= 0;
     lc_cfg_put(cfgs[i]);

@@ -20,7 +20,7 @@ static void url_encode(tw_buf *b, const char *s, size_t n) {
   }
 }
 
-static void put_key(tw_buf *b, const char *tag, const char *s, size_t n, int enc) {
+void tw_s3_list_key(tw_buf *b, const char *tag, const char *s, size_t n, int enc) {
   if (!enc) {
     tw_s3_xml_textn(b, tag, s, n);
     return;
@@ -30,6 +30,50 @@ static void put_key(tw_buf *b, const char *tag, const char *s, size_t n, int enc
   url_encode(&tmp, s, n);
   tw_s3_xml_textn(b, tag, tmp.data ? tmp.data : "", tmp.len);
   tw_buf_free(&tmp);
+}
+
+void tw_s3_list_checksum(tw_buf *b, const char *checksums) {
+  if (!checksums) return; /* the client's algorithm, or the CRC64NVME S3 adds itself */
+  json_t *cj = json_loads(checksums, 0, NULL);
+  const char *alg = json_string_value(json_object_get(cj, "alg"));
+  const char *type = json_string_value(json_object_get(cj, "type")); /* multipart */
+  if (alg)
+    tw_buf_printf(b,
+                  "<ChecksumAlgorithm>%s</ChecksumAlgorithm>"
+                  "<ChecksumType>%s</ChecksumType>",
+                  alg, type ? type : "FULL_OBJECT");
+  json_decref(cj);
+}
+
+int tw_s3_list_params(tw_request *r, s3_ctx *x, int empty_max_keys_ok, int *enc, long *max_keys) {
+  const char *enc_type = tw_s3_q(x, "encoding-type");
+  const char *mk = tw_s3_q(x, "max-keys");
+  *enc = 0;
+  if (enc_type) {
+    if (strcmp(enc_type, "url")) {
+      tw_buf ex;
+      tw_buf_init(&ex, 4096);
+      tw_s3_xml_text(&ex, "ArgumentName", "encoding-type");
+      tw_s3_xml_text(&ex, "ArgumentValue", enc_type);
+      tw_s3_error_key(r, x, TW_ERR_S3_INVALID_ARGUMENT,
+                      "Invalid Encoding Method specified in Request", tw_buf_cstr(&ex));
+      tw_buf_free(&ex);
+      return -1;
+    }
+    *enc = 1;
+  }
+  *max_keys = 1000;
+  if (mk) {
+    char *end;
+    *max_keys = strtol(mk, &end, 10);
+    if (*end || (!*mk && !empty_max_keys_ok) || *max_keys < 0) {
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT,
+                  "Provided max-keys not an integer or within integer range");
+      return -1;
+    }
+    if (*max_keys > 1000) *max_keys = 1000;
+  }
+  return 0;
 }
 
 typedef struct {
@@ -88,7 +132,7 @@ static int list_row(void *ud, const tw_s3_object_row *o) {
   if (dpos) {
     size_t cpn = (size_t)(dpos - k);
     tw_buf_puts(&L->prefixes, "<CommonPrefixes>");
-    put_key(&L->prefixes, "Prefix", k, cpn, L->enc);
+    tw_s3_list_key(&L->prefixes, "Prefix", k, cpn, L->enc);
     tw_buf_puts(&L->prefixes, "</CommonPrefixes>");
     L->count++;
     set_bytes(&L->last, k, cpn, 0);
@@ -100,22 +144,12 @@ static int list_row(void *ud, const tw_s3_object_row *o) {
   tw_s3_iso8601(o->modified_ms, when);
   tw_buf *c = &L->contents;
   tw_buf_puts(c, "<Contents>");
-  put_key(c, "Key", k, kn, L->enc);
+  tw_s3_list_key(c, "Key", k, kn, L->enc);
   tw_s3_xml_text(c, "LastModified", when);
   tw_buf_printf(c, "<ETag>&quot;%s&quot;</ETag><Size>%" PRId64 "</Size>", o->etag, o->size);
   if (L->fetch_owner)
     tw_buf_printf(c, "<Owner><ID>%s</ID><DisplayName>tweedle</DisplayName></Owner>", L->s->account);
-  if (o->checksums) { /* the client's algorithm, or the CRC64NVME S3 adds itself */
-    json_t *cj = json_loads(o->checksums, 0, NULL);
-    const char *alg = json_string_value(json_object_get(cj, "alg"));
-    const char *type = json_string_value(json_object_get(cj, "type")); /* multipart */
-    if (alg)
-      tw_buf_printf(c,
-                    "<ChecksumAlgorithm>%s</ChecksumAlgorithm>"
-                    "<ChecksumType>%s</ChecksumType>",
-                    alg, type ? type : "FULL_OBJECT");
-    json_decref(cj);
-  }
+  tw_s3_list_checksum(c, o->checksums);
   tw_buf_puts(c, "<StorageClass>STANDARD</StorageClass></Contents>");
   L->count++;
   set_bytes(&L->last, k, kn, 0);
@@ -128,39 +162,15 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
   int v2 = tw_s3_q(x, "list-type") && !strcmp(tw_s3_q(x, "list-type"), "2");
   const char *prefix = tw_s3_q(x, "prefix");
   const char *delim = tw_s3_q(x, "delimiter");
-  const char *enc_type = tw_s3_q(x, "encoding-type");
   const char *start_after = tw_s3_q(x, v2 ? "start-after" : "marker");
   const char *token = v2 ? tw_s3_q(x, "continuation-token") : NULL;
-  const char *mk = tw_s3_q(x, "max-keys");
   int fetch_owner =
       !v2 || (tw_s3_q(x, "fetch-owner") && !strcmp(tw_s3_q(x, "fetch-owner"), "true"));
   if (!prefix) prefix = "";
   if (delim && !*delim) delim = NULL;
-  int enc = 0;
-  if (enc_type) {
-    if (strcmp(enc_type, "url")) {
-      tw_buf ex;
-      tw_buf_init(&ex, 4096);
-      tw_s3_xml_text(&ex, "ArgumentName", "encoding-type");
-      tw_s3_xml_text(&ex, "ArgumentValue", enc_type);
-      tw_s3_error_key(r, x, TW_ERR_S3_INVALID_ARGUMENT,
-                      "Invalid Encoding Method specified in Request", tw_buf_cstr(&ex));
-      tw_buf_free(&ex);
-      return;
-    }
-    enc = 1;
-  }
-  long max_keys = 1000;
-  if (mk) {
-    char *end;
-    max_keys = strtol(mk, &end, 10);
-    if (*end || max_keys < 0) {
-      tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT,
-                  "Provided max-keys not an integer or within integer range");
-      return;
-    }
-    if (max_keys > 1000) max_keys = 1000;
-  }
+  int enc;
+  long max_keys;
+  if (tw_s3_list_params(r, x, 1, &enc, &max_keys)) return;
   int e = tw_s3_bucket_exists(s, x->bucket);
   if (e <= 0) {
     tw_s3_error(r, x, e < 0 ? TW_ERR_INTERNAL : TW_ERR_S3_NO_SUCH_BUCKET, NULL);
@@ -236,17 +246,17 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
   tw_buf_init(&b, 512u << 20);
   tw_s3_xml_begin(&b, "ListBucketResult");
   tw_s3_xml_text(&b, "Name", x->bucket);
-  put_key(&b, "Prefix", prefix, plen, enc);
+  tw_s3_list_key(&b, "Prefix", prefix, plen, enc);
   if (v2) {
     if (token) tw_s3_xml_text(&b, "ContinuationToken", token);
-    if (start_after) put_key(&b, "StartAfter", start_after, strlen(start_after), enc);
+    if (start_after) tw_s3_list_key(&b, "StartAfter", start_after, strlen(start_after), enc);
     tw_buf_printf(&b, "<KeyCount>%ld</KeyCount>", count);
   } else {
-    put_key(&b, "Marker", start_after ? start_after : "", start_after ? strlen(start_after) : 0,
-            enc);
+    tw_s3_list_key(&b, "Marker", start_after ? start_after : "",
+                   start_after ? strlen(start_after) : 0, enc);
   }
   tw_buf_printf(&b, "<MaxKeys>%ld</MaxKeys>", max_keys);
-  if (delim) put_key(&b, "Delimiter", delim, strlen(delim), enc);
+  if (delim) tw_s3_list_key(&b, "Delimiter", delim, strlen(delim), enc);
   if (enc) tw_s3_xml_text(&b, "EncodingType", "url");
   tw_buf_printf(&b, "<IsTruncated>%s</IsTruncated>", truncated ? "true" : "false");
   if (truncated && last.s) {
@@ -256,7 +266,7 @@ void tw_s3_list_objects(tw_request *r, s3_ctx *x) {
       tw_s3_xml_text(&b, "NextContinuationToken", tok);
       free(tok);
     } else if (delim) {
-      put_key(&b, "NextMarker", last.s, last.n, enc);
+      tw_s3_list_key(&b, "NextMarker", last.s, last.n, enc);
     }
   }
   tw_buf_append(&b, contents.data ? contents.data : "", contents.len);

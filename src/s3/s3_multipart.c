@@ -344,12 +344,31 @@ void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x) {
     return;
   }
   *slash = 0;
+  /* ?versionId= after the source's key (s3_versions.c) */
+  char *src_vid = NULL;
+  if (qm && !strncmp(qm, "?versionId=", 11)) {
+    size_t vn;
+    src_vid = tw_url_decode_len(qm + 11, strlen(qm + 11), 0, &vn);
+  }
   tw_s3_obj o;
-  tw_s3_load_row(s, decoded, slash + 1, dlen - (size_t)(slash + 1 - decoded), &o);
+  int vrc =
+      tw_s3_load_version(s, decoded, slash + 1, dlen - (size_t)(slash + 1 - decoded), src_vid, &o);
   free(decoded);
-  if (!o.found) {
+  free(src_vid);
+  if (vrc != TW_S3_V_OK) {
     tw_s3_row_free(&o);
-    tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_KEY, NULL);
+    if (vrc == TW_S3_V_BAD_ID)
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT, "Invalid version id specified");
+    else if (vrc == TW_S3_V_MARKER)
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST,
+                  "The source of a copy request may not specifically refer to a delete marker "
+                  "by version id.");
+    else
+      tw_s3_error(r, x,
+                  vrc == TW_S3_V_NO_VERSION ? TW_ERR_S3_NO_SUCH_VERSION
+                  : vrc == TW_S3_V_ERROR    ? TW_ERR_INTERNAL
+                                            : TW_ERR_S3_NO_SUCH_KEY,
+                  NULL);
     return;
   }
   int64_t start = 0, len = o.size;
@@ -561,6 +580,8 @@ static int answer_retry(tw_request *r, s3_ctx *x) {
   const char *etag = json_string_value(json_object_get(res, "etag"));
   if (etag) {
     snprintf(x->etag, sizeof x->etag, "%s", etag);
+    const char *vid = json_string_value(json_object_get(res, "version")); /* s3_versions.c */
+    snprintf(x->version_id, sizeof x->version_id, "%s", vid ? vid : "");
     complete_result(r, x, json_object_get(res, "checksum"));
   }
   json_decref(res);
@@ -842,6 +863,7 @@ static void mpu_joined(tw_request *r) {
   { /* what a retried completion answers */
     char *text = parts_text(c->wanted);
     json_t *res = json_pack("{s:s,s:O?}", "etag", x->etag, "checksum", checksum);
+    if (res && x->version_id[0]) json_object_set_new(res, "version", json_string(x->version_id));
     char *rj = res ? json_dumps(res, JSON_COMPACT) : NULL;
     int64_t now = tw_now_ms();
     tw_s3_upload_done d = {.id = upload,

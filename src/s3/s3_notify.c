@@ -13,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/trace.h"
 #include "core/xml_in.h"
 #include "events/bus.h"
 #include "s3/s3_internal.h"
@@ -396,8 +397,8 @@ static char *event_key(const char *k, size_t n) {
  * structure"), published to the default bus: the bus adds the envelope. */
 static void notify_eventbridge(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
                                const char *event, int64_t size, const char *etag,
-                               const char *request_id, const char *principal,
-                               const char *source_ip) {
+                               const char *request_id, const char *principal, const char *source_ip,
+                               const char *trace) {
   static const struct {
     const char *event, *detail_type, *reason, *deletion_type;
   } kinds[] = {
@@ -429,6 +430,8 @@ static void notify_eventbridge(tw_s3 *s, const char *bucket, const char *key, si
     json_object_set_new(obj, "size", json_integer(size));
     json_object_set_new(obj, "etag", json_string(etag ? etag : ""));
   }
+  if (tw_s3_notify_version) /* s3_versions.c */
+    json_object_set_new(obj, "version-id", json_string(tw_s3_notify_version));
   json_object_set_new(obj, "sequencer", json_string(seq));
   json_t *detail = json_pack("{s:s,s:{s:s},s:o,s:s,s:s}", "version", "0", "bucket", "name", bucket,
                              "object", obj, "request-id", request_id, "requester",
@@ -445,7 +448,8 @@ static void notify_eventbridge(tw_s3 *s, const char *bucket, const char *key, si
                  .body = body,
                  .len = strlen(body),
                  .sender = principal,
-                 .resource = arn};
+                 .resource = arn,
+                 .trace = trace};
   if (tw_event_publish(s->events, &ev))
     tw_warn("s3: %s: the EventBridge default bus took no event", bucket);
   free(body);
@@ -453,9 +457,9 @@ static void notify_eventbridge(tw_s3 *s, const char *bucket, const char *key, si
   json_decref(detail);
 }
 
-void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len, const char *event,
-                  int64_t size, const char *etag, const char *request_id, const char *principal,
-                  const char *source_ip) {
+static void notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len, const char *event,
+                   int64_t size, const char *etag, const char *request_id, const char *principal,
+                   const char *source_ip, const char *trace) {
   json_t *cfg = load_config(s, bucket);
   if (!json_array_size(cfg)) {
     json_decref(cfg);
@@ -480,6 +484,8 @@ void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
     snprintf(arn, sizeof arn, "arn:aws:s3:::%s", bucket);
     char *ekey = event_key(key, key_len);
     json_t *obj = json_pack("{s:s,s:s}", "key", ekey, "sequencer", seq);
+    if (tw_s3_notify_version) /* s3_versions.c: the version written or removed */
+      json_object_set_new(obj, "versionId", json_string(tw_s3_notify_version));
     /* lifecycle records are S3's own: version 2.3, key and sequencer only */
     int lifecycle = !strncmp(event, "LifecycleExpiration", 19);
     if (strncmp(event, "ObjectRemoved", 13) && !lifecycle) {
@@ -504,7 +510,9 @@ void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
                    .body = body,
                    .len = strlen(body),
                    .sender = principal,
-                   .subject = topic ? "Amazon S3 Notification" : NULL};
+                   .subject = topic ? "Amazon S3 Notification" : NULL,
+                   .resource = arn, /* aws:SourceArn of queue policies (sqs_events.c) */
+                   .trace = trace};
     tw_event_publish(s->events, &ev);
     free(body);
     free(ekey);
@@ -513,9 +521,24 @@ void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len,
   json_array_foreach(cfg, i, c) {
     if (json_is_true(json_object_get(c, "EventBridge"))) {
       notify_eventbridge(s, bucket, key, key_len, event, size, etag, request_id, principal,
-                         source_ip);
+                         source_ip, trace);
       break;
     }
   }
   json_decref(cfg);
+}
+
+void tw_s3_notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len, const char *event,
+                  int64_t size, const char *etag, const char *request_id, const char *principal,
+                  const char *source_ip) {
+  notify(s, bucket, key, key_len, event, size, etag, request_id, principal, source_ip, NULL);
+}
+
+void tw_s3_notify_req(tw_s3 *s, tw_request *r, const char *bucket, const char *key, size_t key_len,
+                      const char *event, int64_t size, const char *etag) {
+  char trace[260];
+  tw_trace_header(tw_req_header(r, "X-Amzn-Trace-Id"), tw_req_header(r, "traceparent"), trace,
+                  sizeof trace);
+  notify(s, bucket, key, key_len, event, size, etag, r->request_id, r->principal, r->remote,
+         trace[0] ? trace : NULL);
 }

@@ -52,6 +52,7 @@ int tw_s3_load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, t
     o->meta = row.meta ? json_loads(row.meta, 0, NULL) : NULL;
     o->checksum = row.checksums ? json_loads(row.checksums, 0, NULL) : NULL;
     o->tags = tw_s3_tags_load(row.tags);
+    snprintf(o->version_id, sizeof o->version_id, "%s", row.version_id ? row.version_id : "null");
     tw_s3_object_row_free(&row);
   }
   return 0;
@@ -178,14 +179,28 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
                           .meta = m,
                           .checksums = c,
                           .tags = tg};
-  tw_s3_gc_object(s, x->bucket, x->key, x->key_len, x->old_blob, NULL);
+  /* versioning (s3_versions.c): the row gets an order and, Enabled, an id;
+   * the previous latest stays a version, so no body is replaced (a Suspended
+   * write's replaced null version is left to the blob sweep) */
+  int mode = tw_s3_versioning(s, x->bucket);
+  row.vseq = tw_s3_version_seq();
+  x->version_id[0] = 0;
+  if (mode == TW_S3_VERSIONING_ENABLED) {
+    tw_s3_version_id(row.vseq, x->version_id);
+    row.version_id = x->version_id;
+  }
+  if (mode == TW_S3_VERSIONING_OFF)
+    tw_s3_gc_object(s, x->bucket, x->key, x->key_len, x->old_blob, NULL);
+  else
+    x->old_blob[0] = 0;
   snprintf(x->new_blob, sizeof x->new_blob, "%s", blob);
   tw_events_lock(s->events); /* lock order: the bus (event targets), then the store batch */
   tw_store_hold(s->store);
   tw_store_require_fs_sync(s->store); /* the blob reaches the disk before its row */
-  uint64_t t = tw_store_s3_objects(s->store)->put(s->store, &row);
-  tw_s3_notify(s, x->bucket, x->key, x->key_len, event, size, etag, r->request_id, r->principal,
-               r->remote);
+  uint64_t t = tw_store_s3_objects(s->store)->put_version(s->store, &row, mode, row.modified_ms);
+  tw_s3_notify_version = row.version_id;
+  tw_s3_notify_req(s, r, x->bucket, x->key, x->key_len, event, size, etag);
+  tw_s3_notify_version = NULL;
   uint64_t t2 = tw_store_ticket(s->store);
   tw_store_release(s->store);
   tw_events_unlock(s->events);
@@ -369,7 +384,9 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
   }
   if (take_bytes(x, data, n)) {
     tw_s3_error(r, x,
-                x->received + n > TW_S3_MAX_OBJECT ? TW_ERR_S3_ENTITY_TOO_LARGE : TW_ERR_INTERNAL,
+                x->received + n > TW_S3_MAX_OBJECT ? TW_ERR_S3_ENTITY_TOO_LARGE
+                : errno == ENOSPC                  ? TW_ERR_S3_INSUFFICIENT_STORAGE
+                                                   : TW_ERR_INTERNAL,
                 NULL);
     return -1;
   }
@@ -645,13 +662,8 @@ void tw_s3_get_object(tw_request *r, s3_ctx *x) {
   tw_s3_part_pick pick; /* ?partNumber= (s3_mpu.c) */
   if (tw_s3_part_number_arg(r, x, &pick)) return;
   tw_s3_obj o;
-  if (tw_s3_load_row(s, x->bucket, x->key, x->key_len, &o)) {
-    tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
-    return;
-  }
-  if (!o.found) {
-    int e = tw_s3_bucket_exists(s, x->bucket);
-    tw_s3_error(r, x, e == 0 ? TW_ERR_S3_NO_SUCH_BUCKET : TW_ERR_S3_NO_SUCH_KEY, NULL);
+  if (tw_s3_load_requested(r, x, &o)) { /* ?versionId=, delete markers (s3_versions.c) */
+    tw_s3_row_free(&o);
     return;
   }
   int cond = tw_s3_check_conditions(r, &o);
@@ -766,12 +778,15 @@ static int delete_lookup(s3_ctx *x, const char *key, size_t klen, char old_blob[
 static void delete_append(tw_request *r, s3_ctx *x, const char *key, size_t klen) {
   tw_s3 *s = x->s3;
   tw_store_s3_objects(s->store)->remove(s->store, x->bucket, key, klen);
-  tw_s3_notify(s, x->bucket, key, klen, "ObjectRemoved:Delete", 0, NULL, r->request_id,
-               r->principal, r->remote);
+  tw_s3_notify_req(s, r, x->bucket, key, klen, "ObjectRemoved:Delete", 0, NULL);
 }
 
 void tw_s3_delete_object(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
+  if (tw_s3_q(x, "versionId") || tw_s3_versioning(s, x->bucket) != TW_S3_VERSIONING_OFF) {
+    tw_s3_delete_versioned(r, x); /* s3_versions.c */
+    return;
+  }
   if (tw_s3_bucket_exists(s, x->bucket) <= 0) {
     tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
     return;
@@ -808,6 +823,28 @@ static void delete_objects_done(tw_request *r) {
   json_array_foreach(blobs, i, v) tw_blob_remove(x->s3->blobs, json_string_value(v));
   tw_s3_respond_xml(r, 200, b);
   free(b);
+}
+
+void tw_s3_delete_objects_answer(tw_request *r, s3_ctx *x, tw_buf *b, json_t *blobs,
+                                 uint64_t ticket) {
+  tw_buf_puts(b, "</DeleteResult>");
+  x->result = json_object();
+  json_object_set_new(x->result, "buf", json_integer((json_int_t)(intptr_t)b));
+  json_object_set_new(x->result, "blobs", blobs);
+  if (ticket)
+    tw_req_after_commit(r, ticket, delete_objects_done);
+  else
+    delete_objects_done(r);
+}
+
+void tw_s3_delete_error(tw_buf *b, const char *key, const char *vid, const char *code,
+                        const char *msg) {
+  tw_buf_puts(b, "<Error>");
+  tw_s3_xml_text(b, "Key", key);
+  if (vid) tw_s3_xml_text(b, "VersionId", vid);
+  tw_s3_xml_text(b, "Code", code);
+  tw_s3_xml_text(b, "Message", msg);
+  tw_buf_puts(b, "</Error>");
 }
 
 void tw_s3_delete_objects(tw_request *r, s3_ctx *x) {
@@ -852,10 +889,20 @@ void tw_s3_delete_objects(tw_request *r, s3_ctx *x) {
   json_t *objs = tw_xml_list(doc, "Object");
   const char *quiet = tw_xml_text(doc, "Quiet");
   int is_quiet = quiet && !strcasecmp(quiet, "true");
+  size_t i;
+  json_t *o;
   if (json_array_size(objs) == 0 || json_array_size(objs) > 1000) {
     json_decref(objs);
     json_decref(doc);
     tw_s3_error(r, x, TW_ERR_S3_MALFORMED_XML, NULL);
+    return;
+  }
+  int versioned = tw_s3_versioning(s, x->bucket) != TW_S3_VERSIONING_OFF;
+  json_array_foreach(objs, i, o) versioned |= tw_xml_text(o, "VersionId") != NULL;
+  if (versioned) { /* s3_versions.c */
+    tw_s3_delete_objects_versioned(r, x, objs, is_quiet);
+    json_decref(objs);
+    json_decref(doc);
     return;
   }
   tw_buf *b = malloc(sizeof *b);
@@ -863,8 +910,7 @@ void tw_s3_delete_objects(tw_request *r, s3_ctx *x) {
   tw_s3_xml_begin(b, "DeleteResult");
   json_t *blobs = json_array();
   uint64_t ticket = 0;
-  size_t i, nfound = 0;
-  json_t *o;
+  size_t nfound = 0;
   char *found = calloc(json_array_size(objs), 1);
   pthread_mutex_lock(&s->mu);
   json_array_foreach(objs, i, o) {
@@ -872,11 +918,7 @@ void tw_s3_delete_objects(tw_request *r, s3_ctx *x) {
     if (!key) continue;
     size_t klen = strlen(key);
     if (klen > 1024) {
-      tw_buf_puts(b, "<Error>");
-      tw_s3_xml_text(b, "Key", key);
-      tw_s3_xml_text(b, "Code", "KeyTooLongError");
-      tw_s3_xml_text(b, "Message", "Your key is too long");
-      tw_buf_puts(b, "</Error>");
+      tw_s3_delete_error(b, key, NULL, "KeyTooLongError", "Your key is too long");
       continue;
     }
     char old[37];
@@ -910,16 +952,9 @@ void tw_s3_delete_objects(tw_request *r, s3_ctx *x) {
   }
   pthread_mutex_unlock(&s->mu);
   free(found);
-  tw_buf_puts(b, "</DeleteResult>");
   json_decref(objs);
   json_decref(doc);
-  x->result = json_object();
-  json_object_set_new(x->result, "buf", json_integer((json_int_t)(intptr_t)b));
-  json_object_set_new(x->result, "blobs", blobs);
-  if (ticket)
-    tw_req_after_commit(r, ticket, delete_objects_done);
-  else
-    delete_objects_done(r);
+  tw_s3_delete_objects_answer(r, x, b, blobs, ticket);
 }
 
 /* --- COPY ---------------------------------------------------------------------------------- */
@@ -947,6 +982,8 @@ static void copy_done(tw_request *r) {
   }
   tw_buf_puts(&b, "</CopyObjectResult>");
   tw_s3_respond_xml(r, 200, &b);
+  const char *sv = json_string_value(json_object_get(x->result, "source_version"));
+  if (sv) tw_req_add_header(r, "x-amz-copy-source-version-id", sv);
   tw_s3_lifecycle_written(r, x);
 }
 
@@ -1032,14 +1069,40 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
     tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
     return;
   }
+  /* ?versionId= after the source's key (s3_versions.c) */
+  char *src_vid = NULL;
+  if (qm && !strncmp(qm, "?versionId=", 11)) {
+    size_t vn;
+    src_vid = tw_url_decode_len(qm + 11, strlen(qm + 11), 0, &vn);
+  }
   tw_s3_obj o;
-  tw_s3_load_row(s, sbucket, skey, sklen, &o);
-  if (!o.found) {
+  int vrc = tw_s3_load_version(s, sbucket, skey, sklen, src_vid, &o);
+  if (vrc != TW_S3_V_OK) {
     int be = tw_s3_bucket_exists(s, sbucket);
+    tw_s3_row_free(&o);
+    if (be == 0)
+      tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
+    else if (vrc == TW_S3_V_BAD_ID)
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT, "Invalid version id specified");
+    else if (vrc == TW_S3_V_MARKER)
+      tw_s3_error(r, x, TW_ERR_S3_INVALID_REQUEST,
+                  "The source of a copy request may not specifically refer to a delete marker "
+                  "by version id.");
+    else if (vrc == TW_S3_V_NO_VERSION)
+      tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_VERSION, NULL);
+    else
+      tw_s3_error(r, x, vrc == TW_S3_V_ERROR ? TW_ERR_INTERNAL : TW_ERR_S3_NO_SUCH_KEY, NULL);
     free(decoded);
-    tw_s3_error(r, x, be == 0 ? TW_ERR_S3_NO_SUCH_BUCKET : TW_ERR_S3_NO_SUCH_KEY, NULL);
+    free(src_vid);
     return;
   }
+  /* x-amz-copy-source-version-id: when the source is a version of a versioned
+   * bucket, or was named by id */
+  if (!src_vid && !strcmp(o.version_id, "null") &&
+      tw_s3_versioning(s, sbucket) == TW_S3_VERSIONING_OFF)
+    o.version_id[0] = 0;
+  int named_version = src_vid != NULL;
+  free(src_vid);
   const char *directive = tw_req_header(r, "x-amz-metadata-directive");
   int replace = directive && !strcasecmp(directive, "REPLACE");
   if (directive && !replace && strcasecmp(directive, "COPY")) {
@@ -1048,7 +1111,7 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
     tw_s3_error(r, x, TW_ERR_S3_INVALID_ARGUMENT, "Unknown metadata directive.");
     return;
   }
-  if (!replace && !strcmp(sbucket, x->bucket) && sklen == x->key_len &&
+  if (!replace && !named_version && !strcmp(sbucket, x->bucket) && sklen == x->key_len &&
       !memcmp(skey, x->key, sklen)) {
     free(decoded);
     tw_s3_row_free(&o);
@@ -1178,6 +1241,7 @@ static void copy_copied(tw_request *r) {
   x->result = json_object();
   json_object_set_new(x->result, "modified", json_integer(tw_now_ms()));
   if (announce) json_object_set(x->result, "checksum", o.checksum);
+  if (o.version_id[0]) json_object_set_new(x->result, "source_version", json_string(o.version_id));
   json_decref(headers);
   json_decref(meta);
   tw_s3_row_free(&o);

@@ -264,6 +264,14 @@ static int check_key(tw_request *r, s3_ctx *x, s3_post *p) {
   return 0;
 }
 
+/* The signer's policies and the bucket policy, as for a PutObject (s3_policy.c). */
+static int check_iam(tw_request *r, s3_ctx *x) {
+  char msg[1024];
+  if (tw_s3_authorize(r, x, "PutObject", msg, sizeof msg)) return 0;
+  tw_s3_error(r, x, TW_ERR_ACCESS_DENIED, "Access Denied");
+  return -1;
+}
+
 /* User metadata may hold 2 KB, names (without x-amz-meta-) and values. */
 static int check_metadata(tw_request *r, s3_ctx *x, s3_post *p) {
   size_t total = 0;
@@ -343,7 +351,9 @@ static int check_form(tw_request *r, s3_ctx *x, s3_post *p) {
                     "<ArgumentName>key</ArgumentName><ArgumentValue></ArgumentValue>");
     return -1;
   }
-  if (tw_post_authorize(r, x, &p->form) || check_key(r, x, p) || check_metadata(r, x, p)) return -1;
+  if (tw_post_authorize(r, x, &p->form) || check_key(r, x, p) || check_iam(r, x) ||
+      check_metadata(r, x, p))
+    return -1;
   return 0;
 }
 

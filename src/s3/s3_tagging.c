@@ -384,18 +384,8 @@ int tw_s3_check_body_digests(tw_request *r, s3_ctx *x, const char *missing) {
 
 /* The object must exist: NoSuchBucket or NoSuchKey otherwise. */
 static int load_object(tw_request *r, s3_ctx *x, tw_s3_obj *o) {
-  if (tw_s3_load_row(x->s3, x->bucket, x->key, x->key_len, o)) {
-    tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
-    return -1;
-  }
-  if (o->found) return 0;
+  if (!tw_s3_load_requested(r, x, o)) return 0; /* ?versionId= (s3_versions.c) */
   tw_s3_row_free(o);
-  int e = tw_s3_bucket_exists(x->s3, x->bucket);
-  tw_s3_error(r, x,
-              e < 0    ? TW_ERR_INTERNAL
-              : e == 0 ? TW_ERR_S3_NO_SUCH_BUCKET
-                       : TW_ERR_S3_NO_SUCH_KEY,
-              NULL);
   return -1;
 }
 
@@ -427,9 +417,10 @@ static void set_tags(tw_request *r, s3_ctx *x, json_t *tags, void (*then)(tw_req
   uint64_t t = tw_store_s3_objects(s->store)->set_tags(s->store, x->bucket, x->key, x->key_len,
                                                        o.blob, text);
   /* s3:ObjectTagging:Put / :Delete (EventBridge: Object Tags Added / Deleted) */
-  tw_s3_notify(s, x->bucket, x->key, x->key_len,
-               tags ? "ObjectTagging:Put" : "ObjectTagging:Delete", o.size, o.etag, r->request_id,
-               r->principal, r->remote);
+  tw_s3_notify_version = x->version_id[0] ? x->version_id : NULL;
+  tw_s3_notify_req(s, r, x->bucket, x->key, x->key_len,
+                   tags ? "ObjectTagging:Put" : "ObjectTagging:Delete", o.size, o.etag);
+  tw_s3_notify_version = NULL;
   uint64_t t2 = tw_store_ticket(s->store);
   tw_store_release(s->store);
   tw_events_unlock(s->events);

@@ -10,6 +10,7 @@
  * is served at the SigningCertURL under /_/sns/. */
 #ifndef TW_SNS_SNS_H
 #define TW_SNS_SNS_H
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +59,13 @@ typedef struct {
   double size_sum, size_min, size_max; /* PublishSize */
 } tw_sns_topic_metrics;
 void tw_sns_metrics_sweep(tw_sns *s, void (*fn)(void *ud, const tw_sns_topic_metrics *m), void *ud);
+
+/* For the web console (sns_console.c): runs a read-only action (ListTopics,
+ * ListSubscriptions, ListSubscriptionsByTopic, Get*Attributes) with `in` in
+ * botocore's shape (borrowed); its output (new reference) with *seen the store
+ * batch the answer must wait for, or NULL with the reason in msg. */
+json_t *tw_sns_console_read(tw_sns *s, const char *action, json_t *in, uint64_t *seen, char *msg,
+                            size_t n);
 
 /* SNS as a service of the HTTP server: scope "sns", the certificate under
  * /_/sns/, and the unsigned links notifications carry (?Action=Unsubscribe,

@@ -213,7 +213,22 @@ sns_sub *sns_sub_get(tw_sns *s, const char *arn) {
   return arn ? tw_map_get(&s->subs, arn) : NULL;
 }
 
-void sns_topic_parse(sns_topic *t) {
+void sns_topic_parse(const tw_sns *s, sns_topic *t) {
+  /* the Policy, for sns_query.c's checks and deliveries from services; the
+   * default one (its statement needs AWS:SourceOwner, which no user call has)
+   * changes no decision and is not kept */
+  tw_policy_free(t->policy);
+  t->policy = NULL;
+  const char *pol = sns_in_str(t->attrs, "Policy");
+  json_t *doc = pol ? json_loads(pol, 0, NULL) : NULL;
+  json_t *def = doc ? sns_default_policy(s, t->arn) : NULL;
+  if (doc && !json_equal(doc, def)) {
+    char why[256];
+    t->policy = tw_policy_parse(pol, strlen(pol), TW_POLICY_RESOURCE, why, sizeof why);
+    if (!t->policy) tw_warn("sns: topic %s: unreadable Policy ignored: %s", t->arn, why);
+  }
+  json_decref(doc);
+  json_decref(def);
   const char *v = sns_in_str(t->attrs, "SignatureVersion");
   t->sigver = v && !strcmp(v, "2") ? 2 : 1;
   v = sns_in_str(t->attrs, "ContentBasedDeduplication");
@@ -233,7 +248,7 @@ sns_topic *sns_topic_add(tw_sns *s, const char *arn, const char *name, int fifo,
   t->tags = tags ? tags : json_object();
   t->seqno = seqno;
   tw_map_init(&t->dedup);
-  sns_topic_parse(t);
+  sns_topic_parse(s, t);
   tw_map_put(&s->topics, t->arn, t);
   return t;
 }
@@ -260,6 +275,7 @@ static void topic_free(sns_topic *t) {
     free(v);
   tw_map_free(&t->dedup);
   free(t->subs);
+  tw_policy_free(t->policy);
   json_decref(t->attrs);
   json_decref(t->tags);
   free(t->arn);
@@ -499,12 +515,13 @@ static void base_url(const tw_config *cfg, char *out, size_t n) {
   else {
     /* a wildcard listen address is no address to hand to clients */
     const char *l = cfg->listen;
+    const char *scheme = cfg->tls_cert[0] ? "https" : "http";
     if (!strncmp(l, "0.0.0.0:", 8))
-      snprintf(out, n, "http://127.0.0.1:%s", l + 8);
+      snprintf(out, n, "%s://127.0.0.1:%s", scheme, l + 8);
     else if (!strncmp(l, "[::]:", 5))
-      snprintf(out, n, "http://[::1]:%s", l + 5);
+      snprintf(out, n, "%s://[::1]:%s", scheme, l + 5);
     else
-      snprintf(out, n, "http://%s", l);
+      snprintf(out, n, "%s://%s", scheme, l);
   }
   size_t len = strlen(out);
   while (len && out[len - 1] == '/') out[--len] = 0;

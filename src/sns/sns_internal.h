@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "auth/policy.h"
 #include "core/errors.h"
 #include "core/map.h"
 #include "events/pattern.h"
@@ -63,6 +64,7 @@ struct sns_topic {
   int sigver;         /* SignatureVersion 1 or 2 */
   int content_dedup;  /* ContentBasedDeduplication */
   int dedup_by_group; /* FifoThroughputScope MessageGroup */
+  tw_policy *policy;  /* Policy compiled; NULL when it is the default one (grants users nothing) */
   sns_sub **subs;     /* in subscription order */
   size_t nsubs, cap;
   tw_map dedup; /* key -> sns_dedup */
@@ -105,6 +107,7 @@ typedef struct {
   char msg[1024];
   const char *principal; /* the access key that signed, or NULL */
   int anonymous;         /* an unsigned link (Unsubscribe, ConfirmSubscription) */
+  char trace[260];       /* the caller's trace (core/trace.h), "" none: SQS deliveries carry it */
   uint64_t ticket;       /* store batch with the call's own changes; 0: none */
   uint64_t seen_ticket;  /* store batch as new as the state the answer reports */
   uint64_t failures;     /* tw_store_failures before the call looked at anything */
@@ -138,7 +141,7 @@ void sns_sub_remove(tw_sns *s, sns_sub *sub);
 /* Parses attrs into the subscription's fields (filter, raw, DLQ); on error
  * the fields are unchanged and err holds AWS's message without its prefix. */
 int sns_sub_parse(sns_sub *sub, json_t *attrs, char *err, size_t errlen);
-void sns_topic_parse(sns_topic *t);
+void sns_topic_parse(const tw_sns *s, sns_topic *t);
 /* Appends the row to the open batch; returns the ticket. */
 uint64_t sns_topic_save(tw_sns *s, const sns_topic *t);
 uint64_t sns_sub_save(tw_sns *s, const sns_sub *sub);

@@ -13,9 +13,10 @@
  * row), else it is dropped and counted. A row is delivered at least once: a
  * crash between the delivery and the commit of its delete delivers it again.
  *
- * Rows in flight, and rows whose delete or reschedule has not committed yet,
- * are kept in a small "busy" list so that the dispatcher does not hand them
- * out twice. */
+ * The dispatcher, the busy list (rows in flight, or whose delete or
+ * reschedule has not committed yet, are not handed out twice), the threads
+ * and the throttling are the shared outbox runner's (src/events/outbox.h),
+ * which EventBridge's API destinations use too. */
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -31,14 +32,10 @@
 #include "core/json_out.h"
 #include "core/log.h"
 #include "events/bus.h"
+#include "events/outbox.h"
 #include "sns/sns_internal.h"
 
-#define SCAN_LIMIT 256 /* rows read per scan */
-#define QUEUE_MAX 32   /* rows handed out and not yet taken */
-#define POLL_MS 100    /* how often the dispatcher looks for due rows */
-
 typedef struct job {
-  struct job *next;
   uint64_t id;
   char *sub_arn, *topic_arn, *protocol, *endpoint, *kind, *msg_id, *subject, *from_name;
   int raw, attempts;
@@ -46,29 +43,9 @@ typedef struct job {
   size_t body_len;
 } job;
 
-typedef struct {
-  uint64_t id;
-  uint64_t ticket; /* 0: in flight; else its delete or reschedule's batch */
-} busy_row;
-
-typedef struct {
-  char *sub_arn;
-  int64_t next_ms; /* the next slot throttlePolicy allows */
-} throttle_slot;
-
 struct sns_outbox {
   tw_sns *s;
-  pthread_mutex_t mu;
-  pthread_cond_t work_cv, disp_cv;
-  job *head, *tail;
-  size_t queued;
-  busy_row *busy;
-  size_t nbusy, capbusy;
-  throttle_slot *slots;
-  size_t nslots;
-  int stop, started, nworkers;
-  pthread_t disp, workers[SNS_OUTBOX_THREADS];
-  tw_http_cancel cancel[SNS_OUTBOX_THREADS];
+  tw_outbox *runner;
   atomic_uint_fast64_t next_id;
 };
 typedef struct sns_outbox sns_outbox;
@@ -264,23 +241,11 @@ uint64_t sns_outbox_confirmation(tw_sns *s, const sns_topic *t, const sns_sub *s
   return ticket;
 }
 
-/* --- the busy list and the work queue (with o->mu) ------------------------------ */
+/* --- scanning ---------------------------------------------------------------------- */
 
-static busy_row *busy_find(sns_outbox *o, uint64_t id) {
-  for (size_t i = 0; i < o->nbusy; i++)
-    if (o->busy[i].id == id) return &o->busy[i];
-  return NULL;
-}
-
-static void busy_prune(sns_outbox *o) {
-  uint64_t committed = tw_store_committed(o->s->store);
-  size_t k = 0;
-  for (size_t i = 0; i < o->nbusy; i++)
-    if (!o->busy[i].ticket || o->busy[i].ticket > committed) o->busy[k++] = o->busy[i];
-  o->nbusy = k;
-}
-
-static void job_free(job *j) {
+static void job_free(void *p) {
+  job *j = p;
+  if (!j) return;
   free(j->sub_arn);
   free(j->topic_arn);
   free(j->protocol);
@@ -298,8 +263,8 @@ static char *dup_or_null(const char *v) {
 }
 
 static void take_row(void *ud, const tw_sns_outbox_row *r) {
-  sns_outbox *o = ud;
-  if (busy_find(o, r->id) || o->queued >= QUEUE_MAX) return;
+  tw_outbox *o = ud;
+  if (!tw_outbox_wants(o, r->id)) return;
   job *j = calloc(1, sizeof *j);
   j->id = r->id;
   j->sub_arn = strdup(r->sub_arn);
@@ -316,88 +281,17 @@ static void take_row(void *ud, const tw_sns_outbox_row *r) {
   if (r->body_len) memcpy(j->body, r->body, r->body_len);
   j->body[r->body_len] = 0;
   j->body_len = r->body_len;
-  if (o->nbusy == o->capbusy) {
-    o->capbusy = o->capbusy ? o->capbusy * 2 : 64;
-    o->busy = realloc(o->busy, o->capbusy * sizeof *o->busy);
-  }
-  o->busy[o->nbusy++] = (busy_row){.id = r->id, .ticket = 0};
-  if (o->tail)
-    o->tail->next = j;
-  else
-    o->head = j;
-  o->tail = j;
-  o->queued++;
+  if (!tw_outbox_offer(o, r->id, j)) job_free(j);
 }
 
-static void abs_time(struct timespec *ts, int ms) {
-  clock_gettime(CLOCK_REALTIME, ts);
-  ts->tv_sec += ms / 1000;
-  ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
-}
-
-static void *dispatcher(void *arg) {
-  sns_outbox *o = arg;
-  const tw_sns_outbox_repo *repo = tw_store_sns_outbox(o->s->store);
-  int errors = 0;
-  pthread_mutex_lock(&o->mu);
-  while (!o->stop) {
-    busy_prune(o);
-    if (o->queued < QUEUE_MAX / 2) {
-      /* the read runs under o->mu: take_row fills the queue as it goes, and
-       * the workers only wait for the lock a moment */
-      int n = repo->due(o->s->store, tw_now_ms(), SCAN_LIMIT, take_row, o);
-      if (n < 0) errors++;
-      if (n < 0 && (errors & (errors - 1)) == 0)
-        tw_warn("sns: reading the delivery outbox failed (%d times)", errors);
-      if (o->queued) pthread_cond_broadcast(&o->work_cv);
-    }
-    struct timespec ts;
-    abs_time(&ts, POLL_MS);
-    pthread_cond_timedwait(&o->disp_cv, &o->mu, &ts);
-  }
-  pthread_mutex_unlock(&o->mu);
-  return NULL;
+static int scan(void *ud, tw_outbox *o, int64_t now_ms, int limit) {
+  sns_outbox *ob = ud;
+  return tw_store_sns_outbox(ob->s->store)->due(ob->s->store, now_ms, limit, take_row, o);
 }
 
 /* --- one delivery ------------------------------------------------------------------ */
 
-static void done(sns_outbox *o, uint64_t id, uint64_t ticket) {
-  pthread_mutex_lock(&o->mu);
-  busy_row *b = busy_find(o, id);
-  if (b) b->ticket = ticket ? ticket : 1;
-  pthread_mutex_unlock(&o->mu);
-}
-
-/* Waits for the subscription's next throttle slot (maxReceivesPerSecond). */
-static void throttle(sns_outbox *o, const char *sub_arn, double per_second) {
-  if (per_second <= 0) return;
-  int64_t gap = (int64_t)(1000.0 / per_second), now = tw_mono_ms(), wait = 0;
-  pthread_mutex_lock(&o->mu);
-  throttle_slot *slot = NULL;
-  for (size_t i = 0; i < o->nslots && !slot; i++)
-    if (!strcmp(o->slots[i].sub_arn, sub_arn)) slot = &o->slots[i];
-  if (!slot) {
-    o->slots = realloc(o->slots, (o->nslots + 1) * sizeof *o->slots);
-    slot = &o->slots[o->nslots++];
-    slot->sub_arn = strdup(sub_arn);
-    slot->next_ms = now;
-  }
-  int64_t at = slot->next_ms > now ? slot->next_ms : now;
-  slot->next_ms = at + gap;
-  wait = at - now;
-  pthread_mutex_unlock(&o->mu);
-  while (wait > 0 && !o->stop) {
-    int64_t step = wait > 100 ? 100 : wait;
-    usleep((useconds_t)step * 1000);
-    wait -= step;
-  }
-}
-
-static int send_http(sns_outbox *o, int w, const job *j, const char *sub_arn,
+static int send_http(tw_http_cancel *cancel, const job *j, const char *sub_arn,
                      const char *content_type, char *err, size_t errlen) {
   tw_kv hs[8];
   size_t n = 0;
@@ -409,13 +303,15 @@ static int send_http(sns_outbox *o, int w, const job *j, const char *sub_arn,
   if (j->raw) hs[n++] = (tw_kv){"x-amz-sns-rawdelivery", "true"};
   hs[n++] = (tw_kv){"Content-Type", content_type};
   hs[n++] = (tw_kv){"User-Agent", "Amazon Simple Notification Service Agent"};
-  int status = sns_http_post(j->endpoint, hs, n, j->body, j->body_len, &o->cancel[w], err, errlen);
+  int status = sns_http_post(j->endpoint, hs, n, j->body, j->body_len, cancel, err, errlen);
   if (status >= 200 && status < 300) return 0;
   if (status > 0) snprintf(err, errlen, "the endpoint answered HTTP %d", status);
   return -1;
 }
 
-static void deliver(sns_outbox *o, int w, job *j) {
+static uint64_t deliver(void *ud, tw_outbox *runner, void *data, tw_http_cancel *cancel) {
+  sns_outbox *o = ud;
+  job *j = data;
   tw_sns *s = o->s;
   const tw_sns_outbox_repo *repo = tw_store_sns_outbox(s->store);
   int notification = !strcmp(j->kind, "Notification");
@@ -430,15 +326,9 @@ static void deliver(sns_outbox *o, int w, job *j) {
                                                             : 0;
   if (sub) sub_policy(sub, &p);
   sns_unlock(s);
-  if (gone) {
-    done(o, j->id, repo->remove(s->store, j->id));
-    return;
-  }
-  throttle(o, j->sub_arn, p.max_per_second);
-  if (o->stop) {
-    done(o, j->id, 0);
-    return;
-  }
+  if (gone) return repo->remove(s->store, j->id);
+  tw_outbox_throttle(runner, j->sub_arn, p.max_per_second);
+  if (tw_outbox_stopping(runner)) return 0;
   char err[600] = "";
   int rc;
   if (!strcmp(j->protocol, "email") || !strcmp(j->protocol, "email-json")) {
@@ -447,31 +337,26 @@ static void deliver(sns_outbox *o, int w, job *j) {
                              j->subject, j->body, j->body_len, err, sizeof err)
              : (snprintf(err, sizeof err, "no SMTP relay configured (--smtp-url)"), -1);
   } else {
-    rc = send_http(o, w, j, j->sub_arn, p.content_type, err, sizeof err);
+    rc = send_http(cancel, j, j->sub_arn, p.content_type, err, sizeof err);
   }
-  if (o->stop && rc) { /* cancelled at shutdown: the row stays as it was */
-    done(o, j->id, 0);
-    return;
-  }
+  if (tw_outbox_stopping(runner) && rc) return 0; /* cancelled at shutdown: the row stays */
   if (rc == 0) {
     uint64_t t = repo->remove(s->store, j->id);
     sns_lock(s);
     s->stats.delivered++;
     sns_unlock(s);
-    done(o, j->id, t);
-    return;
+    return t;
   }
   int attempts = j->attempts + 1;
   if (attempts <= p.retries) {
     double delay = retry_delay(&p, attempts);
     tw_debug("sns: delivery %" PRIu64 " to %s failed (%s); retry %d of %d in %.1f s", j->id,
              j->endpoint, err, attempts, p.retries, delay);
-    done(o, j->id,
-         repo->reschedule(s->store, j->id, attempts, tw_now_ms() + (int64_t)(delay * 1000)));
+    uint64_t t = repo->reschedule(s->store, j->id, attempts, tw_now_ms() + (int64_t)(delay * 1000));
     sns_lock(s);
     s->stats.retried++;
     sns_unlock(s);
-    return;
+    return t;
   }
   /* retries exhausted: the dead-letter queue, in the batch that drops the row */
   tw_events_lock(s->bus);
@@ -499,31 +384,7 @@ static void deliver(sns_outbox *o, int w, job *j) {
         "sns: a %s for %s was dropped after %d attempts (%s; no working dead-letter queue); "
         "%" PRIu64 " dropped since start",
         j->kind, j->endpoint, attempts, err, n);
-  done(o, j->id, t);
-}
-
-static void *worker(void *arg) {
-  sns_outbox *o = ((void **)arg)[0];
-  int w = (int)(intptr_t)((void **)arg)[1];
-  free(arg);
-  pthread_mutex_lock(&o->mu);
-  while (!o->stop) {
-    job *j = o->head;
-    if (!j) {
-      pthread_cond_wait(&o->work_cv, &o->mu);
-      continue;
-    }
-    o->head = j->next;
-    if (!o->head) o->tail = NULL;
-    o->queued--;
-    if (o->queued < QUEUE_MAX / 2) pthread_cond_signal(&o->disp_cv);
-    pthread_mutex_unlock(&o->mu);
-    deliver(o, w, j);
-    job_free(j);
-    pthread_mutex_lock(&o->mu);
-  }
-  pthread_mutex_unlock(&o->mu);
-  return NULL;
+  return t;
 }
 
 /* --- open, start, stop ------------------------------------------------------------- */
@@ -540,11 +401,19 @@ int sns_outbox_open(tw_sns *s, const tw_config *cfg, char *err, size_t errlen) {
     return -1;
   }
   o->s = s;
-  pthread_mutex_init(&o->mu, NULL);
-  pthread_cond_init(&o->work_cv, NULL);
-  pthread_cond_init(&o->disp_cv, NULL);
-  for (int i = 0; i < SNS_OUTBOX_THREADS; i++) tw_http_cancel_init(&o->cancel[i]);
+  tw_outbox_ops ops = {.name = "sns",
+                       .threads = SNS_OUTBOX_THREADS,
+                       .store = s->store,
+                       .ud = o,
+                       .scan = scan,
+                       .deliver = deliver,
+                       .free_job = job_free};
+  o->runner = tw_outbox_new(&ops);
   s->outbox = o;
+  if (!o->runner) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
   uint64_t max = 0;
   if (tw_store_sns_outbox(s->store)->max_id(s->store, &max)) {
     snprintf(err, errlen, "sns: cannot read the delivery outbox");
@@ -557,54 +426,17 @@ int sns_outbox_open(tw_sns *s, const tw_config *cfg, char *err, size_t errlen) {
 }
 
 int sns_outbox_start(tw_sns *s) {
-  sns_outbox *o = s->outbox;
-  if (!o || o->started) return 0;
-  o->started = 1;
-  if (pthread_create(&o->disp, NULL, dispatcher, o)) return -1;
-  for (int i = 0; i < SNS_OUTBOX_THREADS; i++) {
-    void **arg = malloc(2 * sizeof *arg);
-    arg[0] = o;
-    arg[1] = (void *)(intptr_t)i;
-    if (pthread_create(&o->workers[i], NULL, worker, arg)) {
-      free(arg);
-      return -1;
-    }
-    o->nworkers++;
-  }
-  return 0;
+  return s->outbox ? tw_outbox_start(s->outbox->runner) : 0;
 }
 
 void sns_outbox_stop(tw_sns *s) {
-  sns_outbox *o = s->outbox;
-  if (!o || !o->started) return;
-  pthread_mutex_lock(&o->mu);
-  o->stop = 1;
-  pthread_cond_broadcast(&o->work_cv);
-  pthread_cond_broadcast(&o->disp_cv);
-  pthread_mutex_unlock(&o->mu);
-  for (int i = 0; i < SNS_OUTBOX_THREADS; i++) tw_http_cancel_fire(&o->cancel[i]);
-  pthread_join(o->disp, NULL);
-  for (int i = 0; i < o->nworkers; i++) pthread_join(o->workers[i], NULL);
-  o->started = 0;
-  o->nworkers = 0;
+  if (s->outbox) tw_outbox_stop(s->outbox->runner);
 }
 
 void sns_outbox_close(tw_sns *s) {
   sns_outbox *o = s->outbox;
   if (!o) return;
-  sns_outbox_stop(s);
-  while (o->head) {
-    job *j = o->head;
-    o->head = j->next;
-    job_free(j);
-  }
-  for (size_t i = 0; i < o->nslots; i++) free(o->slots[i].sub_arn);
-  free(o->slots);
-  free(o->busy);
-  for (int i = 0; i < SNS_OUTBOX_THREADS; i++) tw_http_cancel_destroy(&o->cancel[i]);
-  pthread_cond_destroy(&o->work_cv);
-  pthread_cond_destroy(&o->disp_cv);
-  pthread_mutex_destroy(&o->mu);
+  tw_outbox_free(o->runner);
   free(o);
   s->outbox = NULL;
 }

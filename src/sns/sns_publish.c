@@ -35,6 +35,7 @@ typedef struct {
   const char *subject;
   json_t *attrs; /* MessageAttributes, validated (borrowed), or NULL */
   const char *group_id, *dedup_id;
+  const char *trace; /* the publisher's trace (X-Ray form), or NULL: SQS copies carry it */
   /* the message queue subscribers get ("sqs" key of a structure, else "default") */
   const char *sqs_message;
   size_t sqs_len;
@@ -461,7 +462,8 @@ static int deliver_sqs(tw_sns *s, const sns_topic *t, sns_sub *sub, sns_msg *m,
                 .group_id = t->fifo ? m->group_id : NULL,
                 .dedup_id = t->fifo ? m->dedup : NULL,
                 .resource = t->arn,
-                .subject = m->msg_id};
+                .subject = m->msg_id,
+                .trace = m->trace};
   int rc = too_many ? -2 : tw_event_publish(s->bus, &e), appended = 0;
   if (rc == 0) {
     s->stats.delivered++;
@@ -698,6 +700,7 @@ int sns_publish(tw_sns_call *c) {
   }
   msg_start(&m);
   presign(s, arn, &m);
+  m.trace = c->trace[0] ? c->trace : NULL;
   int rc = 0;
   tw_events_lock(s->bus);
   sns_resync_if_needed(s);
@@ -800,6 +803,7 @@ int sns_publish_batch(tw_sns_call *c) {
     if (!ok[i]) continue;
     msg_start(&ms[i]);
     presign(s, arn, &ms[i]);
+    ms[i].trace = c->trace[0] ? c->trace : NULL;
   }
   tw_events_lock(s->bus);
   sns_resync_if_needed(s);
@@ -850,10 +854,35 @@ static int topic_exists(void *ud, const char *arn, int *fifo) {
 /* A publish from inside tweedle (S3 events, EventBridge, alarms): e->body is
  * the message, e->subject its Subject. Called with the bus lock and the
  * publisher's store hold: the fan-out joins the publisher's batch. */
+/* A delivery from S3 or EventBridge to a topic whose Policy names that
+ * service's principal (as AWS's docs have users write it, with aws:SourceArn
+ * conditions): the policy must allow sns:Publish. A topic without such a
+ * statement takes every delivery, as sqs_events.c does for queues. */
+static int delivery_allowed(tw_sns *s, const sns_topic *t, const tw_event *e) {
+  static const char *const services[][2] = {{"aws.s3", "s3.amazonaws.com"},
+                                            {"aws.events", "events.amazonaws.com"}};
+  const char *service = NULL;
+  for (size_t i = 0; e->source && i < sizeof services / sizeof services[0]; i++)
+    if (!strcmp(e->source, services[i][0])) service = services[i][1];
+  if (!service || !t->policy || !tw_policy_names_service(t->policy, service)) return 1;
+  tw_kv keys[] = {{"aws:SourceArn", e->resource}, {"aws:SourceAccount", s->account}};
+  tw_policy_req req = {.action = "sns:Publish",
+                       .resource = t->arn,
+                       .account = s->account,
+                       .service = service,
+                       .keys = e->resource ? keys : keys + 1,
+                       .nkeys = e->resource ? 2 : 1};
+  if (tw_policy_eval(t->policy, &req) == TW_POLICY_ALLOW) return 1;
+  tw_warn("access denied: principal=%s action=sns:Publish resource=%s source_arn=%s", service,
+          t->arn, e->resource ? e->resource : "-");
+  return 0;
+}
+
 static int topic_deliver(void *ud, const tw_event *e) {
   tw_sns *s = ud;
   sns_topic *t = sns_topic_get(s, e->target);
   if (!t) return -1;
+  if (!delivery_allowed(s, t, e)) return -1;
   if (!e->body || !e->len) return -2;
   sns_msg m = {0};
   m.message = e->body;
@@ -861,6 +890,7 @@ static int topic_deliver(void *ud, const tw_event *e) {
   m.sqs_message = e->body;
   m.sqs_len = e->len;
   m.subject = e->subject && valid_subject(e->subject) ? e->subject : NULL;
+  m.trace = e->trace;
   size_t size = e->len;
   if (json_is_object(e->attributes) && json_object_size(e->attributes)) {
     tw_sns_call check = {.sns = s};

@@ -14,7 +14,9 @@
 
 #include "http/query_form.h"
 #include "app.h"
+#include "auth/authorize.h"
 #include "core/buf.h"
+#include "core/trace.h"
 #include "sns/sns_internal.h"
 
 /* --- request: flattened form -> nested JSON ------------------------------------- */
@@ -286,6 +288,39 @@ static void serve_cert(tw_request *r) {
   tw_req_respond(r, 200, "application/x-x509-ca-cert", s->cert_pem, s->cert_len);
 }
 
+/* The IAM check (auth/authorize.h): "sns:" + the action on the topic it
+ * names (TopicArn, TargetArn, a subscription's topic, CreateTopic's Name;
+ * "*" for the listings and platform calls), with the topic's Policy as the
+ * resource policy (sns_topic.policy: NULL for the default one). Answers
+ * AuthorizationError and frees in when denied. */
+static int authorize(tw_request *r, json_t *in) {
+  char action[96], res[512] = "*", msg[1024];
+  snprintf(action, sizeof action, "sns:%s", r->action);
+  const char *topic = json_string_value(json_object_get(in, "TopicArn"));
+  if (!topic) topic = json_string_value(json_object_get(in, "TargetArn"));
+  if (!topic) topic = json_string_value(json_object_get(in, "ResourceArn"));
+  const char *sub = json_string_value(json_object_get(in, "SubscriptionArn"));
+  const char *name = json_string_value(json_object_get(in, "Name"));
+  if (topic && !strncmp(topic, "arn:", 4)) {
+    snprintf(res, sizeof res, "%s", topic);
+  } else if (sub && !strncmp(sub, "arn:", 4)) {
+    snprintf(res, sizeof res, "%s", sub);
+    char *last = strrchr(res, ':'); /* a subscription ARN is TOPIC_ARN:ID */
+    if (last && last - res > 20) *last = 0;
+  } else if (name && !strcmp(r->action, "CreateTopic")) {
+    tw_arn(r, "sns", name, res, sizeof res);
+  }
+  tw_sns *s = r->app->sns;
+  sns_lock(s); /* the compiled policy is the topic's: evaluated in place */
+  sns_topic *t = strncmp(res, "arn:aws:sns:", 12) ? NULL : sns_topic_get(s, res);
+  int ok = tw_authorize(r, action, res, t ? t->policy : NULL, NULL, 0, msg, sizeof msg);
+  sns_unlock(s);
+  if (ok) return 1;
+  json_decref(in);
+  respond_error(r, TW_ERR_SNS_AUTHORIZATION_ERROR, msg);
+  return 0;
+}
+
 static void serve(tw_request *r) {
   if (!strncmp(r->path, "/_/sns/", 7)) {
     serve_cert(r);
@@ -322,6 +357,7 @@ static void serve(tw_request *r) {
     respond_error(r, TW_ERR_INVALID_ACTION, m);
     return;
   }
+  if (!anonymous && !authorize(r, in)) return;
   json_t *fixed = fix_shapes(in);
   json_decref(in);
   sns_ctx *x = calloc(1, sizeof *x);
@@ -332,6 +368,8 @@ static void serve(tw_request *r) {
   x->call.in = fixed;
   x->call.principal = r->principal[0] ? r->principal : NULL;
   x->call.anonymous = anonymous;
+  tw_trace_header(tw_req_header(r, "X-Amzn-Trace-Id"), tw_req_header(r, "traceparent"),
+                  x->call.trace, sizeof x->call.trace);
   r->ctx = x;
   r->ctx_free = ctx_free;
   tw_sns_execute(&x->call);

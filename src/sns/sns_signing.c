@@ -55,6 +55,11 @@ static int write_file(const char *dir, const char *name, const char *data, size_
   unlink(tmp);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return -1;
+  if (fchmod(fd, mode)) { /* the mode whatever the umask: the key is 0600 */
+    close(fd);
+    unlink(tmp);
+    return -1;
+  }
   size_t off = 0;
   while (off < n) {
     ssize_t w = write(fd, data + off, n - off);

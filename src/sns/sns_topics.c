@@ -385,7 +385,7 @@ int sns_set_topic_attributes(tw_sns_call *c) {
                     unknown ? "AttributeName" : why);
   }
   attr_store(t->attrs, name, value);
-  sns_topic_parse(t);
+  sns_topic_parse(s, t);
   c->ticket = sns_topic_save(s, t);
   sns_unlock(s);
   return 0;
@@ -574,6 +574,7 @@ int sns_add_permission(tw_sns_call *c) {
   json_decref(principals);
   json_decref(actions);
   set_policy(t, p);
+  sns_topic_parse(s, t);
   json_decref(p);
   c->ticket = sns_topic_save(s, t);
   sns_unlock(s);
@@ -603,6 +604,7 @@ int sns_remove_permission(tw_sns_call *c) {
   if (json_array_size(kept) != json_array_size(stmts)) {
     json_object_set_new(p, "Statement", kept);
     set_policy(t, p);
+    sns_topic_parse(s, t);
     c->ticket = sns_topic_save(s, t);
   } else {
     json_decref(kept);

@@ -75,6 +75,10 @@ int tw_sqs_enqueue_locked(tw_sqs *s, const char *queue_arn, const char *body, si
  * 0; -1 no such standard queue; -2 larger than the queue's MaximumMessageSize. */
 int tw_sqs_enqueue_attrs_locked(tw_sqs *s, const char *queue_arn, const char *body, size_t len,
                                 json_t *attrs, const char *sender);
+/* The same, the message carrying trace (X-Ray form, core/trace.h; NULL or ""
+ * none) as its AWSTraceHeader system attribute. */
+int tw_sqs_enqueue_traced_locked(tw_sqs *s, const char *queue_arn, const char *body, size_t len,
+                                 json_t *attrs, const char *trace, const char *sender);
 
 /* Joins the event bus (src/events/bus.h): queues become destinations (FIFO
  * ones too), and every redrive to a dead-letter queue is announced to the
@@ -100,6 +104,15 @@ void tw_sqs_metrics_sweep(tw_sqs *s, void (*fn)(void *ud, const tw_sqs_queue_met
 void tw_sqs_gauges(tw_sqs *s,
                    void (*fn)(void *ud, const char *name, int visible, int in_flight, int delayed),
                    void *ud);
+
+/* For the web console (sqs_console.c), read only: every queue as
+ * {name, arn, fifo, visible, in_flight, delayed, oldest_age_s, created[,
+ * dlq_arn, max_receive_count]} (a new array), and a peek at the `max` (1..100)
+ * oldest messages of a queue, in every state, as {messages: [...], total}
+ * without receiving them (receive counts, visibility and receipt handles are
+ * left alone); NULL when there is no such queue. */
+json_t *tw_sqs_console_queues(tw_sqs *s);
+json_t *tw_sqs_console_peek(tw_sqs *s, const char *name, int max);
 
 const tw_sqs_action *tw_sqs_find_action(const char *name);
 /* Runs the action; afterwards either c->err != OK, or c->out is set, or

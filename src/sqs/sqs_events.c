@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/policy.h"
 #include "core/crypto.h"
+#include "core/log.h"
 #include "events/bus.h"
 #include "sqs/sqs_internal.h"
 
@@ -22,6 +24,7 @@ static int deliver_fifo(tw_sqs *s, tw_queue *q, const tw_event *e) {
   if (!in) return -2;
   if (e->attributes) json_object_set(in, "MessageAttributes", e->attributes);
   tw_sqs_call c = {.sqs = s, .action = "SendMessage", .in = in, .principal = e->sender};
+  if (e->trace) snprintf(c.trace_header, sizeof c.trace_header, "%s", e->trace);
   tw_sqs_send_req req;
   json_t *res = json_object();
   int rc = tw_sqs_send_parse(&c, in, &req) || tw_sqs_send_one(&c, q, &req, res) ? -2 : 0;
@@ -30,11 +33,47 @@ static int deliver_fifo(tw_sqs *s, tw_queue *q, const tw_event *e) {
   return rc;
 }
 
+/* A delivery from S3, SNS or EventBridge to a queue whose Policy names that
+ * service's principal (as AWS's docs have users write it, with aws:SourceArn
+ * conditions): the policy must allow it. A queue without such a statement
+ * takes every delivery (tweedle's default). 1 allowed. */
+static int delivery_allowed(tw_sqs *s, tw_queue *q, const tw_event *e) {
+  static const char *const services[][2] = {{"aws.s3", "s3.amazonaws.com"},
+                                            {"aws.sns", "sns.amazonaws.com"},
+                                            {"aws.events", "events.amazonaws.com"}};
+  const char *service = NULL;
+  for (size_t i = 0; e->source && i < sizeof services / sizeof services[0]; i++)
+    if (!strcmp(e->source, services[i][0])) service = services[i][1];
+  if (!service || !q->policy) return 1;
+  char why[64];
+  tw_policy *p = tw_policy_from_json(q->policy, TW_POLICY_RESOURCE, why, sizeof why);
+  int ok = 1;
+  if (p && tw_policy_names_service(p, service)) {
+    tw_kv keys[] = {{"aws:SourceArn", e->resource}, {"aws:SourceAccount", s->account}};
+    tw_policy_req req = {.action = "sqs:SendMessage",
+                         .resource = q->arn,
+                         .account = s->account,
+                         .service = service,
+                         .keys = e->resource ? keys : keys + 1,
+                         .nkeys = e->resource ? 2 : 1};
+    ok = tw_policy_eval(p, &req) == TW_POLICY_ALLOW;
+    if (!ok)
+      tw_warn("access denied: principal=%s action=sqs:SendMessage resource=%s source_arn=%s",
+              service, q->arn, e->resource ? e->resource : "-");
+  }
+  tw_policy_free(p);
+  return ok;
+}
+
 static int deliver(void *ud, const tw_event *e) {
   tw_sqs *s = ud;
   tw_queue *q = tw_sqs_queue_by_arn(s, e->target);
   if (!q) return -1;
+  if (!delivery_allowed(s, q, e)) return -1;
   if (q->fifo) return deliver_fifo(s, q, e);
+  if (e->trace && *e->trace)
+    return tw_sqs_enqueue_traced_locked(s, e->target, e->body, e->len, e->attributes, e->trace,
+                                        e->sender);
   return e->attributes
              ? tw_sqs_enqueue_attrs_locked(s, e->target, e->body, e->len, e->attributes, e->sender)
              : tw_sqs_enqueue_locked(s, e->target, e->body, e->len, e->sender);

@@ -32,5 +32,8 @@ typedef struct {
 tw_sqs_http_ctx *tw_sqs_http_ctx_new(tw_request *r, json_t *in, const char *action,
                                      void (*render)(tw_request *r));
 void tw_sqs_http_run(tw_request *r);
+/* sqs_authz.c: 1 when the caller may run ACTION with this (JSON-shaped)
+ * input under the identity and queue policies; 0 with AWS's message. */
+int tw_sqs_authorize(tw_request *r, const char *action, json_t *in, char *msg, size_t msglen);
 
 #endif

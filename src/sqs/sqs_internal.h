@@ -165,6 +165,12 @@ void tw_sqs_task_load(tw_sqs *s, const char *key, const char *value);
 
 /* sqs_metrics.c: counts for the built-in metrics (lock held) */
 void tw_sqs_metrics_sent(tw_queue *q, size_t bytes);
+/* Messages a scan of one queue (its oldest message, a console peek) visits
+ * at most. */
+#define TW_SQS_SCAN_MAX 200000
+/* The send time (ms) of q's oldest message, 0 when empty; a queue holding
+ * more is scanned TW_SQS_SCAN_MAX far (a lower bound on the age then). */
+int64_t tw_sqs_oldest_sent(const tw_queue *q);
 
 /* helpers for actions */
 int tw_sqs_fail(tw_sqs_call *c, tw_err e, const char *fmt, ...)

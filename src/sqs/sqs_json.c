@@ -13,7 +13,7 @@
 static int is_auth_error(tw_err e) {
   return e == TW_ERR_MISSING_AUTH || e == TW_ERR_INCOMPLETE_SIGNATURE ||
          e == TW_ERR_SIGNATURE_MISMATCH || e == TW_ERR_INVALID_CLIENT_TOKEN ||
-         e == TW_ERR_REQUEST_EXPIRED;
+         e == TW_ERR_REQUEST_EXPIRED || e == TW_ERR_ACCESS_DENIED;
 }
 
 void tw_sqs_json_error(tw_request *r, tw_err e, const char *msg) {
@@ -83,6 +83,11 @@ void tw_sqs_json_serve(tw_request *r, const char *action) {
                         "Failed to parse the request body as a JSON object.");
       return;
     }
+  }
+  if (!tw_sqs_authorize(r, r->action, in, msg, sizeof msg)) {
+    json_decref(in);
+    tw_sqs_json_error(r, TW_ERR_ACCESS_DENIED, msg);
+    return;
   }
   tw_sqs_http_ctx_new(r, in, r->action, render);
   tw_sqs_http_run(r);

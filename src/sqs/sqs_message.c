@@ -763,7 +763,7 @@ int tw_sqs_queue_kind_locked(tw_sqs *s, const char *queue_arn, int *fifo) {
 }
 
 static int enqueue(tw_sqs *s, const char *queue_arn, const char *body, size_t len, json_t *attrs,
-                   const char *sender, int check_size) {
+                   const char *trace, const char *sender, int check_size) {
   tw_queue *q = tw_sqs_queue_by_arn(s, queue_arn);
   if (!q || q->fifo) return -1;
   size_t size = len;
@@ -787,6 +787,9 @@ static int enqueue(tw_sqs *s, const char *queue_arn, const char *body, size_t le
   m->body_len = len;
   tw_md5_hex(body, len, m->md5_body);
   m->attrs = attrs ? json_deep_copy(attrs) : NULL;
+  if (trace && *trace) /* not counted against the size, as SQS does */
+    m->sys_attrs =
+        json_pack("{s:{s:s,s:s}}", "AWSTraceHeader", "DataType", "String", "StringValue", trace);
   tw_sqs_msg_digests(m);
   m->sent_ms = tw_now_ms();
   m->visible_at_ms = m->sent_ms + (int64_t)q->delay * 1000;
@@ -797,10 +800,15 @@ static int enqueue(tw_sqs *s, const char *queue_arn, const char *body, size_t le
 
 int tw_sqs_enqueue_locked(tw_sqs *s, const char *queue_arn, const char *body, size_t len,
                           const char *sender) {
-  return enqueue(s, queue_arn, body, len, NULL, sender, 0);
+  return enqueue(s, queue_arn, body, len, NULL, NULL, sender, 0);
 }
 
 int tw_sqs_enqueue_attrs_locked(tw_sqs *s, const char *queue_arn, const char *body, size_t len,
                                 json_t *attrs, const char *sender) {
-  return enqueue(s, queue_arn, body, len, attrs, sender, 1);
+  return enqueue(s, queue_arn, body, len, attrs, NULL, sender, 1);
+}
+
+int tw_sqs_enqueue_traced_locked(tw_sqs *s, const char *queue_arn, const char *body, size_t len,
+                                 json_t *attrs, const char *trace, const char *sender) {
+  return enqueue(s, queue_arn, body, len, attrs, trace, sender, attrs != NULL);
 }

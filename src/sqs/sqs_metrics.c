@@ -7,10 +7,6 @@
 #include "core/clock.h"
 #include "sqs/sqs_internal.h"
 
-/* scanning a queue for its oldest message stops here (the age is then a
- * lower bound on a queue that holds more) */
-#define MAX_AGE_SCAN 200000
-
 void tw_sqs_metrics_sent(tw_queue *q, size_t bytes) {
   double b = (double)bytes;
   if (q->m_sent == 0 || b < q->m_size_min) q->m_size_min = b;
@@ -19,15 +15,15 @@ void tw_sqs_metrics_sent(tw_queue *q, size_t bytes) {
   q->m_size_sum += b;
 }
 
-static int64_t oldest_sent(const tw_queue *q) {
+int64_t tw_sqs_oldest_sent(const tw_queue *q) {
   int64_t oldest = 0;
   size_t seen = 0;
-  for (size_t i = 0; i < q->heap_len && seen < MAX_AGE_SCAN; i++, seen++)
+  for (size_t i = 0; i < q->heap_len && seen < TW_SQS_SCAN_MAX; i++, seen++)
     if (!oldest || q->heap[i]->sent_ms < oldest) oldest = q->heap[i]->sent_ms;
-  for (const tw_msg *m = q->ready_head; m && seen < MAX_AGE_SCAN; m = m->next, seen++)
+  for (const tw_msg *m = q->ready_head; m && seen < TW_SQS_SCAN_MAX; m = m->next, seen++)
     if (!oldest || m->sent_ms < oldest) oldest = m->sent_ms;
-  for (const tw_group *g = q->groups_head; g && seen < MAX_AGE_SCAN; g = g->next)
-    for (const tw_msg *m = g->head; m && seen < MAX_AGE_SCAN; m = m->next, seen++)
+  for (const tw_group *g = q->groups_head; g && seen < TW_SQS_SCAN_MAX; g = g->next)
+    for (const tw_msg *m = g->head; m && seen < TW_SQS_SCAN_MAX; m = m->next, seen++)
       if (!oldest || m->sent_ms < oldest) oldest = m->sent_ms;
   return oldest;
 }
@@ -50,7 +46,7 @@ void tw_sqs_metrics_sweep(tw_sqs *s, void (*fn)(void *ud, const tw_sqs_queue_met
                               .not_visible = q->n_inflight,
                               .delayed = q->n_delayed,
                               .fifo = q->fifo};
-    int64_t oldest = oldest_sent(q);
+    int64_t oldest = tw_sqs_oldest_sent(q);
     m.oldest_age_s = oldest && now > oldest ? (double)((now - oldest) / 1000) : 0;
     for (const tw_group *g = q->groups_head; g; g = g->next) m.groups_inflight += g->inflight > 0;
     q->m_sent = q->m_received = q->m_deleted = q->m_empty = 0;

@@ -11,6 +11,7 @@
 #include "sqs/params.h"
 #include "sqs/sqs_actions.h"
 #include "sqs/sqs_internal.h"
+#include "store/space.h"
 
 static const tw_sqs_action actions[] = {
 #define TW_SQS_ROW(name, fn, flags) {#name, fn, flags},
@@ -43,6 +44,14 @@ void tw_sqs_execute(tw_sqs_call *c) {
   }
   if (!json_is_object(c->in)) {
     tw_sqs_fail(c, TW_ERR_MALFORMED_JSON, NULL);
+    return;
+  }
+  /* A disk low on space takes no new messages, so that deletes and purges
+   * still find room to commit (store/space.h). */
+  if ((!strcmp(a->name, "SendMessage") || !strcmp(a->name, "SendMessageBatch") ||
+       !strcmp(a->name, "TweedleDeleteAndSend")) &&
+      tw_space_low()) {
+    tw_sqs_fail(c, TW_ERR_SERVICE_UNAVAILABLE, NULL);
     return;
   }
   if (a->fn(c) != 0 && c->err == TW_ERR_OK) c->err = TW_ERR_INTERNAL;

@@ -283,6 +283,11 @@ void tw_sqs_query_serve(tw_request *r) {
     return;
   }
   fix_shapes(in);
+  if (!tw_sqs_authorize(r, r->action, in, msg, sizeof msg)) {
+    json_decref(in);
+    tw_sqs_query_error(r, TW_ERR_ACCESS_DENIED, msg);
+    return;
+  }
   tw_sqs_http_ctx_new(r, in, r->action, render);
   tw_sqs_http_run(r);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/policy.h"
 #include "core/clock.h"
 #include "sqs/params.h"
 #include "sqs/sqs_actions.h"
@@ -62,12 +63,14 @@ static int check_attr(tw_sqs_call *c, const char *k, const char *v, int fifo, tw
   if (!strcmp(k, "KmsDataKeyReusePeriodSeconds")) return int_in(v, 60, 86400) ? 0 : bad_value(c, k);
   if (!strcmp(k, "SqsManagedSseEnabled")) return is_bool(v) ? 0 : bad_value(c, k);
   if (!strcmp(k, "KmsMasterKeyId")) return 0;
-  if (!strcmp(k, "Policy")) {
+  if (!strcmp(k, "Policy")) { /* a resource policy (auth/policy.h), evaluated on each call */
     if (!*v) return 0;
-    json_t *p = json_loads(v, 0, NULL);
-    int ok = json_is_object(p);
-    json_decref(p);
-    return ok ? 0 : bad_value(c, k);
+    char why[300];
+    tw_policy *p = tw_policy_parse(v, strlen(v), TW_POLICY_RESOURCE, why, sizeof why);
+    tw_policy_free(p);
+    return p ? 0
+             : tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_VALUE,
+                           "Invalid value for the parameter Policy. Reason: %s.", why);
   }
   if (!strcmp(k, "FifoQueue")) {
     if (q && !q->fifo)

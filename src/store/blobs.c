@@ -70,7 +70,9 @@ static int local_write(tw_blob_writer *w, const void *p, size_t n) {
     ssize_t k = write(w->fd, c, n);
     if (k < 0) {
       if (errno == EINTR) continue;
-      tw_error("blobs: write failed: %s", strerror(errno));
+      int e = errno; /* the caller tells ENOSPC apart */
+      tw_error("blobs: write failed: %s", strerror(e));
+      errno = e;
       return -1;
     }
     c += k;

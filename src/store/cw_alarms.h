@@ -12,7 +12,7 @@
 typedef struct {
   int64_t id; /* increasing; 0 when adding (assigned by the store) */
   const char *alarm_name;
-  const char *alarm_type; /* "MetricAlarm" */
+  const char *alarm_type; /* "MetricAlarm" or "CompositeAlarm" */
   int64_t ts_ms;
   const char *type;    /* "ConfigurationUpdate", "StateUpdate", "Action" */
   const char *summary; /* HistorySummary */
@@ -24,6 +24,7 @@ typedef struct {
   const char *type;       /* NULL: every type */
   int64_t from_ms, to_ms; /* from <= ts < to */
   int newest_first;
+  int alarm_types;  /* 1 metric alarms, 2 composite alarms, 3 (or 0) both */
   int64_t after_id; /* paging: rows past this id in the scan order (0: from the start) */
   int limit;
 } tw_cw_history_filter;

@@ -62,6 +62,9 @@ typedef struct {
    * not, -1 error. */
   int (*idem_find)(tw_store *s, const char *owner, const char *idem_key, int64_t after_ms,
                    char id[37], char fingerprint[65], char status[12]);
+  /* The number of jobs per status (queued, running, succeeded, failed, in
+   * that order): 0, or -1 on error. Counts the status index (a scan of it). */
+  int (*count_by_status)(tw_store *s, int64_t out[4]);
 } tw_gw_jobs_repo;
 
 const tw_gw_jobs_repo *tw_store_gw_jobs(tw_store *s);

@@ -25,6 +25,8 @@ typedef enum {
   TW_S3_BUCKET_CORS,         /* the rules (s3_cors.c) */
   TW_S3_BUCKET_POLICY,
   TW_S3_BUCKET_TAGS,
+  TW_S3_BUCKET_VERSIONING,          /* {"Status": "Enabled" | "Suspended"} (s3_versions.c) */
+  TW_S3_BUCKET_PUBLIC_ACCESS_BLOCK, /* {"BlockPublicAcls": bool, ...} (s3_policy.c) */
 } tw_s3_bucket_setting;
 
 typedef struct {

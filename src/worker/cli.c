@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "net/http.h"
 #include "worker/internal.h"
 #include "worker/payload.h"
 
@@ -27,7 +28,9 @@ const char *const tw_worker_options_help =
     "                            receive with this visibility timeout instead of the queue's\n"
     "  --poll-wait SECONDS       WaitTimeSeconds of each long poll, 1..20 (default 20);\n"
     "                            also how long a stop waits for a poll in progress\n"
-    "  --metrics-interval SECONDS  metrics log line period (default 60; 0: only at exit)\n"
+    "  --metrics-interval SECONDS  metrics log line period, and with --name the\n"
+    "                            tweedle/Worker metrics' (default 60 or\n"
+    "                            $TWEEDLE_METRICS_INTERVAL; 0: only at exit)\n"
     "  --log-format text|json    (default text)\n"
     "  --jobs                    job messages (attribute tweedle.job_id): report start,\n"
     "                            completion or failure to the job API; upload the file the\n"
@@ -40,10 +43,14 @@ const char *const tw_worker_options_help =
     "  --jobs-endpoint URL       job API base (default: the SQS endpoint)\n"
     "  --name NAME               send handler output (stderr; stdout of --exec handlers)\n"
     "                            to the log group /tweedle/worker/NAME (CloudWatch Logs at\n"
-    "                            the SQS endpoint, or AWS_ENDPOINT_URL_LOGS)\n"
+    "                            the SQS endpoint, or AWS_ENDPOINT_URL_LOGS), and\n"
+    "                            metrics to tweedle/Worker with FunctionName=NAME\n"
+    "                            (or AWS_ENDPOINT_URL_CLOUDWATCH)\n"
     "  --s3-endpoint URL         S3 endpoint for results (default: --endpoint,\n"
     "                            AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else the SQS\n"
-    "                            endpoint unless that is AWS's)\n";
+    "                            endpoint unless that is AWS's)\n"
+    "  --ca-bundle FILE          CA certificates (PEM) that https endpoints are verified\n"
+    "                            against (AWS_CA_BUNDLE; default: the system store)\n";
 
 static const char *worker_usage =
     "usage: tweedle worker --queue NAME|URL (--exec CMD | --exec-persistent CMD) [options]\n"
@@ -74,6 +81,8 @@ void tw_worker_opts_defaults(tw_worker_opts *o) {
   o->retry_delay = -1;
   o->visibility = -1;
   o->metrics_interval = 60;
+  const char *mi = getenv("TWEEDLE_METRICS_INTERVAL");
+  if (mi && atof(mi) >= 0 && atof(mi) <= 86400) o->metrics_interval = atof(mi);
   o->poll_wait = 20;
   snprintf(o->results_bucket, sizeof o->results_bucket, "tweedle-results");
   const char *k = getenv("TWEEDLE_API_KEY");
@@ -118,11 +127,13 @@ static int copy(const char *name, const char *v, char *dst, size_t n, char *err,
 static const char *const flags_without_value[] = {"report-batch-item-failures", "jobs", "help",
                                                   NULL};
 static const char *const flags_with_value[] = {
-    "queue",           "endpoint",         "s3-endpoint",  "exec",
-    "exec-persistent", "batch-size",       "batch-window", "concurrency",
-    "timeout",         "kill-grace",       "retry-delay",  "visibility-timeout",
-    "poll-wait",       "metrics-interval", "log-format",   "results-bucket",
-    "api-key",         "jobs-endpoint",    "name",         NULL};
+    "queue",          "endpoint",         "s3-endpoint",
+    "exec",           "exec-persistent",  "batch-size",
+    "batch-window",   "concurrency",      "timeout",
+    "kill-grace",     "retry-delay",      "visibility-timeout",
+    "poll-wait",      "metrics-interval", "log-format",
+    "results-bucket", "api-key",          "jobs-endpoint",
+    "name",           "ca-bundle",        NULL};
 
 int tw_worker_parse(tw_worker_opts *o, int argc, char **argv, int allow_exec,
                     tw_worker_unknown_fn unknown, void *ud, char *err, size_t errlen) {
@@ -190,6 +201,8 @@ int tw_worker_parse(tw_worker_opts *o, int argc, char **argv, int allow_exec,
       rc = copy(name, val, o->endpoint, sizeof o->endpoint, err, errlen);
     } else if (!strcmp(name, "s3-endpoint")) {
       rc = copy(name, val, o->s3_endpoint, sizeof o->s3_endpoint, err, errlen);
+    } else if (!strcmp(name, "ca-bundle")) {
+      rc = tw_http_set_ca_bundle(val, err, errlen); /* the process's https clients */
     } else if (!strcmp(name, "exec") || !strcmp(name, "exec-persistent")) {
       if (have_exec++) {
         snprintf(err, errlen, "give one of --exec and --exec-persistent, once");

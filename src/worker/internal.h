@@ -61,7 +61,8 @@ struct tw_worker {
   tw_wmetrics total;
   int64_t started_ms;
   char tmpdir[256];
-  void *jobs; /* jobs.c */
+  void *jobs;          /* jobs.c */
+  struct tw_wpub *pub; /* --name: tweedle/Worker metrics (wmetrics.c) */
 };
 
 /* capi.c: runs the C handler over the runnable messages, with --timeout.

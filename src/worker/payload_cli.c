@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "net/http.h"
 #include "worker/payload.h"
 
 static const char *send_usage =
@@ -32,6 +33,8 @@ static const char *send_usage =
     "  --delay S               DelaySeconds\n"
     "  --endpoint URL          SQS (and S3) endpoint (AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL)\n"
     "  --s3-endpoint URL       S3 endpoint when it differs (AWS_ENDPOINT_URL_S3)\n"
+    "  --ca-bundle FILE        CA certificates (PEM) that https endpoints are verified\n"
+    "                          against (AWS_CA_BUNDLE; default: the system store)\n"
     "\n"
     "Prints {\"MessageId\":...,\"Size\":N[,\"Payload\":{\"Bucket\":...,\"Key\":...}]}.\n"
     "Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION.\n";
@@ -51,6 +54,8 @@ static const char *receive_usage =
     "  --out DIR          write payloads to DIR/<MessageId> (\"BodyFile\") instead of \"Body\"\n"
     "  --endpoint URL     SQS (and S3) endpoint (AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL)\n"
     "  --s3-endpoint URL  S3 endpoint when it differs (AWS_ENDPOINT_URL_S3)\n"
+    "  --ca-bundle FILE   CA certificates (PEM) that https endpoints are verified against\n"
+    "                     (AWS_CA_BUNDLE; default: the system store)\n"
     "\n"
     "Each line: the ReceiveMessage fields (MessageId, ReceiptHandle, MD5OfBody, Body,\n"
     "Attributes, MessageAttributes) and, for payloads, \"Payload\": {Bucket, Key, Size,\n"
@@ -143,6 +148,7 @@ int tw_send_main(int argc, char **argv) {
                                        {"delay", required_argument, 0, 'D'},
                                        {"endpoint", required_argument, 0, 'e'},
                                        {"s3-endpoint", required_argument, 0, 'E'},
+                                       {"ca-bundle", required_argument, 0, 'C'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *queue = NULL, *body = NULL, *file = NULL, *endpoint = "", *s3_endpoint = "";
@@ -210,6 +216,14 @@ int tw_send_main(int argc, char **argv) {
       case 'E':
         s3_endpoint = optarg;
         break;
+      case 'C': {
+        char err[1200];
+        if (tw_http_set_ca_bundle(optarg, err, sizeof err)) {
+          fprintf(stderr, "tweedle send: %s\n", err);
+          goto out;
+        }
+        break;
+      }
       case 'h':
         fputs(send_usage, stdout);
         rc = 0;
@@ -411,6 +425,7 @@ int tw_receive_main(int argc, char **argv) {
                                        {"out", required_argument, 0, 'o'},
                                        {"endpoint", required_argument, 0, 'e'},
                                        {"s3-endpoint", required_argument, 0, 'E'},
+                                       {"ca-bundle", required_argument, 0, 'C'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *queue = NULL, *endpoint = "", *s3_endpoint = "";
@@ -448,6 +463,14 @@ int tw_receive_main(int argc, char **argv) {
       case 'E':
         s3_endpoint = optarg;
         break;
+      case 'C': {
+        char err[1200];
+        if (tw_http_set_ca_bundle(optarg, err, sizeof err)) {
+          fprintf(stderr, "tweedle receive: %s\n", err);
+          return 2;
+        }
+        break;
+      }
       case 'h':
         fputs(receive_usage, stdout);
         return 0;

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "worker/internal.h"
 #include "worker/wlogs.h"
+#include "worker/wmetrics.h"
 
 #define HANDLER_OUT_CAP (6u << 20) /* Lambda's response payload limit */
 #define HEARTBEAT_TICK_MS 200
@@ -247,6 +248,7 @@ static void run_batch(tw_worker *w, tw_wslot *s, tw_wbatch *b) {
   tw_wanswer_kind k;
   int64_t t0 = tw_mono_ms();
   b->why[0] = 0;
+  tw_wpub_enter(w->pub);
   switch (w->o.mode) {
     case TW_WMODE_EXEC:
     case TW_WMODE_PERSISTENT:
@@ -262,6 +264,7 @@ static void run_batch(tw_worker *w, tw_wslot *s, tw_wbatch *b) {
       for (size_t i = 0; i < n; i++)
         if (run[i]->outcome == TW_WMSG_PENDING) run[i]->outcome = TW_WMSG_FAILED;
   }
+  tw_wpub_leave(w->pub, n, b->handler_ms, k == TW_WANSWER_FAILED);
   for (size_t i = 0; i < n; i++) {
     if (k == TW_WANSWER_FAILED)
       run[i]->outcome = TW_WMSG_FAILED;
@@ -436,6 +439,7 @@ static void *slot_main(void *arg) {
     }
     if (w->stopping) { /* received after the stop began: not started, back at once */
       for (size_t i = 0; i < b.n; i++) b.m[i].outcome = TW_WMSG_RELEASE;
+      tw_wpub_throttle(w->pub);
     } else {
       run_batch(w, s, &b);
     }
@@ -640,6 +644,12 @@ static int setup(tw_worker *w) {
       tw_error("worker: --name: %s", err);
       return -1;
     }
+    w->pub =
+        tw_wpub_start(w->o.name, w->endpoint, &w->creds, w->o.metrics_interval, err, sizeof err);
+    if (!w->pub) {
+      tw_error("worker: --name: metrics: %s", err);
+      return -1;
+    }
   }
   if (w->o.jobs) {
     snprintf(w->tmpdir, sizeof w->tmpdir, "%s/tweedle-worker-XXXXXX",
@@ -746,6 +756,8 @@ out:
   if (w->o.jobs) tw_wjobs_close(w);
   tw_wlogs_stop(tw_wlogs_current); /* after the handlers: their last lines go too */
   tw_wlogs_current = NULL;
+  tw_wpub_stop(w->pub); /* the last interval's metrics */
+  w->pub = NULL;
   if (w->tmpdir[0]) {
     for (int i = 0; w->slots && i < w->o.concurrency; i++) unlink(w->slots[i].job_output);
     rmdir(w->tmpdir);

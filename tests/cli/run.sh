@@ -114,5 +114,50 @@ aws_ sns delete-topic --topic-arn "$topic" &&
   aws_ sns list-topics --query 'length(Topics)' --output text | grep -qx 0
 check "sns delete-topic" $?
 
+# --- CloudWatch alarms (aws cloudwatch) ---
+aq=$(aws_ sqs create-queue --queue-name cli-alarm-q --query QueueUrl --output text)
+atopic=$(aws_ sns create-topic --name cli-alarm-topic --query TopicArn --output text)
+aws_ sns subscribe --topic-arn "$atopic" --protocol sqs --attributes RawMessageDelivery=true \
+  --notification-endpoint arn:aws:sqs:us-east-1:000000000000:cli-alarm-q >/dev/null
+aws_ cloudwatch put-metric-alarm --alarm-name cli-cpu --namespace Cli --metric-name cpu \
+  --statistic Average --period 60 --evaluation-periods 1 --threshold 80 \
+  --comparison-operator GreaterThanThreshold --treat-missing-data ignore --alarm-actions "$atopic"
+check "cloudwatch put-metric-alarm" $?
+st=$(aws_ cloudwatch describe-alarms --alarm-names cli-cpu --query 'MetricAlarms[0].StateValue' --output text)
+[ "$st" = INSUFFICIENT_DATA ]; check "cloudwatch describe-alarms: a new alarm is INSUFFICIENT_DATA ($st)" $?
+aws_ cloudwatch set-alarm-state --alarm-name cli-cpu --state-value ALARM --state-reason "from the cli"
+check "cloudwatch set-alarm-state" $?
+msg=$(aws_ sqs receive-message --queue-url "$aq" --wait-time-seconds 5 --query 'Messages[0].Body' --output text)
+python3 -c 'import json,sys; m=json.loads(sys.argv[1]); sys.exit(not (m["AlarmName"] == "cli-cpu" and m["NewStateValue"] == "ALARM" and m["NewStateReason"] == "from the cli"))' "$msg"
+check "the ALARM action notified the topic's queue" $?
+aws_ cloudwatch put-composite-alarm --alarm-name cli-any --alarm-rule 'ALARM("cli-cpu") OR FALSE' \
+  --alarm-actions "$atopic"
+check "cloudwatch put-composite-alarm" $?
+st=$(aws_ cloudwatch describe-alarms --alarm-names cli-any --alarm-types CompositeAlarm \
+  --query 'CompositeAlarms[0].StateValue' --output text)
+[ "$st" = ALARM ]; check "the composite alarm follows its child to ALARM ($st)" $?
+msg=$(aws_ sqs receive-message --queue-url "$aq" --wait-time-seconds 5 --query 'Messages[0].Body' --output text)
+python3 -c 'import json,sys; m=json.loads(sys.argv[1]); sys.exit(not (m["AlarmName"] == "cli-any" and m["AlarmRule"] == "ALARM(\"cli-cpu\") OR FALSE"))' "$msg"
+check "the composite alarm's notification carries its AlarmRule" $?
+kid=$(aws_ cloudwatch describe-alarms --children-of-alarm-name cli-any --query 'MetricAlarms[0].AlarmName' --output text)
+[ "$kid" = cli-cpu ]; check "cloudwatch describe-alarms --children-of-alarm-name ($kid)" $?
+err=$(aws_ cloudwatch put-composite-alarm --alarm-name cli-bad --alarm-rule 'ALARM(cli-cpu) AND' 2>&1); rc=$?
+[ $rc -ne 0 ] && grep -q ValidationError <<<"$err"; check "put-composite-alarm with a broken rule: ValidationError" $?
+aws_ cloudwatch describe-alarm-history --alarm-name cli-cpu --history-item-type StateUpdate \
+  --query 'AlarmHistoryItems[0].HistorySummary' --output text | grep -qx "Alarm updated from INSUFFICIENT_DATA to ALARM"
+check "cloudwatch describe-alarm-history (metric alarm)" $?
+h=$(aws_ cloudwatch describe-alarm-history --alarm-name cli-any --alarm-types CompositeAlarm \
+  --query 'AlarmHistoryItems[].HistorySummary' --output text)
+grep -q "Alarm updated from INSUFFICIENT_DATA to ALARM" <<<"$h" && grep -q "Successfully executed action" <<<"$h"
+check "cloudwatch describe-alarm-history --alarm-types CompositeAlarm" $?
+err=$(aws_ cloudwatch delete-alarms --alarm-names cli-cpu 2>&1); rc=$?
+[ $rc -ne 0 ] && grep -q "composite alarm(s) depending on it" <<<"$err"
+check "delete-alarms of a composite alarm's child is refused" $?
+aws_ cloudwatch delete-alarms --alarm-names cli-any && aws_ cloudwatch delete-alarms --alarm-names cli-cpu
+check "cloudwatch delete-alarms" $?
+n=$(aws_ cloudwatch describe-alarms --alarm-types MetricAlarm CompositeAlarm \
+  --query '[length(MetricAlarms), length(CompositeAlarms)]' --output text)
+[ "$(echo $n)" = "0 0" ]; check "no alarms left ($n)" $?
+
 echo "SUMMARY passed=$pass failed=$fail skipped=0"
 [ "$fail" -eq 0 ]

@@ -9,7 +9,10 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 export TWEEDLE_ACCESS_KEY_ID=AKIDEXAMPLES TWEEDLE_SECRET_ACCESS_KEY=examples/secret
 export AWS_ACCESS_KEY_ID=$TWEEDLE_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$TWEEDLE_SECRET_ACCESS_KEY
 export AWS_DEFAULT_REGION=us-east-1 AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-"$BIN" serve --listen "127.0.0.1:$port" --data "$data" >"$data/server.log" 2>&1 &
+# built-in metrics every 2 s and alarms checked every second: the jobs example
+# shows its metrics and a 10-second alarm within its run
+TWEEDLE_ALARM_TICK_MS=1000 "$BIN" serve --listen "127.0.0.1:$port" --data "$data" \
+  --metrics-interval 2 >"$data/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 1 100); do
@@ -29,7 +32,7 @@ run "pipeline (S4): records through has_raw -> size_100 -> size_200, libvips thu
   bash examples/pipeline/run.sh 5
 run "large-payloads (S1): a 50 MiB message through send -> worker -> handler" \
   bash examples/large-payloads/run.sh 50
-run "jobs (S3): API key, curl submits, worker --jobs, presigned results, a poison job" \
+run "jobs (S3): API key, curl submits, worker --jobs, presigned results, a poison job; its metrics, alarm and dashboard" \
   bash examples/jobs/run.sh 3
 run "thumbnails (S2): S3 -> EventBridge -> queue with DLQ -> worker (libvips 64x64 PNG) -> lifecycle bucket -> SNS email and queue" \
   bash examples/thumbnails/run.sh 4

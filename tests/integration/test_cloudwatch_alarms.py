@@ -33,6 +33,8 @@ alarm notifications seen from AWS):
 
 import json
 import os
+import socket
+import threading
 import time
 import unittest
 
@@ -539,6 +541,54 @@ class TestBuiltinMetrics(AlarmCase):
         self.assertEqual(self.wait_stat("AWS/S3", "NumberOfObjects", nd, "Maximum",
                                         lambda v: v >= 1)[0], 1.0)
 
+    def test_s3_first_byte_latency(self):
+        """FirstByteLatency (AWS: "from the complete request being received to
+        when the response starts to be returned") leaves out the response body:
+        a GET whose reader stalls 2 s mid-body has a TotalRequestLatency over
+        1.5 s, while every request's FirstByteLatency stays well under it."""
+        s3 = client(self.server, "s3")
+        bucket = h.unique("fb")
+        s3.create_bucket(Bucket=bucket)
+        size = 32 << 20  # far more than the socket buffers hold
+        s3.put_object(Bucket=bucket, Key="big", Body=b"\x5a" * size)
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "big"})
+        path = url.split(str(self.server.port), 1)[1]
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.settimeout(60)
+        sock.connect(("127.0.0.1", self.server.port))
+        try:
+            sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n"
+                          % (path, self.server.port)).encode())
+            got = sock.recv(65536)
+            self.assertTrue(got.startswith(b"HTTP/1.1 200"), got[:200])
+            time.sleep(2)  # the reader stalls with most of the body unsent
+            n = len(got)
+            while True:
+                chunk = sock.recv(1 << 20)
+                if not chunk:
+                    break
+                n += len(chunk)
+            self.assertGreater(n, size)
+        finally:
+            sock.close()
+        d = [{"Name": "BucketName", "Value": bucket}, {"Name": "FilterId", "Value": "EntireBucket"}]
+        self.assertEqual(self.wait_stat("AWS/S3", "AllRequests", d, "Sum", lambda v: v >= 3)[0], 3.0)
+        total = {s: self.wait_stat("AWS/S3", "TotalRequestLatency", d, s, lambda v: True)[0]
+                 for s in ("SampleCount", "Minimum", "Maximum", "Sum")}
+        fb, unit = self.wait_stat("AWS/S3", "FirstByteLatency", d, "SampleCount", lambda v: v >= 3)
+        self.assertEqual((fb, unit), (3.0, "Milliseconds"))
+        first = {s: self.stat("AWS/S3", "FirstByteLatency", d, s)[0]
+                 for s in ("Minimum", "Maximum", "Sum")}
+        self.assertEqual(total["SampleCount"], 3.0)
+        self.assertGreaterEqual(total["Maximum"], 1500.0)  # the stalled GET
+        for s in ("Minimum", "Maximum", "Sum"):
+            self.assertGreaterEqual(first[s], 0.0, s)
+            self.assertLessEqual(first[s], total[s], s)
+        # the stall is in the total only (the slowest request's first byte is
+        # the 32 MiB PUT's commit or the GET's file open, both far below it)
+        self.assertLess(first["Maximum"], total["Maximum"] - 1000.0, (first, total))
+
     def test_sns_metrics(self):
         topic, url = self.topic_with_queue("mt")
         name = topic.rsplit(":", 1)[1]
@@ -597,6 +647,61 @@ class TestRestart(unittest.TestCase):
         finally:
             srv.stop()
             srv.cleanup()
+
+
+class TestCrash(h.FaultServerTestCase):
+    """A state change and its SNS notification commit in one batch: a kill -9
+    between them (the batch delayed in the writer) loses neither alone."""
+
+    def test_kill_between_state_change_and_notification(self):
+        cw, sns, sqs = (client(self.server, s) for s in ("cloudwatch", "sns", "sqs"))
+        topic = sns.create_topic(Name="crash")["TopicArn"]
+        url = sqs.create_queue(QueueName="crash")["QueueUrl"]
+        qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn,
+                      Attributes={"RawMessageDelivery": "true"})
+        for round_ in range(2):
+            name = "crash%d" % round_
+            cw.put_metric_alarm(AlarmName=name, Namespace="AlarmTest", MetricName=name,
+                                Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1.0,
+                                ComparisonOperator="GreaterThanThreshold",
+                                TreatMissingData="ignore", AlarmActions=[topic])
+            answered = []
+            if round_ == 0:  # killed while the batch waits in the writer
+                self.set_delay(1500)
+
+                def set_state():
+                    try:
+                        cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="x")
+                        answered.append(1)
+                    except Exception:  # noqa: BLE001 - the server dies under it
+                        pass
+                t = threading.Thread(target=set_state)
+                t.start()
+                time.sleep(0.7)
+                self.server.kill9()
+                t.join(30)
+                self.assertEqual(answered, [])
+                self.fault("commit-delay-ms", None)
+            else:  # killed right after the answer
+                cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="x")
+                self.server.kill9()
+            self.server.start()
+            cw, sqs = client(self.server, "cloudwatch"), client(self.server, "sqs")
+            state = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"]
+            got = []
+            while True:
+                r = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10)
+                if not r.get("Messages"):
+                    break
+                for m in r["Messages"]:
+                    got.append(json.loads(m["Body"])["AlarmName"])
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            if round_ == 1 or state == "ALARM":
+                self.assertEqual((state, got), ("ALARM", [name]))
+            else:
+                self.assertEqual((state, got), ("INSUFFICIENT_DATA", []))
 
 
 class TestDashboards(AlarmCase):

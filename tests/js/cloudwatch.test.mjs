@@ -1,6 +1,7 @@
-// CloudWatch metrics with @aws-sdk/client-cloudwatch (JSON 1.0,
+// CloudWatch metrics and alarms with @aws-sdk/client-cloudwatch (JSON 1.0,
 // awsQueryCompatible): PutMetricData (gzip-compressed when large), the three
-// reads, metric math, and AWS's errors as the SDK's exception classes.
+// reads, metric math, AWS's errors as the SDK's exception classes; metric and
+// composite alarms, their SNS notifications, history and deletion rules.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -12,8 +13,17 @@ import {
   InvalidParameterValueException,
   InvalidParameterCombinationException,
   paginateListMetrics,
+  PutMetricAlarmCommand,
+  PutCompositeAlarmCommand,
+  DescribeAlarmsCommand,
+  DescribeAlarmHistoryCommand,
+  SetAlarmStateCommand,
+  DeleteAlarmsCommand,
+  ResourceNotFound,
 } from "@aws-sdk/client-cloudwatch";
-import { startServer, REGION } from "./helpers.mjs";
+import { SNSClient, CreateTopicCommand, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, DeleteMessageCommand } from "@aws-sdk/client-sqs";
+import { startServer, REGION, ACCOUNT, makeClient, receiveN } from "./helpers.mjs";
 
 let server;
 let cw;
@@ -174,6 +184,107 @@ describe("cloudwatch metrics", () => {
         }),
       ),
       (e) => e instanceof InvalidParameterCombinationException && /exceeds the limit of 1440/.test(e.message),
+    );
+  });
+});
+
+describe("cloudwatch alarms", () => {
+  const tag = `js${process.pid}`;
+  let sns, sqs, topic, url;
+
+  before(async () => {
+    sns = new SNSClient({ region: REGION, endpoint: server.endpoint, credentials: server.credentials, maxAttempts: 1 });
+    sqs = makeClient(server);
+    topic = (await sns.send(new CreateTopicCommand({ Name: `${tag}-alarms` }))).TopicArn;
+    url = (await sqs.send(new CreateQueueCommand({ QueueName: `${tag}-alarms` }))).QueueUrl;
+    await sns.send(
+      new SubscribeCommand({
+        TopicArn: topic, Protocol: "sqs", Endpoint: `arn:aws:sqs:${REGION}:${ACCOUNT}:${tag}-alarms`,
+        Attributes: { RawMessageDelivery: "true" },
+      }),
+    );
+  });
+
+  after(() => {
+    sns?.destroy();
+    sqs?.destroy();
+  });
+
+  const notifications = async (n) => {
+    const msgs = await receiveN(sqs, url, n, { timeoutMs: 8000 });
+    for (const m of msgs) await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle }));
+    return msgs.map((m) => JSON.parse(m.Body));
+  };
+
+  it("a metric alarm and a composite alarm: states, notifications, history, deletion", async () => {
+    const child = `${tag}-child`;
+    const parent = `${tag}-parent`;
+    await cw.send(
+      new PutMetricAlarmCommand({
+        AlarmName: child, Namespace: ns, MetricName: "lat", Statistic: "Average", Period: 60,
+        EvaluationPeriods: 1, Threshold: 100, ComparisonOperator: "GreaterThanThreshold",
+        TreatMissingData: "ignore", AlarmActions: [topic],
+      }),
+    );
+    let r = await cw.send(new DescribeAlarmsCommand({ AlarmNames: [child] }));
+    assert.equal(r.MetricAlarms[0].StateValue, "INSUFFICIENT_DATA");
+    assert.equal(r.MetricAlarms[0].AlarmArn, `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${child}`);
+    await cw.send(
+      new PutCompositeAlarmCommand({
+        AlarmName: parent, AlarmRule: `ALARM("${child}") AND NOT FALSE`, AlarmActions: [topic],
+        AlarmDescription: "from js",
+      }),
+    );
+    r = await cw.send(new DescribeAlarmsCommand({ AlarmNames: [parent], AlarmTypes: ["CompositeAlarm"] }));
+    assert.equal(r.CompositeAlarms.length, 1);
+    assert.equal(r.CompositeAlarms[0].StateValue, "OK");
+    assert.equal(r.CompositeAlarms[0].AlarmRule, `ALARM("${child}") AND NOT FALSE`);
+    assert.ok(r.CompositeAlarms[0].StateUpdatedTimestamp instanceof Date);
+    r = await cw.send(new DescribeAlarmsCommand({ AlarmNames: [parent] }));
+    assert.deepEqual([r.MetricAlarms, r.CompositeAlarms], [[], []]); // metric alarms only by default
+
+    await cw.send(new SetAlarmStateCommand({ AlarmName: child, StateValue: "ALARM", StateReason: "js says so" }));
+    const got = await notifications(2);
+    const byName = Object.fromEntries(got.map((m) => [m.AlarmName, m]));
+    assert.deepEqual(Object.keys(byName).sort(), [child, parent].sort());
+    assert.equal(byName[child].NewStateReason, "js says so");
+    assert.equal(byName[child].Trigger.MetricName, "lat");
+    assert.equal(byName[parent].NewStateValue, "ALARM");
+    assert.equal(byName[parent].OldStateValue, "OK");
+    assert.equal(byName[parent].AlarmDescription, "from js");
+    assert.equal(byName[parent].TriggeringChildren[0].Arn, `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${child}`);
+    assert.equal(byName[parent].TriggeringChildren[0].State.Value, "ALARM");
+
+    r = await cw.send(new DescribeAlarmsCommand({ ParentsOfAlarmName: child }));
+    assert.deepEqual(r.CompositeAlarms.map((a) => [a.AlarmName, a.StateValue]), [[parent, "ALARM"]]);
+    r = await cw.send(new DescribeAlarmsCommand({ ChildrenOfAlarmName: parent }));
+    assert.deepEqual(r.MetricAlarms.map((a) => a.AlarmName), [child]);
+
+    const h = await cw.send(new DescribeAlarmHistoryCommand({ AlarmName: parent, AlarmTypes: ["CompositeAlarm"] }));
+    const summaries = h.AlarmHistoryItems.map((i) => i.HistorySummary);
+    assert.ok(summaries.includes("Alarm updated from OK to ALARM"), summaries.join(" | "));
+    assert.ok(summaries.includes(`Successfully executed action ${topic}`), summaries.join(" | "));
+    assert.ok(h.AlarmHistoryItems.every((i) => i.AlarmType === "CompositeAlarm"));
+    assert.ok(h.AlarmHistoryItems[0].Timestamp instanceof Date);
+
+    await assert.rejects(
+      cw.send(new PutCompositeAlarmCommand({ AlarmName: `${tag}-bad`, AlarmRule: "ALARM(nope)" })),
+      (e) => {
+        assert.equal(e.name, "ValidationException"); // the JSON __type; the query code is ValidationError
+        assert.equal(e.$metadata.httpStatusCode, 400);
+        assert.match(e.message, /Could not save the composite alarm as alarms \[nope\]/);
+        return true;
+      },
+    );
+    await assert.rejects(cw.send(new DeleteAlarmsCommand({ AlarmNames: [child] })), (e) => {
+      assert.equal(e.name, "ValidationException"); // the JSON __type; the query code is ValidationError
+      assert.equal(e.message, `Cannot delete ${child} as there are composite alarm(s) depending on it.`);
+      return true;
+    });
+    await cw.send(new DeleteAlarmsCommand({ AlarmNames: [parent, child] }));
+    await assert.rejects(
+      cw.send(new SetAlarmStateCommand({ AlarmName: child, StateValue: "OK", StateReason: "gone" })),
+      (e) => e instanceof ResourceNotFound,
     );
   });
 });

@@ -22,11 +22,15 @@ import {
   TestEventPatternCommand,
   TagResourceCommand,
   ListTagsForResourceCommand,
+  CreateConnectionCommand,
+  DescribeConnectionCommand,
+  CreateApiDestinationCommand,
   ResourceNotFoundException,
   ResourceAlreadyExistsException,
   InvalidEventPatternException,
   LimitExceededException,
 } from "@aws-sdk/client-eventbridge";
+import http from "node:http";
 import { PutBucketNotificationConfigurationCommand, CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import {
   withServer,
@@ -247,6 +251,61 @@ describe("S3 -> EventBridge", () => {
     } finally {
       eb.destroy();
       s3.destroy();
+    }
+  });
+});
+
+describe("API destinations", () => {
+  it("CreateConnection, CreateApiDestination and PutTargets deliver with the API key", async () => {
+    const eb = events();
+    const seen = [];
+    const sink = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        res.writeHead(200, { "Content-Length": "0" });
+        res.end();
+      });
+    });
+    await new Promise((r) => sink.listen(0, "127.0.0.1", r));
+    try {
+      const port = sink.address().port;
+      const conn = await eb.send(new CreateConnectionCommand({
+        Name: uniqueName("conn"), AuthorizationType: "API_KEY",
+        AuthParameters: { ApiKeyAuthParameters: { ApiKeyName: "x-api-key", ApiKeyValue: "js-secret" } },
+      }));
+      assert.equal(conn.ConnectionState, "AUTHORIZED");
+      assert.match(conn.ConnectionArn, /^arn:aws:events:us-east-1:000000000000:connection\//);
+      const name = conn.ConnectionArn.split("/")[1];
+      const desc = await eb.send(new DescribeConnectionCommand({ Name: name }));
+      assert.deepEqual(desc.AuthParameters.ApiKeyAuthParameters, { ApiKeyName: "x-api-key" });
+      const dest = await eb.send(new CreateApiDestinationCommand({
+        Name: uniqueName("dest"), ConnectionArn: conn.ConnectionArn,
+        InvocationEndpoint: `http://127.0.0.1:${port}/js/*`, HttpMethod: "POST",
+      }));
+      assert.equal(dest.ApiDestinationState, "ACTIVE");
+      const rule = uniqueName("apirule");
+      const source = uniqueName("js.api");
+      await eb.send(new PutRuleCommand({ Name: rule, EventPattern: JSON.stringify({ source: [source] }) }));
+      const put = await eb.send(new PutTargetsCommand({
+        Rule: rule,
+        Targets: [{ Id: "api", Arn: dest.ApiDestinationArn, InputPath: "$.detail",
+          HttpParameters: { PathParameterValues: ["p1"], QueryStringParameters: { k: "v" } },
+          RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 600 } }],
+      }));
+      assert.equal(put.FailedEntryCount, 0);
+      await eb.send(new PutEventsCommand({ Entries: [{ Source: source, DetailType: "t", Detail: '{"n":7}' }] }));
+      const deadline = Date.now() + 15_000;
+      while (seen.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(seen.length, 1);
+      assert.equal(seen[0].method, "POST");
+      assert.equal(seen[0].url, "/js/p1?k=v");
+      assert.equal(seen[0].headers["x-api-key"], "js-secret");
+      assert.deepEqual(JSON.parse(seen[0].body), { n: 7 });
+    } finally {
+      eb.destroy();
+      sink.close();
     }
   });
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs tweedle's JavaScript integration tests: SQS (AWS SDK v3 + sqs-consumer)
-# and S3 (client-s3, s3-request-presigner, lib-storage, minio).
+# and S3 (client-s3, s3-request-presigner, lib-storage, minio); the web console in
+# Debian's chromium through playwright-core (console.test.mjs).
 #
 #   tests/js/run.sh [test files...]
 #
@@ -24,7 +25,7 @@ fi
 # npm ci when any module the tests import is missing (the lock file pins them all).
 need_ci=0
 for m in @aws-sdk/client-sqs sqs-consumer @aws-sdk/client-s3 @aws-sdk/s3-request-presigner @aws-sdk/client-sns \
-  @aws-sdk/client-cloudwatch @aws-sdk/client-eventbridge @aws-sdk/lib-storage minio; do
+  @aws-sdk/client-cloudwatch @aws-sdk/client-eventbridge @aws-sdk/lib-storage minio playwright-core; do
   [ -f "node_modules/$m/package.json" ] || need_ci=1
 done
 if [ "$need_ci" -eq 1 ]; then

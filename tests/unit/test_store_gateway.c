@@ -354,6 +354,19 @@ static void test_jobs(tw_store *s) {
   CHECK_INT_EQ(repo->list(s, &f, job_row, &stopped), 0);
   CHECK_INT_EQ(stopped.n, 1);
 
+  CASE("jobs count by status");
+  int64_t counts[4] = {-1, -1, -1, -1};
+  CHECK_INT_EQ(repo->count_by_status(s, counts), 0);
+  CHECK_INT_EQ(counts[0], 2); /* queued: j-b, j-c */
+  CHECK_INT_EQ(counts[1], 0); /* running */
+  CHECK_INT_EQ(counts[2], 1); /* succeeded: j-a */
+  CHECK_INT_EQ(counts[3], 0); /* failed */
+  t = repo->start(s, "j-b", 1, 8000);
+  CHECK(wait_for(s, t));
+  CHECK_INT_EQ(repo->count_by_status(s, counts), 0);
+  CHECK_INT_EQ(counts[0], 1);
+  CHECK_INT_EQ(counts[1], 1);
+
   CASE("jobs idempotency");
   char id[37], fp[65], status[12];
   /* the newest of the owner's jobs with that key, inside the window */

@@ -11,6 +11,7 @@
 
 #include "store/s3_buckets.h"
 #include "store/s3_objects.h"
+#include "store/s3_refs.h"
 #include "store/store.h"
 #include "tap.h"
 
@@ -417,6 +418,112 @@ static tw_store *test_reopen(tw_store *s, const char *dir) {
   return s;
 }
 
+/* --- versions ----------------------------------------------------------------------- */
+
+typedef struct {
+  char vids[16][40];
+  int marker[16], latest[16];
+  int n;
+} version_list;
+
+static int collect_version(void *ud, const tw_s3_object_row *o) {
+  version_list *l = ud;
+  if (l->n < 16) {
+    snprintf(l->vids[l->n], sizeof l->vids[0], "%s", o->version_id ? o->version_id : "null");
+    l->marker[l->n] = o->delete_marker;
+    l->latest[l->n] = o->is_latest;
+  }
+  l->n++;
+  return 0;
+}
+
+static void collect_ref(void *ud, const char *blob) {
+  if (!strcmp(blob, "blob-v1")) ++*(int *)ud;
+}
+
+static void test_versions(tw_store *s) {
+  const tw_s3_objects_repo *O = tw_store_s3_objects(s);
+  const tw_s3_buckets_repo *B = tw_store_s3_buckets(s);
+  tw_s3_bucket_row bk = {.name = "vers", .created_ms = 1};
+  WRITE(s, B->create(s, &bk));
+  tw_s3_object_row o = {.bucket = "vers",
+                        .key = "k",
+                        .key_len = 1,
+                        .size = 1,
+                        .etag = "e0",
+                        .modified_ms = 1000,
+                        .blob = "blob-null"};
+  CASE("versions: an unversioned row is the null version");
+  o.vseq = 1000000;
+  WRITE(s, O->put_version(s, &o, TW_S3_VERSIONING_OFF, 1000));
+  o.version_id = "v1", o.vseq = 2000000, o.blob = "blob-v1", o.etag = "e1";
+  WRITE(s, O->put_version(s, &o, TW_S3_VERSIONING_ENABLED, 2000));
+  o.version_id = "v2", o.vseq = 3000000, o.blob = "blob-v2", o.etag = "e2";
+  WRITE(s, O->put_version(s, &o, TW_S3_VERSIONING_ENABLED, 3000));
+  tw_s3_object_row g;
+  CHECK_INT_EQ(O->get(s, "vers", "k", 1, &g), 1);
+  CHECK_STR_EQ(g.blob, "blob-v2");
+  CHECK_STR_EQ(g.version_id, "v2");
+  tw_s3_object_row_free(&g);
+  CHECK_INT_EQ(O->get_version(s, "vers", "k", 1, NULL, &g), 1);
+  CHECK_STR_EQ(g.blob, "blob-null");
+  CHECK_INT_EQ(g.is_latest, 0);
+  tw_s3_object_row_free(&g);
+  CHECK_INT_EQ(O->get_version(s, "vers", "k", 1, "nope", &g), 0);
+  tw_s3_object_row_free(&g);
+  int refs = 0;
+  CHECK_INT_EQ(tw_store_s3_blob_refs(s, collect_ref, &refs), 0);
+  CHECK_INT_EQ(refs, 1); /* a noncurrent version's body is referenced */
+
+  CASE("versions: a delete marker becomes the latest");
+  WRITE(s, O->add_marker(s, "vers", "k", 1, "m3", 4000000, 4000, TW_S3_VERSIONING_ENABLED));
+  CHECK_INT_EQ(O->get(s, "vers", "k", 1, &g), 0);
+  tw_s3_object_row_free(&g);
+  CHECK_INT_EQ(O->latest_marker(s, "vers", "k", 1, &g), 1);
+  CHECK_STR_EQ(g.version_id, "m3");
+  tw_s3_object_row_free(&g);
+  version_list l = {0};
+  CHECK_INT_EQ(O->list_versions(s, "vers", "", 0, INT64_MAX, "", 0, 100, collect_version, &l), 4);
+  CHECK_STR_EQ(l.vids[0], "m3");
+  CHECK_STR_EQ(l.vids[1], "v2");
+  CHECK_STR_EQ(l.vids[3], "null");
+  CHECK(l.marker[0] && l.latest[0] && !l.latest[1] && !l.marker[1]);
+  memset(&l, 0, sizeof l); /* after (k, v2's order): v1 and null */
+  CHECK_INT_EQ(O->list_versions(s, "vers", "k", 1, 3000000, "", 0, 100, collect_version, &l), 2);
+  CHECK_STR_EQ(l.vids[0], "v1");
+
+  CASE("versions: removing the marker brings the newest version back");
+  WRITE(s, O->remove_version(s, "vers", "k", 1, "m3"));
+  CHECK_INT_EQ(O->get(s, "vers", "k", 1, &g), 1);
+  CHECK_STR_EQ(g.version_id, "v2");
+  tw_s3_object_row_free(&g);
+  WRITE(s, O->remove_version(s, "vers", "k", 1, "v2"));
+  CHECK_INT_EQ(O->get(s, "vers", "k", 1, &g), 1);
+  CHECK_STR_EQ(g.version_id, "v1");
+  tw_s3_object_row_free(&g);
+
+  CASE("versions: Suspended writes replace the null version");
+  o.version_id = NULL, o.vseq = 5000000, o.blob = "blob-null2";
+  WRITE(s, O->put_version(s, &o, TW_S3_VERSIONING_SUSPENDED, 5000));
+  memset(&l, 0, sizeof l);
+  CHECK_INT_EQ(O->list_versions(s, "vers", "", 0, INT64_MAX, "", 0, 100, collect_version, &l), 2);
+  CHECK_STR_EQ(l.vids[0], "null");
+  CHECK_STR_EQ(l.vids[1], "v1");
+  CHECK_INT_EQ(O->get_version(s, "vers", "k", 1, NULL, &g), 1);
+  CHECK_STR_EQ(g.blob, "blob-null2");
+  tw_s3_object_row_free(&g);
+
+  CASE("versions: a bucket with only markers is not empty");
+  WRITE(s, O->remove_version(s, "vers", "k", 1, NULL));
+  WRITE(s, O->remove_version(s, "vers", "k", 1, "v1"));
+  CHECK_INT_EQ(O->any(s, "vers"), 0);
+  WRITE(s, O->add_marker(s, "vers", "k", 1, NULL, 6000000, 6000, TW_S3_VERSIONING_SUSPENDED));
+  CHECK_INT_EQ(O->any(s, "vers"), 1);
+  memset(&l, 0, sizeof l);
+  CHECK_INT_EQ(O->list_noncurrent(s, "vers", "", 0, INT64_MIN, "", 0, 100, collect_version, &l), 1);
+  CHECK_INT_EQ(l.latest[0], 2); /* the key's only version: an expired delete marker */
+}
+
 int main(void) {
   char dir[] = "/tmp/tweedle-test-store-s3-XXXXXX";
   if (!mkdtemp(dir)) {
@@ -430,6 +537,7 @@ int main(void) {
     test_buckets(s);
     test_objects(s);
     test_list(s);
+    test_versions(s);
     s = test_reopen(s, dir);
     tw_store_close(s);
   }

@@ -74,11 +74,12 @@ static int history_read(tw_store *s, const tw_cw_history_filter *f,
   sqlite3 *db = tw_store_reader(s);
   if (!db) return -1;
   /* rare and filtered many ways: prepared here, not cached */
-  char sql[512];
+  char sql[640];
   snprintf(sql, sizeof sql,
            "SELECT id,alarm_name,alarm_type,ts_ms,type,summary,data FROM cw_alarm_history"
            " WHERE (?1 IS NULL OR alarm_name=?1) AND (?2 IS NULL OR type=?2) AND ts_ms>=?3"
-           " AND ts_ms<?4 AND (?5=0 OR id %s ?5) ORDER BY ts_ms %s, id %s LIMIT ?6",
+           " AND ts_ms<?4 AND (?5=0 OR id %s ?5) AND (?7=0 OR (?7&1 AND alarm_type='MetricAlarm')"
+           " OR (?7&2 AND alarm_type='CompositeAlarm')) ORDER BY ts_ms %s, id %s LIMIT ?6",
            f->newest_first ? "<" : ">", f->newest_first ? "DESC" : "ASC",
            f->newest_first ? "DESC" : "ASC");
   sqlite3_stmt *st = NULL;
@@ -92,6 +93,7 @@ static int history_read(tw_store *s, const tw_cw_history_filter *f,
   sqlite3_bind_int64(st, 4, f->to_ms);
   sqlite3_bind_int64(st, 5, f->after_id);
   sqlite3_bind_int64(st, 6, f->limit);
+  sqlite3_bind_int64(st, 7, f->alarm_types == 3 ? 0 : f->alarm_types);
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     tw_cw_history_row r = {.id = sqlite3_column_int64(st, 0),

@@ -152,7 +152,25 @@ static int idem_find(tw_store *s, const char *owner, const char *idem_key, int64
   return found;
 }
 
-static const tw_gw_jobs_repo repo = {.insert = insert,
+static int count_by_status(tw_store *s, int64_t out[4]) {
+  static const char *const names[] = {"queued", "running", "succeeded", "failed"};
+  sqlite3_stmt *st = tw_store_read_stmt(s, "SELECT COUNT(*) FROM jobs WHERE status=?");
+  if (!st) return -1;
+  int rc = 0;
+  for (int i = 0; i < 4 && !rc; i++) {
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, names[i], -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+      out[i] = sqlite3_column_int64(st, 0);
+    else
+      rc = -1;
+  }
+  tw_store_read_done(st);
+  return rc;
+}
+
+static const tw_gw_jobs_repo repo = {.count_by_status = count_by_status,
+                                     .insert = insert,
                                      .start = start,
                                      .succeed = succeed,
                                      .fail = fail,

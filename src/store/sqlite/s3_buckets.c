@@ -40,6 +40,12 @@ static uint64_t set_setting(tw_store *s, const char *name, tw_s3_bucket_setting 
     case TW_S3_BUCKET_TAGS:
       sql = "UPDATE buckets SET tags=? WHERE name=?";
       break;
+    case TW_S3_BUCKET_VERSIONING:
+      sql = "UPDATE buckets SET versioning=? WHERE name=?";
+      break;
+    case TW_S3_BUCKET_PUBLIC_ACCESS_BLOCK:
+      sql = "UPDATE buckets SET public_access_block=? WHERE name=?";
+      break;
     default:
       return 0;
   }
@@ -110,6 +116,12 @@ static int get_setting(tw_store *s, const char *name, tw_s3_bucket_setting which
     case TW_S3_BUCKET_TAGS:
       sql = "SELECT tags FROM buckets WHERE name=?";
       break;
+    case TW_S3_BUCKET_VERSIONING:
+      sql = "SELECT versioning FROM buckets WHERE name=?";
+      break;
+    case TW_S3_BUCKET_PUBLIC_ACCESS_BLOCK:
+      sql = "SELECT public_access_block FROM buckets WHERE name=?";
+      break;
     default:
       return -1;
   }
@@ -143,6 +155,12 @@ static int each_setting(tw_store *s, tw_s3_bucket_setting which,
       break;
     case TW_S3_BUCKET_TAGS:
       sql = "SELECT name, tags FROM buckets WHERE tags IS NOT NULL";
+      break;
+    case TW_S3_BUCKET_VERSIONING:
+      sql = "SELECT name, versioning FROM buckets WHERE versioning IS NOT NULL";
+      break;
+    case TW_S3_BUCKET_PUBLIC_ACCESS_BLOCK:
+      sql = "SELECT name, public_access_block FROM buckets WHERE public_access_block IS NOT NULL";
       break;
     default:
       return -1;

@@ -59,6 +59,8 @@ int tw_store_s3_blob_refs(tw_store *s, void (*fn)(void *ud, const char *blob), v
   /* one statement: one snapshot of both tables */
   sqlite3_stmt *st = tw_store_read_stmt(s,
                                         "SELECT blob FROM objects WHERE blob IS NOT NULL UNION ALL "
+                                        "SELECT blob FROM object_versions WHERE blob IS NOT NULL "
+                                        "UNION ALL "
                                         "SELECT blob FROM parts WHERE blob IS NOT NULL");
   if (!st) return -1;
   int rc;

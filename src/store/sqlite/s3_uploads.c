@@ -233,7 +233,10 @@ static int object_layout(tw_store *s, const char *bucket, const void *key, size_
                          const char *blob, char **layout_json) {
   *layout_json = NULL;
   sqlite3_stmt *st =
-      tw_store_read_stmt(s, "SELECT mpu_parts FROM objects WHERE bucket=? AND key=? AND blob=?");
+      tw_store_read_stmt(s,
+                         "SELECT mpu_parts FROM objects WHERE bucket=?1 AND key=?2 AND blob=?3"
+                         " UNION ALL SELECT mpu_parts FROM object_versions WHERE bucket=?1 AND"
+                         " key=?2 AND blob=?3 LIMIT 1");
   if (!st) return -1;
   sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
   sqlite3_bind_blob(st, 2, klen ? key : "", (int)klen, SQLITE_STATIC);

@@ -30,7 +30,15 @@ const char *const tw_sqlite_schema_s3 =
     /* completed uploads, kept a while for a retried CompleteMultipartUpload */
     "CREATE TABLE IF NOT EXISTS uploads_done(id TEXT PRIMARY KEY, bucket TEXT, key BLOB,"
     " parts TEXT, result TEXT, done_ms INTEGER) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS uploads_done_age ON uploads_done(done_ms);";
+    "CREATE INDEX IF NOT EXISTS uploads_done_age ON uploads_done(done_ms);"
+    /* versions other than the latest object (which stays in objects), and
+     * delete markers; noncurrent_ms: when it stopped being the latest (NULL:
+     * a delete marker that is the latest) */
+    "CREATE TABLE IF NOT EXISTS object_versions(bucket TEXT NOT NULL, key BLOB NOT NULL,"
+    " vseq INTEGER NOT NULL, version_id TEXT, marker INTEGER NOT NULL DEFAULT 0, size INTEGER,"
+    " etag TEXT, modified_ms INTEGER, blob TEXT, content_type TEXT, headers TEXT, meta TEXT,"
+    " checksums TEXT, parts INTEGER, tags TEXT, mpu_parts TEXT, noncurrent_ms INTEGER,"
+    " PRIMARY KEY(bucket, key, vseq)) WITHOUT ROWID;";
 
 /* the gateway: API keys, access log, jobs */
 const char *const tw_sqlite_schema_gateway =
@@ -62,6 +70,18 @@ const char *const tw_sqlite_schema_events =
     " schedule TEXT, state TEXT, description TEXT, role_arn TEXT, created_by TEXT, tags TEXT,"
     " targets TEXT, created_ms INTEGER, modified_ms INTEGER, PRIMARY KEY(bus, name))"
     " WITHOUT ROWID;";
+
+/* EventBridge: connections and API destinations (JSON documents), the last
+ * fire time of scheduled rules, and deliveries waiting for API destinations */
+const char *const tw_sqlite_schema_eb_delivery =
+    "CREATE TABLE IF NOT EXISTS eb_objects(kind TEXT NOT NULL, name TEXT NOT NULL, doc TEXT,"
+    " PRIMARY KEY(kind, name)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS eb_marks(bus TEXT NOT NULL, rule TEXT NOT NULL, last_ms INTEGER,"
+    " PRIMARY KEY(bus, rule)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS eb_outbox(id INTEGER PRIMARY KEY, rule_arn TEXT NOT NULL,"
+    " target TEXT NOT NULL, request TEXT NOT NULL, event TEXT NOT NULL, body BLOB,"
+    " attempts INTEGER NOT NULL, due_ms INTEGER NOT NULL, created_ms INTEGER);"
+    "CREATE INDEX IF NOT EXISTS eb_outbox_due ON eb_outbox(due_ms);";
 
 /* SNS: topics, subscriptions, and the FIFO topics' deduplication window */
 const char *const tw_sqlite_schema_sns =

@@ -42,6 +42,7 @@ extern const char *const tw_sqlite_schema_gateway;
 extern const char *const tw_sqlite_schema_sns;
 extern const char *const tw_sqlite_schema_sns_outbox;
 extern const char *const tw_sqlite_schema_events;
+extern const char *const tw_sqlite_schema_eb_delivery;
 extern const char *const tw_sqlite_schema_metrics;
 extern const char *const tw_sqlite_schema_alarms;
 extern const char *const tw_sqlite_schema_logs;

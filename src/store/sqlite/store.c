@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "store/blobs.h"
 #include "store/faults.h"
+#include "store/space.h"
 #include "store/sqlite/sqlite_internal.h"
 
 typedef enum {
@@ -155,6 +156,12 @@ static int migrate(sqlite3 *db, char *err, size_t errlen) {
           * part sizes and checksums (GET ?partNumber=) */
          add_column(db, "uploads", "checksum_type", "TEXT", err, errlen) ||
          add_column(db, "objects", "mpu_parts", "TEXT", err, errlen) ||
+         /* S3 versioning: a row without version_id is the `null` version (every
+          * object written before), vseq NULL orders it by modified_ms */
+         add_column(db, "objects", "version_id", "TEXT", err, errlen) ||
+         add_column(db, "objects", "vseq", "INTEGER", err, errlen) ||
+         add_column(db, "buckets", "versioning", "TEXT", err, errlen) ||
+         add_column(db, "buckets", "public_access_block", "TEXT", err, errlen) || /* S3 PAB */
          exec(db,
               "CREATE INDEX IF NOT EXISTS objects_age ON objects(bucket, modified_ms);"
               "CREATE INDEX IF NOT EXISTS uploads_age ON uploads(bucket, initiated_ms);",
@@ -196,6 +203,7 @@ tw_store *tw_store_open(const char *dir, char *err, size_t errlen) {
       exec(s->db, tw_sqlite_schema_sns, err, errlen) ||
       exec(s->db, tw_sqlite_schema_sns_outbox, err, errlen) ||
       exec(s->db, tw_sqlite_schema_events, err, errlen) ||
+      exec(s->db, tw_sqlite_schema_eb_delivery, err, errlen) ||
       exec(s->db, tw_sqlite_schema_metrics, err, errlen) ||
       exec(s->db, tw_sqlite_schema_alarms, err, errlen) ||
       exec(s->db, tw_sqlite_schema_logs, err, errlen) || migrate(s->db, err, errlen))
@@ -204,6 +212,7 @@ tw_store *tw_store_open(const char *dir, char *err, size_t errlen) {
     snprintf(err, errlen, "sqlite: cannot register the metrics functions");
     goto fail;
   }
+  tw_space_watch(dir);
   for (int i = 0; i < OP__COUNT; i++) {
     if (sqlite3_prepare_v3(s->db, op_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[i], NULL) !=
         SQLITE_OK) {
@@ -497,6 +506,21 @@ static int faults_before_commit(void) {
 
 void (*tw_store_batch_hook)(double seconds, size_t ops, int ok);
 
+/* Bytes the database holds in free pages: new rows reuse them (store/space.h). */
+static int64_t unused_bytes(sqlite3 *db) {
+  int64_t pages = 0, size = 0;
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(db, "PRAGMA freelist_count", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW) pages = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  if (sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_step(st) == SQLITE_ROW) size = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+  }
+  return pages * size;
+}
+
 static void *writer_main(void *arg) {
   tw_store *s = arg;
   for (;;) {
@@ -531,6 +555,7 @@ static void *writer_main(void *arg) {
       ok = 0;
     }
     if (!ok) step_once(s->rollback);
+    if (tw_space_reusable_due()) tw_space_set_reusable(unused_bytes(s->db));
     size_t nops = 0;
     while (batch) {
       op *n = batch->next;
