@@ -41,15 +41,17 @@ for t in "${UNIT_DIR:-build/tests}"/test_*; do
   run_suite "unit-$(basename "$t")" 120 "$t"
 done
 
+# The JavaScript suite first: its npm ci also serves the boto3 suites' JS checks
+# (test_tls runs the JS SDK over HTTPS).
+if [ -f tests/js/run.sh ]; then
+  run_suite "js-sdk" 600 bash tests/js/run.sh
+fi
 # The same integration suite under two clients: pyenv boto3 speaks SQS JSON,
 # Debian's python3-boto3 (botocore 1.29) speaks the query protocol.
 py_json=$(command -v python3)
 run_suite "boto3-json" 1800 "$py_json" tests/integration/run.py -j "${TEST_JOBS:-3}"
 if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import boto3' 2>/dev/null; then
   run_suite "boto3-query" 1800 /usr/bin/python3 tests/integration/run.py -j "${TEST_JOBS:-3}"
-fi
-if [ -f tests/js/run.sh ]; then
-  run_suite "js-sdk" 600 bash tests/js/run.sh
 fi
 if [ -f tests/cli/run.sh ]; then
   run_suite "aws-cli" 300 bash tests/cli/run.sh

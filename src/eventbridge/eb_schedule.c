@@ -107,6 +107,7 @@ static int parse_field(const char *f, int lo, int hi, const char **names, int nn
   if (!*p) return -1;
   for (;;) {
     int a, b, step = 1;
+    const char *item = p;
     if (*p == '*') {
       a = lo;
       b = hi;
@@ -124,7 +125,7 @@ static int parse_field(const char *f, int lo, int hi, const char **names, int nn
       const char *q = p;
       if ((step = value_of(&q, NULL, 0)) <= 0) return -1;
       p = q;
-      if (a == b && f[0] != '*') b = hi; /* 0/5: from 0 on */
+      if (a == b && *item != '*') b = hi; /* 0/5: from 0 on (in any item of a list) */
     }
     if (a < lo || b > hi || a > b) return -1;
     for (int i = a; i <= b; i += step) set_bit(bits, i - lo);

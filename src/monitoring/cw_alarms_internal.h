@@ -78,6 +78,12 @@ tw_err cwa_put_composite_alarm(tw_cw_call *c);
 
 /* --- composite alarms (cw_composite.c); engine locked --- */
 int cwa_is_composite(const json_t *al); /* al: an "Alarm" document */
+/* Parses and evaluates an AlarmRule against a->alarms: 1 (true), 0, or -1
+ * with the error in err. refs, missing, hits (arrays, each may be NULL)
+ * collect the names referenced, the references to alarms that do not exist,
+ * and the names whose function came out true. (For tests/fuzz.) */
+int cwa_rule_eval(tw_alarms *a, const char *rule, json_t *refs, json_t *missing, json_t *hits,
+                  char *err, size_t errlen);
 /* The names a composite alarm's rule references (new array). */
 json_t *cwa_composite_children(tw_alarms *a, const json_t *al);
 /* The names of the composite alarms whose rules reference name (new array). */

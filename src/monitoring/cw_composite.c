@@ -214,6 +214,14 @@ static int rule_run(rule_parser *p, tw_alarms *a, const char *rule) {
   return v;
 }
 
+int cwa_rule_eval(tw_alarms *a, const char *rule, json_t *refs, json_t *missing, json_t *hits,
+                  char *err, size_t errlen) {
+  rule_parser p = {.refs = refs, .missing = missing, .hits = hits};
+  int v = rule_run(&p, a, rule);
+  if (v < 0 && errlen) snprintf(err, errlen, "%s", p.err);
+  return v;
+}
+
 json_t *cwa_composite_children(tw_alarms *a, const json_t *al) {
   rule_parser p = {.refs = json_array()};
   const char *rule = cwa_jstr(al, "AlarmRule");

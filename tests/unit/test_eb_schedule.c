@@ -59,6 +59,9 @@ int main(void) {
   CHECK_INT_EQ(next("cron(0 10 * * ? *)", at(2026, 3, 1, 9, 59)), at(2026, 3, 1, 10, 0));
   CHECK_INT_EQ(next("cron(0 10 * * ? *)", at(2026, 3, 1, 10, 0)), at(2026, 3, 2, 10, 0));
   CHECK_INT_EQ(next("cron(0/15 * * * ? *)", at(2026, 3, 1, 10, 1)), at(2026, 3, 1, 10, 15));
+  /* n/step after a "*" item still runs from n on (the item, not the field, starts with '*') */
+  CHECK_INT_EQ(next("cron(*/20,10/3 0 * * ? *)", at(2026, 3, 1, 0, 10)), at(2026, 3, 1, 0, 13));
+  CHECK_INT_EQ(next("cron(10/3,*/20 0 * * ? *)", at(2026, 3, 1, 0, 10)), at(2026, 3, 1, 0, 13));
   CHECK_INT_EQ(next("cron(0 18 ? * MON-FRI *)", at(2026, 3, 1, 0, 0)), at(2026, 3, 2, 18, 0));
   CHECK_INT_EQ(next("cron(0 12 L * ? *)", at(2026, 2, 1, 0, 0)), at(2026, 2, 28, 12, 0));
   /* 2026-05-31 is a Sunday: LW is Friday the 29th */
