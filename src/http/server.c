@@ -155,7 +155,11 @@ void tw_req_respond_fd(tw_request *r, int status, int fd, uint64_t offset, uint6
 }
 
 void tw_req_add_header(tw_request *r, const char *name, const char *value) {
-  if (r->resp) MHD_add_response_header(r->resp, name, value);
+  if (!r->resp) return;
+  /* libmicrohttpd 0.9.75 refuses an empty value, but S3 answers empty ones
+   * (x-amz-meta-x: ""): one space is optional whitespace that every HTTP
+   * parser strips, so the client reads "" */
+  MHD_add_response_header(r->resp, name, value && !*value ? " " : value);
 }
 
 void tw_req_base_url(const tw_request *r, char *out, size_t n) {

@@ -140,6 +140,10 @@ class CliTest(s.S3TestCase):
         self.assertEqual(head["ContentType"], "text/html; charset=utf-8")
         self.assertEqual(head["Metadata"], {"owner": "tweedle", "stage": "test"})
         self.assertEqual(head["CacheControl"], "max-age=60")
+        # an empty value is kept and answered (S3 does)
+        self.api("put-object", "--bucket", b, "--key", "blank", "--metadata", '{"blank": "", "x": "1"}')
+        self.assertEqual(self.api("head-object", "--bucket", b, "--key", "blank")["Metadata"],
+                         {"blank": "", "x": "1"})
 
     def test_cp_guesses_content_type(self):
         b = self.bucket()
