@@ -1,5 +1,5 @@
 # tweedle — build, run and test. `make run` and `make test` do all the set-up.
-PKGS     := libmicrohttpd gnutls jansson sqlite3 libssl libcrypto expat zlib
+PKGS     := libmicrohttpd gnutls jansson sqlite3 libssl libcrypto expat zlib libpq
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   := -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Isrc -Iinclude

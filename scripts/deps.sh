@@ -2,8 +2,8 @@
 # Installs the Debian packages tweedle needs to build and test, only those missing.
 # Usage: scripts/deps.sh [build|test|fuzz]
 set -euo pipefail
-build_pkgs=(gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libssl-dev libexpat1-dev zlib1g-dev)
-test_pkgs=(python3 python3-boto3 nodejs npm curl libvips-tools awscli chromium)  # vips: examples/pipeline; awscli: /usr/bin/aws v2 (aws logs tail); chromium: tests/js/console.test.mjs
+build_pkgs=(gcc make pkg-config libmicrohttpd-dev libgnutls28-dev libjansson-dev libsqlite3-dev libssl-dev libexpat1-dev zlib1g-dev libpq-dev)
+test_pkgs=(python3 python3-boto3 nodejs npm curl libvips-tools awscli chromium postgresql)  # postgresql: tests/cluster (initdb + postgres 15); vips: examples/pipeline; awscli: /usr/bin/aws v2 (aws logs tail); chromium: tests/js/console.test.mjs
 fuzz_pkgs=(clang libclang-rt-dev)  # tests/fuzz: clang -fsanitize=fuzzer,address,undefined
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}" "${fuzz_pkgs[@]}")  # make test runs the fuzz corpora

@@ -28,6 +28,7 @@
 #include "sns/sns.h"
 #include "store/blobs.h"
 #include "sqs/sqs_front.h"
+#include "sqs/sqs_pg.h"
 
 tw_err tw_req_authenticate(tw_request *r, char *msg, size_t msglen) {
   char hash[65];
@@ -113,6 +114,30 @@ static void unclaimed(tw_request *r, const char *what) {
   tw_req_respond_owned(r, 400, query ? "text/xml" : "application/xml", body, len);
 }
 
+/* Cluster mode: what is not on PostgreSQL yet answers 501 in the protocol
+ * the client speaks, never from a node-local store. */
+static void cluster_unclaimed(tw_request *r, const char *what) {
+  char msg[600];
+  snprintf(msg, sizeof msg, "%s is not available in cluster mode yet.", what);
+  snprintf(r->action, sizeof r->action, "cluster-unavailable");
+  if (tw_req_header(r, "X-Amz-Target")) {
+    json_t *o = json_pack("{s:s,s:s}", "__type", "NotImplemented", "message", msg);
+    char *body = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    tw_req_respond_owned(r, 501, "application/x-amz-json-1.0", body, strlen(body));
+    return;
+  }
+  tw_buf b;
+  tw_buf_init(&b, 8192);
+  tw_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code>"
+                  "<Message>");
+  tw_buf_xml_escape(&b, msg, strlen(msg));
+  tw_buf_printf(&b, "</Message><RequestId>%s</RequestId></Error>", r->request_id);
+  size_t len;
+  char *body = tw_buf_detach(&b, &len);
+  tw_req_respond_owned(r, 501, "application/xml", body, len);
+}
+
 /* The store's writer reports each batch: requests waiting for it are woken
  * (with the failure, if it failed), and on a failure the engines that keep
  * state in memory take it back from the store. */
@@ -132,6 +157,12 @@ static void on_commit(void *ud, uint64_t committed, int ok) {
  * whatever is left, so it comes last. */
 static int register_services(tw_app *app) {
   app->services.unclaimed = unclaimed;
+  if (app->sqs_pg) { /* cluster mode: only what runs on PostgreSQL so far */
+    app->services.unclaimed = cluster_unclaimed;
+    return tw_services_add(&app->services, &own_service) ||
+           tw_services_add(&app->services, &tw_prom_service) ||
+           tw_services_add(&app->services, &tw_sqs_service);
+  }
   return tw_services_add(&app->services, &own_service) ||
          tw_services_add(&app->services, &tw_prom_service) ||
          (!app->cfg.console_off && tw_services_add(&app->services, &tw_console_service)) ||
@@ -210,6 +241,20 @@ int tw_serve(tw_config *cfg) {
   app->sqs = tw_sqs_open(app->store, cfg->region, cfg->account, err, sizeof err);
   if (!app->sqs) goto fail;
   if (tw_sqs_join_events(app->sqs, app->events)) goto fail;
+  if (cfg->store_url[0]) { /* cluster mode */
+    if (strncmp(cfg->store_url, "postgres://", 11) &&
+        strncmp(cfg->store_url, "postgresql://", 13)) {
+      snprintf(err, sizeof err, "--store: expected postgres://USER:PASS@HOST:PORT/DB");
+      goto fail;
+    }
+    if (cfg->blobs_dir[0] && access(cfg->blobs_dir, W_OK | X_OK)) {
+      snprintf(err, sizeof err, "--blobs %.400s: not a writable directory", cfg->blobs_dir);
+      goto fail;
+    }
+    app->sqs_pg = tw_sqs_pg_open(cfg->store_url, cfg->region, cfg->account,
+                                 cfg->threads > 0 ? cfg->threads + 4 : 8, err, sizeof err);
+    if (!app->sqs_pg) goto fail;
+  }
   app->sns = tw_sns_open(app->store, cfg, err, sizeof err);
   if (!app->sns) goto fail;
   if (tw_sns_join_events(app->sns, app->events)) goto fail;
@@ -238,6 +283,10 @@ int tw_serve(tw_config *cfg) {
   }
   if (tw_sqs_start(app->sqs)) {
     snprintf(err, sizeof err, "cannot start the queue ticker");
+    goto fail;
+  }
+  if (app->sqs_pg && tw_sqs_pg_start(app->sqs_pg)) {
+    snprintf(err, sizeof err, "cannot start the PostgreSQL listener");
     goto fail;
   }
   if (tw_sns_start(app->sns)) {
@@ -313,6 +362,7 @@ int tw_serve(tw_config *cfg) {
   /* New requests are refused from here on (503, connection closed). MHD's own
    * quiesce races its epoll workers in 0.9.75 and aborts the process. */
   tw_sqs_stop(app->sqs); /* parked receives answer now */
+  tw_sqs_pg_stop(app->sqs_pg);
   tw_gateway_stop(app);  /* so do requests waiting for the authorizer */
   /* let requests in progress finish, bounded */
   int64_t until = tw_mono_ms() + 10000;
@@ -328,6 +378,7 @@ fail:
   if (rc && err[0]) tw_error("%s", err);
   tw_http_stop(app->http);
   if (app->sqs) tw_sqs_stop(app->sqs);
+  tw_sqs_pg_stop(app->sqs_pg);
   tw_gateway_close(app);                 /* before the store: flushes the access log */
   tw_console_close();                    /* its sessions */
   tw_logs_server_stop();                 /* before the store: the server's last lines */
@@ -341,6 +392,7 @@ fail:
   tw_logs_stop(app->logs);       /* and the log retention sweep */
   tw_store_close(app->store);    /* commits what is pending */
   if (app->sqs) tw_sqs_close(app->sqs);
+  tw_sqs_pg_close(app->sqs_pg);
   tw_sns_close(app->sns);
   tw_s3_close(app->s3);
   tw_eventbridge_close(app->eventbridge);

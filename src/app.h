@@ -17,6 +17,7 @@ struct tw_app {
   struct tw_blobs *blobs;   /* object bodies (src/store/blobs.h) */
   struct tw_events *events; /* the event bus (src/events) */
   tw_sqs *sqs;
+  struct tw_sqs_pg *sqs_pg; /* cluster mode (--store postgres://): SQS on PostgreSQL */
   struct tw_sns *sns; /* topics (src/sns) */
   tw_s3 *s3;
   struct tw_eventbridge *eventbridge; /* AWSEvents (src/eventbridge) */

@@ -34,6 +34,12 @@ static const char *serve_usage =
     "Server:\n"
     "  --listen HOST:PORT   address to listen on (TWEEDLE_LISTEN; default 127.0.0.1:9324)\n"
     "  --data DIR           data directory (TWEEDLE_DATA; default ./data)\n"
+    "  --store URL          cluster mode: the nodes started with the same\n"
+    "                       postgres://USER:PASS@HOST:PORT/DB share their state there (SQS\n"
+    "                       standard queues so far; other services answer 501)\n"
+    "                       (TWEEDLE_STORE; default none: the embedded SQLite store in DIR)\n"
+    "  --blobs DIR          object bodies; in cluster mode a directory every node mounts\n"
+    "                       (TWEEDLE_BLOBS; default DATA/blobs)\n"
     "  --config FILE        JSON config file (TWEEDLE_CONFIG; default none)\n"
     "  --public-url URL     base of the queue URLs handed out (TWEEDLE_PUBLIC_URL;\n"
     "                       default: from the request's Host header)\n"
@@ -84,7 +90,7 @@ static const char *serve_usage =
     "  --metrics-interval S\n"
     "                       seconds between publications of the built-in AWS/SQS, AWS/S3,\n"
     "                       AWS/SNS, AWS/ApiGateway, tweedle/Jobs and tweedle/Store metrics\n"
-    "                       (TWEEDLE_METRICS_INTERVAL; default 60; the flag at 0: off - no\n"
+    "                       (TWEEDLE_METRICS_INTERVAL; default 60; 0: off - no\n"
     "                       publisher, no S3/gateway request hook; SQS/SNS counters and\n"
     "                       Prometheus stay)\n"
     "  --metrics-token T    GET /_/metrics (Prometheus) answers 'Authorization: Bearer T'\n"
@@ -120,6 +126,8 @@ static int cmd_serve(int argc, char **argv) {
   tw_config_from_env(&cfg);
   static const struct option opts[] = {{"listen", required_argument, 0, 'l'},
                                        {"data", required_argument, 0, 'd'},
+                                       {"store", required_argument, 0, 1301},
+                                       {"blobs", required_argument, 0, 1302},
                                        {"config", required_argument, 0, 'c'},
                                        {"public-url", required_argument, 0, 'u'},
                                        {"tls-cert", required_argument, 0, 1201},
@@ -156,6 +164,12 @@ static int cmd_serve(int argc, char **argv) {
         snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", optarg);
         break;
       case 'c':
+        break;
+      case 1301:
+        snprintf(cfg.store_url, sizeof cfg.store_url, "%s", optarg);
+        break;
+      case 1302:
+        snprintf(cfg.blobs_dir, sizeof cfg.blobs_dir, "%s", optarg);
         break;
       case 'u':
         snprintf(cfg.public_url, sizeof cfg.public_url, "%s", optarg);

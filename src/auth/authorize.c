@@ -16,21 +16,16 @@ void tw_arn(const tw_request *r, const char *service, const char *name, char *ou
   snprintf(out, n, "arn:aws:%s:%s:%s:%s", service, r->app->cfg.region, r->app->cfg.account, name);
 }
 
-int tw_authorize(tw_request *r, const char *action, const char *resource,
-                 const tw_policy *resource_policy, const tw_kv *extra, size_t nextra, char *msg,
-                 size_t msglen) {
-  const tw_user *u = r->principal[0] ? tw_credentials_user(&r->app->creds, r->principal) : NULL;
-  char principal[256] = "", now_iso[32], epoch[24];
-  if (u)
-    snprintf(principal, sizeof principal, "arn:aws:iam::%s:user/%s", r->app->cfg.account, u->name);
-  /* the common case costs nothing more: a user without policies, no resource policy */
-  if (u && !u->npolicies && !resource_policy) return 1;
+/* The request's context keys and policy question (keys has MAX_KEYS room;
+ * principal, now_iso and epoch are the caller's buffers the keys point into). */
+static void build_req(tw_request *r, const tw_user *u, const char *action, const char *resource,
+                      const tw_kv *extra, size_t nextra, char principal[256], char now_iso[32],
+                      char epoch[24], tw_kv *keys, tw_policy_req *q) {
   time_t now = time(NULL);
   struct tm tm;
   gmtime_r(&now, &tm);
-  strftime(now_iso, sizeof now_iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  snprintf(epoch, sizeof epoch, "%lld", (long long)now);
-  tw_kv keys[MAX_KEYS];
+  strftime(now_iso, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  snprintf(epoch, 24, "%lld", (long long)now);
   size_t n = 0;
   keys[n++] = (tw_kv){"aws:SourceIp", r->remote};
   keys[n++] = (tw_kv){"aws:SecureTransport", tw_http_tls(r->srv) ? "true" : "false"};
@@ -45,7 +40,7 @@ int tw_authorize(tw_request *r, const char *action, const char *resource,
   }
   for (size_t i = 0; i < nextra && n < MAX_KEYS; i++)
     if (extra[i].value) keys[n++] = extra[i];
-  tw_policy_req q = {
+  *q = (tw_policy_req){
       .action = action,
       .resource = resource,
       .principal = u ? principal : NULL,
@@ -53,6 +48,36 @@ int tw_authorize(tw_request *r, const char *action, const char *resource,
       .keys = keys,
       .nkeys = n,
   };
+}
+
+int tw_authorize_denies(tw_request *r, const char *action, const char *resource,
+                        const tw_policy *resource_policy, const tw_kv *extra, size_t nextra) {
+  const tw_user *u = r->principal[0] ? tw_credentials_user(&r->app->creds, r->principal) : NULL;
+  if (u && !u->npolicies && !resource_policy) return 0;
+  char principal[256] = "", now_iso[32], epoch[24];
+  if (u)
+    snprintf(principal, sizeof principal, "arn:aws:iam::%s:user/%s", r->app->cfg.account, u->name);
+  tw_kv keys[MAX_KEYS];
+  tw_policy_req q;
+  build_req(r, u, action, resource, extra, nextra, principal, now_iso, epoch, keys, &q);
+  if (tw_policy_eval(resource_policy, &q) == TW_POLICY_DENY) return 1;
+  for (size_t i = 0; u && i < u->npolicies; i++)
+    if (tw_policy_eval(u->policies[i], &q) == TW_POLICY_DENY) return 1;
+  return 0;
+}
+
+int tw_authorize(tw_request *r, const char *action, const char *resource,
+                 const tw_policy *resource_policy, const tw_kv *extra, size_t nextra, char *msg,
+                 size_t msglen) {
+  const tw_user *u = r->principal[0] ? tw_credentials_user(&r->app->creds, r->principal) : NULL;
+  char principal[256] = "", now_iso[32], epoch[24];
+  if (u)
+    snprintf(principal, sizeof principal, "arn:aws:iam::%s:user/%s", r->app->cfg.account, u->name);
+  /* the common case costs nothing more: a user without policies, no resource policy */
+  if (u && !u->npolicies && !resource_policy) return 1;
+  tw_kv keys[MAX_KEYS];
+  tw_policy_req q;
+  build_req(r, u, action, resource, extra, nextra, principal, now_iso, epoch, keys, &q);
   if (tw_policy_decide((const tw_policy *const *)(u ? u->policies : NULL), u ? u->npolicies : 0,
                        resource_policy, &q))
     return 1;

@@ -21,6 +21,12 @@ int tw_authorize(tw_request *r, const char *action, const char *resource,
                  const tw_policy *resource_policy, const tw_kv *extra, size_t nextra, char *msg,
                  size_t msglen);
 
+/* 1 when the caller's policies or the resource policy explicitly Deny the
+ * request (for grants made outside policies, such as S3 ACLs, which an
+ * explicit Deny still overrides); 0 otherwise. Logs nothing. */
+int tw_authorize_denies(tw_request *r, const char *action, const char *resource,
+                        const tw_policy *resource_policy, const tw_kv *extra, size_t nextra);
+
 /* "arn:aws:SERVICE:REGION:ACCOUNT:NAME" for r's server. */
 void tw_arn(const tw_request *r, const char *service, const char *name, char *out, size_t n);
 

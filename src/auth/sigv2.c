@@ -359,10 +359,11 @@ static int req_gather(req *r, const tw_sigv2_input *in, int query_auth) {
         r->amz[r->namz - 1].from_query = 1;
         continue;
       }
-      if (!strcmp(name, "content-type") && !ctype) {
+      /* the first one of each counts (a repeated one leaked its predecessor) */
+      if (!strcmp(name, "content-type") && !ctype && !r->ctype) {
         r->ctype = value;
         value = NULL;
-      } else if (!strcmp(name, "content-md5") && !md5) {
+      } else if (!strcmp(name, "content-md5") && !md5 && !r->md5) {
         r->md5 = value;
         value = NULL;
       }

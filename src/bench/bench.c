@@ -121,9 +121,25 @@ void tw_bench_next(bconn *c, int after_op) {
   if (c->stopped) return;
   double now = now_sec();
   int quota = o->messages > 0;
-  if (!quota && now >= w->rc->t_end) {
+  /* a cycle whose batch went out still receives and deletes, so that runs
+   * restarted one after another (bench/soak.sh) leave no backlog behind */
+  int mid_cycle = o->workload == WL_CYCLE && after_op == OP_SEND_BATCH;
+  if (!quota && now >= w->rc->t_end && !mid_cycle) {
     c->stopped = 1;
     return;
+  }
+  /* --rate: each unit (a cycle's SendMessageBatch, any other workload's
+   * request) takes the worker's next slot; early ones wait in worker_run. A
+   * worker that fell behind may catch up by at most 0.1 s worth of slots. */
+  if (w->pace_every > 0 && !mid_cycle) {
+    if (w->pace_next < now - 0.1) w->pace_next = now - 0.1;
+    if (now < w->pace_next) {
+      c->paced = 1;
+      c->paced_after = after_op;
+      w->npaced++;
+      return;
+    }
+    w->pace_next += w->pace_every;
   }
   if (IS_S3(o->workload))
     tw_bench_s3_next(c, quota);
@@ -215,8 +231,16 @@ static void *worker_run(void *p) {
   int first = w == w->rc->first;
   mark_bytes(w, 0);
   for (int i = 0; i < w->nconns; i++) tw_bench_next(&w->conns[i], -1);
-  while (w->inflight > 0) {
-    if (tw_hc_loop_poll(&w->loop, 50) < 0) break;
+  while (w->inflight > 0 || w->npaced > 0) {
+    if (tw_hc_loop_poll(&w->loop, w->npaced ? 1 : 50) < 0) break;
+    /* --rate: connections whose slot has come */
+    for (int i = 0; w->npaced > 0 && i < w->nconns && now_sec() >= w->pace_next; i++) {
+      bconn *c = &w->conns[i];
+      if (!c->paced) continue;
+      c->paced = 0;
+      w->npaced--;
+      tw_bench_next(c, c->paced_after);
+    }
     mark_bytes(w, 0);
     if (first) {
       tw_bench_mark_cpu(w->rc);
@@ -259,6 +283,10 @@ void tw_bench_run_load(opts *o, stats *total, load_result *lr) {
       exit(1);
     }
     w->nconns = o->connections / nt + (t < o->connections % nt);
+    /* --rate: a cycle's slot is a batch of messages, any other one request */
+    if (o->rate > 0)
+      w->pace_every = (o->workload == WL_CYCLE ? o->batch : 1) * nt / o->rate;
+    w->pace_next = rc.t_start;
     w->conns = calloc((size_t)w->nconns, sizeof *w->conns);
     for (int i = 0; i < w->nconns; i++) {
       w->conns[i].w = w;
@@ -341,6 +369,8 @@ static const char *usage =
     "  --settle SECONDS      longpoll: pause after parking before measuring (default 2)\n"
     "  --server-pid PID[,PID] the server's processes: CPU time over the window and\n"
     "                        RSS / peak RSS (VmHWM) from /proc, summed (repeatable)\n"
+    "  --rate N              at most N per second of what the workload reports (cycle:\n"
+    "                        messages, paced per batch; others: requests); 0: no cap\n"
     "  --json                print one JSON result line on stdout (the report goes to stderr)\n"
     "\n"
     "S3 (path-style, SigV4 for service s3):\n"
@@ -510,6 +540,7 @@ int tw_bench_main(int argc, char **argv) {
                                         {"metric-names", required_argument, 0, 1002},
                                         {"namespace", required_argument, 0, 1003},
                                         {"cw-protocol", required_argument, 0, 1004},
+                                        {"rate", required_argument, 0, 1005},
                                         {"help", no_argument, 0, 'h'},
                                         {0, 0, 0, 0}};
   int ch;
@@ -620,6 +651,9 @@ int tw_bench_main(int argc, char **argv) {
       case 1004:
         cw_protocol = optarg;
         break;
+      case 1005:
+        o.rate = atof(optarg);
+        break;
       case 'j':
         o.json = 1;
         break;
@@ -697,7 +731,8 @@ int tw_bench_main(int argc, char **argv) {
   }
   if (o.connections < 1 || o.threads < 1 || o.duration <= 0 || o.warmup < 0 || o.body_size < 1 ||
       o.body_size > 262144 || o.batch < 1 || o.batch > 10 || o.wait < 0 || o.wait > 20 ||
-      o.poll_wait < 1 || o.poll_wait > 20 || o.messages < 0 || o.fanout < 1 || o.fanout > 100) {
+      o.poll_wait < 1 || o.poll_wait > 20 || o.messages < 0 || o.fanout < 1 || o.fanout > 100 ||
+      o.rate < 0) {
     fprintf(stderr, "tweedle bench: an option is out of range\n%s", usage);
     return 2;
   }
@@ -705,6 +740,12 @@ int tw_bench_main(int argc, char **argv) {
     snprintf(o.queue, sizeof o.queue, "tweedle-jobs"); /* the server's */
   if (!o.queue[0])
     snprintf(o.queue, sizeof o.queue, "tweedle-bench-%s", tw_bench_wl_names[o.workload]);
+  size_t qn = strlen(o.queue);
+  o.fifo = qn > 5 && !strcmp(o.queue + qn - 5, ".fifo");
+  if (o.fifo && o.workload != WL_CYCLE && o.workload != WL_SEND) {
+    fprintf(stderr, "tweedle bench: a .fifo --queue is for the cycle and send workloads\n");
+    return 2;
+  }
   snprintf(o.put_tag, sizeof o.put_tag, "%lx%lx", (long)getpid() & 0xffff, (long)time(NULL));
   if (raise_nofile(o.connections + 64)) {
     fprintf(stderr, "tweedle bench: cannot raise the open-file limit to %d (ulimit -n)\n",

@@ -101,6 +101,9 @@ typedef struct {
   int cw_names;           /* metric names m00.. the datums spread over (times 8 Shard values) */
   int cw_query;           /* --cw-protocol query (default JSON 1.0) */
   char cw_namespace[128]; /* [A-Za-z0-9/_.-] */
+  /* pacing and FIFO */
+  double rate; /* --rate: at most this many of the reported unit per second (0: no cap) */
+  int fifo;    /* the queue's name ends in .fifo: group and deduplication ids per entry */
 } opts;
 
 typedef struct {
@@ -192,6 +195,9 @@ typedef struct {
   int drained; /* --messages mode: a receive came back empty after the quota was sent */
   sbuf body;   /* per-request bodies (deletes, short final batches) */
   sbuf req;
+  int paced;       /* --rate: waiting for its slot before the next request */
+  int paced_after; /* the after_op to resume with */
+  unsigned long long seq; /* FIFO: entries sent, for unique deduplication ids */
 } bconn;
 
 /* The run's timeline and counters that every worker shares. */
@@ -222,6 +228,8 @@ struct worker {
   tw_hc_bytes bytes[2]; /* body bytes as the window opens and closes */
   int nbytes;
   pthread_t th;
+  double pace_every, pace_next; /* --rate: seconds per slot, and the next slot */
+  int npaced;                   /* connections waiting for a slot */
 };
 
 typedef struct {

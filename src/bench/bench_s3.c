@@ -239,6 +239,7 @@ static int report_s3(const opts *o, FILE *rep, const stats *st, const load_resul
         "errors", (json_int_t)st->errors, "timeouts", (json_int_t)st->timeouts, "tcp_connects",
         (json_int_t)lr->connects, "populate_s", sr->populate_s);
     json_object_set_new(j, "errors_by_status", tw_bench_errors_json(st));
+    json_object_set_new(j, "rate", json_real(o->rate));
     json_object_set_new(j, "server_cpu_s",
                         lr->server_cpu_s >= 0 ? json_real(lr->server_cpu_s) : json_null());
     json_object_set_new(j, "client_cpu_s",

@@ -125,6 +125,37 @@ static void body_send_batch(const opts *o, int k, sbuf *b) {
   sb_puts(b, "]}");
 }
 
+/* A FIFO queue's send: every entry has the connection's message group and a
+ * deduplication id of its own (this process, the connection, a counter), so
+ * the body, and with it the signature, is new for every request. */
+static void body_send_fifo(bconn *c, int k) {
+  const opts *o = c->w->o;
+  sbuf *b = &c->body;
+  unsigned conn = (unsigned)(c - c->w->conns);
+  char ids[256];
+  b->len = 0;
+  sb_puts(b, "{\"QueueUrl\":\"");
+  sb_puts(b, o->queue_url_json);
+  sb_puts(b, o->workload == WL_SEND ? "\"," : "\",\"Entries\":[");
+  for (int i = 0; i < k; i++) {
+    c->seq++;
+    if (o->workload == WL_SEND)
+      snprintf(ids, sizeof ids,
+               "\"MessageGroupId\":\"g%p-%u\",\"MessageDeduplicationId\":\"%s-%p-%u-%llu\",",
+               (void *)c->w, conn, o->put_tag, (void *)c->w, conn, c->seq);
+    else
+      snprintf(ids, sizeof ids,
+               "%s{\"Id\":\"m%d\",\"MessageGroupId\":\"g%p-%u\","
+               "\"MessageDeduplicationId\":\"%s-%p-%u-%llu\",",
+               i ? "," : "", i, (void *)c->w, conn, o->put_tag, (void *)c->w, conn, c->seq);
+    sb_puts(b, ids);
+    sb_puts(b, "\"MessageBody\":\"");
+    sb_puts(b, o->msg_body);
+    sb_puts(b, "\"}");
+  }
+  if (o->workload != WL_SEND) sb_puts(b, "]}");
+}
+
 static void body_receive(const opts *o, int max, int wait, sbuf *b) {
   char tail[96];
   b->len = 0;
@@ -193,7 +224,7 @@ int tw_bench_ensure_queue(opts *o, tw_hc_loop *l) {
   sbuf b = {0};
   sb_puts(&b, "{\"QueueName\":\"");
   sb_json_escaped(&b, o->queue);
-  sb_puts(&b, "\"}");
+  sb_puts(&b, o->fifo ? "\",\"Attributes\":{\"FifoQueue\":\"true\"}}" : "\"}");
   sync_result r = {0};
   int st = sync_call(o, l, "CreateQueue", b.p, &r);
   int rc = -1;
@@ -283,6 +314,11 @@ void tw_bench_sqs_next(bconn *c, int after_op, int quota) {
   const opts *o = w->o;
   if (o->workload == WL_SEND) {
     if (tw_bench_quota_out(c, quota)) return;
+    if (o->fifo) {
+      body_send_fifo(c, 1);
+      tw_bench_issue(c, OP_SEND, signed_body(c, OP_SEND));
+      return;
+    }
     tw_bench_issue(c, OP_SEND, tmpl_get(o, &w->t_send));
     return;
   }
@@ -304,10 +340,18 @@ void tw_bench_sqs_next(bconn *c, int after_op, int quota) {
       return;
     }
     if (left < o->batch) {
-      body_send_batch(o, (int)left, &c->body);
+      if (o->fifo)
+        body_send_fifo(c, (int)left);
+      else
+        body_send_batch(o, (int)left, &c->body);
       tw_bench_issue(c, OP_SEND_BATCH, signed_body(c, OP_SEND_BATCH));
       return;
     }
+  }
+  if (o->fifo) {
+    body_send_fifo(c, o->batch);
+    tw_bench_issue(c, OP_SEND_BATCH, signed_body(c, OP_SEND_BATCH));
+    return;
   }
   tw_bench_issue(c, OP_SEND_BATCH, tmpl_get(o, &w->t_batch));
 }

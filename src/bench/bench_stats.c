@@ -262,6 +262,7 @@ int tw_bench_report_load(const opts *o, FILE *rep, const stats *st, const load_r
         (json_int_t)st->received, "deleted", (json_int_t)st->deleted, "empty_receives",
         (json_int_t)st->empty_receives, "tcp_connects", (json_int_t)connects, "ops", ops);
     json_object_set_new(j, "errors_by_status", tw_bench_errors_json(st));
+    json_object_set_new(j, "rate", json_real(o->rate));
     json_object_set_new(j, "server_cpu_s",
                         lr->server_cpu_s >= 0 ? json_real(lr->server_cpu_s) : json_null());
     json_object_set_new(j, "client_cpu_s",

@@ -32,6 +32,8 @@ static void env_str(const char *name, char *dst, size_t n) {
 void tw_config_from_env(tw_config *c) {
   env_str("TWEEDLE_LISTEN", c->listen, sizeof c->listen);
   env_str("TWEEDLE_DATA", c->data_dir, sizeof c->data_dir);
+  env_str("TWEEDLE_STORE", c->store_url, sizeof c->store_url);
+  env_str("TWEEDLE_BLOBS", c->blobs_dir, sizeof c->blobs_dir);
   env_str("TWEEDLE_PUBLIC_URL", c->public_url, sizeof c->public_url);
   env_str("TWEEDLE_TLS_CERT", c->tls_cert, sizeof c->tls_cert);
   env_str("TWEEDLE_TLS_KEY", c->tls_key, sizeof c->tls_key);
@@ -52,7 +54,8 @@ void tw_config_from_env(tw_config *c) {
   if ((g = getenv("TWEEDLE_THROTTLE_RATE")) && *g) c->throttle_rate = atof(g);
   if ((g = getenv("TWEEDLE_THROTTLE_BURST")) && *g) c->throttle_burst = atof(g);
   if ((g = getenv("TWEEDLE_ACCESS_LOG_DAYS")) && atof(g) > 0) c->access_log_days = atof(g);
-  if ((g = getenv("TWEEDLE_METRICS_INTERVAL")) && atoi(g) > 0) c->metrics_interval = atoi(g);
+  if ((g = getenv("TWEEDLE_METRICS_INTERVAL")) && (atoi(g) > 0 || !strcmp(g, "0")))
+    c->metrics_interval = atoi(g); /* 0: off, as the flag */
   if ((g = getenv("TWEEDLE_METRICS_PUBLIC")) && *g) c->metrics_public = strcmp(g, "0") != 0;
   if ((g = getenv("TWEEDLE_CONSOLE")) && *g) c->console_off = !strcmp(g, "off") || !strcmp(g, "0");
   const char *t = getenv("TWEEDLE_THREADS");
@@ -119,6 +122,8 @@ int tw_config_load_file(tw_config *c, const char *path, char *err, size_t errlen
   }
   json_str(o, "listen", c->listen, sizeof c->listen);
   json_str(o, "data", c->data_dir, sizeof c->data_dir);
+  json_str(o, "store", c->store_url, sizeof c->store_url);
+  json_str(o, "blobs", c->blobs_dir, sizeof c->blobs_dir);
   json_str(o, "public_url", c->public_url, sizeof c->public_url);
   json_str(o, "tls_cert", c->tls_cert, sizeof c->tls_cert);
   json_str(o, "tls_key", c->tls_key, sizeof c->tls_key);

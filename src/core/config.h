@@ -20,6 +20,10 @@ typedef struct {
 typedef struct {
   char listen[256]; /* host:port */
   char data_dir[1024];
+  /* cluster mode: postgres://USER:PASS@HOST:PORT/DB (empty: the embedded SQLite
+   * store in data_dir) and the shared blob directory (empty: data_dir/blobs) */
+  char store_url[1024];
+  char blobs_dir[1024];
   char public_url[512]; /* base for queue URLs; empty: from the request's Host */
   /* HTTPS: PEM certificate chain and private key (both, or neither: plain HTTP) */
   char tls_cert[1024];

@@ -228,6 +228,22 @@
   X(S3_NO_SUCH_PUBLIC_ACCESS_BLOCK, 404, "NoSuchPublicAccessBlockConfiguration",                   \
     "NoSuchPublicAccessBlockConfiguration", "NoSuchPublicAccessBlockConfiguration", 1,             \
     "The public access block configuration was not found")                                         \
+  X(S3_BUCKET_ALREADY_EXISTS, 409, "BucketAlreadyExists", "BucketAlreadyExists",                   \
+    "BucketAlreadyExists", 1,                                                                      \
+    "The requested bucket name is not available. The bucket namespace is shared by all users of "  \
+    "the system. Please select a different name and try again.")                                   \
+  X(S3_ACL_NOT_SUPPORTED, 400, "AccessControlListNotSupported", "AccessControlListNotSupported",   \
+    "AccessControlListNotSupported", 1, "The bucket does not allow ACLs")                          \
+  X(S3_NO_OWNERSHIP_CONTROLS, 404, "OwnershipControlsNotFoundError",                               \
+    "OwnershipControlsNotFoundError", "OwnershipControlsNotFoundError", 1,                         \
+    "The bucket ownership controls were not found")                                                \
+  X(S3_INVALID_BUCKET_ACL_OWNERSHIP, 400, "InvalidBucketAclWithObjectOwnership",                   \
+    "InvalidBucketAclWithObjectOwnership", "InvalidBucketAclWithObjectOwnership", 1,               \
+    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting")              \
+  X(S3_MISSING_SECURITY_HEADER, 400, "MissingSecurityHeader", "MissingSecurityHeader",             \
+    "MissingSecurityHeader", 1, "Your request was missing a required header")                      \
+  X(S3_MALFORMED_ACL, 400, "MalformedACLError", "MalformedACLError", "MalformedACLError", 1,       \
+    "The XML you provided was not well-formed or did not validate against our published schema")   \
   /* SNS (query protocol; NotFound is NOT_FOUND above) */                                          \
   X(SNS_INVALID_PARAMETER, 400, "InvalidParameter", "InvalidParameter", "InvalidParameter", 1,     \
     "Invalid parameter")                                                                           \

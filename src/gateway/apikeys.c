@@ -245,18 +245,80 @@ static int printable(const char *s) {
   return 1;
 }
 
-/* A number field in [lo, hi], or absent; -1 after answering 400. */
-static int number_field(tw_request *r, json_t *body, const char *name, double lo, double hi,
-                        double *out) {
+/* A number field in [lo, hi], or absent; -1 with the 400's message. */
+static int number_field(json_t *body, const char *name, double lo, double hi, double *out,
+                        char *msg, size_t n) {
   json_t *v = json_object_get(body, name);
   if (!v || json_is_null(v)) return 0;
   if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s must be a number from %g to %g.", name, lo, hi);
-    tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, msg);
+    snprintf(msg, n, "%s must be a number from %g to %g.", name, lo, hi);
     return -1;
   }
   *out = json_number_value(v);
+  return 0;
+}
+
+int tw_gw_key_check(json_t *body, int64_t now, tw_gw_key_req *out, char *msg, size_t n) {
+  const char *f;
+  json_t *v;
+  json_object_foreach(body, f, v) {
+    if (strcmp(f, "name") && strcmp(f, "scopes") && strcmp(f, "expires_at") &&
+        strcmp(f, "expires_in") && strcmp(f, "rate") && strcmp(f, "burst")) {
+      snprintf(msg, n,
+               "Unknown field '%.64s' (known: name, scopes, expires_at, expires_in, rate, burst).",
+               f);
+      return -1;
+    }
+  }
+  json_t *name = json_object_get(body, "name");
+  if (!json_is_string(name) || !json_string_length(name) || json_string_length(name) > MAX_NAME ||
+      !printable(json_string_value(name))) {
+    snprintf(msg, n, "name is required: a string of 1 to %d printable characters.", MAX_NAME);
+    return -1;
+  }
+  json_t *scopes = json_object_get(body, "scopes");
+  if (!scopes) {
+    snprintf(msg, n, "scopes is required: an array of scope objects.");
+    return -1;
+  }
+  if (tw_gw_scopes_check(scopes, msg, n)) return -1;
+  if (!json_array_size(scopes)) {
+    snprintf(msg, n, "scopes must hold at least one scope.");
+    return -1;
+  }
+  int64_t expires = 0;
+  json_t *ea = json_object_get(body, "expires_at"), *ei = json_object_get(body, "expires_in");
+  if (ea && ei) {
+    snprintf(msg, n, "Give expires_at or expires_in, not both.");
+    return -1;
+  }
+  if (ea) {
+    expires = json_is_string(ea) ? tw_gw_parse_time(json_string_value(ea)) : -1;
+    if (expires < 0) {
+      snprintf(msg, n, "expires_at must be a time like 2030-01-31T12:00:00Z.");
+      return -1;
+    }
+  } else if (ei) {
+    if (!json_is_integer(ei) || json_integer_value(ei) < 1 ||
+        json_integer_value(ei) > (json_int_t)100 * 365 * 86400) {
+      snprintf(msg, n, "expires_in must be a number of seconds from 1 to 3153600000.");
+      return -1;
+    }
+    expires = now + (int64_t)json_integer_value(ei) * 1000;
+  }
+  if (ea && expires <= now) {
+    snprintf(msg, n, "expires_at must be in the future.");
+    return -1;
+  }
+  double rate = -1, burst = -1;
+  if (number_field(body, "rate", 0, 1e7, &rate, msg, n) ||
+      number_field(body, "burst", 1, 1e7, &burst, msg, n))
+    return -1;
+  out->name = json_string_value(name);
+  out->scopes = scopes;
+  out->expires_ms = expires;
+  out->rate = rate;
+  out->burst = burst;
   return 0;
 }
 
@@ -264,65 +326,17 @@ static void create_key(tw_request *r) {
   tw_gateway *g = r->app->gateway;
   json_t *body = tw_gw_body_json(r);
   if (!body) return;
+  int64_t now = tw_now_ms();
+  tw_gw_key_req req;
   char msg[400];
-  const char *f;
-  json_t *v;
-  json_object_foreach(body, f, v) {
-    if (strcmp(f, "name") && strcmp(f, "scopes") && strcmp(f, "expires_at") &&
-        strcmp(f, "expires_in") && strcmp(f, "rate") && strcmp(f, "burst")) {
-      snprintf(msg, sizeof msg,
-               "Unknown field '%.64s' (known: name, scopes, expires_at, expires_in, rate, burst).",
-               f);
-      goto bad;
-    }
-  }
-  json_t *name = json_object_get(body, "name");
-  if (!json_is_string(name) || !json_string_length(name) || json_string_length(name) > MAX_NAME ||
-      !printable(json_string_value(name))) {
-    snprintf(msg, sizeof msg, "name is required: a string of 1 to %d printable characters.",
-             MAX_NAME);
-    goto bad;
-  }
-  json_t *scopes = json_object_get(body, "scopes");
-  if (!scopes) {
-    snprintf(msg, sizeof msg, "scopes is required: an array of scope objects.");
-    goto bad;
-  }
-  if (tw_gw_scopes_check(scopes, msg, sizeof msg)) goto bad;
-  if (!json_array_size(scopes)) {
-    snprintf(msg, sizeof msg, "scopes must hold at least one scope.");
-    goto bad;
-  }
-  int64_t now = tw_now_ms(), expires = 0;
-  json_t *ea = json_object_get(body, "expires_at"), *ei = json_object_get(body, "expires_in");
-  if (ea && ei) {
-    snprintf(msg, sizeof msg, "Give expires_at or expires_in, not both.");
-    goto bad;
-  }
-  if (ea) {
-    expires = json_is_string(ea) ? tw_gw_parse_time(json_string_value(ea)) : -1;
-    if (expires < 0) {
-      snprintf(msg, sizeof msg, "expires_at must be a time like 2030-01-31T12:00:00Z.");
-      goto bad;
-    }
-  } else if (ei) {
-    if (!json_is_integer(ei) || json_integer_value(ei) < 1 ||
-        json_integer_value(ei) > (json_int_t)100 * 365 * 86400) {
-      snprintf(msg, sizeof msg, "expires_in must be a number of seconds from 1 to 3153600000.");
-      goto bad;
-    }
-    expires = now + (int64_t)json_integer_value(ei) * 1000;
-  }
-  if (ea && expires <= now) {
-    snprintf(msg, sizeof msg, "expires_at must be in the future.");
-    goto bad;
-  }
-  double rate = -1, burst = -1;
-  if (number_field(r, body, "rate", 0, 1e7, &rate) ||
-      number_field(r, body, "burst", 1, 1e7, &burst)) {
+  if (tw_gw_key_check(body, now, &req, msg, sizeof msg)) {
     json_decref(body);
+    tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, msg);
     return;
   }
+  json_t *scopes = req.scopes;
+  int64_t expires = req.expires_ms;
+  double rate = req.rate, burst = req.burst;
 
   gw_key *k = key_new();
   if (!k) {
@@ -342,7 +356,7 @@ static void create_key(tw_request *r) {
   tw_hex(idb, sizeof idb, idhex);
   snprintf(k->id, sizeof k->id, "ak_%s", idhex);
   tw_sha256_hex(secret, strlen(secret), k->hash);
-  snprintf(k->name, sizeof k->name, "%s", json_string_value(name));
+  snprintf(k->name, sizeof k->name, "%s", req.name);
   snprintf(k->prefix, sizeof k->prefix, "%.10s", secret);
   k->scopes = json_deep_copy(scopes);
   k->created_ms = now;
@@ -379,10 +393,6 @@ static void create_key(tw_request *r) {
   }
   free(scopes_text);
   tw_gw_json_after_commit(r, t, 201, key_json(k, secret));
-  return;
-bad:
-  json_decref(body);
-  tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, msg);
 }
 
 static void list_keys(tw_request *r, uint64_t failures) {

@@ -124,6 +124,17 @@ void tw_gw_keys_resync(tw_gateway *g);
  * while the server runs) and the key's throttle bucket and limits. */
 tw_gw_key_status tw_gw_keys_lookup(tw_gateway *g, const char *token, tw_gw_caller *c,
                                    tw_gw_bucket **bucket, double *rate, double *burst);
+/* POST /_/api/v1/apikeys: the body's checks (name, scopes, expires_at |
+ * expires_in, rate, burst) at time `now` (epoch ms). 0 with *out filled
+ * (pointers into body; expires_ms 0: never, rate/burst -1: not given), or -1
+ * with the 400's message. */
+typedef struct {
+  const char *name;
+  json_t *scopes;
+  int64_t expires_ms;
+  double rate, burst;
+} tw_gw_key_req;
+int tw_gw_key_check(json_t *body, int64_t now, tw_gw_key_req *out, char *msg, size_t n);
 /* /_/api/v1/apikeys[/ID] (admin only; checked by the caller). */
 void tw_gw_apikeys_serve(tw_request *r, const char *sub);
 
@@ -173,6 +184,20 @@ void tw_gw_alog_serve(tw_request *r);
 
 /* presign.c: POST /_/api/v1/presign. */
 void tw_gw_presign_serve(tw_request *r, const tw_gw_caller *c);
+/* Its body's checks (fields, method, expires_in, content_type,
+ * content_length, filename, key, bucket), before any scope is looked at: 0
+ * with *out filled (strings point into body; expires 0, clen -1, key or
+ * bucket NULL: not given), or -1 with the 400's message. */
+typedef struct {
+  int put;
+  long expires;
+  const char *ctype, *filename, *key, *bucket;
+  int64_t clen;
+} tw_gw_presign_req;
+int tw_gw_presign_check(json_t *body, tw_gw_presign_req *out, char *msg, size_t n);
+/* The extension of a generated key: the filename's, else the content type's
+ * (lower case, with its dot; "" none). */
+void tw_gw_pick_ext(const char *filename, const char *ctype, char out[16]);
 
 /* --- cors.c ------------------------------------------------------------------------ */
 /* Access-Control-* on a response when the request's Origin is allowed. */

@@ -114,6 +114,17 @@ static int body_too_large(tw_request *r, size_t max) {
   return 1;
 }
 
+const char *tw_jobs_check_submit(const json_t *doc, const char *idem) {
+  json_t *type = json_object_get(doc, "type"), *payload = json_object_get(doc, "payload");
+  if (!json_is_string(type) || !tw_jobs_valid_type(json_string_value(type)))
+    return "\"type\" must be a string of 1 to 64 letters, digits, '.', '_', ':' or '-', "
+           "starting with a letter or digit.";
+  if (payload && !json_is_object(payload)) return "\"payload\" must be a JSON object.";
+  if (idem && !valid_idem_key(idem))
+    return "The Idempotency-Key header must be 1 to 255 printable ASCII characters.";
+  return NULL;
+}
+
 /* Who owns an Idempotency-Key: the API key, else the authorizer's principal. */
 static void caller_owner(const tw_gw_caller *c, char *out, size_t n) {
   if (c->key_id[0])
@@ -136,19 +147,9 @@ static void submit(tw_request *r, const tw_gw_caller *c) {
   if (!doc) return;
   json_t *type = json_object_get(doc, "type"), *payload = json_object_get(doc, "payload");
   const char *idem = tw_req_header(r, "Idempotency-Key");
-  if (!json_is_string(type) || !tw_jobs_valid_type(json_string_value(type))) {
-    tw_gw_error(r, TW_ERR_GW_BAD_REQUEST,
-                "\"type\" must be a string of 1 to 64 letters, digits, '.', '_', ':' or '-', "
-                "starting with a letter or digit.");
-    goto out;
-  }
-  if (payload && !json_is_object(payload)) {
-    tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, "\"payload\" must be a JSON object.");
-    goto out;
-  }
-  if (idem && !valid_idem_key(idem)) {
-    tw_gw_error(r, TW_ERR_GW_BAD_REQUEST,
-                "The Idempotency-Key header must be 1 to 255 printable ASCII characters.");
+  const char *why = tw_jobs_check_submit(doc, idem);
+  if (why) {
+    tw_gw_error(r, TW_ERR_GW_BAD_REQUEST, why);
     goto out;
   }
   char trace[260];
@@ -267,6 +268,10 @@ static int64_t cursor_decode(const char *s) {
   long long v = strtoll((const char *)raw + 3, &end, 10);
   if (*end || v <= 0 || raw[3] == '+' || raw[3] == ' ') return -1;
   return v;
+}
+
+int64_t tw_jobs_cursor_decode(const char *s) {
+  return cursor_decode(s);
 }
 
 static int valid_status(const char *s) {

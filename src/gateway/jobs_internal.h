@@ -84,5 +84,10 @@ int tw_jobs_change(tw_jobs *J, const char *id, const tw_job_change *ch, tw_job *
  * -2 error. */
 int tw_jobs_object_size(tw_jobs *J, const char *bucket, const char *key, int64_t *size);
 int tw_jobs_valid_type(const char *t);
+/* POST /jobs: the body's checks (a JSON object) and the Idempotency-Key
+ * header's (NULL: none); NULL when valid, else the 400's message. */
+const char *tw_jobs_check_submit(const json_t *doc, const char *idem);
+/* GET /jobs?cursor=: the sequence number a cursor carries; -1 not a cursor. */
+int64_t tw_jobs_cursor_decode(const char *s);
 
 #endif

@@ -49,7 +49,7 @@ static int dot_segment(const char *key) {
 }
 
 /* The extension of a generated key: the filename's, else the content type's. */
-static void pick_ext(const char *filename, const char *ctype, char out[16]) {
+void tw_gw_pick_ext(const char *filename, const char *ctype, char out[16]) {
   out[0] = 0;
   if (filename) {
     const char *slash = strrchr(filename, '/');
@@ -182,95 +182,105 @@ static int printable_ascii(const char *s) {
   return 1;
 }
 
-void tw_gw_presign_serve(tw_request *r, const tw_gw_caller *c) {
-  json_t *body = tw_gw_body_json(r);
-  if (!body) return;
-  char msg[600] = "";
-  char *key_alloc = NULL, *url = NULL;
+int tw_gw_presign_check(json_t *body, tw_gw_presign_req *out, char *msg, size_t n) {
+  memset(out, 0, sizeof *out);
+  out->clen = -1;
   const char *f;
   json_t *v;
   json_object_foreach(body, f, v) {
     if (strcmp(f, "method") && strcmp(f, "bucket") && strcmp(f, "key") && strcmp(f, "expires_in") &&
         strcmp(f, "content_type") && strcmp(f, "content_length") && strcmp(f, "filename")) {
-      snprintf(msg, sizeof msg,
+      snprintf(msg, n,
                "Unknown field '%.64s' (known: method, bucket, key, expires_in, content_type, "
                "content_length, filename).",
                f);
-      goto bad;
+      return -1;
     }
   }
   const char *method = json_string_value(json_object_get(body, "method"));
   int put = method && !strcasecmp(method, "PUT");
   if (!method || (!put && strcasecmp(method, "GET"))) {
-    snprintf(msg, sizeof msg, "method is required: \"PUT\" or \"GET\".");
-    goto bad;
+    snprintf(msg, n, "method is required: \"PUT\" or \"GET\".");
+    return -1;
   }
-  long expires = 0; /* not given: DEFAULT_EXPIRES, capped by the scope */
+  out->put = put;
   json_t *ev = json_object_get(body, "expires_in");
   if (ev) {
     if (!json_is_integer(ev) || json_integer_value(ev) < 1 ||
         json_integer_value(ev) > MAX_EXPIRES) {
-      snprintf(msg, sizeof msg,
-               "expires_in must be an integer from 1 to 604800 (seconds; 7 days).");
-      goto bad;
+      snprintf(msg, n, "expires_in must be an integer from 1 to 604800 (seconds; 7 days).");
+      return -1;
     }
-    expires = (long)json_integer_value(ev);
+    out->expires = (long)json_integer_value(ev);
   }
   json_t *ctv = json_object_get(body, "content_type"),
          *clv = json_object_get(body, "content_length");
   json_t *fnv = json_object_get(body, "filename"), *kv = json_object_get(body, "key");
   json_t *bv = json_object_get(body, "bucket");
   if (!put && (ctv || clv || fnv)) {
-    snprintf(msg, sizeof msg, "content_type, content_length and filename apply to PUT only.");
-    goto bad;
+    snprintf(msg, n, "content_type, content_length and filename apply to PUT only.");
+    return -1;
   }
-  const char *ctype = NULL, *filename = NULL, *key = NULL, *bucket = NULL;
-  int64_t clen = -1;
   if (ctv) {
-    ctype = json_string_value(ctv);
-    if (!ctype || !*ctype || json_string_length(ctv) > 255 || !printable_ascii(ctype)) {
-      snprintf(msg, sizeof msg,
-               "content_type must be a media type of 1 to 255 printable ASCII characters.");
-      goto bad;
+    out->ctype = json_string_value(ctv);
+    if (!out->ctype || !*out->ctype || json_string_length(ctv) > 255 ||
+        !printable_ascii(out->ctype)) {
+      snprintf(msg, n, "content_type must be a media type of 1 to 255 printable ASCII characters.");
+      return -1;
     }
   }
   if (clv) {
     if (!json_is_integer(clv) || json_integer_value(clv) < 0 ||
         json_integer_value(clv) > (json_int_t)TW_S3_MAX_OBJECT) {
-      snprintf(msg, sizeof msg, "content_length must be an integer from 0 to 5368709120.");
-      goto bad;
+      snprintf(msg, n, "content_length must be an integer from 0 to 5368709120.");
+      return -1;
     }
-    clen = (int64_t)json_integer_value(clv);
+    out->clen = (int64_t)json_integer_value(clv);
   }
-  if (fnv && (!(filename = json_string_value(fnv)) || json_string_length(fnv) > 1024)) {
-    snprintf(msg, sizeof msg, "filename must be a string of at most 1024 bytes.");
-    goto bad;
+  if (fnv && (!(out->filename = json_string_value(fnv)) || json_string_length(fnv) > 1024)) {
+    snprintf(msg, n, "filename must be a string of at most 1024 bytes.");
+    return -1;
   }
   if (kv) {
-    key = json_string_value(kv);
-    if (!key || !*key || json_string_length(kv) > MAX_KEY ||
-        strlen(key) != json_string_length(kv)) {
-      snprintf(msg, sizeof msg, "key must be a string of 1 to 1024 bytes.");
-      goto bad;
+    out->key = json_string_value(kv);
+    if (!out->key || !*out->key || json_string_length(kv) > MAX_KEY ||
+        strlen(out->key) != json_string_length(kv)) {
+      snprintf(msg, n, "key must be a string of 1 to 1024 bytes.");
+      return -1;
     }
-    if (dot_segment(key)) {
-      snprintf(msg, sizeof msg,
+    if (dot_segment(out->key)) {
+      snprintf(msg, n,
                "key must not have '.' or '..' path segments: HTTP clients "
                "rewrite them, so the URL would not match its signature.");
-      goto bad;
+      return -1;
     }
   } else if (!put) {
-    snprintf(msg, sizeof msg, "key is required for GET.");
-    goto bad;
+    snprintf(msg, n, "key is required for GET.");
+    return -1;
   }
-  const char *action = put ? "presign:put" : "presign:get";
   if (bv) {
-    bucket = json_string_value(bv);
-    if (!bucket || !tw_s3_valid_bucket_name(bucket)) {
-      snprintf(msg, sizeof msg, "bucket must be a valid bucket name.");
-      goto bad;
+    out->bucket = json_string_value(bv);
+    if (!out->bucket || !tw_s3_valid_bucket_name(out->bucket)) {
+      snprintf(msg, n, "bucket must be a valid bucket name.");
+      return -1;
     }
-  } else if (!(bucket = scope_bucket(c, action))) {
+  }
+  return 0;
+}
+
+void tw_gw_presign_serve(tw_request *r, const tw_gw_caller *c) {
+  json_t *body = tw_gw_body_json(r);
+  if (!body) return;
+  char msg[600] = "";
+  char *key_alloc = NULL, *url = NULL;
+  tw_gw_presign_req pr;
+  if (tw_gw_presign_check(body, &pr, msg, sizeof msg)) goto bad;
+  int put = pr.put;
+  long expires = pr.expires; /* not given: DEFAULT_EXPIRES, capped by the scope */
+  const char *ctype = pr.ctype, *filename = pr.filename, *key = pr.key, *bucket = pr.bucket;
+  int64_t clen = pr.clen;
+  const char *action = put ? "presign:put" : "presign:get";
+  if (!bucket && !(bucket = scope_bucket(c, action))) {
     if (!tw_gw_scope_find(c, action, NULL, NULL, -1, 0, msg, sizeof msg)) {
       json_decref(body);
       tw_gw_error(r, TW_ERR_ACCESS_DENIED, msg); /* no bucket would do */
@@ -304,7 +314,7 @@ void tw_gw_presign_serve(tw_request *r, const tw_gw_caller *c) {
     const char *prefix = json_string_value(json_object_get(scope, "prefix"));
     char uuid[37], ext[16];
     tw_uuid4(uuid);
-    pick_ext(filename, ctype, ext);
+    tw_gw_pick_ext(filename, ctype, ext);
     size_t n = (prefix ? strlen(prefix) : 0) + sizeof uuid + sizeof ext;
     key_alloc = malloc(n);
     if (!key_alloc) goto oom;

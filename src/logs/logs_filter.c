@@ -7,7 +7,9 @@
  *                  selectors $.a.b[0], operators = != < <= > >=, strings with
  *                  * wildcards, numbers, && || and parentheses, IS NULL,
  *                  IS TRUE, IS FALSE, NOT EXISTS.
- * Space-delimited patterns ([a, b, ...]) are refused. */
+ * Space-delimited patterns ([a, b, ...]) are refused, and so are patterns
+ * longer than the API's 1024 characters (the JSON parser recurses once per
+ * parenthesis: a megabyte of "(" overflowed the stack). */
 #include <ctype.h>
 #include <jansson.h>
 #include <math.h>
@@ -244,7 +246,19 @@ static int add_term(tw_log_filter *f, term_kind k, const char *s, size_t n) {
   return 0;
 }
 
+#define MAX_PATTERN_CHARS 1024 /* FilterPattern's length limit (characters) */
+
 tw_log_filter *tw_log_filter_compile(const char *pattern, char *msg, size_t msglen) {
+  size_t chars = 0;
+  for (const unsigned char *q = (const unsigned char *)pattern; *q; q++)
+    chars += (*q & 0xC0) != 0x80; /* UTF-8: continuation bytes do not count */
+  if (chars > MAX_PATTERN_CHARS) {
+    snprintf(msg, msglen,
+             "1 validation error detected: Value at 'filterPattern' failed to satisfy "
+             "constraint: Member must have length less than or equal to %d",
+             MAX_PATTERN_CHARS);
+    return NULL;
+  }
   tw_log_filter *f = calloc(1, sizeof *f);
   if (!f) return NULL;
   const char *p = pattern;

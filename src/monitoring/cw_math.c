@@ -27,8 +27,26 @@
 #define MAX_QUERIES 500
 #define DEFAULT_MAX_DATAPOINTS 100800
 #define MAX_GRID 100800 /* points FILL and TIME_SERIES may make per series */
+/* What the series of one request may take, all made ones counted (copies of
+ * another query's result, arrays, FILL, arithmetic): without it a chain of
+ * expressions each listing the previous one 600 times ([x1, x1, ...]) grew as
+ * 600^n series until the server ran out of memory (fuzz: metric_math). */
+#define MAX_REQUEST_BYTES ((size_t)256 << 20)
+#define SERIES_COST (sizeof(series) + 64) /* and its label */
+#define POINT_COST (sizeof(int64_t) + sizeof(double))
 
 /* --- values ----------------------------------------------------------------------- */
+
+/* The request's memory budget (MAX_REQUEST_BYTES), per thread: one request is
+ * evaluated on one thread, and tw_cw_get_metric_data starts it afresh. */
+static _Thread_local size_t t_spent;
+static _Thread_local int t_over;
+
+static int budget_take(size_t bytes) {
+  t_spent += bytes;
+  if (t_spent > MAX_REQUEST_BYTES) t_over = 1;
+  return t_over ? -1 : 0;
+}
 
 typedef struct {
   char *label;
@@ -65,6 +83,7 @@ static void value_free(value *v) {
 static int series_push(series *s, int64_t t, double v) {
   if (s->n == s->cap) {
     size_t cap = s->cap ? s->cap * 2 : 64;
+    if (budget_take((cap - s->cap) * POINT_COST)) return -1;
     int64_t *nt = realloc(s->t, cap * sizeof *nt);
     if (!nt) return -1;
     s->t = nt;
@@ -80,6 +99,7 @@ static int series_push(series *s, int64_t t, double v) {
 
 /* An empty series on the same grid, with the same label. */
 static void series_like(series *out, const series *in) {
+  budget_take(SERIES_COST);
   memset(out, 0, sizeof *out);
   out->label = in->label ? strdup(in->label) : NULL;
   out->start = in->start;
@@ -93,6 +113,7 @@ static void series_copy(series *out, const series *in) {
 }
 
 static value make_ts_array(size_t n) {
+  budget_take(n * SERIES_COST);
   value v = {.type = V_ARRAY, .nts = n};
   v.ts = calloc(n ? n : 1, sizeof *v.ts);
   return v;
@@ -542,6 +563,15 @@ static int syntax(parser *ps, const char *what) {
   return -1;
 }
 
+static int too_big(ctx *x) {
+  t_over = 1;
+  snprintf(x->err, sizeof x->err,
+           "the expressions would hold more than %zu MB of time series; use fewer of them or a "
+           "longer period",
+           MAX_REQUEST_BYTES >> 20);
+  return -1;
+}
+
 /* A query's result as a value (evaluating it first). */
 static int ref_value(parser *ps, const char *id, size_t n, value *out) {
   for (size_t i = 0; i < ps->x->nq; i++) {
@@ -552,6 +582,10 @@ static int ref_value(parser *ps, const char *id, size_t n, value *out) {
       return -1;
     }
     if (eval_query(ps->x, q)) return -1;
+    size_t cost = 0;
+    for (size_t k = 0; k < q->result.nts; k++)
+      cost += SERIES_COST + (q->result.ts[k].n > 64 ? q->result.ts[k].n : 64) * POINT_COST;
+    if (t_over || t_spent + cost > MAX_REQUEST_BYTES) return too_big(ps->x);
     *out = value_copy(&q->result);
     return 0;
   }
@@ -565,6 +599,7 @@ static int fn_metrics(parser *ps, const char *filter, value *out) {
   size_t n = 0;
   for (size_t i = 0; i < x->nq; i++)
     if (x->q[i].is_stat && (!filter || strstr(x->q[i].id, filter))) n++;
+  if (t_over || t_spent + n * SERIES_COST > MAX_REQUEST_BYTES) return too_big(x);
   *out = make_ts_array(n);
   size_t k = 0;
   for (size_t i = 0; i < x->nq; i++) {
@@ -713,6 +748,7 @@ static int parse_primary_in(parser *ps, value *out);
 static int parse_primary(parser *ps, value *out) {
   memset(out, 0, sizeof *out);
   if (ps->depth >= MAX_DEPTH) return syntax(ps, "the expression nests too deeply");
+  if (t_over) return too_big(ps->x);
   ps->depth++;
   int rc = parse_primary_in(ps, out);
   ps->depth--;
@@ -956,6 +992,10 @@ static int eval_query(ctx *x, query *q) {
   int rc;
   if (q->is_stat) {
     rc = eval_stat(x, q);
+    if (!rc && t_over) { /* points were dropped: the series is not whole */
+      value_free(&q->result);
+      rc = too_big(x);
+    }
   } else {
     parser ps = {.x = x, .s = q->expr, .p = q->expr, .self = q};
     value v;
@@ -964,6 +1004,10 @@ static int eval_query(ctx *x, query *q) {
     if (!rc && *ps.p) {
       value_free(&v);
       rc = syntax(&ps, "unexpected text after the expression");
+    }
+    if (!rc && t_over) { /* points were dropped: the result is not whole */
+      value_free(&v);
+      rc = too_big(x);
     }
     if (!rc && v.type != V_TS && v.type != V_ARRAY) {
       value_free(&v);
@@ -1133,6 +1177,8 @@ typedef struct {
 
 tw_err tw_cw_get_metric_data(tw_cw_call *c) {
   ctx x = {.c = c, .metrics = c->metrics};
+  t_spent = 0;
+  t_over = 0;
   int rc;
   const char *names[] = {"StartTime", "EndTime"};
   double *tv[] = {&x.start, &x.end};

@@ -41,7 +41,8 @@ int tw_s3_bucket_exists(tw_s3 *s, const char *name) {
   return tw_store_s3_buckets(s->store)->exists(s->store, name);
 }
 
-/* ListBuckets: every bucket, or with max-buckets, continuation-token, prefix
+/* ListBuckets: the caller's buckets (users are distinct owners, as accounts
+ * are in S3), or with max-buckets, continuation-token, prefix
  * or bucket-region a page of them (at most max-buckets, 10000 by default) with
  * each bucket's BucketRegion and a ContinuationToken (the last name, base64)
  * when more follow. */
@@ -49,6 +50,7 @@ typedef struct {
   tw_s3 *s;
   tw_buf *b;
   const char *prefix, *region, *after;
+  const char *me; /* the caller's owner name ("" the first user) */
   long max, count;
   int paged;
   char last[256];
@@ -58,6 +60,7 @@ typedef struct {
 static int list_one(void *ud, const tw_s3_bucket_row *row) {
   bucket_page *p = ud;
   const char *region = row->region && *row->region ? row->region : p->s->region;
+  if (strcmp(row->owner ? row->owner : "", p->me)) return 0;
   if (p->after && strcmp(row->name, p->after) <= 0) return 0;
   if (p->prefix && strncmp(row->name, p->prefix, strlen(p->prefix))) return 0;
   if (p->region && strcmp(region, p->region)) return 0;
@@ -121,8 +124,10 @@ void tw_s3_list_buckets(tw_request *r, s3_ctx *x) {
   tw_buf_init(&b, 64u << 20);
   p.b = &b;
   tw_s3_xml_begin(&b, "ListAllMyBucketsResult");
-  tw_buf_printf(&b, "<Owner><ID>%s</ID><DisplayName>tweedle</DisplayName></Owner><Buckets>",
-                x->s3->account);
+  const char *me = tw_s3_caller_owner(r, x->s3);
+  p.me = me ? me : "";
+  tw_s3_owner_xml(&b, x->s3, p.me);
+  tw_buf_puts(&b, "<Buckets>");
   if (tw_store_s3_buckets(x->s3->store)->list(x->s3->store, list_one, &p)) {
     tw_buf_free(&b);
     tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
@@ -185,10 +190,18 @@ void tw_s3_create_bucket(tw_request *r, s3_ctx *x) {
     }
   }
   json_decref(cfg);
+  tw_s3_new_bucket nb; /* owner, x-amz-object-ownership, x-amz-acl (s3_acl.c) */
+  if (tw_s3_acl_bucket_args(r, x, &nb)) return;
   pthread_mutex_lock(&s->mu);
   int exists = tw_s3_bucket_exists(s, x->bucket);
   if (exists > 0) {
+    int mine = tw_s3_acl_owns_bucket(r, x);
     pthread_mutex_unlock(&s->mu);
+    free(nb.acl);
+    if (!mine) { /* another user's */
+      tw_s3_error(r, x, TW_ERR_S3_BUCKET_ALREADY_EXISTS, NULL);
+      return;
+    }
     /* us-east-1 answers a repeated create by the owner with 200 (legacy behaviour) */
     if (!strcmp(s->region, "us-east-1")) {
       created(r);
@@ -197,9 +210,15 @@ void tw_s3_create_bucket(tw_request *r, s3_ctx *x) {
     tw_s3_error(r, x, TW_ERR_S3_BUCKET_EXISTS, NULL);
     return;
   }
-  tw_s3_bucket_row row = {.name = x->bucket, .created_ms = tw_now_ms(), .region = region};
+  tw_s3_bucket_row row = {
+      .name = x->bucket, .created_ms = tw_now_ms(), .region = region, .owner = nb.owner};
+  tw_store_hold(s->store); /* the bucket with its ownership and ACL, in one transaction */
   uint64_t t = tw_store_s3_buckets(s->store)->create(s->store, &row);
+  uint64_t t2 = tw_s3_acl_bucket_created(s, x->bucket, &nb);
+  tw_store_release(s->store);
   pthread_mutex_unlock(&s->mu);
+  free(nb.acl);
+  if (t2 > t) t = t2;
   tw_req_after_commit(r, t, created);
 }
 
@@ -259,6 +278,7 @@ void tw_s3_delete_bucket(tw_request *r, s3_ctx *x) {
   tw_store_hold(s->store); /* the bucket goes with its settings, in one transaction */
   tw_s3_cors_bucket_deleted(s, x->bucket);
   tw_s3_policy_bucket_deleted(s, x->bucket);
+  tw_s3_acl_bucket_deleted(s, x->bucket);
   tw_s3_lifecycle_bucket_deleted(s, x->bucket);
   uint64_t t = tw_store_s3_buckets(s->store)->remove(s->store, x->bucket);
   tw_store_release(s->store);

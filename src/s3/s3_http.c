@@ -367,6 +367,7 @@ static void ctx_free(void *p) {
   json_decref(x->q);
   json_decref(x->result);
   json_decref(x->tags);
+  free(x->acl);
   free(x->bucket);
   free(x->key);
   free(x);
@@ -397,7 +398,7 @@ tw_s3 *tw_s3_open(tw_store *store, tw_blobs *blobs, struct tw_events *events, tw
   s->sequencer = (uint64_t)tw_now_ms() << 16;
   /* the sweep first: the lifecycle sweeper thread runs its later ones */
   if (tw_s3_gc_open(s) || tw_s3_cors_open(s) || tw_s3_post_open(s) || tw_s3_lifecycle_open(s) ||
-      tw_s3_copy_open(s) || tw_s3_policy_open(s)) {
+      tw_s3_copy_open(s) || tw_s3_policy_open(s) || tw_s3_acl_open(s)) {
     snprintf(err, errlen, "cannot load the buckets' CORS and lifecycle settings");
     tw_s3_close(s);
     return NULL;
@@ -407,6 +408,7 @@ tw_s3 *tw_s3_open(tw_store *store, tw_blobs *blobs, struct tw_events *events, tw
 
 void tw_s3_close(tw_s3 *s) {
   if (!s) return;
+  tw_s3_acl_close(s);
   tw_s3_policy_close(s);
   tw_s3_copy_close(s);
   tw_s3_lifecycle_close(s);
@@ -502,9 +504,8 @@ static void s3_begin(tw_request *r) {
   }
   snprintf(r->action, sizeof r->action, "%s", op->name);
   char denied[1024];
-  /* an anonymous request may only read (writes need a signed body) */
-  if ((x->anonymous && (op->flags & S3_OP_WRITES)) ||
-      !tw_s3_authorize(r, x, op->name, denied, sizeof denied)) {
+  /* an anonymous request writes only where a bucket policy or ACL lets it */
+  if (!tw_s3_authorize(r, x, op->name, denied, sizeof denied)) {
     tw_s3_error(r, x, TW_ERR_ACCESS_DENIED, "Access Denied");
     return;
   }

@@ -32,6 +32,7 @@ struct tw_s3 {
   struct s3_gc_state *gc;         /* s3_gc.c: bodies of writes in flight, the sweep */
   struct s3_copy_state *copy;     /* s3_copy.c: the copy threads and their queue */
   struct s3_policy_state *policy; /* s3_policy.c: bucket policies, cached */
+  struct s3_acl_state *acl;       /* s3_acl.c: bucket owners, ownership, ACLs, cached */
 };
 
 typedef struct s3_copy_job s3_copy_job;
@@ -77,6 +78,7 @@ struct s3_ctx {
    * the answer (tw_s3_add_common_headers adds them) */
   char version_id[40];
   int delete_marker;
+  char *acl; /* s3_acl.c: the owner and grants a write stores (JSON), or NULL */
 };
 
 /* s3_copy.c: copying bodies on the copy threads while the request is parked.
@@ -321,6 +323,50 @@ void tw_s3_get_bucket_policy_status(tw_request *r, s3_ctx *x);
 void tw_s3_put_public_access_block(tw_request *r, s3_ctx *x);
 void tw_s3_get_public_access_block(tw_request *r, s3_ctx *x);
 void tw_s3_delete_public_access_block(tw_request *r, s3_ctx *x);
+
+/* The PublicAccessBlock flags of a bucket (0: none). */
+enum { TW_S3_PAB_BLOCK_ACLS = 1, TW_S3_PAB_IGNORE_ACLS = 2 };
+unsigned tw_s3_pab_flags(tw_s3 *s, const char *bucket);
+
+/* s3_acl.c: owners, Object Ownership and ACLs */
+int tw_s3_acl_open(tw_s3 *s);
+void tw_s3_acl_close(tw_s3 *s);
+void tw_s3_acl_bucket_deleted(tw_s3 *s, const char *bucket);
+/* The caller's owner name: "" for the first user, the user's name for the
+ * others, NULL for an anonymous caller. */
+const char *tw_s3_caller_owner(tw_request *r, tw_s3 *s);
+/* <Owner><ID>canonical id</ID><DisplayName>name</DisplayName></Owner> */
+void tw_s3_owner_xml(tw_buf *b, tw_s3 *s, const char *owner);
+/* The same for an object of the bucket, from its row's acl column. */
+void tw_s3_object_owner_xml(tw_buf *b, tw_s3 *s, const char *bucket, const char *acl_json);
+/* Object writes, before the body: the new object's owner and ACL from
+ * x-amz-acl / x-amz-grant-* (or a POST form's acl field, canned_acl) into
+ * x->acl. 0, or -1 after answering (AccessControlListNotSupported, ...). */
+int tw_s3_acl_for_write(tw_request *r, s3_ctx *x, const char *canned_acl);
+/* What tw_s3_save_row stores in the row's acl column (malloc'd). */
+char *tw_s3_acl_row(tw_request *r, s3_ctx *x);
+/* CreateBucket: the owner, x-amz-object-ownership and ACL headers. */
+typedef struct {
+  char owner[64];
+  int ownership;
+  char *acl; /* the bucket's acl setting, NULL: private (free it) */
+} tw_s3_new_bucket;
+int tw_s3_acl_bucket_args(tw_request *r, s3_ctx *x, tw_s3_new_bucket *nb);
+/* 1 when the caller owns the existing bucket x->bucket. */
+int tw_s3_acl_owns_bucket(tw_request *r, s3_ctx *x);
+/* Stores a new bucket's ownership and ACL (in the caller's store batch). */
+uint64_t tw_s3_acl_bucket_created(tw_s3 *s, const char *bucket, const tw_s3_new_bucket *nb);
+/* 1 when the bucket's or object's ACL grants `action` (an IAM action) to
+ * the caller; explicit Denies are the caller's to check. */
+int tw_s3_acl_allows(tw_request *r, s3_ctx *x, const char *action, const char *bucket,
+                     const char *key);
+void tw_s3_get_bucket_acl(tw_request *r, s3_ctx *x);
+void tw_s3_put_bucket_acl(tw_request *r, s3_ctx *x);
+void tw_s3_get_object_acl(tw_request *r, s3_ctx *x);
+void tw_s3_put_object_acl(tw_request *r, s3_ctx *x);
+void tw_s3_put_ownership_controls(tw_request *r, s3_ctx *x);
+void tw_s3_get_ownership_controls(tw_request *r, s3_ctx *x);
+void tw_s3_delete_ownership_controls(tw_request *r, s3_ctx *x);
 
 /* s3_post.c: browser uploads with a POST policy (multipart/form-data) */
 int tw_s3_post_open(tw_s3 *s);

@@ -148,7 +148,7 @@ static int list_row(void *ud, const tw_s3_object_row *o) {
   tw_s3_xml_text(c, "LastModified", when);
   tw_buf_printf(c, "<ETag>&quot;%s&quot;</ETag><Size>%" PRId64 "</Size>", o->etag, o->size);
   if (L->fetch_owner)
-    tw_buf_printf(c, "<Owner><ID>%s</ID><DisplayName>tweedle</DisplayName></Owner>", L->s->account);
+    tw_s3_object_owner_xml(c, L->s, o->bucket, o->acl);
   tw_s3_list_checksum(c, o->checksums);
   tw_buf_puts(c, "<StorageClass>STANDARD</StorageClass></Contents>");
   L->count++;

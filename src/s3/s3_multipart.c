@@ -98,7 +98,7 @@ void tw_s3_create_multipart(tw_request *r, s3_ctx *x) {
   tw_cksum_alg alg;
   int composite;
   if (tw_s3_mpu_create_args(r, x, &alg, &composite) || tw_s3_check_metadata_size(r, x) ||
-      tw_s3_tags_from_header(r, x))
+      tw_s3_tags_from_header(r, x) || tw_s3_acl_for_write(r, x, NULL))
     return;
   const char *type = alg ? (composite ? "COMPOSITE" : "FULL_OBJECT") : NULL;
   char uuid[37], id[33];
@@ -109,6 +109,8 @@ void tw_s3_create_multipart(tw_request *r, s3_ctx *x) {
   id[j] = 0;
   json_t *headers, *meta;
   tw_s3_headers_from_request(r, &headers, &meta);
+  /* the object's owner and ACL wait with the headers until the completion */
+  json_object_set_new(headers, "x-tw-acl", json_string(x->acl));
   char *h = json_dumps(headers, JSON_COMPACT), *m = json_dumps(meta, JSON_COMPACT);
   const char *ct = tw_req_header(r, "Content-Type");
   char *tg = tw_s3_tags_dump(x->tags);
@@ -853,6 +855,12 @@ static void mpu_joined(tw_request *r) {
   json_t *headers = u.row.headers ? json_loads(u.row.headers, 0, NULL) : json_object();
   json_t *meta = u.row.meta ? json_loads(u.row.meta, 0, NULL) : json_object();
   x->tags = tw_s3_tags_load(u.row.tags); /* given to CreateMultipartUpload */
+  const char *acl = json_string_value(json_object_get(headers, "x-tw-acl"));
+  if (acl) {
+    free(x->acl);
+    x->acl = strdup(acl);
+  }
+  json_object_del(headers, "x-tw-acl");
   char *lj = json_dumps(layout, JSON_COMPACT);
   tw_events_lock(s->events);
   tw_store_hold(s->store);

@@ -167,6 +167,7 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
   char *h = json_dumps(headers, JSON_COMPACT), *m = json_dumps(meta, JSON_COMPACT);
   char *c = checksum ? json_dumps(checksum, JSON_COMPACT) : NULL;
   char *tg = tw_s3_tags_dump(x->tags);
+  char *acl = tw_s3_acl_row(r, x); /* owner and grants (s3_acl.c) */
   tw_s3_object_row row = {.bucket = x->bucket,
                           .key = x->key,
                           .key_len = x->key_len,
@@ -178,7 +179,8 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
                           .headers = h,
                           .meta = m,
                           .checksums = c,
-                          .tags = tg};
+                          .tags = tg,
+                          .acl = acl};
   /* versioning (s3_versions.c): the row gets an order and, Enabled, an id;
    * the previous latest stays a version, so no body is replaced (a Suspended
    * write's replaced null version is left to the blob sweep) */
@@ -210,6 +212,7 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
   free(m);
   free(c);
   free(tg);
+  free(acl);
   return t;
 }
 
@@ -329,6 +332,7 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
     if (setup_checksum(r, x)) return -1;
     if (x->handler == tw_s3_put_object && tw_s3_check_metadata_size(r, x)) return -1;
     if (x->handler == tw_s3_put_object && tw_s3_tags_from_header(r, x)) return -1;
+    if (x->handler == tw_s3_put_object && tw_s3_acl_for_write(r, x, NULL)) return -1;
     if (x->handler == tw_s3_upload_part && tw_s3_part_begin(r, x)) return -1;
     if (x->handler == tw_s3_put_object && if_none_match_star(r) && exists(x->s3, x)) {
       tw_s3_error_key(r, x, TW_ERR_S3_PRECONDITION_FAILED, NULL,
@@ -1067,6 +1071,10 @@ void tw_s3_copy_object(tw_request *r, s3_ctx *x) {
   if (tw_s3_bucket_exists(s, x->bucket) <= 0) {
     free(decoded);
     tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
+    return;
+  }
+  if (tw_s3_acl_for_write(r, x, NULL)) { /* the copy's owner and ACL (s3_acl.c) */
+    free(decoded);
     return;
   }
   /* ?versionId= after the source's key (s3_versions.c) */

@@ -12,8 +12,11 @@
  * public_access_block setting, cached beside the policies: BlockPublicPolicy
  * refuses a public PutBucketPolicy (403 AccessDenied), RestrictPublicBuckets
  * makes a public policy grant nothing to anonymous callers (and to keys that
- * are not this server's users); BlockPublicAcls and IgnorePublicAcls are kept
- * and returned (tweedle has no ACLs to block). */
+ * are not this server's users); BlockPublicAcls and IgnorePublicAcls apply to
+ * ACLs (s3_acl.c: a public ACL is refused, or grants nothing).
+ *
+ * A caller the policies do not let through may still be let through by the
+ * bucket's or object's ACL (s3_acl.c), unless a policy explicitly denies. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +139,10 @@ static unsigned pab_flags(tw_s3 *s, const char *bucket) {
   return f;
 }
 
+unsigned tw_s3_pab_flags(tw_s3 *s, const char *bucket) {
+  return pab_flags(s, bucket);
+}
+
 /* --- the IAM action of each operation ---------------------------------------------- */
 
 static const struct {
@@ -169,6 +176,7 @@ static const struct {
     {"PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"},
     {"GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock"},
     {"DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock"},
+    {"DeleteBucketOwnershipControls", "s3:PutBucketOwnershipControls"},
 };
 
 /* A request that names a version (?versionId=) is a different IAM action. */
@@ -182,6 +190,8 @@ static const struct {
     {"PutObjectTagging", "s3:PutObjectVersionTagging"},
     {"DeleteObjectTagging", "s3:DeleteObjectVersionTagging"},
     {"GetObjectAttributes", "s3:GetObjectVersionAttributes"},
+    {"GetObjectAcl", "s3:GetObjectVersionAcl"},
+    {"PutObjectAcl", "s3:PutObjectVersionAcl"},
 };
 
 static void iam_action(const char *op, int versioned, char *out, size_t n) {
@@ -209,6 +219,11 @@ static int decide(tw_request *r, s3_ctx *x, const char *action, const char *buck
     snprintf(arn, alen, "arn:aws:s3:::%s/%s", bucket, key);
   else
     snprintf(arn, alen, "arn:aws:s3:::%s", bucket);
+  /* the ACLs can add something only for callers the policies may refuse:
+   * anonymous ones and users with identity policies (asked before the lock:
+   * they read the PublicAccessBlock flags) */
+  const tw_user *u = r->principal[0] ? tw_credentials_user(x->s3->creds, r->principal) : NULL;
+  int acl_ok = (!u || u->npolicies) && tw_s3_acl_allows(r, x, action, bucket, key);
   struct s3_policy_state *st = x->s3->policy;
   pthread_rwlock_rdlock(&st->lock);
   const tw_policy *p = tw_map_get(&st->by_bucket, bucket);
@@ -217,7 +232,13 @@ static int decide(tw_request *r, s3_ctx *x, const char *action, const char *buck
   if (p && pab && (*pab & PAB_RESTRICT) && tw_policy_is_public(p) &&
       (!r->principal[0] || !tw_credentials_user(x->s3->creds, r->principal)))
     p = NULL;
-  int ok = tw_authorize(r, action, arn, p, extra, nextra, msg, msglen);
+  int ok;
+  if (acl_ok) {
+    ok = !tw_authorize_denies(r, action, arn, p, extra, nextra);
+    if (!ok) snprintf(msg, msglen, "Access Denied");
+  } else {
+    ok = tw_authorize(r, action, arn, p, extra, nextra, msg, msglen);
+  }
   pthread_rwlock_unlock(&st->lock);
   free(arn);
   return ok;

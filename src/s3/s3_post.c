@@ -352,7 +352,7 @@ static int check_form(tw_request *r, s3_ctx *x, s3_post *p) {
     return -1;
   }
   if (tw_post_authorize(r, x, &p->form) || check_key(r, x, p) || check_iam(r, x) ||
-      check_metadata(r, x, p))
+      tw_s3_acl_for_write(r, x, tw_post_value(&p->form, "acl")) || check_metadata(r, x, p))
     return -1;
   return 0;
 }

@@ -535,9 +535,12 @@ int tw_post_authorize(tw_request *r, s3_ctx *x, tw_post_form *f) {
   int v4 = tw_post_get(f, "x-amz-algorithm") || tw_post_get(f, "x-amz-credential") ||
            tw_post_get(f, "x-amz-date") || tw_post_get(f, "x-amz-signature");
   int v2 = !v4 && (tw_post_get(f, "awsaccesskeyid") || tw_post_get(f, "signature"));
-  if (!v4 && !v2) { /* anonymous: only a publicly writable bucket would take it */
-    access_denied(r, x, "Access Denied");
-    return -1;
+  if (!v4 && !v2) { /* anonymous: only a publicly writable bucket takes it (s3_policy.c) */
+    r->principal[0] = 0;
+    x->anonymous = 1;
+    f->min_size = 0;
+    f->max_size = TW_S3_MAX_OBJECT;
+    return 0;
   }
   if (v4 ? verify_v4(r, x, f) : verify_v2(r, x, f)) return -1;
   return check_policy(r, x, f, v2);

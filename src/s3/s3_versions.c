@@ -355,7 +355,7 @@ static int version_row(void *ud, const tw_s3_object_row *o) {
     tw_s3_list_checksum(b, o->checksums);
     tw_buf_puts(b, "<StorageClass>STANDARD</StorageClass>");
   }
-  tw_buf_printf(b, "<Owner><ID>%s</ID><DisplayName>tweedle</DisplayName></Owner>", L->s->account);
+  tw_s3_object_owner_xml(b, L->s, o->bucket, o->acl);
   tw_buf_puts(b, o->delete_marker ? "</DeleteMarker>" : "</Version>");
   L->count++;
   set_last(L, k, kn, o->vseq, vid);

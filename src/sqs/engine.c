@@ -15,6 +15,7 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "events/bus.h"
+#include "sqs/sqs_common.h"
 #include "sqs/sqs_internal.h"
 
 /* --- small helpers --------------------------------------------------------- */
@@ -50,7 +51,7 @@ static int heap_less(const tw_msg *a, const tw_msg *b) {
 
 static void heap_set(tw_queue *q, size_t i, tw_msg *m) {
   q->heap[i] = m;
-  m->heap_idx = i;
+  m->heap_idx = (unsigned)i & TW_HEAP_NONE;
 }
 
 static void heap_up(tw_queue *q, size_t i) {
@@ -92,8 +93,8 @@ static void heap_push(tw_queue *q, tw_msg *m) {
 
 static void heap_remove(tw_queue *q, tw_msg *m) {
   size_t i = m->heap_idx;
-  if (i == SIZE_MAX) return;
-  m->heap_idx = SIZE_MAX;
+  if (i == TW_HEAP_NONE) return;
+  m->heap_idx = TW_HEAP_NONE;
   q->heap_len--;
   if (i == q->heap_len) return;
   heap_set(q, i, q->heap[q->heap_len]);
@@ -130,6 +131,7 @@ static tw_group *group_get(tw_queue *q, const char *id, int create) {
   if (g || !create) return g;
   g = calloc(1, sizeof *g);
   g->id = strdup(id);
+  g->queue = q;
   tw_map_put(&q->groups, id, g);
   g->prev = q->groups_tail;
   if (q->groups_tail)
@@ -169,7 +171,7 @@ static void group_insert(tw_group *g, tw_msg *m) {
     after->next = m;
   else
     g->head = m;
-  m->group = g;
+  m->owner = (uintptr_t)g | 1;
 }
 
 static void group_unlink(tw_group *g, tw_msg *m) {
@@ -199,7 +201,7 @@ static void count_state(tw_queue *q, int state, int d) {
 static void detach(tw_queue *q, tw_msg *m) {
   heap_remove(q, m);
   if (q->fifo) {
-    if (m->state == MSG_INFLIGHT && m->group) m->group->inflight--;
+    if (m->state == MSG_INFLIGHT && tw_msg_group(m)) tw_msg_group(m)->inflight--;
   } else if (m->state == MSG_VISIBLE) {
     ready_remove(q, m);
   }
@@ -215,50 +217,49 @@ static void attach(tw_queue *q, tw_msg *m, int state) {
     if (!q->fifo) ready_append(q, m);
   } else {
     heap_push(q, m);
-    if (q->fifo && state == MSG_INFLIGHT) m->group->inflight++;
+    if (q->fifo && state == MSG_INFLIGHT) tw_msg_group(m)->inflight++;
   }
 }
 
-static void msg_free(tw_msg *m) {
-  free(m->body);
-  json_decref(m->attrs);
-  json_decref(m->sys_attrs);
-  free(m->group_id);
-  free(m->dedup_id);
-  free(m->sender_id);
-  free(m->source_arn);
-  free(m);
+static void msg_free(tw_sqs *s, tw_msg *m) {
+  tw_msg_slab_put(&s->slab, m);
 }
 
-tw_msg *tw_sqs_msg_new(tw_queue *q) {
-  tw_msg *m = calloc(1, sizeof *m);
+tw_msg *tw_sqs_msg_new(tw_sqs *s, tw_queue *q) {
+  tw_msg *m = tw_msg_slab_get(&s->slab);
   if (!m) return NULL;
-  m->heap_idx = SIZE_MAX;
-  m->queue = q;
+  m->heap_idx = TW_HEAP_NONE;
+  m->owner = (uintptr_t)q;
   return m;
 }
 
-static void fill_row(const tw_msg *m, tw_msg_row *r, char **attrs, char **sys) {
+/* The row of m; d: its data (NULL for a move, which changes no data column
+ * but source_arn and seqno, passed by the caller). */
+static void fill_row(const tw_msg *m, const tw_msg_data *d, tw_msg_row *r, char **attrs, char **sys,
+                     char id[37]) {
   memset(r, 0, sizeof *r);
-  *attrs = m->attrs ? json_dumps(m->attrs, JSON_COMPACT) : NULL;
-  *sys = m->sys_attrs ? json_dumps(m->sys_attrs, JSON_COMPACT) : NULL;
+  *attrs = d && d->attrs ? json_dumps(d->attrs, JSON_COMPACT) : NULL;
+  *sys = d && d->sys_attrs ? json_dumps(d->sys_attrs, JSON_COMPACT) : NULL;
+  tw_msg_id_str(m, id);
   r->seq = m->seq;
-  r->queue_id = m->queue->id;
-  r->msg_id = m->id;
-  r->body = m->body;
-  r->body_len = m->body_len;
+  r->queue_id = tw_msg_queue(m)->id;
+  r->msg_id = id;
   r->attrs_json = *attrs;
   r->sys_json = *sys;
   r->sent_ms = m->sent_ms;
   r->visible_at_ms = m->visible_at_ms;
-  r->first_receive_ms = m->first_receive_ms;
-  r->receive_count = m->receive_count;
+  r->first_receive_ms = tw_msg_first_receive(m);
+  r->receive_count = (int)m->receive_count;
   r->nonce = m->nonce;
-  r->group_id = m->group_id;
-  r->dedup_id = m->dedup_id;
-  r->sender_id = m->sender_id;
-  r->source_arn = m->source_arn;
-  r->seqno = m->seqno;
+  if (d) {
+    r->body = d->body;
+    r->body_len = d->body_len;
+    r->group_id = d->group_id;
+    r->dedup_id = d->dedup_id;
+    r->sender_id = d->sender_id;
+    r->source_arn = d->source_arn;
+    r->seqno = d->seqno;
+  }
 }
 
 /* Adds a filled-in message (seq assigned here when 0) to its queue. */
@@ -277,13 +278,13 @@ static void seq_next(tw_sqs *s, tw_msg *m) {
   tw_store_kv_put(s->store, "max_seq", v); /* appended first: same or earlier batch */
 }
 
-uint64_t tw_sqs_msg_add(tw_sqs *s, tw_queue *q, tw_msg *m, int persist) {
+uint64_t tw_sqs_msg_add(tw_sqs *s, tw_queue *q, tw_msg *m, tw_msg_data *d, int persist) {
   if (!m->seq) seq_next(s, m);
   if (m->seq > s->next_seq) s->next_seq = m->seq;
-  m->queue = q;
-  tw_u64map_put(&s->msgs, m->seq, m);
+  m->owner = (uintptr_t)q;
+  tw_msg_table_put(&s->msgs, m);
   if (q->fifo) {
-    tw_group *g = group_get(q, m->group_id ? m->group_id : "", 1);
+    tw_group *g = group_get(q, d && d->group_id ? d->group_id : "", 1);
     group_insert(g, m);
   }
   int64_t now = tw_now_ms();
@@ -291,76 +292,97 @@ uint64_t tw_sqs_msg_add(tw_sqs *s, tw_queue *q, tw_msg *m, int persist) {
       m->visible_at_ms > now ? (m->receive_count > 0 ? MSG_INFLIGHT : MSG_DELAYED) : MSG_VISIBLE;
   attach(q, m, state);
   if (!persist) return 0;
-  tw_sqs_metrics_sent(q, m->body_len);
+  tw_sqs_metrics_sent(q, d->body_len);
   tw_msg_row r;
-  char *a, *sy;
-  fill_row(m, &r, &a, &sy);
+  char *a, *sy, id[37];
+  d->seq = m->seq;
+  fill_row(m, d, &r, &a, &sy, id);
+  memcpy(d->id, id, sizeof d->id);
   uint64_t t = tw_store_msg_insert(s->store, &r);
   free(a);
   free(sy);
+  /* until the insert commits, the data is only here */
+  tw_sqs_cache_put(s, d, t);
   if (state == MSG_VISIBLE) tw_sqs_wake(s, q, 1);
   return t;
 }
 
 uint64_t tw_sqs_msg_delete(tw_sqs *s, tw_msg *m) {
-  tw_queue *q = m->queue;
+  tw_queue *q = tw_msg_queue(m);
   detach(q, m);
-  if (q->fifo && m->group) {
-    tw_group *g = m->group;
+  if (q->fifo && tw_msg_group(m)) {
+    tw_group *g = tw_msg_group(m);
     int was_head = g->head == m;
     group_unlink(g, m);
+    m->owner = (uintptr_t)q;
     group_drop_if_empty(q, g);
     if (was_head) tw_sqs_wake(s, q, 1);
   }
-  tw_u64map_del(&s->msgs, m->seq);
+  tw_msg_table_del(&s->msgs, m);
   uint64_t t = tw_store_msg_delete(s->store, m->seq);
-  msg_free(m);
+  tw_sqs_cache_drop(s, m->seq);
+  msg_free(s, m);
   return t;
 }
 
 uint64_t tw_sqs_msg_set_visibility(tw_sqs *s, tw_msg *m, int64_t visible_at_ms) {
-  tw_queue *q = m->queue;
+  tw_queue *q = tw_msg_queue(m);
   detach(q, m);
   m->visible_at_ms = visible_at_ms;
   int64_t now = tw_now_ms();
   attach(q, m, visible_at_ms > now ? MSG_INFLIGHT : MSG_VISIBLE);
   if (m->state == MSG_VISIBLE) tw_sqs_wake(s, q, 1);
-  return tw_store_msg_update(s->store, m->seq, m->visible_at_ms, m->receive_count,
-                             m->first_receive_ms, m->nonce);
+  return tw_store_msg_update(s->store, m->seq, m->visible_at_ms, (int)m->receive_count,
+                             tw_msg_first_receive(m), m->nonce);
 }
 
-/* Moves a message to another queue: dead-lettering and move tasks. */
+/* Moves a message to another queue: dead-lettering and move tasks. The row
+ * is updated in place (queue, times, source, SequenceNumber); the data, read
+ * first, is changed the same way and pinned in the cache until the move
+ * commits, so a receive from the new queue never reads the old row. */
 uint64_t tw_sqs_msg_move(tw_sqs *s, tw_msg *m, tw_queue *to, const char *source_arn) {
-  tw_queue *from = m->queue;
+  tw_queue *from = tw_msg_queue(m);
+  tw_msg_data *d = NULL;
+  tw_sqs_fetch(s, &m, 1, &d);
+  if (!d) tw_warn("sqs: moving message %llu: its row is gone", (unsigned long long)m->seq);
+  char group_buf[130] = "";
+  const char *gid = d && d->group_id ? d->group_id : "";
   detach(from, m);
-  if (from->fifo && m->group) {
-    tw_group *g = m->group;
+  if (from->fifo && tw_msg_group(m)) {
+    tw_group *g = tw_msg_group(m);
+    snprintf(group_buf, sizeof group_buf, "%s", g->id);
+    gid = group_buf;
     group_unlink(g, m);
+    m->owner = (uintptr_t)from;
     group_drop_if_empty(from, g);
-    m->group = NULL;
   }
-  free(m->source_arn);
-  m->source_arn = xstrdup(source_arn);
+  uint64_t seqno = d ? d->seqno : 0;
   m->receive_count = 0;
-  m->first_receive_ms = 0;
+  m->first_rel = 0;
+  m->received_rel = 0;
   m->nonce++;
   int64_t now = tw_now_ms();
   m->visible_at_ms = now;
-  if (to->fifo) {
-    m->seqno = ++to->fifo_seqno;
-    if (!m->group_id) m->group_id = strdup("");
-  }
+  if (to->fifo) seqno = ++to->fifo_seqno;
   /* A message keeps its SentTimestamp in a standard DLQ; a FIFO DLQ restarts it. */
   if (to->fifo) m->sent_ms = now;
-  m->queue = to;
-  if (to->fifo) group_insert(group_get(to, m->group_id, 1), m);
+  m->owner = (uintptr_t)to;
+  if (to->fifo) group_insert(group_get(to, gid, 1), m);
   attach(to, m, MSG_VISIBLE);
   tw_msg_row r;
-  char *a, *sy;
-  fill_row(m, &r, &a, &sy);
+  char *a, *sy, id[37];
+  fill_row(m, NULL, &r, &a, &sy, id);
+  r.source_arn = source_arn;
+  r.seqno = seqno;
   uint64_t t = tw_store_msg_move(s->store, &r);
-  free(a);
-  free(sy);
+  if (d) {
+    free(d->source_arn);
+    d->source_arn = xstrdup(source_arn);
+    d->seqno = seqno;
+    if (to->fifo && !d->group_id) d->group_id = strdup(gid);
+    tw_sqs_cache_put(s, d, t);
+  }
+  tw_sqs_fetch_done(s, &d, 1);
   if (to->fifo) tw_sqs_queue_save(s, to);
   tw_sqs_wake(s, to, 1);
   return t;
@@ -380,64 +402,34 @@ void tw_sqs_sweep(tw_sqs *s, tw_queue *q, int64_t now_ms) {
 
 /* --- receipt handles -------------------------------------------------------- */
 
-static void receipt_mac(tw_sqs *s, uint64_t seq, uint32_t nonce, int64_t qid, char out[17]) {
-  char buf[64];
-  int n = snprintf(buf, sizeof buf, "%" PRIu64 ":%" PRIu32 ":%" PRId64, seq, nonce, qid);
-  uint8_t mac[32];
-  tw_hmac_sha256(s->secret, sizeof s->secret, buf, (size_t)n, mac);
-  tw_hex(mac, 8, out);
-}
-
 void tw_sqs_receipt(tw_sqs *s, const tw_msg *m, char out[80]) {
-  char mac[17];
-  receipt_mac(s, m->seq, m->nonce, m->queue->id, mac);
-  snprintf(out, 80, "%016" PRIx64 "%08" PRIx32 "%08" PRIx64 "%s", m->seq, m->nonce,
-           (uint64_t)m->queue->id, mac);
-}
-
-static int parse_hex(const char *p, size_t n, uint64_t *out) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = p[i];
-    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (d < 0) return -1;
-    v = v << 4 | (uint64_t)d;
-  }
-  *out = v;
-  return 0;
-}
-
-int tw_sqs_parse_receipt(tw_sqs *s, const char *h, uint64_t *seq, uint32_t *nonce, int64_t *qid) {
-  if (!h || strlen(h) != 48) return -1;
-  uint64_t a, b, c;
-  if (parse_hex(h, 16, &a) || parse_hex(h + 16, 8, &b) || parse_hex(h + 24, 8, &c)) return -1;
-  char mac[17];
-  receipt_mac(s, a, (uint32_t)b, (int64_t)c, mac);
-  if (memcmp(mac, h + 32, 16) != 0) return -1;
-  *seq = a;
-  *nonce = (uint32_t)b;
-  *qid = (int64_t)c;
-  return 0;
+  tw_sqs_receipt_make(s->secret, m->seq, m->nonce, tw_msg_queue(m)->id, out);
 }
 
 /* --- receiving --------------------------------------------------------------- */
 
 static int redrive_if_due(tw_sqs *s, tw_queue *q, tw_msg *m, uint64_t *ticket) {
-  if (!q->dlq_arn || q->max_receive_count <= 0 || m->receive_count < q->max_receive_count) return 0;
+  if (!q->dlq_arn || q->max_receive_count <= 0 || (int)m->receive_count < q->max_receive_count)
+    return 0;
   tw_queue *dlq = tw_sqs_queue_by_arn(s, q->dlq_arn);
   if (!dlq || dlq == q) return 0;
   /* one transaction: the move and whatever the hook records about it */
   tw_store_hold(s->store);
   uint64_t t = tw_sqs_msg_move(s, m, dlq, q->arn);
   if (s->events) {
+    tw_msg_data *d = NULL;
+    tw_sqs_fetch(s, &m, 1, &d); /* pinned by the move: in the cache */
+    char id[37];
+    tw_msg_id_str(m, id);
     tw_event e = {.source = "aws.sqs",
                   .type = "MessageDeadLettered",
                   .resource = q->arn,
-                  .subject = m->id,
-                  .attributes = m->attrs,
+                  .subject = id,
+                  .attributes = d ? d->attrs : NULL,
                   .body = "",
                   .len = 0};
     tw_event_publish(s->events, &e);
+    tw_sqs_fetch_done(s, &d, 1);
   }
   uint64_t t2 = tw_store_ticket(s->store);
   tw_store_release(s->store);
@@ -457,14 +449,14 @@ static void mark_received(tw_sqs *s, tw_queue *q, tw_msg *m, int vis, int64_t no
                           uint64_t *ticket) {
   detach(q, m);
   m->receive_count++;
-  if (!m->first_receive_ms) m->first_receive_ms = now;
+  if (!m->first_rel) m->first_rel = tw_msg_rel(m, now);
   m->nonce++;
-  m->received_ms = now;
+  m->received_rel = tw_msg_rel(m, now);
   m->visible_at_ms = now + (int64_t)vis * 1000;
   /* Visibility 0 still counts as a receive; the message is visible again at once. */
   attach(q, m, vis > 0 ? MSG_INFLIGHT : MSG_VISIBLE);
-  uint64_t t = tw_store_msg_update(s->store, m->seq, m->visible_at_ms, m->receive_count,
-                                   m->first_receive_ms, m->nonce);
+  uint64_t t = tw_store_msg_update(s->store, m->seq, m->visible_at_ms, (int)m->receive_count,
+                                   tw_msg_first_receive(m), m->nonce);
   if (t > *ticket) *ticket = t;
 }
 
@@ -684,27 +676,9 @@ void tw_sqs_queue_url(const tw_sqs_call *c, const tw_queue *q, char *out, size_t
 
 /* QueueUrl (any host; path ends in /<account>/<name>), else the request path. */
 tw_queue *tw_sqs_resolve_queue(tw_sqs_call *c) {
-  const char *url = jstr(c->in, "QueueUrl");
-  const char *path = url;
-  if (!url || !*url) {
-    if (c->path && strlen(c->path) > 1) {
-      path = c->path;
-    } else {
-      tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter QueueUrl.");
-      return NULL;
-    }
-  }
-  const char *scheme = strstr(path, "://");
-  if (scheme) {
-    path = strchr(scheme + 3, '/');
-    if (!path) path = "";
-  }
   char buf[512];
-  snprintf(buf, sizeof buf, "%s", path);
-  size_t len = strlen(buf);
-  while (len && buf[len - 1] == '/') buf[--len] = 0;
-  char *name = strrchr(buf, '/');
-  name = name ? name + 1 : buf;
+  const char *name = tw_sqs_queue_name_of(c, buf);
+  if (!name) return NULL;
   tw_queue *q = *name ? tw_sqs_queue_by_name(c->sqs, name) : NULL;
   if (!q) {
     tw_sqs_fail(c, TW_ERR_QUEUE_DOES_NOT_EXIST, "The specified queue does not exist.");
@@ -730,33 +704,22 @@ static void load_queue(void *ud, const tw_queue_row *r) {
   tw_sqs_queue_apply_attrs(q);
 }
 
+/* Only what the engine needs: bodies and attributes stay in the store. */
 static void load_message(void *ud, const tw_msg_row *r) {
   tw_sqs *s = ud;
   tw_queue *q = tw_sqs_queue_by_id(s, r->queue_id);
   if (!q) return;
-  tw_msg *m = tw_sqs_msg_new(q);
+  tw_msg *m = tw_sqs_msg_new(s, q);
+  if (!m) return;
   m->seq = r->seq;
-  snprintf(m->id, sizeof m->id, "%s", r->msg_id ? r->msg_id : "");
-  m->body = malloc(r->body_len + 1);
-  if (r->body_len) memcpy(m->body, r->body, r->body_len);
-  m->body[r->body_len] = 0;
-  m->body_len = r->body_len;
-  tw_md5_hex(m->body, m->body_len, m->md5_body);
-  m->attrs = r->attrs_json ? json_loads(r->attrs_json, 0, NULL) : NULL;
-  m->sys_attrs = r->sys_json ? json_loads(r->sys_json, 0, NULL) : NULL;
+  tw_msg_id_set(m, r->msg_id);
   m->sent_ms = r->sent_ms;
   m->visible_at_ms = r->visible_at_ms;
-  m->first_receive_ms = r->first_receive_ms;
-  m->receive_count = r->receive_count;
+  m->first_rel = tw_msg_rel(m, r->first_receive_ms);
+  m->receive_count = r->receive_count > 0 ? (uint32_t)r->receive_count : 0;
   m->nonce = r->nonce;
-  m->group_id = xstrdup(r->group_id);
-  m->dedup_id = xstrdup(r->dedup_id);
-  m->sender_id = xstrdup(r->sender_id);
-  m->source_arn = xstrdup(r->source_arn);
-  m->seqno = r->seqno;
-  extern void tw_sqs_msg_digests(tw_msg * m);
-  tw_sqs_msg_digests(m);
-  tw_sqs_msg_add(s, q, m, 0);
+  tw_msg_data g = {.group_id = (char *)r->group_id}; /* only its group is read */
+  tw_sqs_msg_add(s, q, m, &g, 0);
 }
 
 static void load_dedup(void *ud, int64_t qid, const char *key, const char *msg_id, uint64_t seqno,
@@ -801,7 +764,8 @@ tw_sqs *tw_sqs_open(tw_store *store, const char *region, const char *account, ch
   snprintf(s->account, sizeof s->account, "%s", account);
   tw_map_init(&s->queues_by_name);
   tw_map_init(&s->deleted_names);
-  tw_u64map_init(&s->msgs);
+  tw_msg_table_init(&s->msgs);
+  tw_sqs_cache_init(s);
   s->max_inflight = 120000; /* AWS's; TWEEDLE_MAX_INFLIGHT lowers it (tests, small boxes) */
   const char *mi = getenv("TWEEDLE_MAX_INFLIGHT");
   if (mi && atoi(mi) > 0) s->max_inflight = atoi(mi);
@@ -832,31 +796,20 @@ static void free_state(tw_sqs *s) {
   while (s->queues_head) {
     tw_queue *q = s->queues_head;
     s->queues_head = q->next;
-    if (q->fifo) { /* every FIFO message is in a group, whatever its state */
-      for (tw_group *g = q->groups_head; g;) {
-        tw_group *gn = g->next;
-        for (tw_msg *m = g->head; m;) {
-          tw_msg *n = m->next;
-          msg_free(m);
-          m = n;
-        }
-        free(g->id);
-        free(g);
-        g = gn;
-      }
-    } else {
-      while (q->heap_len) msg_free(q->heap[--q->heap_len]);
-      for (tw_msg *m = q->ready_head; m;) {
-        tw_msg *n = m->next;
-        msg_free(m);
-        m = n;
-      }
+    /* the messages are in the slab, freed below */
+    for (tw_group *g = q->groups_head; g;) {
+      tw_group *gn = g->next;
+      free(g->id);
+      free(g);
+      g = gn;
     }
     queue_free(q);
   }
   s->queues_tail = NULL;
   tw_map_free(&s->queues_by_name);
-  tw_u64map_free(&s->msgs);
+  tw_msg_table_free(&s->msgs);
+  tw_msg_slab_free(&s->slab);
+  tw_sqs_cache_clear(s);
   free(s->tasks);
   s->tasks = NULL;
   s->ntasks = s->cap_tasks = 0;
@@ -879,7 +832,7 @@ static void resync(tw_sqs *s) {
   uint64_t next_seq = s->next_seq;
   free_state(s);
   tw_map_init(&s->queues_by_name);
-  tw_u64map_init(&s->msgs);
+  tw_msg_table_init(&s->msgs);
   tw_store_loader ld = {load_queue, load_message, load_dedup, load_kv};
   if (tw_store_load(s->store, &ld, s)) tw_error("sqs: reloading the queue state failed");
   if (s->next_seq < next_seq) s->next_seq = next_seq; /* numbers handed out stay used */
@@ -904,6 +857,7 @@ void tw_sqs_resync_if_needed(tw_sqs *s) {
 void tw_sqs_close(tw_sqs *s) {
   if (!s) return;
   free_state(s);
+  tw_u64map_free(&s->cache.map);
   tw_map_free(&s->deleted_names);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->tick_cv);

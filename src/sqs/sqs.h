@@ -40,6 +40,7 @@ typedef struct {
   int wants_wait;
   int64_t deadline_mono_ms;
   int64_t wait_queue_id;
+  uint64_t wake_gen; /* cluster mode: notifications seen before the receive looked */
   int runs; /* how many times the action ran for this request */
 } tw_sqs_call;
 

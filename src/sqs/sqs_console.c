@@ -40,26 +40,30 @@ static json_t *str_or_invalid(const char *p, size_t n) {
   return v ? v : json_string("(not valid UTF-8)");
 }
 
-static json_t *msg_json(const tw_msg *m) {
+static json_t *msg_json(const tw_msg *m, const tw_msg_data *d) {
   static const char *const states[] = {"delayed", "visible", "in_flight"};
   json_t *o = json_object();
-  json_object_set_new(o, "MessageId", json_string(m->id));
-  json_object_set_new(o, "Body", str_or_invalid(m->body ? m->body : "", m->body_len));
-  json_object_set_new(o, "MD5OfBody", json_string(m->md5_body));
+  char mid[37];
+  tw_msg_id_str(m, mid);
+  json_object_set_new(o, "MessageId", json_string(mid));
+  json_object_set_new(o, "Body", str_or_invalid(d->body ? d->body : "", d->body_len));
+  json_object_set_new(o, "MD5OfBody", json_string(d->md5_body));
   json_object_set_new(o, "State", json_string(states[m->state]));
   json_object_set_new(o, "SentTimestamp", json_integer(m->sent_ms));
   json_object_set_new(o, "ApproximateReceiveCount", json_integer(m->receive_count));
-  if (m->first_receive_ms)
-    json_object_set_new(o, "ApproximateFirstReceiveTimestamp", json_integer(m->first_receive_ms));
+  if (m->first_rel)
+    json_object_set_new(o, "ApproximateFirstReceiveTimestamp",
+                        json_integer(tw_msg_first_receive(m)));
   if (m->state != MSG_VISIBLE) json_object_set_new(o, "VisibleAt", json_integer(m->visible_at_ms));
-  if (m->attrs) json_object_set_new(o, "MessageAttributes", json_deep_copy(m->attrs));
-  if (m->group_id) json_object_set_new(o, "MessageGroupId", json_string(m->group_id));
-  if (m->dedup_id) json_object_set_new(o, "MessageDeduplicationId", json_string(m->dedup_id));
-  if (m->sender_id) json_object_set_new(o, "SenderId", json_string(m->sender_id));
-  if (m->source_arn) json_object_set_new(o, "DeadLetterQueueSourceArn", json_string(m->source_arn));
-  if (m->seqno) {
+  if (d->attrs) json_object_set_new(o, "MessageAttributes", json_deep_copy(d->attrs));
+  const char *gid = d->group_id ? d->group_id : tw_msg_group(m) ? tw_msg_group(m)->id : NULL;
+  if (gid) json_object_set_new(o, "MessageGroupId", json_string(gid));
+  if (d->dedup_id) json_object_set_new(o, "MessageDeduplicationId", json_string(d->dedup_id));
+  if (d->sender_id) json_object_set_new(o, "SenderId", json_string(d->sender_id));
+  if (d->source_arn) json_object_set_new(o, "DeadLetterQueueSourceArn", json_string(d->source_arn));
+  if (d->seqno) {
     char sn[24];
-    snprintf(sn, sizeof sn, "%llu", (unsigned long long)m->seqno);
+    snprintf(sn, sizeof sn, "%llu", (unsigned long long)d->seqno);
     json_object_set_new(o, "SequenceNumber", json_string(sn));
   }
   return o;
@@ -87,7 +91,12 @@ json_t *tw_sqs_console_peek(tw_sqs *s, const char *name, int max) {
       if (m->state == MSG_VISIBLE) all[n++] = m; /* the heap holds the others */
   qsort(all, n, sizeof *all, by_seq);
   json_t *arr = json_array();
-  for (size_t i = 0; i < n && i < (size_t)max; i++) json_array_append_new(arr, msg_json(all[i]));
+  int shown = n < (size_t)max ? (int)n : max;
+  tw_msg_data *data[100]; /* bodies and attributes: the cache, else the store */
+  tw_sqs_fetch(s, all, shown, data);
+  for (int i = 0; i < shown; i++)
+    if (data[i]) json_array_append_new(arr, msg_json(all[i], data[i]));
+  tw_sqs_fetch_done(s, data, shown);
   json_t *out = json_pack("{s:o,s:I}", "messages", arr, "total",
                           (json_int_t)(q->n_visible + q->n_inflight + q->n_delayed));
   pthread_mutex_unlock(&s->mu);

@@ -9,6 +9,7 @@
 #include "app.h"
 #include "core/trace.h"
 #include "sqs/sqs_front.h"
+#include "sqs/sqs_pg.h"
 
 static void ctx_free(void *p) {
   tw_sqs_http_ctx *x = p;
@@ -45,7 +46,10 @@ static void waiter_wake(tw_sqs_waiter *w) {
 static void on_close(tw_request *r) {
   tw_sqs_http_ctx *x = r->ctx;
   /* parked is the engine's to read (the reaper thread may call this) */
-  if (x) tw_sqs_unpark(r->app->sqs, &x->waiter);
+  if (x && r->app->sqs_pg)
+    tw_sqs_pg_unpark(r->app->sqs_pg, &x->waiter);
+  else if (x)
+    tw_sqs_unpark(r->app->sqs, &x->waiter);
 }
 
 static void finish(tw_request *r) {
@@ -70,12 +74,20 @@ void tw_sqs_http_run(tw_request *r) {
     return;
   }
   for (;;) {
-    tw_sqs_execute(&x->call);
+    tw_sqs_pg *pg = r->app->sqs_pg; /* cluster mode: the engine on PostgreSQL */
+    if (pg) {
+      x->call.failures = tw_store_failures(r->app->store);
+      tw_sqs_pg_execute(pg, &x->call);
+    } else {
+      tw_sqs_execute(&x->call);
+    }
     if (!x->call.wants_wait) break;
     x->waiter.wake = waiter_wake;
     r->resume = tw_sqs_http_run;
     r->on_close = on_close;
-    if (tw_sqs_park(r->app->sqs, &x->call, &x->waiter) == 0 && tw_req_suspend(r)) return;
+    int parked = pg ? tw_sqs_pg_park(pg, &x->call, &x->waiter)
+                    : tw_sqs_park(r->app->sqs, &x->call, &x->waiter);
+    if (parked == 0 && tw_req_suspend(r)) return;
     r->resume = NULL;
   }
   if (x->call.ticket || x->call.seen_ticket)

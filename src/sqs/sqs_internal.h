@@ -16,29 +16,68 @@ enum { MSG_DELAYED, MSG_VISIBLE, MSG_INFLIGHT };
 typedef struct tw_group tw_group;
 typedef struct tw_queue tw_queue;
 
-typedef struct tw_msg {
-  uint64_t seq; /* our number: global, increasing; FIFO order within a group */
-  char id[37];  /* MessageId */
+/* A message as the engine keeps it in memory: only what choosing, ordering
+ * and receipt handles need (92 bytes). Its body, attributes, MD5s, sender,
+ * group, deduplication id, dead-letter source and FIFO SequenceNumber stay in
+ * the store and come back through the data cache (tw_msg_data, msg_mem.c).
+ * Slab-allocated (msg_mem.c); s->msgs finds it by seq. */
+typedef struct __attribute__((packed, aligned(4))) tw_msg {
+  uint64_t seq;               /* our number: global, increasing; FIFO order within a group */
+  struct tw_msg *prev, *next; /* standard: ready list; FIFO: its group's list */
+  struct tw_msg *hnext;       /* s->msgs chain */
+  uintptr_t owner;            /* tw_queue *, or tw_group * | 1 (FIFO; the group knows its queue) */
+  int64_t sent_ms, visible_at_ms;
+  uint8_t id[16]; /* MessageId: a UUID, binary */
+  uint32_t nonce; /* changes on every receive: part of the receipt handle */
+  uint32_t receive_count;
+  unsigned heap_idx : 30, state : 2;
+  uint32_t first_rel;    /* first receive - sent_ms + 1 (ms); 0: never received */
+  uint32_t received_rel; /* the latest receive, same (memory only): caps the total visibility */
+} tw_msg;
+#define TW_HEAP_NONE ((1u << 30) - 1)
+
+/* What a message carries beyond tw_msg: read from the store when receiving
+ * (tw_sqs_fetch), held in the bounded cache of msg_mem.c; pinned there while
+ * a write that the committed row does not show yet (its insert, a move) is in
+ * flight. */
+typedef struct tw_msg_data {
+  uint64_t seq;
+  char id[37];
   char *body;
   size_t body_len;
   json_t *attrs;     /* MessageAttributes (JSON-protocol shape) or NULL */
   json_t *sys_attrs; /* MessageSystemAttributes or NULL */
   char md5_body[33], md5_attrs[33], md5_sys[33];
-  int64_t sent_ms, first_receive_ms, visible_at_ms;
-  int64_t received_ms; /* the latest receive (memory only): caps the total visibility */
-  int receive_count;
-  uint32_t nonce; /* changes on every receive: part of the receipt handle */
-  int state;
   char *group_id, *dedup_id, *sender_id, *source_arn;
   uint64_t seqno; /* FIFO SequenceNumber */
-  size_t heap_idx;
-  tw_queue *queue;
-  tw_group *group;
-  struct tw_msg *prev, *next; /* standard: ready list; FIFO: its group's list */
-} tw_msg;
+  /* cache bookkeeping (msg_mem.c) */
+  uint64_t pin; /* held until tw_store_committed reaches it; 0: not pinned */
+  size_t bytes;
+  int refs, pinned;
+  struct tw_msg_data *prev, *next; /* LRU list, or the pinned list */
+} tw_msg_data;
+
+typedef struct {
+  tw_msg *free;                     /* slab free list (through next) */
+  void **chunks;                    /* slab chunks */
+  size_t nchunks, cap_chunks, used; /* used: slots handed out of the last chunk */
+} tw_msg_slab;
+
+typedef struct {
+  tw_msg **b;
+  size_t nb, count;
+} tw_msg_table;
+
+typedef struct {
+  tw_u64map map; /* seq -> tw_msg_data */
+  tw_msg_data *lru_head, *lru_tail, *pin_head, *pin_tail;
+  size_t bytes, limit;
+  uint64_t hits, misses;
+} tw_msg_cache;
 
 struct tw_group { /* FIFO message group */
   char *id;
+  tw_queue *queue;
   tw_msg *head, *tail;
   int inflight;
   tw_group *prev, *next; /* the queue's list of groups */
@@ -116,7 +155,9 @@ struct tw_sqs {
   char region[64], account[32];
   uint8_t secret[32]; /* signs receipt handles */
   tw_map queues_by_name;
-  tw_u64map msgs; /* seq -> tw_msg */
+  tw_msg_table msgs; /* seq -> tw_msg */
+  tw_msg_slab slab;
+  tw_msg_cache cache;
   tw_queue *queues_head, *queues_tail;
   int64_t next_queue_id;
   uint64_t next_seq;
@@ -146,22 +187,62 @@ tw_queue *tw_sqs_queue_create(tw_sqs *s, const char *name, int fifo, json_t *att
 uint64_t tw_sqs_queue_delete(tw_sqs *s, tw_queue *q);
 uint64_t tw_sqs_queue_purge(tw_sqs *s, tw_queue *q);
 void tw_sqs_sweep(tw_sqs *s, tw_queue *q, int64_t now_ms);
-tw_msg *tw_sqs_msg_new(tw_queue *q);
-uint64_t tw_sqs_msg_add(tw_sqs *s, tw_queue *q, tw_msg *m, int persist);
+tw_msg *tw_sqs_msg_new(tw_sqs *s, tw_queue *q);
+/* Adds m to q; persist: logs the insert of d (owned by the cache afterwards). */
+uint64_t tw_sqs_msg_add(tw_sqs *s, tw_queue *q, tw_msg *m, tw_msg_data *d, int persist);
 uint64_t tw_sqs_msg_delete(tw_sqs *s, tw_msg *m);
 uint64_t tw_sqs_msg_set_visibility(tw_sqs *s, tw_msg *m, int64_t visible_at_ms);
 uint64_t tw_sqs_msg_move(tw_sqs *s, tw_msg *m, tw_queue *to, const char *source_arn);
 /* Picks up to max messages to receive (marks them in flight for vis seconds). */
 int tw_sqs_receive(tw_sqs *s, tw_queue *q, int max, int vis, int64_t now_ms, tw_msg **out,
                    uint64_t *ticket);
+/* m's receipt handle (tw_sqs_receipt_make, sqs_common.h); tw_sqs_by_receipt reads it */
 void tw_sqs_receipt(tw_sqs *s, const tw_msg *m, char out[80]);
-/* 0: parsed (seq, nonce, qid); -1: malformed or forged */
-int tw_sqs_parse_receipt(tw_sqs *s, const char *h, uint64_t *seq, uint32_t *nonce, int64_t *qid);
 void tw_sqs_wake(tw_sqs *s, tw_queue *q, int n);
 void tw_sqs_queue_url(const tw_sqs_call *c, const tw_queue *q, char *out, size_t n);
 void tw_sqs_move_tasks_tick(tw_sqs *s, int64_t now_ms, double dt);
 void tw_sqs_task_save(tw_sqs *s, const tw_move_task *t);
 void tw_sqs_task_load(tw_sqs *s, const char *key, const char *value);
+
+/* msg_mem.c: the slab, the seq table and the data cache (lock held) */
+static inline tw_queue *tw_msg_queue(const tw_msg *m) {
+  return m->owner & 1 ? ((tw_group *)(m->owner & ~(uintptr_t)1))->queue : (tw_queue *)m->owner;
+}
+static inline tw_group *tw_msg_group(const tw_msg *m) {
+  return m->owner & 1 ? (tw_group *)(m->owner & ~(uintptr_t)1) : NULL;
+}
+static inline int64_t tw_msg_first_receive(const tw_msg *m) {
+  return m->first_rel ? m->sent_ms + (int64_t)m->first_rel - 1 : 0;
+}
+static inline int64_t tw_msg_received(const tw_msg *m) {
+  return m->received_rel ? m->sent_ms + (int64_t)m->received_rel - 1 : 0;
+}
+uint32_t tw_msg_rel(const tw_msg *m, int64_t ms); /* for first_rel, received_rel */
+void tw_msg_id_str(const tw_msg *m, char out[37]);
+void tw_msg_id_set(tw_msg *m, const char *id);
+tw_msg *tw_msg_slab_get(tw_msg_slab *sl);
+void tw_msg_slab_put(tw_msg_slab *sl, tw_msg *m);
+void tw_msg_slab_free(tw_msg_slab *sl);
+void tw_msg_table_init(tw_msg_table *t);
+void tw_msg_table_free(tw_msg_table *t);
+tw_msg *tw_msg_table_get(const tw_msg_table *t, uint64_t seq);
+void tw_msg_table_put(tw_msg_table *t, tw_msg *m);
+void tw_msg_table_del(tw_msg_table *t, tw_msg *m);
+tw_msg_data *tw_msg_data_new(void);
+void tw_msg_data_free(tw_msg_data *d);
+/* MD5OfMessageAttributes / MD5OfMessageSystemAttributes of d's attributes. */
+void tw_sqs_data_digests(tw_msg_data *d);
+/* Budget from TWEEDLE_SQS_CACHE_BYTES (default 8 MiB). */
+void tw_sqs_cache_init(tw_sqs *s);
+void tw_sqs_cache_clear(tw_sqs *s);
+/* Takes d (replacing an entry of the same seq); pin: the ticket of the write
+ * the committed row does not show yet (0: none). */
+void tw_sqs_cache_put(tw_sqs *s, tw_msg_data *d, uint64_t pin);
+void tw_sqs_cache_drop(tw_sqs *s, uint64_t seq);
+/* The data of msgs[0..n): from the cache, the rest read from the store in
+ * batches. out[i] NULL when the row is gone. Held until tw_sqs_fetch_done. */
+int tw_sqs_fetch(tw_sqs *s, tw_msg *const *msgs, int n, tw_msg_data **out);
+void tw_sqs_fetch_done(tw_sqs *s, tw_msg_data **d, int n);
 
 /* sqs_metrics.c: counts for the built-in metrics (lock held) */
 void tw_sqs_metrics_sent(tw_queue *q, size_t bytes);

@@ -10,17 +10,11 @@
 #include "sqs/msg_digest.h"
 #include "sqs/params.h"
 #include "sqs/sqs_actions.h"
+#include "sqs/sqs_common.h"
 #include "sqs/sqs_internal.h"
 
 #define MAX_BATCH 10
 #define MAX_PAYLOAD 1048576
-
-void tw_sqs_msg_digests(tw_msg *m) {
-  m->md5_attrs[0] = m->md5_sys[0] = 0;
-  if (m->attrs && json_object_size(m->attrs)) tw_sqs_md5_message_attributes(m->attrs, m->md5_attrs);
-  if (m->sys_attrs && json_object_size(m->sys_attrs))
-    tw_sqs_md5_system_attributes(m->sys_attrs, m->md5_sys);
-}
 
 /* --- SendMessage ----------------------------------------------------------- */
 
@@ -172,28 +166,38 @@ int tw_sqs_send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
       return 0;
     }
   }
-  tw_msg *m = tw_sqs_msg_new(q);
-  tw_uuid4(m->id);
-  m->body = malloc(r->body_len + 1);
-  memcpy(m->body, r->body, r->body_len);
-  m->body[r->body_len] = 0;
-  m->body_len = r->body_len;
-  memcpy(m->md5_body, r->md5_body, 33);
-  memcpy(m->md5_attrs, r->md5_attrs, 33);
-  memcpy(m->md5_sys, r->md5_sys, 33);
-  m->attrs = r->attrs ? json_deep_copy(r->attrs) : NULL;
-  m->sys_attrs = r->sys ? json_deep_copy(r->sys) : NULL;
-  if (!m->sys_attrs && c->trace_header[0]) /* the caller's trace (X-Amzn-Trace-Id, traceparent) */
-    m->sys_attrs = json_pack("{s:{s:s,s:s}}", "AWSTraceHeader", "DataType", "String", "StringValue",
-                             c->trace_header);
+  tw_msg *m = tw_sqs_msg_new(s, q);
+  tw_msg_data *md = tw_msg_data_new();
+  if (!m || !md) abort(); /* out of memory */
+  char mid[37];
+  tw_uuid4(mid);
+  tw_msg_id_set(m, mid);
+  md->body = malloc(r->body_len + 1);
+  if (!md->body) abort();
+  memcpy(md->body, r->body, r->body_len);
+  md->body[r->body_len] = 0;
+  md->body_len = r->body_len;
+  memcpy(md->md5_body, r->md5_body, 33);
+  memcpy(md->md5_attrs, r->md5_attrs, 33);
+  memcpy(md->md5_sys, r->md5_sys, 33);
+  md->attrs = r->attrs ? json_deep_copy(r->attrs) : NULL;
+  md->sys_attrs = r->sys ? json_deep_copy(r->sys) : NULL;
+  if (!md->sys_attrs && c->trace_header[0]) /* the caller's trace (X-Amzn-Trace-Id, traceparent) */
+    md->sys_attrs = json_pack("{s:{s:s,s:s}}", "AWSTraceHeader", "DataType", "String",
+                              "StringValue", c->trace_header);
   m->sent_ms = now;
   int delay = r->has_delay ? (int)r->delay : q->delay;
   m->visible_at_ms = now + (int64_t)delay * 1000;
-  m->group_id = r->group ? strdup(r->group) : NULL;
-  m->dedup_id = q->fifo ? strdup(dedup) : NULL;
-  m->sender_id = c->principal ? strdup(c->principal) : NULL;
-  if (q->fifo) m->seqno = ++q->fifo_seqno;
-  uint64_t t = tw_sqs_msg_add(s, q, m, 1);
+  md->group_id = r->group ? strdup(r->group) : NULL;
+  md->dedup_id = q->fifo ? strdup(dedup) : NULL;
+  md->sender_id = c->principal ? strdup(c->principal) : NULL;
+  if (q->fifo) md->seqno = ++q->fifo_seqno;
+  uint64_t seqno = md->seqno;
+  char md5_body[33], md5_attrs[33], md5_sys[33];
+  memcpy(md5_body, md->md5_body, 33);
+  memcpy(md5_attrs, md->md5_attrs, 33);
+  memcpy(md5_sys, md->md5_sys, 33);
+  uint64_t t = tw_sqs_msg_add(s, q, m, md, 1); /* md belongs to the cache now */
   if (t > c->ticket) c->ticket = t;
   if (q->fifo) {
     char key[400];
@@ -207,22 +211,20 @@ int tw_sqs_send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
       d->key = strdup(key);
       tw_map_put(&q->dedup, key, d);
     }
-    memcpy(d->msg_id, m->id, sizeof d->msg_id);
-    d->seqno = m->seqno;
+    memcpy(d->msg_id, mid, sizeof d->msg_id);
+    d->seqno = seqno;
     d->expires_ms = now + 5 * 60 * 1000;
-    tw_store_dedup_put(s->store, q->id, key, m->id, m->seqno, d->expires_ms);
+    tw_store_dedup_put(s->store, q->id, key, mid, seqno, d->expires_ms);
     t = tw_sqs_queue_save(s, q); /* fifo_seqno */
     if (t > c->ticket) c->ticket = t;
     char sn[32];
-    snprintf(sn, sizeof sn, "%020" PRIu64, m->seqno);
+    snprintf(sn, sizeof sn, "%020" PRIu64, seqno);
     json_object_set_new(res, "SequenceNumber", json_string(sn));
   }
-  json_object_set_new(res, "MessageId", json_string(m->id));
-  json_object_set_new(res, "MD5OfMessageBody", json_string(m->md5_body));
-  if (m->md5_attrs[0])
-    json_object_set_new(res, "MD5OfMessageAttributes", json_string(m->md5_attrs));
-  if (m->md5_sys[0])
-    json_object_set_new(res, "MD5OfMessageSystemAttributes", json_string(m->md5_sys));
+  json_object_set_new(res, "MessageId", json_string(mid));
+  json_object_set_new(res, "MD5OfMessageBody", json_string(md5_body));
+  if (md5_attrs[0]) json_object_set_new(res, "MD5OfMessageAttributes", json_string(md5_attrs));
+  if (md5_sys[0]) json_object_set_new(res, "MD5OfMessageSystemAttributes", json_string(md5_sys));
   return 0;
 }
 
@@ -290,16 +292,6 @@ json_t *tw_sqs_batch_entries(tw_sqs_call *c, const char *what) {
   return e;
 }
 
-static void batch_failed(json_t *failed, const char *id, tw_err e, const char *msg) {
-  const tw_err_info *info = tw_err_get(e);
-  json_t *f = json_object();
-  json_object_set_new(f, "Id", json_string(id));
-  json_object_set_new(f, "SenderFault", json_boolean(info->sender));
-  json_object_set_new(f, "Code", json_string(info->code));
-  json_object_set_new(f, "Message", json_string(msg && *msg ? msg : info->message));
-  json_array_append_new(failed, f);
-}
-
 int tw_sqs_send_message_batch(tw_sqs_call *c) {
   json_t *entries = tw_sqs_batch_entries(c, "entry");
   if (!entries) return -1;
@@ -332,7 +324,7 @@ int tw_sqs_send_message_batch(tw_sqs_call *c) {
     for (i = 0; i < n; i++) {
       const char *id = tw_p_str(json_array_get(entries, i), "Id");
       if (bad[i]) {
-        batch_failed(failed, id, errs[i], msgs[i]);
+        tw_sqs_batch_failed(failed, id, errs[i], msgs[i]);
         continue;
       }
       json_t *res = json_object();
@@ -341,7 +333,7 @@ int tw_sqs_send_message_batch(tw_sqs_call *c) {
       sub.msg[0] = 0;
       if (tw_sqs_send_one(&sub, q, &reqs[i], res)) {
         json_decref(res);
-        batch_failed(failed, id, sub.err, sub.msg);
+        tw_sqs_batch_failed(failed, id, sub.err, sub.msg);
         continue;
       }
       if (sub.ticket > c->ticket) c->ticket = sub.ticket;
@@ -363,128 +355,60 @@ int tw_sqs_send_message_batch(tw_sqs_call *c) {
 
 /* --- ReceiveMessage ------------------------------------------------------------ */
 
-enum {
-  SA_SENDER = 1,
-  SA_SENT = 2,
-  SA_COUNT = 4,
-  SA_FIRST = 8,
-  SA_SEQ = 16,
-  SA_DEDUP = 32,
-  SA_GROUP = 64,
-  SA_TRACE = 128,
-  SA_DLQ_SRC = 256,
-  SA_ALL = 511
-};
-
-static unsigned sys_attr_mask(json_t *in) {
-  static const struct {
-    const char *n;
-    unsigned bit;
-  } names[] = {{"All", SA_ALL},
-               {"SenderId", SA_SENDER},
-               {"SentTimestamp", SA_SENT},
-               {"ApproximateReceiveCount", SA_COUNT},
-               {"ApproximateFirstReceiveTimestamp", SA_FIRST},
-               {"SequenceNumber", SA_SEQ},
-               {"MessageDeduplicationId", SA_DEDUP},
-               {"MessageGroupId", SA_GROUP},
-               {"AWSTraceHeader", SA_TRACE},
-               {"DeadLetterQueueSourceArn", SA_DLQ_SRC}};
-  unsigned mask = 0;
-  const char *keys[] = {"AttributeNames", "MessageSystemAttributeNames"};
-  for (int k = 0; k < 2; k++) {
-    json_t *a = json_object_get(in, keys[k]);
-    size_t i;
-    json_t *v;
-    json_array_foreach(a, i, v) {
-      const char *s = json_string_value(v);
-      if (!s) continue;
-      for (size_t j = 0; j < sizeof names / sizeof names[0]; j++)
-        if (strcmp(s, names[j].n) == 0) mask |= names[j].bit;
-    }
-  }
-  return mask;
-}
-
-/* MessageAttributeNames: "All", ".*", exact names, or prefixes "foo.*". */
-static json_t *filter_attrs(json_t *attrs, json_t *names) {
-  if (!attrs || !json_array_size(names)) return NULL;
-  json_t *out = json_object();
-  const char *k;
-  json_t *v;
-  json_object_foreach(attrs, k, v) {
-    size_t i;
-    json_t *n;
-    json_array_foreach(names, i, n) {
-      const char *p = json_string_value(n);
-      if (!p) continue;
-      size_t pl = strlen(p);
-      int match = strcmp(p, "All") == 0 || strcmp(p, ".*") == 0 || strcmp(p, k) == 0 ||
-                  (pl >= 2 && strcmp(p + pl - 2, ".*") == 0 && strncmp(k, p, pl - 2) == 0);
-      if (match) {
-        json_object_set(out, k, v);
-        break;
-      }
-    }
-  }
-  if (!json_object_size(out)) {
-    json_decref(out);
-    return NULL;
-  }
-  return out;
-}
-
-static json_t *render_message(tw_sqs_call *c, tw_msg *m, unsigned mask, json_t *names) {
+static json_t *render_message(tw_sqs_call *c, tw_msg *m, const tw_msg_data *md, unsigned mask,
+                              json_t *names) {
   json_t *o = json_object();
-  char rh[80];
+  char rh[80], mid[37];
   tw_sqs_receipt(c->sqs, m, rh);
-  json_object_set_new(o, "MessageId", json_string(m->id));
+  tw_msg_id_str(m, mid);
+  json_object_set_new(o, "MessageId", json_string(mid));
   json_object_set_new(o, "ReceiptHandle", json_string(rh));
-  json_object_set_new(o, "MD5OfBody", json_string(m->md5_body));
-  json_object_set_new(o, "Body", json_stringn(m->body, m->body_len));
+  json_object_set_new(o, "MD5OfBody", json_string(md->md5_body));
+  json_object_set_new(o, "Body", json_stringn(md->body, md->body_len));
   if (mask) {
     json_t *a = json_object();
     char buf[32];
-    if ((mask & SA_SENDER) && m->sender_id)
-      json_object_set_new(a, "SenderId", json_string(m->sender_id));
-    if (mask & SA_SENT) {
-      snprintf(buf, sizeof buf, "%" PRId64, m->sent_ms);
+    if ((mask & TW_SA_SENDER) && md->sender_id)
+      json_object_set_new(a, "SenderId", json_string(md->sender_id));
+    if (mask & TW_SA_SENT) {
+      snprintf(buf, sizeof buf, "%" PRId64, (int64_t)m->sent_ms);
       json_object_set_new(a, "SentTimestamp", json_string(buf));
     }
-    if (mask & SA_COUNT) {
-      snprintf(buf, sizeof buf, "%d", m->receive_count);
+    if (mask & TW_SA_COUNT) {
+      snprintf(buf, sizeof buf, "%u", (unsigned)m->receive_count);
       json_object_set_new(a, "ApproximateReceiveCount", json_string(buf));
     }
-    if (mask & SA_FIRST) {
-      snprintf(buf, sizeof buf, "%" PRId64, m->first_receive_ms);
+    if (mask & TW_SA_FIRST) {
+      snprintf(buf, sizeof buf, "%" PRId64, tw_msg_first_receive(m));
       json_object_set_new(a, "ApproximateFirstReceiveTimestamp", json_string(buf));
     }
-    if (m->queue->fifo) {
-      if (mask & SA_SEQ) {
-        snprintf(buf, sizeof buf, "%020" PRIu64, m->seqno);
+    if (tw_msg_queue(m)->fifo) {
+      if (mask & TW_SA_SEQ) {
+        snprintf(buf, sizeof buf, "%020" PRIu64, md->seqno);
         json_object_set_new(a, "SequenceNumber", json_string(buf));
       }
-      if ((mask & SA_DEDUP) && m->dedup_id)
-        json_object_set_new(a, "MessageDeduplicationId", json_string(m->dedup_id));
+      if ((mask & TW_SA_DEDUP) && md->dedup_id)
+        json_object_set_new(a, "MessageDeduplicationId", json_string(md->dedup_id));
     }
-    if ((mask & SA_GROUP) && m->group_id)
-      json_object_set_new(a, "MessageGroupId", json_string(m->group_id));
-    if ((mask & SA_TRACE) && m->sys_attrs) {
-      const char *tv = tw_p_str(json_object_get(m->sys_attrs, "AWSTraceHeader"), "StringValue");
+    /* a FIFO message moved from a standard queue has the group "" */
+    const char *gid = md->group_id ? md->group_id : tw_msg_group(m) ? tw_msg_group(m)->id : NULL;
+    if ((mask & TW_SA_GROUP) && gid) json_object_set_new(a, "MessageGroupId", json_string(gid));
+    if ((mask & TW_SA_TRACE) && md->sys_attrs) {
+      const char *tv = tw_p_str(json_object_get(md->sys_attrs, "AWSTraceHeader"), "StringValue");
       if (tv) json_object_set_new(a, "AWSTraceHeader", json_string(tv));
     }
-    if ((mask & SA_DLQ_SRC) && m->source_arn)
-      json_object_set_new(a, "DeadLetterQueueSourceArn", json_string(m->source_arn));
+    if ((mask & TW_SA_DLQ_SRC) && md->source_arn)
+      json_object_set_new(a, "DeadLetterQueueSourceArn", json_string(md->source_arn));
     if (json_object_size(a))
       json_object_set_new(o, "Attributes", a);
     else
       json_decref(a);
   }
-  json_t *fa = filter_attrs(m->attrs, names);
+  json_t *fa = tw_sqs_filter_attrs(md->attrs, names);
   if (fa) {
     char md5[33];
-    if (json_object_size(fa) == json_object_size(m->attrs) && m->md5_attrs[0])
-      memcpy(md5, m->md5_attrs, 33);
+    if (json_object_size(fa) == json_object_size(md->attrs) && md->md5_attrs[0])
+      memcpy(md5, md->md5_attrs, 33);
     else
       tw_sqs_md5_message_attributes(fa, md5);
     json_object_set_new(o, "MD5OfMessageAttributes", json_string(md5));
@@ -500,8 +424,8 @@ static int repeat_attempt(tw_sqs *s, tw_queue *q, const char *attempt, tw_msg **
   if (!at) return 0;
   int ok = at->expires_ms > now;
   for (int i = 0; ok && i < at->n; i++) {
-    tw_msg *m = tw_u64map_get(&s->msgs, at->seq[i]);
-    ok = m && m->queue == q && m->nonce == at->nonce[i] && m->state == MSG_INFLIGHT &&
+    tw_msg *m = tw_msg_table_get(&s->msgs, at->seq[i]);
+    ok = m && tw_msg_queue(m) == q && m->nonce == at->nonce[i] && m->state == MSG_INFLIGHT &&
          m->visible_at_ms > now;
     if (ok) got[i] = m;
   }
@@ -513,20 +437,9 @@ static int repeat_attempt(tw_sqs *s, tw_queue *q, const char *attempt, tw_msg **
 }
 
 int tw_sqs_receive_message(tw_sqs_call *c) {
-  long long max = 1, vis = -1, wait = -1;
-  int h;
-  if ((h = tw_p_int(c, c->in, "MaxNumberOfMessages", &max)) < 0) return -1;
-  if (h &&
-      tw_p_range(c, "MaxNumberOfMessages", max, 1, 10, "Must be between 1 and 10, if provided."))
-    return -1;
-  if ((h = tw_p_int(c, c->in, "VisibilityTimeout", &vis)) < 0) return -1;
-  if (h &&
-      tw_p_range(c, "VisibilityTimeout", vis, 0, 43200, "Must be >= 0 and <= 43200, if provided."))
-    return -1;
-  if ((h = tw_p_int(c, c->in, "WaitTimeSeconds", &wait)) < 0) return -1;
-  if (h && tw_p_range(c, "WaitTimeSeconds", wait, 0, 20, "Must be >= 0 and <= 20, if provided."))
-    return -1;
-  unsigned mask = sys_attr_mask(c->in);
+  long long max, vis, wait;
+  if (tw_sqs_receive_params(c, &max, &vis, &wait)) return -1;
+  unsigned mask = tw_sqs_sys_attr_mask(c->in);
   json_t *names = json_object_get(c->in, "MessageAttributeNames");
   tw_msg *got[10];
   json_t *list = json_array();
@@ -571,7 +484,13 @@ int tw_sqs_receive_message(tw_sqs_call *c) {
       tw_map_put(&q->attempts, attempt, at);
     }
   }
-  for (int i = 0; i < n; i++) json_array_append_new(list, render_message(c, got[i], mask, names));
+  if (n > 0) { /* bodies and attributes: the cache, else the store */
+    tw_msg_data *data[10];
+    tw_sqs_fetch(s, got, n, data);
+    for (int i = 0; i < n; i++)
+      if (data[i]) json_array_append_new(list, render_message(c, got[i], data[i], mask, names));
+    tw_sqs_fetch_done(s, data, n);
+  }
   int64_t qid = q->id;
   int stopping = s->stop; /* shutting down: parked receives answer at once */
   if (n > 0)              /* built-in metrics: a receive that answers empty counts once */
@@ -579,21 +498,7 @@ int tw_sqs_receive_message(tw_sqs_call *c) {
   else if (wait <= 0 || stopping || (c->runs > 1 && tw_mono_ms() >= c->deadline_mono_ms))
     q->m_empty++;
   pthread_mutex_unlock(&s->mu);
-  if (n == 0 && wait > 0 && !stopping) {
-    int64_t mono = tw_mono_ms();
-    if (c->runs == 1) c->deadline_mono_ms = mono + wait * 1000;
-    if (mono < c->deadline_mono_ms) {
-      c->wants_wait = 1;
-      c->wait_queue_id = qid;
-      json_decref(list);
-      return 0;
-    }
-  }
-  c->out = json_object();
-  if (json_array_size(list))
-    json_object_set_new(c->out, "Messages", list);
-  else
-    json_decref(list);
+  tw_sqs_receive_reply(c, list, n, wait, stopping, qid);
   return 0;
 }
 
@@ -605,20 +510,11 @@ int tw_sqs_receive_message(tw_sqs_call *c) {
 int tw_sqs_by_receipt(tw_sqs_call *c, tw_queue *q, const char *h, tw_msg **m, int *current) {
   uint64_t seq;
   uint32_t nonce;
-  int64_t qid;
   *m = NULL;
   *current = 0;
-  if (!h || !*h)
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
-                       "The request must contain the parameter ReceiptHandle.");
-  if (tw_sqs_parse_receipt(c->sqs, h, &seq, &nonce, &qid))
-    return tw_sqs_fail(c, TW_ERR_RECEIPT_HANDLE_INVALID,
-                       "The input receipt handle \"%s\" is not a valid receipt handle.", h);
-  if (qid != q->id)
-    return tw_sqs_fail(c, TW_ERR_RECEIPT_HANDLE_INVALID,
-                       "The input receipt handle \"%s\" is not a valid for this queue.", h);
-  tw_msg *x = tw_u64map_get(&c->sqs->msgs, seq);
-  if (!x || x->queue != q) return 1;
+  if (tw_sqs_receipt_check(c, c->sqs->secret, q->id, h, &seq, &nonce)) return -1;
+  tw_msg *x = tw_msg_table_get(&c->sqs->msgs, seq);
+  if (!x || tw_msg_queue(x) != q) return 1;
   *m = x;
   *current = x->nonce == nonce;
   return 0;
@@ -671,7 +567,7 @@ static int change_one(tw_sqs_call *c, tw_queue *q, const char *h, json_t *in) {
    * that is visible again. */
   if (m->state != MSG_INFLIGHT || !cur || m->visible_at_ms <= now) return 0;
   /* The total visibility since the receive may not exceed 12 hours. */
-  if (m->received_ms && now + vis * 1000 - m->received_ms > 43200 * 1000LL)
+  if (m->received_rel && now + vis * 1000 - tw_msg_received(m) > 43200 * 1000LL)
     return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
                        "Value %lld for parameter VisibilityTimeout is invalid. Reason: Total "
                        "VisibilityTimeout for the message is beyond the limit [43200 seconds]",
@@ -719,7 +615,7 @@ static int handle_batch(tw_sqs_call *c, int change) {
       int rc = change ? change_one(&sub, q, h, e) : delete_one(&sub, q, h);
       if (sub.ticket > c->ticket) c->ticket = sub.ticket;
       if (rc) {
-        batch_failed(failed, id, sub.err, sub.msg);
+        tw_sqs_batch_failed(failed, id, sub.err, sub.msg);
       } else {
         json_t *o = json_object();
         json_object_set_new(o, "Id", json_string(id));
@@ -778,23 +674,27 @@ static int enqueue(tw_sqs *s, const char *queue_arn, const char *body, size_t le
     attrs = NULL;
   }
   if (check_size && size > (size_t)q->max_size) return -2;
-  tw_msg *m = tw_sqs_msg_new(q);
-  if (!m) return -1;
-  tw_uuid4(m->id);
-  m->body = malloc(len + 1);
-  memcpy(m->body, body, len);
-  m->body[len] = 0;
-  m->body_len = len;
-  tw_md5_hex(body, len, m->md5_body);
-  m->attrs = attrs ? json_deep_copy(attrs) : NULL;
+  tw_msg *m = tw_sqs_msg_new(s, q);
+  tw_msg_data *md = tw_msg_data_new();
+  if (!m || !md) abort(); /* out of memory */
+  char mid[37];
+  tw_uuid4(mid);
+  tw_msg_id_set(m, mid);
+  md->body = malloc(len + 1);
+  if (!md->body) abort();
+  memcpy(md->body, body, len);
+  md->body[len] = 0;
+  md->body_len = len;
+  tw_md5_hex(body, len, md->md5_body);
+  md->attrs = attrs ? json_deep_copy(attrs) : NULL;
   if (trace && *trace) /* not counted against the size, as SQS does */
-    m->sys_attrs =
+    md->sys_attrs =
         json_pack("{s:{s:s,s:s}}", "AWSTraceHeader", "DataType", "String", "StringValue", trace);
-  tw_sqs_msg_digests(m);
+  tw_sqs_data_digests(md);
   m->sent_ms = tw_now_ms();
   m->visible_at_ms = m->sent_ms + (int64_t)q->delay * 1000;
-  m->sender_id = sender ? strdup(sender) : NULL;
-  tw_sqs_msg_add(s, q, m, 1);
+  md->sender_id = sender ? strdup(sender) : NULL;
+  tw_sqs_msg_add(s, q, m, md, 1);
   return 0;
 }
 

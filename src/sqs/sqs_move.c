@@ -180,8 +180,15 @@ void tw_sqs_move_tasks_tick(tw_sqs *s, int64_t now_ms, double dt) {
     while (moved < limit) {
       tw_msg *m = next_to_move(src, t->max_seq);
       if (!m) break;
-      const char *dest_arn = t->dest_arn[0] ? t->dest_arn : m->source_arn;
-      tw_queue *dst = dest_arn ? tw_sqs_queue_by_arn(s, dest_arn) : NULL;
+      tw_queue *dst = NULL;
+      if (t->dest_arn[0]) {
+        dst = tw_sqs_queue_by_arn(s, t->dest_arn);
+      } else { /* back to its source: the dead-letter source is in the message's data */
+        tw_msg_data *d = NULL;
+        tw_sqs_fetch(s, &m, 1, &d);
+        if (d && d->source_arn) dst = tw_sqs_queue_by_arn(s, d->source_arn);
+        tw_sqs_fetch_done(s, &d, 1);
+      }
       if (!dst) {
         task_finish(s, t, "FAILED", "AWS.SimpleQueueService.NonExistentQueue");
         break;

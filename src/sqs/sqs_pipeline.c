@@ -109,7 +109,7 @@ int tw_sqs_tweedle_delete_and_send(tw_sqs_call *c) {
   }
   /* The delete and the sends: one transaction (lock order: engine, then store). */
   tw_store_hold(s->store);
-  if (m->queue) m->queue->m_deleted++;
+  tw_msg_queue(m)->m_deleted++;
   uint64_t t = tw_sqs_msg_delete(s, m);
   if (t > c->ticket) c->ticket = t;
   rc = 0;

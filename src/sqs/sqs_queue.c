@@ -10,93 +10,16 @@
 #include "core/clock.h"
 #include "sqs/params.h"
 #include "sqs/sqs_actions.h"
+#include "sqs/sqs_common.h"
 #include "sqs/sqs_internal.h"
 
-static const char *settable[] = {"DelaySeconds",
-                                 "MaximumMessageSize",
-                                 "MessageRetentionPeriod",
-                                 "Policy",
-                                 "ReceiveMessageWaitTimeSeconds",
-                                 "VisibilityTimeout",
-                                 "RedrivePolicy",
-                                 "RedriveAllowPolicy",
-                                 "KmsMasterKeyId",
-                                 "KmsDataKeyReusePeriodSeconds",
-                                 "SqsManagedSseEnabled",
-                                 "FifoQueue",
-                                 "ContentBasedDeduplication",
-                                 "DeduplicationScope",
-                                 "FifoThroughputLimit",
-                                 NULL};
-
-static int is_settable(const char *k) {
-  for (int i = 0; settable[i]; i++)
-    if (strcmp(settable[i], k) == 0) return 1;
-  return 0;
-}
-
-static int bad_value(tw_sqs_call *c, const char *k) {
-  return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_VALUE, "Invalid value for the parameter %s.", k);
-}
-
-static int int_in(const char *v, long long lo, long long hi) {
-  char *end;
-  if (!v || !*v) return 0;
-  long long x = strtoll(v, &end, 10);
-  return !*end && x >= lo && x <= hi;
-}
-
-static int is_bool(const char *v) {
-  return v && (!strcmp(v, "true") || !strcmp(v, "false"));
-}
-
-/* Validates one attribute for a queue of kind fifo; q is NULL on creation. */
+/* Validates one attribute for a queue of kind fifo; q is NULL on creation.
+ * The checks both engines make are tw_sqs_attr_check's (sqs_common.c); the
+ * redrive policies, which need the other queues, are checked here. */
 static int check_attr(tw_sqs_call *c, const char *k, const char *v, int fifo, tw_queue *q,
                       json_t *all) {
-  if (!is_settable(k))
-    return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", k);
-  if (!strcmp(k, "DelaySeconds")) return int_in(v, 0, 900) ? 0 : bad_value(c, k);
-  if (!strcmp(k, "MaximumMessageSize")) return int_in(v, 1024, 1048576) ? 0 : bad_value(c, k);
-  if (!strcmp(k, "MessageRetentionPeriod")) return int_in(v, 60, 1209600) ? 0 : bad_value(c, k);
-  if (!strcmp(k, "ReceiveMessageWaitTimeSeconds")) return int_in(v, 0, 20) ? 0 : bad_value(c, k);
-  if (!strcmp(k, "VisibilityTimeout")) return int_in(v, 0, 43200) ? 0 : bad_value(c, k);
-  if (!strcmp(k, "KmsDataKeyReusePeriodSeconds")) return int_in(v, 60, 86400) ? 0 : bad_value(c, k);
-  if (!strcmp(k, "SqsManagedSseEnabled")) return is_bool(v) ? 0 : bad_value(c, k);
-  if (!strcmp(k, "KmsMasterKeyId")) return 0;
-  if (!strcmp(k, "Policy")) { /* a resource policy (auth/policy.h), evaluated on each call */
-    if (!*v) return 0;
-    char why[300];
-    tw_policy *p = tw_policy_parse(v, strlen(v), TW_POLICY_RESOURCE, why, sizeof why);
-    tw_policy_free(p);
-    return p ? 0
-             : tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_VALUE,
-                           "Invalid value for the parameter Policy. Reason: %s.", why);
-  }
-  if (!strcmp(k, "FifoQueue")) {
-    if (q && !q->fifo)
-      return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", k);
-    if (q && strcmp(v, "true"))
-      return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_VALUE,
-                         "Invalid value for the parameter FifoQueue. Reason: Modifying queue type "
-                         "is not supported.");
-    return is_bool(v) ? 0 : bad_value(c, k);
-  }
-  if (!strcmp(k, "ContentBasedDeduplication") || !strcmp(k, "DeduplicationScope") ||
-      !strcmp(k, "FifoThroughputLimit")) {
-    if (!fifo) return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", k);
-    if (!strcmp(k, "ContentBasedDeduplication")) return is_bool(v) ? 0 : bad_value(c, k);
-    if (!strcmp(k, "DeduplicationScope"))
-      return !strcmp(v, "messageGroup") || !strcmp(v, "queue") ? 0 : bad_value(c, k);
-    if (strcmp(v, "perQueue") && strcmp(v, "perMessageGroupId")) return bad_value(c, k);
-    const char *scope = json_string_value(json_object_get(all, "DeduplicationScope"));
-    if (!scope && q) scope = json_string_value(json_object_get(q->attrs, "DeduplicationScope"));
-    if (!strcmp(v, "perMessageGroupId") && scope && !strcmp(scope, "queue"))
-      return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_VALUE,
-                         "Invalid value for the parameter FifoThroughputLimit. Reason: "
-                         "perMessageGroupId is supported only when DeduplicationScope is "
-                         "messageGroup.");
-    return 0;
-  }
+  int rc = tw_sqs_attr_check(c, k, v, fifo, q != NULL, q ? q->attrs : NULL, all);
+  if (rc <= 0) return rc;
   if (!strcmp(k, "RedrivePolicy")) {
     if (!*v) return 0;
     json_error_t je;
@@ -224,57 +147,13 @@ static int check_redrive_allow(tw_sqs_call *c, json_t *attrs, const char *source
   return rc;
 }
 
-/* Attributes arrive as strings; normalise numbers given as JSON numbers. */
-static json_t *attrs_as_strings(tw_sqs_call *c, json_t *in) {
-  json_t *out = json_object();
-  const char *k;
-  json_t *v;
-  json_object_foreach(in, k, v) {
-    if (json_is_string(v)) {
-      json_object_set(out, k, v);
-    } else if (json_is_integer(v)) {
-      char b[32];
-      snprintf(b, sizeof b, "%lld", (long long)json_integer_value(v));
-      json_object_set_new(out, k, json_string(b));
-    } else if (json_is_boolean(v)) {
-      json_object_set_new(out, k, json_string(json_is_true(v) ? "true" : "false"));
-    } else {
-      json_decref(out);
-      tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_VALUE, "Invalid value for the parameter %s.", k);
-      return NULL;
-    }
-  }
-  return out;
-}
-
-/* Attribute values in canonical form, for comparing with an existing queue. */
-static const char *default_of(const char *k, int fifo) {
-  static const char *d[][2] = {{"DelaySeconds", "0"},
-                               {"MaximumMessageSize", "1048576"},
-                               {"MessageRetentionPeriod", "345600"},
-                               {"ReceiveMessageWaitTimeSeconds", "0"},
-                               {"VisibilityTimeout", "30"},
-                               {"SqsManagedSseEnabled", "true"}};
-  for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
-    if (!strcmp(d[i][0], k)) return d[i][1];
-  if (fifo) {
-    if (!strcmp(k, "FifoQueue")) return "true";
-    if (!strcmp(k, "ContentBasedDeduplication")) return "false";
-    if (!strcmp(k, "DeduplicationScope")) return "queue";
-    if (!strcmp(k, "FifoThroughputLimit")) return "perQueue";
-  } else if (!strcmp(k, "FifoQueue")) {
-    return "false";
-  }
-  return "";
-}
-
 int tw_sqs_create_queue(tw_sqs_call *c) {
   const char *name = tw_p_str(c->in, "QueueName");
   if (!name)
     return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
                        "The request must contain the parameter QueueName.");
   json_t *given = json_object_get(c->in, "Attributes");
-  json_t *attrs = attrs_as_strings(c, given ? given : json_object_get(c->in, "__none"));
+  json_t *attrs = tw_sqs_attrs_as_strings(c, given ? given : json_object_get(c->in, "__none"));
   if (!attrs) return -1;
   const char *fq = json_string_value(json_object_get(attrs, "FifoQueue"));
   size_t nl = strlen(name);
@@ -296,12 +175,8 @@ int tw_sqs_create_queue(tw_sqs_call *c) {
                             "to 80 in length");
     goto done;
   }
-  json_t *tags = json_object_get(c->in, "tags");
-  if (!tags) tags = json_object_get(c->in, "Tags");
-  if (tags && json_object_size(tags) > 50) {
-    tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE, "Too many tags added for queue %s.", name);
-    goto done;
-  }
+  json_t *tags;
+  if (tw_sqs_create_tags(c, name, &tags)) goto done;
   pthread_mutex_lock(&c->sqs->mu);
   const char *k;
   json_t *v;
@@ -315,7 +190,7 @@ int tw_sqs_create_queue(tw_sqs_call *c) {
   if (q) {
     json_object_foreach(attrs, k, v) {
       const char *have = json_string_value(json_object_get(q->attrs, k));
-      if (!have) have = default_of(k, q->fifo);
+      if (!have) have = tw_sqs_attr_default(k, q->fifo);
       json_t *nv = normalized(k, v);
       int differs = strcmp(have, json_string_value(nv)) != 0;
       json_decref(nv);
@@ -379,61 +254,16 @@ int tw_sqs_get_queue_url(tw_sqs_call *c) {
   return 0;
 }
 
-/* Pagination token: the name to continue after, hex-encoded. */
-static void token_encode(const char *name, char *out, size_t n) {
-  size_t j = 0;
-  for (size_t i = 0; name[i] && j + 3 < n; i++)
-    j += (size_t)snprintf(out + j, n - j, "%02x", (unsigned char)name[i]);
-  out[j] = 0;
-}
-
-static int token_decode(const char *tok, char *out, size_t n) {
-  size_t len = strlen(tok);
-  if (len % 2 || len / 2 >= n) return -1;
-  for (size_t i = 0; i < len / 2; i++) {
-    unsigned v;
-    if (sscanf(tok + 2 * i, "%2x", &v) != 1) return -1;
-    out[i] = (char)v;
-  }
-  out[len / 2] = 0;
-  return 0;
-}
-
 static int cmp_str(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Lists queue names (sorted) matching `filter`, paginated into key `key`. */
+/* Lists queue names (sorted here), paginated into key `key`. */
 static int list_paged(tw_sqs_call *c, const char **names, size_t n, const char *key) {
-  long long max = 1000;
-  int hm = tw_p_int(c, c->in, "MaxResults", &max);
-  if (hm < 0) return -1;
-  if (hm && tw_p_range(c, "MaxResults", max, 1, 1000, "Must be between 1 and 1000, if provided."))
-    return -1;
-  const char *tok = tw_p_str(c->in, "NextToken");
-  char after[256] = "";
-  if (tok && *tok && token_decode(tok, after, sizeof after))
-    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE, "Invalid NextToken value.");
+  tw_sqs_page pg;
+  if (tw_sqs_page_parse(c, &pg)) return -1;
   qsort(names, n, sizeof *names, cmp_str);
-  json_t *urls = json_array();
-  size_t i = 0;
-  if (*after)
-    while (i < n && strcmp(names[i], after) <= 0) i++;
-  for (; i < n && (long long)json_array_size(urls) < max; i++) {
-    char url[1024];
-    snprintf(url, sizeof url, "%s/%s/%s", c->base_url, c->sqs->account, names[i]);
-    json_array_append_new(urls, json_string(url));
-  }
-  c->out = json_object();
-  if (json_array_size(urls))
-    json_object_set_new(c->out, key, urls);
-  else
-    json_decref(urls);
-  if (hm && i < n && i > 0) {
-    char t[600];
-    token_encode(names[i - 1], t, sizeof t);
-    json_object_set_new(c->out, "NextToken", json_string(t));
-  }
+  tw_sqs_page_reply(c, &pg, names, n, c->sqs->account, key);
   return 0;
 }
 
@@ -476,99 +306,32 @@ int tw_sqs_delete_queue(tw_sqs_call *c) {
   return 0;
 }
 
-static void put_num(json_t *o, const char *k, long long v) {
-  char b[32];
-  snprintf(b, sizeof b, "%lld", v);
-  json_object_set_new(o, k, json_string(b));
-}
-
-static const char *all_names[] = {"All",
-                                  "Policy",
-                                  "VisibilityTimeout",
-                                  "MaximumMessageSize",
-                                  "MessageRetentionPeriod",
-                                  "ApproximateNumberOfMessages",
-                                  "ApproximateNumberOfMessagesNotVisible",
-                                  "CreatedTimestamp",
-                                  "LastModifiedTimestamp",
-                                  "QueueArn",
-                                  "ApproximateNumberOfMessagesDelayed",
-                                  "DelaySeconds",
-                                  "ReceiveMessageWaitTimeSeconds",
-                                  "RedrivePolicy",
-                                  "FifoQueue",
-                                  "ContentBasedDeduplication",
-                                  "KmsMasterKeyId",
-                                  "KmsDataKeyReusePeriodSeconds",
-                                  "DeduplicationScope",
-                                  "FifoThroughputLimit",
-                                  "RedriveAllowPolicy",
-                                  "SqsManagedSseEnabled",
-                                  NULL};
-
 static json_t *queue_attrs(tw_sqs *s, tw_queue *q) {
   tw_sqs_sweep(s, q, tw_now_ms());
-  json_t *o = json_object();
-  put_num(o, "ApproximateNumberOfMessages", q->n_visible);
-  put_num(o, "ApproximateNumberOfMessagesNotVisible", q->n_inflight);
-  put_num(o, "ApproximateNumberOfMessagesDelayed", q->n_delayed);
-  put_num(o, "CreatedTimestamp", q->created);
-  put_num(o, "LastModifiedTimestamp", q->modified);
-  json_object_set_new(o, "QueueArn", json_string(q->arn));
-  for (int i = 0; settable[i]; i++) {
-    const char *k = settable[i];
-    const char *v = json_string_value(json_object_get(q->attrs, k));
-    if (!v) v = default_of(k, q->fifo);
-    if (!strcmp(k, "Policy")) {
-      if (q->policy) {
-        char *p = json_dumps(q->policy, JSON_COMPACT);
-        json_object_set_new(o, k, json_string(p));
-        free(p);
-      } else if (*v) {
-        json_object_set_new(o, k, json_string(v));
-      }
-      continue;
-    }
-    if (*v) json_object_set_new(o, k, json_string(v));
-  }
-  if (!q->fifo) json_object_del(o, "FifoQueue");
+  char *policy = q->policy ? json_dumps(q->policy, JSON_COMPACT) : NULL;
+  tw_sqs_queue_view v = {.attrs = q->attrs,
+                         .policy = policy,
+                         .fifo = q->fifo,
+                         .arn = q->arn,
+                         .created = q->created,
+                         .modified = q->modified,
+                         .visible = q->n_visible,
+                         .inflight = q->n_inflight,
+                         .delayed = q->n_delayed};
+  json_t *o = tw_sqs_queue_attrs_json(&v);
+  free(policy);
   return o;
 }
 
 int tw_sqs_get_queue_attributes(tw_sqs_call *c) {
   json_t *names = json_object_get(c->in, "AttributeNames");
-  size_t i;
-  json_t *n;
-  json_array_foreach(names, i, n) {
-    const char *s = json_string_value(n);
-    int known = 0;
-    for (int j = 0; s && all_names[j]; j++)
-      if (!strcmp(all_names[j], s)) known = 1;
-    if (!known)
-      return tw_sqs_fail(c, TW_ERR_INVALID_ATTRIBUTE_NAME, "Unknown Attribute %s.", s ? s : "");
-  }
+  if (tw_sqs_check_attribute_names(c, names)) return -1;
   pthread_mutex_lock(&c->sqs->mu);
   tw_queue *q = tw_sqs_resolve_queue(c);
   json_t *all = q ? queue_attrs(c->sqs, q) : NULL;
   pthread_mutex_unlock(&c->sqs->mu);
   if (!q) return -1;
-  json_t *out = json_object();
-  int want_all = 0;
-  json_array_foreach(names, i, n) if (!strcmp(json_string_value(n), "All")) want_all = 1;
-  if (want_all) {
-    json_object_update(out, all);
-  } else {
-    json_array_foreach(names, i, n) {
-      json_t *v = json_object_get(all, json_string_value(n));
-      if (v) json_object_set(out, json_string_value(n), v);
-    }
-  }
-  json_decref(all);
-  c->out = json_object();
-  if (json_object_size(out))
-    json_object_set_new(c->out, "Attributes", out);
-  else
-    json_decref(out);
+  tw_sqs_attributes_reply(c, names, all);
   return 0;
 }
 
@@ -577,7 +340,7 @@ int tw_sqs_set_queue_attributes(tw_sqs_call *c) {
   if (!given)
     return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
                        "The request must contain the parameter Attributes.");
-  json_t *attrs = attrs_as_strings(c, given);
+  json_t *attrs = tw_sqs_attrs_as_strings(c, given);
   if (!attrs) return -1;
   int rc = -1;
   pthread_mutex_lock(&c->sqs->mu);

@@ -16,6 +16,7 @@ typedef struct {
   const char *name;
   int64_t created_ms;
   const char *region; /* may be NULL */
+  const char *owner;  /* the user that created it (s3_acl.c); NULL or "": the first user */
 } tw_s3_bucket_row;
 
 /* The configurations a bucket keeps, each a JSON document (NULL: none). */
@@ -27,6 +28,9 @@ typedef enum {
   TW_S3_BUCKET_TAGS,
   TW_S3_BUCKET_VERSIONING,          /* {"Status": "Enabled" | "Suspended"} (s3_versions.c) */
   TW_S3_BUCKET_PUBLIC_ACCESS_BLOCK, /* {"BlockPublicAcls": bool, ...} (s3_policy.c) */
+  TW_S3_BUCKET_OWNERSHIP,           /* {"ObjectOwnership": ...} (s3_acl.c); NULL: none */
+  TW_S3_BUCKET_ACL,                 /* the grants (s3_acl.c); NULL: private */
+  TW_S3_BUCKET_OWNER,               /* the owner's user name, as in the row (read it here) */
 } tw_s3_bucket_setting;
 
 typedef struct {

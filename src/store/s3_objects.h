@@ -15,7 +15,7 @@
 /* An object. Given to put (borrowed: every field); filled by get (owned: free
  * with tw_s3_object_row_free; bucket and key are left NULL); passed to a
  * listing's callback (borrowed, valid during the call, with only key, key_len,
- * size, modified_ms, etag and checksums set). Text fields other than bucket,
+ * size, modified_ms, etag, checksums and acl set). Text fields other than bucket,
  * etag and blob may be NULL. */
 typedef struct {
   const char *bucket;
@@ -36,6 +36,7 @@ typedef struct {
   int64_t vseq;
   int delete_marker, is_latest;
   int64_t noncurrent_ms; /* list_noncurrent: when the version stopped being the latest */
+  const char *acl;       /* owner and grants as JSON (s3_acl.c); NULL: the first user's, private */
   void *owned_;          /* get: the block the strings live in */
 } tw_s3_object_row;
 
@@ -55,6 +56,10 @@ typedef struct {
   /* Replaces the tags (NULL: none) of the version that names `blob`. */
   uint64_t (*set_tags)(tw_store *s, const char *bucket, const void *key, size_t klen,
                        const char *blob, const char *tags_json);
+
+  /* Replaces the owner and grants (s3_acl.c) of the version that names `blob`. */
+  uint64_t (*set_acl)(tw_store *s, const char *bucket, const void *key, size_t klen,
+                      const char *blob, const char *acl_json);
 
   /* Versioned writes (mode: TW_S3_VERSIONING_*). The key's latest version
    * becomes noncurrent (Enabled: always; Suspended: unless it is the `null`

@@ -51,8 +51,15 @@ typedef struct {
 typedef void (*tw_commit_cb)(void *ud, uint64_t committed, int ok);
 
 tw_store *tw_store_open(const char *dir, char *err, size_t errlen);
-/* Replays the saved state through `ld` (before starting the writer). */
+/* Replays the saved state through `ld` (before starting the writer). Messages
+ * come without their body, attributes and system attributes (body NULL,
+ * body_len 0): those are read when needed with tw_store_msg_read. */
 int tw_store_load(tw_store *s, const tw_store_loader *ld, void *ud);
+/* Reads the full rows of the messages seqs[0..n) (committed data, on this
+ * thread's reader, 10 per statement): fn once per row found, in any order;
+ * the row's pointers are valid during the call. The number found, -1 on error. */
+int tw_store_msg_read(tw_store *s, const uint64_t *seqs, size_t n,
+                      void (*fn)(void *ud, const tw_msg_row *row), void *ud);
 int tw_store_start(tw_store *s, tw_commit_cb cb, void *ud);
 /* Commits what is pending, stops the writer and closes the database. */
 void tw_store_close(tw_store *s);

@@ -36,10 +36,10 @@ fuzz-deps:
 fuzz-build: deps fuzz-deps $(FUZZ_BINS)
 
 fuzz: fuzz-build
-	@FUZZ_TARGETS="$(FUZZ_TARGETS)" bash tests/fuzz/run.sh fuzz $(FUZZ_SECONDS)
+	@FUZZ_TARGETS="$(FUZZ_TARGETS)" FUZZ_BUILD="$(FUZZ_BUILD)" bash tests/fuzz/run.sh fuzz $(FUZZ_SECONDS)
 
 fuzz-regress: fuzz-build
-	@FUZZ_TARGETS="$(FUZZ_TARGETS)" bash tests/fuzz/run.sh regress
+	@FUZZ_TARGETS="$(FUZZ_TARGETS)" FUZZ_BUILD="$(FUZZ_BUILD)" bash tests/fuzz/run.sh regress
 
 # header dependencies of the fuzz objects (when BUILD is not build/, the
 # Makefile's own -include does not reach them)

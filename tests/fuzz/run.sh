@@ -6,12 +6,13 @@
 #                                       new inputs go to build/fuzz/corpus/<target>/,
 #                                       crashes to build/fuzz/artifacts/<target>/
 # FUZZ_TARGETS="sigv4 xml" limits either mode to those targets.
+# FUZZ_BUILD=DIR reads the targets from DIR instead of build/fuzz (and writes there).
 # Ends with "SUMMARY passed=N failed=M skipped=K" (one per target); exit 1 on a failure.
 set -u
 cd "$(dirname "$0")/../.."
 mode=${1:-regress}
 arg=${2:-}
-B=build/fuzz
+B=${FUZZ_BUILD:-build/fuzz} # where the targets were built (fuzz.mk passes its FUZZ_BUILD)
 
 skip_all() {
   echo "fuzz: skipped: $1"
@@ -27,7 +28,7 @@ echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (voi
   skip_all "clang cannot link -fsanitize=fuzzer,address,undefined (libclang-rt-dev missing?)"
 
 if [ "$mode" = regress ] && [ "$arg" = --build ]; then
-  if ! make --no-print-directory -j2 fuzz-build; then
+  if ! make --no-print-directory -j2 FUZZ_BUILD="$B" fuzz-build; then
     echo "fuzz: build failed"
     echo "SUMMARY passed=0 failed=1 skipped=0"
     exit 1

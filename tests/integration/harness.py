@@ -9,6 +9,9 @@ Debian's boto3 1.26 / botocore 1.29 (SQS query protocol).
 Environment:
   TWEEDLE_BIN        path of the binary (default <repo>/build/tweedle)
   TWEEDLE_KEEP_DATA  keep data directories and server logs after the run
+  TWEEDLE_TEST_STORE postgres://USER@HOST:PORT/DB: run every server in cluster
+                     mode, each on a fresh database created beside DB
+                     (tests/cluster/pg.py starts a PostgreSQL)
 """
 
 import atexit
@@ -95,6 +98,20 @@ class ServerError(Exception):
     pass
 
 
+def _test_store(server):
+    """A fresh PostgreSQL database for this server (kept across its restarts)."""
+    if getattr(server, "_store_url", None):
+        return server._store_url
+    base = os.environ["TWEEDLE_TEST_STORE"]
+    root, _, _ = base.rpartition("/")
+    name = "tw_%s" % uuid.uuid4().hex[:16]
+    createdb = os.path.join(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"), "createdb")
+    subprocess.run([createdb, "--maintenance-db=" + base, name], check=True, timeout=60,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    server._store_url = "%s/%s" % (root, name)
+    return server._store_url
+
+
 class Server:
     """One tweedle process.  ``restart()`` keeps the data directory."""
 
@@ -126,6 +143,8 @@ class Server:
         env.update(self.env)
         args = [binary(), "serve", "--listen", "127.0.0.1:%d" % self.port,
                 "--data", self.data_dir, "--region", REGION] + self.extra_args
+        if os.environ.get("TWEEDLE_TEST_STORE") and "--store" not in self.extra_args:
+            args += ["--store", _test_store(self)]
         self._log = open(self.log_path, "ab")
         self._log.write(("\n=== start #%d: %s\n" % (self.starts + 1, " ".join(args))).encode())
         self._log.flush()

@@ -107,6 +107,12 @@ class CrashTest(h.FreshServerTestCase):
         for t in threads:
             t.start()
         time.sleep(SEND_SECONDS)
+        deadline = time.time() + 30  # a busy machine may need longer for enough load
+        while time.time() < deadline:
+            with lock:
+                if len(acked) > 60:
+                    break
+            time.sleep(0.1)
         killing.set()
         self.server.kill9()          # while requests are in flight
         stop.set()

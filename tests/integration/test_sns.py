@@ -1282,7 +1282,14 @@ class RestartTest(h.FreshServerTestCase):
         threads = [threading.Thread(target=publisher, args=(i,), daemon=True) for i in range(4)]
         for t in threads:
             t.start()
+        # at least 3 s of load and 40 acknowledged publishes (a busy machine may need longer)
+        deadline = time.time() + 30
         time.sleep(3)
+        while time.time() < deadline:
+            with lock:
+                if len(acked) >= 40:
+                    break
+            time.sleep(0.1)
         killing.set()
         self.server.kill9()
         stop.set()

@@ -60,6 +60,36 @@ int main(void) {
   CHECK(m("{ $.level = \"a\" ", doc) == -1);
   CHECK(m("{ level = \"a\" }", doc) == -1);
 
+  CASE("length");
+  /* FilterPattern is at most 1024 characters; deeper nesting than that once
+   * overflowed the parser's stack (fuzz: corpus/log_filter/deep-parens-20000) */
+  static char big[40100];
+  size_t n = 0;
+  big[n++] = '{';
+  for (int i = 0; i < 20000; i++) big[n++] = '(';
+  memcpy(big + n, "$.a=1", 5), n += 5;
+  for (int i = 0; i < 20000; i++) big[n++] = ')';
+  big[n++] = '}';
+  big[n] = 0;
+  CHECK(m(big, "{\"a\":1}") == -1);
+  n = 0;
+  big[n++] = '{';
+  for (int i = 0; i < 508; i++) big[n++] = '(';
+  memcpy(big + n, "$.a=1", 5), n += 5;
+  for (int i = 0; i < 508; i++) big[n++] = ')';
+  big[n++] = ' ';
+  big[n++] = '}';
+  big[n] = 0;
+  CHECK(n == 1024 && m(big, "{\"a\":1}") == 1);
+  memset(big, 'x', 1025);
+  big[1025] = 0;
+  CHECK(m(big, "x") == -1);
+  for (int i = 0; i < 2048; i += 2) big[i] = '\xc3', big[i + 1] = '\xa9'; /* 1024 x U+00E9 */
+  big[2048] = 0;
+  CHECK(m(big, big) == 1); /* characters count, not bytes */
+  strcat(big, "x");
+  CHECK(m(big, big) == -1);
+
   CASE("trace");
   char out[300];
   const char *xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";

@@ -10,9 +10,10 @@
 #include "store/sqlite/sqlite_internal.h"
 
 static uint64_t create(tw_store *s, const tw_s3_bucket_row *b) {
-  tw_sql_val v[] = {TW_SQL_S(b->name), TW_SQL_I(b->created_ms), TW_SQL_S(b->region)};
-  return tw_store_exec(s, "INSERT OR IGNORE INTO buckets(name, created_ms, region) VALUES(?,?,?)",
-                       v, 3);
+  tw_sql_val v[] = {TW_SQL_S(b->name), TW_SQL_I(b->created_ms), TW_SQL_S(b->region),
+                    TW_SQL_S(b->owner && *b->owner ? b->owner : NULL)};
+  return tw_store_exec(
+      s, "INSERT OR IGNORE INTO buckets(name, created_ms, region, owner) VALUES(?,?,?,?)", v, 4);
 }
 
 static uint64_t remove_bucket(tw_store *s, const char *name) {
@@ -45,6 +46,15 @@ static uint64_t set_setting(tw_store *s, const char *name, tw_s3_bucket_setting 
       break;
     case TW_S3_BUCKET_PUBLIC_ACCESS_BLOCK:
       sql = "UPDATE buckets SET public_access_block=? WHERE name=?";
+      break;
+    case TW_S3_BUCKET_OWNERSHIP:
+      sql = "UPDATE buckets SET ownership=? WHERE name=?";
+      break;
+    case TW_S3_BUCKET_ACL:
+      sql = "UPDATE buckets SET acl=? WHERE name=?";
+      break;
+    case TW_S3_BUCKET_OWNER:
+      sql = "UPDATE buckets SET owner=? WHERE name=?";
       break;
     default:
       return 0;
@@ -80,13 +90,15 @@ static sqlite3_stmt *prepare(tw_store *s, const char *sql) {
 }
 
 static int list(tw_store *s, int (*fn)(void *ud, const tw_s3_bucket_row *b), void *ud) {
-  sqlite3_stmt *st = prepare(s, "SELECT name, created_ms, region FROM buckets ORDER BY name");
+  sqlite3_stmt *st =
+      prepare(s, "SELECT name, created_ms, region, owner FROM buckets ORDER BY name");
   if (!st) return -1;
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     tw_s3_bucket_row b = {.name = (const char *)sqlite3_column_text(st, 0),
                           .created_ms = sqlite3_column_int64(st, 1),
-                          .region = (const char *)sqlite3_column_text(st, 2)};
+                          .region = (const char *)sqlite3_column_text(st, 2),
+                          .owner = (const char *)sqlite3_column_text(st, 3)};
     if (!b.name) continue;
     if (fn(ud, &b)) {
       rc = SQLITE_DONE;
@@ -121,6 +133,15 @@ static int get_setting(tw_store *s, const char *name, tw_s3_bucket_setting which
       break;
     case TW_S3_BUCKET_PUBLIC_ACCESS_BLOCK:
       sql = "SELECT public_access_block FROM buckets WHERE name=?";
+      break;
+    case TW_S3_BUCKET_OWNERSHIP:
+      sql = "SELECT ownership FROM buckets WHERE name=?";
+      break;
+    case TW_S3_BUCKET_ACL:
+      sql = "SELECT acl FROM buckets WHERE name=?";
+      break;
+    case TW_S3_BUCKET_OWNER:
+      sql = "SELECT owner FROM buckets WHERE name=?";
       break;
     default:
       return -1;
@@ -161,6 +182,15 @@ static int each_setting(tw_store *s, tw_s3_bucket_setting which,
       break;
     case TW_S3_BUCKET_PUBLIC_ACCESS_BLOCK:
       sql = "SELECT name, public_access_block FROM buckets WHERE public_access_block IS NOT NULL";
+      break;
+    case TW_S3_BUCKET_OWNERSHIP:
+      sql = "SELECT name, ownership FROM buckets WHERE ownership IS NOT NULL";
+      break;
+    case TW_S3_BUCKET_ACL:
+      sql = "SELECT name, acl FROM buckets WHERE acl IS NOT NULL";
+      break;
+    case TW_S3_BUCKET_OWNER:
+      sql = "SELECT name, owner FROM buckets WHERE owner IS NOT NULL";
       break;
     default:
       return -1;

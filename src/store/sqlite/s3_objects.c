@@ -36,12 +36,13 @@ static uint64_t put(tw_store *s, const tw_s3_object_row *o) {
                     TW_SQL_S(o->checksums),
                     TW_SQL_S(o->tags),
                     TW_SQL_S(o->version_id),
-                    o->vseq ? TW_SQL_I(o->vseq) : TW_SQL_S(NULL)};
+                    o->vseq ? TW_SQL_I(o->vseq) : TW_SQL_S(NULL),
+                    TW_SQL_S(o->acl)};
   return tw_store_exec(s,
                        "INSERT OR REPLACE INTO objects(bucket, key, size, etag, modified_ms, "
-                       "blob, content_type, headers, meta, checksums, tags, version_id, vseq) "
-                       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                       v, 13);
+                       "blob, content_type, headers, meta, checksums, tags, version_id, vseq, acl) "
+                       "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       v, 14);
 }
 
 /* --- versions: the latest object stays in objects; every other version and
@@ -59,9 +60,9 @@ static uint64_t archive_latest(tw_store *s, const char *bucket, const void *key,
   uint64_t t = tw_store_exec(
       s,
       "INSERT OR REPLACE INTO object_versions(bucket, key, vseq, version_id, marker, size, etag, "
-      "modified_ms, blob, content_type, headers, meta, checksums, parts, tags, mpu_parts) "
+      "modified_ms, blob, content_type, headers, meta, checksums, parts, tags, mpu_parts, acl) "
       "SELECT bucket, key, coalesce(vseq, modified_ms*1000), version_id, 0, size, etag, "
-      "modified_ms, blob, content_type, headers, meta, checksums, parts, tags, mpu_parts "
+      "modified_ms, blob, content_type, headers, meta, checksums, parts, tags, mpu_parts, acl "
       "FROM objects WHERE bucket=?1 AND key=?2 AND (?3=0 OR version_id IS NOT NULL)",
       v, 3);
   tw_sql_val w[] = {TW_SQL_I(now_ms), TW_SQL_S(bucket), TW_SQL_B(key, klen)};
@@ -128,9 +129,9 @@ static uint64_t remove_version(tw_store *s, const char *bucket, const void *key,
   t = later(t, tw_store_exec(
                    s,
                    "INSERT INTO objects(bucket, key, size, etag, modified_ms, blob, content_type, "
-                   "headers, meta, checksums, parts, tags, mpu_parts, version_id, vseq) "
+                   "headers, meta, checksums, parts, tags, mpu_parts, version_id, vseq, acl) "
                    "SELECT bucket, key, size, etag, modified_ms, blob, content_type, headers, "
-                   "meta, checksums, parts, tags, mpu_parts, version_id, vseq "
+                   "meta, checksums, parts, tags, mpu_parts, version_id, vseq, acl "
                    "FROM object_versions WHERE bucket=?1 AND key=?2 AND marker=0 AND "
                    "vseq=(SELECT max(vseq) FROM object_versions WHERE bucket=?1 AND key=?2) AND "
                    "NOT EXISTS(SELECT 1 FROM objects WHERE bucket=?1 AND key=?2)",
@@ -172,13 +173,25 @@ static uint64_t set_tags(tw_store *s, const char *bucket, const void *key, size_
   return t2 > t ? t2 : t;
 }
 
+static uint64_t set_acl(tw_store *s, const char *bucket, const void *key, size_t klen,
+                        const char *blob, const char *acl_json) {
+  tw_sql_val v[] = {TW_SQL_S(acl_json), TW_SQL_S(bucket), TW_SQL_B(key, klen), TW_SQL_S(blob)};
+  tw_store_hold(s);
+  uint64_t t =
+      tw_store_exec(s, "UPDATE objects SET acl=? WHERE bucket=? AND key=? AND blob=?", v, 4);
+  uint64_t t2 = tw_store_exec(
+      s, "UPDATE object_versions SET acl=? WHERE bucket=? AND key=? AND blob=?", v, 4);
+  tw_store_release(s);
+  return t2 > t ? t2 : t;
+}
+
 /* Copies a row's columns (size, etag, modified_ms, blob, content_type,
  * headers, meta, checksums, tags, version_id, vseq, marker, latest; the last
- * four optional: ncols 9 or 13) into o, its strings into one block. */
+ * four optional: ncols 9 or 13; acl the 14th) into o, its strings into one block. */
 static int copy_row(sqlite3_stmt *st, int ncols, tw_s3_object_row *o) {
   int found = 1;
   {
-    static const int text_cols[] = {1, 3, 4, 5, 6, 7, 8, 9};
+    static const int text_cols[] = {1, 3, 4, 5, 6, 7, 8, 9, 13};
     enum { NTEXT = sizeof text_cols / sizeof text_cols[0] };
     const char *v[NTEXT];
     size_t len[NTEXT], total = 0;
@@ -211,6 +224,7 @@ static int copy_row(sqlite3_stmt *st, int ncols, tw_s3_object_row *o) {
       o->checksums = out[5];
       o->tags = out[6];
       o->version_id = out[7];
+      o->acl = out[8];
       if (ncols > 9) {
         o->vseq = sqlite3_column_int64(st, 10);
         o->delete_marker = sqlite3_column_int(st, 11);
@@ -228,12 +242,13 @@ static int get(tw_store *s, const char *bucket, const void *key, size_t klen, tw
   sqlite3_stmt *st = tw_store_read_stmt(
       s,
       "SELECT size, etag, modified_ms, blob, content_type, headers, meta, checksums, tags, "
-      "version_id, coalesce(vseq, modified_ms*1000), 0, 1 FROM objects WHERE bucket=? AND key=?");
+      "version_id, coalesce(vseq, modified_ms*1000), 0, 1, acl FROM objects WHERE bucket=? AND "
+      "key=?");
   if (!st) return -1;
   sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
   bind_key(st, 2, key, klen);
   int found = step_found(st);
-  if (found == 1) found = copy_row(st, 13, o);
+  if (found == 1) found = copy_row(st, 14, o);
   tw_store_read_done(st);
   return found;
 }
@@ -244,10 +259,10 @@ static int get_version(tw_store *s, const char *bucket, const void *key, size_t 
   sqlite3_stmt *st = tw_store_read_stmt(
       s,
       "SELECT size, etag, modified_ms, blob, content_type, headers, meta, checksums, tags, "
-      "version_id, coalesce(vseq, modified_ms*1000), 0, 1 FROM objects "
+      "version_id, coalesce(vseq, modified_ms*1000), 0, 1, acl FROM objects "
       "WHERE bucket=?1 AND key=?2 AND version_id IS ?3 UNION ALL "
       "SELECT size, etag, modified_ms, blob, content_type, headers, meta, checksums, tags, "
-      "version_id, vseq, marker, noncurrent_ms IS NULL FROM object_versions "
+      "version_id, vseq, marker, noncurrent_ms IS NULL, acl FROM object_versions "
       "WHERE bucket=?1 AND key=?2 AND version_id IS ?3 LIMIT 1");
   if (!st) return -1;
   sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
@@ -257,7 +272,7 @@ static int get_version(tw_store *s, const char *bucket, const void *key, size_t 
   else
     sqlite3_bind_null(st, 3);
   int found = step_found(st);
-  if (found == 1) found = copy_row(st, 13, o);
+  if (found == 1) found = copy_row(st, 14, o);
   tw_store_read_done(st);
   return found;
 }
@@ -268,7 +283,7 @@ static int latest_marker(tw_store *s, const char *bucket, const void *key, size_
   sqlite3_stmt *st = tw_store_read_stmt(
       s,
       "SELECT size, etag, modified_ms, blob, content_type, headers, meta, checksums, tags, "
-      "version_id, vseq, marker, 1 FROM object_versions "
+      "version_id, vseq, marker, 1, acl FROM object_versions "
       "WHERE bucket=?1 AND key=?2 AND marker=1 AND noncurrent_ms IS NULL AND "
       "NOT EXISTS(SELECT 1 FROM objects WHERE bucket=?1 AND key=?2) "
       "ORDER BY vseq DESC LIMIT 1");
@@ -276,7 +291,7 @@ static int latest_marker(tw_store *s, const char *bucket, const void *key, size_
   sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
   bind_key(st, 2, key, klen);
   int found = step_found(st);
-  if (found == 1) found = copy_row(st, 13, o);
+  if (found == 1) found = copy_row(st, 14, o);
   tw_store_read_done(st);
   return found;
 }
@@ -304,7 +319,7 @@ static int each_row(sqlite3_stmt *st, const char *bucket,
 }
 
 /* Columns (key, vseq, version_id, marker, size, etag, modified_ms,
- * checksums, latest, blob, tags, noncurrent_ms). */
+ * checksums, latest, blob, tags, noncurrent_ms, acl). */
 static void read_version(sqlite3_stmt *st, tw_s3_object_row *o) {
   o->vseq = sqlite3_column_int64(st, 1);
   o->version_id = (const char *)sqlite3_column_text(st, 2);
@@ -317,6 +332,7 @@ static void read_version(sqlite3_stmt *st, tw_s3_object_row *o) {
   o->blob = (const char *)sqlite3_column_text(st, 9);
   o->tags = (const char *)sqlite3_column_text(st, 10);
   o->noncurrent_ms = sqlite3_column_int64(st, 11);
+  o->acl = (const char *)sqlite3_column_text(st, 12);
 }
 
 /* list_versions and list_noncurrent: sql's rows are read_version's, its
@@ -342,11 +358,11 @@ static int list_versions(tw_store *s, const char *bucket, const void *after, siz
       /* each side ordered and limited on its own, then merged: a page reads
        * at most 2 x limit rows wherever it starts */
       "SELECT * FROM (SELECT key, coalesce(vseq, modified_ms*1000) AS vs, version_id, "
-      "0 AS marker, size, etag, modified_ms, checksums, 1 AS latest, blob, tags, 0 AS nc "
+      "0 AS marker, size, etag, modified_ms, checksums, 1 AS latest, blob, tags, 0 AS nc, acl "
       "FROM objects WHERE bucket=?1 AND key >= ?4 AND key >= ?2 AND "
       "(key > ?2 OR coalesce(vseq, modified_ms*1000) < ?3) ORDER BY key LIMIT ?5) UNION ALL "
       "SELECT * FROM (SELECT key, vseq AS vs, version_id, marker, size, etag, modified_ms, "
-      "checksums, noncurrent_ms IS NULL AS latest, blob, tags, noncurrent_ms AS nc "
+      "checksums, noncurrent_ms IS NULL AS latest, blob, tags, noncurrent_ms AS nc, acl "
       "FROM object_versions WHERE bucket=?1 AND key >= ?4 AND key >= ?2 AND "
       "(key > ?2 OR vseq < ?3) ORDER BY key, vseq DESC LIMIT ?5) ORDER BY 1, 2 DESC LIMIT ?5",
       bucket, after, after_len, after_vseq, from, from_len, limit, fn, ud);
@@ -360,7 +376,7 @@ static int list_noncurrent(tw_store *s, const char *bucket, const void *after, s
       "SELECT key, vseq, version_id, marker, size, etag, modified_ms, checksums, "
       "CASE WHEN noncurrent_ms IS NOT NULL THEN 0 WHEN NOT EXISTS(SELECT 1 FROM object_versions "
       "w WHERE w.bucket=v.bucket AND w.key=v.key AND w.vseq<>v.vseq) THEN 2 ELSE 1 END, blob, "
-      "tags, coalesce(noncurrent_ms, 0) FROM object_versions v WHERE bucket=?1 AND key >= ?4 "
+      "tags, coalesce(noncurrent_ms, 0), acl FROM object_versions v WHERE bucket=?1 AND key >= ?4 "
       "AND key >= ?2 AND (key > ?2 OR vseq < ?3) ORDER BY key, vseq DESC LIMIT ?5",
       bucket, after, after_len, after_vseq, from, from_len, limit, fn, ud);
 }
@@ -387,12 +403,13 @@ static int any(tw_store *s, const char *bucket) {
   return found;
 }
 
-/* Columns (key, size, etag, modified_ms, checksums). */
+/* Columns (key, size, etag, modified_ms, checksums, acl). */
 static void read_listed(sqlite3_stmt *st, tw_s3_object_row *o) {
   o->size = sqlite3_column_int64(st, 1);
   o->etag = (const char *)sqlite3_column_text(st, 2);
   o->modified_ms = sqlite3_column_int64(st, 3);
   o->checksums = (const char *)sqlite3_column_text(st, 4);
+  o->acl = (const char *)sqlite3_column_text(st, 5);
 }
 
 static int list(tw_store *s, const char *bucket, const void *after, size_t after_len,
@@ -400,7 +417,7 @@ static int list(tw_store *s, const char *bucket, const void *after, size_t after
                 int (*fn)(void *ud, const tw_s3_object_row *o), void *ud) {
   sqlite3_stmt *st =
       tw_store_read_stmt(s,
-                         "SELECT key, size, etag, modified_ms, checksums FROM objects "
+                         "SELECT key, size, etag, modified_ms, checksums, acl FROM objects "
                          "WHERE bucket=? AND key > ? AND key >= ? ORDER BY key LIMIT ?");
   if (!st) return -1;
   sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
@@ -429,6 +446,7 @@ static const tw_s3_objects_repo repo = {
     .remove = remove_object,
     .remove_if_blob = remove_if_blob,
     .set_tags = set_tags,
+    .set_acl = set_acl,
     .put_version = put_version,
     .add_marker = add_marker,
     .remove_version = remove_version,

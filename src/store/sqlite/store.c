@@ -162,6 +162,13 @@ static int migrate(sqlite3 *db, char *err, size_t errlen) {
          add_column(db, "objects", "vseq", "INTEGER", err, errlen) ||
          add_column(db, "buckets", "versioning", "TEXT", err, errlen) ||
          add_column(db, "buckets", "public_access_block", "TEXT", err, errlen) || /* S3 PAB */
+         /* S3 ownership and ACLs (s3_acl.c): owner NULL is the first (root)
+          * user; ownership NULL: no ownership controls; acl NULL: private */
+         add_column(db, "buckets", "owner", "TEXT", err, errlen) ||
+         add_column(db, "buckets", "ownership", "TEXT", err, errlen) ||
+         add_column(db, "buckets", "acl", "TEXT", err, errlen) ||
+         add_column(db, "objects", "acl", "TEXT", err, errlen) ||
+         add_column(db, "object_versions", "acl", "TEXT", err, errlen) ||
          exec(db,
               "CREATE INDEX IF NOT EXISTS objects_age ON objects(bucket, modified_ms);"
               "CREATE INDEX IF NOT EXISTS uploads_age ON uploads(bucket, initiated_ms);",
@@ -267,7 +274,7 @@ int tw_store_load(tw_store *s, const tw_store_loader *ld, void *ud) {
   }
   sqlite3_finalize(st);
   if (sqlite3_prepare_v2(db,
-                         "SELECT seq,queue_id,msg_id,body,attrs,sys,sent_ms,visible_at_ms,"
+                         "SELECT seq,queue_id,msg_id,NULL,NULL,NULL,sent_ms,visible_at_ms,"
                          "first_receive_ms,receive_count,nonce,group_id,dedup_id,sender_id,"
                          "source_arn,seqno FROM messages ORDER BY seq",
                          -1, &st, NULL) != SQLITE_OK)
@@ -313,6 +320,53 @@ done:
   if (rc) tw_error("store: load failed: %s", sqlite3_errmsg(db));
   if (s->started) sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
   return rc;
+}
+
+static void msg_row_of(sqlite3_stmt *st, tw_msg_row *r) {
+  *r = (tw_msg_row){
+      .seq = (uint64_t)sqlite3_column_int64(st, 0),
+      .queue_id = sqlite3_column_int64(st, 1),
+      .msg_id = col_text(st, 2),
+      .body = sqlite3_column_blob(st, 3),
+      .body_len = (size_t)sqlite3_column_bytes(st, 3),
+      .attrs_json = col_text(st, 4),
+      .sys_json = col_text(st, 5),
+      .sent_ms = sqlite3_column_int64(st, 6),
+      .visible_at_ms = sqlite3_column_int64(st, 7),
+      .first_receive_ms = sqlite3_column_int64(st, 8),
+      .receive_count = sqlite3_column_int(st, 9),
+      .nonce = (uint32_t)sqlite3_column_int64(st, 10),
+      .group_id = col_text(st, 11),
+      .dedup_id = col_text(st, 12),
+      .sender_id = col_text(st, 13),
+      .source_arn = col_text(st, 14),
+      .seqno = (uint64_t)sqlite3_column_int64(st, 15),
+  };
+}
+
+int tw_store_msg_read(tw_store *s, const uint64_t *seqs, size_t n,
+                      void (*fn)(void *ud, const tw_msg_row *row), void *ud) {
+  int found = 0;
+  for (size_t at = 0; at < n; at += 10) {
+    sqlite3_stmt *st = tw_store_read_stmt(
+        s,
+        "SELECT seq,queue_id,msg_id,body,attrs,sys,sent_ms,visible_at_ms,first_receive_ms,"
+        "receive_count,nonce,group_id,dedup_id,sender_id,source_arn,seqno FROM messages "
+        "WHERE seq IN (?,?,?,?,?,?,?,?,?,?)");
+    if (!st) return -1;
+    for (int i = 0; i < 10; i++) /* unused places: -1, no message has it */
+      sqlite3_bind_int64(st, i + 1, at + (size_t)i < n ? (int64_t)seqs[at + (size_t)i] : -1);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      tw_msg_row r;
+      msg_row_of(st, &r);
+      fn(ud, &r);
+      found++;
+    }
+    tw_store_read_done(st);
+    if (rc != SQLITE_DONE) return -1;
+  }
+  return found;
 }
 
 static int64_t scalar(tw_store *s, const char *sql) {

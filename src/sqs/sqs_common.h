@@ -1,0 +1,115 @@
+/* What both queue engines share: the embedded one (engine.c, sqs_queue.c,
+ * sqs_message.c) and cluster mode's (sqs_pg*.c). Queue attribute names,
+ * defaults and checks; GetQueueAttributes replies; ListQueues pages and
+ * tokens; receipt handles; message (system) attribute selection; batch
+ * failures. Nothing here touches an engine's state. */
+#ifndef TW_SQS_COMMON_H
+#define TW_SQS_COMMON_H
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/errors.h"
+#include "sqs/sqs.h"
+
+/* --- queue attributes ------------------------------------------------------ */
+
+/* The attributes CreateQueue / SetQueueAttributes take, NULL-terminated. */
+extern const char *const tw_sqs_settable[];
+/* An attribute's value when not set, canonical ("" when it has none). */
+const char *tw_sqs_attr_default(const char *k, int fifo);
+/* Attributes arrive as strings; numbers and booleans given as JSON become
+ * strings. NULL with c->err on any other type. */
+json_t *tw_sqs_attrs_as_strings(tw_sqs_call *c, json_t *in);
+/* Checks attribute k = v for a queue of kind fifo: known name, ranges,
+ * booleans, Policy, FifoQueue, the FIFO attributes. existing: set on a queue
+ * that exists (SetQueueAttributes), whose attributes are cur (or NULL); all:
+ * every attribute of the request. 0 valid, -1 invalid (c->err); 1: k is
+ * RedrivePolicy or RedriveAllowPolicy with a value, for the engine to check. */
+int tw_sqs_attr_check(tw_sqs_call *c, const char *k, const char *v, int fifo, int existing,
+                      json_t *cur, json_t *all);
+/* Every attribute GetQueueAttributes reports, as strings, in its order.
+ * policy: the queue's policy document (NULL: the Policy of attrs, if any). */
+typedef struct {
+  json_t *attrs; /* settable attributes as stored */
+  const char *policy;
+  int fifo;
+  const char *arn;
+  int64_t created, modified;
+  long long visible, inflight, delayed;
+} tw_sqs_queue_view;
+json_t *tw_sqs_queue_attrs_json(const tw_sqs_queue_view *v);
+/* CreateQueue's tags ("tags" or "Tags"; NULL when none) in *tags: 0, or -1
+ * with InvalidParameterValue when more than 50. */
+int tw_sqs_create_tags(tw_sqs_call *c, const char *name, json_t **tags);
+/* GetQueueAttributes' AttributeNames: 0, or -1 with InvalidAttributeName. */
+int tw_sqs_check_attribute_names(tw_sqs_call *c, json_t *names);
+/* Sets c->out to the attributes of all that names ask for; takes all. */
+void tw_sqs_attributes_reply(tw_sqs_call *c, json_t *names, json_t *all);
+
+/* The queue name a request names: the last segment of QueueUrl (any host;
+ * path ends in /<account>/<name>), else of the request path; "" when none.
+ * In buf (512 bytes). NULL with MissingParameter when there is neither. */
+const char *tw_sqs_queue_name_of(tw_sqs_call *c, char buf[512]);
+
+/* --- ListQueues, ListDeadLetterSourceQueues -------------------------------- */
+
+typedef struct {
+  long long max;
+  int has_max;
+  char after[256]; /* the name to continue after ("" from the start) */
+} tw_sqs_page;
+/* MaxResults and NextToken; 0 or -1 with c->err. */
+int tw_sqs_page_parse(tw_sqs_call *c, tw_sqs_page *pg);
+/* Sets c->out: the URLs of names (sorted) under key, and a NextToken. */
+void tw_sqs_page_reply(tw_sqs_call *c, const tw_sqs_page *pg, const char *const *names, size_t n,
+                       const char *account, const char *key);
+
+/* --- receipt handles --------------------------------------------------------- */
+
+/* seq, nonce and queue id in hex, then an HMAC of them under secret. */
+void tw_sqs_receipt_make(const uint8_t secret[32], uint64_t seq, uint32_t nonce, int64_t qid,
+                         char out[80]);
+/* 0 parsed; -1 malformed or forged. */
+int tw_sqs_receipt_read(const uint8_t secret[32], const char *h, uint64_t *seq, uint32_t *nonce,
+                        int64_t *qid);
+/* As tw_sqs_receipt_read for a request on queue qid: 0, or -1 with c->err
+ * (missing, invalid, for another queue). */
+int tw_sqs_receipt_check(tw_sqs_call *c, const uint8_t secret[32], int64_t qid, const char *h,
+                         uint64_t *seq, uint32_t *nonce);
+
+/* --- receiving --------------------------------------------------------------- */
+
+enum {
+  TW_SA_SENDER = 1,
+  TW_SA_SENT = 2,
+  TW_SA_COUNT = 4,
+  TW_SA_FIRST = 8,
+  TW_SA_SEQ = 16,
+  TW_SA_DEDUP = 32,
+  TW_SA_GROUP = 64,
+  TW_SA_TRACE = 128,
+  TW_SA_DLQ_SRC = 256,
+  TW_SA_ALL = 511
+};
+/* ReceiveMessage's MaxNumberOfMessages (1 when absent), VisibilityTimeout
+ * and WaitTimeSeconds (-1 when absent: the queue's). 0 or -1 with c->err. */
+int tw_sqs_receive_params(tw_sqs_call *c, long long *max, long long *vis, long long *wait);
+/* Ends a ReceiveMessage that found n messages (list, taken): asks to park
+ * (c->wants_wait) while none came, the wait is not over and the engine is
+ * not stopping; else sets c->out. */
+void tw_sqs_receive_reply(tw_sqs_call *c, json_t *list, int n, long long wait, int stopping,
+                          int64_t qid);
+/* The system attributes a ReceiveMessage asks for (AttributeNames,
+ * MessageSystemAttributeNames), as TW_SA_* bits. */
+unsigned tw_sqs_sys_attr_mask(json_t *in);
+/* The message attributes that MessageAttributeNames select ("All", ".*",
+ * exact names, prefixes "foo.*"); NULL when none. */
+json_t *tw_sqs_filter_attrs(json_t *attrs, json_t *names);
+
+/* --- batches ----------------------------------------------------------------- */
+
+/* Appends a Failed entry (msg "" or NULL: the error's own message). */
+void tw_sqs_batch_failed(json_t *failed, const char *id, tw_err e, const char *msg);
+
+#endif

@@ -1,0 +1,26 @@
+/* Cluster mode's queue engine (--store postgres://...): the same actions
+ * behind the same front ends, with every queue and message in PostgreSQL
+ * (store/pg_sqs.h) instead of memory. Standard queues; actions not on
+ * PostgreSQL yet answer 501 NotImplemented. Long polls park here and are woken
+ * by the cluster's notifications (LISTEN tw_sqs). */
+#ifndef TW_SQS_PG_H
+#define TW_SQS_PG_H
+#include "sqs/sqs.h"
+
+typedef struct tw_sqs_pg tw_sqs_pg;
+
+/* Connects (pool connections), creates the schema, loads the receipt secret. */
+tw_sqs_pg *tw_sqs_pg_open(const char *url, const char *region, const char *account, int pool,
+                          char *err, size_t errlen);
+/* Starts the listener (notifications, long-poll deadlines). */
+int tw_sqs_pg_start(tw_sqs_pg *p);
+/* Parked receives answer now; new ones do not park. */
+void tw_sqs_pg_stop(tw_sqs_pg *p);
+void tw_sqs_pg_close(tw_sqs_pg *p);
+
+/* As tw_sqs_execute, tw_sqs_park, tw_sqs_unpark (sqs.h). */
+void tw_sqs_pg_execute(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_park(tw_sqs_pg *p, const tw_sqs_call *c, tw_sqs_waiter *w);
+void tw_sqs_pg_unpark(tw_sqs_pg *p, tw_sqs_waiter *w);
+
+#endif

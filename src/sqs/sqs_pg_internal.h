@@ -1,0 +1,69 @@
+/* Internals shared by the files of cluster mode's queue engine: sqs_pg.c
+ * (dispatch, long polls, open/close), sqs_pg_queue.c (queue actions),
+ * sqs_pg_message.c (message actions). */
+#ifndef TW_SQS_PG_INTERNAL_H
+#define TW_SQS_PG_INTERNAL_H
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "sqs/sqs_pg.h"
+#include "store/pg_sqs.h"
+
+#define GEN_BUCKETS 256
+#define REPOLL_MS 1000 /* looks for messages that became visible without a send */
+
+struct tw_sqs_pg {
+  tw_pg *pg;
+  char region[64], account[32];
+  uint8_t secret[32];
+  pthread_mutex_t mu; /* the waiters and generations */
+  tw_sqs_waiter *head, *tail;
+  uint64_t gen[GEN_BUCKETS]; /* bumped by every notification for a queue id bucket */
+  int stop;
+  int64_t last_repoll_ms; /* monotonic */
+  int64_t last_check_ms;  /* wall clock: the end of the last visibility window looked at */
+  int repoll_ms;
+};
+
+typedef struct { /* a queue as the actions need it */
+  tw_pg_queue row;
+  json_t *attrs, *tags;
+  char arn[300];
+  int delay, max_size, wait_time, visibility;
+  int64_t retention;
+} pq;
+
+/* sqs_pg_queue.c */
+/* The answer to a store error: QueueDoesNotExist, 503 or 500. Returns -1. */
+int tw_pgq_fail_rc(tw_sqs_call *c, int rc);
+/* 501 NotImplemented for what cluster mode does not do yet. Returns -1. */
+int tw_pgq_not_yet(tw_sqs_call *c, const char *what);
+/* The queue named by QueueUrl (any host), else by the request path. 0 or -1
+ * with c->err (QueueDoesNotExist, 503; a FIFO queue: 501). */
+int tw_pgq_resolve(tw_sqs_pg *p, tw_sqs_call *c, pq *q);
+void tw_pgq_free(pq *q);
+void tw_pgq_url(tw_sqs_pg *p, const tw_sqs_call *c, const char *name, char *out, size_t n);
+/* sqs_pg.c: the notification generation of queue qid's bucket */
+uint64_t tw_pgq_gen(tw_sqs_pg *p, int64_t qid);
+
+/* the actions */
+int tw_sqs_pg_create_queue(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_get_queue_url(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_list_queues(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_delete_queue(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_get_queue_attributes(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_set_queue_attributes(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_purge_queue(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_tag_queue(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_untag_queue(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_list_queue_tags(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_send_message(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_send_message_batch(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_receive_message(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_delete_message(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_delete_message_batch(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_change_message_visibility(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_change_message_visibility_batch(tw_sqs_pg *p, tw_sqs_call *c);
+
+#endif

@@ -1,0 +1,391 @@
+/* Cluster mode's message actions (sqs_pg.h): SendMessage(Batch),
+ * ReceiveMessage, DeleteMessage(Batch), ChangeMessageVisibility(Batch), on
+ * PostgreSQL (store/pg_sqs.h). Validation is the embedded engine's (params.c,
+ * tw_sqs_send_parse, sqs_common.h); replies have the same shape. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "sqs/msg_digest.h"
+#include "sqs/params.h"
+#include "sqs/sqs_common.h"
+#include "sqs/sqs_internal.h"
+#include "sqs/sqs_pg_internal.h"
+
+/* --- sending ------------------------------------------------------------------ */
+
+typedef struct {
+  tw_sqs_send_req r;
+  char id[37];
+  char *attrs, *sys;
+  int bad;
+} send_one;
+
+/* The queue-dependent checks of tw_sqs_send_check for a standard queue. */
+static int send_check(tw_sqs_call *c, const pq *q, const tw_sqs_send_req *r) {
+  if ((long long)r->size > q->max_size)
+    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "One or more parameters are invalid. Reason: Message must be shorter than "
+                       "%d bytes.",
+                       q->max_size);
+  if (r->dedup)
+    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter MessageDeduplicationId is invalid. Reason: The "
+                       "request include parameter that is not valid for this queue type.",
+                       r->dedup);
+  return 0;
+}
+
+/* Fills the row of a checked message; its MD5s go into res. */
+static void send_prepare(tw_sqs_call *c, const pq *q, send_one *s, tw_pg_send_msg *m, int64_t now,
+                         json_t *res) {
+  tw_sqs_send_req *r = &s->r;
+  tw_uuid4(s->id);
+  s->attrs = r->attrs ? json_dumps(r->attrs, JSON_COMPACT) : NULL;
+  json_t *sys = r->sys ? json_incref(r->sys) : NULL;
+  if (!sys && c->trace_header[0])
+    sys = json_pack("{s:{s:s,s:s}}", "AWSTraceHeader", "DataType", "String", "StringValue",
+                    c->trace_header);
+  s->sys = sys ? json_dumps(sys, JSON_COMPACT) : NULL;
+  json_decref(sys);
+  int delay = r->has_delay ? (int)r->delay : q->delay;
+  *m = (tw_pg_send_msg){.msg_id = s->id,
+                        .body = r->body,
+                        .body_len = r->body_len,
+                        .attrs_json = s->attrs,
+                        .sys_json = s->sys,
+                        .sender_id = c->principal,
+                        .group_id = r->group,
+                        .sent_ms = now,
+                        .visible_at_ms = now + (int64_t)delay * 1000};
+  json_object_set_new(res, "MessageId", json_string(s->id));
+  json_object_set_new(res, "MD5OfMessageBody", json_string(r->md5_body));
+  if (r->md5_attrs[0])
+    json_object_set_new(res, "MD5OfMessageAttributes", json_string(r->md5_attrs));
+  if (r->md5_sys[0])
+    json_object_set_new(res, "MD5OfMessageSystemAttributes", json_string(r->md5_sys));
+}
+
+int tw_sqs_pg_send_message(tw_sqs_pg *p, tw_sqs_call *c) {
+  send_one s = {0};
+  if (tw_sqs_send_parse(c, c->in, &s.r)) return -1;
+  pq q;
+  if (tw_pgq_resolve(p, c, &q)) return -1;
+  int rc = send_check(c, &q, &s.r);
+  if (!rc) {
+    json_t *res = json_object();
+    tw_pg_send_msg m;
+    int64_t now = tw_now_ms();
+    send_prepare(c, &q, &s, &m, now, res);
+    int r = tw_pg_send(p->pg, q.row.id, &m, 1, now);
+    if (r) {
+      json_decref(res);
+      rc = tw_pgq_fail_rc(c, r);
+    } else {
+      c->out = res;
+    }
+  }
+  free(s.attrs);
+  free(s.sys);
+  tw_pgq_free(&q);
+  return rc;
+}
+
+int tw_sqs_pg_send_message_batch(tw_sqs_pg *p, tw_sqs_call *c) {
+  json_t *entries = tw_sqs_batch_entries(c, "entry");
+  if (!entries) return -1;
+  size_t n = json_array_size(entries), i, total = 0;
+  send_one s[10];
+  memset(s, 0, sizeof s);
+  tw_err errs[10];
+  char msgs[10][256];
+  for (i = 0; i < n; i++) {
+    tw_sqs_call sub = *c;
+    sub.err = TW_ERR_OK;
+    sub.msg[0] = 0;
+    if (tw_sqs_send_parse(&sub, json_array_get(entries, i), &s[i].r)) {
+      s[i].bad = 1;
+      errs[i] = sub.err;
+      snprintf(msgs[i], sizeof msgs[i], "%s", sub.msg);
+    } else {
+      total += s[i].r.size;
+    }
+  }
+  if (total > 1048576)
+    return tw_sqs_fail(
+        c, TW_ERR_BATCH_TOO_LONG,
+        "Batch requests cannot be longer than 1048576 bytes. You have sent %zu bytes.", total);
+  pq q;
+  if (tw_pgq_resolve(p, c, &q)) return -1;
+  json_t *res[10] = {0};
+  tw_pg_send_msg rows[10];
+  int idx[10], nrows = 0;
+  int64_t now = tw_now_ms();
+  json_t *failed = json_array();
+  for (i = 0; i < n; i++) {
+    const char *id = tw_p_str(json_array_get(entries, i), "Id");
+    tw_sqs_call sub = *c;
+    sub.err = TW_ERR_OK;
+    sub.msg[0] = 0;
+    if (!s[i].bad && send_check(&sub, &q, &s[i].r)) {
+      s[i].bad = 1;
+      errs[i] = sub.err;
+      snprintf(msgs[i], sizeof msgs[i], "%s", sub.msg);
+    }
+    if (s[i].bad) {
+      tw_sqs_batch_failed(failed, id, errs[i], msgs[i]);
+      continue;
+    }
+    res[i] = json_object();
+    send_prepare(c, &q, &s[i], &rows[nrows], now, res[i]);
+    json_object_set_new(res[i], "Id", json_string(id));
+    idx[nrows++] = (int)i;
+  }
+  (void)idx;
+  int rc = nrows ? tw_pg_send(p->pg, q.row.id, rows, nrows, now) : 0;
+  json_t *ok = json_array();
+  for (i = 0; i < n; i++) {
+    if (res[i] && !rc) json_array_append(ok, res[i]);
+    json_decref(res[i]);
+    free(s[i].attrs);
+    free(s[i].sys);
+  }
+  tw_pgq_free(&q);
+  if (rc) {
+    json_decref(ok);
+    json_decref(failed);
+    return tw_pgq_fail_rc(c, rc);
+  }
+  c->out = json_pack("{s:o,s:o}", "Successful", ok, "Failed", failed);
+  return 0;
+}
+
+/* --- receiving ------------------------------------------------------------------ */
+
+static json_t *render(tw_sqs_pg *p, const pq *q, const tw_pg_msg *m, unsigned mask, json_t *names) {
+  char rh[80], md5[33], buf[32];
+  tw_sqs_receipt_make(p->secret, (uint64_t)m->seq, m->nonce, q->row.id, rh);
+  tw_md5_hex(m->body, m->body_len, md5);
+  json_t *o = json_object();
+  json_object_set_new(o, "MessageId", json_string(m->msg_id));
+  json_object_set_new(o, "ReceiptHandle", json_string(rh));
+  json_object_set_new(o, "MD5OfBody", json_string(md5));
+  json_object_set_new(o, "Body", json_stringn(m->body, m->body_len));
+  json_t *sys = m->sys_json ? json_loads(m->sys_json, 0, NULL) : NULL;
+  if (mask) {
+    json_t *a = json_object();
+    if ((mask & TW_SA_SENDER) && m->sender_id)
+      json_object_set_new(a, "SenderId", json_string(m->sender_id));
+    if (mask & TW_SA_SENT) {
+      snprintf(buf, sizeof buf, "%" PRId64, m->sent_ms);
+      json_object_set_new(a, "SentTimestamp", json_string(buf));
+    }
+    if (mask & TW_SA_COUNT) {
+      snprintf(buf, sizeof buf, "%d", m->receive_count);
+      json_object_set_new(a, "ApproximateReceiveCount", json_string(buf));
+    }
+    if (mask & TW_SA_FIRST) {
+      snprintf(buf, sizeof buf, "%" PRId64, m->first_receive_ms);
+      json_object_set_new(a, "ApproximateFirstReceiveTimestamp", json_string(buf));
+    }
+    if ((mask & TW_SA_GROUP) && m->group_id)
+      json_object_set_new(a, "MessageGroupId", json_string(m->group_id));
+    if ((mask & TW_SA_TRACE) && sys) {
+      const char *tv = tw_p_str(json_object_get(sys, "AWSTraceHeader"), "StringValue");
+      if (tv) json_object_set_new(a, "AWSTraceHeader", json_string(tv));
+    }
+    if (json_object_size(a))
+      json_object_set_new(o, "Attributes", a);
+    else
+      json_decref(a);
+  }
+  json_decref(sys);
+  json_t *attrs = m->attrs_json ? json_loads(m->attrs_json, 0, NULL) : NULL;
+  json_t *fa = tw_sqs_filter_attrs(attrs, names);
+  if (fa) {
+    tw_sqs_md5_message_attributes(fa, md5);
+    json_object_set_new(o, "MD5OfMessageAttributes", json_string(md5));
+    json_object_set_new(o, "MessageAttributes", fa);
+  }
+  json_decref(attrs);
+  return o;
+}
+
+int tw_sqs_pg_receive_message(tw_sqs_pg *p, tw_sqs_call *c) {
+  long long max, vis, wait;
+  if (tw_sqs_receive_params(c, &max, &vis, &wait)) return -1;
+  pq q;
+  if (tw_pgq_resolve(p, c, &q)) return -1;
+  if (vis < 0) vis = q.visibility;
+  if (wait < 0) wait = q.wait_time;
+  /* read before looking: a notification after this makes the park fail */
+  c->wake_gen = tw_pgq_gen(p, q.row.id);
+  int64_t now = tw_now_ms();
+  tw_pg_msg got[10];
+  int n = 0;
+  int rc =
+      tw_pg_receive(p->pg, q.row.id, (int)max, (int)vis, now, now - q.retention * 1000, got, &n);
+  if (rc) {
+    tw_pgq_free(&q);
+    return tw_pgq_fail_rc(c, rc);
+  }
+  unsigned mask = tw_sqs_sys_attr_mask(c->in);
+  json_t *names = json_object_get(c->in, "MessageAttributeNames");
+  json_t *list = json_array();
+  for (int i = 0; i < n; i++) {
+    json_array_append_new(list, render(p, &q, &got[i], mask, names));
+    tw_pg_msg_free(&got[i]);
+  }
+  int64_t qid = q.row.id;
+  tw_pgq_free(&q);
+  pthread_mutex_lock(&p->mu);
+  int stopping = p->stop;
+  pthread_mutex_unlock(&p->mu);
+  tw_sqs_receive_reply(c, list, n, wait, stopping, qid);
+  return 0;
+}
+
+/* --- delete, change visibility ------------------------------------------------------ */
+
+static int delete_one(tw_sqs_pg *p, tw_sqs_call *c, const pq *q, const char *h) {
+  uint64_t seq;
+  uint32_t nonce;
+  if (tw_sqs_receipt_check(c, p->secret, q->row.id, h, &seq, &nonce)) return -1;
+  int deleted;
+  /* gone, or an older receipt of a message received again: succeeds, no change */
+  int rc = tw_pg_msg_delete(p->pg, q->row.id, (int64_t)seq, nonce, &deleted);
+  return rc ? tw_pgq_fail_rc(c, rc) : 0;
+}
+
+static int change_one(tw_sqs_pg *p, tw_sqs_call *c, const pq *q, const char *h, json_t *in) {
+  long long vis;
+  int hv = tw_p_int(c, in, "VisibilityTimeout", &vis);
+  if (hv < 0) return -1;
+  if (!hv)
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter VisibilityTimeout.");
+  uint64_t seq;
+  uint32_t nonce;
+  if (tw_sqs_receipt_check(c, p->secret, q->row.id, h, &seq, &nonce)) return -1;
+  int current;
+  int64_t visible_at, received;
+  int rc = tw_pg_msg_state(p->pg, q->row.id, (int64_t)seq, nonce, &current, &visible_at, &received);
+  if (rc == TW_PG_NOT_FOUND)
+    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter ReceiptHandle is invalid. Reason: Message does not "
+                       "exist or is not available for visibility timeout change.",
+                       h);
+  if (rc) return tw_pgq_fail_rc(c, rc);
+  if (tw_p_range(c, "VisibilityTimeout", vis, 0, 43200,
+                 "Total VisibilityTimeout for the message is beyond the limit [43200 seconds]"))
+    return -1;
+  int64_t now = tw_now_ms();
+  /* an expired or older receipt: 200, nothing changes (as the embedded engine) */
+  if (!current || visible_at <= now || !received) return 0;
+  if (now + vis * 1000 - received > 43200 * 1000LL)
+    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %lld for parameter VisibilityTimeout is invalid. Reason: Total "
+                       "VisibilityTimeout for the message is beyond the limit [43200 seconds]",
+                       vis);
+  rc = tw_pg_msg_set_visibility(p->pg, q->row.id, (int64_t)seq, nonce, now, now + vis * 1000);
+  return rc ? tw_pgq_fail_rc(c, rc) : 0;
+}
+
+int tw_sqs_pg_delete_message(tw_sqs_pg *p, tw_sqs_call *c) {
+  pq q;
+  if (tw_pgq_resolve(p, c, &q)) return -1;
+  int rc = delete_one(p, c, &q, tw_p_str(c->in, "ReceiptHandle"));
+  tw_pgq_free(&q);
+  if (!rc) c->out = json_object();
+  return rc;
+}
+
+int tw_sqs_pg_change_message_visibility(tw_sqs_pg *p, tw_sqs_call *c) {
+  pq q;
+  if (tw_pgq_resolve(p, c, &q)) return -1;
+  int rc = change_one(p, c, &q, tw_p_str(c->in, "ReceiptHandle"), c->in);
+  tw_pgq_free(&q);
+  if (!rc) c->out = json_object();
+  return rc;
+}
+
+static int handle_batch(tw_sqs_pg *p, tw_sqs_call *c, int change) {
+  json_t *entries = tw_sqs_batch_entries(c, "entry");
+  if (!entries) return -1;
+  pq q;
+  if (tw_pgq_resolve(p, c, &q)) return -1;
+  json_t *ok = json_array(), *failed = json_array();
+  size_t i;
+  json_t *e;
+  int unavailable = 0;
+  json_array_foreach(entries, i, e) {
+    const char *id = tw_p_str(e, "Id");
+    tw_sqs_call sub = *c;
+    sub.err = TW_ERR_OK;
+    sub.msg[0] = 0;
+    const char *h = tw_p_str(e, "ReceiptHandle");
+    int rc = change ? change_one(p, &sub, &q, h, e) : delete_one(p, &sub, &q, h);
+    if (rc && sub.err == TW_ERR_SERVICE_UNAVAILABLE) unavailable = 1;
+    if (rc)
+      tw_sqs_batch_failed(failed, id, sub.err, sub.msg);
+    else
+      json_array_append_new(ok, json_pack("{s:s}", "Id", id));
+  }
+  tw_pgq_free(&q);
+  if (unavailable && !json_array_size(ok)) {
+    json_decref(ok);
+    json_decref(failed);
+    return tw_pgq_fail_rc(c, TW_PG_UNAVAILABLE);
+  }
+  c->out = json_pack("{s:o,s:o}", "Successful", ok, "Failed", failed);
+  return 0;
+}
+
+/* Every valid entry in one statement, one commit (a stale or already used
+ * receipt succeeds without a change, as for DeleteMessage). */
+int tw_sqs_pg_delete_message_batch(tw_sqs_pg *p, tw_sqs_call *c) {
+  json_t *entries = tw_sqs_batch_entries(c, "entry");
+  if (!entries) return -1;
+  pq q;
+  if (tw_pgq_resolve(p, c, &q)) return -1;
+  json_t *ok = json_array(), *failed = json_array();
+  int64_t seqs[10];
+  uint32_t nonces[10];
+  int n = 0;
+  size_t i;
+  json_t *e;
+  json_array_foreach(entries, i, e) {
+    const char *id = tw_p_str(e, "Id");
+    tw_sqs_call sub = *c;
+    sub.err = TW_ERR_OK;
+    sub.msg[0] = 0;
+    uint64_t seq;
+    uint32_t nonce;
+    if (n < 10 && !tw_sqs_receipt_check(&sub, p->secret, q.row.id, tw_p_str(e, "ReceiptHandle"),
+                                        &seq, &nonce)) {
+      seqs[n] = (int64_t)seq;
+      nonces[n++] = nonce;
+      json_array_append_new(ok, json_pack("{s:s}", "Id", id));
+    } else {
+      tw_sqs_batch_failed(failed, id, sub.err, sub.msg);
+    }
+  }
+  int rc = n ? tw_pg_msg_delete_batch(p->pg, q.row.id, seqs, nonces, n) : 0;
+  tw_pgq_free(&q);
+  if (rc) {
+    json_decref(ok);
+    json_decref(failed);
+    return tw_pgq_fail_rc(c, rc);
+  }
+  c->out = json_pack("{s:o,s:o}", "Successful", ok, "Failed", failed);
+  return 0;
+}
+
+int tw_sqs_pg_change_message_visibility_batch(tw_sqs_pg *p, tw_sqs_call *c) {
+  return handle_batch(p, c, 1);
+}

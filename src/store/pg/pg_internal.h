@@ -1,0 +1,45 @@
+/* Inside the PostgreSQL store: the connection pool and result checks shared by
+ * the repositories under src/store/pg/. */
+#ifndef TW_STORE_PG_INTERNAL_H
+#define TW_STORE_PG_INTERNAL_H
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "store/pg_sqs.h"
+
+typedef struct {
+  PGconn *conn; /* NULL: not connected (reconnected on the next checkout) */
+  int busy;
+} tw_pg_slot;
+
+struct tw_pg {
+  char url[1024];
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  tw_pg_slot *slots;
+  int nslots;
+  int64_t retry_at_ms; /* no connection attempt before this (backoff) */
+  int backoff_ms;
+  /* the listener */
+  pthread_t listener;
+  int listening, stop;
+  void (*notify)(void *ud, int64_t queue_id, int n);
+  void (*idle)(void *ud);
+  void *ud;
+};
+
+/* A connection for one call, or NULL (TW_PG_UNAVAILABLE) when PostgreSQL
+ * cannot be reached now. Give it back with tw_pg_put; broken: it failed with a
+ * connection error and is dropped. */
+tw_pg_slot *tw_pg_get(tw_pg *pg);
+void tw_pg_put(tw_pg *pg, tw_pg_slot *s, int broken);
+/* Checks a result: TW_PG_OK (res kept), or the error code with res cleared
+ * (connection errors: TW_PG_UNAVAILABLE, *broken set). what: for the log. */
+int tw_pg_check(PGconn *c, PGresult **res, ExecStatusType want, const char *what, int *broken);
+/* Runs a statement without result rows; same codes. */
+int tw_pg_exec(PGconn *c, const char *sql, const char *what, int *broken);
+int64_t tw_pg_i64(const PGresult *r, int row, int col);
+char *tw_pg_dup(const PGresult *r, int row, int col); /* NULL for SQL NULL */
+
+#endif

@@ -1,0 +1,117 @@
+/* Cluster mode (--store postgres://...): the SQS repository on PostgreSQL.
+ * Every call runs its own transaction on a pooled connection of this node and
+ * returns one of the tw_pg_rc codes; TW_PG_UNAVAILABLE means PostgreSQL is
+ * away (the front ends answer 503 ServiceUnavailable) and the pool reconnects
+ * with backoff. SQL lives in src/store/pg/. */
+#ifndef TW_STORE_PG_SQS_H
+#define TW_STORE_PG_SQS_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tw_pg tw_pg;
+
+typedef enum {
+  TW_PG_OK = 0,
+  TW_PG_NOT_FOUND = 1,
+  TW_PG_EXISTS = 2,           /* a queue of that name exists (*out filled) */
+  TW_PG_DELETED_RECENTLY = 3, /* the name was deleted less than 60 s ago */
+  TW_PG_TOO_SOON = 4,         /* PurgeQueue: the last purge was less than 60 s ago */
+  TW_PG_UNAVAILABLE = -2,     /* PostgreSQL cannot be reached */
+  TW_PG_ERROR = -1            /* any other failure (logged) */
+} tw_pg_rc;
+
+/* Connects (pool of `pool` connections, at least 1), creates the schema if
+ * needed (idempotent, under an advisory lock: nodes may start together) and
+ * checks its version. NULL with err set when PostgreSQL cannot be used. */
+tw_pg *tw_pg_open(const char *url, int pool, char *err, size_t errlen);
+void tw_pg_close(tw_pg *pg);
+/* The cluster's receipt-handle secret (created once, shared by every node). */
+int tw_pg_secret(tw_pg *pg, uint8_t out[32]);
+
+/* Notifications: fn(ud, queue_id, n) on the listener thread for every commit
+ * that made n messages of queue_id visible (on any node); queue_id 0 after a
+ * reconnect (notifications may have been missed: wake everything). `idle`
+ * runs at least every 100 ms. */
+int tw_pg_listen_start(tw_pg *pg, void (*fn)(void *ud, int64_t queue_id, int n),
+                       void (*idle)(void *ud), void *ud);
+void tw_pg_listen_stop(tw_pg *pg);
+
+typedef struct {
+  int64_t id;
+  char *name;
+  int fifo;
+  int64_t created, modified;                  /* seconds */
+  char *attrs_json, *tags_json, *policy_json; /* policy NULL: none */
+  int64_t last_purge_ms;
+} tw_pg_queue;
+void tw_pg_queue_free(tw_pg_queue *q);
+
+int tw_pg_queue_get(tw_pg *pg, const char *name, tw_pg_queue *out);
+/* Inserts q (q->id set). TW_PG_EXISTS: *q is replaced by the existing queue
+ * (free it). TW_PG_DELETED_RECENTLY: a queue of that name was deleted within
+ * 60 s of now_ms. */
+int tw_pg_queue_create(tw_pg *pg, tw_pg_queue *q, int64_t now_ms);
+/* Saves attrs, tags, policy and modified of queue q->id. */
+int tw_pg_queue_update(tw_pg *pg, const tw_pg_queue *q);
+/* Deletes the queue and its messages; parked receives are notified. */
+int tw_pg_queue_delete(tw_pg *pg, int64_t id, const char *name, int64_t now_ms);
+/* Names of the queues starting with prefix (NULL: all), sorted; *names is an
+ * array of malloc'd strings (free each, then it). */
+int tw_pg_queue_list(tw_pg *pg, const char *prefix, char ***names, size_t *n);
+/* Messages sent before min_sent_ms (past their retention) are not counted. */
+int tw_pg_queue_counts(tw_pg *pg, int64_t id, int64_t now_ms, int64_t min_sent_ms, int64_t *visible,
+                       int64_t *inflight, int64_t *delayed);
+/* Deletes every message unless the last purge was within 60 s (TW_PG_TOO_SOON). */
+int tw_pg_queue_purge(tw_pg *pg, int64_t id, int64_t now_ms);
+
+/* Of the n queue ids, those holding a message whose visible_at_ms is in
+ * (from_ms, to_ms]: a delay or visibility timeout ran out. *out: malloc'd. */
+int tw_pg_queues_becoming_visible(tw_pg *pg, const int64_t *ids, int n, int64_t from_ms,
+                                  int64_t to_ms, int64_t **out, int *nout);
+
+/* A message to send (sent_ms, visible_at_ms set by the caller). */
+typedef struct {
+  const char *msg_id;
+  const char *body;
+  size_t body_len;
+  const char *attrs_json, *sys_json, *sender_id; /* NULL: none */
+  const char *group_id;                          /* standard queues: fair queues; NULL none */
+  int64_t sent_ms, visible_at_ms;
+  int64_t seq; /* out */
+} tw_pg_send_msg;
+/* Inserts n messages in one transaction with one NOTIFY for those visible now. */
+int tw_pg_send(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t now_ms);
+
+/* A received message (strings malloc'd: tw_pg_msg_free). */
+typedef struct {
+  int64_t seq;
+  char *msg_id, *body, *attrs_json, *sys_json, *sender_id, *group_id;
+  size_t body_len;
+  int64_t sent_ms, first_receive_ms, visible_at_ms;
+  int receive_count;
+  uint32_t nonce;
+} tw_pg_msg;
+void tw_pg_msg_free(tw_pg_msg *m);
+
+/* Takes up to max visible messages not older than min_sent_ms (retention),
+ * locked with FOR UPDATE SKIP LOCKED so that concurrent receivers on any node
+ * never get the same one, and makes them invisible for vis_s seconds
+ * (receive count + 1, nonce + 1). *n receives the count. */
+int tw_pg_receive(tw_pg *pg, int64_t queue_id, int max, int vis_s, int64_t now_ms,
+                  int64_t min_sent_ms, tw_pg_msg *out, int *n);
+/* Deletes message seq of queue_id if nonce is its current one. *deleted: 1 it
+ * was deleted, 0 it is gone or the receipt is stale. */
+int tw_pg_msg_delete(tw_pg *pg, int64_t queue_id, int64_t seq, uint32_t nonce, int *deleted);
+/* The same for n messages (seqs[i], nonces[i]) in one statement. */
+int tw_pg_msg_delete_batch(tw_pg *pg, int64_t queue_id, const int64_t *seqs, const uint32_t *nonces,
+                           int n);
+/* Message seq of queue_id as the visibility change needs it: TW_PG_NOT_FOUND
+ * when gone; *current: nonce is its latest; *visible_at, *received_ms. */
+int tw_pg_msg_state(tw_pg *pg, int64_t queue_id, int64_t seq, uint32_t nonce, int *current,
+                    int64_t *visible_at_ms, int64_t *received_ms);
+/* Sets the visibility of an in-flight message if nonce is still current and it
+ * is still in flight at now_ms; a message made visible now notifies. */
+int tw_pg_msg_set_visibility(tw_pg *pg, int64_t queue_id, int64_t seq, uint32_t nonce,
+                             int64_t now_ms, int64_t visible_at_ms);
+
+#endif

@@ -1,0 +1,191 @@
+"""A private PostgreSQL 15 for the cluster tests, and tweedle nodes on it.
+
+``PgServer`` runs Debian's initdb and postgres from /usr/lib/postgresql/15/bin
+in a temporary directory (as the ``postgres`` user when the tests run as root:
+PostgreSQL refuses to run as root), on a free TCP port of 127.0.0.1 with
+trust authentication, its socket in the same directory, and creates a
+database.  ``stop()`` (also registered with atexit) stops it with bounded
+waits and removes the directory.
+
+``Cluster`` starts N tweedle nodes (tests/integration/harness.Server) on N
+ports with ``--store postgres://...`` and one shared ``--blobs`` directory.
+
+Environment:
+  PG_BIN     directory of initdb/postgres (default /usr/lib/postgresql/15/bin)
+"""
+
+import atexit
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+
+import harness  # noqa: E402
+
+PG_BIN = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin")
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 10.0
+
+
+def pg_missing():
+    """Why PostgreSQL cannot run here, or None."""
+    for tool in ("initdb", "postgres", "createdb", "pg_isready"):
+        if not os.access(os.path.join(PG_BIN, tool), os.X_OK):
+            return "PostgreSQL 15 binaries not found in %s (apt-get install postgresql)" % PG_BIN
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and there is no 'postgres' user to run PostgreSQL as"
+    return None
+
+
+def _free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class PgServer:
+    def __init__(self, dbname="tweedle"):
+        self.dbname = dbname
+        self.dir = tempfile.mkdtemp(prefix="tweedle-pg-")
+        self.data = os.path.join(self.dir, "data")
+        self.log = os.path.join(self.dir, "postgres.log")
+        self.port = _free_port()
+        self.proc = None
+        self.user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+        atexit.register(self.stop)
+
+    @property
+    def url(self):
+        return "postgres://%s@127.0.0.1:%d/%s" % (self.user, self.port, self.dbname)
+
+    def _as_user(self):
+        """As root, PostgreSQL runs as the unprivileged postgres user (it refuses
+        root); the process is then postgres itself, so signals reach it."""
+        if os.geteuid() != 0:
+            return {}
+        pw = pwd.getpwnam("postgres")
+        return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": [],
+                "env": dict(os.environ, HOME=self.dir, USER="postgres", LOGNAME="postgres")}
+
+    def _run(self, argv, timeout=60):
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           stdin=subprocess.DEVNULL, timeout=timeout, cwd=self.dir,
+                           **self._as_user())
+        if r.returncode != 0:
+            raise RuntimeError("%s failed (%d): %s" % (argv[0], r.returncode,
+                                                       r.stdout.decode(errors="replace")[-2000:]))
+        return r.stdout.decode(errors="replace")
+
+    def start(self):
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.dir, 0o700)
+        self._run([os.path.join(PG_BIN, "initdb"), "-D", self.data, "-U", self.user,
+                   "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], timeout=120)
+        self._start_postgres()
+        self._run([os.path.join(PG_BIN, "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                   "-U", self.user, self.dbname])
+        return self
+
+    def _start_postgres(self):
+        logf = open(self.log, "ab")
+        args = [os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port),
+                "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + self.dir,
+                "-c", "fsync=on", "-c", "max_connections=200", "-c", "shared_buffers=32MB"]
+        self.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=self.dir,
+                                     start_new_session=True, **self._as_user())
+        logf.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("postgres exited (%s): %s" % (self.proc.returncode,
+                                                                 self.log_tail()))
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                # accepting TCP is not accepting queries: pg_isready knows
+                r = subprocess.run([os.path.join(PG_BIN, "pg_isready"), "-h", "127.0.0.1",
+                                    "-p", str(self.port), "-U", self.user, "-t", "1"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                if r.returncode == 0:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("postgres did not start within %.0fs: %s" % (START_TIMEOUT,
+                                                                         self.log_tail()))
+
+    def restart(self, down_seconds=0.0):
+        """Fast shutdown, an optional pause, and start again on the same port."""
+        self._stop_postgres()
+        time.sleep(down_seconds)
+        self._start_postgres()
+
+    def _stop_postgres(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            # SIGINT: fast shutdown (disconnects clients, no wait for them)
+            os.kill(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                self.proc.wait(5)
+        self.proc = None
+
+    def stop(self):
+        try:
+            self._stop_postgres()
+        finally:
+            if self.dir and os.path.isdir(self.dir):
+                if os.environ.get("TWEEDLE_KEEP_DATA"):
+                    sys.stderr.write("[pg] kept %s\n" % self.dir)
+                else:
+                    shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log, "rb") as f:
+                return "\n".join(f.read().decode(errors="replace").splitlines()[-n:])
+        except (OSError, TypeError):
+            return "(no postgres log)"
+
+
+class Cluster:
+    """N tweedle nodes on one PostgreSQL and one blob directory."""
+
+    def __init__(self, pg, n=3, env=None):
+        self.pg = pg
+        self.blobs = tempfile.mkdtemp(prefix="tweedle-blobs-")
+        self.nodes = [harness.Server(extra_args=["--store", pg.url, "--blobs", self.blobs],
+                                     env=env) for _ in range(n)]
+
+    def start(self):
+        for s in self.nodes:
+            s.start(timeout=30)
+        return self
+
+    def stop(self):
+        for s in self.nodes:
+            s.cleanup()
+        shutil.rmtree(self.blobs, ignore_errors=True)
