@@ -12,6 +12,7 @@
 #include "core/crypto.h"
 #include "s3/s3.h"
 #include "store/blobs.h"
+#include "store/s3_uploads.h"
 
 #define TW_S3_MAX_OBJECT (5ULL << 30) /* single PUT */
 
@@ -122,7 +123,7 @@ void tw_s3_head_bucket(tw_request *r, s3_ctx *x);
 void tw_s3_delete_bucket(tw_request *r, s3_ctx *x);
 void tw_s3_get_bucket_location(tw_request *r, s3_ctx *x);
 
-/* s3_object.c */
+/* s3_object_meta.c: the stored row, the headers and metadata a write stores */
 typedef struct {
   int found;
   int64_t size, modified_ms;
@@ -136,18 +137,12 @@ typedef struct {
 void tw_s3_row_free(tw_s3_obj *o);
 int tw_s3_load_row(tw_s3 *s, const char *bucket, const char *key, size_t klen, tw_s3_obj *o);
 void tw_s3_headers_from_request(tw_request *r, json_t **headers, json_t **meta);
+int tw_s3_check_metadata_size(tw_request *r, s3_ctx *x);
 /* Writes the object row and its events in one store batch; returns the ticket. */
 uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t size, const char *etag,
                         const char *blob, const char *content_type, json_t *headers, json_t *meta,
                         json_t *checksum);
-int tw_s3_etag_matches(const char *list, const char *etag);
-int tw_s3_parse_http_date(const char *s, time_t *out);
-/* Range: bytes=a-b | a- | -n against an object of `size` bytes (s3_object.c;
- * exposed for tests/fuzz). 1: start and len set; 0: none/ignored; -1: unsatisfiable. */
-int tw_s3_parse_range(const char *h, int64_t size, int64_t *start, int64_t *len);
-/* If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since against the
- * object as GET reads them: 0 to go on, else the status to answer (304, 412). */
-int tw_s3_check_conditions(tw_request *r, const tw_s3_obj *o);
+/* s3_object_put.c */
 int tw_s3_finish_body(tw_request *r, s3_ctx *x);
 /* A Content-MD5 value (NULL: none) against the body's MD5: BadDigest with the
  * expected and calculated digests when they differ; -1 after answering. */
@@ -155,12 +150,20 @@ int tw_s3_check_md5(tw_request *r, s3_ctx *x, const char *want, const uint8_t md
 /* The body's checksum `got` against the one the client sent (BadDigest), then
  * kept in x->result for the response and the row; -1 after answering. */
 int tw_s3_checksum_result(tw_request *r, s3_ctx *x, const char *got);
-int tw_s3_check_metadata_size(tw_request *r, s3_ctx *x);
 int tw_s3_put_body(tw_request *r, const char *data, size_t n);
 void tw_s3_put_object(tw_request *r, s3_ctx *x);
+/* s3_object_get.c */
+int tw_s3_etag_matches(const char *list, const char *etag);
+int tw_s3_parse_http_date(const char *s, time_t *out);
+/* Range: bytes=a-b | a- | -n against an object of `size` bytes (s3_object_get.c;
+ * exposed for tests/fuzz). 1: start and len set; 0: none/ignored; -1: unsatisfiable. */
+int tw_s3_parse_range(const char *h, int64_t size, int64_t *start, int64_t *len);
+/* If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since against the
+ * object as GET reads them: 0 to go on, else the status to answer (304, 412). */
+int tw_s3_check_conditions(tw_request *r, const tw_s3_obj *o);
 void tw_s3_get_object(tw_request *r, s3_ctx *x);
+/* s3_object_delete.c */
 void tw_s3_delete_object(tw_request *r, s3_ctx *x);
-void tw_s3_copy_object(tw_request *r, s3_ctx *x);
 void tw_s3_delete_objects(tw_request *r, s3_ctx *x);
 /* DeleteObjects' answer (plain or versioned): closes the DeleteResult in b
  * (taken) and sends it once ticket's batch commits (0: at once), then
@@ -170,14 +173,18 @@ void tw_s3_delete_objects_answer(tw_request *r, s3_ctx *x, tw_buf *b, json_t *bl
 /* One <Error> entry of a DeleteResult (vid NULL: none). */
 void tw_s3_delete_error(tw_buf *b, const char *key, const char *vid, const char *code,
                         const char *msg);
+/* s3_object_copy.c */
+void tw_s3_copy_object(tw_request *r, s3_ctx *x);
 
-/* s3_multipart.c */
+/* s3_mpu_upload.c */
 void tw_s3_create_multipart(tw_request *r, s3_ctx *x);
 int tw_s3_part_begin(tw_request *r, s3_ctx *x);
 void tw_s3_upload_part(tw_request *r, s3_ctx *x);
 void tw_s3_upload_part_copy(tw_request *r, s3_ctx *x);
+/* s3_mpu_complete.c */
 void tw_s3_complete_multipart(tw_request *r, s3_ctx *x);
 void tw_s3_abort_multipart(tw_request *r, s3_ctx *x);
+/* s3_mpu_list.c */
 void tw_s3_list_parts(tw_request *r, s3_ctx *x);
 void tw_s3_list_uploads(tw_request *r, s3_ctx *x);
 
@@ -230,6 +237,24 @@ typedef struct {
 int tw_s3_part_number_arg(tw_request *r, s3_ctx *x, tw_s3_part_pick *p);
 /* Which bytes part p->number of `o` is; answers 416 and returns -1 past the last. */
 int tw_s3_part_pick_of(tw_request *r, s3_ctx *x, const tw_s3_obj *o, tw_s3_part_pick *p);
+
+/* s3_mpu_upload.c: what the multipart files share. */
+typedef struct {
+  int found;
+  tw_s3_upload row; /* when found */
+  tw_cksum_alg alg; /* x-amz-checksum-algorithm; NONE: S3's default CRC64NVME */
+  int composite;    /* x-amz-checksum-type COMPOSITE (else FULL_OBJECT) */
+} s3_upload_row;
+const tw_s3_uploads_repo *tw_s3_mpu_uploads(tw_s3 *s);
+void tw_s3_mpu_upload_free(s3_upload_row *u);
+/* The upload named by ?uploadId must exist and belong to this bucket and key. */
+int tw_s3_mpu_this_upload(tw_request *r, s3_ctx *x, s3_upload_row *u);
+void tw_s3_mpu_xml_key(tw_buf *b, s3_ctx *x);
+/* The upload named by ?uploadId was completed or aborted (NoSuchUpload). */
+void tw_s3_mpu_no_such_upload(tw_request *r, s3_ctx *x);
+/* The parts of an upload numbered above `after`, by number, at most `limit`. */
+tw_s3_part *tw_s3_mpu_load_parts(tw_s3 *s, const char *upload, long after, size_t limit, size_t *n);
+void tw_s3_mpu_free_parts(tw_s3_part *p, size_t n);
 
 /* s3_versions.c: bucket versioning, version ids, delete markers */
 /* TW_S3_VERSIONING_OFF, _ENABLED or _SUSPENDED (store/s3_objects.h); OFF on error. */
@@ -328,7 +353,8 @@ void tw_s3_delete_public_access_block(tw_request *r, s3_ctx *x);
 enum { TW_S3_PAB_BLOCK_ACLS = 1, TW_S3_PAB_IGNORE_ACLS = 2 };
 unsigned tw_s3_pab_flags(tw_s3 *s, const char *bucket);
 
-/* s3_acl.c: owners, Object Ownership and ACLs */
+/* s3_acl.c, s3_acl_grants.c, s3_acl_http.c: owners, Object Ownership and ACLs
+ * (their shared internals: s3_acl_internal.h) */
 int tw_s3_acl_open(tw_s3 *s);
 void tw_s3_acl_close(tw_s3 *s);
 void tw_s3_acl_bucket_deleted(tw_s3 *s, const char *bucket);

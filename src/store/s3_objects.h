@@ -1,5 +1,5 @@
 /* S3 object rows: the repository PUT, GET/HEAD, DELETE, copy, tagging and
- * listing (src/s3/s3_object.c, s3_tagging.c, s3_list.c) go through. See
+ * listing (src/s3/s3_object_*.c, s3_tagging.c, s3_list.c) go through. See
  * "repositories" in store.h: writes append to the open batch and return its
  * ticket; reads see committed data on the calling thread. The part layout a
  * completed multipart upload leaves on its row is in s3_uploads.h; the blob

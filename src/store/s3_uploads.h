@@ -1,6 +1,6 @@
 /* S3 multipart uploads and their parts: the repository CreateMultipartUpload,
  * UploadPart(Copy), CompleteMultipartUpload, AbortMultipartUpload, ListParts
- * and ListMultipartUploads (src/s3/s3_multipart.c) and the lifecycle sweep's
+ * and ListMultipartUploads (src/s3/s3_mpu_*.c) and the lifecycle sweep's
  * aborts go through. See "repositories" in store.h: writes append to the open
  * batch and return its ticket; reads see committed data on the calling thread.
  * The blob questions the body sweep asks (a part's body, every body a part

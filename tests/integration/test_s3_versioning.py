@@ -687,7 +687,7 @@ class CrashTest(h.FreshServerTestCase):
         removed = set()
         attempted = set()
         lock = threading.Lock()
-        stop = threading.Event()
+        stop, killing = threading.Event(), threading.Event()
 
         def writer(n):
             i = 0
@@ -700,6 +700,8 @@ class CrashTest(h.FreshServerTestCase):
                             mine = [kv for kv in acked if kv[0] == key and kv not in removed]
                         if mine:
                             with lock:  # in flight at the kill: may or may not be done
+                                if killing.is_set():
+                                    break  # no new request once the kill has begun
                                 attempted.add(mine[0])
                             c.delete_object(Bucket=b, Key=key, VersionId=mine[0][1])
                             with lock:
@@ -715,6 +717,7 @@ class CrashTest(h.FreshServerTestCase):
         with concurrent.futures.ThreadPoolExecutor(6) as ex:
             futs = [ex.submit(writer, n) for n in range(6)]
             time.sleep(2.0)
+            killing.set()
             self.server.kill9()
             stop.set()
             for f in futs:
