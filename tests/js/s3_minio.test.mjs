@@ -1,6 +1,6 @@
 // The `minio` npm client against tweedle's S3: path style over plain HTTP,
 // region detection (GetBucketLocation), objects, multipart streams, listings,
-// presigned URLs, copies, files and bucket notifications.
+// presigned URLs, copies, files, versioning and bucket notifications.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Readable, Writable } from "node:stream";
@@ -276,6 +276,38 @@ describe("minio client", () => {
     } finally {
       sqs.destroy();
     }
+  });
+
+  it("versioning: set/getBucketVersioning, versionId on put, stat, get and remove; listObjects with IncludeVersion", async () => {
+    const vb = uniqueBucket("minio-ver");
+    await mc.makeBucket(vb);
+    // a never-versioned bucket answers an empty configuration, not an error
+    const none = await mc.getBucketVersioning(vb);
+    assert.ok(!none || !none.Status, JSON.stringify(none));
+    await mc.setBucketVersioning(vb, { Status: "Enabled" });
+    assert.equal((await mc.getBucketVersioning(vb)).Status, "Enabled");
+    const v1 = await mc.putObject(vb, "doc", "first");
+    const v2 = await mc.putObject(vb, "doc", "second");
+    assert.ok(v1.versionId && v2.versionId && v1.versionId !== v2.versionId, JSON.stringify([v1, v2]));
+    assert.equal((await mc.statObject(vb, "doc", { versionId: v1.versionId })).size, 5);
+    assert.equal((await mc.statObject(vb, "doc")).versionId, v2.versionId);
+    const old = await readAll(await mc.getObject(vb, "doc", { versionId: v1.versionId }));
+    assert.equal(old.toString(), "first");
+    // a delete without a version id adds a delete marker; both versions stay
+    await mc.removeObject(vb, "doc");
+    const gone = await expectReject(mc.statObject(vb, "doc"), "stat after the delete marker");
+    assert.match(String(gone.code), /NotFound|NoSuchKey/, String(gone));
+    const listed = await collect(mc.listObjects(vb, "", true, { IncludeVersion: true }));
+    const versions = listed.filter((x) => x.name === "doc" && !x.isDeleteMarker).map((x) => x.versionId);
+    assert.deepEqual(new Set(versions), new Set([v1.versionId, v2.versionId]));
+    assert.equal(listed.filter((x) => x.isDeleteMarker).length, 1, JSON.stringify(listed));
+    // removing a version by id removes just that one
+    await mc.removeObject(vb, "doc", { versionId: v1.versionId });
+    const noVersion = await expectReject(mc.statObject(vb, "doc", { versionId: v1.versionId }), "stat of a removed version");
+    assert.match(String(noVersion.code), /NoSuchVersion|NotFound|BadRequest/, String(noVersion));
+    assert.equal((await mc.statObject(vb, "doc", { versionId: v2.versionId })).size, 6);
+    await mc.setBucketVersioning(vb, { Status: "Suspended" });
+    assert.equal((await mc.getBucketVersioning(vb)).Status, "Suspended");
   });
 
   it("removeBucket: BucketNotEmpty, then empty and gone", async () => {
