@@ -8,7 +8,11 @@
 #
 # Every server is started here (free ports, a temporary data directory) and
 # stopped on exit. Knobs, all optional:
-#   WORKLOADS="cycle send longpoll publish putmetric s3put s3get s3big"   any subset
+#   WORKLOADS="cycle send longpoll publish putmetric s3put s3get s3big worker"   any subset
+#                      cycle, send: also run against nginx answering the same calls
+#                      with canned replies (the HTTP ceiling), unless SKIP_NGINX=1
+#                      s3put of 16 MiB and up: beside dd's fdatasync'd write (the disk ceiling)
+#                      worker = bench/worker.sh --exec-persistent (WORKER_MESSAGES)
 #                      s3big = one huge PUT to tweedle, watching its peak RSS
 #                      publish = SNS Publish fanned out to FANOUT SQS queues
 #                      putmetric = CloudWatch PutMetricData of DATUMS datums per call
@@ -34,7 +38,9 @@
 #   BIG_SIZE=5368709120  s3big's object (1 GiB when the disk lacks twice that + 2 GiB)
 #   SKIP_MOTO=1  SKIP_NGINX=1
 #   TWEEDLE_BIN=build/tweedle   MOTO_BIN=moto_server   NGINX_BIN=nginx
+#   WORKER_MESSAGES=200000  worker: messages through the persistent handler
 #   RESULTS=bench/RESULTS.md    KEEP=1 keeps the server logs
+#   HISTORY=bench/history   every run's figures as JSON, one file a run (HISTORY= : none)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -54,7 +60,9 @@ METRIC_NAMES=${METRIC_NAMES:-10}
 CW_PROTOCOL=${CW_PROTOCOL:-json}
 MOTO_CW_PROTOCOL=${MOTO_CW_PROTOCOL:-$CW_PROTOCOL}
 MOTO_CW_CONNECTIONS=${MOTO_CW_CONNECTIONS:-$CONNECTIONS}
-WORKLOADS=${WORKLOADS:-"cycle send longpoll publish putmetric s3put s3get s3big"}
+WORKLOADS=${WORKLOADS:-"cycle send longpoll publish putmetric s3put s3get s3big worker"}
+WORKER_MESSAGES=${WORKER_MESSAGES:-200000}
+HISTORY=${HISTORY:-bench/history}
 S3_SIZES=${S3_SIZES:-"4096 1048576 67108864"}
 S3_DURATION=${S3_DURATION:-5}
 S3_CONNECTIONS=${S3_CONNECTIONS:-64}
@@ -76,7 +84,7 @@ SQS_WORKLOADS=
 for wl in $WORKLOADS; do
   case $wl in
     cycle | send) SQS_WORKLOADS="$SQS_WORKLOADS $wl" ;;
-    longpoll | publish | putmetric | s3put | s3get | s3big) ;;
+    longpoll | publish | putmetric | s3put | s3get | s3big | worker) ;;
     *) echo "compare.sh: unknown workload $wl" >&2; exit 2 ;;
   esac
 done
@@ -88,7 +96,7 @@ if [ "$SKIP_MOTO" != 1 ] && ! command -v "$MOTO_BIN" >/dev/null; then
   exit 2
 fi
 # nginx serving the same files is the ceiling for GETs; installed when missing
-if has s3get && [ "$SKIP_NGINX" != 1 ] && ! command -v "$NGINX_BIN" >/dev/null; then
+if { has s3get || [ -n "$SQS_WORKLOADS" ]; } && [ "$SKIP_NGINX" != 1 ] && ! command -v "$NGINX_BIN" >/dev/null; then
   if [ -x /usr/sbin/nginx ]; then
     NGINX_BIN=/usr/sbin/nginx
   else
@@ -167,6 +175,42 @@ stop_moto() {
 # nginx serves $WORK/www, holding the same object files the S3 GET runs read,
 # with a minimal static-file config. NG_PIDS lists the master and its workers
 # so that the bench sums their CPU time and memory.
+# NG_MODE=files: static files (the GET ceiling); NG_MODE=sqs: fixed answers to
+# the SQS JSON calls the bench makes (the HTTP ceiling for cycle and send:
+# nginx reads each request and writes a canned reply of the same shape).
+NG_MODE=files
+nginx_server_block() {
+  if [ "$NG_MODE" = files ]; then
+    printf '  server {\n    listen 127.0.0.1:%s;\n    root %s/www;\n  }\n' "$NG_PORT" "$WORK"
+    return
+  fi
+  local rh='AQEBexampleReceiptHandle0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyzAB'
+  local msgs= ok= i
+  for i in 0 1 2 3 4 5 6 7 8 9; do
+    [ -n "$msgs" ] && msgs="$msgs," && ok="$ok,"
+    msgs="$msgs{\\\"MessageId\\\":\\\"5fea7756-0ea4-451a-a703-a558b933e27$i\\\",\\\"ReceiptHandle\\\":\\\"$rh$i\\\",\\\"MD5OfBody\\\":\\\"fafb00f5732ab283681e124bf8747ed1\\\",\\\"Body\\\":\\\"$(head -c "$BODY_SIZE" /dev/zero | tr '\0' x)\\\"}"
+    ok="$ok{\\\"Id\\\":\\\"e$i\\\",\\\"MessageId\\\":\\\"5fea7756-0ea4-451a-a703-a558b933e27$i\\\",\\\"MD5OfMessageBody\\\":\\\"fafb00f5732ab283681e124bf8747ed1\\\"}"
+  done
+  cat <<BLOCK
+  map \$http_x_amz_target \$sqs_reply {
+    default "{}";
+    AmazonSQS.GetQueueUrl "{\\"QueueUrl\\":\\"http://127.0.0.1:$NG_PORT/000000000000/q\\"}";
+    AmazonSQS.CreateQueue "{\\"QueueUrl\\":\\"http://127.0.0.1:$NG_PORT/000000000000/q\\"}";
+    AmazonSQS.SendMessage "{\\"MessageId\\":\\"5fea7756-0ea4-451a-a703-a558b933e27a\\",\\"MD5OfMessageBody\\":\\"fafb00f5732ab283681e124bf8747ed1\\"}";
+    AmazonSQS.SendMessageBatch "{\\"Successful\\":[$ok],\\"Failed\\":[]}";
+    AmazonSQS.ReceiveMessage "{\\"Messages\\":[$msgs]}";
+    AmazonSQS.DeleteMessageBatch "{\\"Successful\\":[$(echo "$ok" | sed 's/,\\"MessageId[^}]*//g')],\\"Failed\\":[]}";
+  }
+  server {
+    listen 127.0.0.1:$NG_PORT;
+    client_body_buffer_size 1m;
+    location / {
+      default_type application/x-amz-json-1.0;
+      return 200 \$sqs_reply;
+    }
+  }
+BLOCK
+}
 start_nginx() {
   NG_PORT=$(free_port)
   mkdir -p "$WORK/nginx-tmp"
@@ -188,10 +232,7 @@ http {
   uwsgi_temp_path $WORK/nginx-tmp/uwsgi;
   scgi_temp_path $WORK/nginx-tmp/scgi;
   default_type application/octet-stream;
-  server {
-    listen 127.0.0.1:$NG_PORT;
-    root $WORK/www;
-  }
+$(nginx_server_block)
 }
 CONF
   local cmd="$NGINX_BIN -c $WORK/nginx.conf -p $WORK -e $WORK/nginx-error.log"
@@ -321,6 +362,18 @@ if [ "$SKIP_MOTO" != 1 ]; then
   done
 fi
 
+# nginx's canned SQS answers: the HTTP ceiling for the same calls
+if [ "$SKIP_NGINX" != 1 ] && [ -n "$SQS_WORKLOADS" ]; then
+  NG_MODE=sqs
+  start_nginx
+  cp "$WORK/nginx.conf" "$WORK/nginx-sqs.conf"
+  for wl in $SQS_WORKLOADS; do
+    run nginx "$wl" "http://127.0.0.1:$NG_PORT" "$NG_PIDS" - - $COMMON
+  done
+  stop_nginx
+  NG_MODE=files
+fi
+
 # SNS publish, per mode: tweedle, then moto, each fresh and alone.
 if has publish; then
   for mode in $PUBLISH_MODES; do
@@ -393,6 +446,31 @@ for size in $S3_SIZES; do
     fi
   fi
 done
+# the disk's ceiling for large PUTs: the same bytes written by dd and fdatasync'd
+if has s3put; then
+  for size in $S3_SIZES; do
+    if large "$size"; then
+      COMMANDS+=("dd if=/dev/zero of=\$TMP/dd.bin bs=1M count=512 conv=fdatasync")
+      dd if=/dev/zero of="$WORK/dd.bin" bs=1M count=512 conv=fdatasync 2>"$WORK/dd.txt" || true
+      rm -f "$WORK/dd.bin"
+      python3 - "$WORK/dd.txt" >"$WORK/dd-write.json" <<'PY' || true
+import json, re, sys
+t = open(sys.argv[1]).read()
+m = re.search(r"^(\d+) bytes .* copied, ([\d.]+) s", t, re.M)
+print(json.dumps({"bytes": int(m.group(1)), "seconds": float(m.group(2)),
+                  "mb_per_s": int(m.group(1)) / float(m.group(2)) / 1e6}))
+PY
+      cat "$WORK/dd.txt" >&2
+      break
+    fi
+  done
+fi
+if has worker; then
+  echo "== tweedle worker --exec-persistent" >&2
+  COMMANDS+=("MODES=persistent PERSISTENT_MESSAGES=$WORKER_MESSAGES bash bench/worker.sh")
+  MODES=persistent PERSISTENT_MESSAGES=$WORKER_MESSAGES TWEEDLE_BIN=$TWEEDLE_BIN WORKER_JSON="$WORK/tweedle-worker" \
+    bash bench/worker.sh >&2 || true
+fi
 if has s3big; then
   start_tweedle
   run_s3 tweedle s3big "http://127.0.0.1:$TW_PORT" "$TW_PID" "$TWK" "$TWS" --workload s3put \
@@ -406,7 +484,7 @@ ELAPSED=$(($(date +%s) - T_START))
 export WORK RESULTS WORKLOADS SQS_WORKLOADS SKIP_MOTO SKIP_NGINX DURATION WARMUP CONNECTIONS BODY_SIZE BATCH WAIT
 export FANOUT PUBLISH_MODES MOTO_PUBLISH_CONNECTIONS DATUMS METRIC_NAMES CW_PROTOCOL MOTO_CW_PROTOCOL MOTO_CW_CONNECTIONS
 export LP_CONNECTIONS S3_SIZES S3_DURATION S3_CONNECTIONS S3_OBJECTS S3_LARGE_DURATION S3_LARGE_CONNECTIONS
-export S3_LARGE_OBJECTS BIG_SIZE BIG_NOTE LOAD_BEFORE LOAD_AFTER ELAPSED
+export S3_LARGE_OBJECTS BIG_SIZE BIG_NOTE LOAD_BEFORE LOAD_AFTER ELAPSED HISTORY
 export MOTO_VERSION=$( [ "$SKIP_MOTO" = 1 ] || python3 -c 'import moto; print(moto.__version__)' 2>/dev/null || echo '?')
 export NGINX_VERSION=$( { [ "$SKIP_NGINX" = 1 ] || ! has s3get; } || "$NGINX_BIN" -v 2>&1 | sed 's|.*/||')
 export TW_VERSION=$("$TWEEDLE_BIN" version 2>/dev/null || echo '?')

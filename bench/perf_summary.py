@@ -32,7 +32,7 @@ RULES = [
     ("store writer: syncfs (object files reach the disk)", lambda s: "writer_main" in s and
      ("__GI_syncfs" in s or "__x64_sys_syncfs" in s or "syncfs" in s)),
     ("JSON response encoding (json_dumps)", lambda s: "json_dumps" in s or "json_dump_callback" in s),
-    ("JSON request parsing (json_loadb)", lambda s: "json_loadb" in s),
+    ("JSON request parsing (json_loadb)", lambda s: "json_loadb" in s or "tw_json_parse_object_fast" in s),
     ("store writer: fdatasync", lambda s: "writer_main" in s and ("__GI_fdatasync" in s or "fdatasync" in s
                                                                   or "__x64_sys_fdatasync" in s)),
     ("store writer: SQLite statements and commit", lambda s: "writer_main" in s),

@@ -12,6 +12,7 @@
 #
 # Knobs: MODES="persistent exec"  PERSISTENT_MESSAGES=200000  EXEC_MESSAGES=40000
 #        CONCURRENCY=8 (worker slots)  BODY_SIZE=100  TWEEDLE_BIN=build/tweedle  KEEP=1
+#        WORKER_JSON=PREFIX: also writes PREFIX-MODE.json (bench/compare.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${TWEEDLE_BIN:-build/tweedle}
@@ -96,6 +97,12 @@ print("%-11s %8d messages %7.2f s %9.0f msg/s  worker CPU %4.0f us/msg  server C
 if hcpu:
     print("            handler CPU %4.0f us/msg (persistent handler processes)" % (hcpu * 1e6 / n))
 print("            %s" % stats)
+import json, os
+if os.environ.get("WORKER_JSON"):  # bench/compare.sh's worker row
+    with open(os.environ["WORKER_JSON"] + "-" + mode + ".json", "w") as f:
+        json.dump({"mode": mode, "messages": n, "seconds": t, "msgs_per_s": n / t,
+                   "worker_cpu_us_per_msg": wcpu * 1e6 / n, "server_cpu_us_per_msg": scpu * 1e6 / n,
+                   "handler_cpu_us_per_msg": hcpu * 1e6 / n, "stats": stats}, f)
 PY
 }
 

@@ -29,6 +29,7 @@
 #include "store/blobs.h"
 #include "sqs/sqs_front.h"
 #include "sqs/sqs_pg.h"
+#include "store/pg_s3.h"
 
 tw_err tw_req_authenticate(tw_request *r, char *msg, size_t msglen) {
   char hash[65];
@@ -153,6 +154,20 @@ static void on_commit(void *ud, uint64_t committed, int ok) {
   tw_http_on_commit(NULL, committed, ok);
 }
 
+/* Cluster mode: S3's store commits on its own writer (tickets of their own,
+ * store/backend.h); requests waiting for its batches are woken here. */
+static void on_s3_commit(void *ud, uint64_t committed, int ok) {
+  (void)ud;
+  tw_http_on_commit(NULL, committed, ok);
+}
+
+/* Cluster mode: a node changed a bucket's settings (or notifications may
+ * have been missed: bucket NULL). */
+static void on_s3_bucket_changed(void *ud, const char *bucket) {
+  tw_app *app = ud;
+  tw_s3_reload_bucket(app->s3, bucket);
+}
+
 /* Order matters only among the services' own rules (claims): S3 takes
  * whatever is left, so it comes last. */
 static int register_services(tw_app *app) {
@@ -161,7 +176,8 @@ static int register_services(tw_app *app) {
     app->services.unclaimed = cluster_unclaimed;
     return tw_services_add(&app->services, &own_service) ||
            tw_services_add(&app->services, &tw_prom_service) ||
-           tw_services_add(&app->services, &tw_sqs_service);
+           tw_services_add(&app->services, &tw_sqs_service) ||
+           tw_services_add(&app->services, &tw_s3_service);
   }
   return tw_services_add(&app->services, &own_service) ||
          tw_services_add(&app->services, &tw_prom_service) ||
@@ -254,14 +270,24 @@ int tw_serve(tw_config *cfg) {
     app->sqs_pg = tw_sqs_pg_open(cfg->store_url, cfg->region, cfg->account,
                                  cfg->threads > 0 ? cfg->threads + 4 : 8, err, sizeof err);
     if (!app->sqs_pg) goto fail;
+    app->s3_store = tw_store_open_pg_s3(cfg->store_url, cfg->threads > 0 ? cfg->threads + 4 : 8,
+                                        err, sizeof err);
+    if (!app->s3_store) goto fail;
   }
   app->sns = tw_sns_open(app->store, cfg, err, sizeof err);
   if (!app->sns) goto fail;
   if (tw_sns_join_events(app->sns, app->events)) goto fail;
-  app->blobs = tw_blobs_open_local(cfg->data_dir, err, sizeof err);
+  /* cluster mode: bodies in the directory every node mounts (DIR/blobs) */
+  app->blobs = tw_blobs_open_local(
+      app->s3_store && cfg->blobs_dir[0] ? cfg->blobs_dir : cfg->data_dir, err, sizeof err);
   if (!app->blobs) goto fail;
   tw_store_use_blobs(app->store, app->blobs);
-  app->s3 = tw_s3_open(app->store, app->blobs, app->events, &app->creds, cfg, err, sizeof err);
+  /* small objects in the store itself: one WAL write instead of a file */
+  tw_blobs_local_inline(app->blobs, app->store,
+                        cfg->store_url[0] ? 0 : tw_blobs_inline_max_from_env());
+  if (app->s3_store) tw_store_use_blobs(app->s3_store, app->blobs);
+  app->s3 = tw_s3_open(app->s3_store ? app->s3_store : app->store, app->blobs, app->events,
+                       &app->creds, cfg, err, sizeof err);
   if (!app->s3) goto fail;
   app->eventbridge =
       tw_eventbridge_open(app->store, app->events, cfg->region, cfg->account, err, sizeof err);
@@ -287,6 +313,11 @@ int tw_serve(tw_config *cfg) {
   }
   if (app->sqs_pg && tw_sqs_pg_start(app->sqs_pg)) {
     snprintf(err, sizeof err, "cannot start the PostgreSQL listener");
+    goto fail;
+  }
+  if (app->s3_store && (tw_store_start(app->s3_store, on_s3_commit, app) ||
+                        tw_store_pg_s3_listen(app->s3_store, on_s3_bucket_changed, app))) {
+    snprintf(err, sizeof err, "cannot start the S3 store writer or its PostgreSQL listener");
     goto fail;
   }
   if (tw_sns_start(app->sns)) {
@@ -391,6 +422,7 @@ fail:
   tw_metrics_stop(app->metrics); /* so does the metrics sweep */
   tw_logs_stop(app->logs);       /* and the log retention sweep */
   tw_store_close(app->store);    /* commits what is pending */
+  tw_store_close(app->s3_store); /* so does S3's in cluster mode; its listener stops */
   if (app->sqs) tw_sqs_close(app->sqs);
   tw_sqs_pg_close(app->sqs_pg);
   tw_sns_close(app->sns);

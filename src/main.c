@@ -36,7 +36,7 @@ static const char *serve_usage =
     "  --data DIR           data directory (TWEEDLE_DATA; default ./data)\n"
     "  --store URL          cluster mode: the nodes started with the same\n"
     "                       postgres://USER:PASS@HOST:PORT/DB share their state there (SQS\n"
-    "                       standard queues so far; other services answer 501)\n"
+    "                       and S3 so far; other services answer 501)\n"
     "                       (TWEEDLE_STORE; default none: the embedded SQLite store in DIR)\n"
     "  --blobs DIR          object bodies; in cluster mode a directory every node mounts\n"
     "                       (TWEEDLE_BLOBS; default DATA/blobs)\n"

@@ -61,7 +61,7 @@ run_suite "examples" 900 bash tests/examples/run.sh
 # checked after each restart (45 s of load), and a 64 MiB tmpfs filled up
 run_suite "chaos" 420 bash tests/chaos/run.sh
 # cluster mode: three nodes on a private PostgreSQL 15 (skipped without its binaries)
-run_suite "cluster" 300 bash tests/cluster/run.sh
+run_suite "cluster" 600 bash tests/cluster/run.sh
 # every libFuzzer target once over its corpus under ASan/UBSan (builds build/fuzz/
 # with clang first; skipped when clang's fuzzer runtime is missing)
 run_suite "fuzz-regress" 1200 bash tests/fuzz/run.sh regress --build

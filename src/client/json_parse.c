@@ -15,6 +15,7 @@ typedef struct {
   size_t cap;
   char *err;
   size_t errlen;
+  int no_dups; /* a repeated object key fails (tw_json_parse_object_fast) */
   int failed;
 } parser;
 
@@ -330,6 +331,11 @@ static json_t *parse_object(parser *ps, int depth) {
       ps->p++;
       v = parse_value(ps, depth + 1);
     }
+    if (v && ps->no_dups && json_object_get(o, key)) { /* as JSON_REJECT_DUPLICATES */
+      json_decref(v);
+      v = NULL;
+      fail(ps, "duplicate key");
+    }
     if (v && json_object_set_new_nocheck(o, key, v)) fail(ps, "out of memory");
     if (key != kb) free(key);
     if (!v || ps->failed) break;
@@ -443,6 +449,25 @@ json_t *tw_json_parse(const char *s, size_t n, char *err, size_t errlen) {
     skip_ws(&ps);
     if (ps.p != ps.end) {
       fail(&ps, "trailing characters");
+      json_decref(v);
+      v = NULL;
+    }
+  }
+  free(ps.scratch);
+  return v;
+}
+
+json_t *tw_json_parse_object_fast(const char *s, size_t n) {
+  parser ps = {.p = (const unsigned char *)s,
+               .end = (const unsigned char *)s + n,
+               .start = (const unsigned char *)s,
+               .no_dups = 1};
+  json_t *v = NULL;
+  skip_ws(&ps);
+  if (s && ps.p < ps.end && *ps.p == '{') v = parse_value(&ps, 0); /* only an object */
+  if (v) {
+    skip_ws(&ps);
+    if (ps.p != ps.end || !json_is_object(v)) {
       json_decref(v);
       v = NULL;
     }

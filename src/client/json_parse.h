@@ -21,4 +21,11 @@
 /* NULL with a message in err (may be NULL) when s is not one JSON value. */
 json_t *tw_json_parse(const char *s, size_t n, char *err, size_t errlen);
 
+/* The server's fast path for request bodies (the SQS JSON protocol): an
+ * object exactly as json_loadb(s, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL)
+ * returns it, or NULL — malformed input, a repeated key, a \u0000 escape, a
+ * top level that is not an object — when the caller should ask jansson, whose
+ * answer and error text then stay what they were. */
+json_t *tw_json_parse_object_fast(const char *s, size_t n);
+
 #endif

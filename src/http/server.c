@@ -49,14 +49,18 @@ struct tw_http {
 /* Requests waiting for a commit. Woken from the store's writer thread. */
 static pthread_mutex_t g_cw_mu = PTHREAD_MUTEX_INITIALIZER;
 static tw_request *g_cw_head;
-static uint64_t g_committed;
+/* The last committed batch per ticket space: [1] for a store on another
+ * database (cluster mode's S3 store; its tickets have the top bit set,
+ * store/backend.h), [0] for the embedded store. */
+static uint64_t g_committed_in[2];
+#define COMMITTED(t) g_committed_in[(t) >> 63]
 /* The newest batches whose commit failed: a request that appended to one of
  * them but asks to wait only after it ended must still hear the failure. */
 #define FAILED_RING 256
-static uint64_t g_failed[FAILED_RING];
+static uint64_t g_failed[2][FAILED_RING];
 
 static int batch_failed(uint64_t t) {
-  return t && g_failed[t % FAILED_RING] == t;
+  return t && g_failed[t >> 63][t % FAILED_RING] == t;
 }
 
 /* --- request helpers ------------------------------------------------------- */
@@ -385,8 +389,8 @@ static void cw_unlink(tw_request *r) {
 void tw_req_after_commits(tw_request *r, uint64_t own, uint64_t seen, void (*then)(tw_request *r)) {
   uint64_t ticket = own > seen ? own : seen;
   pthread_mutex_lock(&g_cw_mu);
-  if (own && own <= g_committed && batch_failed(own)) r->commit_failed = 1;
-  if (ticket <= g_committed) {
+  if (own && own <= COMMITTED(own) && batch_failed(own)) r->commit_failed = 1;
+  if (ticket <= COMMITTED(ticket)) {
     pthread_mutex_unlock(&g_cw_mu);
     then(r);
     return;
@@ -413,13 +417,13 @@ void tw_req_after_commit(tw_request *r, uint64_t ticket, void (*then)(tw_request
 void tw_http_on_commit(void *ud, uint64_t committed, int ok) {
   (void)ud;
   pthread_mutex_lock(&g_cw_mu);
-  if (committed > g_committed) g_committed = committed;
-  if (!ok) g_failed[committed % FAILED_RING] = committed;
+  if (committed > COMMITTED(committed)) COMMITTED(committed) = committed;
+  if (!ok) g_failed[committed >> 63][committed % FAILED_RING] = committed;
   for (tw_request *r = g_cw_head; r;) {
     tw_request *n = r->cw_next;
     /* its change is not on disk: the client must not hear OK */
     if (!ok && r->own_ticket == committed) r->commit_failed = 1;
-    if (r->commit_ticket <= g_committed) {
+    if (r->commit_ticket <= COMMITTED(r->commit_ticket)) {
       cw_unlink(r);
       tw_req_wake(r);
     }

@@ -24,6 +24,10 @@ void tw_s3_close(tw_s3 *s);
  * service claims (SigV2 and presigned URLs, POST-policy uploads, preflights). */
 extern const tw_service tw_s3_service;
 
+/* Cluster mode: another node changed bucket's settings (NULL: any bucket's,
+ * e.g. after missed notifications); the cached ones are read again. */
+void tw_s3_reload_bucket(tw_s3 *s, const char *bucket);
+
 /* The committed size of bucket/key, for other services (the gateway's jobs):
  * 1 found (*size set), 0 no such key, -1 no such bucket, -2 error. */
 int tw_s3_object_size(tw_s3 *s, const char *bucket, const char *key, int64_t *size);

@@ -270,6 +270,34 @@ char *tw_s3_acl_ownership_json(int k) {
   return text;
 }
 
+/* Cluster mode: another node created, changed or removed the bucket
+ * (s3_cluster.c): its entry is read again. */
+void tw_s3_acl_reload(tw_s3 *s, const char *bucket) {
+  const tw_s3_buckets_repo *repo = tw_store_s3_buckets(s->store);
+  char *owner = NULL, *own = NULL, *acl = NULL;
+  int found = repo->get_setting(s->store, bucket, TW_S3_BUCKET_OWNER, &owner);
+  if (found < 0 ||
+      (found && (repo->get_setting(s->store, bucket, TW_S3_BUCKET_OWNERSHIP, &own) < 0 ||
+                 repo->get_setting(s->store, bucket, TW_S3_BUCKET_ACL, &acl) < 0))) {
+    free(owner);
+    free(own);
+    return; /* unreadable now: the cached entry stays */
+  }
+  struct s3_acl_state *st = s->acl;
+  pthread_rwlock_wrlock(&st->lock);
+  entry_free(tw_map_del(&st->by_bucket, bucket));
+  if (found) {
+    tw_s3_bucket_row b = {.name = bucket, .owner = owner};
+    load_owner(st, &b);
+    if (own) load_ownership(st, bucket, own);
+    if (acl) load_acl(st, bucket, acl);
+  }
+  pthread_rwlock_unlock(&st->lock);
+  free(owner);
+  free(own);
+  free(acl);
+}
+
 uint64_t tw_s3_acl_bucket_created(tw_s3 *s, const char *bucket, const tw_s3_new_bucket *nb) {
   const tw_s3_buckets_repo *repo = tw_store_s3_buckets(s->store);
   char *own = tw_s3_acl_ownership_json(nb->ownership);

@@ -569,6 +569,18 @@ void tw_s3_cors_bucket_deleted(tw_s3 *s, const char *bucket) {
   if (s->cors) cache_set(s->cors, bucket, NULL);
 }
 
+/* Cluster mode: another node changed the bucket's settings (s3_cluster.c);
+ * the caller holds s->mu. */
+void tw_s3_cors_reload(tw_s3 *s, const char *bucket) {
+  char *text = NULL;
+  if (tw_store_s3_buckets(s->store)->get_setting(s->store, bucket, TW_S3_BUCKET_CORS, &text) < 0)
+    return; /* unreadable now: the cached rules stay */
+  json_t *rules = text ? json_loads(text, 0, NULL) : NULL;
+  cache_set(s->cors, bucket, rules ? cfg_compile(rules) : NULL);
+  json_decref(rules);
+  free(text);
+}
+
 /* --- start and stop ------------------------------------------------------------------- */
 
 static int load_one(void *ud, const char *name, const char *text) {

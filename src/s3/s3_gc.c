@@ -295,7 +295,9 @@ int tw_s3_gc_open(tw_s3 *s) {
   s->gc->sweep_ms = SWEEP_MS;
   const char *t = getenv("TWEEDLE_TEST_BLOB_SWEEP_MS"); /* test-only: a faster running sweep */
   if (t && atol(t) > 0) s->gc->sweep_ms = atol(t);
-  sweep(s, 1);
+  /* cluster mode: other nodes write into the same blob directory now, so
+   * this one's start takes only what a running sweep would */
+  sweep(s, !s->cluster);
   s->gc->last_sweep = tw_mono_ms();
   return 0;
 }

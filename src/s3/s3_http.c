@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "s3/s3_internal.h"
 #include "s3/s3_ops.h"
+#include "store/pg_s3.h"
 #include "store/space.h"
 
 #define XML_DECL "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -66,6 +67,10 @@ static void xml_safe_text(tw_buf *b, const char *tag, const char *v, size_t n) {
 }
 
 void tw_s3_error_key(tw_request *r, s3_ctx *x, tw_err e, const char *msg, const char *extra_xml) {
+  /* cluster mode: PostgreSQL away is the service unavailable, not a fault */
+  if (e == TW_ERR_INTERNAL && x && x->s3 && x->s3->cluster &&
+      tw_store_pg_s3_unavailable(x->s3->store))
+    e = TW_ERR_SERVICE_UNAVAILABLE;
   const tw_err_info *info = tw_err_get(e);
   if (!strcmp(r->method, "HEAD") || info->http_status == 304) { /* no body for these */
     tw_req_respond(r, info->http_status, NULL, "", 0);
@@ -393,6 +398,7 @@ tw_s3 *tw_s3_open(tw_store *store, tw_blobs *blobs, struct tw_events *events, tw
   snprintf(s->account, sizeof s->account, "%s", cfg->account);
   snprintf(s->domain, sizeof s->domain, "%s", cfg->domain);
   s->lifecycle_day_seconds = cfg->lifecycle_day_seconds > 0 ? cfg->lifecycle_day_seconds : 86400;
+  s->cluster = cfg->store_url[0] != 0;
   pthread_mutex_init(&s->mu, NULL);
   /* sequencers keep increasing across restarts */
   s->sequencer = (uint64_t)tw_now_ms() << 16;

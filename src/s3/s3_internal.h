@@ -34,6 +34,7 @@ struct tw_s3 {
   struct s3_copy_state *copy;     /* s3_copy.c: the copy threads and their queue */
   struct s3_policy_state *policy; /* s3_policy.c: bucket policies, cached */
   struct s3_acl_state *acl;       /* s3_acl.c: bucket owners, ownership, ACLs, cached */
+  int cluster; /* cluster mode: the store is shared with other nodes (s3_cluster.c) */
 };
 
 typedef struct s3_copy_job s3_copy_job;
@@ -434,6 +435,12 @@ void tw_s3_put_lifecycle(tw_request *r, s3_ctx *x);
 void tw_s3_get_lifecycle(tw_request *r, s3_ctx *x);
 void tw_s3_delete_lifecycle(tw_request *r, s3_ctx *x);
 void tw_s3_lifecycle_bucket_deleted(tw_s3 *s, const char *bucket);
+/* Cluster mode (s3_cluster.c): the bucket's cached settings are read again
+ * from the store (another node changed them); under s->mu. */
+void tw_s3_cors_reload(tw_s3 *s, const char *bucket);
+void tw_s3_policy_reload(tw_s3 *s, const char *bucket);
+void tw_s3_acl_reload(tw_s3 *s, const char *bucket);
+void tw_s3_lifecycle_reload(tw_s3 *s, const char *bucket);
 /* x-amz-expiration when an enabled rule will expire the object (GET, HEAD). */
 void tw_s3_lifecycle_expiration_header(tw_request *r, s3_ctx *x, const tw_s3_obj *o);
 /* The same after a write (PUT, copy, completion): reads the stored row. */

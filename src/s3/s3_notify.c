@@ -206,6 +206,11 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
     tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
     return;
   }
+  if (s->cluster) { /* events must reach the queues in the object row's transaction */
+    tw_s3_error(r, x, TW_ERR_S3_NOT_IMPLEMENTED,
+                "PutBucketNotificationConfiguration is not available in cluster mode yet.");
+    return;
+  }
   char *root = NULL;
   json_t *doc = r->body.len ? tw_xml_parse(r->body.data, r->body.len, &root) : NULL;
   if (!doc || !root || strcmp(root, "NotificationConfiguration")) {

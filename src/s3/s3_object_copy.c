@@ -74,7 +74,7 @@ static void obj_copy_free(void *p) {
 static int obj_copy_work(void *p, s3_copy_job *j) {
   obj_copy *c = p;
   tw_s3 *s = c->s;
-  if (tw_blob_create(s->blobs, &c->w)) return -1;
+  if (tw_blob_create_small(s->blobs, &c->w, c->o.size)) return -1;
   char buf[1 << 16];
   ssize_t n = 0;
   int rc = 0;

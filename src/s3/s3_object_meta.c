@@ -198,7 +198,11 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
   snprintf(x->new_blob, sizeof x->new_blob, "%s", blob);
   tw_events_lock(s->events); /* lock order: the bus (event targets), then the store batch */
   tw_store_hold(s->store);
-  tw_store_require_fs_sync(s->store); /* the blob reaches the disk before its row */
+  /* the blob reaches the disk before its row (an inline one joins its batch) */
+  if (tw_blob_is_inline(blob))
+    tw_blobs_flush_inline(s->blobs, blob);
+  else
+    tw_store_require_fs_sync(s->store);
   uint64_t t = tw_store_s3_objects(s->store)->put_version(s->store, &row, mode, row.modified_ms);
   tw_s3_notify_version = row.version_id;
   tw_s3_notify_req(s, r, x->bucket, x->key, x->key_len, event, size, etag);

@@ -166,7 +166,10 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
         return -1;
       }
     }
-    if (tw_blob_create(x->s3->blobs, &x->blob)) {
+    /* an object of known, small length is kept in the store (blob_inline.h) */
+    int small = x->handler == tw_s3_put_object && x->has_expected;
+    if (small ? tw_blob_create_small(x->s3->blobs, &x->blob, x->expected)
+              : tw_blob_create(x->s3->blobs, &x->blob)) {
       tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
       return -1;
     }

@@ -129,6 +129,27 @@ void tw_s3_policy_bucket_deleted(tw_s3 *s, const char *bucket) {
   pthread_rwlock_unlock(&st->lock);
 }
 
+/* Cluster mode: another node changed the bucket's settings (s3_cluster.c). */
+void tw_s3_policy_reload(tw_s3 *s, const char *bucket) {
+  const tw_s3_buckets_repo *repo = tw_store_s3_buckets(s->store);
+  char *text = NULL, *pab = NULL;
+  if (repo->get_setting(s->store, bucket, TW_S3_BUCKET_POLICY, &text) < 0 ||
+      repo->get_setting(s->store, bucket, TW_S3_BUCKET_PUBLIC_ACCESS_BLOCK, &pab) < 0) {
+    free(text);
+    return; /* unreadable now: the cached settings stay */
+  }
+  char err[256];
+  tw_policy *p =
+      text ? tw_policy_parse(text, strlen(text), TW_POLICY_RESOURCE, err, sizeof err) : NULL;
+  cache_set(s, bucket, p);
+  struct s3_policy_state *st = s->policy;
+  pthread_rwlock_wrlock(&st->lock);
+  pab_set_locked(st, bucket, pab != NULL, pab ? pab_from_json(pab) : 0);
+  pthread_rwlock_unlock(&st->lock);
+  free(text);
+  free(pab);
+}
+
 /* The bucket's PublicAccessBlock flags (0: none). */
 static unsigned pab_flags(tw_s3 *s, const char *bucket) {
   struct s3_policy_state *st = s->policy;

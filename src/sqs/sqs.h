@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/errors.h"
 #include "store/store.h"
 
@@ -42,6 +43,14 @@ typedef struct {
   int64_t wait_queue_id;
   uint64_t wake_gen; /* cluster mode: notifications seen before the receive looked */
   int runs; /* how many times the action ran for this request */
+  /* The JSON front end sets raw_json: the hot message actions (SendMessage,
+   * SendMessageBatch, ReceiveMessage with messages, DeleteMessageBatch,
+   * ChangeMessageVisibilityBatch) then write their result as JSON text into
+   * `raw` (raw_done set) instead of building `out`. The owner of the call
+   * frees `raw` (tw_buf_free); zeroed, it holds nothing. */
+  int raw_json;
+  int raw_done;
+  tw_buf raw;
 } tw_sqs_call;
 
 enum { TW_SQS_WRITES = 1, TW_SQS_MESSAGES = 2 }; /* sqs_actions.h */

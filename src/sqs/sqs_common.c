@@ -483,3 +483,372 @@ void tw_sqs_batch_failed(json_t *failed, const char *id, tw_err e, const char *m
   json_object_set_new(f, "Message", json_string(msg && *msg ? msg : info->message));
   json_array_append_new(failed, f);
 }
+
+/* --- sending ----------------------------------------------------------------- */
+
+int tw_sqs_send_queue_check(tw_sqs_call *c, const struct tw_sqs_send_req *r, int max_size, int fifo,
+                            int content_dedup) {
+  if ((long long)r->size > max_size)
+    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "One or more parameters are invalid. Reason: Message must be shorter than "
+                       "%d bytes.",
+                       max_size);
+  if (fifo) {
+    if (!r->group)
+      return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                         "The request must contain the parameter MessageGroupId.");
+    if (r->has_delay && r->delay != 0)
+      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "Value %lld for parameter DelaySeconds is invalid. Reason: The request "
+                         "include parameter that is not valid for this queue type.",
+                         r->delay);
+    if (!r->dedup && !content_dedup)
+      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "The queue should either have ContentBasedDeduplication enabled or "
+                         "MessageDeduplicationId provided explicitly");
+    return 0;
+  }
+  if (r->dedup)
+    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter MessageDeduplicationId is invalid. Reason: The "
+                       "request include parameter that is not valid for this queue type.",
+                       r->dedup);
+  return 0;
+}
+
+/* --- dead-letter queues -------------------------------------------------------- */
+
+static int redrive_policy(tw_sqs_call *c, const char *v, int fifo, tw_sqs_dlq_lookup lookup,
+                          void *ctx) {
+  json_t *p = json_loads(v, 0, NULL);
+  if (!json_is_object(p)) {
+    json_decref(p);
+    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter RedrivePolicy is invalid. Reason: Invalid value "
+                       "for the parameter RedrivePolicy.",
+                       v);
+  }
+  const char *arn = json_string_value(json_object_get(p, "deadLetterTargetArn"));
+  json_t *mrc = json_object_get(p, "maxReceiveCount");
+  long long n = json_is_integer(mrc)  ? json_integer_value(mrc)
+                : json_is_string(mrc) ? atoll(json_string_value(mrc))
+                                      : -1;
+  int rc = 0;
+  if (!arn || !mrc) {
+    rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                     "Value %s for parameter RedrivePolicy is invalid. Reason: Redrive policy "
+                     "does not contain mandatory attribute: %s.",
+                     v, !arn ? "deadLetterTargetArn" : "maxReceiveCount");
+  } else if (n < 1 || n > 1000) {
+    rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                     "Value %s for parameter RedrivePolicy is invalid. Reason: Invalid value for "
+                     "maxReceiveCount: %lld, valid values are from 1 to 1000 both inclusive.",
+                     v, n);
+  } else if (strncmp(arn, "arn:", 4) || !strstr(arn + 4, ":sqs:")) {
+    rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                     "Value %s for parameter RedrivePolicy is invalid. Reason: Invalid value "
+                     "for deadLetterTargetArn.",
+                     v);
+  } else {
+    int dlq_fifo = 0;
+    json_t *dlq_attrs = NULL;
+    int r = lookup(ctx, c, arn, &dlq_fifo, &dlq_attrs);
+    json_decref(dlq_attrs);
+    if (r > 0)
+      rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter "
+                       "target does not exist.",
+                       v);
+    else if (r < 0)
+      rc = -1;
+    else if (dlq_fifo != fifo)
+      rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter "
+                       "target must be the same type of queue as the source (standard or FIFO).",
+                       v);
+  }
+  json_decref(p);
+  return rc;
+}
+
+static int redrive_allow_policy(tw_sqs_call *c, const char *v) {
+  json_t *p = json_loads(v, 0, NULL);
+  const char *perm = json_string_value(json_object_get(p, "redrivePermission"));
+  json_t *srcs = json_object_get(p, "sourceQueueArns");
+  int rc = 0;
+  if (!perm || (strcmp(perm, "allowAll") && strcmp(perm, "denyAll") && strcmp(perm, "byQueue")))
+    rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                     "Value %s for parameter RedriveAllowPolicy is invalid. Reason: Invalid "
+                     "value for redrivePermission.",
+                     v);
+  else if (!strcmp(perm, "byQueue") &&
+           (!json_is_array(srcs) || json_array_size(srcs) == 0 || json_array_size(srcs) > 10))
+    rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                     "Value %s for parameter RedriveAllowPolicy is invalid. Reason: "
+                     "sourceQueueArns must contain 1 to 10 ARNs when redrivePermission is "
+                     "byQueue.",
+                     v);
+  else if (strcmp(perm, "byQueue") && srcs)
+    rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                     "Value %s for parameter RedriveAllowPolicy is invalid. Reason: "
+                     "sourceQueueArns is allowed only when redrivePermission is byQueue.",
+                     v);
+  json_decref(p);
+  return rc;
+}
+
+int tw_sqs_redrive_check(tw_sqs_call *c, const char *k, const char *v, int fifo,
+                         tw_sqs_dlq_lookup lookup, void *ctx) {
+  if (!v || !*v) return 0;
+  if (!strcmp(k, "RedrivePolicy")) return redrive_policy(c, v, fifo, lookup, ctx);
+  if (!strcmp(k, "RedriveAllowPolicy")) return redrive_allow_policy(c, v);
+  return 0;
+}
+
+/* Whether a dead-letter queue's attributes (its RedriveAllowPolicy) let
+ * source_arn use it. */
+static int redrive_allowed(json_t *dlq_attrs, const char *source_arn) {
+  const char *v = json_string_value(json_object_get(dlq_attrs, "RedriveAllowPolicy"));
+  if (!v || !*v) return 1;
+  json_t *p = json_loads(v, 0, NULL);
+  const char *perm = json_string_value(json_object_get(p, "redrivePermission"));
+  int ok = 1;
+  if (perm && !strcmp(perm, "denyAll")) ok = 0;
+  if (perm && !strcmp(perm, "byQueue")) {
+    ok = 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(p, "sourceQueueArns"), i, a) {
+      if (json_string_value(a) && !strcmp(json_string_value(a), source_arn)) ok = 1;
+    }
+  }
+  json_decref(p);
+  return ok;
+}
+
+int tw_sqs_redrive_allow_check(tw_sqs_call *c, json_t *attrs, const char *source_arn,
+                               tw_sqs_dlq_lookup lookup, void *ctx) {
+  const char *rp = json_string_value(json_object_get(attrs, "RedrivePolicy"));
+  if (!rp || !*rp) return 0;
+  json_t *p = json_loads(rp, 0, NULL);
+  const char *arn = json_string_value(json_object_get(p, "deadLetterTargetArn"));
+  int fifo = 0;
+  json_t *dlq_attrs = NULL;
+  int r = lookup(ctx, c, arn, &fifo, &dlq_attrs), rc = 0;
+  if (r < 0)
+    rc = -1;
+  else if (!r && !redrive_allowed(dlq_attrs, source_arn))
+    rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                     "Value %s for parameter RedrivePolicy is invalid. Reason: Queue %s does not "
+                     "allow this queue to use it as dead-letter queue.",
+                     rp, arn);
+  json_decref(dlq_attrs);
+  json_decref(p);
+  return rc;
+}
+
+json_t *tw_sqs_attr_normalized(const char *k, json_t *v) {
+  if (strcmp(k, "RedrivePolicy") || !*json_string_value(v)) return json_incref(v);
+  json_t *p = json_loads(json_string_value(v), 0, NULL);
+  json_t *mrc = json_object_get(p, "maxReceiveCount");
+  if (json_is_string(mrc))
+    json_object_set_new(p, "maxReceiveCount", json_integer(atoll(json_string_value(mrc))));
+  char *s = p ? json_dumps(p, JSON_COMPACT) : NULL;
+  json_t *out = json_string(s ? s : json_string_value(v));
+  free(s);
+  json_decref(p);
+  return out;
+}
+
+/* --- permissions ------------------------------------------------------------------- */
+
+int tw_sqs_permission_check(tw_sqs_call *c) {
+  const char *label = tw_p_str(c->in, "Label");
+  json_t *accounts = json_object_get(c->in, "AWSAccountIds");
+  json_t *actions = json_object_get(c->in, "Actions");
+  if (!label)
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter Label.");
+  if (!json_array_size(accounts))
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter AWSAccountIds.");
+  if (!json_array_size(actions))
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter Actions.");
+  static const char *ok[] = {"*",
+                             "SendMessage",
+                             "ReceiveMessage",
+                             "DeleteMessage",
+                             "ChangeMessageVisibility",
+                             "GetQueueAttributes",
+                             "GetQueueUrl",
+                             "ListDeadLetterSourceQueues",
+                             "PurgeQueue",
+                             "ListQueueTags",
+                             NULL};
+  size_t i;
+  json_t *a;
+  json_array_foreach(actions, i, a) {
+    const char *s = json_string_value(a);
+    int found = 0;
+    for (int j = 0; s && ok[j]; j++)
+      if (!strcmp(ok[j], s)) found = 1;
+    if (!found)
+      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "Value SQS:%s for parameter ActionName is invalid. Reason: Please refer "
+                         "to the appropriate WSDL for a list of valid actions.",
+                         s ? s : "");
+  }
+  return 0;
+}
+
+int tw_sqs_permission_label_free(tw_sqs_call *c, json_t *st, const char *label) {
+  size_t i;
+  json_t *x;
+  json_array_foreach(st, i, x) {
+    if (!strcmp(json_string_value(json_object_get(x, "Sid")) ?: "", label))
+      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "Value %s for parameter Label is invalid. Reason: Already exists.", label);
+  }
+  return 0;
+}
+
+json_t *tw_sqs_permission_statement(tw_sqs_call *c, const char *arn) {
+  json_t *accounts = json_object_get(c->in, "AWSAccountIds");
+  json_t *actions = json_object_get(c->in, "Actions");
+  size_t i;
+  json_t *x;
+  json_t *s = json_object();
+  json_object_set_new(s, "Sid", json_string(tw_p_str(c->in, "Label")));
+  json_object_set_new(s, "Effect", json_string("Allow"));
+  json_t *principals = json_array();
+  json_array_foreach(accounts, i, x) {
+    char pr[128];
+    snprintf(pr, sizeof pr, "arn:aws:iam::%s:root", json_string_value(x) ?: "");
+    json_array_append_new(principals, json_string(pr));
+  }
+  json_t *pr = json_object();
+  json_object_set_new(pr, "AWS",
+                      json_array_size(principals) == 1 ? json_incref(json_array_get(principals, 0))
+                                                       : json_incref(principals));
+  json_decref(principals);
+  json_object_set_new(s, "Principal", pr);
+  json_t *acts = json_array();
+  json_array_foreach(actions, i, x) {
+    char a[128];
+    snprintf(a, sizeof a, "SQS:%s", json_string_value(x));
+    json_array_append_new(acts, json_string(a));
+  }
+  json_object_set_new(
+      s, "Action",
+      json_array_size(acts) == 1 ? json_incref(json_array_get(acts, 0)) : json_incref(acts));
+  json_decref(acts);
+  json_object_set_new(s, "Resource", json_string(arn));
+  return s;
+}
+
+int tw_sqs_permission_remove(tw_sqs_call *c, json_t **doc) {
+  const char *label = tw_p_str(c->in, "Label");
+  json_t *st = json_object_get(*doc, "Statement");
+  size_t i;
+  json_t *x;
+  int found = -1;
+  json_array_foreach(st, i, x) {
+    if (!strcmp(json_string_value(json_object_get(x, "Sid")) ?: "", label)) found = (int)i;
+  }
+  if (found < 0)
+    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                       "Value %s for parameter Label is invalid. Reason: can't find label.", label);
+  json_array_remove(st, (size_t)found);
+  if (!json_array_size(st)) {
+    json_decref(*doc);
+    *doc = NULL;
+  }
+  return 0;
+}
+
+/* --- message move tasks ------------------------------------------------------------ */
+
+json_t *tw_sqs_task_json(const tw_sqs_task_view *t) {
+  json_t *o = json_object();
+  json_object_set_new(o, "TaskHandle", json_string(t->handle));
+  json_object_set_new(o, "Status", json_string(t->status));
+  json_object_set_new(o, "SourceArn", json_string(t->source_arn));
+  if (t->dest_arn[0]) json_object_set_new(o, "DestinationArn", json_string(t->dest_arn));
+  if (t->rate) json_object_set_new(o, "MaxNumberOfMessagesPerSecond", json_integer(t->rate));
+  json_object_set_new(o, "ApproximateNumberOfMessagesMoved", json_integer(t->moved));
+  json_object_set_new(o, "ApproximateNumberOfMessagesToMove", json_integer(t->to_move));
+  if (t->failure[0]) json_object_set_new(o, "FailureReason", json_string(t->failure));
+  json_object_set_new(o, "StartedTimestamp", json_integer(t->started_ms));
+  return o;
+}
+
+int tw_sqs_move_start_params(tw_sqs_call *c, const char **src, const char **dst, long long *rate) {
+  *src = tw_p_str(c->in, "SourceArn");
+  *dst = tw_p_str(c->in, "DestinationArn");
+  *rate = 0;
+  int hr;
+  if (!*src)
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter SourceArn.");
+  if ((hr = tw_p_int(c, c->in, "MaxNumberOfMessagesPerSecond", rate)) < 0) return -1;
+  if (hr && tw_p_range(c, "MaxNumberOfMessagesPerSecond", *rate, 1, 500,
+                       "Must be between 1 and 500, if provided."))
+    return -1;
+  return 0;
+}
+
+int tw_sqs_move_list_params(tw_sqs_call *c, const char **src, long long *max) {
+  *src = tw_p_str(c->in, "SourceArn");
+  *max = 1;
+  int hm;
+  if (!*src)
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter SourceArn.");
+  if ((hm = tw_p_int(c, c->in, "MaxResults", max)) < 0) return -1;
+  if (hm && tw_p_range(c, "MaxResults", *max, 1, 10, "Must be between 1 and 10, if provided."))
+    return -1;
+  return 0;
+}
+
+const char *tw_sqs_move_cancel_param(tw_sqs_call *c) {
+  const char *h = tw_p_str(c->in, "TaskHandle");
+  if (!h)
+    tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER, "The request must contain the parameter TaskHandle.");
+  return h;
+}
+
+void tw_sqs_move_handle(const char *src, char out[64]) {
+  char uuid[37];
+  tw_uuid4(uuid);
+  json_t *h = json_pack("{s:s,s:s}", "taskId", uuid, "sourceArn", src);
+  char *hs = json_dumps(h, JSON_COMPACT);
+  json_decref(h);
+  char b64[512];
+  tw_base64_encode((const uint8_t *)hs, strlen(hs) < 360 ? strlen(hs) : 360, b64);
+  free(hs);
+  snprintf(out, 64, "%.63s", b64);
+}
+
+int tw_sqs_move_fail(tw_sqs_call *c, int why) {
+  switch (why) {
+    case TW_MOVE_NO_SOURCE:
+    case TW_MOVE_NO_DESTINATION:
+      return tw_sqs_fail(c, TW_ERR_RESOURCE_NOT_FOUND,
+                         "The resource that you specified for the %s parameter doesn't exist.",
+                         why == TW_MOVE_NO_SOURCE ? "SourceArn" : "DestinationArn");
+    case TW_MOVE_NOT_DLQ:
+      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "Source queue must be configured as a Dead Letter Queue.");
+    case TW_MOVE_BUSY:
+      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "There is already a task running. Only one active task is allowed for a "
+                         "source queue arn at a given time.");
+    case TW_MOVE_BAD_HANDLE:
+      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "Value for parameter TaskHandle is invalid.");
+    default:
+      return tw_sqs_fail(c, TW_ERR_UNSUPPORTED_OPERATION,
+                         "Only tasks in RUNNING status can be cancelled.");
+  }
+}

@@ -112,4 +112,74 @@ json_t *tw_sqs_filter_attrs(json_t *attrs, json_t *names);
 /* Appends a Failed entry (msg "" or NULL: the error's own message). */
 void tw_sqs_batch_failed(json_t *failed, const char *id, tw_err e, const char *msg);
 
+/* --- sending ----------------------------------------------------------------- */
+
+struct tw_sqs_send_req;
+/* The checks of a parsed send (tw_sqs_send_parse) against the queue it goes
+ * to: size, FIFO group / delay / deduplication. 0, or -1 with c->err. */
+int tw_sqs_send_queue_check(tw_sqs_call *c, const struct tw_sqs_send_req *r, int max_size, int fifo,
+                            int content_dedup);
+
+/* --- dead-letter queues -------------------------------------------------------- */
+
+/* What an engine knows of the queue an ARN names: 0 found (*fifo, *attrs: its
+ * settable attributes, a new reference), 1 no such queue, -1 with c->err. */
+typedef int (*tw_sqs_dlq_lookup)(void *ctx, tw_sqs_call *c, const char *arn, int *fifo,
+                                 json_t **attrs);
+/* RedrivePolicy / RedriveAllowPolicy k = v (not empty) of a queue of kind
+ * fifo, the target looked up with lookup; other k pass. 0, or -1 with c->err. */
+int tw_sqs_redrive_check(tw_sqs_call *c, const char *k, const char *v, int fifo,
+                         tw_sqs_dlq_lookup lookup, void *ctx);
+/* The RedrivePolicy in attrs (if any) may target its queue: that queue's
+ * RedriveAllowPolicy lets source_arn. 0, or -1 with c->err. */
+int tw_sqs_redrive_allow_check(tw_sqs_call *c, json_t *attrs, const char *source_arn,
+                               tw_sqs_dlq_lookup lookup, void *ctx);
+/* Attribute k = v as stored (RedrivePolicy's maxReceiveCount a number): new ref. */
+json_t *tw_sqs_attr_normalized(const char *k, json_t *v);
+
+/* --- permissions (AddPermission, RemovePermission) ------------------------------- */
+
+/* AddPermission's Label, AWSAccountIds and Actions: 0, or -1 with c->err. */
+int tw_sqs_permission_check(tw_sqs_call *c);
+/* 0 when no statement of st has the Sid label, else -1 with c->err. */
+int tw_sqs_permission_label_free(tw_sqs_call *c, json_t *st, const char *label);
+/* The statement AddPermission adds to the policy of queue arn. */
+json_t *tw_sqs_permission_statement(tw_sqs_call *c, const char *arn);
+/* Removes RemovePermission's Label from *doc (NULL: none; NULL again when no
+ * statement is left): 0, or -1 with c->err. */
+int tw_sqs_permission_remove(tw_sqs_call *c, json_t **doc);
+
+/* --- message move tasks ------------------------------------------------------------ */
+
+typedef struct {
+  const char *handle, *status, *source_arn, *dest_arn, *failure;
+  int rate;
+  int64_t moved, to_move, started_ms;
+} tw_sqs_task_view;
+/* The view of an engine's task t (any struct with these fields). */
+#define TW_SQS_TASK_VIEW(t)                                                                   \
+  ((tw_sqs_task_view){(t)->handle, (t)->status, (t)->source_arn, (t)->dest_arn, (t)->failure, \
+                      (t)->rate, (t)->moved, (t)->to_move, (t)->started_ms})
+/* A task as ListMessageMoveTasks shows it. */
+json_t *tw_sqs_task_json(const tw_sqs_task_view *t);
+/* StartMessageMoveTask's SourceArn, DestinationArn (NULL: none) and
+ * MaxNumberOfMessagesPerSecond (0: none): 0, or -1 with c->err. */
+int tw_sqs_move_start_params(tw_sqs_call *c, const char **src, const char **dst, long long *rate);
+/* ListMessageMoveTasks' SourceArn and MaxResults (1 when absent). */
+int tw_sqs_move_list_params(tw_sqs_call *c, const char **src, long long *max);
+/* CancelMessageMoveTask's TaskHandle: NULL with c->err when missing. */
+const char *tw_sqs_move_cancel_param(tw_sqs_call *c);
+/* A new task's handle for source queue src. */
+void tw_sqs_move_handle(const char *src, char out[64]);
+enum {
+  TW_MOVE_NO_SOURCE,      /* SourceArn names no queue */
+  TW_MOVE_NO_DESTINATION, /* DestinationArn names no queue */
+  TW_MOVE_NOT_DLQ,        /* the source is no queue's dead-letter queue */
+  TW_MOVE_BUSY,           /* the source has an active task */
+  TW_MOVE_BAD_HANDLE,     /* no such task */
+  TW_MOVE_NOT_RUNNING     /* the task is not RUNNING */
+};
+/* The error of a move task action (TW_MOVE_*). Returns -1. */
+int tw_sqs_move_fail(tw_sqs_call *c, int why);
+
 #endif

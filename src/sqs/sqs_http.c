@@ -15,6 +15,7 @@ static void ctx_free(void *p) {
   tw_sqs_http_ctx *x = p;
   json_decref(x->in);
   json_decref(x->call.out);
+  tw_buf_free(&x->call.raw);
   free(x);
 }
 

@@ -261,7 +261,7 @@ tw_queue *tw_sqs_resolve_queue(tw_sqs_call *c);
 
 /* sqs_message.c: the pieces of SendMessage(Batch) and DeleteMessage that
  * TweedleDeleteAndSend (sqs_pipeline.c) runs in one transaction. */
-typedef struct {
+typedef struct tw_sqs_send_req {
   const char *body;
   size_t body_len;
   json_t *attrs, *sys;

@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 #include "core/crypto.h"
+#include "core/json_out.h"
 #include "sqs/msg_digest.h"
 #include "sqs/params.h"
 #include "sqs/sqs_actions.h"
@@ -107,37 +108,69 @@ int tw_sqs_send_parse(tw_sqs_call *c, json_t *in, send_req *r) {
 
 /* Checks that depend on the queue; changes nothing. Lock held. */
 int tw_sqs_send_check(tw_sqs_call *c, tw_queue *q, const send_req *r) {
-  if ((long long)r->size > q->max_size) {
-    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                       "One or more parameters are invalid. Reason: Message must be shorter than "
-                       "%d bytes.",
-                       q->max_size);
-  }
-  if (q->fifo) {
-    if (!r->group)
-      return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
-                         "The request must contain the parameter MessageGroupId.");
-    if (r->has_delay && r->delay != 0)
-      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                         "Value %lld for parameter DelaySeconds is invalid. Reason: The request "
-                         "include parameter that is not valid for this queue type.",
-                         r->delay);
-    if (!r->dedup && !q->content_dedup)
-      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                         "The queue should either have ContentBasedDeduplication enabled or "
-                         "MessageDeduplicationId provided explicitly");
-  } else if (r->dedup) {
-    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                       "Value %s for parameter MessageDeduplicationId is invalid. Reason: The "
-                       "request include parameter that is not valid for this queue type.",
-                       r->dedup);
-  }
-  return 0;
+  return tw_sqs_send_queue_check(c, r, q->max_size, q->fifo, q->content_dedup);
 }
 
-/* Checks that depend on the queue; then enqueues. Lock held. Fills `res`. */
-int tw_sqs_send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
+/* What a send answers: the message id, its digests, a FIFO sequence number. */
+typedef struct {
+  char mid[37];
+  char md5_body[33], md5_attrs[33], md5_sys[33];
+  int has_seq;
+  uint64_t seqno;
+  int dup; /* a FIFO duplicate: SequenceNumber comes first */
+} send_res;
+
+/* send_res in the JSON protocol's shape, as keys in the order the json_t
+ * result had them (a duplicate: MessageId first; else SequenceNumber first). */
+static void send_res_json(const send_res *o, json_t *res) {
+  char sn[32];
+  if (o->has_seq) snprintf(sn, sizeof sn, "%020" PRIu64, o->seqno);
+  if (o->dup) {
+    json_object_set_new(res, "MessageId", json_string(o->mid));
+    json_object_set_new(res, "SequenceNumber", json_string(sn));
+  } else {
+    if (o->has_seq) json_object_set_new(res, "SequenceNumber", json_string(sn));
+    json_object_set_new(res, "MessageId", json_string(o->mid));
+  }
+  json_object_set_new(res, "MD5OfMessageBody", json_string(o->md5_body));
+  if (o->md5_attrs[0])
+    json_object_set_new(res, "MD5OfMessageAttributes", json_string(o->md5_attrs));
+  if (o->md5_sys[0])
+    json_object_set_new(res, "MD5OfMessageSystemAttributes", json_string(o->md5_sys));
+}
+
+/* Appends `"key":"value"` (value escaped), with a leading comma unless first. */
+static void raw_member(tw_buf *b, int *first, const char *key, const char *v, size_t n) {
+  if (!*first) tw_buf_putc(b, ',');
+  *first = 0;
+  tw_buf_putc(b, '"');
+  tw_buf_puts(b, key);
+  tw_buf_puts(b, "\":");
+  tw_json_write_string(b, v, n);
+}
+
+/* The members of send_res_json as JSON text (no braces). */
+static void send_res_raw(tw_buf *b, const send_res *o, int *first) {
+  char sn[32];
+  int snl = o->has_seq ? snprintf(sn, sizeof sn, "%020" PRIu64, o->seqno) : 0;
+  if (o->dup) {
+    raw_member(b, first, "MessageId", o->mid, strlen(o->mid));
+    raw_member(b, first, "SequenceNumber", sn, (size_t)snl);
+  } else {
+    if (o->has_seq) raw_member(b, first, "SequenceNumber", sn, (size_t)snl);
+    raw_member(b, first, "MessageId", o->mid, strlen(o->mid));
+  }
+  raw_member(b, first, "MD5OfMessageBody", o->md5_body, strlen(o->md5_body));
+  if (o->md5_attrs[0])
+    raw_member(b, first, "MD5OfMessageAttributes", o->md5_attrs, strlen(o->md5_attrs));
+  if (o->md5_sys[0])
+    raw_member(b, first, "MD5OfMessageSystemAttributes", o->md5_sys, strlen(o->md5_sys));
+}
+
+/* Checks that depend on the queue; then enqueues. Lock held. Fills `o`. */
+static int send_core(tw_sqs_call *c, tw_queue *q, send_req *r, send_res *o) {
   tw_sqs *s = c->sqs;
+  memset(o, 0, sizeof *o);
   if (tw_sqs_send_check(c, q, r)) return -1;
   char dedup_buf[65];
   const char *dedup = r->dedup;
@@ -154,15 +187,14 @@ int tw_sqs_send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
       snprintf(key, sizeof key, "%s", dedup);
     tw_dedup *d = tw_map_get(&q->dedup, key);
     if (d && d->expires_ms > now) { /* a duplicate: accepted, not enqueued */
-      json_object_set_new(res, "MessageId", json_string(d->msg_id));
-      char sn[32];
-      snprintf(sn, sizeof sn, "%020" PRIu64, d->seqno);
-      json_object_set_new(res, "SequenceNumber", json_string(sn));
-      json_object_set_new(res, "MD5OfMessageBody", json_string(r->md5_body));
-      if (r->md5_attrs[0])
-        json_object_set_new(res, "MD5OfMessageAttributes", json_string(r->md5_attrs));
-      if (r->md5_sys[0])
-        json_object_set_new(res, "MD5OfMessageSystemAttributes", json_string(r->md5_sys));
+      o->dup = 1;
+      o->has_seq = 1;
+      memcpy(o->mid, d->msg_id, sizeof o->mid);
+      o->mid[sizeof o->mid - 1] = 0;
+      o->seqno = d->seqno;
+      memcpy(o->md5_body, r->md5_body, 33);
+      memcpy(o->md5_attrs, r->md5_attrs, 33);
+      memcpy(o->md5_sys, r->md5_sys, 33);
       return 0;
     }
   }
@@ -193,10 +225,10 @@ int tw_sqs_send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
   md->sender_id = c->principal ? strdup(c->principal) : NULL;
   if (q->fifo) md->seqno = ++q->fifo_seqno;
   uint64_t seqno = md->seqno;
-  char md5_body[33], md5_attrs[33], md5_sys[33];
-  memcpy(md5_body, md->md5_body, 33);
-  memcpy(md5_attrs, md->md5_attrs, 33);
-  memcpy(md5_sys, md->md5_sys, 33);
+  memcpy(o->md5_body, md->md5_body, 33);
+  memcpy(o->md5_attrs, md->md5_attrs, 33);
+  memcpy(o->md5_sys, md->md5_sys, 33);
+  memcpy(o->mid, mid, sizeof o->mid);
   uint64_t t = tw_sqs_msg_add(s, q, m, md, 1); /* md belongs to the cache now */
   if (t > c->ticket) c->ticket = t;
   if (q->fifo) {
@@ -217,14 +249,17 @@ int tw_sqs_send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
     tw_store_dedup_put(s->store, q->id, key, mid, seqno, d->expires_ms);
     t = tw_sqs_queue_save(s, q); /* fifo_seqno */
     if (t > c->ticket) c->ticket = t;
-    char sn[32];
-    snprintf(sn, sizeof sn, "%020" PRIu64, seqno);
-    json_object_set_new(res, "SequenceNumber", json_string(sn));
+    o->has_seq = 1;
+    o->seqno = seqno;
   }
-  json_object_set_new(res, "MessageId", json_string(mid));
-  json_object_set_new(res, "MD5OfMessageBody", json_string(md5_body));
-  if (md5_attrs[0]) json_object_set_new(res, "MD5OfMessageAttributes", json_string(md5_attrs));
-  if (md5_sys[0]) json_object_set_new(res, "MD5OfMessageSystemAttributes", json_string(md5_sys));
+  return 0;
+}
+
+/* Checks that depend on the queue; then enqueues. Lock held. Fills `res`. */
+int tw_sqs_send_one(tw_sqs_call *c, tw_queue *q, send_req *r, json_t *res) {
+  send_res o;
+  if (send_core(c, q, r, &o)) return -1;
+  send_res_json(&o, res);
   return 0;
 }
 
@@ -233,14 +268,53 @@ int tw_sqs_send_message(tw_sqs_call *c) {
   if (tw_sqs_send_parse(c, c->in, &r)) return -1;
   pthread_mutex_lock(&c->sqs->mu);
   tw_queue *q = tw_sqs_resolve_queue(c);
-  json_t *res = json_object();
-  int rc = q ? tw_sqs_send_one(c, q, &r, res) : -1;
+  send_res o;
+  int rc = q ? send_core(c, q, &r, &o) : -1;
   pthread_mutex_unlock(&c->sqs->mu);
-  if (rc)
-    json_decref(res);
-  else
-    c->out = res;
-  return rc;
+  if (rc) return rc;
+  if (c->raw_json) { /* straight into the reply */
+    tw_buf_reset(&c->raw);
+    int first = 1;
+    tw_buf_putc(&c->raw, '{');
+    send_res_raw(&c->raw, &o, &first);
+    tw_buf_putc(&c->raw, '}');
+    c->raw_done = 1;
+  } else {
+    c->out = json_object();
+    send_res_json(&o, c->out);
+  }
+  return 0;
+}
+
+/* A failed batch entry, as tw_sqs_batch_failed writes it. */
+static void batch_failed_raw(tw_buf *b, const char *id, tw_err e, const char *msg) {
+  const tw_err_info *info = tw_err_get(e);
+  const char *m = msg && *msg ? msg : info->message;
+  if (b->len) tw_buf_putc(b, ',');
+  tw_buf_puts(b, "{\"Id\":");
+  tw_json_write_string(b, id, strlen(id));
+  tw_buf_puts(
+      b, info->sender ? ",\"SenderFault\":true,\"Code\":" : ",\"SenderFault\":false,\"Code\":");
+  tw_json_write_string(b, info->code, strlen(info->code));
+  tw_buf_puts(b, ",\"Message\":");
+  tw_json_write_string(b, m, strlen(m));
+  tw_buf_putc(b, '}');
+}
+
+/* A batch's reply in c->raw: batch_raw_start, the successful entries (comma
+ * separated) appended to c->raw, then batch_raw_finish with the failed ones. */
+static void batch_raw_start(tw_sqs_call *c, size_t n) {
+  tw_buf_reset(&c->raw);
+  tw_buf_reserve(&c->raw, 64 + n * 160); /* one allocation for the usual reply */
+  tw_buf_puts(&c->raw, "{\"Successful\":[");
+}
+
+static void batch_raw_finish(tw_sqs_call *c, tw_buf *failed) {
+  tw_buf_puts(&c->raw, "],\"Failed\":[");
+  tw_buf_append(&c->raw, failed->data, failed->len);
+  tw_buf_puts(&c->raw, "]}");
+  if (failed->overflow) c->raw.overflow = 1;
+  c->raw_done = 1;
 }
 
 /* --- batches ----------------------------------------------------------------- */
@@ -317,35 +391,62 @@ int tw_sqs_send_message_batch(tw_sqs_call *c) {
     return tw_sqs_fail(
         c, TW_ERR_BATCH_TOO_LONG,
         "Batch requests cannot be longer than 1048576 bytes. You have sent %zu bytes.", total);
-  json_t *ok = json_array(), *failed = json_array();
+  send_res res[MAX_BATCH];
+  int sent[MAX_BATCH] = {0};
   pthread_mutex_lock(&c->sqs->mu);
   tw_queue *q = tw_sqs_resolve_queue(c);
   if (q) {
     for (i = 0; i < n; i++) {
-      const char *id = tw_p_str(json_array_get(entries, i), "Id");
-      if (bad[i]) {
-        tw_sqs_batch_failed(failed, id, errs[i], msgs[i]);
-        continue;
-      }
-      json_t *res = json_object();
+      if (bad[i]) continue;
       tw_sqs_call sub = *c;
       sub.err = TW_ERR_OK;
       sub.msg[0] = 0;
-      if (tw_sqs_send_one(&sub, q, &reqs[i], res)) {
-        json_decref(res);
-        tw_sqs_batch_failed(failed, id, sub.err, sub.msg);
+      if (send_core(&sub, q, &reqs[i], &res[i])) {
+        bad[i] = 1;
+        errs[i] = sub.err;
+        snprintf(msgs[i], sizeof msgs[i], "%s", sub.msg);
         continue;
       }
+      sent[i] = 1;
       if (sub.ticket > c->ticket) c->ticket = sub.ticket;
-      json_object_set_new(res, "Id", json_string(id));
-      json_array_append_new(ok, res);
     }
   }
   pthread_mutex_unlock(&c->sqs->mu);
-  if (!q) {
-    json_decref(ok);
-    json_decref(failed);
-    return -1;
+  if (!q) return -1;
+  /* the reply, outside the lock */
+  if (c->raw_json) {
+    tw_buf failed;
+    tw_buf_init(&failed, c->raw.cap);
+    batch_raw_start(c, n);
+    int shown = 0;
+    for (i = 0; i < n; i++) {
+      const char *id = tw_p_str(json_array_get(entries, i), "Id");
+      if (!sent[i]) {
+        batch_failed_raw(&failed, id, errs[i], msgs[i]);
+        continue;
+      }
+      int first = 1;
+      if (shown++) tw_buf_putc(&c->raw, ',');
+      tw_buf_putc(&c->raw, '{');
+      send_res_raw(&c->raw, &res[i], &first);
+      raw_member(&c->raw, &first, "Id", id, strlen(id));
+      tw_buf_putc(&c->raw, '}');
+    }
+    batch_raw_finish(c, &failed);
+    tw_buf_free(&failed);
+    return 0;
+  }
+  json_t *ok = json_array(), *failed = json_array();
+  for (i = 0; i < n; i++) {
+    const char *id = tw_p_str(json_array_get(entries, i), "Id");
+    if (!sent[i]) {
+      tw_sqs_batch_failed(failed, id, errs[i], msgs[i]);
+      continue;
+    }
+    json_t *o = json_object();
+    send_res_json(&res[i], o);
+    json_object_set_new(o, "Id", json_string(id));
+    json_array_append_new(ok, o);
   }
   c->out = json_object();
   json_object_set_new(c->out, "Successful", ok);
@@ -417,6 +518,108 @@ static json_t *render_message(tw_sqs_call *c, tw_msg *m, const tw_msg_data *md, 
   return o;
 }
 
+/* 1 when s is valid UTF-8 (RFC 3629: no overlong forms, no surrogates, at most
+ * U+10FFFF), as jansson's json_stringn requires of a string value. */
+static int valid_utf8(const char *str, size_t n) {
+  const unsigned char *p = (const unsigned char *)str, *end = p + n;
+  while (p < end) {
+    if (*p < 0x80) {
+      p++;
+      continue;
+    }
+    unsigned c = *p, lo = 0x80, hi = 0xBF;
+    size_t k;
+    if (c >= 0xC2 && c <= 0xDF) {
+      k = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      k = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      k = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return 0;
+    }
+    if ((size_t)(end - p) < k || p[1] < lo || p[1] > hi) return 0;
+    for (size_t i = 2; i < k; i++)
+      if (p[i] < 0x80 || p[i] > 0xBF) return 0;
+    p += k;
+  }
+  return 1;
+}
+
+/* render_message's object as JSON text appended to b, byte for byte what
+ * tw_json_write makes of it, without building it. Lock held. */
+static void render_message_raw(tw_buf *b, tw_sqs_call *c, tw_msg *m, const tw_msg_data *md,
+                               unsigned mask, json_t *names) {
+  char rh[80], mid[37];
+  tw_sqs_receipt(c->sqs, m, rh);
+  tw_msg_id_str(m, mid);
+  int first = 1;
+  tw_buf_putc(b, '{');
+  raw_member(b, &first, "MessageId", mid, strlen(mid));
+  raw_member(b, &first, "ReceiptHandle", rh, strlen(rh));
+  raw_member(b, &first, "MD5OfBody", md->md5_body, strlen(md->md5_body));
+  /* json_stringn refuses a body that is not UTF-8, and the key was left out */
+  if (valid_utf8(md->body, md->body_len)) raw_member(b, &first, "Body", md->body, md->body_len);
+  if (mask) {
+    size_t mark = b->len; /* no attribute to show: the key goes again */
+    tw_buf_puts(b, ",\"Attributes\":{");
+    int afirst = 1;
+    char buf[32];
+    int n;
+    if ((mask & TW_SA_SENDER) && md->sender_id)
+      raw_member(b, &afirst, "SenderId", md->sender_id, strlen(md->sender_id));
+    if (mask & TW_SA_SENT) {
+      n = snprintf(buf, sizeof buf, "%" PRId64, (int64_t)m->sent_ms);
+      raw_member(b, &afirst, "SentTimestamp", buf, (size_t)n);
+    }
+    if (mask & TW_SA_COUNT) {
+      n = snprintf(buf, sizeof buf, "%u", (unsigned)m->receive_count);
+      raw_member(b, &afirst, "ApproximateReceiveCount", buf, (size_t)n);
+    }
+    if (mask & TW_SA_FIRST) {
+      n = snprintf(buf, sizeof buf, "%" PRId64, tw_msg_first_receive(m));
+      raw_member(b, &afirst, "ApproximateFirstReceiveTimestamp", buf, (size_t)n);
+    }
+    if (tw_msg_queue(m)->fifo) {
+      if (mask & TW_SA_SEQ) {
+        n = snprintf(buf, sizeof buf, "%020" PRIu64, md->seqno);
+        raw_member(b, &afirst, "SequenceNumber", buf, (size_t)n);
+      }
+      if ((mask & TW_SA_DEDUP) && md->dedup_id)
+        raw_member(b, &afirst, "MessageDeduplicationId", md->dedup_id, strlen(md->dedup_id));
+    }
+    const char *gid = md->group_id ? md->group_id : tw_msg_group(m) ? tw_msg_group(m)->id : NULL;
+    if ((mask & TW_SA_GROUP) && gid) raw_member(b, &afirst, "MessageGroupId", gid, strlen(gid));
+    if ((mask & TW_SA_TRACE) && md->sys_attrs) {
+      const char *tv = tw_p_str(json_object_get(md->sys_attrs, "AWSTraceHeader"), "StringValue");
+      if (tv) raw_member(b, &afirst, "AWSTraceHeader", tv, strlen(tv));
+    }
+    if ((mask & TW_SA_DLQ_SRC) && md->source_arn)
+      raw_member(b, &afirst, "DeadLetterQueueSourceArn", md->source_arn, strlen(md->source_arn));
+    if (afirst)
+      b->len = mark; /* tw_buf_reset-style truncation: nothing was shown */
+    else
+      tw_buf_putc(b, '}');
+  }
+  json_t *fa = tw_sqs_filter_attrs(md->attrs, names);
+  if (fa) {
+    char md5[33];
+    if (json_object_size(fa) == json_object_size(md->attrs) && md->md5_attrs[0])
+      memcpy(md5, md->md5_attrs, 33);
+    else
+      tw_sqs_md5_message_attributes(fa, md5);
+    raw_member(b, &first, "MD5OfMessageAttributes", md5, strlen(md5));
+    tw_buf_puts(b, ",\"MessageAttributes\":");
+    tw_json_write(b, fa);
+    json_decref(fa);
+  }
+  tw_buf_putc(b, '}');
+}
+
 /* The messages of an earlier receive with this attempt id, if all are still in
  * flight under the receipt handles that receive gave out. Lock held. */
 static int repeat_attempt(tw_sqs *s, tw_queue *q, const char *attempt, tw_msg **got, int64_t now) {
@@ -484,11 +687,28 @@ int tw_sqs_receive_message(tw_sqs_call *c) {
       tw_map_put(&q->attempts, attempt, at);
     }
   }
+  int shown = 0;
   if (n > 0) { /* bodies and attributes: the cache, else the store */
     tw_msg_data *data[10];
     tw_sqs_fetch(s, got, n, data);
-    for (int i = 0; i < n; i++)
-      if (data[i]) json_array_append_new(list, render_message(c, got[i], data[i], mask, names));
+    if (c->raw_json) { /* straight into the reply */
+      tw_buf *b = &c->raw;
+      tw_buf_reset(b);
+      size_t want = 16;
+      for (int i = 0; i < n; i++)
+        if (data[i]) want += data[i]->body_len + 512; /* one allocation, usually */
+      tw_buf_reserve(b, want);
+      tw_buf_puts(b, "{\"Messages\":[");
+      for (int i = 0; i < n; i++)
+        if (data[i]) {
+          if (shown++) tw_buf_putc(b, ',');
+          render_message_raw(b, c, got[i], data[i], mask, names);
+        }
+      tw_buf_puts(b, "]}");
+    } else {
+      for (int i = 0; i < n; i++)
+        if (data[i]) json_array_append_new(list, render_message(c, got[i], data[i], mask, names));
+    }
     tw_sqs_fetch_done(s, data, n);
   }
   int64_t qid = q->id;
@@ -498,6 +718,11 @@ int tw_sqs_receive_message(tw_sqs_call *c) {
   else if (wait <= 0 || stopping || (c->runs > 1 && tw_mono_ms() >= c->deadline_mono_ms))
     q->m_empty++;
   pthread_mutex_unlock(&s->mu);
+  if (shown) { /* n > 0: never a wait; an empty list answers {} as below */
+    json_decref(list);
+    c->raw_done = 1;
+    return 0;
+  }
   tw_sqs_receive_reply(c, list, n, wait, stopping, qid);
   return 0;
 }
@@ -600,7 +825,12 @@ int tw_sqs_change_message_visibility(tw_sqs_call *c) {
 static int handle_batch(tw_sqs_call *c, int change) {
   json_t *entries = tw_sqs_batch_entries(c, "entry");
   if (!entries) return -1;
-  json_t *ok = json_array(), *failed = json_array();
+  int raw = c->raw_json;
+  json_t *ok = raw ? NULL : json_array(), *failed = raw ? NULL : json_array();
+  tw_buf rfailed; /* raw: the failed entries (the successful go to c->raw) */
+  tw_buf_init(&rfailed, c->raw.cap);
+  if (raw) batch_raw_start(c, json_array_size(entries));
+  int shown = 0;
   pthread_mutex_lock(&c->sqs->mu);
   tw_queue *q = tw_sqs_resolve_queue(c);
   if (q) {
@@ -614,8 +844,15 @@ static int handle_batch(tw_sqs_call *c, int change) {
       const char *h = tw_p_str(e, "ReceiptHandle");
       int rc = change ? change_one(&sub, q, h, e) : delete_one(&sub, q, h);
       if (sub.ticket > c->ticket) c->ticket = sub.ticket;
-      if (rc) {
+      if (rc && raw) {
+        batch_failed_raw(&rfailed, id, sub.err, sub.msg);
+      } else if (rc) {
         tw_sqs_batch_failed(failed, id, sub.err, sub.msg);
+      } else if (raw) {
+        if (shown++) tw_buf_putc(&c->raw, ',');
+        tw_buf_puts(&c->raw, "{\"Id\":");
+        tw_json_write_string(&c->raw, id, strlen(id));
+        tw_buf_putc(&c->raw, '}');
       } else {
         json_t *o = json_object();
         json_object_set_new(o, "Id", json_string(id));
@@ -624,11 +861,14 @@ static int handle_batch(tw_sqs_call *c, int change) {
     }
   }
   pthread_mutex_unlock(&c->sqs->mu);
+  if (q && raw) batch_raw_finish(c, &rfailed);
+  tw_buf_free(&rfailed);
   if (!q) {
     json_decref(ok);
     json_decref(failed);
     return -1;
   }
+  if (raw) return 0;
   c->out = json_object();
   json_object_set_new(c->out, "Successful", ok);
   json_object_set_new(c->out, "Failed", failed);

@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "core/clock.h"
-#include "core/crypto.h"
 #include "core/log.h"
 #include "sqs/params.h"
 #include "sqs/sqs_actions.h"
+#include "sqs/sqs_common.h"
 #include "sqs/sqs_internal.h"
 #include "store/space.h"
 
@@ -70,17 +70,7 @@ void tw_sqs_execute(tw_sqs_call *c) {
 /* --- tasks ---------------------------------------------------------------- */
 
 static json_t *task_json(const tw_move_task *t) {
-  json_t *o = json_object();
-  json_object_set_new(o, "TaskHandle", json_string(t->handle));
-  json_object_set_new(o, "Status", json_string(t->status));
-  json_object_set_new(o, "SourceArn", json_string(t->source_arn));
-  if (t->dest_arn[0]) json_object_set_new(o, "DestinationArn", json_string(t->dest_arn));
-  if (t->rate) json_object_set_new(o, "MaxNumberOfMessagesPerSecond", json_integer(t->rate));
-  json_object_set_new(o, "ApproximateNumberOfMessagesMoved", json_integer(t->moved));
-  json_object_set_new(o, "ApproximateNumberOfMessagesToMove", json_integer(t->to_move));
-  if (t->failure[0]) json_object_set_new(o, "FailureReason", json_string(t->failure));
-  json_object_set_new(o, "StartedTimestamp", json_integer(t->started_ms));
-  return o;
+  return tw_sqs_task_json(&TW_SQS_TASK_VIEW(t));
 }
 
 void tw_sqs_task_save(tw_sqs *s, const tw_move_task *t) {
@@ -213,50 +203,29 @@ static int is_dlq(tw_sqs *s, tw_queue *q) {
 }
 
 int tw_sqs_start_message_move_task(tw_sqs_call *c) {
-  const char *src = tw_p_str(c->in, "SourceArn");
-  const char *dst = tw_p_str(c->in, "DestinationArn");
-  long long rate = 0;
-  int hr;
-  if (!src)
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
-                       "The request must contain the parameter SourceArn.");
-  if ((hr = tw_p_int(c, c->in, "MaxNumberOfMessagesPerSecond", &rate)) < 0) return -1;
-  if (hr && tw_p_range(c, "MaxNumberOfMessagesPerSecond", rate, 1, 500,
-                       "Must be between 1 and 500, if provided."))
-    return -1;
+  const char *src, *dst;
+  long long rate;
+  if (tw_sqs_move_start_params(c, &src, &dst, &rate)) return -1;
   tw_sqs *s = c->sqs;
   int rc = -1;
   pthread_mutex_lock(&s->mu);
   tw_queue *q = tw_sqs_queue_by_arn(s, src);
   tw_queue *d = dst ? tw_sqs_queue_by_arn(s, dst) : NULL;
   if (!q) {
-    tw_sqs_fail(c, TW_ERR_RESOURCE_NOT_FOUND,
-                "The resource that you specified for the SourceArn parameter doesn't exist.");
+    tw_sqs_move_fail(c, TW_MOVE_NO_SOURCE);
   } else if (dst && !d) {
-    tw_sqs_fail(c, TW_ERR_RESOURCE_NOT_FOUND,
-                "The resource that you specified for the DestinationArn parameter doesn't exist.");
+    tw_sqs_move_fail(c, TW_MOVE_NO_DESTINATION);
   } else if (!is_dlq(s, q)) {
-    tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                "Source queue must be configured as a Dead Letter Queue.");
+    tw_sqs_move_fail(c, TW_MOVE_NOT_DLQ);
   } else {
     int busy = 0;
     for (size_t i = 0; i < s->ntasks; i++)
       if (is_active(&s->tasks[i]) && !strcmp(s->tasks[i].source_arn, src)) busy = 1;
     if (busy) {
-      tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                  "There is already a task running. Only one active task is allowed for a "
-                  "source queue arn at a given time.");
+      tw_sqs_move_fail(c, TW_MOVE_BUSY);
     } else {
       tw_move_task *t = task_add(s);
-      char uuid[37];
-      tw_uuid4(uuid);
-      json_t *h = json_pack("{s:s,s:s}", "taskId", uuid, "sourceArn", src);
-      char *hs = json_dumps(h, JSON_COMPACT);
-      json_decref(h);
-      char b64[512];
-      tw_base64_encode((const uint8_t *)hs, strlen(hs) < 360 ? strlen(hs) : 360, b64);
-      free(hs);
-      snprintf(t->handle, sizeof t->handle, "%.63s", b64);
+      tw_sqs_move_handle(src, t->handle);
       snprintf(t->source_arn, sizeof t->source_arn, "%s", src);
       snprintf(t->dest_arn, sizeof t->dest_arn, "%s", dst ? dst : "");
       snprintf(t->status, sizeof t->status, "RUNNING");
@@ -276,10 +245,8 @@ int tw_sqs_start_message_move_task(tw_sqs_call *c) {
 }
 
 int tw_sqs_cancel_message_move_task(tw_sqs_call *c) {
-  const char *h = tw_p_str(c->in, "TaskHandle");
-  if (!h)
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
-                       "The request must contain the parameter TaskHandle.");
+  const char *h = tw_sqs_move_cancel_param(c);
+  if (!h) return -1;
   tw_sqs *s = c->sqs;
   int rc = -1;
   pthread_mutex_lock(&s->mu);
@@ -287,9 +254,9 @@ int tw_sqs_cancel_message_move_task(tw_sqs_call *c) {
   for (size_t i = 0; i < s->ntasks; i++)
     if (!strcmp(s->tasks[i].handle, h)) t = &s->tasks[i];
   if (!t) {
-    tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE, "Value for parameter TaskHandle is invalid.");
+    tw_sqs_move_fail(c, TW_MOVE_BAD_HANDLE);
   } else if (strcmp(t->status, "RUNNING")) {
-    tw_sqs_fail(c, TW_ERR_UNSUPPORTED_OPERATION, "Only tasks in RUNNING status can be cancelled.");
+    tw_sqs_move_fail(c, TW_MOVE_NOT_RUNNING);
   } else {
     snprintf(t->status, sizeof t->status, "CANCELLING");
     tw_sqs_task_save(s, t);
@@ -303,22 +270,15 @@ int tw_sqs_cancel_message_move_task(tw_sqs_call *c) {
 }
 
 int tw_sqs_list_message_move_tasks(tw_sqs_call *c) {
-  const char *src = tw_p_str(c->in, "SourceArn");
-  long long max = 1;
-  int hm;
-  if (!src)
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
-                       "The request must contain the parameter SourceArn.");
-  if ((hm = tw_p_int(c, c->in, "MaxResults", &max)) < 0) return -1;
-  if (hm && tw_p_range(c, "MaxResults", max, 1, 10, "Must be between 1 and 10, if provided."))
-    return -1;
+  const char *src;
+  long long max;
+  if (tw_sqs_move_list_params(c, &src, &max)) return -1;
   tw_sqs *s = c->sqs;
   pthread_mutex_lock(&s->mu);
   tw_queue *q = tw_sqs_queue_by_arn(s, src);
   int rc = -1;
   if (!q) {
-    tw_sqs_fail(c, TW_ERR_RESOURCE_NOT_FOUND,
-                "The resource that you specified for the SourceArn parameter doesn't exist.");
+    tw_sqs_move_fail(c, TW_MOVE_NO_SOURCE);
   } else {
     json_t *res = json_array();
     for (size_t i = s->ntasks; i-- > 0 && (long long)json_array_size(res) < max;) {

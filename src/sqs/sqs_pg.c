@@ -51,6 +51,12 @@ static const struct {
     {"DeleteMessageBatch", tw_sqs_pg_delete_message_batch},
     {"ChangeMessageVisibility", tw_sqs_pg_change_message_visibility},
     {"ChangeMessageVisibilityBatch", tw_sqs_pg_change_message_visibility_batch},
+    {"AddPermission", tw_sqs_pg_add_permission},
+    {"RemovePermission", tw_sqs_pg_remove_permission},
+    {"ListDeadLetterSourceQueues", tw_sqs_pg_list_dead_letter_source_queues},
+    {"StartMessageMoveTask", tw_sqs_pg_start_message_move_task},
+    {"CancelMessageMoveTask", tw_sqs_pg_cancel_message_move_task},
+    {"ListMessageMoveTasks", tw_sqs_pg_list_message_move_tasks},
 };
 
 void tw_sqs_pg_execute(tw_sqs_pg *p, tw_sqs_call *c) {
@@ -209,6 +215,9 @@ tw_sqs_pg *tw_sqs_pg_open(const char *url, const char *region, const char *accou
   pthread_mutex_init(&p->mu, NULL);
   snprintf(p->region, sizeof p->region, "%s", region);
   snprintf(p->account, sizeof p->account, "%s", account);
+  /* AWS's; TWEEDLE_MAX_INFLIGHT lowers it (tests), as for the embedded engine */
+  const char *mi = getenv("TWEEDLE_MAX_INFLIGHT");
+  p->max_inflight = mi && atoi(mi) > 0 ? atoi(mi) : 120000;
   p->pg = tw_pg_open(url, pool, err, errlen);
   if (!p->pg || tw_pg_secret(p->pg, p->secret)) {
     if (p->pg) snprintf(err, errlen, "cannot read the receipt secret from PostgreSQL");
@@ -223,6 +232,9 @@ int tw_sqs_pg_start(tw_sqs_pg *p) {
   /* tests set it high to show that a send's notification alone wakes a poll */
   const char *e = getenv("TWEEDLE_PG_REPOLL_MS");
   p->repoll_ms = e && atoi(e) > 0 ? atoi(e) : REPOLL_MS;
+  /* retention deletes, expired dedup ids: once across the cluster */
+  const char *sw = getenv("TWEEDLE_PG_SWEEP_MS");
+  if (tw_pg_bg_start(p->pg, sw && atoi(sw) > 0 ? atoi(sw) : SWEEP_MS)) return -1;
   return tw_pg_listen_start(p->pg, on_notify, on_idle, p);
 }
 
@@ -236,6 +248,7 @@ void tw_sqs_pg_stop(tw_sqs_pg *p) {
 
 void tw_sqs_pg_close(tw_sqs_pg *p) {
   if (!p) return;
+  tw_pg_bg_stop(p->pg);
   tw_pg_close(p->pg);
   pthread_mutex_destroy(&p->mu);
   free(p);

@@ -1,7 +1,7 @@
 /* Cluster mode's queue engine (--store postgres://...): the same actions
  * behind the same front ends, with every queue and message in PostgreSQL
- * (store/pg_sqs.h) instead of memory. Standard queues; actions not on
- * PostgreSQL yet answer 501 NotImplemented. Long polls park here and are woken
+ * (store/pg_sqs.h) instead of memory. Standard and FIFO queues, dead-letter
+ * queues, move tasks; actions not on PostgreSQL yet answer 501 NotImplemented. Long polls park here and are woken
  * by the cluster's notifications (LISTEN tw_sqs). */
 #ifndef TW_SQS_PG_H
 #define TW_SQS_PG_H

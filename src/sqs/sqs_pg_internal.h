@@ -12,6 +12,7 @@
 
 #define GEN_BUCKETS 256
 #define REPOLL_MS 1000 /* looks for messages that became visible without a send */
+#define SWEEP_MS 1000  /* background work (retention deletes) period */
 
 struct tw_sqs_pg {
   tw_pg *pg;
@@ -24,6 +25,7 @@ struct tw_sqs_pg {
   int64_t last_repoll_ms; /* monotonic */
   int64_t last_check_ms;  /* wall clock: the end of the last visibility window looked at */
   int repoll_ms;
+  int64_t max_inflight; /* per queue (TWEEDLE_MAX_INFLIGHT, default 120000) */
 };
 
 typedef struct { /* a queue as the actions need it */
@@ -32,6 +34,9 @@ typedef struct { /* a queue as the actions need it */
   char arn[300];
   int delay, max_size, wait_time, visibility;
   int64_t retention;
+  int content_dedup, dedup_scope_group; /* FIFO */
+  char dlq_arn[300];                    /* RedrivePolicy's target ("" none) */
+  int max_receive_count;
 } pq;
 
 /* sqs_pg_queue.c */
@@ -40,9 +45,21 @@ int tw_pgq_fail_rc(tw_sqs_call *c, int rc);
 /* 501 NotImplemented for what cluster mode does not do yet. Returns -1. */
 int tw_pgq_not_yet(tw_sqs_call *c, const char *what);
 /* The queue named by QueueUrl (any host), else by the request path. 0 or -1
- * with c->err (QueueDoesNotExist, 503; a FIFO queue: 501). */
+ * with c->err (QueueDoesNotExist, 503). */
 int tw_pgq_resolve(tw_sqs_pg *p, tw_sqs_call *c, pq *q);
 void tw_pgq_free(pq *q);
+/* The queue an ARN of this region and account names: 0 (*row filled),
+ * TW_PG_NOT_FOUND, or a store error. */
+int tw_pgq_by_arn(tw_sqs_pg *p, const char *arn, tw_pg_queue *row);
+/* Saves q's attrs and tags (policy as in q->row): 0 or -1 with c->err. */
+int tw_pgq_save(tw_sqs_pg *p, tw_sqs_call *c, pq *q);
+/* sqs_pg_redrive.c: RedrivePolicy / RedriveAllowPolicy k = v of a queue of
+ * kind fifo (tw_sqs_redrive_check, the target looked up in the store); 0 or
+ * -1 with c->err. */
+int tw_pgq_check_redrive(tw_sqs_pg *p, tw_sqs_call *c, const char *k, const char *v, int fifo);
+/* The RedrivePolicy in attrs may target its queue (that queue's RedriveAllowPolicy
+ * lets source_arn): 0 or -1 with c->err. */
+int tw_pgq_check_redrive_allow(tw_sqs_pg *p, tw_sqs_call *c, json_t *attrs, const char *source_arn);
 void tw_pgq_url(tw_sqs_pg *p, const tw_sqs_call *c, const char *name, char *out, size_t n);
 /* sqs_pg.c: the notification generation of queue qid's bucket */
 uint64_t tw_pgq_gen(tw_sqs_pg *p, int64_t qid);
@@ -58,6 +75,12 @@ int tw_sqs_pg_purge_queue(tw_sqs_pg *p, tw_sqs_call *c);
 int tw_sqs_pg_tag_queue(tw_sqs_pg *p, tw_sqs_call *c);
 int tw_sqs_pg_untag_queue(tw_sqs_pg *p, tw_sqs_call *c);
 int tw_sqs_pg_list_queue_tags(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_add_permission(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_remove_permission(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_list_dead_letter_source_queues(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_start_message_move_task(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_cancel_message_move_task(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_list_message_move_tasks(tw_sqs_pg *p, tw_sqs_call *c);
 int tw_sqs_pg_send_message(tw_sqs_pg *p, tw_sqs_call *c);
 int tw_sqs_pg_send_message_batch(tw_sqs_pg *p, tw_sqs_call *c);
 int tw_sqs_pg_receive_message(tw_sqs_pg *p, tw_sqs_call *c);

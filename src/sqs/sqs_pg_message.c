@@ -24,21 +24,12 @@ typedef struct {
   char id[37];
   char *attrs, *sys;
   int bad;
+  char dedup[65], key[400]; /* FIFO: the deduplication id and its key */
 } send_one;
 
-/* The queue-dependent checks of tw_sqs_send_check for a standard queue. */
+/* The queue-dependent checks of tw_sqs_send_check. */
 static int send_check(tw_sqs_call *c, const pq *q, const tw_sqs_send_req *r) {
-  if ((long long)r->size > q->max_size)
-    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                       "One or more parameters are invalid. Reason: Message must be shorter than "
-                       "%d bytes.",
-                       q->max_size);
-  if (r->dedup)
-    return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                       "Value %s for parameter MessageDeduplicationId is invalid. Reason: The "
-                       "request include parameter that is not valid for this queue type.",
-                       r->dedup);
-  return 0;
+  return tw_sqs_send_queue_check(c, r, q->max_size, q->row.fifo, q->content_dedup);
 }
 
 /* Fills the row of a checked message; its MD5s go into res. */
@@ -63,12 +54,38 @@ static void send_prepare(tw_sqs_call *c, const pq *q, send_one *s, tw_pg_send_ms
                         .group_id = r->group,
                         .sent_ms = now,
                         .visible_at_ms = now + (int64_t)delay * 1000};
+  if (q->row.fifo) { /* the id given, else the body's SHA-256 (ContentBasedDeduplication) */
+    if (r->dedup)
+      snprintf(s->dedup, sizeof s->dedup, "%s", r->dedup);
+    else
+      tw_sha256_hex(r->body, r->body_len, s->dedup);
+    if (q->dedup_scope_group)
+      snprintf(s->key, sizeof s->key, "%s\x1f%s", r->group, s->dedup);
+    else
+      snprintf(s->key, sizeof s->key, "%s", s->dedup);
+    m->dedup_id = s->dedup;
+    m->dedup_key = s->key;
+  }
   json_object_set_new(res, "MessageId", json_string(s->id));
   json_object_set_new(res, "MD5OfMessageBody", json_string(r->md5_body));
   if (r->md5_attrs[0])
     json_object_set_new(res, "MD5OfMessageAttributes", json_string(r->md5_attrs));
   if (r->md5_sys[0])
     json_object_set_new(res, "MD5OfMessageSystemAttributes", json_string(r->md5_sys));
+}
+
+/* FIFO: the SequenceNumber; a duplicate answers the first send's MessageId. */
+static void send_done(const pq *q, const tw_pg_send_msg *m, json_t *res) {
+  if (!q->row.fifo) return;
+  if (m->duplicate) json_object_set_new(res, "MessageId", json_string(m->dup_msg_id));
+  char sn[32];
+  snprintf(sn, sizeof sn, "%020" PRId64, m->seqno);
+  json_object_set_new(res, "SequenceNumber", json_string(sn));
+}
+
+static int send_rows(tw_sqs_pg *p, const pq *q, tw_pg_send_msg *m, int n, int64_t now) {
+  return q->row.fifo ? tw_pg_send_fifo(p->pg, q->row.id, m, n, now)
+                     : tw_pg_send(p->pg, q->row.id, m, n, now);
 }
 
 int tw_sqs_pg_send_message(tw_sqs_pg *p, tw_sqs_call *c) {
@@ -82,11 +99,12 @@ int tw_sqs_pg_send_message(tw_sqs_pg *p, tw_sqs_call *c) {
     tw_pg_send_msg m;
     int64_t now = tw_now_ms();
     send_prepare(c, &q, &s, &m, now, res);
-    int r = tw_pg_send(p->pg, q.row.id, &m, 1, now);
+    int r = send_rows(p, &q, &m, 1, now);
     if (r) {
       json_decref(res);
       rc = tw_pgq_fail_rc(c, r);
     } else {
+      send_done(&q, &m, res);
       c->out = res;
     }
   }
@@ -146,8 +164,8 @@ int tw_sqs_pg_send_message_batch(tw_sqs_pg *p, tw_sqs_call *c) {
     json_object_set_new(res[i], "Id", json_string(id));
     idx[nrows++] = (int)i;
   }
-  (void)idx;
-  int rc = nrows ? tw_pg_send(p->pg, q.row.id, rows, nrows, now) : 0;
+  int rc = nrows ? send_rows(p, &q, rows, nrows, now) : 0;
+  for (int j = 0; j < nrows && !rc; j++) send_done(&q, &rows[j], res[idx[j]]);
   json_t *ok = json_array();
   for (i = 0; i < n; i++) {
     if (res[i] && !rc) json_array_append(ok, res[i]);
@@ -193,12 +211,22 @@ static json_t *render(tw_sqs_pg *p, const pq *q, const tw_pg_msg *m, unsigned ma
       snprintf(buf, sizeof buf, "%" PRId64, m->first_receive_ms);
       json_object_set_new(a, "ApproximateFirstReceiveTimestamp", json_string(buf));
     }
+    if (q->row.fifo) {
+      if (mask & TW_SA_SEQ) {
+        snprintf(buf, sizeof buf, "%020" PRId64, m->seqno);
+        json_object_set_new(a, "SequenceNumber", json_string(buf));
+      }
+      if ((mask & TW_SA_DEDUP) && m->dedup_id)
+        json_object_set_new(a, "MessageDeduplicationId", json_string(m->dedup_id));
+    }
     if ((mask & TW_SA_GROUP) && m->group_id)
       json_object_set_new(a, "MessageGroupId", json_string(m->group_id));
     if ((mask & TW_SA_TRACE) && sys) {
       const char *tv = tw_p_str(json_object_get(sys, "AWSTraceHeader"), "StringValue");
       if (tv) json_object_set_new(a, "AWSTraceHeader", json_string(tv));
     }
+    if ((mask & TW_SA_DLQ_SRC) && m->source_arn)
+      json_object_set_new(a, "DeadLetterQueueSourceArn", json_string(m->source_arn));
     if (json_object_size(a))
       json_object_set_new(o, "Attributes", a);
     else
@@ -228,8 +256,35 @@ int tw_sqs_pg_receive_message(tw_sqs_pg *p, tw_sqs_call *c) {
   int64_t now = tw_now_ms();
   tw_pg_msg got[10];
   int n = 0;
-  int rc =
-      tw_pg_receive(p->pg, q.row.id, (int)max, (int)vis, now, now - q.retention * 1000, got, &n);
+  tw_pg_recv rq = {.queue_id = q.row.id,
+                   .fifo = q.row.fifo,
+                   .max = (int)max,
+                   .vis_s = (int)vis,
+                   .now_ms = now,
+                   .min_sent_ms = now - q.retention * 1000,
+                   .max_inflight = p->max_inflight,
+                   .source_arn = q.arn,
+                   .attempt = q.row.fifo ? tw_p_str(c->in, "ReceiveRequestAttemptId") : NULL};
+  int rc = 0;
+  if (q.dlq_arn[0] && q.max_receive_count > 0) { /* the dead-letter queue, if it exists */
+    tw_pg_queue dlq = {0};
+    rc = tw_pgq_by_arn(p, q.dlq_arn, &dlq);
+    if (!rc) {
+      rq.dlq_id = dlq.id;
+      rq.dlq_fifo = dlq.fifo;
+      rq.max_receive_count = q.max_receive_count;
+    }
+    tw_pg_queue_free(&dlq);
+    if (rc == TW_PG_NOT_FOUND) rc = 0;
+  }
+  if (!rc) rc = tw_pg_receive_ex(p->pg, &rq, got, &n);
+  if (rc == TW_PG_OVER_LIMIT) {
+    tw_pgq_free(&q);
+    return tw_sqs_fail(c, TW_ERR_OVER_LIMIT,
+                       "Too many messages in flight: the limit of %lld in-flight messages per "
+                       "queue has been reached.",
+                       (long long)p->max_inflight);
+  }
   if (rc) {
     tw_pgq_free(&q);
     return tw_pgq_fail_rc(c, rc);
@@ -256,9 +311,21 @@ static int delete_one(tw_sqs_pg *p, tw_sqs_call *c, const pq *q, const char *h) 
   uint64_t seq;
   uint32_t nonce;
   if (tw_sqs_receipt_check(c, p->secret, q->row.id, h, &seq, &nonce)) return -1;
-  int deleted;
+  int deleted, rc;
+  if (q->row.fifo) {
+    /* FIFO refuses an older receipt or one whose visibility ran out, so the
+     * consumer learns that someone else may hold the message now */
+    int expired;
+    rc = tw_pg_msg_delete_fifo(p->pg, q->row.id, (int64_t)seq, nonce, tw_now_ms(), &expired);
+    if (!rc && expired)
+      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                         "Value %s for parameter ReceiptHandle is invalid. Reason: The receipt "
+                         "handle has expired.",
+                         h);
+    return rc ? tw_pgq_fail_rc(c, rc) : 0;
+  }
   /* gone, or an older receipt of a message received again: succeeds, no change */
-  int rc = tw_pg_msg_delete(p->pg, q->row.id, (int64_t)seq, nonce, &deleted);
+  rc = tw_pg_msg_delete(p->pg, q->row.id, (int64_t)seq, nonce, &deleted);
   return rc ? tw_pgq_fail_rc(c, rc) : 0;
 }
 
@@ -353,6 +420,10 @@ int tw_sqs_pg_delete_message_batch(tw_sqs_pg *p, tw_sqs_call *c) {
   if (!entries) return -1;
   pq q;
   if (tw_pgq_resolve(p, c, &q)) return -1;
+  if (q.row.fifo) { /* entry by entry: each may be refused (an expired receipt) */
+    tw_pgq_free(&q);
+    return handle_batch(p, c, 0);
+  }
   json_t *ok = json_array(), *failed = json_array();
   int64_t seqs[10];
   uint32_t nonces[10];

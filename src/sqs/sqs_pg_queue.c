@@ -54,6 +54,28 @@ static void pq_parse(tw_sqs_pg *p, pq *q) {
   q->visibility = attr_int(q->attrs, "VisibilityTimeout", 30);
   const char *r = json_string_value(json_object_get(q->attrs, "MessageRetentionPeriod"));
   q->retention = r ? atoll(r) : 345600;
+  const char *cbd = json_string_value(json_object_get(q->attrs, "ContentBasedDeduplication"));
+  q->content_dedup = cbd && !strcmp(cbd, "true");
+  const char *scope = json_string_value(json_object_get(q->attrs, "DeduplicationScope"));
+  q->dedup_scope_group = scope && !strcmp(scope, "messageGroup");
+  const char *rp = json_string_value(json_object_get(q->attrs, "RedrivePolicy"));
+  json_t *pol = rp && *rp ? json_loads(rp, 0, NULL) : NULL;
+  const char *arn = json_string_value(json_object_get(pol, "deadLetterTargetArn"));
+  json_t *mrc = json_object_get(pol, "maxReceiveCount");
+  snprintf(q->dlq_arn, sizeof q->dlq_arn, "%s", arn ? arn : "");
+  q->max_receive_count = json_is_integer(mrc)  ? (int)json_integer_value(mrc)
+                         : json_is_string(mrc) ? atoi(json_string_value(mrc))
+                                               : 0;
+  json_decref(pol);
+}
+
+int tw_pgq_by_arn(tw_sqs_pg *p, const char *arn, tw_pg_queue *row) {
+  const char *name = strrchr(arn ? arn : "", ':');
+  if (!name || !name[1]) return TW_PG_NOT_FOUND;
+  char want[400];
+  snprintf(want, sizeof want, "arn:aws:sqs:%s:%s:%s", p->region, p->account, name + 1);
+  if (strcmp(want, arn)) return TW_PG_NOT_FOUND;
+  return tw_pg_queue_get(p->pg, name + 1, row);
 }
 
 /* The queue named by QueueUrl (any host), else by the request path. 0 or -1
@@ -68,10 +90,6 @@ int tw_pgq_resolve(tw_sqs_pg *p, tw_sqs_call *c, pq *q) {
     return tw_sqs_fail(c, TW_ERR_QUEUE_DOES_NOT_EXIST, "The specified queue does not exist.");
   if (rc) return tw_pgq_fail_rc(c, rc);
   pq_parse(p, q);
-  if (q->row.fifo) {
-    tw_pgq_free(q);
-    return tw_pgq_not_yet(c, "A FIFO queue");
-  }
   return 0;
 }
 
@@ -79,11 +97,12 @@ void tw_pgq_url(tw_sqs_pg *p, const tw_sqs_call *c, const char *name, char *out,
   snprintf(out, n, "%s/%s/%s", c->base_url, p->account, name);
 }
 
-/* The embedded engine's checks for a standard queue (tw_sqs_attr_check); the
- * redrive policies answer 501 here. */
-static int check_attr(tw_sqs_call *c, const char *k, const char *v, int existing) {
-  int rc = tw_sqs_attr_check(c, k, v, 0, existing, NULL, NULL);
-  return rc > 0 ? tw_pgq_not_yet(c, "Dead-letter queue redrive") : rc;
+/* The embedded engine's checks (tw_sqs_attr_check); the redrive policies,
+ * which need the other queues, in sqs_pg_redrive.c. */
+static int check_attr(tw_sqs_pg *p, tw_sqs_call *c, const char *k, const char *v, int fifo,
+                      json_t *cur, json_t *all) {
+  int rc = tw_sqs_attr_check(c, k, v, fifo, cur != NULL, cur, all);
+  return rc > 0 ? tw_pgq_check_redrive(p, c, k, v, fifo) : rc;
 }
 
 static char *dump(json_t *o) {
@@ -101,25 +120,42 @@ int tw_sqs_pg_create_queue(tw_sqs_pg *p, tw_sqs_call *c) {
   int rc = -1;
   const char *fq = json_string_value(json_object_get(attrs, "FifoQueue"));
   size_t nl = strlen(name);
-  if ((fq && !strcmp(fq, "true")) || (nl > 5 && !strcmp(name + nl - 5, ".fifo"))) {
-    tw_pgq_not_yet(c, "A FIFO queue");
+  int fifo_name = nl > 5 && !strcmp(name + nl - 5, ".fifo");
+  int fifo = fq && !strcmp(fq, "true");
+  if (fifo && !tw_p_valid_queue_name(name, 1)) {
+    tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
+                "The name of a FIFO queue can only include alphanumeric characters, hyphens, or "
+                "underscores, must end with .fifo suffix and be 1 to 80 in length.");
     goto done;
   }
-  if (!tw_p_valid_queue_name(name, 0)) {
+  if (!fifo && !tw_p_valid_queue_name(name, 0)) {
     tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in "
-                "length");
+                fifo_name ? "The name of a FIFO queue can only include alphanumeric characters, "
+                            "hyphens, or underscores, must end with .fifo suffix and be 1 to 80 in "
+                            "length."
+                          : "Can only include alphanumeric characters, hyphens, or underscores. 1 "
+                            "to 80 in length");
     goto done;
   }
   json_t *tags;
   if (tw_sqs_create_tags(c, name, &tags)) goto done;
   const char *k;
   json_t *v;
-  json_object_foreach(attrs, k, v) if (check_attr(c, k, json_string_value(v), 0)) goto done;
-  json_object_del(attrs, "FifoQueue");
+  json_object_foreach(attrs, k, v) {
+    if (check_attr(p, c, k, json_string_value(v), fifo, NULL, attrs)) goto done;
+  }
+  char arn[300];
+  snprintf(arn, sizeof arn, "arn:aws:sqs:%s:%s:%s", p->region, p->account, name);
+  if (tw_pgq_check_redrive_allow(p, c, attrs, arn)) goto done;
+  json_object_foreach(attrs, k, v) json_object_set_new(attrs, k, tw_sqs_attr_normalized(k, v));
+  if (fifo)
+    json_object_set_new(attrs, "FifoQueue", json_string("true"));
+  else
+    json_object_del(attrs, "FifoQueue");
   json_t *pol = json_object_get(attrs, "Policy");
   int64_t now = tw_now_ms();
-  tw_pg_queue row = {.name = strdup(name), .created = now / 1000, .modified = now / 1000};
+  tw_pg_queue row = {
+      .name = strdup(name), .fifo = fifo, .created = now / 1000, .modified = now / 1000};
   row.policy_json = pol && *json_string_value(pol) ? strdup(json_string_value(pol)) : NULL;
   json_object_del(attrs, "Policy");
   row.attrs_json = dump(attrs);
@@ -129,19 +165,17 @@ int tw_sqs_pg_create_queue(tw_sqs_pg *p, tw_sqs_call *c) {
   json_decref(tagcopy);
   int r = tw_pg_queue_create(p->pg, &row, now);
   if (r == TW_PG_EXISTS) {
-    if (row.fifo) {
-      tw_pgq_not_yet(c, "A FIFO queue");
-      tw_pg_queue_free(&row);
-      goto done;
-    }
     json_t *have = json_loads(row.attrs_json ? row.attrs_json : "{}", 0, NULL);
     json_t *want = json_object_get(c->in, "Attributes");
     json_t *all = tw_sqs_attrs_as_strings(c, want ? want : json_object_get(c->in, "__none"));
     json_object_foreach(all, k, v) {
       const char *hv = json_string_value(json_object_get(have, k));
       if (!strcmp(k, "Policy")) hv = row.policy_json ? row.policy_json : "";
-      if (!hv) hv = tw_sqs_attr_default(k, 0);
-      if (strcmp(hv, json_string_value(v))) {
+      if (!hv) hv = tw_sqs_attr_default(k, row.fifo);
+      json_t *nv = tw_sqs_attr_normalized(k, v);
+      int differs = strcmp(hv, json_string_value(nv)) != 0;
+      json_decref(nv);
+      if (differs) {
         tw_sqs_fail(c, TW_ERR_QUEUE_NAME_EXISTS,
                     "A queue already exists with the same name and a different value for "
                     "attribute %s",
@@ -233,7 +267,7 @@ int tw_sqs_pg_get_queue_attributes(tw_sqs_pg *p, tw_sqs_call *c) {
   /* the policy is kept apart from the attributes (row.policy_json) */
   tw_sqs_queue_view v = {.attrs = q.attrs,
                          .policy = q.row.policy_json,
-                         .fifo = 0,
+                         .fifo = q.row.fifo,
                          .arn = q.arn,
                          .created = q.row.created,
                          .modified = q.row.modified,
@@ -247,7 +281,7 @@ int tw_sqs_pg_get_queue_attributes(tw_sqs_pg *p, tw_sqs_call *c) {
 }
 
 /* Saves q's attrs/tags (policy: as in q->row) with a new modified time. */
-static int save_queue(tw_sqs_pg *p, tw_sqs_call *c, pq *q) {
+int tw_pgq_save(tw_sqs_pg *p, tw_sqs_call *c, pq *q) {
   free(q->row.attrs_json);
   free(q->row.tags_json);
   q->row.attrs_json = dump(q->attrs);
@@ -270,7 +304,10 @@ int tw_sqs_pg_set_queue_attributes(tw_sqs_pg *p, tw_sqs_call *c) {
   if (tw_pgq_resolve(p, c, &q)) goto done0;
   const char *k;
   json_t *v;
-  json_object_foreach(attrs, k, v) if (check_attr(c, k, json_string_value(v), 1)) goto done;
+  json_object_foreach(attrs, k, v) {
+    if (check_attr(p, c, k, json_string_value(v), q.row.fifo, q.attrs, attrs)) goto done;
+  }
+  if (tw_pgq_check_redrive_allow(p, c, attrs, q.arn)) goto done;
   json_object_foreach(attrs, k, v) {
     const char *s = json_string_value(v);
     if (!strcmp(k, "Policy")) {
@@ -279,11 +316,11 @@ int tw_sqs_pg_set_queue_attributes(tw_sqs_pg *p, tw_sqs_call *c) {
     } else if (!*s && (!strcmp(k, "RedrivePolicy") || !strcmp(k, "RedriveAllowPolicy"))) {
       json_object_del(q.attrs, k);
     } else {
-      json_object_set(q.attrs, k, v);
+      json_object_set_new(q.attrs, k, tw_sqs_attr_normalized(k, v));
     }
   }
   q.row.modified = (int64_t)time(NULL);
-  rc = save_queue(p, c, &q);
+  rc = tw_pgq_save(p, c, &q);
   if (!rc) c->out = json_object();
 done:
   tw_pgq_free(&q);
@@ -317,7 +354,7 @@ int tw_sqs_pg_tag_queue(tw_sqs_pg *p, tw_sqs_call *c) {
   int rc = json_object_size(q.tags) > 50
                ? tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE, "Too many tags added for queue %s.",
                              q.row.name)
-               : save_queue(p, c, &q);
+               : tw_pgq_save(p, c, &q);
   tw_pgq_free(&q);
   if (!rc) c->out = json_object();
   return rc;
@@ -334,7 +371,7 @@ int tw_sqs_pg_untag_queue(tw_sqs_pg *p, tw_sqs_call *c) {
   json_t *k;
   json_array_foreach(keys, i, k) if (json_string_value(k))
       json_object_del(q.tags, json_string_value(k));
-  int rc = save_queue(p, c, &q);
+  int rc = tw_pgq_save(p, c, &q);
   tw_pgq_free(&q);
   if (!rc) c->out = json_object();
   return rc;

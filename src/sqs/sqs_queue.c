@@ -13,138 +13,28 @@
 #include "sqs/sqs_common.h"
 #include "sqs/sqs_internal.h"
 
+/* A queue of this engine, for the shared redrive checks (sqs_common.h). */
+static int dlq_lookup(void *ctx, tw_sqs_call *c, const char *arn, int *fifo, json_t **attrs) {
+  (void)c;
+  tw_queue *dlq = tw_sqs_queue_by_arn(ctx, arn);
+  if (!dlq) return 1;
+  *fifo = dlq->fifo;
+  *attrs = json_incref(dlq->attrs);
+  return 0;
+}
+
 /* Validates one attribute for a queue of kind fifo; q is NULL on creation.
- * The checks both engines make are tw_sqs_attr_check's (sqs_common.c); the
- * redrive policies, which need the other queues, are checked here. */
+ * The checks both engines make are tw_sqs_attr_check's and
+ * tw_sqs_redrive_check's (sqs_common.c); the redrive target is looked up here. */
 static int check_attr(tw_sqs_call *c, const char *k, const char *v, int fifo, tw_queue *q,
                       json_t *all) {
   int rc = tw_sqs_attr_check(c, k, v, fifo, q != NULL, q ? q->attrs : NULL, all);
   if (rc <= 0) return rc;
-  if (!strcmp(k, "RedrivePolicy")) {
-    if (!*v) return 0;
-    json_error_t je;
-    json_t *p = json_loads(v, 0, &je);
-    if (!json_is_object(p)) {
-      json_decref(p);
-      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                         "Value %s for parameter RedrivePolicy is invalid. Reason: Invalid value "
-                         "for the parameter RedrivePolicy.",
-                         v);
-    }
-    const char *arn = json_string_value(json_object_get(p, "deadLetterTargetArn"));
-    json_t *mrc = json_object_get(p, "maxReceiveCount");
-    long long n = json_is_integer(mrc)  ? json_integer_value(mrc)
-                  : json_is_string(mrc) ? atoll(json_string_value(mrc))
-                                        : -1;
-    int rc = 0;
-    if (!arn || !mrc) {
-      rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                       "Value %s for parameter RedrivePolicy is invalid. Reason: Redrive policy "
-                       "does not contain mandatory attribute: %s.",
-                       v, !arn ? "deadLetterTargetArn" : "maxReceiveCount");
-    } else if (n < 1 || n > 1000) {
-      rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                       "Value %s for parameter RedrivePolicy is invalid. Reason: Invalid value for "
-                       "maxReceiveCount: %lld, valid values are from 1 to 1000 both inclusive.",
-                       v, n);
-    } else {
-      tw_queue *dlq = tw_sqs_queue_by_arn(c->sqs, arn);
-      if (strncmp(arn, "arn:", 4) || !strstr(arn + 4, ":sqs:"))
-        rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                         "Value %s for parameter RedrivePolicy is invalid. Reason: Invalid value "
-                         "for deadLetterTargetArn.",
-                         v);
-      else if (!dlq)
-        rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                         "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter "
-                         "target does not exist.",
-                         v);
-      else if (dlq->fifo != fifo)
-        rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                         "Value %s for parameter RedrivePolicy is invalid. Reason: Dead-letter "
-                         "target must be the same type of queue as the source (standard or FIFO).",
-                         v);
-    }
-    json_decref(p);
-    return rc;
-  }
-  if (!strcmp(k, "RedriveAllowPolicy")) {
-    if (!*v) return 0;
-    json_t *p = json_loads(v, 0, NULL);
-    const char *perm = json_string_value(json_object_get(p, "redrivePermission"));
-    json_t *srcs = json_object_get(p, "sourceQueueArns");
-    int rc = 0;
-    if (!perm || (strcmp(perm, "allowAll") && strcmp(perm, "denyAll") && strcmp(perm, "byQueue")))
-      rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                       "Value %s for parameter RedriveAllowPolicy is invalid. Reason: Invalid "
-                       "value for redrivePermission.",
-                       v);
-    else if (!strcmp(perm, "byQueue") &&
-             (!json_is_array(srcs) || json_array_size(srcs) == 0 || json_array_size(srcs) > 10))
-      rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                       "Value %s for parameter RedriveAllowPolicy is invalid. Reason: "
-                       "sourceQueueArns must contain 1 to 10 ARNs when redrivePermission is "
-                       "byQueue.",
-                       v);
-    else if (strcmp(perm, "byQueue") && srcs)
-      rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                       "Value %s for parameter RedriveAllowPolicy is invalid. Reason: "
-                       "sourceQueueArns is allowed only when redrivePermission is byQueue.",
-                       v);
-    json_decref(p);
-    return rc;
-  }
-  return 0;
-}
-
-/* RedrivePolicy is returned with maxReceiveCount as a number, whatever was sent. */
-static json_t *normalized(const char *k, json_t *v) {
-  if (strcmp(k, "RedrivePolicy")) return json_incref(v);
-  json_t *p = json_loads(json_string_value(v), 0, NULL);
-  json_t *mrc = json_object_get(p, "maxReceiveCount");
-  if (json_is_string(mrc))
-    json_object_set_new(p, "maxReceiveCount", json_integer(atoll(json_string_value(mrc))));
-  char *s = json_dumps(p, JSON_COMPACT);
-  json_t *out = json_string(s ? s : json_string_value(v));
-  free(s);
-  json_decref(p);
-  return out;
-}
-
-/* Whether dlq's RedriveAllowPolicy lets source use it as dead-letter queue. */
-static int redrive_allowed(tw_queue *dlq, const char *source_arn) {
-  const char *v = json_string_value(json_object_get(dlq->attrs, "RedriveAllowPolicy"));
-  if (!v || !*v) return 1;
-  json_t *p = json_loads(v, 0, NULL);
-  const char *perm = json_string_value(json_object_get(p, "redrivePermission"));
-  int ok = 1;
-  if (perm && !strcmp(perm, "denyAll")) ok = 0;
-  if (perm && !strcmp(perm, "byQueue")) {
-    ok = 0;
-    size_t i;
-    json_t *a;
-    json_array_foreach(json_object_get(p, "sourceQueueArns"), i,
-                       a) if (json_string_value(a) && !strcmp(json_string_value(a), source_arn))
-        ok = 1;
-  }
-  json_decref(p);
-  return ok;
+  return tw_sqs_redrive_check(c, k, v, fifo, dlq_lookup, c->sqs);
 }
 
 static int check_redrive_allow(tw_sqs_call *c, json_t *attrs, const char *source_arn) {
-  const char *rp = json_string_value(json_object_get(attrs, "RedrivePolicy"));
-  if (!rp || !*rp) return 0;
-  json_t *p = json_loads(rp, 0, NULL);
-  tw_queue *dlq =
-      tw_sqs_queue_by_arn(c->sqs, json_string_value(json_object_get(p, "deadLetterTargetArn")));
-  int rc = 0;
-  if (dlq && !redrive_allowed(dlq, source_arn))
-    rc = tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                     "Value %s for parameter RedrivePolicy is invalid. Reason: Queue %s does not "
-                     "allow this queue to use it as dead-letter queue.",
-                     rp, dlq->arn);
-  json_decref(p);
-  return rc;
+  return tw_sqs_redrive_allow_check(c, attrs, source_arn, dlq_lookup, c->sqs);
 }
 
 int tw_sqs_create_queue(tw_sqs_call *c) {
@@ -191,7 +81,7 @@ int tw_sqs_create_queue(tw_sqs_call *c) {
     json_object_foreach(attrs, k, v) {
       const char *have = json_string_value(json_object_get(q->attrs, k));
       if (!have) have = tw_sqs_attr_default(k, q->fifo);
-      json_t *nv = normalized(k, v);
+      json_t *nv = tw_sqs_attr_normalized(k, v);
       int differs = strcmp(have, json_string_value(nv)) != 0;
       json_decref(nv);
       if (differs) {
@@ -210,7 +100,7 @@ int tw_sqs_create_queue(tw_sqs_call *c) {
       goto unlock;
     }
     json_t *stored = json_object();
-    json_object_foreach(attrs, k, v) json_object_set_new(stored, k, normalized(k, v));
+    json_object_foreach(attrs, k, v) json_object_set_new(stored, k, tw_sqs_attr_normalized(k, v));
     if (fifo)
       json_object_set_new(stored, "FifoQueue", json_string("true"));
     else
@@ -360,7 +250,7 @@ int tw_sqs_set_queue_attributes(tw_sqs_call *c) {
     if (!*json_string_value(v) && (!strcmp(k, "RedrivePolicy") || !strcmp(k, "RedriveAllowPolicy")))
       json_object_del(q->attrs, k);
     else
-      json_object_set_new(q->attrs, k, normalized(k, v));
+      json_object_set_new(q->attrs, k, tw_sqs_attr_normalized(k, v));
   }
   q->modified = (int64_t)time(NULL);
   tw_sqs_queue_apply_attrs(q);
@@ -452,42 +342,8 @@ int tw_sqs_list_queue_tags(tw_sqs_call *c) {
 }
 
 int tw_sqs_add_permission(tw_sqs_call *c) {
+  if (tw_sqs_permission_check(c)) return -1;
   const char *label = tw_p_str(c->in, "Label");
-  json_t *accounts = json_object_get(c->in, "AWSAccountIds");
-  json_t *actions = json_object_get(c->in, "Actions");
-  if (!label)
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
-                       "The request must contain the parameter Label.");
-  if (!json_array_size(accounts))
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
-                       "The request must contain the parameter AWSAccountIds.");
-  if (!json_array_size(actions))
-    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
-                       "The request must contain the parameter Actions.");
-  size_t i;
-  json_t *a;
-  json_array_foreach(actions, i, a) {
-    const char *s = json_string_value(a);
-    static const char *ok[] = {"*",
-                               "SendMessage",
-                               "ReceiveMessage",
-                               "DeleteMessage",
-                               "ChangeMessageVisibility",
-                               "GetQueueAttributes",
-                               "GetQueueUrl",
-                               "ListDeadLetterSourceQueues",
-                               "PurgeQueue",
-                               "ListQueueTags",
-                               NULL};
-    int found = 0;
-    for (int j = 0; s && ok[j]; j++)
-      if (!strcmp(ok[j], s)) found = 1;
-    if (!found)
-      return tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                         "Value SQS:%s for parameter ActionName is invalid. Reason: Please refer "
-                         "to the appropriate WSDL for a list of valid actions.",
-                         s ? s : "");
-  }
   pthread_mutex_lock(&c->sqs->mu);
   tw_queue *q = tw_sqs_resolve_queue(c);
   int rc = -1;
@@ -501,42 +357,8 @@ int tw_sqs_add_permission(tw_sqs_call *c) {
       json_object_set_new(q->policy, "Statement", json_array());
     }
     json_t *st = json_object_get(q->policy, "Statement");
-    json_t *x;
-    int dup = 0;
-    json_array_foreach(
-        st, i, x) if (!strcmp(json_string_value(json_object_get(x, "Sid")) ?: "", label)) dup = 1;
-    if (dup) {
-      tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                  "Value %s for parameter Label is invalid. Reason: Already exists.", label);
-    } else {
-      json_t *s = json_object();
-      json_object_set_new(s, "Sid", json_string(label));
-      json_object_set_new(s, "Effect", json_string("Allow"));
-      json_t *principals = json_array();
-      json_array_foreach(accounts, i, x) {
-        char p[128];
-        snprintf(p, sizeof p, "arn:aws:iam::%s:root", json_string_value(x) ?: "");
-        json_array_append_new(principals, json_string(p));
-      }
-      json_t *pr = json_object();
-      json_object_set_new(pr, "AWS",
-                          json_array_size(principals) == 1
-                              ? json_incref(json_array_get(principals, 0))
-                              : json_incref(principals));
-      json_decref(principals);
-      json_object_set_new(s, "Principal", pr);
-      json_t *acts = json_array();
-      json_array_foreach(actions, i, x) {
-        char p[128];
-        snprintf(p, sizeof p, "SQS:%s", json_string_value(x));
-        json_array_append_new(acts, json_string(p));
-      }
-      json_object_set_new(
-          s, "Action",
-          json_array_size(acts) == 1 ? json_incref(json_array_get(acts, 0)) : json_incref(acts));
-      json_decref(acts);
-      json_object_set_new(s, "Resource", json_string(q->arn));
-      json_array_append_new(st, s);
+    if (!tw_sqs_permission_label_free(c, st, label)) {
+      json_array_append_new(st, tw_sqs_permission_statement(c, q->arn));
       c->ticket = tw_sqs_queue_save(c->sqs, q);
       rc = 0;
     }
@@ -547,32 +369,15 @@ int tw_sqs_add_permission(tw_sqs_call *c) {
 }
 
 int tw_sqs_remove_permission(tw_sqs_call *c) {
-  const char *label = tw_p_str(c->in, "Label");
-  if (!label)
+  if (!tw_p_str(c->in, "Label"))
     return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
                        "The request must contain the parameter Label.");
   pthread_mutex_lock(&c->sqs->mu);
   tw_queue *q = tw_sqs_resolve_queue(c);
   int rc = -1;
-  if (q) {
-    json_t *st = json_object_get(q->policy, "Statement");
-    size_t i;
-    json_t *x;
-    int found = -1;
-    json_array_foreach(st, i, x) if (!strcmp(json_string_value(json_object_get(x, "Sid")) ?: "",
-                                             label)) found = (int)i;
-    if (found < 0) {
-      tw_sqs_fail(c, TW_ERR_INVALID_PARAMETER_VALUE,
-                  "Value %s for parameter Label is invalid. Reason: can't find label.", label);
-    } else {
-      json_array_remove(st, (size_t)found);
-      if (!json_array_size(st)) {
-        json_decref(q->policy);
-        q->policy = NULL;
-      }
-      c->ticket = tw_sqs_queue_save(c->sqs, q);
-      rc = 0;
-    }
+  if (q && !tw_sqs_permission_remove(c, &q->policy)) {
+    c->ticket = tw_sqs_queue_save(c->sqs, q);
+    rc = 0;
   }
   pthread_mutex_unlock(&c->sqs->mu);
   if (!rc) c->out = json_object();

@@ -22,6 +22,10 @@ typedef struct {
   char id[37];
   char tmp_path[1200];
   uint64_t size;
+  /* a small body kept in memory until publish (create_small), then stored
+   * inline; NULL once it has spilled to a file */
+  unsigned char *mem;
+  size_t mem_cap, inline_max;
 } tw_blob_writer;
 
 /* Called by list for each published body: its id and size. */
@@ -30,6 +34,9 @@ typedef void (*tw_blob_visit)(void *ud, const char *id, uint64_t size);
 typedef struct {
   const char *name; /* "local" */
   int (*create)(tw_blobs *b, tw_blob_writer *w);
+  /* As create, for a body expected to be `expect` bytes: a small one may be
+   * kept in memory and published inline (no file). NULL: always create. */
+  int (*create_small)(tw_blobs *b, tw_blob_writer *w, uint64_t expect);
   int (*write)(tw_blob_writer *w, const void *p, size_t n);
   /* Visible under w->id from now on; durable after the next sync. On
    * failure the temporary is gone. */
@@ -57,8 +64,31 @@ struct tw_blobs {
  * <data_dir>/blobs/tmp; sync is one syncfs of the file system. */
 tw_blobs *tw_blobs_open_local(const char *data_dir, char *err, size_t errlen);
 
+/* Small bodies in the store (blob_inline.h) instead of files, up to max
+ * bytes (0: never). Before any writer runs. */
+struct tw_store;
+void tw_blobs_local_inline(tw_blobs *b, struct tw_store *s, size_t max);
+/* Appends an inline body published by id to the store's open batch: called
+ * under tw_store_hold by whoever appends the row that names it, so both
+ * commit in one transaction. Nothing for other ids. */
+void tw_blobs_flush_inline(tw_blobs *b, const char *id);
+/* An inline body's bytes, for answering from memory: 1 with *data
+ * (malloc'd, *n bytes), 0 when the id is not an inline body, -1 when it is
+ * gone (removed since the row naming it was read). */
+int tw_blob_read_inline(tw_blobs *b, const char *id, void **data, size_t *n);
+/* The inline limit TWEEDLE_S3_INLINE_MAX asks for (bytes; default 16384). */
+size_t tw_blobs_inline_max_from_env(void);
+/* 1 when the id names a body stored inline: it needs no file system sync
+ * before the row that names it commits. */
+static inline int tw_blob_is_inline(const char *id) {
+  return id && id[0] && id[14] == 'i';
+}
+
 static inline int tw_blob_create(tw_blobs *b, tw_blob_writer *w) {
   return b->ops->create(b, w);
+}
+static inline int tw_blob_create_small(tw_blobs *b, tw_blob_writer *w, uint64_t expect) {
+  return b->ops->create_small ? b->ops->create_small(b, w, expect) : b->ops->create(b, w);
 }
 static inline int tw_blob_write(tw_blob_writer *w, const void *p, size_t n) {
   return w->store->ops->write(w, p, n);

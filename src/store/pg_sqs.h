@@ -16,6 +16,8 @@ typedef enum {
   TW_PG_EXISTS = 2,           /* a queue of that name exists (*out filled) */
   TW_PG_DELETED_RECENTLY = 3, /* the name was deleted less than 60 s ago */
   TW_PG_TOO_SOON = 4,         /* PurgeQueue: the last purge was less than 60 s ago */
+  TW_PG_CONFLICT = 5,         /* changed by another request meanwhile: read again, retry */
+  TW_PG_OVER_LIMIT = 6,       /* a receive: the queue's in-flight limit is reached */
   TW_PG_UNAVAILABLE = -2,     /* PostgreSQL cannot be reached */
   TW_PG_ERROR = -1            /* any other failure (logged) */
 } tw_pg_rc;
@@ -78,6 +80,12 @@ typedef struct {
   const char *group_id;                          /* standard queues: fair queues; NULL none */
   int64_t sent_ms, visible_at_ms;
   int64_t seq; /* out */
+  /* FIFO (tw_pg_send_fifo): the deduplication id and the key it is kept under
+   * (the id, or group + id with DeduplicationScope messageGroup) */
+  const char *dedup_id, *dedup_key;
+  int64_t seqno;       /* out: the SequenceNumber */
+  int duplicate;       /* out: a send of the last 5 minutes had this key */
+  char dup_msg_id[40]; /* out: that send's MessageId (seqno: its SequenceNumber) */
 } tw_pg_send_msg;
 /* Inserts n messages in one transaction with one NOTIFY for those visible now. */
 int tw_pg_send(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t now_ms);
@@ -86,6 +94,8 @@ int tw_pg_send(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t no
 typedef struct {
   int64_t seq;
   char *msg_id, *body, *attrs_json, *sys_json, *sender_id, *group_id;
+  char *dedup_id, *source_arn; /* FIFO's; the queue a dead-lettered message came from */
+  int64_t seqno;               /* FIFO's SequenceNumber */
   size_t body_len;
   int64_t sent_ms, first_receive_ms, visible_at_ms;
   int receive_count;
@@ -93,12 +103,6 @@ typedef struct {
 } tw_pg_msg;
 void tw_pg_msg_free(tw_pg_msg *m);
 
-/* Takes up to max visible messages not older than min_sent_ms (retention),
- * locked with FOR UPDATE SKIP LOCKED so that concurrent receivers on any node
- * never get the same one, and makes them invisible for vis_s seconds
- * (receive count + 1, nonce + 1). *n receives the count. */
-int tw_pg_receive(tw_pg *pg, int64_t queue_id, int max, int vis_s, int64_t now_ms,
-                  int64_t min_sent_ms, tw_pg_msg *out, int *n);
 /* Deletes message seq of queue_id if nonce is its current one. *deleted: 1 it
  * was deleted, 0 it is gone or the receipt is stale. */
 int tw_pg_msg_delete(tw_pg *pg, int64_t queue_id, int64_t seq, uint32_t nonce, int *deleted);
@@ -113,5 +117,75 @@ int tw_pg_msg_state(tw_pg *pg, int64_t queue_id, int64_t seq, uint32_t nonce, in
  * is still in flight at now_ms; a message made visible now notifies. */
 int tw_pg_msg_set_visibility(tw_pg *pg, int64_t queue_id, int64_t seq, uint32_t nonce,
                              int64_t now_ms, int64_t visible_at_ms);
+
+/* --- FIFO queues, dead-letter queues, retention (pg_sqs_more.c) ------------- */
+
+/* FIFO send of n messages in one transaction (one NOTIFY): sends to the queue
+ * are serialized on its row; each key seen in the last 5 minutes (sqs_dedup)
+ * answers the first send's MessageId and SequenceNumber and is not stored. */
+int tw_pg_send_fifo(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t now_ms);
+
+typedef struct {
+  int64_t queue_id;
+  int fifo, max, vis_s;
+  int64_t now_ms, min_sent_ms; /* messages sent before min_sent_ms are past retention */
+  int64_t max_inflight;        /* 0: no limit */
+  int64_t dlq_id;              /* RedrivePolicy's queue (0: none) */
+  int dlq_fifo, max_receive_count;
+  const char *source_arn; /* this queue's ARN: DeadLetterQueueSourceArn */
+  const char *attempt;    /* FIFO ReceiveRequestAttemptId (NULL: none) */
+} tw_pg_recv;
+/* ReceiveMessage: up to max visible messages not older than min_sent_ms
+ * (retention) become invisible for vis_s seconds (receive count + 1, nonce +
+ * 1). Standard: one statement, rows taken with FOR UPDATE SKIP LOCKED so that
+ * concurrent receivers on any node never get the same one. FIFO: receives of a queue are
+ * serialized (a transaction-scoped advisory lock), groups are served in
+ * order, a group with a message in flight is skipped, messages in SequenceNumber
+ * order. Messages received max_receive_count times already move to dlq_id
+ * in the same transaction (one NOTIFY for the DLQ). TW_PG_OVER_LIMIT: a
+ * standard queue holds max_inflight messages in flight (a FIFO one answers
+ * nothing). A FIFO attempt id seen within 5 minutes whose messages are all
+ * still in flight under the same receipts answers them again. */
+int tw_pg_receive_ex(tw_pg *pg, const tw_pg_recv *rq, tw_pg_msg *out, int *n);
+
+/* FIFO DeleteMessage: *expired when the message exists but the receipt is
+ * not its latest or its visibility ran out (nothing deleted). Notifies (the
+ * group's next message may be served now). */
+int tw_pg_msg_delete_fifo(tw_pg *pg, int64_t queue_id, int64_t seq, uint32_t nonce, int64_t now_ms,
+                          int *expired);
+
+/* Names of the queues whose RedrivePolicy targets dlq_arn, sorted. */
+int tw_pg_queue_dlq_sources(tw_pg *pg, const char *dlq_arn, char ***names, size_t *n);
+/* Sets the policy of queue id if it is still old (NULL: none): TW_PG_CONFLICT
+ * when another request changed it first. */
+int tw_pg_queue_set_policy(tw_pg *pg, int64_t id, const char *old, const char *policy,
+                           int64_t modified);
+
+/* --- message move tasks (pg_sqs_move.c) ------------------------------------- */
+
+typedef struct {
+  char handle[64], status[16], source_arn[300], dest_arn[300], failure[64];
+  int rate;
+  int64_t moved, to_move, started_ms;
+} tw_pg_task;
+/* Starts a RUNNING task moving the messages now in queue source_id (to
+ * dest_id, 0: each back to the queue it was dead-lettered from).
+ * TW_PG_EXISTS: a task of that source is active. Fills t->to_move. */
+int tw_pg_task_start(tw_pg *pg, tw_pg_task *t, int64_t source_id, int64_t dest_id);
+/* RUNNING -> CANCELLING (*moved so far). TW_PG_NOT_FOUND: no such handle;
+ * TW_PG_CONFLICT: the task is not RUNNING. */
+int tw_pg_task_cancel(tw_pg *pg, const char *handle, int64_t *moved);
+/* The newest max tasks of source_arn, newest first. *out: malloc'd. */
+int tw_pg_task_list(tw_pg *pg, const char *source_arn, int max, tw_pg_task **out, int *n);
+
+/* Background work run once across the cluster: a thread per node tries
+ * pg_try_advisory_lock on its own connection every period_ms; the node that
+ * holds it deletes the messages past their queue's retention, expired
+ * deduplication ids and attempt ids, and old deleted-queue names, and runs the
+ * message move tasks (at most 500 messages per task per second, or the
+ * task's rate). When that
+ * node dies its session ends, the lock is free and another node takes it. */
+int tw_pg_bg_start(tw_pg *pg, int period_ms);
+void tw_pg_bg_stop(tw_pg *pg);
 
 #endif

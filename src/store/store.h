@@ -94,7 +94,8 @@ uint64_t tw_store_ticket(tw_store *s);
  * What a service keeps beyond the queue engine's rows goes through a typed
  * repository: a header src/store/<repo>.h with the row structs and a struct of
  * function pointers (tw_<repo>_repo), returned by tw_store_<repo>(store); each
- * backend fills one (src/store/sqlite/<repo>.c today, PostgreSQL next).
+ * backend fills one (src/store/sqlite/<repo>.c; S3's also on PostgreSQL,
+ * src/store/pg/s3_*.c, for a store opened with store/pg_s3.h: backend.h).
  *   - writes append to the open batch and return its ticket (as the calls
  *     above); callers that need several writes in one batch hold the store;
  *   - reads see committed data only, on the calling thread;

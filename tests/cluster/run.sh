@@ -9,7 +9,7 @@ py=${PYTHON:-python3}
 export PYTHONDONTWRITEBYTECODE=1 # keep __pycache__ out of the work tree
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-"$py" -m unittest -v tests/cluster/test_cluster_sqs.py 2>&1 | tee "$out"
+"$py" -m unittest -v tests/cluster/test_cluster_*.py 2>&1 | tee "$out"
 ran=$(sed -nE 's/^Ran ([0-9]+) tests?.*/\1/p' "$out" | tail -n 1)
 ran=${ran:-0}
 f=$(grep -a -c -E '\.\.\. (FAIL|ERROR)$|^ERROR: setUpModule' "$out")

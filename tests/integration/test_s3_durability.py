@@ -353,12 +353,33 @@ class CrashTest(h.FreshServerTestCase):
 
 
 def body_files(data_dir):
-    """Object body files (blob id -> path), temp files not included."""
+    """Object bodies (blob id -> path), temp files not included: the files, and
+    the small bodies kept in the store's blob_inline table (path None)."""
     out = {}
     for p in glob.glob(os.path.join(data_dir, "blobs", "??", "*")):
         if len(os.path.basename(p)) == 36:  # a UUID: other files are not bodies
             out[os.path.basename(p)] = p
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(data_dir, "tweedle.db"), uri=True, timeout=10)
+    try:
+        out.update((r[0], None) for r in db.execute("SELECT id FROM blob_inline"))
+    except sqlite3.OperationalError:  # no table yet
+        pass
+    finally:
+        db.close()
     return out
+
+
+def settled_bodies(data_dir, ok, timeout=5.0):
+    """body_files once `ok` holds of them, or after `timeout` s. A small body
+    lives in the store (blob_inline): its removal is an operation of the
+    store's next batch, so it can trail by a commit or two the response that
+    left it unreferenced (a file is unlinked at once)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        b = body_files(data_dir)
+        if ok(b) or time.monotonic() > deadline:
+            return b
+        time.sleep(0.05)
 
 
 def temp_files(data_dir):
@@ -391,7 +412,11 @@ class BlobReclaimTest(h.FaultServerTestCase):
         # (then once a minute): let it pass, or it may take an injected failure.
         time.sleep(max(0.0, 1.5 - (time.monotonic() - t0)))
 
+    def bodies(self, ok=lambda b: True, timeout=5.0):
+        return settled_bodies(self.server.data_dir, ok, timeout)
+
     def assertNoOrphans(self):
+        self.bodies(lambda b: set(b) == referenced_blobs(self.server.data_dir))
         files = set(body_files(self.server.data_dir))
         refs = referenced_blobs(self.server.data_dir)
         self.assertEqual(sorted(files - refs), [], "%d body file(s) no row names (%d files, %d rows)"
@@ -432,8 +457,8 @@ class BlobReclaimTest(h.FaultServerTestCase):
         self.run_concurrently([lambda i=i: clients[i % 8].put_object(Bucket=self.bucket, Key="hot", Body=bodies[i])
                                for i in range(80)])
         self.fault("commit-delay-ms", None)
-        self.assertEqual(len(body_files(self.server.data_dir)), 1,
-                         "80 PUTs of one key left %d body files" % len(body_files(self.server.data_dir)))
+        n = len(self.bodies(lambda b: len(b) == 1))
+        self.assertEqual(n, 1, "80 PUTs of one key left %d body files" % n)
         self.assertIn(self.get("hot"), bodies)
         self.assertNoOrphans()
 
@@ -485,13 +510,13 @@ class BlobReclaimTest(h.FaultServerTestCase):
                                                                       PartNumber=1, Body=bodies[i])
                                for i in range(30)])
         self.fault("commit-delay-ms", None)
-        self.assertEqual(len(body_files(self.server.data_dir)), 1)
+        self.assertEqual(len(self.bodies(lambda b: len(b) == 1)), 1)
         self.assertNoOrphans()
         parts = self.c.list_parts(Bucket=self.bucket, Key="big", UploadId=up)["Parts"]
         self.c.complete_multipart_upload(Bucket=self.bucket, Key="big", UploadId=up, MultipartUpload={
             "Parts": [{"PartNumber": 1, "ETag": parts[0]["ETag"]}]})
         self.assertIn(self.get("big"), bodies)
-        self.assertEqual(len(body_files(self.server.data_dir)), 1)
+        self.assertEqual(len(self.bodies(lambda b: len(b) == 1)), 1)
         self.assertNoOrphans()
 
     def test_put_racing_delete_leaves_no_body(self):
@@ -504,7 +529,7 @@ class BlobReclaimTest(h.FaultServerTestCase):
         self.run_concurrently(fns)
         self.fault("commit-delay-ms", None)
         self.c.delete_object(Bucket=self.bucket, Key="k")
-        self.assertEqual(body_files(self.server.data_dir), {})
+        self.assertEqual(self.bodies(lambda b: not b), {})
         self.assertNoOrphans()
 
     # --- the sweep ------------------------------------------------------------
@@ -614,7 +639,7 @@ class BlobReclaimTest(h.FaultServerTestCase):
         self.assertEqual(self.get("k"), b"old")
         self.assertFailsInternal(lambda: self.c.put_object(Bucket=self.bucket, Key="fresh", Body=b"x"))
         self.assertAbsent("fresh")
-        self.assertEqual(len(body_files(self.server.data_dir)), 1)
+        self.assertEqual(len(self.bodies(lambda b: len(b) == 1)), 1)
         self.assertNoOrphans()
         self.c.put_object(Bucket=self.bucket, Key="k", Body=b"newer")  # still serving
         self.assertEqual(self.get("k"), b"newer")
@@ -642,7 +667,7 @@ class BlobReclaimTest(h.FaultServerTestCase):
         self.assertNoOrphans()
         self.c.delete_object(Bucket=self.bucket, Key="k")
         self.assertAbsent("k")
-        self.assertEqual(body_files(self.server.data_dir), {})
+        self.assertEqual(self.bodies(lambda b: not b), {})
 
     def test_failed_copy_is_an_error_and_leaves_nothing(self):
         self.c.put_object(Bucket=self.bucket, Key="src", Body=b"source")
@@ -673,7 +698,7 @@ class BlobReclaimTest(h.FaultServerTestCase):
         self.assertFailsInternal(lambda: self.c.abort_multipart_upload(Bucket=self.bucket, Key="m", UploadId=up))
         self.c.complete_multipart_upload(Bucket=self.bucket, Key="m", UploadId=up, MultipartUpload=done)
         self.assertEqual(self.get("m"), b"part")
-        self.assertEqual(len(body_files(self.server.data_dir)), 1)
+        self.assertEqual(len(self.bodies(lambda b: len(b) == 1)), 1)
         self.assertNoOrphans()
 
     def test_failed_bucket_changes_are_errors(self):
@@ -693,3 +718,88 @@ class BlobReclaimTest(h.FaultServerTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class InlineBodiesTest(unittest.TestCase):
+    """Small objects (up to TWEEDLE_S3_INLINE_MAX bytes, 16 KiB by default)
+    are kept in the store itself (the blob_inline table) instead of a file:
+    same answers, ranges and copies; removed with their object; kept across
+    a restart and a kill -9; TWEEDLE_S3_INLINE_MAX=0 turns it off."""
+
+    def start(self, env=None):
+        self.server = h.Server(env=env)
+        self.server.start()
+        self.c = s.s3_client(self.server, read_timeout=30)
+        self.bucket = s.unique_bucket("inline")
+        self.c.create_bucket(Bucket=self.bucket)
+
+    def tearDown(self):
+        if self.server.alive():
+            self.server.stop()
+        self.server.cleanup()
+
+    def bodies(self, ok, timeout=5.0):
+        return settled_bodies(self.server.data_dir, ok, timeout)
+
+    def body_of(self, key):
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.server.data_dir, "tweedle.db"), uri=True,
+                             timeout=10)
+        try:
+            return db.execute("SELECT blob FROM objects WHERE bucket=? AND key=?",
+                              (self.bucket, key.encode())).fetchone()[0]
+        finally:
+            db.close()
+
+    def test_small_bodies_live_in_the_store_and_large_ones_in_files(self):
+        self.start()
+        sizes = {"zero": 0, "one": 1, "small": 4096, "limit": 16384, "over": 16385, "big": 300000}
+        data = {k: os.urandom(n) for k, n in sizes.items()}
+        for k, b in data.items():
+            self.assertEqual(self.c.put_object(Bucket=self.bucket, Key=k, Body=b)["ETag"], s.etag_of(b))
+        files = body_files(self.server.data_dir)
+        for k in data:
+            blob = self.body_of(k)
+            inline = sizes[k] <= 16384
+            self.assertIn(blob, files, k)
+            self.assertEqual(files[blob] is None, inline, "%s (%d bytes): inline=%s" % (k, sizes[k], inline))
+        for k, b in data.items():
+            g = self.c.get_object(Bucket=self.bucket, Key=k)
+            self.assertEqual(g["Body"].read(), b, k)
+            self.assertEqual(g["ContentLength"], len(b))
+        self.assertEqual(self.c.get_object(Bucket=self.bucket, Key="small", Range="bytes=100-199")["Body"].read(),
+                         data["small"][100:200])
+        self.assertEqual(self.c.head_object(Bucket=self.bucket, Key="limit")["ContentLength"], 16384)
+        # a copy of a small object is small too, and independent of its source
+        self.c.copy_object(Bucket=self.bucket, Key="copy", CopySource={"Bucket": self.bucket, "Key": "small"})
+        self.assertIsNone(body_files(self.server.data_dir)[self.body_of("copy")])
+        self.c.delete_object(Bucket=self.bucket, Key="small")
+        self.assertEqual(self.c.get_object(Bucket=self.bucket, Key="copy")["Body"].read(), data["small"])
+        # overwrites and deletes take the old body away
+        self.c.put_object(Bucket=self.bucket, Key="one", Body=b"2")
+        for k in ("zero", "limit", "over", "copy"):
+            self.c.delete_object(Bucket=self.bucket, Key=k)
+        left = {self.body_of(k) for k in ("one", "big")}
+        self.assertEqual(set(self.bodies(lambda b: set(b) == left)), left)
+
+    def test_small_bodies_survive_restart_and_kill9(self):
+        self.start()
+        body = os.urandom(1000)
+        self.c.put_object(Bucket=self.bucket, Key="k", Body=body)
+        self.server.stop()
+        self.server.start()
+        self.c = s.s3_client(self.server, read_timeout=30)
+        self.assertEqual(self.c.get_object(Bucket=self.bucket, Key="k")["Body"].read(), body)
+        bodies = {"k%d" % i: os.urandom(i * 37) for i in range(50)}
+        for k, b in bodies.items():
+            self.c.put_object(Bucket=self.bucket, Key=k, Body=b)
+        self.server.kill9()
+        self.server.start()
+        self.c = s.s3_client(self.server, read_timeout=30)
+        for k, b in bodies.items():
+            self.assertEqual(self.c.get_object(Bucket=self.bucket, Key=k)["Body"].read(), b, k)
+
+    def test_zero_turns_it_off(self):
+        self.start(env={"TWEEDLE_S3_INLINE_MAX": "0"})
+        self.c.put_object(Bucket=self.bucket, Key="k", Body=b"tiny")
+        self.assertIsNotNone(body_files(self.server.data_dir)[self.body_of("k")])
+        self.assertEqual(self.c.get_object(Bucket=self.bucket, Key="k")["Body"].read(), b"tiny")

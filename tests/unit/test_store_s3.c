@@ -11,6 +11,7 @@
 
 #include "store/s3_buckets.h"
 #include "store/s3_objects.h"
+#include "store/pg_s3.h"
 #include "store/s3_refs.h"
 #include "store/store.h"
 #include "tap.h"
@@ -40,9 +41,13 @@ static int wait_for(tw_store *s, uint64_t t) {
     CHECK(wait_for((s), t_) == 0); \
   } while (0)
 
+/* TWEEDLE_TEST_STORE=postgres://...: the same checks on the PostgreSQL
+ * backend (an empty database). */
 static tw_store *open_store(const char *dir) {
   char err[256] = "";
-  tw_store *s = tw_store_open(dir, err, sizeof err);
+  const char *url = getenv("TWEEDLE_TEST_STORE");
+  tw_store *s = url && *url ? tw_store_open_pg_s3(url, 2, err, sizeof err)
+                            : tw_store_open(dir, err, sizeof err);
   if (!s) {
     printf("# cannot open the store: %s\n", err);
     return NULL;

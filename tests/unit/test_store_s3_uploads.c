@@ -13,6 +13,7 @@
 #include "store/s3_objects.h"
 #include "store/s3_refs.h"
 #include "store/s3_uploads.h"
+#include "store/pg_s3.h"
 #include "store/store.h"
 #include "tap.h"
 
@@ -402,7 +403,11 @@ int main(void) {
     return 1;
   }
   char err[512] = "";
-  st = tw_store_open(dir, err, sizeof err);
+  /* TWEEDLE_TEST_STORE=postgres://...: the same checks on the PostgreSQL
+   * backend (an empty database) */
+  const char *url = getenv("TWEEDLE_TEST_STORE");
+  st = url && *url ? tw_store_open_pg_s3(url, 2, err, sizeof err)
+                   : tw_store_open(dir, err, sizeof err);
   CASE("open");
   CHECK(st != NULL);
   if (!st) {

@@ -15,7 +15,7 @@
 #include "core/log.h"
 #include "store/pg/pg_internal.h"
 
-#define SCHEMA_VERSION "1"
+#define SCHEMA_VERSION "2"           /* 2: the S3 tables (s3_store.c) */
 #define SCHEMA_LOCK 0x747765656431LL /* pg_advisory_lock key while creating the schema */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -193,10 +193,13 @@ static int create_schema(PGconn *c, char *err, size_t errlen) {
   }
   PQclear(r);
   int rc = tw_pg_exec(c, schema_sql, "schema", &broken);
-  if (!rc)
+  if (!rc) rc = tw_pg_exec(c, tw_pg_sqs_schema_more, "sqs schema", &broken);
+  if (!rc) rc = tw_pg_exec(c, tw_pg_s3_schema, "s3 schema", &broken); /* version 2 */
+  if (!rc) /* an older version's database has the new tables now: it is this version */
     rc = tw_pg_exec(c,
                     "INSERT INTO tw_meta VALUES ('schema_version', '" SCHEMA_VERSION
-                    "') ON CONFLICT DO NOTHING",
+                    "') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+                    " WHERE tw_meta.value::int < EXCLUDED.value::int",
                     "schema version", &broken);
   if (!rc) {
     uint8_t sec[32];

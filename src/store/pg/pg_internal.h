@@ -27,7 +27,16 @@ struct tw_pg {
   void (*notify)(void *ud, int64_t queue_id, int n);
   void (*idle)(void *ud);
   void *ud;
+  struct tw_pg_bg *bg; /* background work run once across the cluster (pg_sqs_more.c) */
 };
+
+/* The SQS schema beyond version 1's tables (pg_sqs_more.c), run after it. */
+extern const char *const tw_pg_sqs_schema_more;
+/* One pass of the message move tasks on c (pg_sqs_move.c), period_ms after
+ * the last; -1 when the connection failed. */
+int tw_pg_tasks_tick(PGconn *c, int period_ms);
+/* The S3 tables (s3_store.c), run after it. */
+extern const char *const tw_pg_s3_schema;
 
 /* A connection for one call, or NULL (TW_PG_UNAVAILABLE) when PostgreSQL
  * cannot be reached now. Give it back with tw_pg_put; broken: it failed with a

@@ -7,9 +7,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "store/pg/pg_internal.h"
-
-#define I64(buf, v) (snprintf(buf, sizeof buf, "%" PRId64, (int64_t)(v)), buf)
+#include "store/pg/pg_sqs_internal.h"
 
 void tw_pg_queue_free(tw_pg_queue *q) {
   free(q->name);
@@ -26,6 +24,8 @@ void tw_pg_msg_free(tw_pg_msg *m) {
   free(m->sys_json);
   free(m->sender_id);
   free(m->group_id);
+  free(m->dedup_id);
+  free(m->source_arn);
   memset(m, 0, sizeof *m);
 }
 
@@ -41,6 +41,11 @@ static int run(tw_pg *pg, const char *what, const char *sql, int n, const char *
   tw_pg_put(pg, s, broken);
   *out = r;
   return rc;
+}
+
+int tw_pg_sqs_run(tw_pg *pg, const char *what, const char *sql, int n, const char *const *p,
+                  ExecStatusType want, PGresult **out) {
+  return run(pg, what, sql, n, p, want, out);
 }
 
 #define QUEUE_COLS "id, name, fifo, created, modified, attrs, tags, policy, last_purge_ms"
@@ -184,17 +189,23 @@ int tw_pg_queue_purge(tw_pg *pg, int64_t id, int64_t now_ms) {
   return rc;
 }
 
+char *tw_pg_sqs_int_array(const int64_t *v, int n) {
+  size_t cap = (size_t)n * 21 + 3, l = 0;
+  char *s = malloc(cap);
+  if (!s) return NULL;
+  s[l++] = '{';
+  for (int i = 0; i < n; i++)
+    l += (size_t)snprintf(s + l, cap - l, "%s%" PRId64, i ? "," : "", v[i]);
+  snprintf(s + l, cap - l, "}");
+  return s;
+}
+
 int tw_pg_queues_becoming_visible(tw_pg *pg, const int64_t *ids, int n, int64_t from_ms,
                                   int64_t to_ms, int64_t **out, int *nout) {
   *out = NULL;
   *nout = 0;
-  size_t cap = (size_t)n * 21 + 3, len = 0;
-  char *arr = malloc(cap);
+  char *arr = tw_pg_sqs_int_array(ids, n);
   if (!arr) return TW_PG_ERROR;
-  arr[len++] = '{';
-  for (int i = 0; i < n; i++)
-    len += (size_t)snprintf(arr + len, cap - len, "%s%" PRId64, i ? "," : "", ids[i]);
-  snprintf(arr + len, cap - len, "}");
   char b1[32], b2[32];
   const char *p[] = {arr, I64(b1, from_ms), I64(b2, to_ms)};
   PGresult *r;
@@ -259,55 +270,8 @@ int tw_pg_send(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t no
     rc = tw_pg_check(s->conn, &r, PGRES_TUPLES_OK, "send notify", &broken);
     PQclear(r);
   }
-  if (n > 1 && !broken) {
-    if (!rc)
-      rc = tw_pg_exec(s->conn, "COMMIT", "send commit", &broken);
-    else
-      PQclear(PQexec(s->conn, "ROLLBACK"));
-  }
+  if (n > 1) rc = tw_pg_sqs_end(s->conn, rc, "send commit", &broken);
   tw_pg_put(pg, s, broken);
-  return rc;
-}
-
-int tw_pg_receive(tw_pg *pg, int64_t queue_id, int max, int vis_s, int64_t now_ms,
-                  int64_t min_sent_ms, tw_pg_msg *out, int *n) {
-  *n = 0;
-  char b1[32], b2[32], b3[32], b4[32], b5[32];
-  const char *p[] = {I64(b1, queue_id), I64(b2, now_ms), I64(b3, max),
-                     I64(b4, now_ms + (int64_t)vis_s * 1000), I64(b5, min_sent_ms)};
-  PGresult *r;
-  int rc = run(pg, "receive",
-               "WITH c AS (SELECT seq FROM sqs_messages WHERE queue_id = $1 AND "
-               "visible_at_ms <= $2 AND sent_ms >= $5 ORDER BY visible_at_ms LIMIT $3 "
-               "FOR UPDATE SKIP LOCKED) "
-               "UPDATE sqs_messages m SET visible_at_ms = $4, receive_count = receive_count + 1,"
-               " first_receive_ms = CASE WHEN first_receive_ms = 0 THEN $2 ELSE "
-               "first_receive_ms END, received_ms = $2, nonce = nonce + 1 "
-               "FROM c WHERE m.seq = c.seq "
-               "RETURNING m.seq, m.msg_id, m.body, m.attrs, m.sys, m.sender_id, m.sent_ms,"
-               " m.first_receive_ms, m.visible_at_ms, m.receive_count, m.nonce, m.group_id",
-               5, p, PGRES_TUPLES_OK, &r);
-  if (!rc) {
-    int k = PQntuples(r);
-    for (int i = 0; i < k && i < max; i++) {
-      tw_pg_msg *m = &out[i];
-      m->seq = tw_pg_i64(r, i, 0);
-      m->msg_id = tw_pg_dup(r, i, 1);
-      m->body = tw_pg_dup(r, i, 2);
-      m->body_len = (size_t)PQgetlength(r, i, 2);
-      m->attrs_json = tw_pg_dup(r, i, 3);
-      m->sys_json = tw_pg_dup(r, i, 4);
-      m->sender_id = tw_pg_dup(r, i, 5);
-      m->sent_ms = tw_pg_i64(r, i, 6);
-      m->first_receive_ms = tw_pg_i64(r, i, 7);
-      m->visible_at_ms = tw_pg_i64(r, i, 8);
-      m->receive_count = (int)tw_pg_i64(r, i, 9);
-      m->nonce = (uint32_t)tw_pg_i64(r, i, 10);
-      m->group_id = tw_pg_dup(r, i, 11);
-      (*n)++;
-    }
-  }
-  PQclear(r);
   return rc;
 }
 

@@ -462,6 +462,6 @@ static const tw_s3_objects_repo repo = {
 };
 
 const tw_s3_objects_repo *tw_store_s3_objects(tw_store *s) {
-  (void)s;
-  return &repo;
+  const tw_store_repos *other = tw_store_repos_of(s); /* another backend's (backend.h) */
+  return other ? other->s3_objects : &repo;
 }

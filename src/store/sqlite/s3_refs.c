@@ -17,6 +17,8 @@ static int one_blob(sqlite3_stmt *st, char blob[37]) {
 
 int tw_store_s3_object_blob(tw_store *s, const char *bucket, const void *key, size_t klen,
                             char blob[37]) {
+  if (tw_store_repos_of(s))
+    return tw_store_repos_of(s)->s3_refs->object_blob(s, bucket, key, klen, blob);
   sqlite3_stmt *st = tw_store_read_stmt(s, "SELECT blob FROM objects WHERE bucket=? AND key=?");
   if (!st) return -1;
   sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);
@@ -25,6 +27,7 @@ int tw_store_s3_object_blob(tw_store *s, const char *bucket, const void *key, si
 }
 
 int tw_store_s3_part_blob(tw_store *s, const char *upload, long num, char blob[37]) {
+  if (tw_store_repos_of(s)) return tw_store_repos_of(s)->s3_refs->part_blob(s, upload, num, blob);
   sqlite3_stmt *st = tw_store_read_stmt(s, "SELECT blob FROM parts WHERE upload_id=? AND num=?");
   if (!st) return -1;
   sqlite3_bind_text(st, 1, upload, -1, SQLITE_STATIC);
@@ -33,6 +36,7 @@ int tw_store_s3_part_blob(tw_store *s, const char *upload, long num, char blob[3
 }
 
 int tw_store_s3_upload_exists(tw_store *s, const char *upload) {
+  if (tw_store_repos_of(s)) return tw_store_repos_of(s)->s3_refs->upload_exists(s, upload);
   sqlite3_stmt *st = tw_store_read_stmt(s, "SELECT 1 FROM uploads WHERE id=?");
   if (!st) return -1;
   sqlite3_bind_text(st, 1, upload, -1, SQLITE_STATIC);
@@ -43,6 +47,7 @@ int tw_store_s3_upload_exists(tw_store *s, const char *upload) {
 
 int tw_store_s3_upload_parts(tw_store *s, const char *upload,
                              void (*fn)(void *ud, long num, const char *blob), void *ud) {
+  if (tw_store_repos_of(s)) return tw_store_repos_of(s)->s3_refs->upload_parts(s, upload, fn, ud);
   sqlite3_stmt *st = tw_store_read_stmt(s, "SELECT num, blob FROM parts WHERE upload_id=?");
   if (!st) return -1;
   sqlite3_bind_text(st, 1, upload, -1, SQLITE_STATIC);
@@ -56,6 +61,7 @@ int tw_store_s3_upload_parts(tw_store *s, const char *upload,
 }
 
 int tw_store_s3_blob_refs(tw_store *s, void (*fn)(void *ud, const char *blob), void *ud) {
+  if (tw_store_repos_of(s)) return tw_store_repos_of(s)->s3_refs->blob_refs(s, fn, ud);
   /* one statement: one snapshot of both tables */
   sqlite3_stmt *st = tw_store_read_stmt(s,
                                         "SELECT blob FROM objects WHERE blob IS NOT NULL UNION ALL "

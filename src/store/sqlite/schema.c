@@ -38,7 +38,9 @@ const char *const tw_sqlite_schema_s3 =
     " vseq INTEGER NOT NULL, version_id TEXT, marker INTEGER NOT NULL DEFAULT 0, size INTEGER,"
     " etag TEXT, modified_ms INTEGER, blob TEXT, content_type TEXT, headers TEXT, meta TEXT,"
     " checksums TEXT, parts INTEGER, tags TEXT, mpu_parts TEXT, noncurrent_ms INTEGER,"
-    " PRIMARY KEY(bucket, key, vseq)) WITHOUT ROWID;";
+    " PRIMARY KEY(bucket, key, vseq)) WITHOUT ROWID;"
+    /* small bodies kept in the store (blob_inline.c), named like blob files */
+    "CREATE TABLE IF NOT EXISTS blob_inline(id TEXT PRIMARY KEY, created_ms INTEGER, data BLOB);";
 
 /* the gateway: API keys, access log, jobs */
 const char *const tw_sqlite_schema_gateway =

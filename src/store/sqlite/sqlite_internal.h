@@ -7,25 +7,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "store/backend.h"
 #include "store/store.h"
 
-/* Any statement, for metadata kept only in SQL (S3). `sql` must be a string
- * literal: the writer caches its prepared statement by address. */
-typedef enum { TW_SQL_NULL, TW_SQL_INT, TW_SQL_TEXT, TW_SQL_BLOB } tw_sql_type;
-typedef struct {
-  tw_sql_type type;
-  int64_t i;
-  const char *s;
-  size_t n;
-} tw_sql_val;
-#define TW_SQL_I(v) ((tw_sql_val){.type = TW_SQL_INT, .i = (v)})
-static inline tw_sql_val tw_sql_text(const char *v) {
-  tw_sql_val x = {.type = v ? TW_SQL_TEXT : TW_SQL_NULL, .s = v, .n = v ? strlen(v) : 0};
-  return x;
-}
-#define TW_SQL_S(v) tw_sql_text(v)
-#define TW_SQL_B(p, len) ((tw_sql_val){.type = TW_SQL_BLOB, .s = (p), .n = (len)})
-uint64_t tw_store_exec(tw_store *s, const char *sql, const tw_sql_val *vals, int n);
+/* tw_sql_val, TW_SQL_*, tw_store_exec: shared with the other backends. */
 /* This thread's read-only connection (committed data only). */
 struct sqlite3;
 struct sqlite3 *tw_store_reader(tw_store *s);

@@ -85,6 +85,10 @@ struct tw_store {
   size_t nreaders;
   int pending_fs_sync; /* the open batch references files written without fsync */
   sqlite3_stmt *begin, *commit, *rollback;
+  /* another database runs the batches (backend.h): NULL for SQLite */
+  const tw_store_backend *be;
+  void *be_ud;
+  const tw_store_repos *repos;
 };
 
 /* this thread's reader (see tw_store_reader) */
@@ -246,6 +250,7 @@ static const char *col_text(sqlite3_stmt *st, int i) {
 int tw_store_load(tw_store *s, const tw_store_loader *ld, void *ud) {
   sqlite3_stmt *st = NULL;
   int rc = -1;
+  if (s->be) return -1; /* the queue engine's rows are SQLite's only */
   /* Before the writer starts: its connection. After (a reload once a commit
    * failed): this thread's reader, in one read transaction, so the queues,
    * messages and settings come from the same committed state. */
@@ -347,6 +352,7 @@ static void msg_row_of(sqlite3_stmt *st, tw_msg_row *r) {
 int tw_store_msg_read(tw_store *s, const uint64_t *seqs, size_t n,
                       void (*fn)(void *ud, const tw_msg_row *row), void *ud) {
   int found = 0;
+  if (s->be) return -1;
   for (size_t at = 0; at < n; at += 10) {
     sqlite3_stmt *st = tw_store_read_stmt(
         s,
@@ -372,6 +378,7 @@ int tw_store_msg_read(tw_store *s, const uint64_t *seqs, size_t n,
 static int64_t scalar(tw_store *s, const char *sql) {
   sqlite3_stmt *st;
   int64_t v = 0;
+  if (s->be) return 0;
   if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) return 0;
   if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
@@ -575,6 +582,24 @@ static int64_t unused_bytes(sqlite3 *db) {
   return pages * size;
 }
 
+/* A batch on another database (backend.h): the same faults, one transaction;
+ * only caller-given statements. 1 when it committed. */
+static int run_backend_batch(tw_store *s, op *batch) {
+  if (s->be->begin(s->be_ud)) return 0;
+  int ok = !faults_before_commit();
+  for (op *o = batch; o && ok; o = o->next) {
+    if (o->kind != OP_SQL) {
+      tw_error("store: operation %d is not supported by this store's backend", (int)o->kind);
+      ok = 0;
+    } else if (s->be->exec(s->be_ud, o->u.sql.sql, o->u.sql.vals, o->u.sql.n)) {
+      ok = 0;
+    }
+  }
+  if (ok && s->be->commit(s->be_ud)) ok = 0;
+  if (!ok) s->be->rollback(s->be_ud);
+  return ok;
+}
+
 static void *writer_main(void *arg) {
   tw_store *s = arg;
   for (;;) {
@@ -597,19 +622,23 @@ static void *writer_main(void *arg) {
     int ok = 1;
     double t0 = tw_store_batch_hook ? tw_mono_sec() : 0;
     if (fs_sync && s->blobs && tw_blobs_sync(s->blobs)) ok = 0;
-    ok = ok && step_once(s->begin) == 0;
-    if (ok && faults_before_commit()) ok = 0;
-    for (op *o = batch; o && ok; o = o->next)
-      if (o->kind == OP_SQL ? apply_sql(s, o) : apply(s, o)) {
-        tw_error("store: write failed: %s", sqlite3_errmsg(s->db));
+    if (s->be) {
+      ok = ok && run_backend_batch(s, batch);
+    } else {
+      ok = ok && step_once(s->begin) == 0;
+      if (ok && faults_before_commit()) ok = 0;
+      for (op *o = batch; o && ok; o = o->next)
+        if (o->kind == OP_SQL ? apply_sql(s, o) : apply(s, o)) {
+          tw_error("store: write failed: %s", sqlite3_errmsg(s->db));
+          ok = 0;
+        }
+      if (ok && step_once(s->commit)) {
+        tw_error("store: commit failed: %s", sqlite3_errmsg(s->db));
         ok = 0;
       }
-    if (ok && step_once(s->commit)) {
-      tw_error("store: commit failed: %s", sqlite3_errmsg(s->db));
-      ok = 0;
+      if (!ok) step_once(s->rollback);
+      if (tw_space_reusable_due()) tw_space_set_reusable(unused_bytes(s->db));
     }
-    if (!ok) step_once(s->rollback);
-    if (tw_space_reusable_due()) tw_space_set_reusable(unused_bytes(s->db));
     size_t nops = 0;
     while (batch) {
       op *n = batch->next;
@@ -663,6 +692,7 @@ void tw_store_close(tw_store *s) {
   sqlite3_finalize(s->begin);
   sqlite3_finalize(s->commit);
   sqlite3_finalize(s->rollback);
+  if (s->be && s->be->close) s->be->close(s->be_ud);
   if (s->db) {
     sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
     sqlite3_close(s->db);
@@ -670,6 +700,32 @@ void tw_store_close(tw_store *s) {
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->cv);
   free(s);
+}
+
+tw_store *tw_store_open_backend(const tw_store_backend *be, void *ud, const tw_store_repos *repos) {
+  tw_store *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  pthread_mutexattr_t ma;
+  pthread_mutexattr_init(&ma);
+  pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE); /* tw_store_hold nests pushes */
+  pthread_mutex_init(&s->mu, &ma);
+  pthread_mutexattr_destroy(&ma);
+  pthread_cond_init(&s->cv, NULL);
+  s->tail = &s->head;
+  s->committed = TW_STORE_BACKEND_TICKETS;
+  s->open_batch = TW_STORE_BACKEND_TICKETS + 1;
+  s->be = be;
+  s->be_ud = ud;
+  s->repos = repos;
+  return s;
+}
+
+void *tw_store_backend_data(tw_store *s) {
+  return s->be_ud;
+}
+
+const tw_store_repos *tw_store_repos_of(tw_store *s) {
+  return s->repos;
 }
 
 uint64_t tw_store_failures(tw_store *s) {

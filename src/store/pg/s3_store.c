@@ -1,0 +1,302 @@
+/* The S3 store on PostgreSQL (pg_s3.h): the writer backend (one transaction
+ * per batch on a pooled connection), reads on the pool, the schema's S3
+ * tables and the tw_s3 notification listener. */
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "store/pg/pg_s3_internal.h"
+#include "store/pg_s3.h"
+
+/* The S3 tables (schema version 2), created with the rest (pg.c). Keys are
+ * bytea: they compare and sort as bytes, as S3 lists them. */
+const char *const tw_pg_s3_schema =
+    "CREATE TABLE IF NOT EXISTS s3_buckets (name text PRIMARY KEY, created_ms bigint NOT NULL,"
+    " region text, owner text, notification text, lifecycle text, cors text, policy text,"
+    " tags text, versioning text, public_access_block text, ownership text, acl text);"
+    "CREATE TABLE IF NOT EXISTS s3_objects (bucket text NOT NULL, key bytea NOT NULL,"
+    " size bigint, etag text, modified_ms bigint, blob text, content_type text, headers text,"
+    " meta text, checksums text, parts bigint, tags text, mpu_parts text, version_id text,"
+    " vseq bigint, acl text, PRIMARY KEY (bucket, key));"
+    "CREATE INDEX IF NOT EXISTS s3_objects_age ON s3_objects (bucket, modified_ms);"
+    "CREATE TABLE IF NOT EXISTS s3_object_versions (bucket text NOT NULL, key bytea NOT NULL,"
+    " vseq bigint NOT NULL, version_id text, marker integer NOT NULL DEFAULT 0, size bigint,"
+    " etag text, modified_ms bigint, blob text, content_type text, headers text, meta text,"
+    " checksums text, parts bigint, tags text, mpu_parts text, noncurrent_ms bigint, acl text,"
+    " PRIMARY KEY (bucket, key, vseq));"
+    "CREATE TABLE IF NOT EXISTS s3_uploads (id text PRIMARY KEY, bucket text NOT NULL,"
+    " key bytea NOT NULL, initiated_ms bigint, content_type text, headers text, meta text,"
+    " tags text, checksum_algo text, checksum_type text);"
+    "CREATE INDEX IF NOT EXISTS s3_uploads_age ON s3_uploads (bucket, initiated_ms);"
+    "CREATE TABLE IF NOT EXISTS s3_parts (upload_id text NOT NULL, num bigint NOT NULL,"
+    " size bigint, etag text, blob text, modified_ms bigint, checksum text,"
+    " PRIMARY KEY (upload_id, num));"
+    "CREATE TABLE IF NOT EXISTS s3_uploads_done (id text PRIMARY KEY, bucket text, key bytea,"
+    " parts text, result text, done_ms bigint);"
+    "CREATE INDEX IF NOT EXISTS s3_uploads_done_age ON s3_uploads_done (done_ms);";
+
+#define MAXP 24
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+typedef struct {
+  tw_pg *pg;
+  char url[1024];
+  tw_pg_slot *w; /* the writer's connection during a batch */
+  int w_broken;
+  int away; /* atomic: the last read or batch failed on the connection */
+  /* the listener */
+  pthread_t listener;
+  int listening, stop;
+  void (*fn)(void *ud, const char *bucket);
+  void *ud;
+} pg_s3;
+
+/* Statement parameters: text for numbers and strings, binary for bytea. */
+typedef struct {
+  const char *v[MAXP];
+  int len[MAXP], fmt[MAXP];
+  char num[MAXP][24];
+} params;
+
+static int params_of(params *p, const tw_sql_val *vals, int n) {
+  if (n > MAXP) return -1;
+  for (int i = 0; i < n; i++) {
+    p->fmt[i] = 0;
+    p->len[i] = 0;
+    switch (vals[i].type) {
+      case TW_SQL_INT:
+        snprintf(p->num[i], sizeof p->num[i], "%" PRId64, vals[i].i);
+        p->v[i] = p->num[i];
+        break;
+      case TW_SQL_TEXT:
+        p->v[i] = vals[i].s;
+        break;
+      case TW_SQL_BLOB:
+        p->v[i] = vals[i].n ? vals[i].s : "";
+        p->len[i] = (int)vals[i].n;
+        p->fmt[i] = 1;
+        break;
+      default:
+        p->v[i] = NULL;
+    }
+  }
+  return 0;
+}
+
+static PGresult *run(PGconn *c, const char *sql, const tw_sql_val *vals, int n) {
+  params p;
+  if (params_of(&p, vals, n)) return NULL;
+  return PQexecParams(c, sql, n, NULL, p.v, p.len, p.fmt, 0);
+}
+
+/* --- the writer's backend ----------------------------------------------------- */
+
+static int be_begin(void *ud) {
+  pg_s3 *x = ud;
+  x->w = tw_pg_get(x->pg);
+  x->w_broken = 0;
+  if (!x->w) {
+    __atomic_store_n(&x->away, 1, __ATOMIC_RELAXED);
+    tw_warn("pg: S3 batch: no connection to PostgreSQL");
+    return -1;
+  }
+  if (tw_pg_exec(x->w->conn, "BEGIN", "s3 begin", &x->w_broken)) {
+    if (x->w_broken) __atomic_store_n(&x->away, 1, __ATOMIC_RELAXED);
+    tw_pg_put(x->pg, x->w, x->w_broken);
+    x->w = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+static int be_exec(void *ud, const char *sql, const tw_sql_val *vals, int n) {
+  pg_s3 *x = ud;
+  PGresult *r = run(x->w->conn, sql, vals, n);
+  ExecStatusType want =
+      r && PQresultStatus(r) == PGRES_TUPLES_OK ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+  int rc = tw_pg_check(x->w->conn, &r, want, sql, &x->w_broken);
+  PQclear(r);
+  return rc ? -1 : 0;
+}
+
+static int be_commit(void *ud) {
+  pg_s3 *x = ud;
+  if (tw_pg_exec(x->w->conn, "COMMIT", "s3 commit", &x->w_broken)) return -1;
+  tw_pg_put(x->pg, x->w, x->w_broken);
+  x->w = NULL;
+  __atomic_store_n(&x->away, 0, __ATOMIC_RELAXED);
+  return 0;
+}
+
+static void be_rollback(void *ud) {
+  pg_s3 *x = ud;
+  if (!x->w) return;
+  if (x->w_broken) __atomic_store_n(&x->away, 1, __ATOMIC_RELAXED);
+  if (!x->w_broken) tw_pg_exec(x->w->conn, "ROLLBACK", "s3 rollback", &x->w_broken);
+  tw_pg_put(x->pg, x->w, x->w_broken);
+  x->w = NULL;
+}
+
+static void be_close(void *ud) {
+  pg_s3 *x = ud;
+  if (x->listening) {
+    __atomic_store_n(&x->stop, 1, __ATOMIC_RELEASE);
+    pthread_join(x->listener, NULL);
+  }
+  tw_pg_close(x->pg);
+  free(x);
+}
+
+static const tw_store_backend backend = {
+    .begin = be_begin,
+    .exec = be_exec,
+    .commit = be_commit,
+    .rollback = be_rollback,
+    .close = be_close,
+};
+
+static const tw_store_repos repos = {
+    .s3_buckets = &tw_pg_s3_buckets_repo,
+    .s3_objects = &tw_pg_s3_objects_repo,
+    .s3_uploads = &tw_pg_s3_uploads_repo,
+    .s3_lifecycle = &tw_pg_s3_lifecycle_repo,
+    .s3_refs = &tw_pg_s3_refs_repo,
+};
+
+tw_store *tw_store_open_pg_s3(const char *url, int pool, char *err, size_t errlen) {
+  pg_s3 *x = calloc(1, sizeof *x);
+  if (!x) return NULL;
+  snprintf(x->url, sizeof x->url, "%s", url);
+  /* the writer holds one connection during a batch: one more than the readers */
+  x->pg = tw_pg_open(url, pool + 1, err, errlen);
+  if (!x->pg) {
+    free(x);
+    return NULL;
+  }
+  /* every connection of the pool now: the pool connects a missing one at
+   * most once per backoff period, so a burst of first requests would
+   * otherwise find PostgreSQL "unavailable" while one of them connects */
+  tw_pg_slot **held = calloc((size_t)pool + 1, sizeof *held);
+  for (int i = 0; held && i < pool + 1; i++) held[i] = tw_pg_get(x->pg);
+  for (int i = 0; held && i < pool + 1; i++) tw_pg_put(x->pg, held[i], 0);
+  free(held);
+  tw_store *s = tw_store_open_backend(&backend, x, &repos);
+  if (!s) {
+    tw_pg_close(x->pg);
+    free(x);
+    snprintf(err, errlen, "out of memory");
+  }
+  return s;
+}
+
+int tw_store_pg_s3_unavailable(tw_store *s) {
+  pg_s3 *x = tw_store_backend_data(s);
+  return __atomic_load_n(&x->away, __ATOMIC_RELAXED);
+}
+
+uint64_t tw_store_pg_s3_notify(tw_store *s, const char *bucket) {
+  tw_sql_val v[] = {TW_SQL_S(bucket)};
+  return tw_store_exec(s, "SELECT pg_notify('tw_s3', $1)", v, 1);
+}
+
+/* --- reads --------------------------------------------------------------------- */
+
+PGresult *tw_pg_s3_read(tw_store *s, const char *sql, const tw_sql_val *vals, int n) {
+  pg_s3 *x = tw_store_backend_data(s);
+  tw_pg_slot *slot = tw_pg_get(x->pg);
+  if (!slot) {
+    __atomic_store_n(&x->away, 1, __ATOMIC_RELAXED);
+    return NULL;
+  }
+  int broken = 0;
+  PGresult *r = run(slot->conn, sql, vals, n);
+  if (tw_pg_check(slot->conn, &r, PGRES_TUPLES_OK, sql, &broken)) r = NULL;
+  tw_pg_put(x->pg, slot, broken);
+  if (r || broken) __atomic_store_n(&x->away, broken, __ATOMIC_RELAXED);
+  return r;
+}
+
+unsigned char *tw_pg_s3_bytes(const PGresult *r, int row, int col, size_t *len) {
+  size_t n = 0;
+  unsigned char *b = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), &n);
+  if (!b) return NULL;
+  unsigned char *out = malloc(n + 1);
+  if (out) {
+    if (n) memcpy(out, b, n);
+    out[n] = 0;
+    *len = n;
+  }
+  PQfreemem(b);
+  return out;
+}
+
+const char *tw_pg_s3_text(const PGresult *r, int row, int col) {
+  return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+/* --- the listener -------------------------------------------------------------- */
+
+static PGconn *listen_connect(const char *url) {
+  const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+  const char *vals[] = {url, "2", "tweedle-s3", NULL};
+  PGconn *c = PQconnectdbParams(keys, vals, 1);
+  int broken = 0;
+  if (!c || PQstatus(c) != CONNECTION_OK || tw_pg_exec(c, "LISTEN tw_s3", "listen", &broken)) {
+    PQfinish(c);
+    return NULL;
+  }
+  return c;
+}
+
+static void *listen_main(void *arg) {
+  pg_s3 *x = arg;
+  PGconn *c = NULL;
+  int backoff = BACKOFF_MIN_MS;
+  int64_t retry_at = 0;
+  while (!__atomic_load_n(&x->stop, __ATOMIC_ACQUIRE)) {
+    if (!c && tw_mono_ms() >= retry_at) {
+      c = listen_connect(x->url);
+      if (c) {
+        backoff = BACKOFF_MIN_MS;
+        x->fn(x->ud, NULL); /* what changed before or while away: reload everything */
+      } else {
+        retry_at = tw_mono_ms() + backoff;
+        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+      }
+    }
+    if (!c) {
+      usleep(50000);
+      continue;
+    }
+    struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+    if (poll(&pfd, 1, 100) > 0 && !PQconsumeInput(c)) {
+      tw_warn("pg: the S3 listener lost its connection: %s", PQerrorMessage(c));
+      PQfinish(c);
+      c = NULL;
+      continue;
+    }
+    PGnotify *n;
+    while ((n = PQnotifies(c))) {
+      if (n->extra && *n->extra) x->fn(x->ud, n->extra);
+      PQfreemem(n);
+    }
+  }
+  PQfinish(c);
+  return NULL;
+}
+
+int tw_store_pg_s3_listen(tw_store *s, void (*fn)(void *ud, const char *bucket), void *ud) {
+  pg_s3 *x = tw_store_backend_data(s);
+  x->fn = fn;
+  x->ud = ud;
+  if (pthread_create(&x->listener, NULL, listen_main, x)) return -1;
+  x->listening = 1;
+  return 0;
+}
