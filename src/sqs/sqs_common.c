@@ -747,9 +747,24 @@ json_t *tw_sqs_permission_statement(tw_sqs_call *c, const char *arn) {
   return s;
 }
 
+json_t *tw_sqs_policy_statements(json_t **doc, const char *arn) {
+  if (!*doc) {
+    if (!arn) return NULL;
+    char id[320];
+    snprintf(id, sizeof id, "%s/SQSDefaultPolicy", arn);
+    *doc = json_pack("{s:s,s:s,s:[]}", "Version", "2008-10-17", "Id", id, "Statement");
+  }
+  json_t *st = json_object_get(*doc, "Statement");
+  if (json_is_array(st)) return st;
+  json_t *list = json_array();
+  if (json_is_object(st)) json_array_append(list, st);
+  json_object_set_new(*doc, "Statement", list);
+  return list;
+}
+
 int tw_sqs_permission_remove(tw_sqs_call *c, json_t **doc) {
   const char *label = tw_p_str(c->in, "Label");
-  json_t *st = json_object_get(*doc, "Statement");
+  json_t *st = tw_sqs_policy_statements(doc, NULL);
   size_t i;
   json_t *x;
   int found = -1;

@@ -148,6 +148,12 @@ json_t *tw_sqs_permission_statement(tw_sqs_call *c, const char *arn);
 /* Removes RemovePermission's Label from *doc (NULL: none; NULL again when no
  * statement is left): 0, or -1 with c->err. */
 int tw_sqs_permission_remove(tw_sqs_call *c, json_t **doc);
+/* The policy's statements as an array, for AddPermission/RemovePermission:
+ * a missing document becomes the default policy of the queue `arn` (arn
+ * NULL: stays missing, NULL returned), and a Statement that is one object
+ * (policy grammar allows it) becomes a list holding it, so that adding
+ * keeps it. */
+json_t *tw_sqs_policy_statements(json_t **doc, const char *arn);
 
 /* --- message move tasks ------------------------------------------------------------ */
 

@@ -85,16 +85,7 @@ static int edit_policy(tw_sqs_pg *p, tw_sqs_call *c, int (*fn)(tw_sqs_call *, pq
 
 static int add_statement(tw_sqs_call *c, pq *q, json_t **doc) {
   const char *label = tw_p_str(c->in, "Label");
-  if (!*doc) {
-    char id[320];
-    snprintf(id, sizeof id, "%s/SQSDefaultPolicy", q->arn);
-    *doc = json_pack("{s:s,s:s,s:[]}", "Version", "2008-10-17", "Id", id, "Statement");
-  }
-  json_t *st = json_object_get(*doc, "Statement");
-  if (!json_is_array(st)) {
-    st = json_array();
-    json_object_set_new(*doc, "Statement", st);
-  }
+  json_t *st = tw_sqs_policy_statements(doc, q->arn);
   if (tw_sqs_permission_label_free(c, st, label)) return -1;
   json_array_append_new(st, tw_sqs_permission_statement(c, q->arn));
   return 0;

@@ -348,15 +348,7 @@ int tw_sqs_add_permission(tw_sqs_call *c) {
   tw_queue *q = tw_sqs_resolve_queue(c);
   int rc = -1;
   if (q) {
-    if (!q->policy) {
-      q->policy = json_object();
-      json_object_set_new(q->policy, "Version", json_string("2008-10-17"));
-      char id[300];
-      snprintf(id, sizeof id, "%s/SQSDefaultPolicy", q->arn);
-      json_object_set_new(q->policy, "Id", json_string(id));
-      json_object_set_new(q->policy, "Statement", json_array());
-    }
-    json_t *st = json_object_get(q->policy, "Statement");
+    json_t *st = tw_sqs_policy_statements(&q->policy, q->arn);
     if (!tw_sqs_permission_label_free(c, st, label)) {
       json_array_append_new(st, tw_sqs_permission_statement(c, q->arn));
       c->ticket = tw_sqs_queue_save(c->sqs, q);

@@ -563,6 +563,23 @@ class PermissionsTest(SqsTestCase):
         self.assertEqual(pol["Version"], "2008-10-17")
         self.assertEqual(pol["Id"], arn + "/SQSDefaultPolicy")
 
+    def test_permission_beside_a_single_object_statement(self):
+        """A Policy may give Statement as one object, not a list: AddPermission
+        adds beside it (the policy becomes a list of both), RemovePermission
+        finds a label in it."""
+        url = self.make_queue("permone")
+        arn = self.arn_of(url)
+        own = {"Sid": "own", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:root"},
+               "Action": "SQS:SendMessage", "Resource": arn}
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(
+            {"Version": "2012-10-17", "Statement": own})})
+        self.sqs.add_permission(QueueUrl=url, Label="added", AWSAccountIds=[h.ACCOUNT], Actions=["ReceiveMessage"])
+        pol = self._policy(url)
+        self.assertEqual([x["Sid"] for x in pol["Statement"]], ["own", "added"])
+        self.assertEqual(pol["Statement"][0], own)
+        self.sqs.remove_permission(QueueUrl=url, Label="own")
+        self.assertEqual([x["Sid"] for x in self._policy(url)["Statement"]], ["added"])
+
     def test_permission_lifecycle(self):
         url = self.make_queue("perm")
         arn = self.arn_of(url)
