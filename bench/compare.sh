@@ -16,6 +16,8 @@
 #                      s3big = one huge PUT to tweedle, watching its peak RSS
 #                      publish = SNS Publish fanned out to FANOUT SQS queues
 #                      putmetric = CloudWatch PutMetricData of DATUMS datums per call
+#                      cluster = bench/cluster.py: cycle, send and 4 KiB PUT on 1, 2 and 3
+#                      nodes on one private PostgreSQL, with the capacity model
 #   DURATION=10        SQS: measured seconds per workload (after WARMUP)
 #   WARMUP=1           unmeasured seconds before each measurement
 #   CONNECTIONS=64     SQS: client connections for cycle and send
@@ -60,7 +62,7 @@ METRIC_NAMES=${METRIC_NAMES:-10}
 CW_PROTOCOL=${CW_PROTOCOL:-json}
 MOTO_CW_PROTOCOL=${MOTO_CW_PROTOCOL:-$CW_PROTOCOL}
 MOTO_CW_CONNECTIONS=${MOTO_CW_CONNECTIONS:-$CONNECTIONS}
-WORKLOADS=${WORKLOADS:-"cycle send longpoll publish putmetric s3put s3get s3big worker"}
+WORKLOADS=${WORKLOADS:-"cycle send longpoll publish putmetric s3put s3get s3big worker cluster"}
 WORKER_MESSAGES=${WORKER_MESSAGES:-200000}
 HISTORY=${HISTORY:-bench/history}
 S3_SIZES=${S3_SIZES:-"4096 1048576 67108864"}
@@ -470,6 +472,11 @@ if has worker; then
   COMMANDS+=("MODES=persistent PERSISTENT_MESSAGES=$WORKER_MESSAGES bash bench/worker.sh")
   MODES=persistent PERSISTENT_MESSAGES=$WORKER_MESSAGES TWEEDLE_BIN=$TWEEDLE_BIN WORKER_JSON="$WORK/tweedle-worker" \
     bash bench/worker.sh >&2 || true
+fi
+if has cluster; then # 1, 2 and 3 nodes on one private PostgreSQL beside the single node
+  COMMANDS+=("TWEEDLE_BIN=$TWEEDLE_BIN python3 bench/cluster.py")
+  TWEEDLE_BIN=$TWEEDLE_BIN OUT="$WORK/cluster.md" JSON_OUT="$WORK/cluster-rows.json" \
+    python3 bench/cluster.py >&2 || echo "cluster: bench/cluster.py failed" >&2
 fi
 if has s3big; then
   start_tweedle

@@ -362,6 +362,10 @@ if notes:
     md += ["Errors:", "", *notes, ""]
 if targets:
     md += ["## Targets", "", *targets, ""]
+try:  # bench/cluster.py's section (WORKLOADS with "cluster")
+    md += [open(f"{W}/cluster.md").read().rstrip("\n"), ""]
+except OSError:
+    pass
 md += ["## Commands", "",
        "In order; a fresh server per workload, each stopped before the next starts; $TMP is a temporary directory:",
        "", "```", *[c.replace(W, "$TMP") for c in commands], "```", "",

@@ -176,6 +176,7 @@ static int register_services(tw_app *app) {
     app->services.unclaimed = cluster_unclaimed;
     return tw_services_add(&app->services, &own_service) ||
            tw_services_add(&app->services, &tw_prom_service) ||
+           tw_services_add(&app->services, &tw_gateway_service) || /* its state in PostgreSQL */
            tw_services_add(&app->services, &tw_sqs_service) ||
            tw_services_add(&app->services, &tw_s3_service);
   }

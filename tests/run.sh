@@ -62,6 +62,9 @@ run_suite "examples" 900 bash tests/examples/run.sh
 run_suite "chaos" 420 bash tests/chaos/run.sh
 # cluster mode: three nodes on a private PostgreSQL 15 (skipped without its binaries)
 run_suite "cluster" 600 bash tests/cluster/run.sh
+# the SQS and S3 integration suites against three nodes on PostgreSQL, each
+# client on a random node (what cannot pass yet: tests/cluster/suites_skip.txt)
+run_suite "cluster-suites" 900 bash tests/cluster/suites.sh
 # every libFuzzer target once over its corpus under ASan/UBSan (builds build/fuzz/
 # with clang first; skipped when clang's fuzzer runtime is missing)
 run_suite "fuzz-regress" 1200 bash tests/fuzz/run.sh regress --build

@@ -117,7 +117,7 @@ done:
 
 /* Under a->mu: keeps the order of flushes the order of their tickets. */
 static uint64_t flush_locked(tw_gw_alog *a) {
-  tw_store *s = a->g->app->store;
+  tw_store *s = tw_gw_store(a->g->app);
   const tw_gw_access_log_repo *repo = tw_store_gw_access_log(s);
   if (!a->count) return tw_store_ticket(s);
   uint64_t t = 0;
@@ -197,7 +197,7 @@ void tw_gw_alog_tick(tw_gateway *g, int64_t now_ms) {
   if (period > 60000) period = 60000;
   if (now_ms - a->last_prune_ms < period) return;
   a->last_prune_ms = now_ms;
-  tw_store_gw_access_log(g->app->store)->prune(g->app->store, now_ms - keep_ms);
+  tw_store_gw_access_log(tw_gw_store(g->app))->prune(tw_gw_store(g->app), now_ms - keep_ms);
 }
 
 /* --- GET /_/api/v1/access-log?limit=&since= ------------------------------------------------ */
@@ -260,8 +260,8 @@ static void read_log(tw_request *r) {
   tw_buf_init(&p.b, 64u << 20);
   tw_buf_puts(&p.b, "{\"entries\":[");
   /* one row more than asked tells whether the page is truncated */
-  if (tw_store_gw_access_log(r->app->store)
-          ->query(r->app->store, since, limit + 1, write_entry, &p)) {
+  if (tw_store_gw_access_log(tw_gw_store(r->app))
+          ->query(tw_gw_store(r->app), since, limit + 1, write_entry, &p)) {
     tw_buf_free(&p.b);
     tw_gw_error(r, TW_ERR_INTERNAL, "Cannot read the access log.");
     return;

@@ -1,7 +1,14 @@
 /* API keys: created, listed and revoked by admins through /_/api/v1/apikeys;
  * a key is shown once and kept only as its SHA-256. Every key (revoked ones
  * too, so they get a precise error) lives in memory from start to shutdown,
- * found by hash on each request; the store keeps them across restarts. */
+ * found by hash on each request; the store keeps them across restarts.
+ *
+ * Cluster mode (the keys in PostgreSQL, store/pg_gw.h): memory is a cache of
+ * the table. A key created or revoked on any node notifies every node, whose
+ * listener reads the keys again (merge_key); a token not in memory is looked
+ * up in the table before it is refused, and an id not in memory (or a
+ * listing) reads the table first, so a key made on one node works on every
+ * other as soon as its creation was answered. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +22,7 @@
 #include "core/map.h"
 #include "gateway/gateway_internal.h"
 #include "store/gw_apikeys.h"
+#include "store/pg_gw.h"
 
 #define KEY_PREFIX "twk_"
 #define MAX_KEYS 100000
@@ -39,6 +47,7 @@ struct tw_gw_keys {
   gw_key **retired; /* taken back after a failed commit; requests may hold them */
   size_t nretired;
   atomic_uint_fast64_t synced_failures; /* tw_store_failures at the last resync */
+  tw_pg_gw_listener *listener;          /* cluster mode: keys changed on any node */
 };
 
 static gw_key *key_new(void) {
@@ -95,6 +104,42 @@ static int load_key(void *ud, const tw_gw_apikey_row *row) {
   return 0;
 }
 
+/* --- cluster mode: memory follows the table ------------------------------------------- */
+
+/* A row read from the table: a key this node does not know is added, a
+ * revocation made elsewhere is taken over. */
+static int merge_key(void *ud, const tw_gw_apikey_row *row) {
+  tw_gw_keys *ks = ud;
+  pthread_rwlock_wrlock(&ks->lock);
+  gw_key *k = tw_map_get(&ks->by_id, row->id);
+  int rc = 0;
+  if (!k)
+    rc = ks->n < MAX_KEYS ? load_key(ks, row) : 0;
+  else if (row->revoked_ms && !k->revoked_ms)
+    k->revoked_ms = row->revoked_ms;
+  pthread_rwlock_unlock(&ks->lock);
+  return rc;
+}
+
+static int cluster(const tw_gateway *g) {
+  return g->app->s3_store != NULL;
+}
+
+/* Reads every key of the table into memory (cluster mode). */
+static void keys_reload(tw_gateway *g) {
+  tw_store *st = tw_gw_store(g->app);
+  if (tw_store_gw_apikeys(st)->list(st, merge_key, g->keys))
+    tw_warn("gateway: cannot read the API keys from the store");
+}
+
+/* The listener: a key was created or revoked on some node (id NULL: maybe
+ * missed some). */
+static void on_key_changed(void *ud, const char *id) {
+  tw_gateway *g = ud;
+  if (!id || tw_store_pg_gw_key_find(tw_gw_store(g->app), NULL, id, merge_key, g->keys) < 0)
+    keys_reload(g);
+}
+
 int tw_gw_keys_open(tw_gateway *g, char *err, size_t errlen) {
   tw_gw_keys *ks = calloc(1, sizeof *ks);
   if (!ks) {
@@ -105,9 +150,14 @@ int tw_gw_keys_open(tw_gateway *g, char *err, size_t errlen) {
   tw_map_init(&ks->by_hash);
   tw_map_init(&ks->by_id);
   g->keys = ks;
-  atomic_store(&ks->synced_failures, tw_store_failures(g->app->store));
-  if (tw_store_gw_apikeys(g->app->store)->list(g->app->store, load_key, ks)) {
+  atomic_store(&ks->synced_failures, tw_store_failures(tw_gw_store(g->app)));
+  if (tw_store_gw_apikeys(tw_gw_store(g->app))->list(tw_gw_store(g->app), load_key, ks)) {
     snprintf(err, errlen, "gateway: cannot load the API keys");
+    return -1;
+  }
+  if (cluster(g) &&
+      !(ks->listener = tw_store_pg_gw_listen(tw_gw_store(g->app), on_key_changed, g))) {
+    snprintf(err, errlen, "gateway: cannot start the API key listener");
     return -1;
   }
   return 0;
@@ -131,7 +181,7 @@ static int note_row(void *ud, const tw_gw_apikey_row *row) {
 
 void tw_gw_keys_resync(tw_gateway *g) {
   tw_gw_keys *ks = g->keys;
-  tw_store *st = g->app->store;
+  tw_store *st = tw_gw_store(g->app);
   if (!ks || atomic_load(&ks->synced_failures) == tw_store_failures(st)) return;
   pthread_rwlock_wrlock(&ks->lock);
   uint64_t failures = tw_store_failures(st);
@@ -177,6 +227,7 @@ void tw_gw_keys_resync(tw_gateway *g) {
 void tw_gw_keys_close(tw_gateway *g) {
   tw_gw_keys *ks = g->keys;
   if (!ks) return;
+  tw_store_pg_gw_listen_stop(ks->listener);
   for (size_t i = 0; i < ks->n; i++) key_free(ks->all[i]);
   for (size_t i = 0; i < ks->nretired; i++) key_free(ks->retired[i]);
   free(ks->retired);
@@ -198,6 +249,14 @@ tw_gw_key_status tw_gw_keys_lookup(tw_gateway *g, const char *token, tw_gw_calle
   gw_key *k = tw_map_get(&ks->by_hash, hash);
   int64_t revoked = k ? k->revoked_ms : 0;
   pthread_rwlock_unlock(&ks->lock);
+  if (!k && cluster(g) &&
+      tw_store_pg_gw_key_find(tw_gw_store(g->app), hash, NULL, merge_key, ks) == 1) {
+    /* made on another node, its notification not here yet */
+    pthread_rwlock_rdlock(&ks->lock);
+    k = tw_map_get(&ks->by_hash, hash);
+    revoked = k ? k->revoked_ms : 0;
+    pthread_rwlock_unlock(&ks->lock);
+  }
   if (!k) return TW_GW_KEY_UNKNOWN;
   if (revoked) return TW_GW_KEY_REVOKED;
   if (k->expires_ms && tw_now_ms() >= k->expires_ms) return TW_GW_KEY_EXPIRED;
@@ -382,7 +441,7 @@ static void create_key(tw_request *r) {
   pthread_rwlock_wrlock(&ks->lock);
   int full = ks->n >= MAX_KEYS;
   int failed = full || key_add(ks, k);
-  if (!failed) t = tw_store_gw_apikeys(g->app->store)->insert(g->app->store, &row);
+  if (!failed) t = tw_store_gw_apikeys(tw_gw_store(g->app))->insert(tw_gw_store(g->app), &row);
   pthread_rwlock_unlock(&ks->lock);
   if (failed) {
     free(scopes_text);
@@ -397,10 +456,11 @@ static void create_key(tw_request *r) {
 
 static void list_keys(tw_request *r, uint64_t failures) {
   tw_gw_keys *ks = r->app->gateway->keys;
+  if (cluster(r->app->gateway)) keys_reload(r->app->gateway); /* other nodes' keys */
   json_t *arr = json_array();
   pthread_rwlock_rdlock(&ks->lock);
   for (size_t i = 0; i < ks->n; i++) json_array_append_new(arr, key_json(ks->all[i], NULL));
-  uint64_t t = tw_store_ticket(r->app->store); /* keys just added may still be committing */
+  uint64_t t = tw_store_ticket(tw_gw_store(r->app)); /* keys just added may still be committing */
   pthread_rwlock_unlock(&ks->lock);
   tw_gw_json_when_durable(r, 0, t, failures, 200, json_pack("{s:o}", "keys", arr));
 }
@@ -408,6 +468,12 @@ static void list_keys(tw_request *r, uint64_t failures) {
 static void one_key(tw_request *r, const char *id, int revoke, uint64_t failures) {
   tw_gateway *g = r->app->gateway;
   tw_gw_keys *ks = g->keys;
+  if (cluster(g)) { /* made on another node, its notification not here yet */
+    pthread_rwlock_rdlock(&ks->lock);
+    int known = tw_map_get(&ks->by_id, id) != NULL;
+    pthread_rwlock_unlock(&ks->lock);
+    if (!known) keys_reload(g);
+  }
   pthread_rwlock_wrlock(&ks->lock);
   gw_key *k = tw_map_get(&ks->by_id, id);
   if (!k) {
@@ -421,11 +487,11 @@ static void one_key(tw_request *r, const char *id, int revoke, uint64_t failures
   uint64_t t;
   if (changed) { /* from now on every lookup refuses it; the row goes with it */
     k->revoked_ms = tw_now_ms();
-    t = tw_store_gw_apikeys(g->app->store)->revoke(g->app->store, id, k->revoked_ms);
+    t = tw_store_gw_apikeys(tw_gw_store(g->app))->revoke(tw_gw_store(g->app), id, k->revoked_ms);
   } else {
     /* a repeated revoke (or a read) answers what it saw once that is durable:
      * the first revoke may still be committing */
-    t = tw_store_ticket(g->app->store);
+    t = tw_store_ticket(tw_gw_store(g->app));
   }
   json_t *doc = key_json(k, NULL);
   pthread_rwlock_unlock(&ks->lock);
@@ -434,7 +500,7 @@ static void one_key(tw_request *r, const char *id, int revoke, uint64_t failures
 
 void tw_gw_apikeys_serve(tw_request *r, const char *sub) {
   /* read before any key is looked at (see tw_gw_json_when_durable) */
-  uint64_t failures = tw_store_failures(r->app->store);
+  uint64_t failures = tw_store_failures(tw_gw_store(r->app));
   tw_gw_keys_resync(r->app->gateway);
   if (!sub[0]) {
     if (!strcmp(r->method, "POST"))

@@ -394,7 +394,7 @@ static void reply_after_commit(tw_request *r) {
   json_t *doc = x->reply;
   x->reply = NULL;
   if (r->commit_failed ||
-      (x->reply_checks_failures && tw_store_failures(r->app->store) != x->reply_failures)) {
+      (x->reply_checks_failures && tw_store_failures(tw_gw_store(r->app)) != x->reply_failures)) {
     json_decref(doc);
     tw_gw_error(r, TW_ERR_INTERNAL, "The change could not be made durable. Please try again.");
     return;

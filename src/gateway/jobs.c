@@ -203,6 +203,10 @@ static void submit(tw_request *r, const tw_gw_caller *c) {
     case TW_JOB_ERROR:
       tw_gw_error(r, TW_ERR_INTERNAL, "The job could not be recorded.");
       break;
+    case TW_JOB_UNAVAILABLE:
+      tw_gw_error(r, TW_ERR_SERVICE_UNAVAILABLE,
+                  "The store cannot be reached: the job was not accepted; try again later.");
+      break;
     default: {
       char m[400];
       snprintf(m, sizeof m, "The job queue %s is not available: the job was not accepted.",
@@ -412,7 +416,7 @@ static void transition(tw_request *r, const tw_gw_caller *c, const char *id, tw_
   tw_job after;
   char why[200] = "";
   uint64_t ticket = 0;
-  uint64_t failures = tw_store_failures(r->app->store); /* before the state is read */
+  uint64_t failures = tw_store_failures(tw_gw_store(r->app)); /* before the state is read */
   int rc = tw_jobs_change(J, id, &ch, &after, &ticket, why, sizeof why);
   if (rc == TW_JOB_NOT_FOUND) {
     not_found(r, id);

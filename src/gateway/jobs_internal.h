@@ -37,6 +37,7 @@ enum {
   TW_JOB_IDEM_MISMATCH, /* ... with a different request */
   TW_JOB_TOO_LARGE,     /* the message exceeds the queue's MaximumMessageSize */
   TW_JOB_NO_QUEUE,      /* the job type's queue is gone (or FIFO) */
+  TW_JOB_UNAVAILABLE,   /* cluster mode: PostgreSQL cannot be reached */
 };
 
 typedef struct {

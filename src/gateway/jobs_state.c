@@ -9,6 +9,14 @@
  * dropped and the table answers. The same holds for Idempotency-Keys whose
  * first request is not durable yet.
  *
+ * Cluster mode (app->s3_store: the gateway's tables in PostgreSQL): a
+ * submission is one PostgreSQL transaction of its own (the job row and its
+ * message in the job queue's table, store/pg_gw.h), idempotency decided by
+ * the unique index there; transitions go through the PostgreSQL store's
+ * batches, `pending` holding this node's until they commit, and every read
+ * goes to PostgreSQL, so any node sees any node's committed changes. The
+ * dead-letter hook does not run (cluster mode's queues raise no event yet).
+ *
  * Lock order: the SQS engine (tw_sqs_lock), the store hold, then jobs->mu. The
  * dead-letter hook runs inside the first two, so every path that changes a job
  * takes the hold before mu, and reads the table under it. */
@@ -23,8 +31,12 @@
 #include "core/map.h"
 #include "events/bus.h"
 #include "gateway/jobs_internal.h"
+#include "core/crypto.h"
 #include "monitoring/builtin.h"
+#include "sqs/sqs_pg.h"
 #include "store/gw_jobs.h"
+#include "store/pg_gw.h"
+#include "store/pg_sqs.h"
 
 #define IDEM_WINDOW_MS (24LL * 3600 * 1000)
 #define DLQ_RETENTION "1209600" /* 14 days, the most SQS keeps a message */
@@ -145,7 +157,8 @@ static pthread_mutex_t g_life = PTHREAD_MUTEX_INITIALIZER;
 int tw_jobs_status_counts(int64_t out[4]) {
   pthread_mutex_lock(&g_life);
   int rc = -1;
-  if (g_jobs) rc = tw_store_gw_jobs(g_jobs->app->store)->count_by_status(g_jobs->app->store, out);
+  if (g_jobs)
+    rc = tw_store_gw_jobs(tw_gw_store(g_jobs->app))->count_by_status(tw_gw_store(g_jobs->app), out);
   pthread_mutex_unlock(&g_life);
   return rc;
 }
@@ -194,7 +207,7 @@ static void pend_free(pend *p) {
 
 /* Drops what the store has made durable: the table shows it now. */
 static void pend_evict(tw_jobs *J) {
-  uint64_t done = tw_store_committed(J->app->store);
+  uint64_t done = tw_store_committed(tw_gw_store(J->app));
   while (J->head && J->head->ticket <= done) {
     pend *p = J->head;
     pend_unlink(J, p);
@@ -254,7 +267,7 @@ static void row_to_job(tw_jobs *J, const tw_gw_job_row *row, tw_job *j) {
 
 int tw_jobs_read(tw_jobs *J, const char *id, tw_job *out) {
   tw_gw_job_row row;
-  int found = tw_store_gw_jobs(J->app->store)->get(J->app->store, id, &row);
+  int found = tw_store_gw_jobs(tw_gw_store(J->app))->get(tw_gw_store(J->app), id, &row);
   if (found == 1) {
     row_to_job(J, &row, out);
     tw_gw_job_row_free(&row);
@@ -299,7 +312,7 @@ int tw_jobs_list(tw_jobs *J, const tw_job_filter *f, tw_job **rows, int64_t *nex
   tw_gw_job_filter rf = {
       .status = f->status, .type = f->type, .before_seq = f->before_seq, .limit = f->limit + 1};
   *next_seq = 0;
-  if (tw_store_gw_jobs(J->app->store)->list(J->app->store, &rf, list_row, &p)) {
+  if (tw_store_gw_jobs(tw_gw_store(J->app))->list(tw_gw_store(J->app), &rf, list_row, &p)) {
     for (int k = 0; k < p.n; k++) tw_job_clear(&p.out[k]);
     free(p.out);
     return -1;
@@ -326,9 +339,9 @@ static int idem_check(tw_jobs *J, tw_job_submit *s, const char *ikey) {
   pend *p = tw_map_get(&J->pending, ikey);
   if (p) return strcmp(p->fp, s->fingerprint) ? TW_JOB_IDEM_MISMATCH : TW_JOB_IDEM_BUSY;
   char id[37], fp[65], status[12];
-  int found = tw_store_gw_jobs(J->app->store)
-                  ->idem_find(J->app->store, s->owner, s->idem_key, tw_now_ms() - IDEM_WINDOW_MS,
-                              id, fp, status);
+  int found = tw_store_gw_jobs(tw_gw_store(J->app))
+                  ->idem_find(tw_gw_store(J->app), s->owner, s->idem_key,
+                              tw_now_ms() - IDEM_WINDOW_MS, id, fp, status);
   if (found < 0) return TW_JOB_ERROR;
   if (!found) return TW_JOB_OK;
   if (strcmp(fp, s->fingerprint)) return TW_JOB_IDEM_MISMATCH;
@@ -337,10 +350,59 @@ static int idem_check(tw_jobs *J, tw_job_submit *s, const char *ikey) {
   return TW_JOB_REPLAY;
 }
 
+/* Cluster mode: the job and its message in one PostgreSQL transaction; the
+ * answer needs no commit wait (*ticket 0). */
+static int submit_cluster(tw_jobs *J, tw_job_submit *s, const route *rt, uint64_t *ticket) {
+  char msg_id[37];
+  tw_uuid4(msg_id);
+  json_t *attrs =
+      json_pack("{s:{s:s,s:s}}", "tweedle.job_id", "DataType", "String", "StringValue", s->id);
+  char *attrs_s = json_dumps(attrs, JSON_COMPACT), *sys_s = NULL;
+  json_decref(attrs);
+  if (s->trace) {
+    json_t *sys =
+        json_pack("{s:{s:s,s:s}}", "AWSTraceHeader", "DataType", "String", "StringValue", s->trace);
+    sys_s = json_dumps(sys, JSON_COMPACT);
+    json_decref(sys);
+  }
+  int64_t now = tw_now_ms();
+  tw_gw_job_new row = {.id = s->id,
+                       .type = s->type,
+                       .queue = rt->queue,
+                       .owner = s->owner,
+                       .created_ms = now,
+                       .idem_key = s->idem_key,
+                       .fingerprint = s->idem_key ? s->fingerprint : NULL};
+  tw_pg_gw_submit x = {.job = &row,
+                       .queue = rt->queue,
+                       .msg_id = msg_id,
+                       .body = s->body,
+                       .attrs_json = attrs_s,
+                       .sys_json = sys_s,
+                       .sender = s->sender,
+                       .idem_after_ms = now - IDEM_WINDOW_MS};
+  int r = tw_store_pg_gw_submit(tw_gw_store(J->app), &x);
+  free(attrs_s);
+  free(sys_s);
+  *ticket = 0;
+  if (r) return r == TW_PG_UNAVAILABLE ? TW_JOB_UNAVAILABLE : TW_JOB_ERROR;
+  if (x.replay) {
+    if (strcmp(x.replay_fp, s->fingerprint)) return TW_JOB_IDEM_MISMATCH;
+    snprintf(s->replay_id, sizeof s->replay_id, "%s", x.replay_id);
+    snprintf(s->replay_status, sizeof s->replay_status, "%s", x.replay_status);
+    return TW_JOB_REPLAY;
+  }
+  if (x.too_large) return TW_JOB_TOO_LARGE;
+  if (x.no_queue) return TW_JOB_NO_QUEUE;
+  stat_note(s->type, -1, -1);
+  return TW_JOB_OK;
+}
+
 int tw_jobs_submit(tw_jobs *J, tw_job_submit *s, uint64_t *ticket) {
   tw_app *app = J->app;
   const route *rt = route_of(J, s->type);
   snprintf(s->queue_name, sizeof s->queue_name, "%s", rt->queue);
+  if (app->s3_store) return submit_cluster(J, s, rt, ticket);
   json_t *attrs =
       json_pack("{s:{s:s,s:s}}", "tweedle.job_id", "DataType", "String", "StringValue", s->id);
   char ikey[420];
@@ -413,7 +475,7 @@ static int check(const tw_job_change *ch, const tw_job *j, char *why, size_t n) 
 
 /* Applies a checked change to j and appends it to the store (locks held). */
 static void apply(tw_jobs *J, tw_job *j, const tw_job_change *ch, int64_t now) {
-  tw_store *st = J->app->store;
+  tw_store *st = tw_gw_store(J->app);
   const tw_gw_jobs_repo *repo = tw_store_gw_jobs(st);
   if (ch->verb == TW_JOB_START) {
     snprintf(j->status, sizeof j->status, "running");
@@ -448,7 +510,7 @@ static void apply(tw_jobs *J, tw_job *j, const tw_job_change *ch, int64_t now) {
 
 int tw_jobs_change(tw_jobs *J, const char *id, const tw_job_change *ch, tw_job *after,
                    uint64_t *ticket, char *why, size_t whylen) {
-  tw_store *st = J->app->store;
+  tw_store *st = tw_gw_store(J->app);
   tw_job j;
   tw_store_hold(st);
   pthread_mutex_lock(&J->mu);
@@ -501,10 +563,22 @@ static void on_dead_letter(void *ud, const tw_event *e) {
 static int ensure_queue(tw_app *app, const char *name, const char *dlq_arn, char arn[256],
                         char *err, size_t errlen) {
   snprintf(arn, 256, "arn:aws:sqs:%s:%s:%s", app->cfg.region, app->cfg.account, name);
-  int fifo = 0;
-  tw_sqs_lock(app->sqs);
-  int exists = tw_sqs_queue_kind_locked(app->sqs, arn, &fifo);
-  tw_sqs_unlock(app->sqs);
+  int fifo = 0, exists;
+  if (app->sqs_pg) { /* cluster mode: the queues in PostgreSQL (a FIFO one's name says so) */
+    size_t len = strlen(name);
+    fifo = len > 5 && !strcmp(name + len - 5, ".fifo");
+    json_t *in = json_pack("{s:s}", "QueueName", name);
+    tw_sqs_call c = {.action = "GetQueueUrl", .in = in};
+    snprintf(c.base_url, sizeof c.base_url, "http://%s", app->cfg.listen);
+    tw_sqs_pg_execute(app->sqs_pg, &c);
+    exists = c.err == TW_ERR_OK;
+    json_decref(c.out);
+    json_decref(in);
+  } else {
+    tw_sqs_lock(app->sqs);
+    exists = tw_sqs_queue_kind_locked(app->sqs, arn, &fifo);
+    tw_sqs_unlock(app->sqs);
+  }
   if (exists && fifo) {
     snprintf(err, errlen, "jobs: the queue %s is a FIFO queue; job queues are standard queues",
              name);
@@ -524,7 +598,10 @@ static int ensure_queue(tw_app *app, const char *name, const char *dlq_arn, char
   tw_sqs_call c = {.sqs = app->sqs, .action = "CreateQueue", .in = in};
   snprintf(c.base_url, sizeof c.base_url, "%s://%s", app->cfg.tls_cert[0] ? "https" : "http",
            app->cfg.listen);
-  tw_sqs_execute(&c);
+  if (app->sqs_pg)
+    tw_sqs_pg_execute(app->sqs_pg, &c);
+  else
+    tw_sqs_execute(&c);
   int rc = 0;
   if (c.err != TW_ERR_OK) {
     snprintf(err, errlen, "jobs: cannot create the queue %s: %s", name,

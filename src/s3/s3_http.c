@@ -67,11 +67,12 @@ static void xml_safe_text(tw_buf *b, const char *tag, const char *v, size_t n) {
 }
 
 void tw_s3_error_key(tw_request *r, s3_ctx *x, tw_err e, const char *msg, const char *extra_xml) {
-  /* cluster mode: PostgreSQL away is the service unavailable, not a fault */
-  if (e == TW_ERR_INTERNAL && x && x->s3 && x->s3->cluster &&
-      tw_store_pg_s3_unavailable(x->s3->store))
-    e = TW_ERR_SERVICE_UNAVAILABLE;
+  /* cluster mode: PostgreSQL away is the service unavailable, not a fault,
+   * and a lookup that could not read is no "NoSuch..." (404) either */
   const tw_err_info *info = tw_err_get(e);
+  if ((e == TW_ERR_INTERNAL || info->http_status == 404) && x && x->s3 && x->s3->cluster &&
+      tw_store_pg_s3_unavailable(x->s3->store))
+    info = tw_err_get(e = TW_ERR_SERVICE_UNAVAILABLE);
   if (!strcmp(r->method, "HEAD") || info->http_status == 304) { /* no body for these */
     tw_req_respond(r, info->http_status, NULL, "", 0);
     tw_s3_add_common_headers(r);

@@ -144,9 +144,11 @@ void tw_s3_lifecycle_reload(tw_s3 *s, const char *bucket) {
       0)
     return; /* unreadable now: the cached rules stay */
   json_t *rules = text ? json_loads(text, 0, NULL) : NULL;
-  cache_set(s, bucket, rules ? cfg_compile(rules) : NULL);
+  lc_cfg *c = rules ? cfg_compile(rules) : NULL;
+  cache_set(s, bucket, c);
   json_decref(rules);
   free(text);
+  if (c) lc_sweeper_kick(s); /* the node that sweeps acts on new rules now */
 }
 
 void tw_s3_lifecycle_bucket_deleted(tw_s3 *s, const char *bucket) {
@@ -772,11 +774,6 @@ static void lifecycle_deleted(tw_request *r) {
 void tw_s3_put_lifecycle(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
   if (bucket_or_404(r, x)) return;
-  if (s->cluster) { /* the sweeps would run on every node: off until they run once */
-    tw_s3_error(r, x, TW_ERR_S3_NOT_IMPLEMENTED,
-                "PutBucketLifecycleConfiguration is not available in cluster mode yet.");
-    return;
-  }
   if (tw_s3_check_body_digests(r, x, TW_S3_MISSING_DIGEST)) return;
   lc_err e = {.code = TW_ERR_OK};
   tw_buf_init(&e.extra, 64 * 1024);

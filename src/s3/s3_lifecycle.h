@@ -50,6 +50,8 @@ struct s3_lifecycle_state {
   pthread_cond_t wake;
   int kicked;
   atomic_int stop;
+  /* cluster mode: the lock that makes one node of the cluster sweep */
+  struct tw_pg_s3_lead *lead;
 };
 
 /* A bucket's rules (a reference: give it back with lc_cfg_put), or NULL. */

@@ -9,6 +9,12 @@
  * comes at once. A rule with a prefix walks the keys from the prefix; one
  * without walks the bucket's objects by age (modified_ms, key).
  *
+ * Cluster mode: every node runs this thread (and its blob sweep), but only
+ * the node holding the cluster's lifecycle lock (a PostgreSQL session
+ * advisory lock, store/pg_s3.h) runs the passes; the others try to take it
+ * at each wake-up, so when that node dies another takes over within a
+ * cadence. Its expirations go through its own store batches as on one node.
+ *
  * Removing: under s->mu, which every write of an object row holds, and only
  * after the store has committed everything appended before it, so the reader
  * then sees each key's latest row. A row is removed only if it is still the
@@ -28,6 +34,7 @@
 #include "core/log.h"
 #include "events/bus.h"
 #include "s3/s3_lifecycle.h"
+#include "store/pg_s3.h"
 #include "store/s3_lifecycle.h"
 #include "store/s3_objects.h"
 #include "store/s3_refs.h"
@@ -546,7 +553,8 @@ static void *sweeper_main(void *arg) {
     st->kicked = 0;
     pthread_mutex_unlock(&st->wake_mu);
     if (atomic_load(&st->stop)) break;
-    more = sweep(s);
+    /* cluster mode: only the node holding the lifecycle lock sweeps */
+    more = !st->lead || tw_store_pg_s3_lead(st->lead) == 1 ? sweep(s) : 0;
     tw_s3_gc_tick(s); /* bodies no row names, every few minutes (s3_gc.c) */
   }
   return NULL;
@@ -554,13 +562,18 @@ static void *sweeper_main(void *arg) {
 
 int lc_sweeper_start(tw_s3 *s) {
   struct s3_lifecycle_state *st = s->lc;
+  if (s->cluster && !(st->lead = tw_store_pg_s3_lead_open(s->store))) return -1;
   pthread_mutex_init(&st->wake_mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
   pthread_cond_init(&st->wake, &ca);
   pthread_condattr_destroy(&ca);
-  if (pthread_create(&st->thread, NULL, sweeper_main, s)) return -1;
+  if (pthread_create(&st->thread, NULL, sweeper_main, s)) {
+    tw_store_pg_s3_lead_close(st->lead);
+    st->lead = NULL;
+    return -1;
+  }
   st->started = 1;
   return 0;
 }
@@ -574,6 +587,8 @@ void lc_sweeper_stop(tw_s3 *s) {
   pthread_mutex_unlock(&st->wake_mu);
   pthread_join(st->thread, NULL);
   st->started = 0;
+  tw_store_pg_s3_lead_close(st->lead); /* another node may take the sweeps now */
+  st->lead = NULL;
   pthread_cond_destroy(&st->wake);
   pthread_mutex_destroy(&st->wake_mu);
 }

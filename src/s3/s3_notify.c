@@ -5,18 +5,26 @@
  * the same store batch as the object change that causes them.
  *
  * Stored as a JSON array: {"Id","QueueArn"|"TopicArn","Events","Filter"} per
- * destination, and {"EventBridge":true} when EventBridge is on. */
+ * destination, and {"EventBridge":true} when EventBridge is on.
+ *
+ * Cluster mode (s->cluster): the configuration is in PostgreSQL (read per
+ * request), its destinations are the cluster's SQS queues (topics and
+ * EventBridge answer 501: not on PostgreSQL yet), and each event is a message
+ * row appended to the object's store batch (store/pg_s3.h), so it commits in
+ * the object row's transaction. Records are built by the same code. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/policy.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/trace.h"
 #include "core/xml_in.h"
 #include "events/bus.h"
 #include "s3/s3_internal.h"
+#include "store/pg_s3.h"
 #include "store/s3_buckets.h"
 
 static const char *known_events[] = {"s3:ObjectCreated:*",
@@ -39,6 +47,85 @@ static const char *known_events[] = {"s3:ObjectCreated:*",
 static const char *dest_of(json_t *c) {
   const char *arn = json_string_value(json_object_get(c, "QueueArn"));
   return arn ? arn : json_string_value(json_object_get(c, "TopicArn"));
+}
+
+/* The queue name of an SQS ARN of this region and account, else NULL. */
+static const char *queue_name(tw_s3 *s, const char *arn) {
+  char want[300];
+  const char *name = strrchr(arn, ':');
+  if (!name || !name[1]) return NULL;
+  snprintf(want, sizeof want, "arn:aws:sqs:%s:%s:", s->region, s->account);
+  size_t n = strlen(want);
+  return (size_t)(name + 1 - arn) == n && !strncmp(arn, want, n) ? name + 1 : NULL;
+}
+
+/* Whether destination arn exists (1; *fifo set), 0 not, -1 the store could
+ * not answer (cluster mode). The bus lock is held. */
+static int dest_exists(tw_s3 *s, const char *arn, int *fifo) {
+  if (!s->cluster) return tw_event_target_exists(s->events, arn, fifo) == 1;
+  const char *name = queue_name(s, arn);
+  if (!name) return 0;
+  return tw_store_pg_s3_queue(s->store, name, fifo, NULL);
+}
+
+/* Cluster mode: whether the queue's Policy lets S3 deliver, as the embedded
+ * engine decides it (sqs_events.c): a policy that names s3.amazonaws.com must
+ * allow sqs:SendMessage with aws:SourceArn (the bucket) and
+ * aws:SourceAccount; a queue without such a statement takes every delivery.
+ * When PostgreSQL cannot tell, the event is written: the batch it joins then
+ * most likely fails as well (the write answers 503, with no event). */
+static int delivery_allowed(tw_s3 *s, const char *name, const tw_event *e) {
+  char *text = NULL;
+  if (tw_store_pg_s3_queue(s->store, name, NULL, &text) <= 0 || !text) {
+    free(text);
+    return 1;
+  }
+  json_t *doc = json_loads(text, 0, NULL);
+  free(text);
+  char why[64], arn[400];
+  tw_policy *p = doc ? tw_policy_from_json(doc, TW_POLICY_RESOURCE, why, sizeof why) : NULL;
+  int ok = 1;
+  if (p && tw_policy_names_service(p, "s3.amazonaws.com")) {
+    snprintf(arn, sizeof arn, "arn:aws:sqs:%s:%s:%s", s->region, s->account, name);
+    tw_kv keys[] = {{"aws:SourceArn", e->resource}, {"aws:SourceAccount", s->account}};
+    tw_policy_req req = {.action = "sqs:SendMessage",
+                         .resource = arn,
+                         .account = s->account,
+                         .service = "s3.amazonaws.com",
+                         .keys = e->resource ? keys : keys + 1,
+                         .nkeys = e->resource ? 2 : 1};
+    ok = tw_policy_eval(p, &req) == TW_POLICY_ALLOW;
+    if (!ok)
+      tw_warn(
+          "access denied: principal=s3.amazonaws.com action=sqs:SendMessage resource=%s "
+          "source_arn=%s",
+          arn, e->resource ? e->resource : "-");
+  }
+  tw_policy_free(p);
+  json_decref(doc);
+  return ok;
+}
+
+/* Delivers an event to its destination; in cluster mode a message row in the
+ * store batch the caller holds (queues only: the configuration has no other
+ * destination there). */
+static void deliver(tw_s3 *s, const tw_event *e) {
+  if (!s->cluster) {
+    tw_event_publish(s->events, e);
+    return;
+  }
+  const char *name = queue_name(s, e->target);
+  if (name && delivery_allowed(s, name, e))
+    tw_store_pg_s3_enqueue(s->store, name, e->body, e->len, e->sender, e->trace, tw_now_ms());
+}
+
+/* The next sequencer. In cluster mode not below this node's clock (in
+ * 1/65536 ms), so the events of a key written on different nodes keep, as far
+ * as their clocks agree, the order of the writes. */
+static uint64_t next_sequencer(tw_s3 *s) {
+  uint64_t now = (uint64_t)tw_now_ms() << 16;
+  if (s->cluster && s->sequencer < now) s->sequencer = now;
+  return ++s->sequencer;
 }
 
 /* Does configured event pattern `pat` cover the event "ObjectCreated:Put"? */
@@ -206,11 +293,6 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
     tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
     return;
   }
-  if (s->cluster) { /* events must reach the queues in the object row's transaction */
-    tw_s3_error(r, x, TW_ERR_S3_NOT_IMPLEMENTED,
-                "PutBucketNotificationConfiguration is not available in cluster mode yet.");
-    return;
-  }
   char *root = NULL;
   json_t *doc = r->body.len ? tw_xml_parse(r->body.data, r->body.len, &root) : NULL;
   if (!doc || !root || strcmp(root, "NotificationConfiguration")) {
@@ -232,11 +314,21 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
     return;
   }
   tw_buf_free(&extra);
+  size_t i, j;
+  json_t *c, *d;
+  if (s->cluster) { /* SNS and EventBridge do not run on PostgreSQL yet */
+    json_array_foreach(cfg, i, c) {
+      if (!json_object_get(c, "QueueArn")) {
+        json_decref(cfg);
+        tw_s3_error(r, x, TW_ERR_S3_NOT_IMPLEMENTED,
+                    "Topic and EventBridge destinations are not available in cluster mode yet.");
+        return;
+      }
+    }
+  }
   /* destinations must exist and be standard queues */
   tw_buf bad;
   tw_buf_init(&bad, 64 * 1024);
-  size_t i, j;
-  json_t *c, *d;
   tw_events_lock(s->events);
   int nbad = 0;
   json_array_foreach(cfg, i, c) {
@@ -246,7 +338,15 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
     int fifo = 0;
     /* S3 sends to standard queues and topics only, though the bus could
      * deliver to FIFO ones */
-    if (tw_event_target_exists(s->events, arn, &fifo) != 1 || fifo) {
+    int have = dest_exists(s, arn, &fifo);
+    if (have < 0) { /* cluster mode: PostgreSQL unavailable (503) */
+      tw_events_unlock(s->events);
+      json_decref(cfg);
+      tw_buf_free(&bad);
+      tw_s3_error(r, x, TW_ERR_INTERNAL, NULL);
+      return;
+    }
+    if (!have || fifo) {
       char tag[32];
       nbad++;
       snprintf(tag, sizeof tag, "ArgumentName%d", nbad);
@@ -311,7 +411,7 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
                   .len = strlen(body),
                   .sender = r->principal,
                   .subject = json_object_get(c, "TopicArn") ? "Amazon S3 Notification" : NULL};
-    tw_event_publish(s->events, &e);
+    deliver(s, &e);
     free(body);
     json_decref(ev);
   }
@@ -426,7 +526,7 @@ static void notify_eventbridge(tw_s3 *s, const char *bucket, const char *key, si
   if (k == nkinds) return;
   int lifecycle = !strncmp(event, "LifecycleExpiration", 19);
   char seq[40], arn[300], bus[300];
-  snprintf(seq, sizeof seq, "%016" PRIX64, ++s->sequencer);
+  snprintf(seq, sizeof seq, "%016" PRIX64, next_sequencer(s));
   snprintf(arn, sizeof arn, "arn:aws:s3:::%s", bucket);
   snprintf(bus, sizeof bus, "arn:aws:events:%s:%s:event-bus/default", s->region, s->account);
   char *ekey = event_key(key, key_len);
@@ -485,7 +585,7 @@ static void notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len
     if (!hit) continue;
     char when[32], seq[40], arn[300];
     tw_s3_iso8601(tw_now_ms(), when);
-    snprintf(seq, sizeof seq, "%016" PRIX64, ++s->sequencer);
+    snprintf(seq, sizeof seq, "%016" PRIX64, next_sequencer(s));
     snprintf(arn, sizeof arn, "arn:aws:s3:::%s", bucket);
     char *ekey = event_key(key, key_len);
     json_t *obj = json_pack("{s:s,s:s}", "key", ekey, "sequencer", seq);
@@ -518,7 +618,7 @@ static void notify(tw_s3 *s, const char *bucket, const char *key, size_t key_len
                    .subject = topic ? "Amazon S3 Notification" : NULL,
                    .resource = arn, /* aws:SourceArn of queue policies (sqs_events.c) */
                    .trace = trace};
-    tw_event_publish(s->events, &ev);
+    deliver(s, &ev);
     free(body);
     free(ekey);
     json_decref(doc);

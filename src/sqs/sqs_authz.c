@@ -11,6 +11,7 @@
 #include "auth/authorize.h"
 #include "sqs/sqs_front.h"
 #include "sqs/sqs_internal.h"
+#include "sqs/sqs_pg.h"
 
 /* The queue name in a queue URL (or path): its last segment. */
 static void name_from_url(const char *url, char *out, size_t n) {
@@ -35,10 +36,21 @@ static int check(tw_request *r, const char *action, const char *name, int accoun
   /* the queue's Policy (as SetQueueAttributes or AddPermission left it),
    * evaluated in place under the engine lock: no copy, and AddPermission
    * cannot change it meanwhile */
+  char why[64];
+  if (r->app->sqs_pg) { /* cluster mode: the Policy as PostgreSQL holds it now */
+    int rc;
+    char *text = strcmp(name, "*") ? tw_sqs_pg_queue_policy(r->app->sqs_pg, name, &rc) : NULL;
+    json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+    tw_policy *pol = doc ? tw_policy_from_json(doc, TW_POLICY_RESOURCE, why, sizeof why) : NULL;
+    int ok = tw_authorize(r, action, arn, pol, NULL, 0, msg, msglen);
+    tw_policy_free(pol);
+    json_decref(doc);
+    free(text);
+    return ok;
+  }
   tw_sqs *s = r->app->sqs;
   pthread_mutex_lock(&s->mu);
   tw_queue *q = strcmp(name, "*") ? tw_sqs_queue_by_name(s, name) : NULL;
-  char why[64];
   tw_policy *pol =
       q && q->policy ? tw_policy_from_json(q->policy, TW_POLICY_RESOURCE, why, sizeof why) : NULL;
   int ok = tw_authorize(r, action, arn, pol, NULL, 0, msg, msglen);

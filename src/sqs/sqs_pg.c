@@ -57,6 +57,7 @@ static const struct {
     {"StartMessageMoveTask", tw_sqs_pg_start_message_move_task},
     {"CancelMessageMoveTask", tw_sqs_pg_cancel_message_move_task},
     {"ListMessageMoveTasks", tw_sqs_pg_list_message_move_tasks},
+    {"TweedleDeleteAndSend", tw_sqs_pg_delete_and_send},
 };
 
 void tw_sqs_pg_execute(tw_sqs_pg *p, tw_sqs_call *c) {

@@ -1,8 +1,9 @@
 /* Cluster mode's queue engine (--store postgres://...): the same actions
  * behind the same front ends, with every queue and message in PostgreSQL
  * (store/pg_sqs.h) instead of memory. Standard and FIFO queues, dead-letter
- * queues, move tasks; actions not on PostgreSQL yet answer 501 NotImplemented. Long polls park here and are woken
- * by the cluster's notifications (LISTEN tw_sqs). */
+ * queues, move tasks, TweedleDeleteAndSend (one transaction); actions not on PostgreSQL yet answer
+ * 501 NotImplemented. Long polls park here and are woken by the cluster's notifications (LISTEN
+ * tw_sqs). */
 #ifndef TW_SQS_PG_H
 #define TW_SQS_PG_H
 #include "sqs/sqs.h"
@@ -22,5 +23,10 @@ void tw_sqs_pg_close(tw_sqs_pg *p);
 void tw_sqs_pg_execute(tw_sqs_pg *p, tw_sqs_call *c);
 int tw_sqs_pg_park(tw_sqs_pg *p, const tw_sqs_call *c, tw_sqs_waiter *w);
 void tw_sqs_pg_unpark(tw_sqs_pg *p, tw_sqs_waiter *w);
+
+/* The Policy of queue name (malloc'd; NULL: none, or *rc a tw_pg_rc such as
+ * TW_PG_NOT_FOUND or TW_PG_UNAVAILABLE): what authorization evaluates as the
+ * queue's resource policy (sqs_authz.c), as the embedded engine keeps it. */
+char *tw_sqs_pg_queue_policy(tw_sqs_pg *p, const char *name, int *rc);
 
 #endif

@@ -88,5 +88,6 @@ int tw_sqs_pg_delete_message(tw_sqs_pg *p, tw_sqs_call *c);
 int tw_sqs_pg_delete_message_batch(tw_sqs_pg *p, tw_sqs_call *c);
 int tw_sqs_pg_change_message_visibility(tw_sqs_pg *p, tw_sqs_call *c);
 int tw_sqs_pg_change_message_visibility_batch(tw_sqs_pg *p, tw_sqs_call *c);
+int tw_sqs_pg_delete_and_send(tw_sqs_pg *p, tw_sqs_call *c);
 
 #endif

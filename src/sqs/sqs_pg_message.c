@@ -460,3 +460,153 @@ int tw_sqs_pg_delete_message_batch(tw_sqs_pg *p, tw_sqs_call *c) {
 int tw_sqs_pg_change_message_visibility_batch(tw_sqs_pg *p, tw_sqs_call *c) {
   return handle_batch(p, c, 1);
 }
+
+/* --- TweedleDeleteAndSend (sqs_pipeline.c describes it) ----------------------------- */
+
+#define DAS_MAX 10
+
+/* The entry id before a failed entry's message, as the embedded engine. */
+static int das_entry_fail(tw_sqs_call *c, const tw_sqs_call *sub, const char *id) {
+  c->err = sub->err;
+  const char *m = sub->msg[0] ? sub->msg : tw_err_get(sub->err)->message;
+  snprintf(c->msg, sizeof c->msg, "Entry %s: %.900s", id ? id : "", m);
+  return -1;
+}
+
+static int das_stale(tw_sqs_call *c, const char *h) {
+  return tw_sqs_fail(c, TW_ERR_RECEIPT_HANDLE_INVALID,
+                     "The input receipt handle \"%s\" is not a valid receipt handle. Reason: the "
+                     "message was deleted or received again since this handle was given out.",
+                     h);
+}
+
+/* Checks in the embedded engine's order (entries, queue, receipt, each
+ * entry's queue and limits), then the delete and every send in one
+ * transaction (tw_pg_delete_and_send): any failure changes nothing. */
+int tw_sqs_pg_delete_and_send(tw_sqs_pg *p, tw_sqs_call *c) {
+  const char *handle = tw_p_str(c->in, "ReceiptHandle");
+  if (!handle || !*handle)
+    return tw_sqs_fail(c, TW_ERR_MISSING_PARAMETER,
+                       "The request must contain the parameter ReceiptHandle.");
+  /* Entries: absent or [] means "the record is finished": only the delete. */
+  json_t *entries = json_object_get(c->in, "Entries");
+  size_t n = 0, i, total = 0;
+  if (entries && !json_is_null(entries) && !(json_is_array(entries) && !json_array_size(entries))) {
+    entries = tw_sqs_batch_entries(c, "entry");
+    if (!entries) return -1;
+    n = json_array_size(entries);
+    if (n > DAS_MAX) n = DAS_MAX; /* tw_sqs_batch_entries refuses more */
+  }
+  send_one s[DAS_MAX];
+  memset(s, 0, sizeof s);
+  for (i = 0; i < n; i++) {
+    json_t *e = json_array_get(entries, i);
+    tw_sqs_call sub = *c;
+    sub.err = TW_ERR_OK;
+    sub.msg[0] = 0;
+    if (tw_sqs_send_parse(&sub, e, &s[i].r)) return das_entry_fail(c, &sub, tw_p_str(e, "Id"));
+    total += s[i].r.size;
+  }
+  if (total > 1048576)
+    return tw_sqs_fail(
+        c, TW_ERR_BATCH_TOO_LONG,
+        "Batch requests cannot be longer than 1048576 bytes. You have sent %zu bytes.", total);
+  pq q;
+  if (tw_pgq_resolve(p, c, &q)) return -1;
+  pq dq[DAS_MAX];
+  int nd = 0, rc = -1;
+  const pq *dest[DAS_MAX];
+  json_t *res[DAS_MAX] = {0};
+  uint64_t seq;
+  uint32_t nonce;
+  if (tw_sqs_receipt_check(c, p->secret, q.row.id, handle, &seq, &nonce)) goto done;
+  { /* the receipt must be the message's latest: checked again in the transaction */
+    int current;
+    int64_t visible_at, received;
+    int r = tw_pg_msg_state(p->pg, q.row.id, (int64_t)seq, nonce, &current, &visible_at, &received);
+    if (r == TW_PG_NOT_FOUND || (!r && !current)) {
+      das_stale(c, handle);
+      goto done;
+    }
+    if (r) {
+      tw_pgq_fail_rc(c, r);
+      goto done;
+    }
+  }
+  for (i = 0; i < n; i++) {
+    json_t *e = json_array_get(entries, i);
+    const char *id = tw_p_str(e, "Id");
+    tw_sqs_call sub = *c;
+    sub.err = TW_ERR_OK;
+    sub.msg[0] = 0;
+    const pq *t = &q;
+    if (tw_p_str(e, "QueueUrl")) { /* its own queue; each queue looked up once */
+      sub.in = e;
+      sub.out = NULL;
+      if (tw_pgq_resolve(p, &sub, &dq[nd])) {
+        das_entry_fail(c, &sub, id);
+        goto done;
+      }
+      int64_t qid = dq[nd].row.id;
+      if (qid != q.row.id)
+        for (int j = 0; j < nd && t == &q; j++)
+          if (dq[j].row.id == qid) t = &dq[j];
+      if (qid == q.row.id || t != &q)
+        tw_pgq_free(&dq[nd]);
+      else
+        t = &dq[nd++];
+      sub.in = c->in;
+    }
+    if (send_check(&sub, t, &s[i].r)) {
+      das_entry_fail(c, &sub, id);
+      goto done;
+    }
+    dest[i] = t;
+  }
+  /* the rows grouped by queue (in the order of the entries within each) */
+  tw_pg_send_msg rows[DAS_MAX];
+  tw_pg_send_to to[DAS_MAX];
+  int row_of[DAS_MAX], nto = 0, nrows = 0;
+  int64_t now = tw_now_ms();
+  for (i = 0; i < n; i++) {
+    int seen = 0;
+    for (size_t j = 0; j < i && !seen; j++) seen = dest[j] == dest[i];
+    if (seen) continue;
+    to[nto] = (tw_pg_send_to){
+        .queue_id = dest[i]->row.id, .fifo = dest[i]->row.fifo, .m = &rows[nrows], .n = 0};
+    for (size_t j = i; j < n; j++) {
+      if (dest[j] != dest[i]) continue;
+      res[j] = json_object();
+      send_prepare(c, dest[j], &s[j], &rows[nrows], now, res[j]);
+      json_object_set_new(res[j], "Id", json_string(tw_p_str(json_array_get(entries, j), "Id")));
+      row_of[j] = nrows++;
+      to[nto].n++;
+    }
+    nto++;
+  }
+  int r = tw_pg_delete_and_send(p->pg, q.row.id, q.row.fifo, (int64_t)seq, nonce, to, nto, now);
+  if (r == TW_PG_CONFLICT) {
+    das_stale(c, handle);
+    goto done;
+  }
+  if (r) {
+    tw_pgq_fail_rc(c, r);
+    goto done;
+  }
+  json_t *ok = json_array();
+  for (i = 0; i < n; i++) {
+    send_done(dest[i], &rows[row_of[i]], res[i]);
+    json_array_append(ok, res[i]);
+  }
+  c->out = json_pack("{s:o}", "Successful", ok);
+  rc = 0;
+done:
+  for (i = 0; i < n; i++) {
+    json_decref(res[i]);
+    free(s[i].attrs);
+    free(s[i].sys);
+  }
+  for (int j = 0; j < nd; j++) tw_pgq_free(&dq[j]);
+  tw_pgq_free(&q);
+  return rc;
+}

@@ -385,3 +385,9 @@ int tw_sqs_pg_list_queue_tags(tw_sqs_pg *p, tw_sqs_call *c) {
   tw_pgq_free(&q);
   return 0;
 }
+
+char *tw_sqs_pg_queue_policy(tw_sqs_pg *p, const char *name, int *rc) {
+  char *pol = NULL;
+  *rc = tw_pg_queue_policy(p->pg, name, &pol);
+  return pol;
+}

@@ -15,7 +15,9 @@
  * gone, fails with ReceiptHandleIsInvalid and sends nothing, so a slow worker
  * whose message went to another worker cannot double a state. The name lives in
  * the AmazonSQS namespace on purpose: AWS and other SQS servers answer it with
- * their ordinary unknown-operation error, which clients take as "not tweedle". */
+ * their ordinary unknown-operation error, which clients take as "not tweedle".
+ * Cluster mode (--store postgres://) runs tw_sqs_pg_delete_and_send
+ * (sqs_pg_message.c) instead: the same checks, one PostgreSQL transaction. */
 #include <stdio.h>
 #include <string.h>
 

@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "store/gw_access_log.h"
+#include "store/gw_apikeys.h"
+#include "store/gw_jobs.h"
 #include "store/s3_buckets.h"
 #include "store/s3_lifecycle.h"
 #include "store/s3_objects.h"
@@ -53,6 +56,9 @@ typedef struct {
   const tw_s3_uploads_repo *s3_uploads;
   const tw_s3_lifecycle_repo *s3_lifecycle;
   const tw_s3_refs_repo *s3_refs;
+  const tw_gw_apikeys_repo *gw_apikeys; /* the gateway's (NULL: the SQLite ones) */
+  const tw_gw_jobs_repo *gw_jobs;
+  const tw_gw_access_log_repo *gw_access_log;
 } tw_store_repos;
 
 /* One batch = begin, exec per statement in order, commit (or rollback after

@@ -49,6 +49,8 @@ typedef struct {
 void tw_pg_queue_free(tw_pg_queue *q);
 
 int tw_pg_queue_get(tw_pg *pg, const char *name, tw_pg_queue *out);
+/* The policy of queue name alone (*policy malloc'd, NULL: none). */
+int tw_pg_queue_policy(tw_pg *pg, const char *name, char **policy);
 /* Inserts q (q->id set). TW_PG_EXISTS: *q is replaced by the existing queue
  * (free it). TW_PG_DELETED_RECENTLY: a queue of that name was deleted within
  * 60 s of now_ms. */
@@ -160,6 +162,22 @@ int tw_pg_queue_dlq_sources(tw_pg *pg, const char *dlq_arn, char ***names, size_
  * when another request changed it first. */
 int tw_pg_queue_set_policy(tw_pg *pg, int64_t id, const char *old, const char *policy,
                            int64_t modified);
+
+/* --- TweedleDeleteAndSend (pg_sqs_pipeline.c) ------------------------------- */
+
+typedef struct { /* the messages sent to one queue */
+  int64_t queue_id;
+  int fifo;
+  tw_pg_send_msg *m;
+  int n;
+} tw_pg_send_to;
+/* One transaction: deletes message seq of queue_id if nonce is its latest
+ * receipt (else TW_PG_CONFLICT and nothing changes) and sends to[i].m to
+ * each to[i].queue_id as tw_pg_send / tw_pg_send_fifo do (FIFO queues locked
+ * in id order; TW_PG_NOT_FOUND when one is gone); one NOTIFY per queue with
+ * messages visible now, and one for a FIFO source (its group may go on). */
+int tw_pg_delete_and_send(tw_pg *pg, int64_t queue_id, int source_fifo, int64_t seq, uint32_t nonce,
+                          tw_pg_send_to *to, int nto, int64_t now_ms);
 
 /* --- message move tasks (pg_sqs_move.c) ------------------------------------- */
 

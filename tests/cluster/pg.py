@@ -57,8 +57,9 @@ def _free_port():
 
 
 class PgServer:
-    def __init__(self, dbname="tweedle"):
+    def __init__(self, dbname="tweedle", conf=()):
         self.dbname = dbname
+        self.conf = list(conf)  # extra "name=value" settings (bench/cluster.py)
         self.dir = tempfile.mkdtemp(prefix="tweedle-pg-")
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "postgres.log")
@@ -106,6 +107,8 @@ class PgServer:
         args = [os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port),
                 "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + self.dir,
                 "-c", "fsync=on", "-c", "max_connections=200", "-c", "shared_buffers=32MB"]
+        for c in self.conf:
+            args += ["-c", c]
         self.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.dir,
                                      start_new_session=True, **self._as_user())

@@ -5,7 +5,8 @@ Objects written on one node are read, listed and deleted on the others;
 multipart uploads span nodes; bucket policy and CORS set on one node take
 effect on the others (LISTEN/NOTIFY reloads their caches); versioning works
 across nodes; a node killed with -9 during PUTs loses no acknowledged object;
-lifecycle and notification configurations answer 501 in cluster mode.
+lifecycle: test_cluster_s3_lifecycle.py; bucket notifications:
+test_cluster_s3_events.py.
 """
 
 import hashlib
@@ -248,21 +249,6 @@ class ClusterS3(unittest.TestCase):
         self.assertEqual(self.sc.get_object(Bucket=bk, Key="doc")["Body"].read(), b"v2")
         self.sc.delete_object(Bucket=bk, Key="doc", VersionId=v2)
         self.assertEqual(self.sa.get_object(Bucket=bk, Key="doc")["Body"].read(), b"v1")
-
-    def test_not_in_cluster_mode_yet_answers_501(self):
-        bk = bucket_name("n501")
-        self.sa.create_bucket(Bucket=bk)
-        with self.assertRaises(ClientError) as e:
-            self.sb.put_bucket_lifecycle_configuration(Bucket=bk, LifecycleConfiguration={
-                "Rules": [{"ID": "r", "Status": "Enabled", "Filter": {"Prefix": ""},
-                           "Expiration": {"Days": 1}}]})
-        self.assertEqual((status_of(e.exception), code_of(e.exception)), (501, "NotImplemented"))
-        self.assertIn("cluster mode", e.exception.response["Error"]["Message"])
-        with self.assertRaises(ClientError) as e:
-            self.sb.put_bucket_notification_configuration(Bucket=bk, NotificationConfiguration={
-                "QueueConfigurations": [{"QueueArn": "arn:aws:sqs:us-east-1:000000000000:q",
-                                         "Events": ["s3:ObjectCreated:*"]}]})
-        self.assertEqual((status_of(e.exception), code_of(e.exception)), (501, "NotImplemented"))
 
 
 class KillS3(unittest.TestCase):

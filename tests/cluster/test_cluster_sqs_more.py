@@ -10,10 +10,13 @@ any node. Retention: expired rows are deleted by exactly one node (the holder
 of an advisory lock); when that node dies another takes over.
 """
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -22,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import pg  # noqa: E402
+import harness  # noqa: E402
 
 from botocore.exceptions import ClientError  # noqa: E402
 
@@ -377,6 +381,228 @@ class Permissions(Base):
         with self.assertRaises(ClientError) as e:
             self.cc.receive_message(QueueUrl=uc, MaxNumberOfMessages=10)
         self.assertEqual(code_of(e.exception), "OverLimit")
+
+
+class Pipeline(Base):
+    """TweedleDeleteAndSend: the delete and the sends in one PostgreSQL
+    transaction, whichever node answers."""
+
+    def step(self, node, url, handle, entries=None):
+        payload = {"QueueUrl": url, "ReceiptHandle": handle}
+        if entries is not None:
+            payload["Entries"] = entries
+        return harness.json_request(node, "TweedleDeleteAndSend", payload)
+
+    def rows(self, name):
+        return int(psql("SELECT count(*) FROM sqs_messages WHERE queue_id = "
+                        "(SELECT id FROM sqs_queues WHERE name = '%s')" % name)[0][0])
+
+    def test_delete_on_one_node_send_seen_on_another(self):
+        src, (sa, sb, sc) = self.standard("pl-src")
+        dst, (da, db, _) = self.standard("pl-dst")
+        fdst, (fa, fb, _) = self.fifo("pl-fifo")
+        self.cb.send_message(QueueUrl=sb, MessageBody="state-1")
+        m = self.cc.receive_message(QueueUrl=sc, VisibilityTimeout=60)["Messages"][0]
+        # a long poll parked on B for the target queue: woken by the commit on A
+        box = {}
+
+        def poll():
+            t0 = time.monotonic()
+            box["got"] = self.cb.receive_message(QueueUrl=db, WaitTimeSeconds=10).get("Messages", [])
+            box["took"] = time.monotonic() - t0
+        t = threading.Thread(target=poll, daemon=True)
+        t.start()
+        time.sleep(0.5)
+        r = self.step(self.a, sa, m["ReceiptHandle"], [
+            {"Id": "again", "MessageBody": "state-2"},
+            {"Id": "out", "MessageBody": "to-dst", "QueueUrl": da,
+             "MessageAttributes": {"k": {"DataType": "String", "StringValue": "v"}}},
+            {"Id": "f1", "MessageBody": "fifo-1", "QueueUrl": fa, "MessageGroupId": "g",
+             "MessageDeduplicationId": "d1"},
+            {"Id": "f2", "MessageBody": "fifo-2", "QueueUrl": fa, "MessageGroupId": "g",
+             "MessageDeduplicationId": "d2"}])
+        self.assertEqual(r.status, 200, r)
+        ok = {e["Id"]: e for e in r.json()["Successful"]}
+        self.assertEqual(sorted(ok), ["again", "f1", "f2", "out"])
+        self.assertEqual(ok["out"]["MD5OfMessageBody"], harness.md5_hex("to-dst"))
+        self.assertIn("MD5OfMessageAttributes", ok["out"])
+        self.assertLess(int(ok["f1"]["SequenceNumber"]), int(ok["f2"]["SequenceNumber"]))
+        t.join(15)
+        self.assertFalse(t.is_alive())
+        self.assertEqual([x["Body"] for x in box["got"]], ["to-dst"])
+        self.assertEqual(box["got"][0]["MessageId"], ok["out"]["MessageId"])
+        self.assertLess(box["took"], 5)
+        # the old state is gone, the new one is queued: one row, visible on B
+        self.assertEqual(self.rows(src), 1)
+        got = self.cb.receive_message(QueueUrl=sb, MaxNumberOfMessages=10)["Messages"]
+        self.assertEqual([x["Body"] for x in got], ["state-2"])
+        fifo = self.cb.receive_message(QueueUrl=fb, MaxNumberOfMessages=10)["Messages"]
+        self.assertEqual([x["Body"] for x in fifo], ["fifo-1", "fifo-2"])
+        # the FIFO deduplication id holds across nodes
+        dup = self.cc.send_message(QueueUrl=fb, MessageBody="x", MessageGroupId="g",
+                                   MessageDeduplicationId="d1")
+        self.assertEqual(dup["MessageId"], ok["f1"]["MessageId"])
+        # no entries: only the delete ("the record is finished")
+        g = got[0]
+        r = self.step(self.c, sc, g["ReceiptHandle"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"Successful": []})
+        self.assertEqual(self.rows(src), 0)
+
+    def test_stale_receipt_fails_and_sends_nothing(self):
+        src, (sa, sb, sc) = self.standard("pl-stale")
+        dst, (da, _, _) = self.standard("pl-stale-dst")
+        self.ca.send_message(QueueUrl=sa, MessageBody="s")
+        old = self.ca.receive_message(QueueUrl=sa, VisibilityTimeout=0)["Messages"][0]
+        new = self.cb.receive_message(QueueUrl=sb, VisibilityTimeout=60)["Messages"][0]
+        self.assertEqual(old["MessageId"], new["MessageId"])
+        # received again on B since: A's handle is stale on every node
+        for node, url in ((self.c, sc), (self.a, sa)):
+            r = self.step(node, url, old["ReceiptHandle"],
+                          [{"Id": "n", "MessageBody": "must not exist", "QueueUrl": da}])
+            self.assertEqual(r.status, 400, r)
+            self.assertTrue(r.json()["__type"].endswith("#ReceiptHandleIsInvalid"), r)
+            self.assertIn("received again", r.json()["message"])
+        self.assertEqual((self.rows(src), self.rows(dst)), (1, 0))
+        # an entry that fails (its queue does not exist): nothing deleted either
+        r = self.step(self.a, sa, new["ReceiptHandle"], [
+            {"Id": "ok", "MessageBody": "x", "QueueUrl": da},
+            {"Id": "bad", "MessageBody": "x", "QueueUrl": sa + "-nope"}])
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("Entry bad:", r.json()["message"])
+        self.assertEqual((self.rows(src), self.rows(dst)), (1, 0))
+        # the current handle works once; then it is stale too
+        r = self.step(self.c, sc, new["ReceiptHandle"], [{"Id": "n", "MessageBody": "next",
+                                                          "QueueUrl": da}])
+        self.assertEqual(r.status, 200, r)
+        r = self.step(self.b, sb, new["ReceiptHandle"], [{"Id": "n", "MessageBody": "twice",
+                                                          "QueueUrl": da}])
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual((self.rows(src), self.rows(dst)), (0, 1))
+
+    def test_same_receipt_on_three_nodes_at_once_steps_once(self):
+        for _ in range(5):
+            src, (sa, _, _) = self.standard("pl-race")
+            dst, (da, _, _) = self.standard("pl-race-dst")
+            self.ca.send_message(QueueUrl=sa, MessageBody="s")
+            m = self.ca.receive_message(QueueUrl=sa, VisibilityTimeout=60)["Messages"][0]
+            barrier = threading.Barrier(3)
+            codes = []
+
+            def go(node, url):
+                barrier.wait(5)
+                codes.append(self.step(node, url, m["ReceiptHandle"],
+                                       [{"Id": "n", "MessageBody": "next", "QueueUrl": da}]).status)
+            ts = [threading.Thread(target=go, args=(n, n.queue_url(src)), daemon=True)
+                  for n in CLUSTER.nodes]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(20)
+            self.assertEqual(sorted(codes), [200, 400, 400])
+            self.assertEqual((self.rows(src), self.rows(dst)), (0, 1))
+
+
+USERS = [{"name": "sender", "access_key_id": "AKIDSENDER", "secret_access_key": "sender-secret",
+          "policies": [{"Version": "2012-10-17", "Statement": [
+              {"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}]}]},
+         {"name": "ops", "access_key_id": "AKIDOPS", "secret_access_key": "ops-secret"}]
+
+
+class Policies(Base):
+    """Queue policies (SetQueueAttributes Policy, AddPermission) set on one
+    node decide on the others: two more nodes with users (--config)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cfg = tempfile.mkdtemp(prefix="tweedle-pol-")
+        path = os.path.join(cls.cfg, "config.json")
+        with open(path, "w") as f:
+            json.dump({"users": USERS}, f)
+        cls.extra = [harness.Server(extra_args=["--store", PG.url, "--blobs", CLUSTER.blobs,
+                                                "--config", path]) for _ in range(2)]
+        for n in cls.extra:
+            n.start(timeout=30)
+
+    @classmethod
+    def tearDownClass(cls):
+        for n in cls.extra:
+            n.cleanup()
+        shutil.rmtree(cls.cfg, ignore_errors=True)
+
+    def as_user(self, node, name):
+        u = [x for x in USERS if x["name"] == name][0]
+        return node.client(access_key=u["access_key_id"], secret_key=u["secret_access_key"])
+
+    def policy(self, name, principal, action, effect="Allow"):
+        return json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": effect, "Principal": principal, "Action": action,
+            "Resource": "arn:aws:sqs:%s:%s:%s" % (harness.REGION, harness.ACCOUNT, name)}]})
+
+    def assertDenied(self, fn):
+        with self.assertRaises(ClientError) as e:
+            fn()
+        self.assertEqual(code_of(e.exception), "AccessDenied", e.exception.response)
+
+    def test_queue_policy_set_on_one_node_decides_on_another(self):
+        p, q = self.extra
+        admin = p.client()
+        name = uniq("pol")
+        url = admin.create_queue(QueueName=name)["QueueUrl"]
+        sender_q = self.as_user(q, "sender")
+        self.assertDenied(lambda: sender_q.send_message(QueueUrl=url, MessageBody="before"))
+        arn_sender = "arn:aws:iam::%s:user/sender" % harness.ACCOUNT
+        admin.set_queue_attributes(QueueUrl=url, Attributes={
+            "Policy": self.policy(name, {"AWS": arn_sender}, "sqs:SendMessage")})
+        sender_q.send_message(QueueUrl=url, MessageBody="granted")
+        self.assertDenied(lambda: sender_q.receive_message(QueueUrl=url))
+        # an explicit Deny binds a user without policies, set here, checked there
+        self.cb.set_queue_attributes(QueueUrl=url, Attributes={
+            "Policy": self.policy(name, "*", "sqs:PurgeQueue", effect="Deny")})
+        self.assertDenied(lambda: self.as_user(p, "ops").purge_queue(QueueUrl=url))
+        self.assertDenied(lambda: q.client().purge_queue(QueueUrl=url))
+        self.as_user(q, "ops").send_message(QueueUrl=url, MessageBody="ops")
+        self.assertDenied(lambda: sender_q.send_message(QueueUrl=url, MessageBody="no longer"))
+        # the policy removed on one node: denied (the sender) and allowed (root) on the other
+        admin.set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
+        q.client().purge_queue(QueueUrl=url)
+        # AddPermission on a node of the first cluster grants the account
+        self.ca.add_permission(QueueUrl=url, Label="acct", AWSAccountIds=[harness.ACCOUNT],
+                               Actions=["SendMessage"])
+        sender_q.send_message(QueueUrl=url, MessageBody="via AddPermission")
+        self.as_user(p, "sender").send_message(QueueUrl=url, MessageBody="on P too")
+        self.assertDenied(lambda: sender_q.receive_message(QueueUrl=url))
+
+    def test_delete_and_send_checks_every_target_queue(self):
+        p, q = self.extra
+        admin = p.client()
+        src, dst = uniq("pol-src"), uniq("pol-dst")
+        su = admin.create_queue(QueueName=src)["QueueUrl"]
+        du = admin.create_queue(QueueName=dst)["QueueUrl"]
+        arn_sender = "arn:aws:iam::%s:user/sender" % harness.ACCOUNT
+        admin.set_queue_attributes(QueueUrl=su, Attributes={"Policy": self.policy(
+            src, {"AWS": arn_sender}, ["sqs:ReceiveMessage", "sqs:DeleteMessage",
+                                       "sqs:SendMessage"])})
+        admin.send_message(QueueUrl=su, MessageBody="s")
+        m = self.as_user(q, "sender").receive_message(QueueUrl=su)["Messages"][0]
+        u = USERS[0]
+
+        def step(entries):
+            return harness.json_request(q, "TweedleDeleteAndSend", {
+                "QueueUrl": su, "ReceiptHandle": m["ReceiptHandle"], "Entries": entries},
+                access_key=u["access_key_id"], secret_key=u["secret_access_key"])
+        r = step([{"Id": "n", "MessageBody": "x", "QueueUrl": du}])
+        self.assertEqual(r.status, 403, r)
+        self.assertIn("sqs:SendMessage", r.json()["message"])
+        self.assertEqual(admin.get_queue_attributes(QueueUrl=su, AttributeNames=[
+            "ApproximateNumberOfMessagesNotVisible"])["Attributes"],
+            {"ApproximateNumberOfMessagesNotVisible": "1"})
+        self.cc.set_queue_attributes(QueueUrl=du, Attributes={"Policy": self.policy(
+            dst, {"AWS": arn_sender}, "sqs:SendMessage")})
+        r = step([{"Id": "n", "MessageBody": "x", "QueueUrl": du}])
+        self.assertEqual(r.status, 200, r)
+        got = admin.receive_message(QueueUrl=du)["Messages"]
+        self.assertEqual([x["Body"] for x in got], ["x"])
 
 
 class ZRetention(Base):

@@ -11,7 +11,16 @@ Environment:
   TWEEDLE_KEEP_DATA  keep data directories and server logs after the run
   TWEEDLE_TEST_STORE postgres://USER@HOST:PORT/DB: run every server in cluster
                      mode, each on a fresh database created beside DB
-                     (tests/cluster/pg.py starts a PostgreSQL)
+                     (tests/cluster/pg.py starts a PostgreSQL); the tests
+                     listed in tests/cluster/suites_skip.txt are skipped
+                     with the reason written there
+  TWEEDLE_TEST_NODES N (with TWEEDLE_TEST_STORE): every Server is N tweedle
+                     processes on its one database and one shared --blobs
+                     directory; each boto3 client (and each raw request)
+                     talks to a node chosen at random, with the first
+                     node's Host header, as behind a load balancer
+  TWEEDLE_TEST_SEED  the seed of those choices (printed when not given)
+  TWEEDLE_TEST_SKIP_FILE  another skip list instead of suites_skip.txt
 """
 
 import atexit
@@ -19,7 +28,9 @@ import datetime
 import hashlib
 import http.client
 import json
+import fnmatch
 import os
+import random
 import re
 import shutil
 import signal
@@ -98,6 +109,156 @@ class ServerError(Exception):
     pass
 
 
+def cluster_nodes():
+    """Processes per Server: TWEEDLE_TEST_NODES with TWEEDLE_TEST_STORE, else 1."""
+    if not os.environ.get("TWEEDLE_TEST_STORE"):
+        return 1
+    try:
+        return max(1, int(os.environ.get("TWEEDLE_TEST_NODES", "1")))
+    except ValueError:
+        return 1
+
+
+_RNG = {}
+
+
+def _rng():
+    if "r" not in _RNG:
+        seed = os.environ.get("TWEEDLE_TEST_SEED")
+        if not seed:
+            seed = str(int(time.time() * 1000) % 1000000)
+            sys.stderr.write("[harness] %d nodes per server, TWEEDLE_TEST_SEED=%s\n"
+                             % (cluster_nodes(), seed))
+        _RNG["r"] = random.Random(seed + ":" + str(os.getpid()))
+    return _RNG["r"]
+
+
+# Servers of several nodes by the first node's endpoint: the boto3 clients
+# built for that endpoint are spread over the nodes.
+_CLUSTERS = {}
+
+
+def _spread(client, server):
+    """Sends every request of this boto3 client to one node of server chosen
+    at random now (by index: a node's port may change on restart), with the
+    Host header of the endpoint it was built for (what was signed)."""
+    idx = server.nodes.index(server.pick())
+
+    def before_send(request, **_):
+        if idx == 0 or idx >= len(server.nodes):
+            return None
+        parts = urllib.parse.urlsplit(request.url)
+        node = server.nodes[idx]
+        if parts.netloc != "127.0.0.1:%d" % server.port:
+            return None
+        if not any(k.lower() == "host" for k in request.headers.keys()):
+            request.headers["Host"] = parts.netloc
+        request.url = urllib.parse.urlunsplit(parts._replace(netloc="127.0.0.1:%d" % node.port))
+        return None
+
+    client.meta.events.register("before-send", before_send)
+    client._tweedle_node = idx
+    return client
+
+
+def _spread_clients():
+    """From the first Server of several nodes on: every boto3 client built
+    for such a server's endpoint is spread (_spread)."""
+    if getattr(boto3.session.Session.client, "_tweedle_spread", False):
+        return
+    session_client = boto3.session.Session.client
+
+    def client_on_a_node(self, *args, **kw):
+        c = session_client(self, *args, **kw)
+        srv = _CLUSTERS.get((kw.get("endpoint_url") or "").rstrip("/"))
+        return _spread(c, srv) if srv is not None else c
+
+    client_on_a_node._tweedle_spread = True
+    boto3.session.Session.client = client_on_a_node
+
+
+# --------------------------------------------------------------------------
+# tests that cannot pass in cluster mode yet: tests/cluster/suites_skip.txt
+# --------------------------------------------------------------------------
+
+def load_cluster_skips(path=None):
+    """[(pattern, reason)] of the skip list: one "PATTERN | reason" a line
+    (# comments); PATTERN is a test id (module.Class.test), a prefix of one
+    ending at a dot, or a glob."""
+    path = path or os.environ.get("TWEEDLE_TEST_SKIP_FILE") or \
+        os.path.join(REPO, "tests", "cluster", "suites_skip.txt")
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            pat, sep, why = line.partition("|")
+            if not sep or not pat.strip() or not why.strip():
+                raise ValueError("%s:%d: expected 'PATTERN | reason'" % (path, n))
+            out.append((pat.strip(), why.strip()))
+    return out
+
+
+def cluster_skip_reason(test_id, skips):
+    for pat, why in skips:
+        if test_id == pat or test_id.startswith(pat + ".") or fnmatch.fnmatchcase(test_id, pat):
+            return "cluster mode: " + why
+    return None
+
+
+def _skip_listed_tests():
+    """Makes unittest's loader skip the listed tests (with their reason):
+    a listed test's method is replaced on its instance by a skipped one; a
+    class whose every test is listed is skipped whole (no setUpClass), and a
+    module whose every test is listed does not start its server."""
+    skips = load_cluster_skips()
+    load_case = unittest.TestLoader.loadTestsFromTestCase
+    load_module = unittest.TestLoader.loadTestsFromModule
+
+    def skipped(reason):
+        @unittest.skip(reason)
+        def listed():
+            pass
+        return listed
+
+    def from_case(self, cls):
+        suite = load_case(self, cls)
+        tests = list(suite)
+        whys = [cluster_skip_reason(t.id(), skips) if isinstance(t, unittest.TestCase) else None
+                for t in tests]
+        for t, why in zip(tests, whys):
+            if why:
+                setattr(t, t._testMethodName, skipped(why))
+        if tests and all(whys) and "__unittest_skip__" not in cls.__dict__:
+            cls.__unittest_skip__ = True
+            cls.__unittest_skip_why__ = whys[0]
+        return suite
+
+    def from_module(self, module, *args, **kw):
+        suite = load_module(self, module, *args, **kw)
+
+        def ids(s):
+            for t in s:
+                if isinstance(t, unittest.TestSuite):
+                    yield from ids(t)
+                else:
+                    yield t.id()
+        all_ids = list(ids(suite))
+        if all_ids and all(cluster_skip_reason(i, skips) for i in all_ids):
+            module.setUpModule = lambda: None
+            module.tearDownModule = lambda: None
+        return suite
+
+    unittest.TestLoader.loadTestsFromTestCase = from_case
+    unittest.TestLoader.loadTestsFromModule = from_module
+
+
+if os.environ.get("TWEEDLE_TEST_STORE") and not getattr(unittest.TestLoader, "_tweedle_skips", False):
+    _skip_listed_tests()
+    unittest.TestLoader._tweedle_skips = True
+
+
 def _test_store(server):
     """A fresh PostgreSQL database for this server (kept across its restarts)."""
     if getattr(server, "_store_url", None):
@@ -113,7 +274,12 @@ def _test_store(server):
 
 
 class Server:
-    """One tweedle process.  ``restart()`` keeps the data directory."""
+    """One tweedle process.  ``restart()`` keeps the data directory.
+
+    With TWEEDLE_TEST_NODES=N (and TWEEDLE_TEST_STORE) it is N processes on
+    one database and one --blobs directory: this object is the first node
+    (``port``, ``endpoint``, ``proc``, ``log_path`` are its), ``peers`` the
+    others; start, stop, kill9 and restart act on every node."""
 
     def __init__(self, data_dir=None, extra_args=(), env=None, port=None):
         self.owns_dir = data_dir is None
@@ -125,6 +291,8 @@ class Server:
         self.proc = None
         self._log = None
         self.starts = 0
+        self.peers = []
+        self._blobs = None
 
     # -- lifecycle --------------------------------------------------------
     @property
@@ -143,8 +311,20 @@ class Server:
         env.update(self.env)
         args = [binary(), "serve", "--listen", "127.0.0.1:%d" % self.port,
                 "--data", self.data_dir, "--region", REGION] + self.extra_args
-        if os.environ.get("TWEEDLE_TEST_STORE") and "--store" not in self.extra_args:
+        cluster = os.environ.get("TWEEDLE_TEST_STORE") and "--store" not in self.extra_args
+        if cluster:
             args += ["--store", _test_store(self)]
+        if cluster and cluster_nodes() > 1:
+            if self._blobs is None:
+                self._blobs = tempfile.mkdtemp(prefix="tweedle-it-blobs-")
+                if not os.environ.get("TWEEDLE_KEEP_DATA"):  # a test that never cleans up
+                    atexit.register(shutil.rmtree, self._blobs, True)
+                shared = self.extra_args + ["--store", self._store_url, "--blobs", self._blobs]
+                self.peers = [Server(extra_args=shared, env=self.env)
+                              for _ in range(cluster_nodes() - 1)]
+            args += ["--blobs", self._blobs]
+            _CLUSTERS[self.endpoint] = self
+            _spread_clients()
         self._log = open(self.log_path, "ab")
         self._log.write(("\n=== start #%d: %s\n" % (self.starts + 1, " ".join(args))).encode())
         self._log.flush()
@@ -152,7 +332,25 @@ class Server:
                                      stdin=subprocess.DEVNULL, env=env)
         self.starts += 1
         self.wait_healthy(timeout)
+        for p in self.peers:
+            if p.alive():
+                continue
+            try:
+                p.start(timeout)
+            except ServerError:
+                if p.proc is not None:
+                    p.kill9()
+                p.port = free_port()  # its port may still be held
+                p.start(timeout)
         return self
+
+    @property
+    def nodes(self):
+        return [self] + self.peers
+
+    def pick(self):
+        """A node chosen at random (this one when there are no peers)."""
+        return _rng().choice(self.nodes) if self.peers else self
 
     def wait_healthy(self, timeout=HEALTH_TIMEOUT):
         deadline = time.monotonic() + timeout
@@ -178,6 +376,14 @@ class Server:
 
     def stop(self, timeout=STOP_TIMEOUT):
         """SIGTERM, wait up to ``timeout``, then SIGKILL.  Returns (returncode, seconds, killed)."""
+        if self.peers:
+            t0 = time.monotonic()
+            res = [p.stop(timeout) for p in self.peers]
+            rc, secs, killed = self._stop_one(timeout)
+            return (rc, time.monotonic() - t0, killed or any(r[2] for r in res))
+        return self._stop_one(timeout)
+
+    def _stop_one(self, timeout):
         if self.proc is None:
             return (None, 0.0, False)
         t0 = time.monotonic()
@@ -196,6 +402,8 @@ class Server:
         return (rc, time.monotonic() - t0, killed)
 
     def kill9(self):
+        for p in self.peers:
+            p.kill9()
         if self.proc is None:
             return None
         if self.proc.poll() is None:
@@ -212,7 +420,8 @@ class Server:
         else:
             self.stop()
         try:
-            return self.start(timeout)
+            self.start(timeout)
+            return self
         except ServerError:
             # The same port may still be held; a new one keeps the test going
             # (queue URLs then carry the new port).
@@ -225,8 +434,13 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
     def cleanup(self):
-        if self.proc is not None:
+        if self.proc is not None or self.peers:
             self.stop()
+        for p in self.peers:
+            p.cleanup()
+        if self._blobs and not os.environ.get("TWEEDLE_KEEP_DATA"):
+            shutil.rmtree(self._blobs, ignore_errors=True)
+        _CLUSTERS.pop(self.endpoint, None)
         if os.environ.get("TWEEDLE_KEEP_DATA"):
             sys.stderr.write("[harness] kept %s and %s\n" % (self.data_dir, self.log_path))
             return
@@ -324,7 +538,10 @@ def raw_request(server, method, path, body=b"", headers=None, sign=True,
         hdrs = {k: v for k, v in req.headers.items()}
     if tamper is not None:
         hdrs, body = tamper(hdrs, body)
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    node = server.pick() if getattr(server, "peers", None) else server
+    if node is not server and not any(k.lower() == "host" for k in hdrs):
+        hdrs["Host"] = "127.0.0.1:%d" % server.port  # as signed
+    conn = http.client.HTTPConnection("127.0.0.1", node.port, timeout=timeout)
     try:
         conn.request(method, path, body=body if (body or method not in ("GET", "HEAD")) else None, headers=hdrs)
         resp = conn.getresponse()

@@ -15,10 +15,12 @@
 #include "core/log.h"
 #include "store/pg/pg_internal.h"
 
-#define SCHEMA_VERSION "2"           /* 2: the S3 tables (s3_store.c) */
+/* 2: the S3 tables (s3_store.c); 3: the gateway's (gw_apikeys.c) */
+#define SCHEMA_VERSION "3"
 #define SCHEMA_LOCK 0x747765656431LL /* pg_advisory_lock key while creating the schema */
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
+#define BACKOFF_MAX_MS 2000
+#define GET_WAIT_MS 5000 /* the longest wait for a free connection */
 
 static const char *schema_sql =
     "CREATE TABLE IF NOT EXISTS tw_meta (key text PRIMARY KEY, value text NOT NULL);"
@@ -92,10 +94,18 @@ int tw_pg_exec(PGconn *c, const char *sql, const char *what, int *broken) {
   return rc;
 }
 
+/* TCP keepalives and a user timeout: a PostgreSQL host that vanishes
+ * without closing its connections (a partition, a failover) fails them
+ * within about 10 s instead of the kernel's 2 hours (a waiting query, an
+ * idle listener). Settings in the URL win (they come after these). */
+#define KEEPALIVE_KEYS \
+  "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout"
+#define KEEPALIVE_VALS "5", "2", "3", "10000"
+
 static PGconn *connect_now(const char *url, char *err, size_t errlen) {
   /* a bounded connect: a PostgreSQL that is away must not hang requests */
-  const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-  const char *vals[] = {url, "2", "tweedle", NULL};
+  const char *keys[] = {KEEPALIVE_KEYS, "dbname", "connect_timeout", "application_name", NULL};
+  const char *vals[] = {KEEPALIVE_VALS, url, "2", "tweedle", NULL};
   PGconn *c = PQconnectdbParams(keys, vals, 1);
   if (!c || PQstatus(c) != CONNECTION_OK) {
     if (err) snprintf(err, errlen, "%s", c ? PQerrorMessage(c) : "out of memory");
@@ -105,68 +115,146 @@ static PGconn *connect_now(const char *url, char *err, size_t errlen) {
   return c;
 }
 
-/* An idle connection has nothing to read unless the server closed it (its
- * FATAL message, then EOF): one poll, no round trip. */
+/* Connects slots[from..nslots) at once (non-blocking connects, polled
+ * together, at most 5 s): a node's start does not pay one round of
+ * connection set-up per slot. A slot that fails stays unconnected: it
+ * connects on first use. */
+static void connect_pool(tw_pg *pg, int from) {
+  int n = pg->nslots - from;
+  if (n <= 0) return;
+  const char *keys[] = {KEEPALIVE_KEYS, "dbname", "application_name", NULL};
+  const char *vals[] = {KEEPALIVE_VALS, pg->url, "tweedle", NULL};
+  PGconn **c = calloc((size_t)n, sizeof *c);
+  PostgresPollingStatusType *st = calloc((size_t)n, sizeof *st);
+  struct pollfd *pfd = calloc((size_t)n, sizeof *pfd);
+  if (!c || !st || !pfd) goto out;
+  for (int i = 0; i < n; i++) {
+    c[i] = PQconnectStartParams(keys, vals, 1);
+    st[i] = c[i] && PQstatus(c[i]) != CONNECTION_BAD ? PGRES_POLLING_WRITING : PGRES_POLLING_FAILED;
+  }
+  int64_t until = now_ms() + 5000;
+  for (;;) {
+    int waiting = 0;
+    for (int i = 0; i < n; i++) {
+      pfd[i].fd = -1; /* poll ignores it */
+      if (st[i] == PGRES_POLLING_READING || st[i] == PGRES_POLLING_WRITING) {
+        pfd[i].fd = PQsocket(c[i]);
+        pfd[i].events = st[i] == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+        waiting++;
+      }
+    }
+    int64_t left = until - now_ms();
+    if (!waiting || left <= 0) break;
+    if (poll(pfd, (nfds_t)n, (int)(left < 100 ? left : 100)) < 0 && errno != EINTR) break;
+    for (int i = 0; i < n; i++)
+      if (pfd[i].fd >= 0 && pfd[i].revents) st[i] = PQconnectPoll(c[i]);
+  }
+  int ok = 0;
+  for (int i = 0; i < n; i++) {
+    if (st[i] == PGRES_POLLING_OK && PQstatus(c[i]) == CONNECTION_OK) {
+      pg->slots[from + i].conn = c[i];
+      ok++;
+    } else {
+      PQfinish(c[i]);
+    }
+  }
+  if (ok < n)
+    tw_warn("pg: %d of %d connections at start (the others on first use)", ok + from, pg->nslots);
+out:
+  free(c);
+  free(st);
+  free(pfd);
+}
+
+/* An idle connection has nothing to read unless the server is closing it
+ * (its FATAL message, then EOF): one poll, no round trip. Anything to read
+ * makes it dead: libpq may consume the FATAL message and still report the
+ * connection OK until it reads the EOF, and the pool's connections neither
+ * LISTEN nor SET anything that the server would report unasked. */
 static int conn_dead(PGconn *c) {
   if (PQstatus(c) != CONNECTION_OK) return 1;
   struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
-  if (poll(&pfd, 1, 0) <= 0) return 0;
-  return !PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK;
+  return poll(&pfd, 1, 0) != 0;
 }
 
-tw_pg_slot *tw_pg_get(tw_pg *pg) {
-  pthread_mutex_lock(&pg->mu);
-  tw_pg_slot *s = NULL;
-  int64_t until = now_ms() + 5000;
-  for (;;) {
-    for (int i = 0; i < pg->nslots && !s; i++)
-      if (!pg->slots[i].busy) s = &pg->slots[i];
-    if (s) break;
-    int64_t left = until - now_ms();
-    if (left <= 0) {
-      pthread_mutex_unlock(&pg->mu);
-      tw_warn("pg: no free connection within 5 s");
-      return NULL;
-    }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 1;
-    pthread_cond_timedwait(&pg->cv, &pg->mu, &ts);
-  }
-  s->busy = 1;
-  if (s->conn && !conn_dead(s->conn)) {
-    pthread_mutex_unlock(&pg->mu);
-    return s;
-  }
-  if (s->conn) { /* the server closed it (a restart, a failover): connect afresh */
-    PQfinish(s->conn);
-    s->conn = NULL;
-  }
-  /* reconnect, at most one attempt per backoff period across the pool */
-  if (now_ms() < pg->retry_at_ms) {
-    s->busy = 0;
-    pthread_mutex_unlock(&pg->mu);
-    return NULL;
-  }
-  pg->retry_at_ms = now_ms() + pg->backoff_ms;
+/* Connects a free slot marked busy by the caller (the pool's lock not held
+ * while connecting). While PostgreSQL is up, slots connect in parallel; once
+ * an attempt failed, one attempt at a time probes it, at most once per
+ * backoff period, and the other callers answer "unavailable" at once. */
+static tw_pg_slot *connect_slot(tw_pg *pg, tw_pg_slot *s, int probe) {
+  if (probe) pg->probing = 1;
   pthread_mutex_unlock(&pg->mu);
   char err[256];
   PGconn *c = connect_now(pg->url, err, sizeof err);
   pthread_mutex_lock(&pg->mu);
+  if (probe) pg->probing = 0;
   if (c) {
     s->conn = c;
+    if (pg->down) tw_info("pg: connected again");
+    pg->down = 0;
     pg->backoff_ms = BACKOFF_MIN_MS;
-    pg->retry_at_ms = 0;
-    tw_info("pg: connected");
+    pthread_cond_broadcast(&pg->cv); /* the others may connect now */
   } else {
     s->busy = 0;
-    pg->backoff_ms = pg->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : pg->backoff_ms * 2;
-    tw_warn("pg: cannot connect (retry in %d ms): %s", pg->backoff_ms, err);
+    if (!pg->down || probe) {
+      pg->down = 1;
+      pg->retry_at_ms = now_ms() + pg->backoff_ms;
+      tw_warn("pg: cannot connect (retry in %d ms): %s", pg->backoff_ms, err);
+      pg->backoff_ms = pg->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : pg->backoff_ms * 2;
+    }
+    pthread_cond_broadcast(&pg->cv);
     s = NULL;
-    pthread_cond_signal(&pg->cv);
   }
   pthread_mutex_unlock(&pg->mu);
   return s;
+}
+
+tw_pg_slot *tw_pg_get(tw_pg *pg) {
+  pthread_mutex_lock(&pg->mu);
+  int64_t until = now_ms() + GET_WAIT_MS;
+  for (;;) {
+    tw_pg_slot *s = NULL, *spare = NULL; /* spare: free, not connected */
+    for (int i = 0; i < pg->nslots && !s; i++) {
+      tw_pg_slot *x = &pg->slots[i];
+      if (x->busy) continue;
+      if (x->conn && conn_dead(x->conn)) { /* the server closed it: a restart, a failover */
+        PQfinish(x->conn);
+        x->conn = NULL;
+      }
+      if (x->conn)
+        s = x;
+      else if (!spare)
+        spare = x;
+    }
+    if (s) {
+      s->busy = 1;
+      pthread_mutex_unlock(&pg->mu);
+      return s;
+    }
+    if (spare && !pg->down) {
+      spare->busy = 1;
+      return connect_slot(pg, spare, 0);
+    }
+    if (spare && !pg->probing && now_ms() >= pg->retry_at_ms) {
+      spare->busy = 1;
+      return connect_slot(pg, spare, 1);
+    }
+    if (spare && !pg->probing) break; /* away, and not yet time to try again */
+    /* every connection in use, or a probe under way: wait for it (bounded) */
+    int64_t left = until - now_ms();
+    if (left <= 0) {
+      if (!spare) tw_warn("pg: no free connection within %d ms", GET_WAIT_MS);
+      break;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (left < 1000 ? left : 1000) * 1000000LL;
+    ts.tv_sec += ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_cond_timedwait(&pg->cv, &pg->mu, &ts);
+  }
+  pthread_mutex_unlock(&pg->mu);
+  return NULL;
 }
 
 void tw_pg_put(tw_pg *pg, tw_pg_slot *s, int broken) {
@@ -178,7 +266,7 @@ void tw_pg_put(tw_pg *pg, tw_pg_slot *s, int broken) {
   }
   pthread_mutex_lock(&pg->mu);
   s->busy = 0;
-  pthread_cond_signal(&pg->cv);
+  pthread_cond_broadcast(&pg->cv);
   pthread_mutex_unlock(&pg->mu);
 }
 
@@ -192,9 +280,17 @@ static int create_schema(PGconn *c, char *err, size_t errlen) {
     return -1;
   }
   PQclear(r);
-  int rc = tw_pg_exec(c, schema_sql, "schema", &broken);
-  if (!rc) rc = tw_pg_exec(c, tw_pg_sqs_schema_more, "sqs schema", &broken);
-  if (!rc) rc = tw_pg_exec(c, tw_pg_s3_schema, "s3 schema", &broken); /* version 2 */
+  /* A database already at this version is left alone: even IF NOT EXISTS
+   * DDL takes table locks that would queue behind (and block) the traffic of
+   * the nodes already serving while this one starts. */
+  r = PQexec(c, "SELECT value FROM tw_meta WHERE key = 'schema_version'");
+  int current = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+                !strcmp(PQgetvalue(r, 0, 0), SCHEMA_VERSION);
+  PQclear(r); /* no tw_meta yet (a new database): the error is the answer */
+  int rc = current ? 0 : tw_pg_exec(c, schema_sql, "schema", &broken);
+  if (!rc && !current) rc = tw_pg_exec(c, tw_pg_sqs_schema_more, "sqs schema", &broken);
+  if (!rc && !current) rc = tw_pg_exec(c, tw_pg_s3_schema, "s3 schema", &broken); /* 2 */
+  if (!rc && !current) rc = tw_pg_exec(c, tw_pg_gw_schema, "gateway schema", &broken); /* 3 */
   if (!rc) /* an older version's database has the new tables now: it is this version */
     rc = tw_pg_exec(c,
                     "INSERT INTO tw_meta VALUES ('schema_version', '" SCHEMA_VERSION
@@ -238,6 +334,7 @@ tw_pg *tw_pg_open(const char *url, int pool, char *err, size_t errlen) {
   pg->nslots = pool < 1 ? 1 : pool;
   pg->slots = calloc((size_t)pg->nslots, sizeof *pg->slots);
   pg->backoff_ms = BACKOFF_MIN_MS;
+  pg->sendq = tw_pg_sendq_new();
   char e[256];
   /* PostgreSQL may still be starting (a node started with it): try for 10 s */
   int64_t until = now_ms() + 10000;
@@ -254,6 +351,8 @@ tw_pg *tw_pg_open(const char *url, int pool, char *err, size_t errlen) {
     return NULL;
   }
   pg->slots[0].conn = c;
+  /* the whole pool now: a burst of first requests finds its connections */
+  connect_pool(pg, 1);
   return pg;
 }
 
@@ -262,6 +361,7 @@ void tw_pg_close(tw_pg *pg) {
   tw_pg_listen_stop(pg);
   for (int i = 0; i < pg->nslots; i++) PQfinish(pg->slots[i].conn);
   free(pg->slots);
+  tw_pg_sendq_free(pg->sendq);
   pthread_mutex_destroy(&pg->mu);
   pthread_cond_destroy(&pg->cv);
   free(pg);
@@ -316,7 +416,7 @@ static void *listen_main(void *arg) {
     if (c) {
       struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
       int pr = poll(&pfd, 1, 50);
-      if (pr > 0 && !PQconsumeInput(c)) {
+      if (pr > 0 && (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK)) {
         tw_warn("pg: the listener lost its connection: %s", PQerrorMessage(c));
         PQfinish(c);
         c = NULL;
@@ -326,6 +426,7 @@ static void *listen_main(void *arg) {
       while ((n = PQnotifies(c))) {
         long long qid = 0;
         int cnt = 1;
+        /* 'QID:N', or 'QID:N:MSGID' (S3 events, s3_events.c): the rest is ignored */
         if (sscanf(n->extra ? n->extra : "", "%lld:%d", &qid, &cnt) >= 1 && qid > 0)
           pg->notify(pg->ud, (int64_t)qid, cnt > 0 ? cnt : 1);
         PQfreemem(n);

@@ -19,8 +19,10 @@ struct tw_pg {
   pthread_cond_t cv;
   tw_pg_slot *slots;
   int nslots;
-  int64_t retry_at_ms; /* no connection attempt before this (backoff) */
+  int64_t retry_at_ms; /* while down: no connection attempt before this (backoff) */
   int backoff_ms;
+  int down;    /* the last connection attempt failed: PostgreSQL is away */
+  int probing; /* while down: the one connection attempt under way */
   /* the listener */
   pthread_t listener;
   int listening, stop;
@@ -28,6 +30,7 @@ struct tw_pg {
   void (*idle)(void *ud);
   void *ud;
   struct tw_pg_bg *bg; /* background work run once across the cluster (pg_sqs_more.c) */
+  struct tw_pg_sendq *sendq; /* group commit of sends (pg_sqs_group.c) */
 };
 
 /* The SQS schema beyond version 1's tables (pg_sqs_more.c), run after it. */
@@ -37,9 +40,12 @@ extern const char *const tw_pg_sqs_schema_more;
 int tw_pg_tasks_tick(PGconn *c, int period_ms);
 /* The S3 tables (s3_store.c), run after it. */
 extern const char *const tw_pg_s3_schema;
+/* The gateway's tables (gw_apikeys.c), run after it. */
+extern const char *const tw_pg_gw_schema;
 
 /* A connection for one call, or NULL (TW_PG_UNAVAILABLE) when PostgreSQL
- * cannot be reached now. Give it back with tw_pg_put; broken: it failed with a
+ * cannot be reached now. When every connection is in use it waits for one
+ * (at most 5 s). Give it back with tw_pg_put; broken: it failed with a
  * connection error and is dropped. */
 tw_pg_slot *tw_pg_get(tw_pg *pg);
 void tw_pg_put(tw_pg *pg, tw_pg_slot *s, int broken);
@@ -48,6 +54,22 @@ void tw_pg_put(tw_pg *pg, tw_pg_slot *s, int broken);
 int tw_pg_check(PGconn *c, PGresult **res, ExecStatusType want, const char *what, int *broken);
 /* Runs a statement without result rows; same codes. */
 int tw_pg_exec(PGconn *c, const char *sql, const char *what, int *broken);
+/* A thread on a connection of its own that LISTENs on `channel`: fn(ud,
+ * payload) for each notification with a payload, and fn(ud, NULL) after each
+ * (re)connection (notifications may have been missed); reconnects with
+ * backoff (pg_channel.c). */
+typedef struct tw_pg_channel tw_pg_channel;
+tw_pg_channel *tw_pg_channel_start(const char *url, const char *channel, const char *app,
+                                   void (*fn)(void *ud, const char *payload), void *ud);
+void tw_pg_channel_stop(tw_pg_channel *ch);
+
+/* Group commit of standard-queue sends (pg_sqs_group.c): tw_pg_send queues
+ * the call; concurrent callers share one statement. tw_pg_send_one runs one
+ * call on its own (pg_sqs.c). */
+typedef struct tw_pg_sendq tw_pg_sendq;
+tw_pg_sendq *tw_pg_sendq_new(void);
+void tw_pg_sendq_free(tw_pg_sendq *q);
+int tw_pg_send_one(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t now_ms);
 int64_t tw_pg_i64(const PGresult *r, int row, int col);
 char *tw_pg_dup(const PGresult *r, int row, int col); /* NULL for SQL NULL */
 

@@ -24,5 +24,10 @@ PGresult *tw_pg_s3_read(tw_store *s, const char *sql, const tw_sql_val *vals, in
 unsigned char *tw_pg_s3_bytes(const PGresult *r, int row, int col, size_t *len);
 /* A text column, NULL for SQL NULL (borrowed from r). */
 const char *tw_pg_s3_text(const PGresult *r, int row, int col);
+/* The store's connection pool (the gateway's job submissions run their own
+ * transaction on it: gw_jobs.c). */
+tw_pg *tw_pg_s3_pool(tw_store *s);
+/* The PostgreSQL URL the store was opened with. */
+const char *tw_pg_s3_url(tw_store *s);
 
 #endif

@@ -77,6 +77,22 @@ int tw_pg_queue_get(tw_pg *pg, const char *name, tw_pg_queue *out) {
   return rc;
 }
 
+int tw_pg_queue_policy(tw_pg *pg, const char *name, char **policy) {
+  *policy = NULL;
+  const char *p[] = {name};
+  PGresult *r;
+  int rc = run(pg, "queue policy", "SELECT policy FROM sqs_queues WHERE name = $1", 1, p,
+               PGRES_TUPLES_OK, &r);
+  if (!rc) {
+    if (PQntuples(r) == 1)
+      *policy = tw_pg_dup(r, 0, 0);
+    else
+      rc = TW_PG_NOT_FOUND;
+  }
+  PQclear(r);
+  return rc;
+}
+
 int tw_pg_queue_create(tw_pg *pg, tw_pg_queue *q, int64_t now_ms) {
   char b1[32], b2[32], b3[32];
   const char *p[] = {
@@ -224,7 +240,7 @@ int tw_pg_queues_becoming_visible(tw_pg *pg, const int64_t *ids, int n, int64_t 
   return rc;
 }
 
-int tw_pg_send(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t now_ms) {
+int tw_pg_send_one(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t now_ms) {
   tw_pg_slot *s = tw_pg_get(pg);
   if (!s) return TW_PG_UNAVAILABLE;
   int broken = 0, visible = 0;

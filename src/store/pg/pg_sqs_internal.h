@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "store/pg/pg_internal.h"
+#include "store/pg_sqs.h"
 
 /* An integer as a statement parameter, in buf (char[32]); evaluates to buf. */
 #define I64(buf, v) (snprintf(buf, sizeof buf, "%" PRId64, (int64_t)(v)), buf)
@@ -24,5 +25,11 @@ int tw_pg_sqs_notify(PGconn *c, int64_t qid, int n, int *broken);
 /* Ends c's transaction: COMMIT when rc is 0 (what: for the log), else
  * ROLLBACK; nothing when the connection broke. The result (pg_sqs_more.c). */
 int tw_pg_sqs_end(PGconn *c, int rc, const char *what, int *broken);
+
+/* The FIFO send of tw_pg_send_fifo inside c's open transaction (the queue's
+ * row locked until its end), without the NOTIFY: *visible is the number of
+ * messages stored visible now (pg_sqs_more.c). */
+int tw_pg_sqs_fifo_insert(PGconn *c, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t now_ms,
+                          int *visible, int *broken);
 
 #endif

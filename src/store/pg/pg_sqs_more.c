@@ -19,11 +19,26 @@
 #define RECV_LOCK_CLASS 0x7477   /* pg_advisory_xact_lock(class, queue): FIFO receives */
 #define BG_LOCK 0x747765656432LL /* pg_try_advisory_lock: the node doing background work */
 
+/* A node starts while the others serve: what exists already is not altered
+ * again, as ALTER TABLE (even ADD COLUMN IF NOT EXISTS) takes an ACCESS
+ * EXCLUSIVE lock on each table in turn, which deadlocks with a transaction
+ * holding sqs_messages that then needs sqs_queues (an insert's foreign key),
+ * and CREATE INDEX IF NOT EXISTS a SHARE lock that stops every write. */
 const char *const tw_pg_sqs_schema_more =
-    "ALTER TABLE sqs_queues ADD COLUMN IF NOT EXISTS fifo_seq bigint NOT NULL DEFAULT 0;"
-    "ALTER TABLE sqs_messages ADD COLUMN IF NOT EXISTS seqno bigint NOT NULL DEFAULT 0,"
-    " ADD COLUMN IF NOT EXISTS dedup_id text, ADD COLUMN IF NOT EXISTS source_arn text;"
-    "CREATE INDEX IF NOT EXISTS sqs_messages_sent ON sqs_messages (queue_id, sent_ms);"
+    "DO $$ BEGIN"
+    " IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'sqs_queues'::regclass"
+    "  AND attname = 'fifo_seq' AND NOT attisdropped) THEN"
+    "  ALTER TABLE sqs_queues ADD COLUMN IF NOT EXISTS fifo_seq bigint NOT NULL DEFAULT 0;"
+    " END IF;"
+    " IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'sqs_messages'::regclass"
+    "  AND attname = 'source_arn' AND NOT attisdropped) THEN"
+    "  ALTER TABLE sqs_messages ADD COLUMN IF NOT EXISTS seqno bigint NOT NULL DEFAULT 0,"
+    "  ADD COLUMN IF NOT EXISTS dedup_id text, ADD COLUMN IF NOT EXISTS source_arn text;"
+    " END IF;"
+    " IF to_regclass('sqs_messages_sent') IS NULL THEN"
+    "  CREATE INDEX IF NOT EXISTS sqs_messages_sent ON sqs_messages (queue_id, sent_ms);"
+    " END IF;"
+    "END $$;"
     "CREATE TABLE IF NOT EXISTS sqs_dedup ("
     " queue_id bigint NOT NULL REFERENCES sqs_queues(id) ON DELETE CASCADE,"
     " key text NOT NULL, msg_id text NOT NULL, seqno bigint NOT NULL,"
@@ -38,8 +53,9 @@ const char *const tw_pg_sqs_schema_more =
     " rate integer NOT NULL, moved bigint NOT NULL DEFAULT 0, to_move bigint NOT NULL,"
     " failure text NOT NULL DEFAULT '', started_ms bigint NOT NULL, max_seq bigint NOT NULL,"
     " budget double precision NOT NULL DEFAULT 0);"
-    "CREATE UNIQUE INDEX IF NOT EXISTS sqs_move_tasks_active ON sqs_move_tasks (source_arn)"
-    " WHERE status IN ('RUNNING', 'CANCELLING');";
+    "DO $$ BEGIN IF to_regclass('sqs_move_tasks_active') IS NULL THEN"
+    " CREATE UNIQUE INDEX IF NOT EXISTS sqs_move_tasks_active ON sqs_move_tasks (source_arn)"
+    " WHERE status IN ('RUNNING', 'CANCELLING'); END IF; END $$;";
 
 #define MSG_COLS                                                                         \
   "m.seq, m.msg_id, m.body, m.attrs, m.sys, m.sender_id, m.sent_ms, m.first_receive_ms," \
@@ -113,14 +129,22 @@ int tw_pg_send_fifo(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64
   tw_pg_slot *s = tw_pg_get(pg);
   if (!s) return TW_PG_UNAVAILABLE;
   int broken = 0, visible = 0;
+  int rc = tw_pg_exec(s->conn, "BEGIN", "fifo send", &broken);
+  if (!rc) rc = tw_pg_sqs_fifo_insert(s->conn, queue_id, m, n, now_ms, &visible, &broken);
+  if (!rc && visible) rc = tw_pg_sqs_notify(s->conn, queue_id, visible, &broken);
+  return finish(pg, s, rc, broken);
+}
+
+int tw_pg_sqs_fifo_insert(PGconn *conn, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t now_ms,
+                          int *nvisible, int *broken_out) {
+  int broken = 0, visible = 0, rc = TW_PG_OK;
   char qid[32];
   I64(qid, queue_id);
-  int rc = tw_pg_exec(s->conn, "BEGIN", "fifo send", &broken);
   PGresult *r = NULL;
   int64_t seqno = 0, first = 0;
-  if (!rc) { /* sends to one FIFO queue take turns: sequence numbers, dedup */
+  { /* sends to one FIFO queue take turns: sequence numbers, dedup */
     const char *p[] = {qid};
-    rc = tw_pg_sqs_q(s->conn, "fifo send lock",
+    rc = tw_pg_sqs_q(conn, "fifo send lock",
                      "SELECT fifo_seq FROM sqs_queues WHERE id = $1 FOR UPDATE", 1, p,
                      PGRES_TUPLES_OK, &r, &broken);
     if (!rc && PQntuples(r) != 1) rc = TW_PG_NOT_FOUND;
@@ -144,7 +168,7 @@ int tw_pg_send_fifo(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64
                        I64(b4, now_ms),
                        I64(b5, now_ms + DEDUP_MS)};
     rc = tw_pg_sqs_q(
-        s->conn, "fifo send",
+        conn, "fifo send",
         "WITH d AS (SELECT msg_id, seqno FROM sqs_dedup WHERE queue_id = $1 AND key = $12 AND "
         "expires_ms > $13), "
         "i AS (INSERT INTO sqs_messages (queue_id, msg_id, body, attrs, sys, sender_id, "
@@ -176,12 +200,13 @@ int tw_pg_send_fifo(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64
   if (!rc && seqno != first) {
     char b[32];
     const char *p[] = {qid, I64(b, seqno)};
-    rc = tw_pg_sqs_q(s->conn, "fifo seq", "UPDATE sqs_queues SET fifo_seq = $2 WHERE id = $1", 2, p,
+    rc = tw_pg_sqs_q(conn, "fifo seq", "UPDATE sqs_queues SET fifo_seq = $2 WHERE id = $1", 2, p,
                      PGRES_COMMAND_OK, &r, &broken);
     PQclear(r);
   }
-  if (!rc && visible) rc = tw_pg_sqs_notify(s->conn, queue_id, visible, &broken);
-  return finish(pg, s, rc, broken);
+  *nvisible = visible;
+  if (broken) *broken_out = 1;
+  return rc;
 }
 
 /* --- receive ------------------------------------------------------------------ */
@@ -378,6 +403,17 @@ int tw_pg_receive_ex(tw_pg *pg, const tw_pg_recv *rq, tw_pg_msg *out, int *n) {
           6, pm, PGRES_COMMAND_OK, &r, &broken);
       if (!rc) moved += atoi(PQcmdTuples(r));
       PQclear(r);
+      if (!rc) { /* a gateway job whose message this was has failed (gw_jobs, pg_gw.h) */
+        const char *pj[] = {arr, now};
+        rc = tw_pg_sqs_q(s->conn, "dead-lettered jobs",
+                         "UPDATE gw_jobs SET status = 'failed', error = 'dead-lettered', "
+                         "finished_ms = $2 WHERE status IN ('queued', 'running') AND id IN "
+                         "(SELECT attrs::jsonb -> 'tweedle.job_id' ->> 'StringValue' FROM "
+                         "sqs_messages WHERE seq = ANY($1::bigint[]) AND attrs LIKE "
+                         "'%tweedle.job_id%')",
+                         2, pj, PGRES_COMMAND_OK, &r, &broken);
+        PQclear(r);
+      }
     }
     if (!rc && ntake) {
       char arr[16 * 21 + 3];

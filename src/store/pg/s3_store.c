@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "store/pg/pg_gw_internal.h"
 #include "store/pg/pg_s3_internal.h"
 #include "store/pg_s3.h"
 
@@ -42,20 +43,18 @@ const char *const tw_pg_s3_schema =
     "CREATE INDEX IF NOT EXISTS s3_uploads_done_age ON s3_uploads_done (done_ms);";
 
 #define MAXP 24
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
+
+/* This thread's last read failed for want of PostgreSQL: its request's
+ * error is 503, even when another thread's read succeeded meanwhile. */
+static _Thread_local int read_failed;
 
 typedef struct {
   tw_pg *pg;
   char url[1024];
   tw_pg_slot *w; /* the writer's connection during a batch */
   int w_broken;
-  int away; /* atomic: the last read or batch failed on the connection */
-  /* the listener */
-  pthread_t listener;
-  int listening, stop;
-  void (*fn)(void *ud, const char *bucket);
-  void *ud;
+  int away;                /* atomic: the last read or batch failed on the connection */
+  tw_pg_channel *listener; /* LISTEN tw_s3 */
 } pg_s3;
 
 /* Statement parameters: text for numbers and strings, binary for bytea. */
@@ -100,20 +99,23 @@ static PGresult *run(PGconn *c, const char *sql, const tw_sql_val *vals, int n) 
 
 static int be_begin(void *ud) {
   pg_s3 *x = ud;
-  x->w = tw_pg_get(x->pg);
-  x->w_broken = 0;
-  if (!x->w) {
-    __atomic_store_n(&x->away, 1, __ATOMIC_RELAXED);
-    tw_warn("pg: S3 batch: no connection to PostgreSQL");
-    return -1;
-  }
-  if (tw_pg_exec(x->w->conn, "BEGIN", "s3 begin", &x->w_broken)) {
+  /* a connection found broken at BEGIN (the server closed it: a restart)
+   * is dropped and BEGIN tried once more on another: nothing was done yet */
+  for (int attempt = 0; attempt < 2; attempt++) {
+    x->w = tw_pg_get(x->pg);
+    x->w_broken = 0;
+    if (!x->w) {
+      __atomic_store_n(&x->away, 1, __ATOMIC_RELAXED);
+      tw_warn("pg: S3 batch: no connection to PostgreSQL");
+      return -1;
+    }
+    if (!tw_pg_exec(x->w->conn, "BEGIN", "s3 begin", &x->w_broken)) return 0;
     if (x->w_broken) __atomic_store_n(&x->away, 1, __ATOMIC_RELAXED);
     tw_pg_put(x->pg, x->w, x->w_broken);
     x->w = NULL;
-    return -1;
+    if (!x->w_broken) break;
   }
-  return 0;
+  return -1;
 }
 
 static int be_exec(void *ud, const char *sql, const tw_sql_val *vals, int n) {
@@ -146,10 +148,7 @@ static void be_rollback(void *ud) {
 
 static void be_close(void *ud) {
   pg_s3 *x = ud;
-  if (x->listening) {
-    __atomic_store_n(&x->stop, 1, __ATOMIC_RELEASE);
-    pthread_join(x->listener, NULL);
-  }
+  tw_pg_channel_stop(x->listener);
   tw_pg_close(x->pg);
   free(x);
 }
@@ -168,6 +167,9 @@ static const tw_store_repos repos = {
     .s3_uploads = &tw_pg_s3_uploads_repo,
     .s3_lifecycle = &tw_pg_s3_lifecycle_repo,
     .s3_refs = &tw_pg_s3_refs_repo,
+    .gw_apikeys = &tw_pg_gw_apikeys_repo, /* the gateway's (gw_*.c) */
+    .gw_jobs = &tw_pg_gw_jobs_repo,
+    .gw_access_log = &tw_pg_gw_access_log_repo,
 };
 
 tw_store *tw_store_open_pg_s3(const char *url, int pool, char *err, size_t errlen) {
@@ -180,13 +182,6 @@ tw_store *tw_store_open_pg_s3(const char *url, int pool, char *err, size_t errle
     free(x);
     return NULL;
   }
-  /* every connection of the pool now: the pool connects a missing one at
-   * most once per backoff period, so a burst of first requests would
-   * otherwise find PostgreSQL "unavailable" while one of them connects */
-  tw_pg_slot **held = calloc((size_t)pool + 1, sizeof *held);
-  for (int i = 0; held && i < pool + 1; i++) held[i] = tw_pg_get(x->pg);
-  for (int i = 0; held && i < pool + 1; i++) tw_pg_put(x->pg, held[i], 0);
-  free(held);
   tw_store *s = tw_store_open_backend(&backend, x, &repos);
   if (!s) {
     tw_pg_close(x->pg);
@@ -198,7 +193,17 @@ tw_store *tw_store_open_pg_s3(const char *url, int pool, char *err, size_t errle
 
 int tw_store_pg_s3_unavailable(tw_store *s) {
   pg_s3 *x = tw_store_backend_data(s);
-  return __atomic_load_n(&x->away, __ATOMIC_RELAXED);
+  return read_failed || __atomic_load_n(&x->away, __ATOMIC_RELAXED);
+}
+
+const char *tw_pg_s3_url(tw_store *s) {
+  pg_s3 *x = tw_store_backend_data(s);
+  return x ? x->url : NULL; /* NULL: not this store */
+}
+
+tw_pg *tw_pg_s3_pool(tw_store *s) {
+  pg_s3 *x = tw_store_backend_data(s);
+  return x->pg;
 }
 
 uint64_t tw_store_pg_s3_notify(tw_store *s, const char *bucket) {
@@ -210,15 +215,24 @@ uint64_t tw_store_pg_s3_notify(tw_store *s, const char *bucket) {
 
 PGresult *tw_pg_s3_read(tw_store *s, const char *sql, const tw_sql_val *vals, int n) {
   pg_s3 *x = tw_store_backend_data(s);
-  tw_pg_slot *slot = tw_pg_get(x->pg);
-  if (!slot) {
-    __atomic_store_n(&x->away, 1, __ATOMIC_RELAXED);
-    return NULL;
-  }
+  PGresult *r = NULL;
   int broken = 0;
-  PGresult *r = run(slot->conn, sql, vals, n);
-  if (tw_pg_check(slot->conn, &r, PGRES_TUPLES_OK, sql, &broken)) r = NULL;
-  tw_pg_put(x->pg, slot, broken);
+  /* a read is safe to repeat: a connection found broken (the server closed
+   * it, a restart) is dropped and the read tried once more on another (or a
+   * new one), which fails at once while PostgreSQL is away */
+  for (int attempt = 0; attempt < 2 && (attempt == 0 || broken); attempt++) {
+    tw_pg_slot *slot = tw_pg_get(x->pg);
+    if (!slot) {
+      read_failed = 1;
+      __atomic_store_n(&x->away, 1, __ATOMIC_RELAXED);
+      return NULL;
+    }
+    broken = 0;
+    r = run(slot->conn, sql, vals, n);
+    if (tw_pg_check(slot->conn, &r, PGRES_TUPLES_OK, sql, &broken)) r = NULL;
+    tw_pg_put(x->pg, slot, broken);
+  }
+  read_failed = broken;
   if (r || broken) __atomic_store_n(&x->away, broken, __ATOMIC_RELAXED);
   return r;
 }
@@ -243,60 +257,8 @@ const char *tw_pg_s3_text(const PGresult *r, int row, int col) {
 
 /* --- the listener -------------------------------------------------------------- */
 
-static PGconn *listen_connect(const char *url) {
-  const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-  const char *vals[] = {url, "2", "tweedle-s3", NULL};
-  PGconn *c = PQconnectdbParams(keys, vals, 1);
-  int broken = 0;
-  if (!c || PQstatus(c) != CONNECTION_OK || tw_pg_exec(c, "LISTEN tw_s3", "listen", &broken)) {
-    PQfinish(c);
-    return NULL;
-  }
-  return c;
-}
-
-static void *listen_main(void *arg) {
-  pg_s3 *x = arg;
-  PGconn *c = NULL;
-  int backoff = BACKOFF_MIN_MS;
-  int64_t retry_at = 0;
-  while (!__atomic_load_n(&x->stop, __ATOMIC_ACQUIRE)) {
-    if (!c && tw_mono_ms() >= retry_at) {
-      c = listen_connect(x->url);
-      if (c) {
-        backoff = BACKOFF_MIN_MS;
-        x->fn(x->ud, NULL); /* what changed before or while away: reload everything */
-      } else {
-        retry_at = tw_mono_ms() + backoff;
-        backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-      }
-    }
-    if (!c) {
-      usleep(50000);
-      continue;
-    }
-    struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
-    if (poll(&pfd, 1, 100) > 0 && !PQconsumeInput(c)) {
-      tw_warn("pg: the S3 listener lost its connection: %s", PQerrorMessage(c));
-      PQfinish(c);
-      c = NULL;
-      continue;
-    }
-    PGnotify *n;
-    while ((n = PQnotifies(c))) {
-      if (n->extra && *n->extra) x->fn(x->ud, n->extra);
-      PQfreemem(n);
-    }
-  }
-  PQfinish(c);
-  return NULL;
-}
-
 int tw_store_pg_s3_listen(tw_store *s, void (*fn)(void *ud, const char *bucket), void *ud) {
   pg_s3 *x = tw_store_backend_data(s);
-  x->fn = fn;
-  x->ud = ud;
-  if (pthread_create(&x->listener, NULL, listen_main, x)) return -1;
-  x->listening = 1;
-  return 0;
+  x->listener = tw_pg_channel_start(x->url, "tw_s3", "tweedle-s3", fn, ud);
+  return x->listener ? 0 : -1;
 }

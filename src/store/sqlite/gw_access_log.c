@@ -93,6 +93,6 @@ static int query(tw_store *s, int64_t since_ms, long limit,
 static const tw_gw_access_log_repo repo = {.append = append, .prune = prune, .query = query};
 
 const tw_gw_access_log_repo *tw_store_gw_access_log(tw_store *s) {
-  (void)s;
-  return &repo;
+  const tw_store_repos *other = tw_store_repos_of(s); /* another backend's (backend.h) */
+  return other && other->gw_access_log ? other->gw_access_log : &repo;
 }
