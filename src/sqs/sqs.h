@@ -51,6 +51,9 @@ typedef struct {
   int raw_json;
   int raw_done;
   tw_buf raw;
+  /* cluster mode: the queue row the authorization check read (sqs_pg.h),
+   * used by the action's first lookup of that queue; NULL none */
+  void *pg_row;
 } tw_sqs_call;
 
 enum { TW_SQS_WRITES = 1, TW_SQS_MESSAGES = 2 }; /* sqs_actions.h */

@@ -39,7 +39,8 @@ static int check(tw_request *r, const char *action, const char *name, int accoun
   char why[64];
   if (r->app->sqs_pg) { /* cluster mode: the Policy as PostgreSQL holds it now */
     int rc;
-    char *text = strcmp(name, "*") ? tw_sqs_pg_queue_policy(r->app->sqs_pg, name, &rc) : NULL;
+    char *text =
+        strcmp(name, "*") ? tw_sqs_pg_queue_policy(r->app->sqs_pg, r->request_id, name, &rc) : NULL;
     json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
     tw_policy *pol = doc ? tw_policy_from_json(doc, TW_POLICY_RESOURCE, why, sizeof why) : NULL;
     int ok = tw_authorize(r, action, arn, pol, NULL, 0, msg, msglen);
@@ -60,6 +61,7 @@ static int check(tw_request *r, const char *action, const char *name, int accoun
 }
 
 int tw_sqs_authorize(tw_request *r, const char *action, json_t *in, char *msg, size_t msglen) {
+  if (r->app->sqs_pg) tw_sqs_pg_row_reset(); /* nothing kept from an earlier request */
   char iam[96], name[256] = "";
   snprintf(iam, sizeof iam, "sqs:%s", action);
   const char *url = json_string_value(json_object_get(in, "QueueUrl"));

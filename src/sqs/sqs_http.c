@@ -16,6 +16,7 @@ static void ctx_free(void *p) {
   json_decref(x->in);
   json_decref(x->call.out);
   tw_buf_free(&x->call.raw);
+  tw_sqs_pg_row_free(x->call.pg_row);
   free(x);
 }
 
@@ -32,6 +33,8 @@ tw_sqs_http_ctx *tw_sqs_http_ctx_new(tw_request *r, json_t *in, const char *acti
   tw_trace_header(tw_req_header(r, "X-Amzn-Trace-Id"), tw_req_header(r, "traceparent"),
                   x->call.trace_header, sizeof x->call.trace_header);
   x->r = r;
+  /* cluster mode: the queue row this request's authorization just read */
+  if (r->app->sqs_pg) x->call.pg_row = tw_sqs_pg_row_take(r->request_id);
   tw_req_base_url(r, x->call.base_url, sizeof x->call.base_url);
   r->ctx = x;
   r->ctx_free = ctx_free;

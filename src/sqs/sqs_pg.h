@@ -26,7 +26,14 @@ void tw_sqs_pg_unpark(tw_sqs_pg *p, tw_sqs_waiter *w);
 
 /* The Policy of queue name (malloc'd; NULL: none, or *rc a tw_pg_rc such as
  * TW_PG_NOT_FOUND or TW_PG_UNAVAILABLE): what authorization evaluates as the
- * queue's resource policy (sqs_authz.c), as the embedded engine keeps it. */
-char *tw_sqs_pg_queue_policy(tw_sqs_pg *p, const char *name, int *rc);
+ * queue's resource policy (sqs_authz.c), as the embedded engine keeps it.
+ * The first queue row a request's check reads is kept for the request
+ * (tw_sqs_pg_row_take): its action then reads the row once, not twice. */
+char *tw_sqs_pg_queue_policy(tw_sqs_pg *p, const char *request_id, const char *name, int *rc);
+/* Forgets what an earlier request on this thread kept (sqs_authz.c, first). */
+void tw_sqs_pg_row_reset(void);
+/* The row kept for request_id on this thread (for tw_sqs_call.pg_row), or NULL. */
+void *tw_sqs_pg_row_take(const char *request_id);
+void tw_sqs_pg_row_free(void *row);
 
 #endif

@@ -85,7 +85,17 @@ int tw_pgq_resolve(tw_sqs_pg *p, tw_sqs_call *c, pq *q) {
   char buf[512];
   const char *name = tw_sqs_queue_name_of(c, buf);
   if (!name) return -1;
-  int rc = *name ? tw_pg_queue_get(p->pg, name, &q->row) : TW_PG_NOT_FOUND;
+  tw_pg_queue *kept = c->pg_row; /* read by the authorization check just before */
+  c->pg_row = NULL;
+  int rc;
+  if (kept && *name && !strcmp(kept->name, name)) {
+    q->row = *kept;
+    free(kept);
+    rc = TW_PG_OK;
+  } else {
+    tw_sqs_pg_row_free(kept);
+    rc = *name ? tw_pg_queue_get(p->pg, name, &q->row) : TW_PG_NOT_FOUND;
+  }
   if (rc == TW_PG_NOT_FOUND)
     return tw_sqs_fail(c, TW_ERR_QUEUE_DOES_NOT_EXIST, "The specified queue does not exist.");
   if (rc) return tw_pgq_fail_rc(c, rc);
@@ -386,8 +396,45 @@ int tw_sqs_pg_list_queue_tags(tw_sqs_pg *p, tw_sqs_call *c) {
   return 0;
 }
 
-char *tw_sqs_pg_queue_policy(tw_sqs_pg *p, const char *name, int *rc) {
-  char *pol = NULL;
-  *rc = tw_pg_queue_policy(p->pg, name, &pol);
+/* This thread's request and the first queue row its authorization read. */
+static _Thread_local struct {
+  char rid[40];
+  tw_pg_queue *row;
+} memo;
+
+void tw_sqs_pg_row_free(void *row) {
+  if (!row) return;
+  tw_pg_queue_free(row);
+  free(row);
+}
+
+void tw_sqs_pg_row_reset(void) {
+  tw_sqs_pg_row_free(memo.row);
+  memo.row = NULL;
+  memo.rid[0] = 0;
+}
+
+void *tw_sqs_pg_row_take(const char *request_id) {
+  tw_pg_queue *row = memo.row;
+  memo.row = NULL;
+  if (row && request_id && !strcmp(memo.rid, request_id)) return row;
+  tw_sqs_pg_row_free(row);
+  return NULL;
+}
+
+char *tw_sqs_pg_queue_policy(tw_sqs_pg *p, const char *request_id, const char *name, int *rc) {
+  tw_pg_queue *row = calloc(1, sizeof *row);
+  *rc = row ? tw_pg_queue_get(p->pg, name, row) : TW_PG_ERROR;
+  if (*rc) {
+    free(row);
+    return NULL;
+  }
+  char *pol = row->policy_json ? strdup(row->policy_json) : NULL;
+  if (!memo.row && request_id) { /* the first queue the request names: its action's */
+    memo.row = row;
+    snprintf(memo.rid, sizeof memo.rid, "%s", request_id);
+  } else {
+    tw_sqs_pg_row_free(row);
+  }
   return pol;
 }
