@@ -250,6 +250,8 @@ const tw_s3_uploads_repo *tw_s3_mpu_uploads(tw_s3 *s);
 void tw_s3_mpu_upload_free(s3_upload_row *u);
 /* The upload named by ?uploadId must exist and belong to this bucket and key. */
 int tw_s3_mpu_this_upload(tw_request *r, s3_ctx *x, s3_upload_row *u);
+/* The same without an answer: 0 found (u filled), -1 not (u freed). */
+int tw_s3_mpu_find_upload(s3_ctx *x, s3_upload_row *u);
 void tw_s3_mpu_xml_key(tw_buf *b, s3_ctx *x);
 /* The upload named by ?uploadId was completed or aborted (NoSuchUpload). */
 void tw_s3_mpu_no_such_upload(tw_request *r, s3_ctx *x);

@@ -254,8 +254,14 @@ static void retry_after_commit(tw_request *r) {
 void tw_s3_complete_multipart(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
   s3_upload_row u;
-  if (answer_retry(r, x)) return;
-  if (tw_s3_mpu_this_upload(r, x, &u)) return;
+  /* The upload first, then (gone) its completion record: a completion
+   * removes one and writes the other in one commit, so this order cannot
+   * fall between them (the other order could: record not yet there, then
+   * the upload already gone — a concurrent completion's NoSuchUpload). */
+  if (tw_s3_mpu_find_upload(x, &u)) {
+    if (!answer_retry(r, x)) tw_s3_mpu_no_such_upload(r, x);
+    return;
+  }
   json_t *wanted = complete_parts(r);
   const char *upload = tw_s3_q(x, "uploadId");
   size_t nparts = 0, nw = json_array_size(wanted), i;

@@ -42,11 +42,19 @@ static int load_upload(tw_s3 *s, const char *id, s3_upload_row *u) {
 }
 
 /* The upload named by ?uploadId must exist and belong to this bucket and key. */
-int tw_s3_mpu_this_upload(tw_request *r, s3_ctx *x, s3_upload_row *u) {
+int tw_s3_mpu_find_upload(s3_ctx *x, s3_upload_row *u) {
   const char *id = tw_s3_q(x, "uploadId");
   if (!id || load_upload(x->s3, id, u) || !u->found || strcmp(u->row.bucket, x->bucket) ||
       u->row.key_len != x->key_len || memcmp(u->row.key, x->key, x->key_len)) {
     tw_s3_mpu_upload_free(u);
+    return -1;
+  }
+  return 0;
+}
+
+int tw_s3_mpu_this_upload(tw_request *r, s3_ctx *x, s3_upload_row *u) {
+  const char *id = tw_s3_q(x, "uploadId");
+  if (tw_s3_mpu_find_upload(x, u)) {
     tw_buf extra;
     tw_buf_init(&extra, 1024);
     tw_s3_xml_text(&extra, "UploadId", id ? id : "");
