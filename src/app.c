@@ -156,7 +156,7 @@ static void on_commit(void *ud, uint64_t committed, int ok) {
 
 /* Cluster mode: S3's store commits on its own writer (tickets of their own,
  * store/backend.h); requests waiting for its batches are woken here. */
-static void on_s3_commit(void *ud, uint64_t committed, int ok) {
+static void on_pg_commit(void *ud, uint64_t committed, int ok) {
   (void)ud;
   tw_http_on_commit(NULL, committed, ok);
 }
@@ -257,7 +257,6 @@ int tw_serve(tw_config *cfg) {
   if (!app->events) goto fail;
   app->sqs = tw_sqs_open(app->store, cfg->region, cfg->account, err, sizeof err);
   if (!app->sqs) goto fail;
-  if (tw_sqs_join_events(app->sqs, app->events)) goto fail;
   if (cfg->store_url[0]) { /* cluster mode */
     if (strncmp(cfg->store_url, "postgres://", 11) &&
         strncmp(cfg->store_url, "postgresql://", 13)) {
@@ -271,23 +270,26 @@ int tw_serve(tw_config *cfg) {
     app->sqs_pg = tw_sqs_pg_open(cfg->store_url, cfg->region, cfg->account,
                                  cfg->threads > 0 ? cfg->threads + 4 : 8, err, sizeof err);
     if (!app->sqs_pg) goto fail;
-    app->s3_store = tw_store_open_pg_s3(cfg->store_url, cfg->threads > 0 ? cfg->threads + 4 : 8,
+    app->pg_store = tw_store_open_pg_s3(cfg->store_url, cfg->threads > 0 ? cfg->threads + 4 : 8,
                                         err, sizeof err);
-    if (!app->s3_store) goto fail;
+    if (!app->pg_store) goto fail;
   }
+  if (app->pg_store ? tw_sqs_pg_join_events(app->sqs_pg, app->events, app->pg_store)
+                    : tw_sqs_join_events(app->sqs, app->events))
+    goto fail;
   app->sns = tw_sns_open(app->store, cfg, err, sizeof err);
   if (!app->sns) goto fail;
   if (tw_sns_join_events(app->sns, app->events)) goto fail;
   /* cluster mode: bodies in the directory every node mounts (DIR/blobs) */
   app->blobs = tw_blobs_open_local(
-      app->s3_store && cfg->blobs_dir[0] ? cfg->blobs_dir : cfg->data_dir, err, sizeof err);
+      app->pg_store && cfg->blobs_dir[0] ? cfg->blobs_dir : cfg->data_dir, err, sizeof err);
   if (!app->blobs) goto fail;
   tw_store_use_blobs(app->store, app->blobs);
   /* small objects in the store itself: one WAL write instead of a file */
   tw_blobs_local_inline(app->blobs, app->store,
                         cfg->store_url[0] ? 0 : tw_blobs_inline_max_from_env());
-  if (app->s3_store) tw_store_use_blobs(app->s3_store, app->blobs);
-  app->s3 = tw_s3_open(app->s3_store ? app->s3_store : app->store, app->blobs, app->events,
+  if (app->pg_store) tw_store_use_blobs(app->pg_store, app->blobs);
+  app->s3 = tw_s3_open(app->pg_store ? app->pg_store : app->store, app->blobs, app->events,
                        &app->creds, cfg, err, sizeof err);
   if (!app->s3) goto fail;
   app->eventbridge =
@@ -316,8 +318,8 @@ int tw_serve(tw_config *cfg) {
     snprintf(err, sizeof err, "cannot start the PostgreSQL listener");
     goto fail;
   }
-  if (app->s3_store && (tw_store_start(app->s3_store, on_s3_commit, app) ||
-                        tw_store_pg_s3_listen(app->s3_store, on_s3_bucket_changed, app))) {
+  if (app->pg_store && (tw_store_start(app->pg_store, on_pg_commit, app) ||
+                        tw_store_pg_s3_listen(app->pg_store, on_s3_bucket_changed, app))) {
     snprintf(err, sizeof err, "cannot start the S3 store writer or its PostgreSQL listener");
     goto fail;
   }
@@ -423,7 +425,7 @@ fail:
   tw_metrics_stop(app->metrics); /* so does the metrics sweep */
   tw_logs_stop(app->logs);       /* and the log retention sweep */
   tw_store_close(app->store);    /* commits what is pending */
-  tw_store_close(app->s3_store); /* so does S3's in cluster mode; its listener stops */
+  tw_store_close(app->pg_store); /* so does S3's in cluster mode; its listener stops */
   if (app->sqs) tw_sqs_close(app->sqs);
   tw_sqs_pg_close(app->sqs_pg);
   tw_sns_close(app->sns);

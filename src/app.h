@@ -18,7 +18,8 @@ struct tw_app {
   struct tw_events *events; /* the event bus (src/events) */
   tw_sqs *sqs;
   struct tw_sqs_pg *sqs_pg; /* cluster mode (--store postgres://): SQS on PostgreSQL */
-  tw_store *s3_store;       /* cluster mode: S3's store, on PostgreSQL (store/pg_s3.h) */
+  tw_store *pg_store;       /* cluster mode: the store on PostgreSQL (store/pg_s3.h) that S3,
+                               the gateway and the other services run on */
   struct tw_sns *sns; /* topics (src/sns) */
   tw_s3 *s3;
   struct tw_eventbridge *eventbridge; /* AWSEvents (src/eventbridge) */

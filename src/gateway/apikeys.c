@@ -122,7 +122,7 @@ static int merge_key(void *ud, const tw_gw_apikey_row *row) {
 }
 
 static int cluster(const tw_gateway *g) {
-  return g->app->s3_store != NULL;
+  return g->app->pg_store != NULL;
 }
 
 /* Reads every key of the table into memory (cluster mode). */

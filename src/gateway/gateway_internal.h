@@ -48,10 +48,10 @@ int tw_gw_allow(tw_request *r, const tw_gw_caller *c, const char *action, const 
 char *tw_gw_presign_get(tw_request *r, const char *bucket, const char *key, int expires);
 
 /* The store of the gateway's state: the embedded one, or in cluster mode the
- * PostgreSQL one (app->s3_store, store/pg_s3.h), whose repositories are the
+ * PostgreSQL one (app->pg_store, store/pg_s3.h), whose repositories are the
  * gateway's tables there (store/pg_gw.h). */
 static inline tw_store *tw_gw_store(const tw_app *app) {
-  return app->s3_store ? app->s3_store : app->store;
+  return app->pg_store ? app->pg_store : app->store;
 }
 
 /* --- shared by gateway.c, apikeys.c, authorizer.c, presign.c, access_log.c --------- */

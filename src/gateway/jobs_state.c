@@ -9,7 +9,7 @@
  * dropped and the table answers. The same holds for Idempotency-Keys whose
  * first request is not durable yet.
  *
- * Cluster mode (app->s3_store: the gateway's tables in PostgreSQL): a
+ * Cluster mode (app->pg_store: the gateway's tables in PostgreSQL): a
  * submission is one PostgreSQL transaction of its own (the job row and its
  * message in the job queue's table, store/pg_gw.h), idempotency decided by
  * the unique index there; transitions go through the PostgreSQL store's
@@ -402,7 +402,7 @@ int tw_jobs_submit(tw_jobs *J, tw_job_submit *s, uint64_t *ticket) {
   tw_app *app = J->app;
   const route *rt = route_of(J, s->type);
   snprintf(s->queue_name, sizeof s->queue_name, "%s", rt->queue);
-  if (app->s3_store) return submit_cluster(J, s, rt, ticket);
+  if (app->pg_store) return submit_cluster(J, s, rt, ticket);
   json_t *attrs =
       json_pack("{s:{s:s,s:s}}", "tweedle.job_id", "DataType", "String", "StringValue", s->id);
   char ikey[420];

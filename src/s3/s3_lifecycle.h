@@ -51,7 +51,7 @@ struct s3_lifecycle_state {
   int kicked;
   atomic_int stop;
   /* cluster mode: the lock that makes one node of the cluster sweep */
-  struct tw_pg_s3_lead *lead;
+  struct tw_pg_lead *lead;
 };
 
 /* A bucket's rules (a reference: give it back with lc_cfg_put), or NULL. */

@@ -35,6 +35,7 @@
 #include "events/bus.h"
 #include "s3/s3_lifecycle.h"
 #include "store/pg_s3.h"
+#include "store/pg_state.h"
 #include "store/s3_lifecycle.h"
 #include "store/s3_objects.h"
 #include "store/s3_refs.h"
@@ -554,7 +555,7 @@ static void *sweeper_main(void *arg) {
     pthread_mutex_unlock(&st->wake_mu);
     if (atomic_load(&st->stop)) break;
     /* cluster mode: only the node holding the lifecycle lock sweeps */
-    more = !st->lead || tw_store_pg_s3_lead(st->lead) == 1 ? sweep(s) : 0;
+    more = !st->lead || tw_store_pg_lead(st->lead) == 1 ? sweep(s) : 0;
     tw_s3_gc_tick(s); /* bodies no row names, every few minutes (s3_gc.c) */
   }
   return NULL;
@@ -562,7 +563,7 @@ static void *sweeper_main(void *arg) {
 
 int lc_sweeper_start(tw_s3 *s) {
   struct s3_lifecycle_state *st = s->lc;
-  if (s->cluster && !(st->lead = tw_store_pg_s3_lead_open(s->store))) return -1;
+  if (s->cluster && !(st->lead = tw_store_pg_lead_open(s->store, "s3-lifecycle"))) return -1;
   pthread_mutex_init(&st->wake_mu, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -570,7 +571,7 @@ int lc_sweeper_start(tw_s3 *s) {
   pthread_cond_init(&st->wake, &ca);
   pthread_condattr_destroy(&ca);
   if (pthread_create(&st->thread, NULL, sweeper_main, s)) {
-    tw_store_pg_s3_lead_close(st->lead);
+    tw_store_pg_lead_close(st->lead);
     st->lead = NULL;
     return -1;
   }
@@ -587,7 +588,7 @@ void lc_sweeper_stop(tw_s3 *s) {
   pthread_mutex_unlock(&st->wake_mu);
   pthread_join(st->thread, NULL);
   st->started = 0;
-  tw_store_pg_s3_lead_close(st->lead); /* another node may take the sweeps now */
+  tw_store_pg_lead_close(st->lead); /* another node may take the sweeps now */
   st->lead = NULL;
   pthread_cond_destroy(&st->wake);
   pthread_mutex_destroy(&st->wake_mu);

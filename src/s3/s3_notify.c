@@ -10,21 +10,20 @@
  * Cluster mode (s->cluster): the configuration is in PostgreSQL (read per
  * request), its destinations are the cluster's SQS queues (topics and
  * EventBridge answer 501: not on PostgreSQL yet), and each event is a message
- * row appended to the object's store batch (store/pg_s3.h), so it commits in
- * the object row's transaction. Records are built by the same code. */
+ * row the bus appends to the object's store batch (store/pg_enqueue.h), so it
+ * commits in the object row's transaction. Records are built by the same code. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/policy.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/trace.h"
 #include "core/xml_in.h"
 #include "events/bus.h"
 #include "s3/s3_internal.h"
-#include "store/pg_s3.h"
+#include "store/pg_enqueue.h"
 #include "store/s3_buckets.h"
 
 static const char *known_events[] = {"s3:ObjectCreated:*",
@@ -65,58 +64,18 @@ static int dest_exists(tw_s3 *s, const char *arn, int *fifo) {
   if (!s->cluster) return tw_event_target_exists(s->events, arn, fifo) == 1;
   const char *name = queue_name(s, arn);
   if (!name) return 0;
-  return tw_store_pg_s3_queue(s->store, name, fifo, NULL);
+  tw_pg_queue_info q; /* read here, not through the bus: -1 tells PostgreSQL is away */
+  int rc = tw_store_pg_queue(s->store, name, &q);
+  if (rc == 1 && fifo) *fifo = q.fifo;
+  if (rc == 1) free(q.policy);
+  return rc;
 }
 
-/* Cluster mode: whether the queue's Policy lets S3 deliver, as the embedded
- * engine decides it (sqs_events.c): a policy that names s3.amazonaws.com must
- * allow sqs:SendMessage with aws:SourceArn (the bucket) and
- * aws:SourceAccount; a queue without such a statement takes every delivery.
- * When PostgreSQL cannot tell, the event is written: the batch it joins then
- * most likely fails as well (the write answers 503, with no event). */
-static int delivery_allowed(tw_s3 *s, const char *name, const tw_event *e) {
-  char *text = NULL;
-  if (tw_store_pg_s3_queue(s->store, name, NULL, &text) <= 0 || !text) {
-    free(text);
-    return 1;
-  }
-  json_t *doc = json_loads(text, 0, NULL);
-  free(text);
-  char why[64], arn[400];
-  tw_policy *p = doc ? tw_policy_from_json(doc, TW_POLICY_RESOURCE, why, sizeof why) : NULL;
-  int ok = 1;
-  if (p && tw_policy_names_service(p, "s3.amazonaws.com")) {
-    snprintf(arn, sizeof arn, "arn:aws:sqs:%s:%s:%s", s->region, s->account, name);
-    tw_kv keys[] = {{"aws:SourceArn", e->resource}, {"aws:SourceAccount", s->account}};
-    tw_policy_req req = {.action = "sqs:SendMessage",
-                         .resource = arn,
-                         .account = s->account,
-                         .service = "s3.amazonaws.com",
-                         .keys = e->resource ? keys : keys + 1,
-                         .nkeys = e->resource ? 2 : 1};
-    ok = tw_policy_eval(p, &req) == TW_POLICY_ALLOW;
-    if (!ok)
-      tw_warn(
-          "access denied: principal=s3.amazonaws.com action=sqs:SendMessage resource=%s "
-          "source_arn=%s",
-          arn, e->resource ? e->resource : "-");
-  }
-  tw_policy_free(p);
-  json_decref(doc);
-  return ok;
-}
-
-/* Delivers an event to its destination; in cluster mode a message row in the
- * store batch the caller holds (queues only: the configuration has no other
- * destination there). */
+/* Delivers an event to its destination through the event bus, in the
+ * store batch the caller holds (in cluster mode the bus's queues are the
+ * cluster's: sqs/sqs_pg_events.c appends a message row to that batch). */
 static void deliver(tw_s3 *s, const tw_event *e) {
-  if (!s->cluster) {
-    tw_event_publish(s->events, e);
-    return;
-  }
-  const char *name = queue_name(s, e->target);
-  if (name && delivery_allowed(s, name, e))
-    tw_store_pg_s3_enqueue(s->store, name, e->body, e->len, e->sender, e->trace, tw_now_ms());
+  tw_event_publish(s->events, e);
 }
 
 /* The next sequencer. In cluster mode not below this node's clock (in

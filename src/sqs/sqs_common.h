@@ -10,7 +10,18 @@
 #include <stdint.h>
 
 #include "core/errors.h"
+#include "events/bus.h"
 #include "sqs/sqs.h"
+
+/* --- deliveries from other services (sqs_events.c) --------------------------- */
+
+/* Whether a delivery from S3, SNS or EventBridge (e->source) to the queue
+ * queue_arn, whose Policy document is policy (NULL: none), is allowed: a
+ * policy that names that service's principal must allow sqs:SendMessage
+ * (aws:SourceArn e->resource, aws:SourceAccount account); a queue without
+ * such a statement takes every delivery. 1 allowed. */
+int tw_sqs_delivery_allowed(json_t *policy, const char *queue_arn, const char *account,
+                            const tw_event *e);
 
 /* --- queue attributes ------------------------------------------------------ */
 

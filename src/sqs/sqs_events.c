@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "events/bus.h"
 #include "sqs/sqs_internal.h"
+#include "sqs/sqs_common.h"
 
 static int queue_exists(void *ud, const char *arn, int *fifo) {
   return tw_sqs_queue_kind_locked(ud, arn, fifo);
@@ -37,29 +38,30 @@ static int deliver_fifo(tw_sqs *s, tw_queue *q, const tw_event *e) {
  * service's principal (as AWS's docs have users write it, with aws:SourceArn
  * conditions): the policy must allow it. A queue without such a statement
  * takes every delivery (tweedle's default). 1 allowed. */
-static int delivery_allowed(tw_sqs *s, tw_queue *q, const tw_event *e) {
+int tw_sqs_delivery_allowed(json_t *policy, const char *queue_arn, const char *account,
+                            const tw_event *e) {
   static const char *const services[][2] = {{"aws.s3", "s3.amazonaws.com"},
                                             {"aws.sns", "sns.amazonaws.com"},
                                             {"aws.events", "events.amazonaws.com"}};
   const char *service = NULL;
   for (size_t i = 0; e->source && i < sizeof services / sizeof services[0]; i++)
     if (!strcmp(e->source, services[i][0])) service = services[i][1];
-  if (!service || !q->policy) return 1;
+  if (!service || !policy) return 1;
   char why[64];
-  tw_policy *p = tw_policy_from_json(q->policy, TW_POLICY_RESOURCE, why, sizeof why);
+  tw_policy *p = tw_policy_from_json(policy, TW_POLICY_RESOURCE, why, sizeof why);
   int ok = 1;
   if (p && tw_policy_names_service(p, service)) {
-    tw_kv keys[] = {{"aws:SourceArn", e->resource}, {"aws:SourceAccount", s->account}};
+    tw_kv keys[] = {{"aws:SourceArn", e->resource}, {"aws:SourceAccount", account}};
     tw_policy_req req = {.action = "sqs:SendMessage",
-                         .resource = q->arn,
-                         .account = s->account,
+                         .resource = queue_arn,
+                         .account = account,
                          .service = service,
                          .keys = e->resource ? keys : keys + 1,
                          .nkeys = e->resource ? 2 : 1};
     ok = tw_policy_eval(p, &req) == TW_POLICY_ALLOW;
     if (!ok)
       tw_warn("access denied: principal=%s action=sqs:SendMessage resource=%s source_arn=%s",
-              service, q->arn, e->resource ? e->resource : "-");
+              service, queue_arn, e->resource ? e->resource : "-");
   }
   tw_policy_free(p);
   return ok;
@@ -69,7 +71,7 @@ static int deliver(void *ud, const tw_event *e) {
   tw_sqs *s = ud;
   tw_queue *q = tw_sqs_queue_by_arn(s, e->target);
   if (!q) return -1;
-  if (!delivery_allowed(s, q, e)) return -1;
+  if (!tw_sqs_delivery_allowed(q->policy, q->arn, s->account, e)) return -1;
   if (q->fifo) return deliver_fifo(s, q, e);
   if (e->trace && *e->trace)
     return tw_sqs_enqueue_traced_locked(s, e->target, e->body, e->len, e->attributes, e->trace,

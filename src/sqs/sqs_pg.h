@@ -19,6 +19,13 @@ int tw_sqs_pg_start(tw_sqs_pg *p);
 void tw_sqs_pg_stop(tw_sqs_pg *p);
 void tw_sqs_pg_close(tw_sqs_pg *p);
 
+/* Joins the event bus (src/events/bus.h) in place of the embedded engine:
+ * the cluster's queues become destinations, and a delivery appends its
+ * message to the open batch of `store`, the PostgreSQL store (store/pg_s3.h)
+ * the publishing service runs on (sqs_pg_events.c). */
+struct tw_events;
+int tw_sqs_pg_join_events(tw_sqs_pg *p, struct tw_events *bus, tw_store *store);
+
 /* As tw_sqs_execute, tw_sqs_park, tw_sqs_unpark (sqs.h). */
 void tw_sqs_pg_execute(tw_sqs_pg *p, tw_sqs_call *c);
 int tw_sqs_pg_park(tw_sqs_pg *p, const tw_sqs_call *c, tw_sqs_waiter *w);

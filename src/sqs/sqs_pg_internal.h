@@ -26,6 +26,7 @@ struct tw_sqs_pg {
   int64_t last_check_ms;  /* wall clock: the end of the last visibility window looked at */
   int repoll_ms;
   int64_t max_inflight; /* per queue (TWEEDLE_MAX_INFLIGHT, default 120000) */
+  tw_store *events_store; /* deliveries from the event bus go to its batches */
 };
 
 typedef struct { /* a queue as the actions need it */

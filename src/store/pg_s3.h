@@ -27,27 +27,4 @@ int tw_store_pg_s3_unavailable(tw_store *s);
 /* Appends, to the open batch, the notification that bucket's settings changed. */
 uint64_t tw_store_pg_s3_notify(tw_store *s, const char *bucket);
 
-/* Which node runs the cluster's S3 lifecycle sweeps (src/store/pg/s3_lifecycle.c):
- * a session advisory lock on a connection of the caller's own, released when
- * this node dies or loses that connection. tw_store_pg_s3_lead tries to take
- * it (or, when held, checks the session is alive): 1 this node holds it, 0
- * another node does, -1 PostgreSQL unreachable (not held; reconnects with
- * backoff). One thread uses a handle. */
-typedef struct tw_pg_s3_lead tw_pg_s3_lead;
-tw_pg_s3_lead *tw_store_pg_s3_lead_open(tw_store *s); /* NULL: not a PostgreSQL store */
-int tw_store_pg_s3_lead(tw_pg_s3_lead *l);
-void tw_store_pg_s3_lead_close(tw_pg_s3_lead *l); /* frees the lock */
-
-/* Bucket event notifications to the cluster's SQS queues (pg/s3_events.c). */
-/* 1 when queue `name` exists (*fifo: whether it is a FIFO queue; *policy:
- * its Policy document, malloc'd, NULL when none), 0 when it does not, -1 when
- * PostgreSQL could not answer. fifo and policy may be NULL. */
-int tw_store_pg_s3_queue(tw_store *s, const char *name, int *fifo, char **policy);
-/* Appends, to the open batch, a message to standard queue `queue` (nothing
- * when there is no such queue at commit): body, sender (SenderId, may be
- * NULL), trace (AWSTraceHeader, may be NULL), sent at now_ms, the queue's
- * DelaySeconds applied; parked receives on every node are woken at commit. */
-uint64_t tw_store_pg_s3_enqueue(tw_store *s, const char *queue, const char *body, size_t len,
-                                const char *sender, const char *trace, int64_t now_ms);
-
 #endif

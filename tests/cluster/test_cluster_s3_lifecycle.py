@@ -34,10 +34,9 @@ CLUSTER = None
 DAY = 2  # seconds in a lifecycle day on every node
 PROPAGATE_S = 5.0  # a settings change reaches the other nodes' caches
 EXPIRY_S = 30.0  # due after 2-4 s; sweeps every DAY/4 s on the node holding the lock
-LEAD_LINE = "runs the cluster's S3 lifecycle sweeps"
+LEAD_LINE = "s3-lifecycle: this node leads it for the cluster"
 EXPIRED_LINE = r"lifecycle: %s: (\d+) object\(s\) expired"
 ABORTED_LINE = r"lifecycle: %s: (\d+) incomplete multipart upload\(s\) aborted"
-LIFECYCLE_LOCK = 0x747765656433  # src/store/pg/s3_lifecycle.c
 BODY = b"x" * (160 * 1024)  # large enough for a file of its own (not kept in the store)
 
 
@@ -93,9 +92,10 @@ def code_of(e):
 
 
 def lock_holders():
-    rows = psql("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND classid = %d AND objid = %d" % (LIFECYCLE_LOCK >> 32,
-                                                     LIFECYCLE_LOCK & 0xffffffff))
+    # the lock's sessions are named after it (src/store/pg/pg_state.c)
+    rows = psql("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'advisory' AND l.granted"
+                " AND a.application_name = 'tweedle-s3-lifecycle'")
     return int(rows[0][0])
 
 

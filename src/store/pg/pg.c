@@ -16,7 +16,7 @@
 #include "store/pg/pg_internal.h"
 
 /* 2: the S3 tables (s3_store.c); 3: the gateway's (gw_apikeys.c) */
-#define SCHEMA_VERSION "3"
+#define SCHEMA_VERSION "4"
 #define SCHEMA_LOCK 0x747765656431LL /* pg_advisory_lock key while creating the schema */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -291,6 +291,7 @@ static int create_schema(PGconn *c, char *err, size_t errlen) {
   if (!rc && !current) rc = tw_pg_exec(c, tw_pg_sqs_schema_more, "sqs schema", &broken);
   if (!rc && !current) rc = tw_pg_exec(c, tw_pg_s3_schema, "s3 schema", &broken); /* 2 */
   if (!rc && !current) rc = tw_pg_exec(c, tw_pg_gw_schema, "gateway schema", &broken); /* 3 */
+  if (!rc && !current) rc = tw_pg_exec(c, tw_pg_state_schema, "state schema", &broken); /* 4 */
   if (!rc) /* an older version's database has the new tables now: it is this version */
     rc = tw_pg_exec(c,
                     "INSERT INTO tw_meta VALUES ('schema_version', '" SCHEMA_VERSION

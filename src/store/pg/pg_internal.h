@@ -42,6 +42,7 @@ int tw_pg_tasks_tick(PGconn *c, int period_ms);
 extern const char *const tw_pg_s3_schema;
 /* The gateway's tables (gw_apikeys.c), run after it. */
 extern const char *const tw_pg_gw_schema;
+extern const char *const tw_pg_state_schema;
 
 /* A connection for one call, or NULL (TW_PG_UNAVAILABLE) when PostgreSQL
  * cannot be reached now. When every connection is in use it waits for one

@@ -29,5 +29,8 @@ const char *tw_pg_s3_text(const PGresult *r, int row, int col);
 tw_pg *tw_pg_s3_pool(tw_store *s);
 /* The PostgreSQL URL the store was opened with. */
 const char *tw_pg_s3_url(tw_store *s);
+typedef struct tw_pg_state tw_pg_state;
+tw_pg_state **tw_pg_s3_state(tw_store *s);
+void tw_pg_state_free(tw_pg_state *st);
 
 #endif

@@ -55,6 +55,7 @@ typedef struct {
   int w_broken;
   int away;                /* atomic: the last read or batch failed on the connection */
   tw_pg_channel *listener; /* LISTEN tw_s3 */
+  tw_pg_state *state;      /* LISTEN tw_state (pg_state.c) */
 } pg_s3;
 
 /* Statement parameters: text for numbers and strings, binary for bytea. */
@@ -149,6 +150,7 @@ static void be_rollback(void *ud) {
 static void be_close(void *ud) {
   pg_s3 *x = ud;
   tw_pg_channel_stop(x->listener);
+  tw_pg_state_free(x->state);
   tw_pg_close(x->pg);
   free(x);
 }
@@ -199,6 +201,11 @@ int tw_store_pg_s3_unavailable(tw_store *s) {
 const char *tw_pg_s3_url(tw_store *s) {
   pg_s3 *x = tw_store_backend_data(s);
   return x ? x->url : NULL; /* NULL: not this store */
+}
+
+tw_pg_state **tw_pg_s3_state(tw_store *s) {
+  pg_s3 *x = tw_store_backend_data(s);
+  return x ? &x->state : NULL;
 }
 
 tw_pg *tw_pg_s3_pool(tw_store *s) {
