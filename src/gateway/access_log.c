@@ -263,7 +263,7 @@ static void read_log(tw_request *r) {
   if (tw_store_gw_access_log(tw_gw_store(r->app))
           ->query(tw_gw_store(r->app), since, limit + 1, write_entry, &p)) {
     tw_buf_free(&p.b);
-    tw_gw_error(r, TW_ERR_INTERNAL, "Cannot read the access log.");
+    tw_gw_store_error(r, "Cannot read the access log.");
     return;
   }
   tw_buf_printf(&p.b, "],\"truncated\":%s}", p.truncated ? "true" : "false");

@@ -14,6 +14,7 @@
 #include "core/json_out.h"
 #include "core/log.h"
 #include "gateway/gateway_internal.h"
+#include "store/pg_s3.h"
 
 #define MAX_TOKEN 4096
 
@@ -73,6 +74,13 @@ void tw_gw_error(tw_request *r, tw_err e, const char *msg) {
   if (status == 401) tw_req_add_header(r, "WWW-Authenticate", "Bearer");
   tw_gw_cors_headers(r);
   tw_gw_alog_note(r, status, len);
+}
+
+void tw_gw_store_error(tw_request *r, const char *msg) {
+  if (r->app->pg_store && tw_store_pg_s3_unavailable(r->app->pg_store))
+    tw_gw_error(r, TW_ERR_SERVICE_UNAVAILABLE, "The store is unavailable; try again later.");
+  else
+    tw_gw_error(r, TW_ERR_INTERNAL, msg);
 }
 
 json_t *tw_gw_body_json(tw_request *r) {
@@ -396,7 +404,7 @@ static void reply_after_commit(tw_request *r) {
   if (r->commit_failed ||
       (x->reply_checks_failures && tw_store_failures(tw_gw_store(r->app)) != x->reply_failures)) {
     json_decref(doc);
-    tw_gw_error(r, TW_ERR_INTERNAL, "The change could not be made durable. Please try again.");
+    tw_gw_store_error(r, "The change could not be made durable. Please try again.");
     return;
   }
   tw_gw_json(r, x->reply_status, doc);

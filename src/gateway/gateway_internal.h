@@ -34,6 +34,9 @@ typedef struct {
 /* {"error":{"code","message"}} with the error's status and code from the
  * table in core/errors.h; msg NULL or "": the table's message. */
 void tw_gw_error(tw_request *r, tw_err e, const char *msg);
+/* The store could not read or commit: 503 ServiceUnavailable while the
+ * cluster's PostgreSQL is away (the client retries), else 500 with msg. */
+void tw_gw_store_error(tw_request *r, const char *msg);
 /* Answers with a JSON document (steals the reference). */
 void tw_gw_json(tw_request *r, int status, json_t *doc);
 /* The request body as a JSON object, or NULL after answering 400 BadRequest. */

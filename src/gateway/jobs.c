@@ -226,7 +226,7 @@ static void get_job(tw_request *r, const tw_gw_caller *c, const char *id) {
   tw_job j;
   int found = tw_jobs_read(tw_jobs_get(), id, &j);
   if (found < 0) {
-    tw_gw_error(r, TW_ERR_INTERNAL, "The job could not be read.");
+    tw_gw_store_error(r, "The job could not be read.");
     return;
   }
   if (!found) {
@@ -323,7 +323,7 @@ static void list_jobs(tw_request *r, const tw_gw_caller *c) {
   int64_t next = 0;
   int n = tw_jobs_list(tw_jobs_get(), &f, &rows, &next);
   if (n < 0) {
-    tw_gw_error(r, TW_ERR_INTERNAL, "The jobs could not be listed.");
+    tw_gw_store_error(r, "The jobs could not be listed.");
     goto out;
   }
   json_t *arr = json_array();
@@ -426,7 +426,7 @@ static void transition(tw_request *r, const tw_gw_caller *c, const char *id, tw_
         r, 0, ticket, failures, 409,
         json_pack("{s:{s:s,s:s}}", "error", "code", "Conflict", "message", why));
   } else if (rc != TW_JOB_OK) {
-    tw_gw_error(r, TW_ERR_INTERNAL, "The job could not be updated.");
+    tw_gw_store_error(r, "The job could not be updated.");
   } else {
     tw_gw_json_after_commit(r, ticket, 200, job_doc(r, &after));
     tw_job_clear(&after);

@@ -300,7 +300,7 @@ void tw_gw_presign_serve(tw_request *r, const tw_gw_caller *c) {
   if (exists <= 0) {
     json_decref(body);
     if (exists < 0)
-      tw_gw_error(r, TW_ERR_INTERNAL, "Cannot read the bucket list.");
+      tw_gw_store_error(r, "Cannot read the bucket list.");
     else
       tw_gw_error(r, TW_ERR_S3_NO_SUCH_BUCKET, "The specified bucket does not exist");
     return;

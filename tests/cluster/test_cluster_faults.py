@@ -3,7 +3,8 @@
 Three tweedle nodes on one private PostgreSQL 15. Client threads, each bound
 to a node, run SQS sends (single and batch), receives and deletes (single and
 batch, some messages left in flight), S3 PUTs of several sizes (over and under
-16 KiB), overwrites, deletes, GETs and multipart uploads. Every effect is
+16 KiB), overwrites, deletes, GETs and multipart uploads, and gateway jobs
+(submitted, then taken from the job queue, started and finished). Every effect is
 written to a ledger: acknowledged, or "unknown" when the client got no answer
 (or a 503) and the effect may or may not have happened.
 
@@ -34,6 +35,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import pg  # noqa: E402
+
+import gateway_harness as gw  # noqa: E402  (tests/integration, on pg's path)
 
 import boto3  # noqa: E402
 from botocore.auth import S3SigV4Auth, SigV4Auth  # noqa: E402
@@ -168,6 +171,14 @@ def status_of_raw(sock):
     return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
+class HttpError(Exception):
+    """An error answer of the job API (not an AWS protocol)."""
+
+    def __init__(self, status, code):
+        super().__init__("%s %s" % (status, code))
+        self.status, self.code = status, code
+
+
 class Outcome:
     """How one request ended: ok, an HTTP error answer, or no answer (conn)."""
 
@@ -175,7 +186,10 @@ class Outcome:
         self.kind, self.status, self.code = "ok", 200, None
         if exc is None:
             return
-        if isinstance(exc, ClientError):
+        if isinstance(exc, HttpError):
+            self.kind, self.status = "http", exc.status
+            self.code = "ServiceUnavailable" if exc.status == 503 else exc.code
+        elif isinstance(exc, ClientError):
             self.kind = "http"
             self.status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             self.code = exc.response.get("Error", {}).get("Code")
@@ -199,6 +213,8 @@ class Outcome:
 class Ledger:
     def __init__(self):
         self.lock = threading.Lock()
+        self.jobs = set()  # ids of acknowledged job submissions
+        self.jobs_done = set()  # ids whose final status change was acknowledged
         self.sent = {}  # body -> (message id, md5) acknowledged
         self.maybe_sent = set()  # bodies of sends without an answer
         self.valid_deletes = set()  # bodies whose delete was acknowledged before the handle expired
@@ -328,6 +344,53 @@ class Worker(threading.Thread):
                 if r and r.get("Failed"):
                     self.ld.bad.append("delete_batch entries failed: %r" % r["Failed"])
 
+    # -- gateway jobs ------------------------------------------------------------
+    def gw_call(self, name, method, path, body=None):
+        """A job API request: (JSON answer or None, Outcome). 409 is an answer
+        the load expects (a redelivered job someone already moved on)."""
+        def fn():
+            r = gw.bearer(CLUSTER.nodes[self.node], method, path, self.ld.job_key, body,
+                          timeout=READ_TIMEOUT)
+            if r.status >= 300 and r.status != 409:
+                code = None
+                try:
+                    code = r.json().get("code") or r.json().get("error", {}).get("code")
+                except Exception:  # noqa: BLE001 - not JSON
+                    pass
+                raise HttpError(r.status, code or str(r.status))
+            return r.json() if r.status < 300 else None
+        return self.call(name, fn)
+
+    def submit_job(self):
+        r, out = self.gw_call("job_submit", "POST", "/jobs",
+                              {"type": self.ld.job_type, "payload": {"w": self.wid, "n": self.n}})
+        self.n += 1
+        if out.ok and r:
+            with self.ld.lock:
+                self.ld.jobs.add(r["id"])
+
+    def run_jobs(self):
+        """A job worker's round: take messages from the job queue, start and
+        finish their jobs, delete the messages."""
+        url = CLUSTER.nodes[self.node].queue_url("tweedle-jobs")
+        r, out = self.call("job_receive", lambda: self.cl("sqs").receive_message(
+            QueueUrl=url, MaxNumberOfMessages=5, VisibilityTimeout=VIS,
+            MessageAttributeNames=["All"]))
+        for m in (r or {}).get("Messages", []):
+            jid = m.get("MessageAttributes", {}).get("tweedle.job_id", {}).get("StringValue")
+            if not jid or jid not in self.ld.jobs:
+                continue  # another load's job: its visibility runs out
+            _, o = self.gw_call("job_start", "POST", "/jobs/%s/start" % jid)
+            if not o.ok:
+                continue
+            done, o = self.gw_call("job_finish", "POST", "/jobs/%s/fail" % jid,
+                                   {"error": "finished by worker %d" % self.wid})
+            if o.ok and done:
+                with self.ld.lock:
+                    self.ld.jobs_done.add(jid)
+            self.call("job_delete", lambda: self.cl("sqs").delete_message(
+                QueueUrl=url, ReceiptHandle=m["ReceiptHandle"]))
+
     # -- S3 -------------------------------------------------------------------
     def key(self):
         return "w%d/k%d" % (self.wid, self.rng.randrange(6))
@@ -386,7 +449,8 @@ class Worker(threading.Thread):
 
     def run(self):
         ops = [(self.send, 5), (self.send_batch, 2), (self.receive_delete, 6), (self.put, 5),
-               (self.delete_object, 1), (self.get, 2), (self.multipart, 0.3)]
+               (self.delete_object, 1), (self.get, 2), (self.multipart, 0.3),
+               (self.submit_job, 2.5), (self.run_jobs, 1.5)]
         fns, weights = [f for f, _ in ops], [w for _, w in ops]
         try:
             while not self.stop.is_set():
@@ -405,6 +469,9 @@ class MixedLoad:
         a = CLUSTER.nodes[0]
         sqs_of(a).create_queue(QueueName=self.queue)
         s3_of(a).create_bucket(Bucket=self.bucket)
+        self.ledger.job_type = "%s-%s" % (tag, suffix)
+        self.ledger.job_key = gw.create_key(a, name=self.ledger.job_type, scopes=[
+            {"actions": ["jobs:submit", "jobs:read", "jobs:update"]}])["key"]
         self.stop = threading.Event()
         seed = random.randrange(1 << 30)
         note("%s: seed %d\n" % (tag, seed))
@@ -516,6 +583,39 @@ class Faults(unittest.TestCase):
         self.assertEqual(wrong, [], "objects not as acknowledged")
         self.assertEqual(listed, present, "the listing disagrees with the objects")
         self.assertGreater(acked_puts, 20, "too few PUTs acknowledged to mean anything")
+        self.check_jobs(load, node)
+
+    def check_jobs(self, load, node):
+        """Every acknowledged job exists on node; one whose finish was
+        acknowledged is failed (the load's finish); every other one is
+        finished, or its message is still in the job queue (each job row and
+        its message were committed together)."""
+        ld = load.ledger
+        status, missing = {}, []
+        for jid in sorted(ld.jobs):
+            r = gw.bearer(node, "GET", "/jobs/" + jid, ld.job_key)
+            if r.status != 200:
+                missing.append((jid, r.status))
+            else:
+                status[jid] = r.json()["status"]
+        self.assertEqual(missing, [], "acknowledged jobs lost")
+        undone = [j for j in ld.jobs_done if status.get(j) != "failed"]
+        self.assertEqual(undone, [], "acknowledged finishes undone")
+        waiting = {j for j, st in status.items() if st in ("queued", "running")}
+        sqs, url = sqs_of(node), node.queue_url("tweedle-jobs")
+        seen, deadline = set(), time.monotonic() + VIS + 20
+        while waiting - seen and time.monotonic() < deadline:
+            ms = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
+                                     WaitTimeSeconds=1, MessageAttributeNames=["All"]
+                                     ).get("Messages", [])
+            for m in ms:
+                seen.add(m.get("MessageAttributes", {}).get("tweedle.job_id", {})
+                         .get("StringValue"))
+        note("jobs: %d submissions acknowledged, %d finishes acknowledged, %d still waiting, "
+             "their messages found: %d\n" % (len(ld.jobs), len(ld.jobs_done), len(waiting),
+                                              len(waiting & seen)))
+        self.assertEqual(sorted(waiting - seen)[:10], [], "waiting jobs without their message")
+        self.assertGreater(len(ld.jobs), 10, "too few jobs acknowledged to mean anything")
 
     def test_kill9_one_node_under_mixed_load(self):
         load = MixedLoad("fkill")
