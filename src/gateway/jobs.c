@@ -425,6 +425,8 @@ static void transition(tw_request *r, const tw_gw_caller *c, const char *id, tw_
     tw_gw_json_when_durable(
         r, 0, ticket, failures, 409,
         json_pack("{s:{s:s,s:s}}", "error", "code", "Conflict", "message", why));
+  } else if (rc == TW_JOB_UNAVAILABLE) {
+    tw_gw_error(r, TW_ERR_SERVICE_UNAVAILABLE, "The store is unavailable; try again later.");
   } else if (rc != TW_JOB_OK) {
     tw_gw_store_error(r, "The job could not be updated.");
   } else {

@@ -12,10 +12,10 @@
  * Cluster mode (app->pg_store: the gateway's tables in PostgreSQL): a
  * submission is one PostgreSQL transaction of its own (the job row and its
  * message in the job queue's table, store/pg_gw.h), idempotency decided by
- * the unique index there; transitions go through the PostgreSQL store's
- * batches, `pending` holding this node's until they commit, and every read
- * goes to PostgreSQL, so any node sees any node's committed changes. The
- * dead-letter hook does not run (cluster mode's queues raise no event yet).
+ * the unique index there; a transition is a transaction of its own that
+ * locks the row (SELECT … FOR UPDATE), so two nodes changing one job take
+ * turns; every read goes to PostgreSQL, so any node sees any node's
+ * committed changes.
  *
  * Lock order: the SQS engine (tw_sqs_lock), the store hold, then jobs->mu. The
  * dead-letter hook runs inside the first two, so every path that changes a job
@@ -248,8 +248,8 @@ static int64_t result_size(tw_jobs *J, const char *bucket, const char *key) {
   return tw_s3_object_size(J->app->s3, bucket, key, &size) == 1 ? size : -1;
 }
 
-/* The stored row as the API shows it. */
-static void row_to_job(tw_jobs *J, const tw_gw_job_row *row, tw_job *j) {
+/* The stored row's fields; its result's size unknown (-1). */
+static void row_fields(const tw_gw_job_row *row, tw_job *j) {
   memset(j, 0, sizeof *j);
   j->seq = row->seq;
   snprintf(j->id, sizeof j->id, "%s", row->id);
@@ -262,6 +262,12 @@ static void row_to_job(tw_jobs *J, const tw_gw_job_row *row, tw_job *j) {
   j->error = xstrdup(row->error);
   j->bucket = xstrdup(row->result_bucket);
   j->key = xstrdup(row->result_key);
+  j->size = -1;
+}
+
+/* The stored row as the API shows it. */
+static void row_to_job(tw_jobs *J, const tw_gw_job_row *row, tw_job *j) {
+  row_fields(row, j);
   j->size = result_size(J, j->bucket, j->key);
 }
 
@@ -473,10 +479,8 @@ static int check(const tw_job_change *ch, const tw_job *j, char *why, size_t n) 
   return TW_JOB_CONFLICT;
 }
 
-/* Applies a checked change to j and appends it to the store (locks held). */
-static void apply(tw_jobs *J, tw_job *j, const tw_job_change *ch, int64_t now) {
-  tw_store *st = tw_gw_store(J->app);
-  const tw_gw_jobs_repo *repo = tw_store_gw_jobs(st);
+/* A checked change made to j (in memory only). */
+static void transition(tw_job *j, const tw_job_change *ch, int64_t now) {
   if (ch->verb == TW_JOB_START) {
     snprintf(j->status, sizeof j->status, "running");
     j->attempts++;
@@ -484,7 +488,6 @@ static void apply(tw_jobs *J, tw_job *j, const tw_job_change *ch, int64_t now) {
     j->finished = 0;
     tw_job_clear(j);
     j->size = -1;
-    repo->start(st, j->id, j->attempts, now);
   } else if (ch->verb == TW_JOB_COMPLETE) {
     snprintf(j->status, sizeof j->status, "succeeded");
     j->finished = now;
@@ -492,25 +495,87 @@ static void apply(tw_jobs *J, tw_job *j, const tw_job_change *ch, int64_t now) {
     j->bucket = strdup(ch->bucket);
     j->key = strdup(ch->key);
     j->size = ch->size;
-    repo->succeed(st, j->id, now, ch->bucket, ch->key);
   } else {
     snprintf(j->status, sizeof j->status, "failed");
     j->finished = now;
     free(j->error);
     j->error = strdup(ch->error);
-    repo->fail(st, j->id, now, ch->error);
   }
+}
+
+static void note_finish(const tw_job *j, const tw_job_change *ch, int64_t now) {
   if (ch->verb != TW_JOB_START)
     stat_note(j->type, (int)ch->verb, j->started ? (double)(now - j->started) : -1);
+}
+
+/* Applies a checked change to j and appends it to the store (locks held). */
+static void apply(tw_jobs *J, tw_job *j, const tw_job_change *ch, int64_t now) {
+  tw_store *st = tw_gw_store(J->app);
+  const tw_gw_jobs_repo *repo = tw_store_gw_jobs(st);
+  transition(j, ch, now);
+  if (ch->verb == TW_JOB_START)
+    repo->start(st, j->id, j->attempts, now);
+  else if (ch->verb == TW_JOB_COMPLETE)
+    repo->succeed(st, j->id, now, ch->bucket, ch->key);
+  else
+    repo->fail(st, j->id, now, ch->error);
+  note_finish(j, ch, now);
   char key[48];
   snprintf(key, sizeof key, "j:%s", j->id);
   pend *p = pend_touch(J, key, tw_store_ticket(st));
   job_copy(&p->job, j);
 }
 
+/* Cluster mode: a change decided on the row PostgreSQL holds locked for it
+ * (store/pg_gw.h), so that two nodes changing one job at once take turns:
+ * the second sees the first's result (a finished job stays finished). */
+typedef struct {
+  const tw_job_change *ch;
+  int64_t now;
+  tw_job j;
+  int have;
+  char *why;
+  size_t whylen;
+} decide_ctx;
+
+static int decide(void *ud, const tw_gw_job_row *row, tw_gw_job_update *u) {
+  decide_ctx *d = ud;
+  row_fields(row, &d->j);
+  d->have = 1;
+  if (check(d->ch, &d->j, d->why, d->whylen) != TW_JOB_OK) return 1;
+  transition(&d->j, d->ch, d->now);
+  u->to = d->ch->verb == TW_JOB_START      ? TW_GW_JOB_TO_RUNNING
+          : d->ch->verb == TW_JOB_COMPLETE ? TW_GW_JOB_TO_SUCCEEDED
+                                           : TW_GW_JOB_TO_FAILED;
+  u->attempts = d->j.attempts;
+  u->now_ms = d->now;
+  u->bucket = d->ch->bucket;
+  u->key = d->ch->key;
+  u->error = d->ch->error;
+  return 0;
+}
+
+static int change_cluster(tw_jobs *J, const char *id, const tw_job_change *ch, tw_job *after,
+                          uint64_t *ticket, char *why, size_t whylen) {
+  decide_ctx d = {.ch = ch, .now = tw_now_ms(), .why = why, .whylen = whylen};
+  int rc = tw_store_pg_gw_job_change(tw_gw_store(J->app), id, decide, &d);
+  *ticket = 0; /* committed already */
+  if (rc == TW_PG_OK) {
+    note_finish(&d.j, ch, d.now);
+    if (d.j.bucket && d.j.size < 0) d.j.size = result_size(J, d.j.bucket, d.j.key);
+    *after = d.j; /* the caller clears it */
+    return TW_JOB_OK;
+  }
+  if (d.have) tw_job_clear(&d.j);
+  if (rc == TW_PG_CONFLICT) return TW_JOB_CONFLICT;
+  if (rc == TW_PG_NOT_FOUND) return TW_JOB_NOT_FOUND;
+  return rc == TW_PG_UNAVAILABLE ? TW_JOB_UNAVAILABLE : TW_JOB_ERROR;
+}
+
 int tw_jobs_change(tw_jobs *J, const char *id, const tw_job_change *ch, tw_job *after,
                    uint64_t *ticket, char *why, size_t whylen) {
   tw_store *st = tw_gw_store(J->app);
+  if (J->app->pg_store) return change_cluster(J, id, ch, after, ticket, why, whylen);
   tw_job j;
   tw_store_hold(st);
   pthread_mutex_lock(&J->mu);

@@ -36,6 +36,22 @@ typedef struct {
  * job. 0 (see the out fields), TW_PG_UNAVAILABLE (-2) or -1. */
 int tw_store_pg_gw_submit(tw_store *s, tw_pg_gw_submit *x);
 
+/* A job's status change, decided on its latest committed state and
+ * serialised across nodes: in one transaction on a pooled connection the row
+ * is locked (FOR UPDATE), decide(ud, row, upd) looks at it (row valid during
+ * the call) and either fills upd and returns 0 (it is written and committed)
+ * or returns non-zero (nothing written: TW_PG_CONFLICT). Else TW_PG_NOT_FOUND,
+ * TW_PG_UNAVAILABLE or TW_PG_ERROR. Two nodes changing one job at once: the
+ * second decides on the first's result. */
+typedef struct {
+  enum { TW_GW_JOB_TO_RUNNING, TW_GW_JOB_TO_SUCCEEDED, TW_GW_JOB_TO_FAILED } to;
+  int attempts;                     /* running: the attempt it starts */
+  int64_t now_ms;                   /* started or finished at */
+  const char *bucket, *key, *error; /* succeeded: the result; failed: the error */
+} tw_gw_job_update;
+typedef int (*tw_gw_job_decide)(void *ud, const tw_gw_job_row *row, tw_gw_job_update *upd);
+int tw_store_pg_gw_job_change(tw_store *s, const char *id, tw_gw_job_decide decide, void *ud);
+
 /* The key with that hash (hash NULL: with that id): 1 (fn called once), 0
  * none, -1 error. */
 int tw_store_pg_gw_key_find(tw_store *s, const char *hash, const char *id,

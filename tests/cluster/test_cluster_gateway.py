@@ -310,6 +310,41 @@ class GatewayClusterTest(unittest.TestCase):
         m = self.receive_job(self.c, job_id)
         client(self.c, "sqs").delete_message(QueueUrl=self.queue_url(self.c), ReceiptHandle=m["ReceiptHandle"])
 
+    def test_concurrent_changes_of_one_job_take_turns(self):
+        """Nodes changing one job at the same instant are serialised on its
+        row: concurrent starts each count an attempt of their own, and of
+        concurrent finishes exactly one wins, the others answer 409."""
+        job_id = call(self.a, "POST", "/jobs", {"type": "race"}, key=self.jobs_key).json()["id"]
+        nodes = [self.a, self.b, self.c] * 3
+
+        def race(path, body_of):
+            out, go = [None] * len(nodes), threading.Barrier(len(nodes))
+
+            def one(i):
+                go.wait(10)
+                out[i] = call(nodes[i], "POST", path, body_of(i), key=self.jobs_key)
+            ths = [threading.Thread(target=one, args=(i,)) for i in range(len(nodes))]
+            for t in ths:
+                t.start()
+            for t in ths:
+                t.join(30)
+            return out
+
+        starts = race("/jobs/%s/start" % job_id, lambda i: None)
+        self.assertEqual([r.status for r in starts], [200] * len(nodes), starts)
+        self.assertEqual(sorted(r.json()["attempts"] for r in starts),
+                         list(range(1, len(nodes) + 1)))
+        self.assertEqual(self.job(self.b, job_id)["attempts"], len(nodes))
+        fails = race("/jobs/%s/fail" % job_id, lambda i: {"error": "by %d" % i})
+        won = [i for i, r in enumerate(fails) if r.status == 200]
+        self.assertEqual(len(won), 1, [r.status for r in fails])
+        self.assertEqual(sorted(r.status for r in fails), [200] + [409] * (len(nodes) - 1))
+        j = self.job(self.c, job_id)
+        self.assertEqual((j["status"], j["error"]), ("failed", "by %d" % won[0]))
+        m = self.receive_job(self.a, job_id)
+        client(self.a, "sqs").delete_message(QueueUrl=self.queue_url(self.a),
+                                             ReceiptHandle=m["ReceiptHandle"])
+
     def test_idempotency_key_across_nodes(self):
         ikey = "idem-" + uuid.uuid4().hex
         body = {"type": "idem", "payload": {"x": 1}}

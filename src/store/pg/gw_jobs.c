@@ -278,3 +278,64 @@ int tw_store_pg_gw_submit(tw_store *s, tw_pg_gw_submit *x) {
   }
   return rc == TW_PG_EXISTS ? TW_PG_ERROR : rc;
 }
+
+/* --- a status change, serialised across nodes ------------------------------------------ */
+
+static int change_once(PGconn *c, const char *id, tw_gw_job_decide decide, void *ud,
+                       int *broken) {
+  int rc = tw_pg_exec(c, "BEGIN", "job change", broken);
+  if (rc) return rc;
+  const char *p[] = {id};
+  /* the row stays locked until COMMIT: a change on another node waits, then
+   * decides on this one's result */
+  PGresult *r = q(c, JOB_COLS " WHERE id = $1 FOR UPDATE", 1, p);
+  rc = tw_pg_check(c, &r, PGRES_TUPLES_OK, "job change", broken);
+  tw_gw_job_update u = {0};
+  if (!rc && PQntuples(r) != 1) rc = TW_PG_NOT_FOUND;
+  if (!rc) {
+    tw_gw_job_row row;
+    row_of(r, 0, &row);
+    if (decide(ud, &row, &u)) rc = TW_PG_CONFLICT;
+  }
+  PQclear(r);
+  if (!rc) {
+    char b1[32], b2[32];
+    if (u.to == TW_GW_JOB_TO_RUNNING) {
+      const char *p2[] = {I64(b1, u.attempts), I64(b2, u.now_ms), id};
+      r = q(c,
+            "UPDATE gw_jobs SET status = 'running', attempts = $1, started_ms = $2,"
+            " finished_ms = NULL, error = NULL, result_bucket = NULL, result_key = NULL"
+            " WHERE id = $3",
+            3, p2);
+    } else if (u.to == TW_GW_JOB_TO_SUCCEEDED) {
+      const char *p2[] = {I64(b1, u.now_ms), u.bucket, u.key, id};
+      r = q(c,
+            "UPDATE gw_jobs SET status = 'succeeded', finished_ms = $1, result_bucket = $2,"
+            " result_key = $3, error = NULL WHERE id = $4",
+            4, p2);
+    } else {
+      const char *p2[] = {I64(b1, u.now_ms), u.error, id};
+      r = q(c, "UPDATE gw_jobs SET status = 'failed', finished_ms = $1, error = $2 WHERE id = $3",
+            3, p2);
+    }
+    rc = tw_pg_check(c, &r, PGRES_COMMAND_OK, "job change", broken);
+    PQclear(r);
+  }
+  if (!rc) return tw_pg_exec(c, "COMMIT", "job change commit", broken);
+  if (!*broken) {
+    int b = 0;
+    tw_pg_exec(c, "ROLLBACK", "job change rollback", &b);
+    if (b) *broken = 1;
+  }
+  return rc;
+}
+
+int tw_store_pg_gw_job_change(tw_store *s, const char *id, tw_gw_job_decide decide, void *ud) {
+  tw_pg *pg = tw_pg_s3_pool(s);
+  tw_pg_slot *slot = tw_pg_get(pg);
+  if (!slot) return TW_PG_UNAVAILABLE;
+  int broken = 0;
+  int rc = change_once(slot->conn, id, decide, ud, &broken);
+  tw_pg_put(pg, slot, broken);
+  return broken ? TW_PG_UNAVAILABLE : rc;
+}
