@@ -281,8 +281,7 @@ int tw_store_pg_gw_submit(tw_store *s, tw_pg_gw_submit *x) {
 
 /* --- a status change, serialised across nodes ------------------------------------------ */
 
-static int change_once(PGconn *c, const char *id, tw_gw_job_decide decide, void *ud,
-                       int *broken) {
+static int change_once(PGconn *c, const char *id, tw_gw_job_decide decide, void *ud, int *broken) {
   int rc = tw_pg_exec(c, "BEGIN", "job change", broken);
   if (rc) return rc;
   const char *p[] = {id};
