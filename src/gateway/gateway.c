@@ -14,6 +14,7 @@
 #include "core/json_out.h"
 #include "core/log.h"
 #include "gateway/gateway_internal.h"
+#include "store/pg_gw.h"
 #include "store/pg_s3.h"
 
 #define MAX_TOKEN 4096
@@ -171,9 +172,14 @@ double tw_gw_bucket_take(tw_gw_bucket *b, double rate, double burst) {
   return wait;
 }
 
-/* 1 after answering 429 TooManyRequests with Retry-After. */
-static int throttled(tw_request *r, tw_gw_bucket *b, double rate, double burst) {
-  double wait = tw_gw_bucket_take(b, rate, burst);
+/* 1 after answering 429 TooManyRequests with Retry-After. In cluster mode
+ * the bucket `name` is in PostgreSQL, shared by every node (when it cannot
+ * be reached, this node's own bucket decides). */
+static int throttled(tw_request *r, const char *name, tw_gw_bucket *b, double rate, double burst) {
+  double wait = 0;
+  if (rate <= 0) return 0;
+  if (!r->app->pg_store || tw_store_pg_gw_take(r->app->pg_store, name, rate, burst, &wait))
+    wait = tw_gw_bucket_take(b, rate, burst);
   if (wait <= 0) return 0;
   long secs = (long)ceil(wait);
   if (secs < 1) secs = 1;
@@ -566,7 +572,9 @@ static void with_answer(tw_request *r, gw_ctx *x, tw_gw_answer *a) {
   snprintf(c.principal, sizeof c.principal, "%s", a->principal);
   c.scopes = a->scopes;
   snprintf(r->principal, sizeof r->principal, "authorizer:%.110s", a->principal);
-  if (throttled(r, tw_gw_authz_bucket(x->g, a->principal), x->g->rate, x->g->burst)) return;
+  char name[300];
+  snprintf(name, sizeof name, "authorizer:%s", a->principal);
+  if (throttled(r, name, tw_gw_authz_bucket(x->g, a->principal), x->g->rate, x->g->burst)) return;
   dispatch(r, x, &c);
 }
 
@@ -596,7 +604,9 @@ static void bearer(tw_request *r, gw_ctx *x, const char *auth) {
   if (st == TW_GW_KEY_OK) {
     free(token);
     snprintf(r->principal, sizeof r->principal, "apikey:%.120s", c.principal);
-    if (throttled(r, b, rate, burst)) return;
+    char name[80];
+    snprintf(name, sizeof name, "apikey:%s", c.key_id);
+    if (throttled(r, name, b, rate, burst)) return;
     dispatch(r, x, &c);
     return;
   }

@@ -52,6 +52,13 @@ typedef struct {
 typedef int (*tw_gw_job_decide)(void *ud, const tw_gw_job_row *row, tw_gw_job_update *upd);
 int tw_store_pg_gw_job_change(tw_store *s, const char *id, tw_gw_job_decide decide, void *ud);
 
+/* Throttling across the cluster: takes one token from the bucket `name`
+ * (rate tokens a second, at most burst; a new bucket starts full), kept in
+ * PostgreSQL so that every node draws from the same one. *wait: 0 taken, or
+ * the seconds until a token is there. 0, or -1 when PostgreSQL could not
+ * answer. */
+int tw_store_pg_gw_take(tw_store *s, const char *name, double rate, double burst, double *wait);
+
 /* The key with that hash (hash NULL: with that id): 1 (fn called once), 0
  * none, -1 error. */
 int tw_store_pg_gw_key_find(tw_store *s, const char *hash, const char *id,

@@ -111,10 +111,12 @@ def admin(node, method, path, body=None, query=""):
     return Resp(r.status, r.headers, r.body)
 
 
-def make_key(node, actions, **scope):
+def make_key(node, actions, fields=None, **scope):
     s = {"actions": actions}
     s.update(scope)
-    r = admin(node, "POST", "/apikeys", {"name": "k-" + uuid.uuid4().hex[:8], "scopes": [s]})
+    body = {"name": "k-" + uuid.uuid4().hex[:8], "scopes": [s]}
+    body.update(fields or {})
+    r = admin(node, "POST", "/apikeys", body)
     if r.status != 201:
         raise AssertionError("cannot create an API key: %r" % r)
     return r.json()
@@ -440,6 +442,17 @@ class GatewayClusterTest(unittest.TestCase):
         code, body = curl(via(self.a, self.c) + [g.json()["url"]])
         self.assertEqual((code, body), (200, data))
         self.assertEqual(client(self.c, "s3").get_object(Bucket=bucket, Key="in/x.bin")["Body"].read(), data)
+
+    def test_one_key_one_rate_across_nodes(self):
+        """A key's rate and burst hold for the cluster, not per node: its
+        token bucket is in PostgreSQL."""
+        bucket = self.bucket()
+        k = make_key(self.a, ["presign:get"], {"rate": 0.2, "burst": 4}, bucket=bucket)["key"]
+        got = [call(n, "POST", "/presign", {"method": "GET", "bucket": bucket, "key": "x"}, key=k)
+               for n in (self.a, self.b, self.c) * 3]
+        self.assertEqual([r.status for r in got], [200] * 4 + [429] * 5, got)
+        self.assertEqual(got[-1].header("Retry-After"), "5")
+        self.assertEqual(got[-1].json()["error"]["code"], "TooManyRequests")
 
     def test_access_log_of_a_read_on_c(self):
         since = int(time.time() * 1000) - 1

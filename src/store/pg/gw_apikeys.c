@@ -29,7 +29,10 @@ const char *const tw_pg_gw_schema =
     "CREATE TABLE IF NOT EXISTS gw_access_log (id bigserial PRIMARY KEY, time_ms bigint NOT NULL,"
     " principal text, auth text, method text, route text, path text, status integer,"
     " latency_us bigint, bytes_in bigint, bytes_out bigint, request_id text, source_ip text);"
-    "CREATE INDEX IF NOT EXISTS gw_access_log_time ON gw_access_log (time_ms);";
+    "CREATE INDEX IF NOT EXISTS gw_access_log_time ON gw_access_log (time_ms);"
+    /* throttling state needs no WAL: after a crash every bucket starts full */
+    "CREATE UNLOGGED TABLE IF NOT EXISTS gw_throttle (name text PRIMARY KEY,"
+    " tokens double precision NOT NULL, at_us bigint NOT NULL, took boolean NOT NULL);";
 
 static uint64_t later(uint64_t a, uint64_t b) {
   return a > b ? a : b;
@@ -135,4 +138,37 @@ tw_pg_gw_listener *tw_store_pg_gw_listen(tw_store *s, void (*fn)(void *ud, const
 
 void tw_store_pg_gw_listen_stop(tw_pg_gw_listener *l) {
   tw_pg_channel_stop(l);
+}
+
+/* --- throttling across the cluster ------------------------------------------------------ */
+
+int tw_store_pg_gw_take(tw_store *s, const char *name, double rate, double burst, double *wait) {
+  char r_s[40], b_s[40];
+  snprintf(r_s, sizeof r_s, "%.17g", rate);
+  snprintf(b_s, sizeof b_s, "%.17g", burst < 1 ? 1 : burst);
+  tw_sql_val v[] = {TW_SQL_S(name), TW_SQL_S(r_s), TW_SQL_S(b_s)};
+  /* one statement, on PostgreSQL's clock (the nodes' may differ); the row
+   * lock orders the takes of one bucket across nodes */
+  PGresult *r =
+      tw_pg_s3_read(s,
+                    "WITH c AS (SELECT (extract(epoch FROM clock_timestamp()) * 1e6)::bigint AS us)"
+                    " INSERT INTO gw_throttle AS t (name, tokens, at_us, took)"
+                    " SELECT $1, $3::float8 - 1, us, true FROM c"
+                    " ON CONFLICT (name) DO UPDATE SET"
+                    " took = LEAST($3::float8, t.tokens + GREATEST(0, EXCLUDED.at_us - t.at_us)"
+                    " * $2::float8 / 1e6) >= 1,"
+                    " tokens = LEAST($3::float8, t.tokens + GREATEST(0, EXCLUDED.at_us - t.at_us)"
+                    " * $2::float8 / 1e6) - CASE WHEN LEAST($3::float8, t.tokens + GREATEST(0,"
+                    " EXCLUDED.at_us - t.at_us) * $2::float8 / 1e6) >= 1 THEN 1 ELSE 0 END,"
+                    " at_us = EXCLUDED.at_us RETURNING took, tokens",
+                    v, 3);
+  if (!r) return -1;
+  int rc = PQntuples(r) == 1 ? 0 : -1;
+  if (!rc) {
+    int took = PQgetvalue(r, 0, 0)[0] == 't';
+    double tokens = strtod(PQgetvalue(r, 0, 1), NULL);
+    *wait = took ? 0 : (1 - tokens) / rate;
+  }
+  PQclear(r);
+  return rc;
 }
