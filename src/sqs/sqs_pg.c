@@ -214,6 +214,7 @@ tw_sqs_pg *tw_sqs_pg_open(const char *url, const char *region, const char *accou
   tw_sqs_pg *p = calloc(1, sizeof *p);
   if (!p) return NULL;
   pthread_mutex_init(&p->mu, NULL);
+  pthread_mutex_init(&p->inflight_mu, NULL);
   snprintf(p->region, sizeof p->region, "%s", region);
   snprintf(p->account, sizeof p->account, "%s", account);
   /* AWS's; TWEEDLE_MAX_INFLIGHT lowers it (tests), as for the embedded engine */
@@ -252,5 +253,6 @@ void tw_sqs_pg_close(tw_sqs_pg *p) {
   tw_pg_bg_stop(p->pg);
   tw_pg_close(p->pg);
   pthread_mutex_destroy(&p->mu);
+  pthread_mutex_destroy(&p->inflight_mu);
   free(p);
 }

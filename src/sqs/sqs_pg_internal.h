@@ -27,6 +27,11 @@ struct tw_sqs_pg {
   int repoll_ms;
   int64_t max_inflight; /* per queue (TWEEDLE_MAX_INFLIGHT, default 120000) */
   tw_store *events_store; /* deliveries from the event bus go to its batches */
+  /* the last in-flight count of a queue taken on this node (sqs_pg_message.c) */
+  pthread_mutex_t inflight_mu;
+  struct {
+    int64_t queue_id, count, at_ms;
+  } inflight[GEN_BUCKETS];
 };
 
 typedef struct { /* a queue as the actions need it */

@@ -244,6 +244,44 @@ static json_t *render(tw_sqs_pg *p, const pq *q, const tw_pg_msg *m, unsigned ma
   return o;
 }
 
+/* The in-flight limit a receive must check. Counting a queue's in-flight
+ * messages is the costliest part of a receive, so with a large limit (the
+ * default 120,000) a node counts a queue at most once a second while the
+ * count, plus what this node's receives took since, is under half the limit:
+ * no cluster receives 60,000 messages a second, so the limit cannot be
+ * reached before the next count. A small limit is checked on every receive.
+ * 0: no check. */
+#define INFLIGHT_EXACT_BELOW 10000
+
+static int64_t inflight_limit(tw_sqs_pg *p, int64_t qid, int64_t now) {
+  int64_t lim = p->max_inflight;
+  if (lim <= 0) return 0;
+  if (lim < INFLIGHT_EXACT_BELOW) return lim;
+  int slot = (int)((uint64_t)qid % GEN_BUCKETS);
+  pthread_mutex_lock(&p->inflight_mu);
+  int fresh = p->inflight[slot].queue_id == qid && now >= p->inflight[slot].at_ms &&
+              now - p->inflight[slot].at_ms < 1000;
+  int64_t seen = p->inflight[slot].count;
+  pthread_mutex_unlock(&p->inflight_mu);
+  if (fresh) return seen < lim / 2 ? 0 : lim;
+  int64_t n = 0;
+  if (tw_pg_inflight(p->pg, qid, now, lim, &n)) return lim; /* the receive counts */
+  pthread_mutex_lock(&p->inflight_mu);
+  p->inflight[slot].queue_id = qid;
+  p->inflight[slot].count = n;
+  p->inflight[slot].at_ms = now;
+  pthread_mutex_unlock(&p->inflight_mu);
+  return n < lim / 2 ? 0 : lim;
+}
+
+/* A receive of this node took n messages of queue qid. */
+static void inflight_took(tw_sqs_pg *p, int64_t qid, int n) {
+  int slot = (int)((uint64_t)qid % GEN_BUCKETS);
+  pthread_mutex_lock(&p->inflight_mu);
+  if (p->inflight[slot].queue_id == qid) p->inflight[slot].count += n;
+  pthread_mutex_unlock(&p->inflight_mu);
+}
+
 int tw_sqs_pg_receive_message(tw_sqs_pg *p, tw_sqs_call *c) {
   long long max, vis, wait;
   if (tw_sqs_receive_params(c, &max, &vis, &wait)) return -1;
@@ -262,7 +300,7 @@ int tw_sqs_pg_receive_message(tw_sqs_pg *p, tw_sqs_call *c) {
                    .vis_s = (int)vis,
                    .now_ms = now,
                    .min_sent_ms = now - q.retention * 1000,
-                   .max_inflight = p->max_inflight,
+                   .max_inflight = inflight_limit(p, q.row.id, now),
                    .source_arn = q.arn,
                    .attempt = q.row.fifo ? tw_p_str(c->in, "ReceiveRequestAttemptId") : NULL};
   int rc = 0;
@@ -289,6 +327,7 @@ int tw_sqs_pg_receive_message(tw_sqs_pg *p, tw_sqs_call *c) {
     tw_pgq_free(&q);
     return tw_pgq_fail_rc(c, rc);
   }
+  if (n && p->max_inflight >= INFLIGHT_EXACT_BELOW) inflight_took(p, q.row.id, n);
   unsigned mask = tw_sqs_sys_attr_mask(c->in);
   json_t *names = json_object_get(c->in, "MessageAttributeNames");
   json_t *list = json_array();

@@ -149,6 +149,8 @@ typedef struct {
  * nothing). A FIFO attempt id seen within 5 minutes whose messages are all
  * still in flight under the same receipts answers them again. */
 int tw_pg_receive_ex(tw_pg *pg, const tw_pg_recv *rq, tw_pg_msg *out, int *n);
+/* The messages of queue_id in flight at now_ms, counted up to limit (*n). */
+int tw_pg_inflight(tw_pg *pg, int64_t queue_id, int64_t now_ms, int64_t limit, int64_t *n);
 
 /* FIFO DeleteMessage: *expired when the message exists but the receipt is
  * not its latest or its visibility ran out (nothing deleted). Notifies (the

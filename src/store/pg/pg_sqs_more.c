@@ -216,6 +216,26 @@ static const char *recv_update_sql =
     " first_receive_ms = CASE WHEN first_receive_ms = 0 THEN $2 ELSE first_receive_ms END,"
     " received_ms = $2, nonce = nonce + 1 WHERE m.seq = ANY($1::bigint[]) RETURNING " MSG_COLS;
 
+/* The messages of queue $1 in flight at $2, counted up to $3: the count
+ * stops at the limit, so it costs at most that many index entries. */
+static const char *const inflight_sql =
+    "SELECT count(*) FROM (SELECT 1 FROM sqs_messages WHERE queue_id = $1 AND "
+    "visible_at_ms > $2 AND receive_count > 0 LIMIT $3) x";
+
+int tw_pg_inflight(tw_pg *pg, int64_t queue_id, int64_t now_ms, int64_t limit, int64_t *n) {
+  char b1[32], b2[32], b3[32];
+  const char *p[] = {I64(b1, queue_id), I64(b2, now_ms), I64(b3, limit)};
+  tw_pg_slot *s = tw_pg_get(pg);
+  if (!s) return TW_PG_UNAVAILABLE;
+  int broken = 0;
+  PGresult *r;
+  int rc = tw_pg_sqs_q(s->conn, "inflight", inflight_sql, 3, p, PGRES_TUPLES_OK, &r, &broken);
+  if (!rc) *n = tw_pg_i64(r, 0, 0);
+  PQclear(r);
+  tw_pg_put(pg, s, broken);
+  return rc;
+}
+
 /* Standard queue without a dead-letter queue: one statement (autocommit). */
 static int receive_plain(tw_pg *pg, const tw_pg_recv *rq, tw_pg_msg *out, int *n) {
   char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
@@ -244,10 +264,7 @@ static int receive_plain(tw_pg *pg, const tw_pg_recv *rq, tw_pg_msg *out, int *n
     PQclear(r);
     if (!k && rq->max_inflight > 0) { /* nothing: was it the limit? */
       const char *p2[] = {b1, b2, b6};
-      rc = tw_pg_sqs_q(s->conn, "inflight",
-                       "SELECT count(*) FROM (SELECT 1 FROM sqs_messages WHERE queue_id = $1 AND "
-                       "visible_at_ms > $2 AND receive_count > 0 LIMIT $3) x",
-                       3, p2, PGRES_TUPLES_OK, &r, &broken);
+      rc = tw_pg_sqs_q(s->conn, "inflight", inflight_sql, 3, p2, PGRES_TUPLES_OK, &r, &broken);
       if (!rc && tw_pg_i64(r, 0, 0) >= rq->max_inflight) rc = TW_PG_OVER_LIMIT;
       PQclear(r);
     }
@@ -323,10 +340,7 @@ int tw_pg_receive_ex(tw_pg *pg, const tw_pg_recv *rq, tw_pg_msg *out, int *n) {
   }
   if (!rc && rq->max_inflight > 0) {
     const char *p[] = {qid, now, lim};
-    rc = tw_pg_sqs_q(s->conn, "inflight",
-                     "SELECT count(*) FROM (SELECT 1 FROM sqs_messages WHERE queue_id = $1 AND "
-                     "visible_at_ms > $2 AND receive_count > 0 LIMIT $3) x",
-                     3, p, PGRES_TUPLES_OK, &r, &broken);
+    rc = tw_pg_sqs_q(s->conn, "inflight", inflight_sql, 3, p, PGRES_TUPLES_OK, &r, &broken);
     int over = !rc && tw_pg_i64(r, 0, 0) >= rq->max_inflight;
     PQclear(r);
     if (over) { /* FIFO: an empty answer; standard: OverLimit */
