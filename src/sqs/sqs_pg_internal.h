@@ -25,7 +25,7 @@ struct tw_sqs_pg {
   int64_t last_repoll_ms; /* monotonic */
   int64_t last_check_ms;  /* wall clock: the end of the last visibility window looked at */
   int repoll_ms;
-  int64_t max_inflight; /* per queue (TWEEDLE_MAX_INFLIGHT, default 120000) */
+  int64_t max_inflight;   /* per queue (TWEEDLE_MAX_INFLIGHT, default 120000) */
   tw_store *events_store; /* deliveries from the event bus go to its batches */
   /* the last in-flight count of a queue taken on this node (sqs_pg_message.c) */
   pthread_mutex_t inflight_mu;
