@@ -4,22 +4,7 @@
 #include "store/pg/pg_gw_internal.h"
 #include "store/pg/pg_s3_internal.h"
 
-#define NCOLS 12
-
-static void row_vals(const tw_gw_access_row *w, tw_sql_val *v) {
-  v[0] = TW_SQL_I(w->time_ms);
-  v[1] = TW_SQL_S(w->principal);
-  v[2] = TW_SQL_S(w->auth);
-  v[3] = TW_SQL_S(w->method);
-  v[4] = TW_SQL_S(w->route);
-  v[5] = TW_SQL_S(w->path);
-  v[6] = TW_SQL_I(w->status);
-  v[7] = TW_SQL_I(w->latency_us);
-  v[8] = TW_SQL_I(w->bytes_in);
-  v[9] = TW_SQL_I(w->bytes_out);
-  v[10] = TW_SQL_S(w->request_id);
-  v[11] = TW_SQL_S(w->source_ip);
-}
+#define NCOLS TW_GW_ACCESS_NCOLS
 
 #define COLS                                                                              \
   "INSERT INTO gw_access_log (time_ms, principal, auth, method, route, path, status,"     \
@@ -34,12 +19,12 @@ static uint64_t append(tw_store *s, const tw_gw_access_row *rows, size_t n) {
   size_t i = 0;
   tw_store_hold(s); /* in order, in one batch */
   for (; i + 2 <= n; i += 2) {
-    row_vals(&rows[i], v);
-    row_vals(&rows[i + 1], v + NCOLS);
+    tw_gw_access_vals(&rows[i], v);
+    tw_gw_access_vals(&rows[i + 1], v + NCOLS);
     t = tw_store_exec(s, COLS ROW2, v, 2 * NCOLS);
   }
   if (i < n) {
-    row_vals(&rows[i], v);
+    tw_gw_access_vals(&rows[i], v);
     t = tw_store_exec(s, COLS, v, NCOLS);
   }
   tw_store_release(s);

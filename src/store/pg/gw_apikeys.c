@@ -44,18 +44,9 @@ static uint64_t notify(tw_store *s, const char *id) {
 }
 
 static uint64_t insert(tw_store *s, const tw_gw_apikey_row *k) {
-  char rate_s[40], burst_s[40];
-  snprintf(rate_s, sizeof rate_s, "%.17g", k->rate);
-  snprintf(burst_s, sizeof burst_s, "%.17g", k->burst);
-  tw_sql_val v[] = {TW_SQL_S(k->id),
-                    TW_SQL_S(k->hash),
-                    TW_SQL_S(k->name),
-                    TW_SQL_S(k->prefix),
-                    TW_SQL_S(k->scopes_json),
-                    TW_SQL_I(k->created_ms),
-                    TW_SQL_I(k->expires_ms),
-                    k->rate >= 0 ? TW_SQL_S(rate_s) : TW_SQL_S(NULL),
-                    k->burst >= 0 ? TW_SQL_S(burst_s) : TW_SQL_S(NULL)};
+  tw_gw_apikey_nums nums;
+  tw_sql_val v[TW_GW_APIKEY_NCOLS];
+  tw_gw_apikey_vals(k, &nums, v);
   tw_store_hold(s);
   uint64_t t = tw_store_exec(s,
                              "INSERT INTO gw_apikeys (id, hash, name, prefix, scopes, created_ms,"

@@ -15,9 +15,8 @@
 #include "store/pg_gw.h"
 
 static uint64_t insert(tw_store *s, const tw_gw_job_new *j) {
-  tw_sql_val v[] = {TW_SQL_S(j->id),         TW_SQL_S(j->type),  TW_SQL_I(j->created_ms),
-                    TW_SQL_S(j->queue),      TW_SQL_S(j->owner), TW_SQL_S(j->idem_key),
-                    TW_SQL_S(j->fingerprint)};
+  tw_sql_val v[TW_GW_JOB_NCOLS];
+  tw_gw_job_vals(j, v);
   return tw_store_exec(s,
                        "INSERT INTO gw_jobs (id, type, status, attempts, created_ms, queue, owner,"
                        " idem_key, fingerprint) VALUES ($1, $2, 'queued', 0, $3, $4, $5, $6, $7)",

@@ -4,7 +4,7 @@
 #define TW_STORE_PG_GW_INTERNAL_H
 #include "store/gw_access_log.h"
 #include "store/gw_apikeys.h"
-#include "store/gw_jobs.h"
+#include "store/gw_rows.h"
 
 extern const tw_gw_apikeys_repo tw_pg_gw_apikeys_repo;
 extern const tw_gw_jobs_repo tw_pg_gw_jobs_repo;

@@ -2,26 +2,11 @@
  * go 32 to a statement (one prepared statement, bound once per 32 rows). */
 #include <sqlite3.h>
 
-#include "store/gw_access_log.h"
+#include "store/gw_rows.h"
 #include "store/sqlite/sqlite_internal.h"
 
 #define BATCH 32
-#define NCOLS 12
-
-static void row_vals(const tw_gw_access_row *w, tw_sql_val *v) {
-  v[0] = TW_SQL_I(w->time_ms);
-  v[1] = TW_SQL_S(w->principal);
-  v[2] = TW_SQL_S(w->auth);
-  v[3] = TW_SQL_S(w->method);
-  v[4] = TW_SQL_S(w->route);
-  v[5] = TW_SQL_S(w->path);
-  v[6] = TW_SQL_I(w->status);
-  v[7] = TW_SQL_I(w->latency_us);
-  v[8] = TW_SQL_I(w->bytes_in);
-  v[9] = TW_SQL_I(w->bytes_out);
-  v[10] = TW_SQL_S(w->request_id);
-  v[11] = TW_SQL_S(w->source_ip);
-}
+#define NCOLS TW_GW_ACCESS_NCOLS
 
 #define COLS                                                                           \
   "INSERT INTO access_log(time_ms,principal,auth,method,route,path,status,latency_us," \
@@ -36,11 +21,11 @@ static uint64_t append(tw_store *s, const tw_gw_access_row *rows, size_t n) {
   size_t i = 0;
   tw_sql_val v[BATCH * NCOLS];
   for (; i + BATCH <= n; i += BATCH) {
-    for (int k = 0; k < BATCH; k++) row_vals(&rows[i + (size_t)k], v + NCOLS * k);
+    for (int k = 0; k < BATCH; k++) tw_gw_access_vals(&rows[i + (size_t)k], v + NCOLS * k);
     t = tw_store_exec(s, COLS ROW16 "," ROW16, v, BATCH * NCOLS);
   }
   for (; i < n; i++) {
-    row_vals(&rows[i], v);
+    tw_gw_access_vals(&rows[i], v);
     t = tw_store_exec(s, COLS ROW, v, NCOLS);
   }
   return t;

@@ -3,23 +3,14 @@
 #include <stdio.h>
 
 #include "core/log.h"
-#include "store/gw_apikeys.h"
+#include "store/gw_rows.h"
 #include "store/sqlite/sqlite_internal.h"
 
 static uint64_t insert(tw_store *s, const tw_gw_apikey_row *k) {
   /* rate and burst go in as text: the REAL column reads them back as numbers */
-  char rate_s[40], burst_s[40];
-  snprintf(rate_s, sizeof rate_s, "%.17g", k->rate);
-  snprintf(burst_s, sizeof burst_s, "%.17g", k->burst);
-  tw_sql_val vals[] = {TW_SQL_S(k->id),
-                       TW_SQL_S(k->hash),
-                       TW_SQL_S(k->name),
-                       TW_SQL_S(k->prefix),
-                       TW_SQL_S(k->scopes_json),
-                       TW_SQL_I(k->created_ms),
-                       TW_SQL_I(k->expires_ms),
-                       k->rate >= 0 ? TW_SQL_S(rate_s) : TW_SQL_S(NULL),
-                       k->burst >= 0 ? TW_SQL_S(burst_s) : TW_SQL_S(NULL)};
+  tw_gw_apikey_nums nums;
+  tw_sql_val vals[TW_GW_APIKEY_NCOLS];
+  tw_gw_apikey_vals(k, &nums, vals);
   return tw_store_exec(s,
                        "INSERT INTO apikeys(id,hash,name,prefix,scopes,created_ms,expires_ms,"
                        "revoked_ms,rate,burst) VALUES(?,?,?,?,?,?,?,NULL,?,?)",
