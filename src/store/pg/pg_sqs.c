@@ -240,13 +240,12 @@ int tw_pg_queues_becoming_visible(tw_pg *pg, const int64_t *ids, int n, int64_t 
   return rc;
 }
 
-int tw_pg_send_one(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t now_ms) {
-  tw_pg_slot *s = tw_pg_get(pg);
-  if (!s) return TW_PG_UNAVAILABLE;
-  int broken = 0, visible = 0;
-  int rc = n > 1 ? tw_pg_exec(s->conn, "BEGIN", "send", &broken) : TW_PG_OK;
+int tw_pg_sqs_insert_plain(PGconn *c, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t now_ms,
+                           int notify, int *visible, int *broken) {
   char qid[32];
   I64(qid, queue_id);
+  *visible = 0;
+  int rc = TW_PG_OK;
   for (int i = 0; i < n && !rc; i++) {
     char b1[32], b2[32];
     const char *p[] = {qid,
@@ -259,12 +258,9 @@ int tw_pg_send_one(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64_
                        I64(b2, m[i].visible_at_ms),
                        m[i].group_id};
     int visible_now = m[i].visible_at_ms <= now_ms;
-    if (visible_now) visible++;
-    /* a single visible message notifies in its own statement (one round trip) */
-    int notify_here = n == 1 && visible_now;
     PGresult *r = PQexecParams(
-        s->conn,
-        notify_here
+        c,
+        notify && visible_now
             ? "WITH i AS (INSERT INTO sqs_messages (queue_id, msg_id, body, attrs, sys, sender_id,"
               " sent_ms, visible_at_ms, group_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
               " RETURNING seq) "
@@ -272,20 +268,26 @@ int tw_pg_send_one(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64_
             : "INSERT INTO sqs_messages (queue_id, msg_id, body, attrs, sys, sender_id, sent_ms,"
               " visible_at_ms, group_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
         9, NULL, p, NULL, NULL, 0);
-    rc = tw_pg_check(s->conn, &r, PGRES_TUPLES_OK, "send", &broken);
+    rc = tw_pg_check(c, &r, PGRES_TUPLES_OK, "send", broken);
+    /* a foreign-key failure: the queue was deleted meanwhile */
     if (rc == TW_PG_EXISTS || (!rc && PQntuples(r) != 1)) rc = TW_PG_ERROR;
-    if (!rc) m[i].seq = tw_pg_i64(r, 0, 0);
+    if (!rc) {
+      m[i].seq = tw_pg_i64(r, 0, 0);
+      if (visible_now) (*visible)++;
+    }
     PQclear(r);
   }
-  if (!rc && n > 1 && visible) {
-    char payload[64];
-    snprintf(payload, sizeof payload, "%s:%d", qid, visible);
-    const char *p[] = {payload};
-    PGresult *r =
-        PQexecParams(s->conn, "SELECT pg_notify('tw_sqs', $1)", 1, NULL, p, NULL, NULL, 0);
-    rc = tw_pg_check(s->conn, &r, PGRES_TUPLES_OK, "send notify", &broken);
-    PQclear(r);
-  }
+  return rc;
+}
+
+int tw_pg_send_one(tw_pg *pg, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t now_ms) {
+  tw_pg_slot *s = tw_pg_get(pg);
+  if (!s) return TW_PG_UNAVAILABLE;
+  int broken = 0, visible = 0;
+  int rc = n > 1 ? tw_pg_exec(s->conn, "BEGIN", "send", &broken) : TW_PG_OK;
+  /* a single message notifies in its own statement (one round trip) */
+  if (!rc) rc = tw_pg_sqs_insert_plain(s->conn, queue_id, m, n, now_ms, n == 1, &visible, &broken);
+  if (!rc && n > 1 && visible) rc = tw_pg_sqs_notify(s->conn, queue_id, visible, &broken);
   if (n > 1) rc = tw_pg_sqs_end(s->conn, rc, "send commit", &broken);
   tw_pg_put(pg, s, broken);
   return rc;

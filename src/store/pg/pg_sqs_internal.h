@@ -26,6 +26,13 @@ int tw_pg_sqs_notify(PGconn *c, int64_t qid, int n, int *broken);
  * ROLLBACK; nothing when the connection broke. The result (pg_sqs_more.c). */
 int tw_pg_sqs_end(PGconn *c, int rc, const char *what, int *broken);
 
+/* Standard-queue rows, one INSERT each (m[i].seq set): inside c's open
+ * transaction, or alone (n == 1). notify: a message visible now notifies in
+ * its own statement; else the caller notifies *visible (those visible now)
+ * (pg_sqs.c). */
+int tw_pg_sqs_insert_plain(PGconn *c, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t now_ms,
+                           int notify, int *visible, int *broken);
+
 /* The FIFO send of tw_pg_send_fifo inside c's open transaction (the queue's
  * row locked until its end), without the NOTIFY: *visible is the number of
  * messages stored visible now (pg_sqs_more.c). */

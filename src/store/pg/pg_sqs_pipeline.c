@@ -12,41 +12,6 @@
 
 #include "store/pg/pg_sqs_internal.h"
 
-/* Standard-queue rows (as tw_pg_send); *visible: those visible now. */
-static int insert_plain(PGconn *c, int64_t queue_id, tw_pg_send_msg *m, int n, int64_t now_ms,
-                        int *visible, int *broken) {
-  char qid[32];
-  I64(qid, queue_id);
-  *visible = 0;
-  int rc = TW_PG_OK;
-  for (int i = 0; i < n && !rc; i++) {
-    char b1[32], b2[32];
-    const char *p[] = {qid,
-                       m[i].msg_id,
-                       m[i].body,
-                       m[i].attrs_json,
-                       m[i].sys_json,
-                       m[i].sender_id,
-                       I64(b1, m[i].sent_ms),
-                       I64(b2, m[i].visible_at_ms),
-                       m[i].group_id};
-    PGresult *r;
-    rc = tw_pg_sqs_q(c, "delete and send: send",
-                     "INSERT INTO sqs_messages (queue_id, msg_id, body, attrs, sys, sender_id, "
-                     "sent_ms, visible_at_ms, group_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-                     "$9) RETURNING seq",
-                     9, p, PGRES_TUPLES_OK, &r, broken);
-    /* a foreign-key failure: the queue was deleted meanwhile */
-    if (rc == TW_PG_EXISTS || (!rc && PQntuples(r) != 1)) rc = TW_PG_ERROR;
-    if (!rc) {
-      m[i].seq = tw_pg_i64(r, 0, 0);
-      if (m[i].visible_at_ms <= now_ms) (*visible)++;
-    }
-    PQclear(r);
-  }
-  return rc;
-}
-
 int tw_pg_delete_and_send(tw_pg *pg, int64_t queue_id, int source_fifo, int64_t seq, uint32_t nonce,
                           tw_pg_send_to *to, int nto, int64_t now_ms) {
   tw_pg_slot *s = tw_pg_get(pg);
@@ -78,7 +43,8 @@ int tw_pg_delete_and_send(tw_pg *pg, int64_t queue_id, int source_fifo, int64_t 
     int visible = 0;
     rc = t->fifo
              ? tw_pg_sqs_fifo_insert(s->conn, t->queue_id, t->m, t->n, now_ms, &visible, &broken)
-             : insert_plain(s->conn, t->queue_id, t->m, t->n, now_ms, &visible, &broken);
+             : tw_pg_sqs_insert_plain(s->conn, t->queue_id, t->m, t->n, now_ms, 0, &visible,
+                                      &broken);
     if (!rc && visible) rc = tw_pg_sqs_notify(s->conn, t->queue_id, visible, &broken);
   }
   /* a FIFO group's next message may be served now */
