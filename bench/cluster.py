@@ -13,7 +13,7 @@ CONNECTIONS/N connections to its own node (as a load balancer would spread
 them); throughputs add up, latency figures are the worst process's.
 
 Environment (all optional):
-  WORKLOADS="cycle send s3put"   NODES="1 2 3"   SQLITE=1 (the single-node row)
+  WORKLOADS="cycle send s3put" (also s3get)   NODES="1 2 3"   SQLITE=1 (the single-node row)
   DURATION=8  CONNECTIONS=64  BATCH=10  BODY_SIZE=100  OBJECT_SIZE=4096
   PG_CORES=16 PG_UTIL=0.75 NODE_CORES=2   the projection's machine sizes
   TWEEDLE_BIN=build/tweedle  OUT=FILE (markdown, default stdout)  JSON_OUT=FILE
@@ -50,7 +50,7 @@ PG_CORES = int(os.environ.get("PG_CORES", "16"))
 PG_UTIL = float(os.environ.get("PG_UTIL", "0.75"))
 NODE_CORES = int(os.environ.get("NODE_CORES", "2"))
 TICK = os.sysconf("SC_CLK_TCK")
-UNIT = {"cycle": "msgs", "send": "msgs", "s3put": "objects"}
+UNIT = {"cycle": "msgs", "send": "msgs", "s3put": "objects", "s3get": "objects"}
 COMMANDS = []
 
 
@@ -125,7 +125,7 @@ def bench_args(wl, endpoint, pid, conns, tag):
         a += ["--batch", str(BATCH), "--queue", "bench-cycle", "--body-size", str(BODY_SIZE)]
     elif wl == "send":
         a += ["--queue", "bench-send", "--body-size", str(BODY_SIZE)]
-    elif wl == "s3put":
+    elif wl in ("s3put", "s3get"):
         a += ["--bucket", "bench-cluster", "--object-size", str(OBJECT_SIZE)]
     return a
 
@@ -154,8 +154,8 @@ def run_load(wl, nodes):
 
 
 def combine(wl, results):
-    rate_key = "objects_per_s" if wl == "s3put" else "msgs_per_s"
-    done_key = "completed" if wl == "s3put" else ("deleted" if wl == "cycle" else "sent")
+    rate_key = "objects_per_s" if wl.startswith("s3") else "msgs_per_s"
+    done_key = "completed" if wl.startswith("s3") else ("deleted" if wl == "cycle" else "sent")
     return {"rate": sum(r[rate_key] for r in results),
             "done": sum(r[done_key] for r in results),
             "p50_ms": max(r["p50_ms"] for r in results),

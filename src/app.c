@@ -115,30 +115,6 @@ static void unclaimed(tw_request *r, const char *what) {
   tw_req_respond_owned(r, 400, query ? "text/xml" : "application/xml", body, len);
 }
 
-/* Cluster mode: what is not on PostgreSQL yet answers 501 in the protocol
- * the client speaks, never from a node-local store. */
-static void cluster_unclaimed(tw_request *r, const char *what) {
-  char msg[600];
-  snprintf(msg, sizeof msg, "%s is not available in cluster mode yet.", what);
-  snprintf(r->action, sizeof r->action, "cluster-unavailable");
-  if (tw_req_header(r, "X-Amz-Target")) {
-    json_t *o = json_pack("{s:s,s:s}", "__type", "NotImplemented", "message", msg);
-    char *body = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    tw_req_respond_owned(r, 501, "application/x-amz-json-1.0", body, strlen(body));
-    return;
-  }
-  tw_buf b;
-  tw_buf_init(&b, 8192);
-  tw_buf_puts(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NotImplemented</Code>"
-                  "<Message>");
-  tw_buf_xml_escape(&b, msg, strlen(msg));
-  tw_buf_printf(&b, "</Message><RequestId>%s</RequestId></Error>", r->request_id);
-  size_t len;
-  char *body = tw_buf_detach(&b, &len);
-  tw_req_respond_owned(r, 501, "application/xml", body, len);
-}
-
 /* The store's writer reports each batch: requests waiting for it are woken
  * (with the failure, if it failed), and on a failure the engines that keep
  * state in memory take it back from the store. */
@@ -154,10 +130,15 @@ static void on_commit(void *ud, uint64_t committed, int ok) {
   tw_http_on_commit(NULL, committed, ok);
 }
 
-/* Cluster mode: S3's store commits on its own writer (tickets of their own,
- * store/backend.h); requests waiting for its batches are woken here. */
+/* Cluster mode: the PostgreSQL store commits on its own writer (tickets of
+ * their own, store/backend.h); requests waiting for its batches are woken here. */
 static void on_pg_commit(void *ud, uint64_t committed, int ok) {
-  (void)ud;
+  tw_app *app = ud;
+  if (!ok) tw_metrics_commit_failed(app->metrics, committed); /* CloudWatch's on PostgreSQL */
+  if (!ok) tw_eventbridge_commit_failed(app->eventbridge);    /* EventBridge's */
+  if (!ok && app->sns) tw_sns_commit_failed(app->sns);        /* SNS's */
+  if (!ok) tw_alarms_commit_failed(app->alarms);
+  if (!ok) tw_logs_commit_failed(app->logs); /* Logs' (nothing kept in memory there) */
   tw_http_on_commit(NULL, committed, ok);
 }
 
@@ -171,15 +152,8 @@ static void on_s3_bucket_changed(void *ud, const char *bucket) {
 /* Order matters only among the services' own rules (claims): S3 takes
  * whatever is left, so it comes last. */
 static int register_services(tw_app *app) {
+  /* the same services in cluster mode: each keeps its state on PostgreSQL there */
   app->services.unclaimed = unclaimed;
-  if (app->sqs_pg) { /* cluster mode: only what runs on PostgreSQL so far */
-    app->services.unclaimed = cluster_unclaimed;
-    return tw_services_add(&app->services, &own_service) ||
-           tw_services_add(&app->services, &tw_prom_service) ||
-           tw_services_add(&app->services, &tw_gateway_service) || /* its state in PostgreSQL */
-           tw_services_add(&app->services, &tw_sqs_service) ||
-           tw_services_add(&app->services, &tw_s3_service);
-  }
   return tw_services_add(&app->services, &own_service) ||
          tw_services_add(&app->services, &tw_prom_service) ||
          (!app->cfg.console_off && tw_services_add(&app->services, &tw_console_service)) ||
@@ -273,11 +247,14 @@ int tw_serve(tw_config *cfg) {
     app->pg_store = tw_store_open_pg_s3(cfg->store_url, cfg->threads > 0 ? cfg->threads + 4 : 8,
                                         err, sizeof err);
     if (!app->pg_store) goto fail;
+    if (tw_credentials_cluster(&app->creds, app->pg_store, cfg, err, sizeof err)) goto fail;
   }
+  /* the queues that take other services' events: in cluster mode the
+   * cluster's, appended to the publisher's batch on the PostgreSQL store */
   if (app->pg_store ? tw_sqs_pg_join_events(app->sqs_pg, app->events, app->pg_store)
                     : tw_sqs_join_events(app->sqs, app->events))
     goto fail;
-  app->sns = tw_sns_open(app->store, cfg, err, sizeof err);
+  app->sns = tw_sns_open(app->pg_store ? app->pg_store : app->store, cfg, err, sizeof err);
   if (!app->sns) goto fail;
   if (tw_sns_join_events(app->sns, app->events)) goto fail;
   /* cluster mode: bodies in the directory every node mounts (DIR/blobs) */
@@ -293,15 +270,24 @@ int tw_serve(tw_config *cfg) {
                        &app->creds, cfg, err, sizeof err);
   if (!app->s3) goto fail;
   app->eventbridge =
-      tw_eventbridge_open(app->store, app->events, cfg->region, cfg->account, err, sizeof err);
+      tw_eventbridge_open(app->pg_store ? app->pg_store : app->store, app->events, cfg->region,
+                          cfg->account, err, sizeof err); /* cluster mode: on PostgreSQL */
   if (!app->eventbridge) goto fail;
-  app->metrics = tw_metrics_open(app->store, NULL, err, sizeof err);
+  tw_metrics_opts mo = {.cluster = app->pg_store != NULL}; /* CloudWatch on PostgreSQL */
+  app->metrics = tw_metrics_open(app->pg_store ? app->pg_store : app->store, &mo, err, sizeof err);
   if (!app->metrics) goto fail;
-  app->alarms = tw_alarms_open(app->store, app->metrics, app->events, cfg->region, cfg->account,
-                               err, sizeof err);
+  app->alarms = tw_alarms_open(app->pg_store ? app->pg_store : app->store, app->metrics,
+                               app->events, cfg->region, cfg->account, err, sizeof err);
   if (!app->alarms) goto fail;
-  tw_logs_opts lo = {.region = cfg->region, .account = cfg->account, .metrics = app->metrics};
-  app->logs = tw_logs_open(app->store, &lo, err, sizeof err);
+  if (app->pg_store && tw_alarms_cluster(app->alarms)) {
+    snprintf(err, sizeof err, "cannot load the CloudWatch alarms from PostgreSQL");
+    goto fail;
+  }
+  tw_logs_opts lo = {.region = cfg->region,
+                     .account = cfg->account,
+                     .metrics = app->metrics,
+                     .listen = cfg->listen}; /* cluster mode: Logs on PostgreSQL */
+  app->logs = tw_logs_open(app->pg_store ? app->pg_store : app->store, &lo, err, sizeof err);
   if (!app->logs) goto fail;
   /* tweedle/Store: store batches (before Prometheus's hook, which calls it) */
   tw_builtin_install_store();
@@ -397,7 +383,7 @@ int tw_serve(tw_config *cfg) {
    * quiesce races its epoll workers in 0.9.75 and aborts the process. */
   tw_sqs_stop(app->sqs); /* parked receives answer now */
   tw_sqs_pg_stop(app->sqs_pg);
-  tw_gateway_stop(app);  /* so do requests waiting for the authorizer */
+  tw_gateway_stop(app); /* so do requests waiting for the authorizer */
   /* let requests in progress finish, bounded */
   int64_t until = tw_mono_ms() + 10000;
   while (tw_http_active(app->http) > 0 && tw_mono_ms() < until) usleep(10000);
@@ -425,7 +411,7 @@ fail:
   tw_metrics_stop(app->metrics); /* so does the metrics sweep */
   tw_logs_stop(app->logs);       /* and the log retention sweep */
   tw_store_close(app->store);    /* commits what is pending */
-  tw_store_close(app->pg_store); /* so does S3's in cluster mode; its listener stops */
+  tw_store_close(app->pg_store); /* so does cluster mode's; its listeners stop */
   if (app->sqs) tw_sqs_close(app->sqs);
   tw_sqs_pg_close(app->sqs_pg);
   tw_sns_close(app->sns);

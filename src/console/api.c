@@ -22,6 +22,7 @@
 #include "core/version.h"
 #include "gateway/gateway.h"
 #include "logs/logs.h"
+#include "monitoring/cw_alarms.h"
 #include "monitoring/cw_front.h"
 #include "store/gw_jobs.h"
 
@@ -72,12 +73,21 @@ static json_t *cw_run(tw_request *r, const char *op_name, json_t *in /* stolen *
     return NULL;
   }
   tw_cw_call c = {.metrics = r->app->metrics,
-                  .store = r->app->store,
+                  .store = tw_console_store(r->app),
                   .account = r->app->cfg.account,
                   .alarms = r->app->alarms,
                   .region = r->app->cfg.region,
                   .in = in};
+  /* cluster mode: alarms and dashboards as committed by every node (as cw_http.c) */
+  int alarm_op = r->app->alarms && tw_cw_alarm_find_op(op_name) != NULL;
+  if (alarm_op && tw_alarms_sync(r->app->alarms)) {
+    json_decref(in);
+    tw_console_error(r, 503, "ServiceUnavailable", "The store cannot be reached; try again.");
+    return NULL;
+  }
+  if (alarm_op) tw_alarms_call_begin(r->app->alarms);
   c.err = op->run(&c);
+  if (alarm_op) tw_alarms_call_end(r->app->alarms, c.ticket);
   json_decref(in);
   json_decref(c.err_extra);
   if (c.err != TW_ERR_OK) {
@@ -181,7 +191,7 @@ static void jobs_list(tw_request *r) {
                         .before_seq = before ? atoll(before) : 0,
                         .limit = 50};
   json_t *arr = json_array();
-  tw_store *st = r->app->store;
+  tw_store *st = tw_console_store(r->app);
   int rc = tw_store_gw_jobs(st)->list(st, &f, job_cb, arr);
   free(status);
   free(type);
@@ -199,7 +209,7 @@ static void jobs_list(tw_request *r) {
 
 static void job_one(tw_request *r, const char *id) {
   tw_gw_job_row j;
-  tw_store *st = r->app->store;
+  tw_store *st = tw_console_store(r->app);
   int rc = tw_store_gw_jobs(st)->get(st, id, &j);
   if (rc <= 0) {
     tw_console_error(r, rc < 0 ? 500 : 404, rc < 0 ? "InternalError" : "NotFound",

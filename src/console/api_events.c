@@ -59,7 +59,8 @@ static void topics(tw_request *r) {
 
 static json_t *eb(tw_request *r, const char *op, json_t *in, uint64_t *seen, char *msg, size_t n) {
   uint64_t s = 0;
-  json_t *out = tw_eventbridge_console_read(r->app->eventbridge, r->app->store, op, in, &s, msg, n);
+  json_t *out = tw_eventbridge_console_read(r->app->eventbridge, tw_console_store(r->app), op, in,
+                                            &s, msg, n);
   json_decref(in);
   if (out) *seen = max64(*seen, s);
   return out;

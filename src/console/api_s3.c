@@ -143,7 +143,7 @@ static int unhex(const char *h, tw_buf *out) {
 }
 
 static void list_objects(tw_request *r, const char *bucket) {
-  tw_store *st = r->app->store;
+  tw_store *st = tw_console_store(r->app);
   int ex = tw_store_s3_buckets(st)->exists(st, bucket);
   if (ex <= 0) {
     tw_console_error(r, ex < 0 ? 500 : 404, ex < 0 ? "InternalError" : "NoSuchBucket",
@@ -216,7 +216,7 @@ static void object_details(tw_request *r, const char *bucket) {
     tw_console_error(r, 400, "BadRequest", "key is required.");
     return;
   }
-  tw_store *st = r->app->store;
+  tw_store *st = tw_console_store(r->app);
   tw_s3_object_row o;
   int rc = tw_store_s3_objects(st)->get(st, bucket, key, strlen(key), &o);
   if (rc <= 0) {
@@ -248,7 +248,7 @@ static void object_details(tw_request *r, const char *bucket) {
 }
 
 static void config(tw_request *r, const char *bucket) {
-  tw_store *st = r->app->store;
+  tw_store *st = tw_console_store(r->app);
   const tw_s3_buckets_repo *b = tw_store_s3_buckets(st);
   static const struct {
     const char *name;
@@ -309,7 +309,7 @@ int tw_console_api_s3(tw_request *r, const tw_console_who *who, const char *sub)
   int get = !strcmp(r->method, "GET"), post = !strcmp(r->method, "POST");
   if (!strcmp(sub, "/buckets") && get) {
     json_t *arr = json_array();
-    tw_store *st = r->app->store;
+    tw_store *st = tw_console_store(r->app);
     if (tw_store_s3_buckets(st)->list(st, bucket_cb, arr) < 0) {
       json_decref(arr);
       tw_console_error(r, 500, "InternalError", NULL);

@@ -15,6 +15,7 @@
 
 #include "console/console_internal.h"
 #include "sqs/sqs.h"
+#include "sqs/sqs_pg_console.h"
 
 typedef struct {
   tw_sqs_call c;
@@ -33,7 +34,10 @@ static int run(tw_request *r, const tw_console_who *who, const char *action, jso
   x->c.path = "/";
   x->c.principal = who->principal;
   tw_req_base_url(r, x->c.base_url, sizeof x->c.base_url);
-  tw_sqs_execute(&x->c);
+  if (r->app->sqs_pg) /* cluster mode: the engine on PostgreSQL */
+    tw_sqs_pg_execute(r->app->sqs_pg, &x->c);
+  else
+    tw_sqs_execute(&x->c);
   if (x->c.err != TW_ERR_OK) {
     const tw_err_info *info = tw_err_get(x->c.err);
     tw_console_error(r, info->http_status, info->code, x->c.msg[0] ? x->c.msg : info->message);
@@ -91,7 +95,13 @@ static void peek(tw_request *r, const char *name) {
   char *m = tw_req_query_param(r, "max");
   int max = m ? atoi(m) : 20;
   free(m);
-  json_t *doc = tw_sqs_console_peek(r->app->sqs, name, max);
+  int rc = 0;
+  json_t *doc = r->app->sqs_pg ? tw_sqs_pg_console_peek(r->app->sqs_pg, name, max, &rc)
+                               : tw_sqs_console_peek(r->app->sqs, name, max);
+  if (!doc && rc && rc != TW_PG_NOT_FOUND) {
+    tw_console_error(r, 503, "ServiceUnavailable", "The store cannot be reached; try again.");
+    return;
+  }
   if (!doc) {
     tw_console_error(r, 404, "QueueDoesNotExist", "The specified queue does not exist.");
     return;
@@ -174,7 +184,12 @@ static void redrive_cancel(tw_request *r, const tw_console_who *who) {
 int tw_console_api_sqs(tw_request *r, const tw_console_who *who, const char *sub) {
   int get = !strcmp(r->method, "GET"), post = !strcmp(r->method, "POST");
   if (!strcmp(sub, "/queues") && get) {
-    tw_console_json(r, 200, json_pack("{s:o}", "queues", tw_sqs_console_queues(r->app->sqs)));
+    json_t *qs = r->app->sqs_pg ? tw_sqs_pg_console_queues(r->app->sqs_pg)
+                                : tw_sqs_console_queues(r->app->sqs);
+    if (!qs)
+      tw_console_error(r, 503, "ServiceUnavailable", "The store cannot be reached; try again.");
+    else
+      tw_console_json(r, 200, json_pack("{s:o}", "queues", qs));
     return 1;
   }
   if (!strcmp(sub, "/redrive/cancel") && post) {

@@ -27,6 +27,12 @@ typedef struct {
   char csrf[65];
 } tw_console_who;
 
+/* The store the engines keep their state in: the cluster's (PostgreSQL) in
+ * cluster mode, else this node's. */
+static inline tw_store *tw_console_store(const tw_app *app) {
+  return app->pg_store ? app->pg_store : app->store;
+}
+
 /* console.c */
 /* {"error":{"code","message"}} with status; msg NULL: the code. */
 void tw_console_error(tw_request *r, int status, const char *code, const char *msg);

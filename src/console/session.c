@@ -4,7 +4,14 @@
  * only its id, in an HttpOnly, SameSite=Strict cookie scoped to /_/console; a
  * state-changing call must also send the session's CSRF token in the
  * X-CSRF-Token header (and, when the browser says, come from this origin).
- * Failed logins are limited per client address. */
+ * Failed logins are limited per client address.
+ *
+ * Cluster mode (--store postgres://): sessions live in PostgreSQL instead
+ * (table console_sessions, store/pg_console.h; only a hash of the id), so a
+ * login on one node holds on every node and a logout ends it everywhere. Each
+ * API call reads its session by primary key; its last use is written at most
+ * once a minute (TOUCH_MS), so the idle limit is exact to that minute. The
+ * failed-login limit stays per node. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +23,7 @@
 #include "core/crypto.h"
 #include "core/map.h"
 #include "gateway/gateway.h"
+#include "store/pg_console.h"
 
 #define IDLE_MS (2 * 3600 * 1000LL)      /* a session unused this long ends */
 #define LIFETIME_MS (12 * 3600 * 1000LL) /* and any session after this */
@@ -23,6 +31,7 @@
 #define FAIL_WINDOW_MS 60000 /* at most FAIL_MAX failed logins per address in a minute */
 #define FAIL_MAX 5
 #define MAX_FAIL_ENTRIES 10000
+#define TOUCH_MS 60000 /* cluster mode: a session's use is written at most this often */
 
 typedef struct {
   char principal[130];
@@ -135,6 +144,11 @@ static void client_addr(tw_request *r, char *out, size_t n) {
   if (c && strchr(out, '.') && c == strchr(out, ':')) *c = 0; /* IPv4 host:port */
 }
 
+/* Cluster mode: the store that keeps the sessions (NULL: this node's memory). */
+static tw_store *cluster_store(tw_request *r) {
+  return r->app->sqs_pg ? r->app->pg_store : NULL;
+}
+
 static int secure_cookie(tw_request *r) {
   return r->app->cfg.tls_cert[0] || !strncasecmp(r->app->cfg.public_url, "https://", 8);
 }
@@ -205,11 +219,11 @@ void tw_console_login(tw_request *r) {
   char principal[130] = "";
   if (ak && sk) {
     const tw_credentials *cr = &r->app->creds;
-    int ok = 0;
-    for (size_t i = 0; i < cr->n; i++)
-      if (!strcmp(cr->users[i].access_key, ak)) ok = secret_equal(cr->users[i].secret, sk);
-    if (!ok) secret_equal(sk, sk); /* the same work either way */
-    const tw_user *u = ok ? tw_credentials_user(cr, ak) : NULL;
+    /* by lookup: in cluster mode the array of users may be replaced meanwhile */
+    const tw_user *u = tw_credentials_user(cr, ak);
+    int ok = u ? secret_equal(u->secret, sk) : 0;
+    if (!u) secret_equal(sk, sk); /* the same work either way */
+    if (!ok) u = NULL;
     if (u && u->npolicies) {
       /* the console calls the engines directly, past the policy checks of
        * the services (auth/authorize.h): a user with policies stays out */
@@ -247,11 +261,28 @@ void tw_console_login(tw_request *r) {
   snprintf(s->principal, sizeof s->principal, "%s", principal);
   new_token(s->csrf);
   s->created_ms = s->used_ms = now;
-  pthread_mutex_lock(&g_mu);
-  prune(now);
-  int full = g_sessions.count >= MAX_SESSIONS;
-  if (!full) tw_map_put(&g_sessions, hash, s);
-  pthread_mutex_unlock(&g_mu);
+  int full;
+  tw_store *pg = cluster_store(r);
+  if (pg) { /* cluster mode: the session in PostgreSQL, committed before the answer */
+    tw_pg_console_session x;
+    memcpy(x.principal, s->principal, sizeof x.principal);
+    memcpy(x.csrf, s->csrf, sizeof x.csrf);
+    x.created_ms = x.used_ms = now;
+    int rc = tw_store_pg_console_session_put(pg, hash, &x, now - IDLE_MS - TOUCH_MS,
+                                             now - LIFETIME_MS, MAX_SESSIONS);
+    if (rc < 0) {
+      free(s);
+      tw_console_error(r, 503, "ServiceUnavailable", "The store cannot be reached; try again.");
+      return;
+    }
+    full = rc == 0;
+  } else {
+    pthread_mutex_lock(&g_mu);
+    prune(now);
+    full = g_sessions.count >= MAX_SESSIONS;
+    if (!full) tw_map_put(&g_sessions, hash, s);
+    pthread_mutex_unlock(&g_mu);
+  }
   if (full) {
     free(s);
     tw_console_error(r, 503, "TooManySessions", "Too many console sessions: try again later.");
@@ -259,6 +290,7 @@ void tw_console_login(tw_request *r) {
   }
   json_t *doc = json_pack("{s:s,s:s,s:I}", "principal", s->principal, "csrf", s->csrf, "expires_at",
                           (json_int_t)(now + LIFETIME_MS));
+  if (pg) free(s); /* the map keeps it on one node */
   tw_console_json(r, 200, doc);
   set_cookie(r, sid, LIFETIME_MS / 1000);
 }
@@ -267,9 +299,17 @@ void tw_console_logout(tw_request *r) {
   char sid[65], hash[65];
   if (cookie_sid(r, sid)) {
     tw_sha256_hex(sid, 64, hash);
-    pthread_mutex_lock(&g_mu);
-    free(tw_map_del(&g_sessions, hash));
-    pthread_mutex_unlock(&g_mu);
+    tw_store *pg = cluster_store(r);
+    if (pg) {
+      if (tw_store_pg_console_session_delete(pg, hash) < 0) {
+        tw_console_error(r, 503, "ServiceUnavailable", "The store cannot be reached; try again.");
+        return;
+      }
+    } else {
+      pthread_mutex_lock(&g_mu);
+      free(tw_map_del(&g_sessions, hash));
+      pthread_mutex_unlock(&g_mu);
+    }
   }
   tw_console_json(r, 200, json_pack("{s:b}", "logged_out", 1));
   set_cookie(r, "", 0);
@@ -288,7 +328,25 @@ int tw_console_authorize(tw_request *r, tw_console_who *who) {
   char sid[65], hash[65];
   int64_t now = tw_now_ms();
   int ok = 0;
-  if (cookie_sid(r, sid)) {
+  tw_store *pg = cluster_store(r);
+  if (pg && cookie_sid(r, sid)) {
+    tw_sha256_hex(sid, 64, hash);
+    tw_pg_console_session x;
+    int rc = tw_store_pg_console_session_get(pg, hash, &x);
+    if (rc < 0) {
+      tw_console_error(r, 503, "ServiceUnavailable", "The store cannot be reached; try again.");
+      return 0;
+    }
+    /* its last use may be up to a minute later than used_ms says */
+    if (rc > 0 && (now - x.used_ms > IDLE_MS + TOUCH_MS || now - x.created_ms > LIFETIME_MS)) {
+      tw_store_pg_console_session_delete(pg, hash); /* ended: gone */
+    } else if (rc > 0) {
+      if (now - x.used_ms >= TOUCH_MS) tw_store_pg_console_session_touch(pg, hash, now);
+      memcpy(who->principal, x.principal, sizeof who->principal);
+      memcpy(who->csrf, x.csrf, sizeof who->csrf);
+      ok = 1;
+    }
+  } else if (cookie_sid(r, sid)) {
     tw_sha256_hex(sid, 64, hash);
     pthread_mutex_lock(&g_mu);
     session *s = tw_map_get(&g_sessions, hash);

@@ -16,14 +16,19 @@ json_t *tw_eventbridge_console_read(tw_eventbridge *eb, tw_store *store, const c
     snprintf(msg, n, "%s is not a read operation.", op_name);
     return NULL;
   }
+  (void)store; /* the engine's own store answers (PostgreSQL's in cluster mode) */
+  if (eb_sync(eb)) {
+    snprintf(msg, n, "PostgreSQL cannot be reached from this node.");
+    return NULL;
+  }
   eb_call c = {.eb = eb, .in = in};
-  c.failures = tw_store_failures(store);
+  c.failures = tw_store_failures(eb->store);
   op->fn(&c);
   if (c.err) {
     json_decref(c.out);
     snprintf(msg, n, "%s: %s", c.err, c.msg);
     return NULL;
   }
-  *seen = tw_store_ticket(store);
+  *seen = tw_store_ticket(eb->store);
   return c.out ? c.out : json_object();
 }

@@ -11,6 +11,7 @@
 #include "eventbridge/eb_internal.h"
 #include "store/eb_delivery.h"
 #include "store/eventbridge.h"
+#include "store/pg_state.h"
 
 /* --- model --------------------------------------------------------------------- */
 
@@ -330,6 +331,94 @@ static int load_all(tw_eventbridge *eb) {
   return 0;
 }
 
+/* --- cluster mode ------------------------------------------------------------------ */
+
+typedef struct {
+  char *key; /* "BUS\nRULE" */
+  int64_t last_ms;
+} fired;
+
+/* Cluster mode: the model again from PostgreSQL, at the counter's value read
+ * first (the state read is at least that new). The schedule marks of this
+ * node's rules are kept where they are later than the committed ones (a fire
+ * whose batch has not committed yet). Lock held. 0, or -1 (behind stays set). */
+static int cluster_reload(tw_eventbridge *eb) {
+  int64_t v = tw_store_pg_state_read(eb->store, TW_EB_STATE);
+  if (v < 0) {
+    atomic_store(&eb->behind, 1);
+    return -1;
+  }
+  atomic_store(&eb->behind, 0);
+  size_t nf = 0, cap = 0;
+  fired *f = NULL;
+  const char *k, *rk;
+  void *v1, *v2;
+  for (tw_map_entry *it = tw_map_next(&eb->buses, NULL, &k, &v1); it;
+       it = tw_map_next(&eb->buses, it, &k, &v1)) {
+    eb_bus *b = v1;
+    for (tw_map_entry *jt = tw_map_next(&b->rules, NULL, &rk, &v2); jt;
+         jt = tw_map_next(&b->rules, jt, &rk, &v2)) {
+      eb_rule *r = v2;
+      if (!r->sched) continue;
+      if (nf == cap) {
+        cap = cap ? cap * 2 : 16;
+        f = realloc(f, cap * sizeof *f);
+      }
+      size_t n = strlen(b->name) + strlen(r->name) + 2;
+      f[nf].key = malloc(n);
+      snprintf(f[nf].key, n, "%s\n%s", b->name, r->name);
+      f[nf++].last_ms = r->sched_last_ms;
+    }
+  }
+  int rc = load_all(eb);
+  for (size_t i = 0; i < nf; i++) {
+    char *nl = strchr(f[i].key, '\n');
+    *nl = 0;
+    eb_rule *r = eb_rule_get(eb_bus_get(eb, f[i].key), nl + 1);
+    if (r && r->sched && r->sched_last_ms < f[i].last_ms) r->sched_last_ms = f[i].last_ms;
+    free(f[i].key);
+  }
+  free(f);
+  if (rc) {
+    atomic_store(&eb->behind, 1);
+    tw_warn("eventbridge: reloading the buses and rules from PostgreSQL failed");
+    return -1;
+  }
+  atomic_store(&eb->version, v);
+  return 0;
+}
+
+void eb_mark_behind(tw_eventbridge *eb) {
+  atomic_store(&eb->behind, 1);
+}
+
+int eb_sync(tw_eventbridge *eb) {
+  if (!eb->cluster) return 0;
+  int64_t v = tw_store_pg_state_read(eb->store, TW_EB_STATE);
+  if (v < 0) return -1;
+  if (v <= atomic_load(&eb->version) && !atomic_load(&eb->behind)) return 0;
+  eb_lock(eb);
+  int rc = 0;
+  if (v > atomic_load(&eb->version) || atomic_load(&eb->behind)) rc = cluster_reload(eb);
+  eb_unlock(eb);
+  return rc;
+}
+
+void eb_catch_up(tw_eventbridge *eb) {
+  if (!eb->cluster) return;
+  int64_t v = tw_store_pg_state_read(eb->store, TW_EB_STATE);
+  if (v < 0) return; /* the batch it would join most likely fails as well */
+  if (v > atomic_load(&eb->version) || atomic_load(&eb->behind)) cluster_reload(eb);
+}
+
+/* The state listener (a PostgreSQL connection's thread): another node (or
+ * this one) committed a change, or the listener reconnected. */
+static void heard(void *ud) {
+  tw_eventbridge *eb = ud;
+  eb_mark_behind(eb);
+  if (eb_sync(eb)) tw_warn("eventbridge: a change was heard of but could not be loaded yet");
+}
+
 /* Memory becomes the store's state again after a failed commit: what was
  * appended since is let commit first (it came from the memory about to go),
  * then buses and rules are read back. Lock held. */
@@ -339,7 +428,8 @@ static void resync(tw_eventbridge *eb) {
   uint64_t t = tw_store_ticket(eb->store);
   int64_t until = tw_mono_ms() + 30000;
   while (tw_store_committed(eb->store) < t && tw_mono_ms() < until) usleep(1000);
-  if (load_all(eb)) tw_error("eventbridge: reloading the buses and rules failed");
+  if (eb->cluster ? cluster_reload(eb) : load_all(eb))
+    tw_error("eventbridge: reloading the buses and rules failed");
   tw_warn("eventbridge: a commit failed: buses and rules reloaded from the store (%zu buses)",
           eb->buses.count);
 }
@@ -380,7 +470,12 @@ tw_eventbridge *tw_eventbridge_open(tw_store *store, tw_events *bus, const char 
   const char *mm = getenv("TWEEDLE_SCHEDULE_MINUTE_MS");
   eb->minute_ms = mm && atoll(mm) > 0 ? atoll(mm) : 60000;
   atomic_store(&eb->synced_failures, tw_store_failures(store));
-  if (load_all(eb)) {
+  /* cluster mode: the scheduler's lead, and the model at a counter value */
+  eb->sched_lead = tw_store_pg_lead_open(store, "eventbridge-schedule");
+  eb->cluster = eb->sched_lead != NULL;
+  const char *cm = getenv("TWEEDLE_EB_CLAIM_MS");
+  eb->claim_ms = cm && atoll(cm) > 0 ? atoll(cm) : 60000;
+  if (eb->cluster ? cluster_reload(eb) : load_all(eb)) {
     snprintf(err, errlen, "eventbridge: cannot load the event buses and rules");
     tw_eventbridge_close(eb);
     return NULL;
@@ -405,6 +500,10 @@ void tw_eventbridge_commit_failed(tw_eventbridge *eb) {
 
 int tw_eventbridge_start(tw_eventbridge *eb) {
   if (!eb) return 0;
+  if (eb->cluster && tw_store_pg_state_listen(eb->store, TW_EB_STATE, heard, eb)) {
+    tw_error("eventbridge: cannot listen for changes made by other nodes");
+    return -1;
+  }
   if (eb->minute_ms != 60000)
     tw_info("eventbridge: one schedule minute is %lld ms (TWEEDLE_SCHEDULE_MINUTE_MS)",
             (long long)eb->minute_ms);
@@ -421,6 +520,7 @@ void tw_eventbridge_close(tw_eventbridge *eb) {
   if (!eb) return;
   tw_eventbridge_stop(eb);
   eb_outbox_close(eb);
+  tw_store_pg_lead_close(eb->sched_lead);
   free_state(eb);
   tw_map_free(&eb->buses);
   tw_map_free(&eb->connections);

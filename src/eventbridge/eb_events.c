@@ -221,6 +221,10 @@ json_t *eb_envelope(tw_eventbridge *eb, const char *id, const char *dtype, const
 
 static int bus_deliver(void *ud, const tw_event *e) {
   tw_eventbridge *eb = ud;
+  /* cluster mode: a publisher of another service (an S3 event) matches the
+   * rules any node acknowledged, as PutEvents does (not a forward from this
+   * engine's own delivery: it has read them) */
+  if (!eb->hops) eb_catch_up(eb);
   const char *name = bus_name_of(eb, e->target);
   eb_bus *b = name ? eb_bus_get(eb, name) : NULL;
   if (!b) return -1;

@@ -12,8 +12,9 @@
 #include "events/bus.h"
 #include "events/pattern.h"
 
-#define EB_MAX_TARGETS 5 /* targets per rule, as AWS */
-#define EB_MAX_HOPS 4    /* bus-to-bus forwarding depth */
+#define EB_MAX_TARGETS 5          /* targets per rule, as AWS */
+#define EB_MAX_HOPS 4             /* bus-to-bus forwarding depth */
+#define TW_EB_STATE "eventbridge" /* the state counter (store/pg_state.h) */
 
 typedef enum { EB_T_SQS, EB_T_SNS, EB_T_BUS, EB_T_API } eb_target_kind;
 
@@ -76,6 +77,13 @@ struct tw_eventbridge {
   pthread_cond_t sched_cv;
   int sched_started, sched_stop;
   int64_t minute_ms; /* one minute of schedule time (TWEEDLE_SCHEDULE_MINUTE_MS, tests) */
+  /* cluster mode: the store is PostgreSQL's (store/pg_state.h) */
+  int cluster;
+  atomic_int_fast64_t version;   /* the "eventbridge" counter the model was loaded at */
+  atomic_int behind;             /* a change was heard of, or a reload failed: reload */
+  struct tw_pg_lead *sched_lead; /* the scheduler runs on the node holding it */
+  int sched_leading;             /* scheduler thread only */
+  int64_t claim_ms;              /* how long an outbox row read is leased to this node */
 };
 
 /* One operation, free of HTTP: input in, output or error out, and the store
@@ -98,6 +106,17 @@ typedef struct {
 /* The engine lock; reloads from the store first when a commit failed. */
 void eb_lock(tw_eventbridge *eb);
 void eb_unlock(tw_eventbridge *eb);
+/* Cluster mode: reloads the model when another node changed buses, rules,
+ * connections or destinations since it was loaded (one read of the state
+ * counter), so a change acknowledged by any node is seen here. Lock not held.
+ * 0, or -1 when PostgreSQL cannot answer (nothing to do on one node). */
+int eb_sync(tw_eventbridge *eb);
+/* Cluster mode: the next eb_sync reloads whatever the counter says. */
+void eb_mark_behind(tw_eventbridge *eb);
+/* Cluster mode: eb_sync for a publisher that holds the engine lock (and
+ * maybe the store hold: it never waits for a commit). Pointers into the
+ * model taken before are invalid after. */
+void eb_catch_up(tw_eventbridge *eb);
 /* Lock held. */
 eb_bus *eb_bus_get(tw_eventbridge *eb, const char *name);
 eb_rule *eb_rule_get(eb_bus *b, const char *name);

@@ -79,7 +79,7 @@ static void finish(tw_request *r) {
   eb_call *c = &x->call;
   /* its own change failed, or a failure since it looked may have undone what
    * it reports */
-  if (r->commit_failed || tw_store_failures(r->app->store) != c->failures) {
+  if (r->commit_failed || tw_store_failures(c->eb->store) != c->failures) {
     respond_error(r, "InternalException", 500,
                   "Service encountered unexpected problem. Please try again.");
     return;
@@ -188,6 +188,12 @@ static void serve(tw_request *r) {
     return;
   }
   tw_eventbridge *eb = r->app->eventbridge;
+  /* cluster mode: what any node acknowledged is in the model before it serves */
+  if (eb_sync(eb)) {
+    json_decref(in);
+    error(r, TW_ERR_SERVICE_UNAVAILABLE, "PostgreSQL cannot be reached from this node.");
+    return;
+  }
   eb_ctx *x = calloc(1, sizeof *x);
   r->ctx = x;
   r->ctx_free = ctx_free;
@@ -197,10 +203,11 @@ static void serve(tw_request *r) {
   c->principal = r->principal[0] ? r->principal : NULL;
   tw_trace_header(tw_req_header(r, "X-Amzn-Trace-Id"), tw_req_header(r, "traceparent"), c->trace,
                   sizeof c->trace);
-  c->failures = tw_store_failures(r->app->store); /* before anything is looked at */
+  c->failures = tw_store_failures(eb->store); /* before anything is looked at */
   op->fn(c);
-  /* the answer waits for its own change and for everything it may have seen */
-  c->seen_ticket = tw_store_ticket(r->app->store);
+  /* the answer waits for its own change and for everything it may have seen
+   * (the engine's store: PostgreSQL's in cluster mode) */
+  c->seen_ticket = tw_store_ticket(eb->store);
   tw_req_after_commits(r, c->ticket, c->seen_ticket, finish);
 }
 

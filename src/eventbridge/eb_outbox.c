@@ -155,10 +155,21 @@ static void take_row(void *ud, const tw_eb_outbox_row *r) {
   if (!tw_outbox_offer(o, r->id, j)) job_free(j);
 }
 
+/* Cluster mode: the rows read are leased to this node (out_claim), so no
+ * other node delivers them; as few as the runner's queue takes at once (its
+ * room is at least half of it when it scans), so none waits out its lease in
+ * this node's queue. A row whose node died is due again when its lease ends. */
+#define CLAIM_LIMIT 16
+
 static int scan(void *ud, tw_outbox *o, int64_t now_ms, int limit) {
   eb_outbox *ob = ud;
   scan_ctx ctx = {o};
-  return tw_store_eb_delivery(ob->eb->store)->out_due(ob->eb->store, now_ms, limit, take_row, &ctx);
+  tw_store *s = ob->eb->store;
+  const tw_eb_delivery_repo *repo = tw_store_eb_delivery(s);
+  if (ob->eb->cluster && repo->out_claim)
+    return repo->out_claim(s, now_ms, ob->eb->claim_ms, limit < CLAIM_LIMIT ? limit : CLAIM_LIMIT,
+                           take_row, &ctx);
+  return repo->out_due(s, now_ms, limit, take_row, &ctx);
 }
 
 /* --- one delivery ------------------------------------------------------------------ */

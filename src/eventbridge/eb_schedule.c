@@ -31,6 +31,7 @@
 #include "core/log.h"
 #include "eventbridge/eb_internal.h"
 #include "store/eb_delivery.h"
+#include "store/pg_state.h"
 
 #define YEAR_MIN 1970
 #define YEAR_MAX 2199
@@ -365,6 +366,27 @@ static void tick_rule(tw_eventbridge *eb, eb_rule *r, int64_t now) {
   tw_debug("eventbridge: scheduled rule %s fired (slot %lld)", r->name, (long long)slot);
 }
 
+/* Cluster mode: the schedules fire on one node, the one holding the
+ * "eventbridge-schedule" lock (store/pg_state.h). A node that takes the lead
+ * reads the model again, the last fire times with it (committed in the batch
+ * of each fire), so a takeover neither skips a tick nor fires one twice; the
+ * leader then checks the state counter before each pass. 1: fire now. */
+static int may_fire(tw_eventbridge *eb) {
+  int lead = tw_store_pg_lead(eb->sched_lead);
+  if (lead != 1) {
+    eb->sched_leading = 0;
+    return 0;
+  }
+  if (!eb->sched_leading) {
+    eb_mark_behind(eb);
+    if (eb_sync(eb)) return 0; /* a takeover fires only from the committed marks */
+    eb->sched_leading = 1;
+    tw_info("eventbridge: this node fires the cluster's scheduled rules");
+    return 1;
+  }
+  return eb_sync(eb) == 0;
+}
+
 static void *scheduler(void *arg) {
   tw_eventbridge *eb = arg;
   int64_t tick = eb->minute_ms / 10;
@@ -373,6 +395,15 @@ static void *scheduler(void *arg) {
   pthread_mutex_lock(&eb->sched_mu);
   while (!eb->sched_stop) {
     pthread_mutex_unlock(&eb->sched_mu);
+    if (eb->cluster && !may_fire(eb)) {
+      pthread_mutex_lock(&eb->sched_mu);
+      if (eb->sched_stop) break;
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += 1;
+      pthread_cond_timedwait(&eb->sched_cv, &eb->sched_mu, &ts);
+      continue;
+    }
     tw_events_lock(eb->events); /* every target engine, this one included */
     eb_bus *b = eb_bus_get(eb, "default");
     int64_t now = tw_now_ms();

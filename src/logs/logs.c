@@ -2,7 +2,15 @@
  * operations of the Logs API, and the retention sweep. Lock order: l->mu,
  * then the store's hold. Events are numbered (seq) under the store's hold, so
  * the order of numbers is the order of commits: a reader that saw event N
- * has seen every event numbered below N. */
+ * has seen every event numbered below N.
+ *
+ * Cluster mode (a store whose repository keeps the catalog: l->db, the
+ * PostgreSQL store): no catalog in memory; every operation reads and writes
+ * the database directly (cw_logs.h, "the catalog in the database"), each
+ * change committed before it answers, so every node answers alike at once.
+ * Event numbers come from the database (unique, not in commit order across
+ * nodes). The retention sweep runs on the node that holds the "logs
+ * retention" lock (pg_state.h). */
 #include "logs/logs.h"
 
 #include <inttypes.h>
@@ -13,10 +21,12 @@
 #include <stddef.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "store/cw_logs.h"
+#include "store/pg_state.h"
 
 typedef struct {
   int64_t id;
@@ -52,6 +62,10 @@ struct tw_logs {
   pthread_cond_t scv;
   int kick;
   int sweep_ms;
+  /* cluster mode */
+  int db;           /* the catalog is the repository's (no memory copy) */
+  tw_pg_lead *lead; /* the sweep runs where this is held */
+  char server_stream[512];
 };
 
 static const int k_days[] = {1,   3,   5,   7,   14,   30,   60,   90,   120,  150,  180,
@@ -279,7 +293,17 @@ tw_logs *tw_logs_open(tw_store *s, const tw_logs_opts *o, char *err, size_t errl
   pthread_mutex_init(&l->mu, NULL);
   pthread_mutex_init(&l->smu, NULL);
   pthread_cond_init(&l->scv, NULL);
-  if (load_locked(l)) {
+  l->db = l->repo->group_create != NULL;
+  snprintf(l->server_stream, sizeof l->server_stream, "server");
+  if (l->db) { /* one stream per node: host, address and process */
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) || !host[0]) snprintf(host, sizeof host, "host");
+    snprintf(l->server_stream, sizeof l->server_stream, "server-%s-%s-%ld", host,
+             o && o->listen && o->listen[0] ? o->listen : "node", (long)getpid());
+    for (char *p = l->server_stream; *p; p++)
+      if (*p == ':' || *p == '*') *p = '_';
+  }
+  if (!l->db && load_locked(l)) {
     snprintf(err, errlen, "logs: cannot read the log groups from the store");
     tw_logs_close(l);
     return NULL;
@@ -287,8 +311,12 @@ tw_logs *tw_logs_open(tw_store *s, const tw_logs_opts *o, char *err, size_t errl
   return l;
 }
 
+const char *tw_logs_server_stream(const tw_logs *l) {
+  return l ? l->server_stream : "server";
+}
+
 void tw_logs_commit_failed(tw_logs *l) {
-  if (!l) return;
+  if (!l || l->db) return; /* cluster mode: nothing in memory, nothing in its batches */
   pthread_mutex_lock(&l->mu);
   if (load_locked(l)) tw_error("logs: cannot reload the log groups after a failed commit");
   pthread_mutex_unlock(&l->mu);
@@ -314,7 +342,13 @@ static void sub_bytes(void *ud, int64_t stream_id, int64_t bytes) {
   }
 }
 
+static void db_sweep(tw_logs *l);
+
 void tw_logs_sweep(tw_logs *l) {
+  if (l->db) {
+    db_sweep(l);
+    return;
+  }
   int64_t now = now_ms();
   pthread_mutex_lock(&l->mu);
   for (size_t i = 0; i < l->ngroups; i++) {
@@ -342,6 +376,54 @@ void tw_logs_sweep(tw_logs *l) {
     tw_store_release(l->store);
   }
   pthread_mutex_unlock(&l->mu);
+}
+
+#define EXPIRE_CHUNK 5000 /* events deleted per statement (one transaction) */
+#define EXPIRE_ROUNDS 20  /* statements per group per pass */
+
+typedef struct {
+  tw_log_group_row *v;
+  size_t n, cap;
+} retained_list;
+
+static void db_retained(void *ud, const tw_log_group_row *g) {
+  retained_list *x = ud;
+  if (x->n == x->cap) {
+    size_t cap = x->cap ? 2 * x->cap : 16;
+    tw_log_group_row *nv = realloc(x->v, cap * sizeof *nv);
+    if (!nv) return;
+    x->v = nv;
+    x->cap = cap;
+  }
+  x->v[x->n++] = *g;
+}
+
+/* Cluster mode: one node at a time (the "logs retention" lock) deletes the
+ * events past their group's retention, in chunks; readers hide them
+ * already (retention_floor), so the sweep only frees their space. */
+static void db_sweep(tw_logs *l) {
+  if (tw_store_pg_lead(l->lead) != 1) return;
+  retained_list x = {0};
+  if (l->repo->group_retained(l->store, db_retained, &x)) {
+    free(x.v);
+    return;
+  }
+  /* the appends' figures into their streams' rows first */
+  for (int round = 0; l->repo->streams_fold && round < EXPIRE_ROUNDS; round++)
+    if (l->repo->streams_fold(l->store, EXPIRE_CHUNK * 10) < EXPIRE_CHUNK * 10) break;
+  int64_t now = now_ms(), total = 0;
+  for (size_t i = 0; i < x.n; i++) {
+    int64_t cutoff = now - (int64_t)x.v[i].retention_days * 86400000LL;
+    for (int round = 0; round < EXPIRE_ROUNDS; round++) {
+      int64_t k = l->repo->events_expire(l->store, x.v[i].id, cutoff, EXPIRE_CHUNK);
+      if (k > 0) total += k;
+      if (k < EXPIRE_CHUNK) break;
+    }
+  }
+  free(x.v);
+  if (total)
+    tw_info("logs retention: %lld expired events deleted (this node sweeps for the cluster)",
+            (long long)total);
 }
 
 static void *sweeper(void *arg) {
@@ -373,6 +455,7 @@ static void kick_sweep(tw_logs *l) {
 }
 
 int tw_logs_start(tw_logs *l) {
+  if (l->db && !(l->lead = tw_store_pg_lead_open(l->store, "logs retention"))) return -1;
   if (pthread_create(&l->th, NULL, sweeper, l)) return -1;
   l->running = 1;
   return 0;
@@ -386,6 +469,8 @@ void tw_logs_stop(tw_logs *l) {
   pthread_mutex_unlock(&l->smu);
   pthread_join(l->th, NULL);
   l->running = 0;
+  tw_store_pg_lead_close(l->lead); /* another node may sweep now */
+  l->lead = NULL;
 }
 
 void tw_logs_close(tw_logs *l) {
@@ -523,26 +608,34 @@ static tw_err no_stream(tw_logs_call *c) {
   return fail(c, TW_ERR_LOGS_RESOURCE_NOT_FOUND, "The specified log stream does not exist.");
 }
 
-static json_t *group_json(const tw_logs *l, const lgroup *g) {
+/* A group's answer from its fields (memory or database). */
+static json_t *group_json_of(const tw_logs *l, const char *name, int64_t created_ms, int days,
+                             int64_t stored_bytes) {
   char arn[800];
-  snprintf(arn, sizeof arn, "arn:aws:logs:%s:%s:log-group:%s", l->region, l->account, g->name);
+  snprintf(arn, sizeof arn, "arn:aws:logs:%s:%s:log-group:%s", l->region, l->account, name);
   json_t *o = json_object();
-  json_object_set_new(o, "logGroupName", json_string(g->name));
-  json_object_set_new(o, "creationTime", json_integer(g->created_ms));
-  if (g->retention_days) json_object_set_new(o, "retentionInDays", json_integer(g->retention_days));
+  json_object_set_new(o, "logGroupName", json_string(name));
+  json_object_set_new(o, "creationTime", json_integer(created_ms));
+  if (days) json_object_set_new(o, "retentionInDays", json_integer(days));
   json_object_set_new(o, "metricFilterCount", json_integer(0));
   json_object_set_new(o, "logGroupArn", json_string(arn));
   strcat(arn, ":*");
   json_object_set_new(o, "arn", json_string(arn));
-  json_object_set_new(o, "storedBytes", json_integer(group_bytes(g)));
+  json_object_set_new(o, "storedBytes", json_integer(stored_bytes));
   json_object_set_new(o, "logGroupClass", json_string("STANDARD"));
   return o;
 }
 
-static json_t *stream_json(const tw_logs *l, const lgroup *g, const lstream *s) {
+static json_t *group_json(const tw_logs *l, const lgroup *g) {
+  return group_json_of(l, g->name, g->created_ms, g->retention_days, group_bytes(g));
+}
+
+/* A stream's answer from its row (memory or database). */
+static json_t *stream_json_of(const tw_logs *l, const char *group, const tw_log_stream_row *s,
+                              uint64_t token) {
   char arn[1200];
   snprintf(arn, sizeof arn, "arn:aws:logs:%s:%s:log-group:%s:log-stream:%s", l->region, l->account,
-           g->name, s->name);
+           group, s->name);
   json_t *o = json_object();
   json_object_set_new(o, "logStreamName", json_string(s->name));
   json_object_set_new(o, "creationTime", json_integer(s->created_ms));
@@ -552,11 +645,21 @@ static json_t *stream_json(const tw_logs *l, const lgroup *g, const lstream *s) 
     json_object_set_new(o, "lastIngestionTime", json_integer(s->last_ingest_ms));
   }
   char tok[32];
-  snprintf(tok, sizeof tok, "%" PRIu64, s->token);
+  snprintf(tok, sizeof tok, "%" PRIu64, token);
   json_object_set_new(o, "uploadSequenceToken", json_string(tok));
   json_object_set_new(o, "arn", json_string(arn));
   json_object_set_new(o, "storedBytes", json_integer(s->stored_bytes));
   return o;
+}
+
+static json_t *stream_json(const tw_logs *l, const lgroup *g, const lstream *s) {
+  tw_log_stream_row r;
+  stream_row(g, s, &r);
+  return stream_json_of(l, g->name, &r, s->token);
+}
+
+static tw_err unavailable(tw_logs_call *c) {
+  return fail(c, TW_ERR_LOGS_SERVICE_UNAVAILABLE, "The log store could not be reached.");
 }
 
 /* --- groups ---------------------------------------------------------------- */
@@ -569,6 +672,12 @@ static tw_err op_create_group(tw_logs_call *c) {
   if (get_str(c, "logGroupClass", &cls) < 0) return c->err;
   if (cls && strcmp(cls, "STANDARD") && strcmp(cls, "INFREQUENT_ACCESS") && strcmp(cls, "DELIVERY"))
     return fail(c, TW_ERR_LOGS_INVALID_PARAMETER, "Invalid logGroupClass: %.64s", cls);
+  if (l->db) {
+    int rc = l->repo->group_create(l->store, name, now_ms());
+    if (rc < 0) return unavailable(c);
+    if (!rc) return fail(c, TW_ERR_LOGS_RESOURCE_EXISTS, "The specified log group already exists");
+    return TW_ERR_OK;
+  }
   pthread_mutex_lock(&l->mu);
   if (group_find(l, name)) {
     pthread_mutex_unlock(&l->mu);
@@ -589,6 +698,10 @@ static tw_err op_delete_group(tw_logs_call *c) {
   tw_logs *l = c->logs;
   char name[600];
   if (group_name_arg(c, 0, name, sizeof name)) return c->err;
+  if (l->db) {
+    int rc = l->repo->group_drop(l->store, name);
+    return rc < 0 ? unavailable(c) : !rc ? no_group(c) : TW_ERR_OK;
+  }
   pthread_mutex_lock(&l->mu);
   lgroup *g = group_find(l, name);
   if (!g) {
@@ -598,6 +711,40 @@ static tw_err op_delete_group(tw_logs_call *c) {
   c->ticket = l->repo->group_delete(l->store, g->id);
   group_remove(l, name);
   pthread_mutex_unlock(&l->mu);
+  return TW_ERR_OK;
+}
+
+typedef struct {
+  tw_logs *l;
+  json_t *list;
+  long long limit;
+  int more;
+} db_groups;
+
+static void db_group(void *ud, const tw_log_group_row *g, int64_t stored_bytes) {
+  db_groups *x = ud;
+  if ((long long)json_array_size(x->list) == x->limit) {
+    x->more = 1;
+    return;
+  }
+  json_array_append_new(
+      x->list, group_json_of(x->l, g->name, g->created_ms, g->retention_days, stored_bytes));
+}
+
+/* Cluster mode: a page of groups read from the database. */
+static tw_err db_describe_groups(tw_logs_call *c, const char *prefix, const char *pattern,
+                                 const char *token, long long limit) {
+  db_groups x = {.l = c->logs, .list = json_array(), .limit = limit};
+  if (c->logs->repo->group_list(c->logs->store, token, prefix, pattern, (int)limit + 1, db_group,
+                                &x)) {
+    json_decref(x.list);
+    return unavailable(c);
+  }
+  c->out = json_pack("{s:o}", "logGroups", x.list);
+  if (x.more) {
+    json_t *last = json_array_get(x.list, json_array_size(x.list) - 1);
+    json_object_set(c->out, "nextToken", json_object_get(last, "logGroupName"));
+  }
   return TW_ERR_OK;
 }
 
@@ -618,6 +765,7 @@ static tw_err op_describe_groups(tw_logs_call *c) {
                 "1 validation error detected: Value '%lld' at 'limit' failed to satisfy "
                 "constraint: Member must have value less than or equal to 50",
                 limit);
+  if (l->db) return db_describe_groups(c, prefix, pattern, token, limit);
   json_t *list = json_array();
   size_t plen = prefix ? strlen(prefix) : 0;
   pthread_mutex_lock(&l->mu);
@@ -668,6 +816,12 @@ static tw_err op_put_retention(tw_logs_call *c) {
                 "60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, "
                 "3653]",
                 days);
+  if (l->db) {
+    int rc = l->repo->group_retention(l->store, name, (int)days);
+    if (rc <= 0) return rc < 0 ? unavailable(c) : no_group(c);
+    kick_sweep(l);
+    return TW_ERR_OK;
+  }
   pthread_mutex_lock(&l->mu);
   lgroup *g = group_find(l, name);
   if (!g) {
@@ -687,6 +841,10 @@ static tw_err op_delete_retention(tw_logs_call *c) {
   tw_logs *l = c->logs;
   char name[600];
   if (group_name_arg(c, 0, name, sizeof name)) return c->err;
+  if (l->db) {
+    int rc = l->repo->group_retention(l->store, name, 0);
+    return rc < 0 ? unavailable(c) : !rc ? no_group(c) : TW_ERR_OK;
+  }
   pthread_mutex_lock(&l->mu);
   lgroup *g = group_find(l, name);
   if (!g) {
@@ -707,6 +865,13 @@ static tw_err op_create_stream(tw_logs_call *c) {
   char name[600];
   const char *sname;
   if (group_name_arg(c, 0, name, sizeof name) || stream_name_arg(c, &sname)) return c->err;
+  if (l->db) {
+    int rc = l->repo->stream_create(l->store, name, sname, now_ms());
+    if (rc == TW_LOGS_NO_GROUP) return no_group(c);
+    if (rc < 0) return unavailable(c);
+    if (!rc) return fail(c, TW_ERR_LOGS_RESOURCE_EXISTS, "The specified log stream already exists");
+    return TW_ERR_OK;
+  }
   pthread_mutex_lock(&l->mu);
   lgroup *g = group_find(l, name);
   if (!g) {
@@ -733,6 +898,11 @@ static tw_err op_delete_stream(tw_logs_call *c) {
   char name[600];
   const char *sname;
   if (group_name_arg(c, 0, name, sizeof name) || stream_name_arg(c, &sname)) return c->err;
+  if (l->db) {
+    int rc = l->repo->stream_drop(l->store, name, sname);
+    if (rc == TW_LOGS_NO_GROUP) return no_group(c);
+    return rc < 0 ? unavailable(c) : !rc ? no_stream(c) : TW_ERR_OK;
+  }
   pthread_mutex_lock(&l->mu);
   lgroup *g = group_find(l, name);
   lstream *s = g ? stream_find(g, sname) : NULL;
@@ -750,6 +920,46 @@ static int by_last_event(const void *a, const void *b) {
   const lstream *x = *(lstream *const *)a, *y = *(lstream *const *)b;
   if (x->last_ts != y->last_ts) return x->last_ts < y->last_ts ? -1 : 1;
   return strcmp(x->name, y->name);
+}
+
+typedef struct {
+  tw_logs *l;
+  const char *group;
+  json_t *list;
+  long long limit;
+  int more;
+} db_streams;
+
+static void db_stream(void *ud, const tw_log_stream_row *r, uint64_t token) {
+  db_streams *x = ud;
+  if ((long long)json_array_size(x->list) == x->limit) {
+    x->more = 1;
+    return;
+  }
+  json_array_append_new(x->list, stream_json_of(x->l, x->group, r, token));
+}
+
+/* Cluster mode: a page of a group's streams read from the database (the
+ * token: how many came before, as on one node). */
+static tw_err db_describe_streams(tw_logs_call *c, const char *name, const char *prefix,
+                                  int by_time, int desc, long long skip, long long limit) {
+  tw_logs *l = c->logs;
+  tw_log_group_row g;
+  int rc = l->repo->group_get(l->store, name, &g, NULL);
+  if (rc <= 0) return rc < 0 ? unavailable(c) : no_group(c);
+  db_streams x = {.l = l, .group = name, .list = json_array(), .limit = limit};
+  if (l->repo->stream_list(l->store, g.id, prefix, by_time, desc, skip, (int)limit + 1, db_stream,
+                           &x)) {
+    json_decref(x.list);
+    return unavailable(c);
+  }
+  c->out = json_pack("{s:o}", "logStreams", x.list);
+  if (x.more) {
+    char t[32];
+    snprintf(t, sizeof t, "%lld", skip + (long long)json_array_size(x.list));
+    json_object_set_new(c->out, "nextToken", json_string(t));
+  }
+  return TW_ERR_OK;
 }
 
 static tw_err op_describe_streams(tw_logs_call *c) {
@@ -785,6 +995,7 @@ static tw_err op_describe_streams(tw_logs_call *c) {
     if (!*token || *end || skip < 0)
       return fail(c, TW_ERR_LOGS_INVALID_PARAMETER, "The specified nextToken is invalid.");
   }
+  if (l->db) return db_describe_streams(c, name, prefix, by_time, desc, skip, limit);
   pthread_mutex_lock(&l->mu);
   lgroup *g = group_find(l, name);
   if (!g) {
@@ -849,6 +1060,86 @@ static uint64_t append_locked(tw_logs *l, lgroup *g, lstream *s, const tw_log_in
   return t > t2 ? t : t2;
 }
 
+/* Cluster mode: appends events to a stream in the database (one
+ * transaction with the stream's counters). 1, 0 the stream is gone, -1. */
+static int db_append(tw_logs *l, int64_t stream_id, const tw_log_input *ev, size_t n,
+                     uint64_t *token) {
+  tw_log_event_row *rows = malloc(n * sizeof *rows);
+  if (!rows) return -1;
+  for (size_t i = 0; i < n; i++)
+    rows[i] = (tw_log_event_row){.ts = ev[i].ts, .msg = ev[i].msg, .msg_len = ev[i].len};
+  int rc = l->repo->events_put(l->store, stream_id, rows, n, now_ms(), token);
+  free(rows);
+  return rc;
+}
+
+/* Cluster mode: PutLogEvents after its checks (ev: in order; freed here). */
+static tw_err db_put_events(tw_logs_call *c, const char *name, const char *sname, tw_log_input *ev,
+                            size_t n) {
+  tw_logs *l = c->logs;
+  tw_log_group_row g;
+  tw_log_stream_row st;
+  uint64_t token = 0;
+  int rc = l->repo->stream_get(l->store, name, sname, &g, &st, &token);
+  if (rc != 1) {
+    free(ev);
+    return rc == TW_LOGS_NO_GROUP ? no_group(c) : rc < 0 ? unavailable(c) : no_stream(c);
+  }
+  /* as on one node: too old ones lead, too new ones trail */
+  int64_t now = now_ms();
+  long too_old = -1, expired = -1, too_new = -1;
+  int64_t keep_from = g.retention_days ? now - (int64_t)g.retention_days * 86400000LL : INT64_MIN;
+  for (size_t i = 0; i < n; i++) {
+    if (ev[i].ts < now - TW_LOGS_PAST_MS) too_old = (long)i;
+    if (ev[i].ts < keep_from) expired = (long)i;
+    if (too_new < 0 && ev[i].ts > now + TW_LOGS_FUTURE_MS) too_new = (long)i;
+  }
+  size_t from = (size_t)((too_old > expired ? too_old : expired) + 1);
+  size_t to = too_new >= 0 ? (size_t)too_new : n;
+  if (from < to) {
+    rc = db_append(l, st.id, ev + from, to - from, &token);
+    if (rc != 1) {
+      free(ev);
+      return rc < 0 ? unavailable(c) : no_stream(c);
+    }
+  }
+  char tok[32];
+  snprintf(tok, sizeof tok, "%" PRIu64, token);
+  uint64_t mt = from < to && l->metrics ? tw_logs_emf_put(l->metrics, ev + from, to - from) : 0;
+  free(ev);
+  c->ticket = mt;
+  c->out = json_pack("{s:s}", "nextSequenceToken", tok);
+  if (too_old >= 0 || expired >= 0 || too_new >= 0) {
+    json_t *rj = json_object();
+    if (too_old >= 0) json_object_set_new(rj, "tooOldLogEventEndIndex", json_integer(too_old));
+    if (expired >= 0) json_object_set_new(rj, "expiredLogEventEndIndex", json_integer(expired));
+    if (too_new >= 0) json_object_set_new(rj, "tooNewLogEventStartIndex", json_integer(too_new));
+    json_object_set_new(c->out, "rejectedLogEventsInfo", rj);
+  }
+  return TW_ERR_OK;
+}
+
+/* Cluster mode: tw_logs_append (the group and stream made when missing). */
+static uint64_t db_append_named(tw_logs *l, const char *group, int retention_days,
+                                const char *stream, const tw_log_input *ev, size_t n) {
+  tw_log_group_row g;
+  tw_log_stream_row st;
+  int rc = l->repo->stream_get(l->store, group, stream, &g, &st, NULL);
+  if (rc == TW_LOGS_NO_GROUP) {
+    int made = l->repo->group_create(l->store, group, now_ms());
+    if (made < 0) return 0;
+    if (made && retention_days) l->repo->group_retention(l->store, group, retention_days);
+  }
+  if (rc != 1) {
+    if (l->repo->stream_create(l->store, group, stream, now_ms()) < 0) return 0;
+    if (l->repo->stream_get(l->store, group, stream, &g, &st, NULL) != 1) return 0;
+  }
+  uint64_t token;
+  if (db_append(l, st.id, ev, n, &token) != 1) return 0;
+  uint64_t t = l->metrics ? tw_logs_emf_put(l->metrics, ev, n) : 0;
+  return t ? t : tw_store_ticket(l->store);
+}
+
 static tw_err op_put_events(tw_logs_call *c) {
   tw_logs *l = c->logs;
   char name[600];
@@ -909,6 +1200,7 @@ static tw_err op_put_events(tw_logs_call *c) {
                 "The batch of log events in a single PutLogEvents request cannot span more "
                 "than 24 hours.");
   }
+  if (l->db) return db_put_events(c, name, sname, ev, n);
   int64_t now = now_ms();
   pthread_mutex_lock(&l->mu);
   lgroup *g = group_find(l, name);
@@ -956,6 +1248,7 @@ static tw_err op_put_events(tw_logs_call *c) {
 uint64_t tw_logs_append(tw_logs *l, const char *group, int retention_days, const char *stream,
                         const tw_log_input *ev, size_t n) {
   if (!l || !n || !valid_group_name(group) || !valid_stream_name(stream)) return 0;
+  if (l->db) return db_append_named(l, group, retention_days, stream, ev, n);
   pthread_mutex_lock(&l->mu);
   lgroup *g = group_find(l, group);
   if (!g) {
@@ -1063,9 +1356,9 @@ static int time_args(tw_logs_call *c, int64_t *start, int64_t *end, long long *l
 }
 
 /* Events older than the group's retention are not shown, swept or not yet. */
-static int64_t retention_floor(const lgroup *g, int64_t start) {
-  if (!g->retention_days) return start;
-  int64_t f = now_ms() - (int64_t)g->retention_days * 86400000LL;
+static int64_t retention_floor(int retention_days, int64_t start) {
+  if (!retention_days) return start;
+  int64_t f = now_ms() - (int64_t)retention_days * 86400000LL;
   return start > f ? start : f;
 }
 
@@ -1085,21 +1378,29 @@ static tw_err op_get_events(tw_logs_call *c) {
   uint64_t cseq = head ? 0 : UINT64_MAX >> 1;
   if (token && parse_pos(token, &dir, &cts, &cseq))
     return fail(c, TW_ERR_LOGS_INVALID_PARAMETER, "The specified nextToken is invalid.");
-  pthread_mutex_lock(&l->mu);
-  lgroup *g = group_find(l, name);
-  lstream *s = g ? stream_find(g, sname) : NULL;
-  if (!s) {
+  tw_log_scan q = {.end = end, .desc = dir == 'b', .cur_ts = cts, .cur_seq = cseq};
+  if (l->db) { /* cluster mode: the ids from the database */
+    tw_log_group_row gr;
+    tw_log_stream_row sr;
+    int rc = l->repo->stream_get(l->store, name, sname, &gr, &sr, NULL);
+    if (rc != 1)
+      return rc == TW_LOGS_NO_GROUP ? no_group(c) : rc < 0 ? unavailable(c) : no_stream(c);
+    q.group_id = gr.id;
+    q.stream_id = sr.id;
+    q.start = retention_floor(gr.retention_days, start);
+  } else {
+    pthread_mutex_lock(&l->mu);
+    lgroup *g = group_find(l, name);
+    lstream *s = g ? stream_find(g, sname) : NULL;
+    if (!s) {
+      pthread_mutex_unlock(&l->mu);
+      return g ? no_stream(c) : no_group(c);
+    }
+    q.group_id = g->id;
+    q.stream_id = s->id;
+    q.start = retention_floor(g->retention_days, start);
     pthread_mutex_unlock(&l->mu);
-    return g ? no_stream(c) : no_group(c);
   }
-  tw_log_scan q = {.group_id = g->id,
-                   .stream_id = s->id,
-                   .start = retention_floor(g, start),
-                   .end = end,
-                   .desc = dir == 'b',
-                   .cur_ts = cts,
-                   .cur_seq = cseq};
-  pthread_mutex_unlock(&l->mu);
   collect x = {.events = json_array(), .limit = limit};
   if (l->repo->scan(l->store, &q, collect_get, &x)) {
     json_decref(x.events);
@@ -1180,6 +1481,66 @@ static int by_id(const void *a, const void *b) {
   return x->id < y->id ? -1 : x->id > y->id;
 }
 
+typedef struct {
+  json_t *names; /* logStreamNames, or NULL */
+  idname *v;
+  size_t n, cap;
+  int oom;
+} db_pick;
+
+static void db_pick_stream(void *ud, const tw_log_stream_row *r, uint64_t token) {
+  (void)token;
+  db_pick *x = ud;
+  if (x->oom) return;
+  if (json_is_array(x->names)) {
+    int want = 0;
+    size_t k;
+    json_t *nm;
+    json_array_foreach(x->names, k, nm) {
+      if (json_is_string(nm) && !strcmp(json_string_value(nm), r->name)) want = 1;
+    }
+    if (!want) return;
+  }
+  if (x->n == x->cap) {
+    size_t cap = x->cap ? 2 * x->cap : 16;
+    idname *nv = realloc(x->v, (cap + 1) * sizeof *nv);
+    if (!nv) {
+      x->oom = 1;
+      return;
+    }
+    x->v = nv;
+    x->cap = cap;
+  }
+  x->v[x->n].id = r->id;
+  x->v[x->n].name = strdup(r->name);
+  if (x->v[x->n].name) x->n++;
+}
+
+/* Cluster mode: the streams FilterLogEvents searches, read from the database;
+ * one stream is scanned by its own index rather than the group's. */
+static tw_err db_filter_streams(tw_logs_call *c, const char *name, const char *prefix,
+                                json_t *names, int64_t start, tw_log_scan *q, idname **v,
+                                size_t *nv) {
+  tw_logs *l = c->logs;
+  tw_log_group_row g;
+  int rc = l->repo->group_get(l->store, name, &g, NULL);
+  if (rc <= 0) return rc < 0 ? unavailable(c) : no_group(c);
+  db_pick x = {.names = names};
+  x.v = calloc(1, sizeof *x.v);
+  if (!x.v) return fail(c, TW_ERR_INTERNAL, "Out of memory.");
+  if (l->repo->stream_list(l->store, g.id, prefix, 0, 0, 0, 1000000, db_pick_stream, &x) || x.oom) {
+    for (size_t i = 0; i < x.n; i++) free(x.v[i].name);
+    free(x.v);
+    return x.oom ? fail(c, TW_ERR_INTERNAL, "Out of memory.") : unavailable(c);
+  }
+  q->group_id = g.id;
+  q->start = retention_floor(g.retention_days, start);
+  if (x.n == 1) q->stream_id = x.v[0].id;
+  *v = x.v;
+  *nv = x.n;
+  return TW_ERR_OK;
+}
+
 static tw_err op_filter_events(tw_logs_call *c) {
   tw_logs *l = c->logs;
   char name[600];
@@ -1210,39 +1571,46 @@ static tw_err op_filter_events(tw_logs_call *c) {
     f = tw_log_filter_compile(pattern, c->msg, sizeof c->msg);
     if (!f) return fail(c, TW_ERR_LOGS_INVALID_PARAMETER, "%s", c->msg);
   }
-  pthread_mutex_lock(&l->mu);
-  lgroup *g = group_find(l, name);
-  if (!g) {
-    pthread_mutex_unlock(&l->mu);
-    tw_log_filter_free(f);
-    return no_group(c);
-  }
-  idname *v = calloc(g->nstreams + 1, sizeof *v);
+  idname *v = NULL;
   size_t nv = 0;
-  size_t plen = prefix ? strlen(prefix) : 0;
-  for (size_t i = 0; v && i < g->nstreams; i++) {
-    lstream *s = g->streams[i];
-    int want = 1;
-    if (prefix) want = !strncmp(s->name, prefix, plen);
-    if (json_is_array(names)) {
-      want = 0;
-      size_t k;
-      json_t *nm;
-      json_array_foreach(
-          names, k, nm) if (json_is_string(nm) && !strcmp(json_string_value(nm), s->name)) want = 1;
+  tw_log_scan q = {.end = end, .cur_ts = cts, .cur_seq = cseq};
+  if (l->db) {
+    tw_err e = db_filter_streams(c, name, prefix, names, start, &q, &v, &nv);
+    if (e != TW_ERR_OK) {
+      tw_log_filter_free(f);
+      return e;
     }
-    if (want) {
-      v[nv].id = s->id;
-      v[nv].name = strdup(s->name);
-      nv++;
+  } else {
+    pthread_mutex_lock(&l->mu);
+    lgroup *g = group_find(l, name);
+    if (!g) {
+      pthread_mutex_unlock(&l->mu);
+      tw_log_filter_free(f);
+      return no_group(c);
     }
+    v = calloc(g->nstreams + 1, sizeof *v);
+    size_t plen = prefix ? strlen(prefix) : 0;
+    for (size_t i = 0; v && i < g->nstreams; i++) {
+      lstream *s = g->streams[i];
+      int want = 1;
+      if (prefix) want = !strncmp(s->name, prefix, plen);
+      if (json_is_array(names)) {
+        want = 0;
+        size_t k;
+        json_t *nm;
+        json_array_foreach(names, k, nm) if (json_is_string(nm) &&
+                                             !strcmp(json_string_value(nm), s->name)) want = 1;
+      }
+      if (want) {
+        v[nv].id = s->id;
+        v[nv].name = strdup(s->name);
+        nv++;
+      }
+    }
+    q.group_id = g->id;
+    q.start = retention_floor(g->retention_days, start);
+    pthread_mutex_unlock(&l->mu);
   }
-  tw_log_scan q = {.group_id = g->id,
-                   .start = retention_floor(g, start),
-                   .end = end,
-                   .cur_ts = cts,
-                   .cur_seq = cseq};
-  pthread_mutex_unlock(&l->mu);
   if (!v) {
     tw_log_filter_free(f);
     return fail(c, TW_ERR_INTERNAL, "Out of memory.");

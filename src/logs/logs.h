@@ -33,6 +33,7 @@ typedef struct {
   const char *region, *account;
   struct tw_metrics *metrics; /* EMF documents become metrics here; NULL: not */
   int sweep_ms;               /* retention sweep period; 0: TWEEDLE_LOGS_SWEEP_MS or 60 s */
+  const char *listen;         /* cluster mode: this node's address (its server log stream) */
 } tw_logs_opts;
 
 tw_logs *tw_logs_open(tw_store *s, const tw_logs_opts *o, char *err, size_t errlen);
@@ -72,6 +73,9 @@ uint64_t tw_logs_append(tw_logs *l, const char *group, int retention_days, const
 /* The server's own log lines to /tweedle/server (logs_server.c): start
  * once the store's writer runs, stop before the store closes. */
 int tw_logs_server_start(tw_logs *l);
+/* Its stream: "server" on one node; in cluster mode one per node,
+ * server-HOST-ADDRESS-PID (':' as '_'), so nodes never share one. */
+const char *tw_logs_server_stream(const tw_logs *l);
 void tw_logs_server_stop(void);
 
 /* --- filter patterns (logs_filter.c) --------------------------------------- */

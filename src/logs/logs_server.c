@@ -1,5 +1,6 @@
 /* The server's own log lines (core/log.c) to the log group /tweedle/server,
- * stream "server", kept 30 days. The logger hands each line to a bounded
+ * stream "server" (in cluster mode one per node: tw_logs_server_stream), kept
+ * 30 days. The logger hands each line to a bounded
  * ring (SERVER_RING lines; a full ring drops the line and counts it) under a
  * mutex held only to copy a pointer, so a log call never waits for the
  * store; a thread moves the ring into the group every 500 ms as one batch.
@@ -77,7 +78,9 @@ static void flush(void) {
                        dropped);
     ev[k++] = (tw_log_input){.ts = tw_now_ms(), .msg = note, .len = (size_t)len};
   }
-  if (k) tw_logs_append(g.logs, SERVER_GROUP, SERVER_RETENTION_DAYS, "server", ev, k);
+  if (k)
+    tw_logs_append(g.logs, SERVER_GROUP, SERVER_RETENTION_DAYS, tw_logs_server_stream(g.logs), ev,
+                   k);
   for (size_t i = 0; i < n; i++) free(v[i].msg);
 }
 

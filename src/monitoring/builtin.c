@@ -10,7 +10,8 @@
  *
  * Counting happens at the source and costs next to nothing: the SQS and SNS
  * engines bump per-queue / per-topic counters under the lock they already
- * hold (sqs_metrics.c, sns_metrics.c); S3 requests are counted from the HTTP
+ * hold (sqs_metrics.c, sns_metrics.c; cluster mode's SQS: each node its own,
+ * sqs_pg_metrics.c, and their Sums add up over the nodes); S3 requests are counted from the HTTP
  * server's request-finished hook (the service, the operation name, status,
  * latency and bytes of every request) into per-bucket counters here, and so
  * are gateway requests, per route (their IntegrationLatency from
@@ -37,8 +38,11 @@
 #include "monitoring/metrics.h"
 #include "sns/sns.h"
 #include "sqs/sqs.h"
+#include "sqs/sqs_pg.h"
 #include "store/s3_buckets.h"
 #include "store/s3_objects.h"
+#include "store/pg_cw.h"
+#include "store/pg_state.h"
 #include "store/store.h"
 
 #define MAX_BUCKETS 10000 /* buckets counted per interval (more: not counted) */
@@ -115,6 +119,7 @@ struct tw_builtin {
   pthread_mutex_t s3_mu;       /* s3, gw */
   tw_map s3;                   /* bucket -> s3_counts */
   gw_counts gw[GW_ROUTES + 1]; /* per route; [GW_ROUTES]: the whole API */
+  tw_pg_lead *lead;            /* cluster mode: the node that publishes the gauges */
 };
 
 static tw_builtin *g_builtin; /* the hook's target (one server per process) */
@@ -389,9 +394,8 @@ static void add_dist(batch *b, const odatum *t, const uint32_t *lat) {
 
 /* --- the sweeps ------------------------------------------------------------------------ */
 
-static void sqs_one(void *ud, const tw_sqs_queue_metrics *m) {
-  batch *b = ud;
-  const char *q = m->name;
+/* A queue's counts (sent, received, deleted, empty receives, SentMessageSize). */
+static void sqs_counts(batch *b, const char *q, const tw_sqs_queue_metrics *m) {
   add_value(b, "NumberOfMessagesSent", "QueueName", q, (double)m->sent, TW_UNIT_COUNT);
   add_value(b, "NumberOfMessagesReceived", "QueueName", q, (double)m->received, TW_UNIT_COUNT);
   add_value(b, "NumberOfMessagesDeleted", "QueueName", q, (double)m->deleted, TW_UNIT_COUNT);
@@ -399,6 +403,12 @@ static void sqs_one(void *ud, const tw_sqs_queue_metrics *m) {
   if (m->sent)
     add_stats(b, "SentMessageSize", "QueueName", q, (double)m->sent, m->size_sum, m->size_min,
               m->size_max, TW_UNIT_BYTES);
+}
+
+static void sqs_one(void *ud, const tw_sqs_queue_metrics *m) {
+  batch *b = ud;
+  const char *q = m->name;
+  sqs_counts(b, q, m);
   add_value(b, "ApproximateNumberOfMessagesVisible", "QueueName", q, m->visible, TW_UNIT_COUNT);
   add_value(b, "ApproximateNumberOfMessagesNotVisible", "QueueName", q, m->not_visible,
             TW_UNIT_COUNT);
@@ -655,7 +665,10 @@ static void jobs_one(void *ud, const tw_jobs_type_stats *s) {
   }
 }
 
-static void sweep_jobs(batch *bt) {
+/* gauges: 0 in cluster mode on a node that does not publish the cluster's
+ * gauges (the job counts by status are the cluster's, read from PostgreSQL:
+ * one node publishes them, or a Sum over the nodes would count them N times). */
+static void sweep_jobs(batch *bt, int gauges) {
   jobs_ctx t = {.bt = bt};
   /* the totals (no dimension: alarms watch these) are published every interval, zero or
    * not, once the job API runs; the per-type datums only for types with traffic */
@@ -666,29 +679,91 @@ static void sweep_jobs(batch *bt) {
   add_value(bt, "JobsSucceeded", NULL, NULL, (double)t.succeeded, TW_UNIT_COUNT);
   add_value(bt, "JobsFailed", NULL, NULL, (double)t.failed, TW_UNIT_COUNT);
   const char *statuses[] = {"queued", "running", "succeeded", "failed"};
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < 4 && gauges; i++)
     if (st[i] >= 0) add_value(bt, "Jobs", "Status", statuses[i], (double)st[i], TW_UNIT_COUNT);
+}
+
+/* Cluster mode: this node's counts of each queue it served (sqs/sqs_pg.h),
+ * taken out of the map as the gauges' node publishes them with the gauges. */
+typedef struct {
+  batch *b;
+  tw_map counts; /* queue name -> tw_sqs_queue_metrics (name not set) */
+} sqs_cluster;
+
+static void sqs_count_one(void *ud, const tw_sqs_queue_metrics *m) {
+  sqs_cluster *x = ud;
+  tw_sqs_queue_metrics *c = malloc(sizeof *c);
+  if (!c) return;
+  *c = *m;
+  c->name = NULL;
+  if (tw_map_put(&x->counts, m->name, c)) free(c);
+}
+
+/* Cluster mode: a queue's gauges as PostgreSQL has them, and this node's
+ * counts of it (zeros when it served none: every queue has its counters each
+ * interval, as on one node; they add up over the nodes). */
+static void sqs_gauge_one(void *ud, const tw_pg_cw_queue_gauges *g) {
+  sqs_cluster *x = ud;
+  batch *b = x->b;
+  tw_sqs_queue_metrics zero = {0}, *c = tw_map_del(&x->counts, g->name);
+  sqs_counts(b, g->name, c ? c : &zero);
+  free(c);
+  add_value(b, "ApproximateNumberOfMessagesVisible", "QueueName", g->name, (double)g->visible,
+            TW_UNIT_COUNT);
+  add_value(b, "ApproximateNumberOfMessagesNotVisible", "QueueName", g->name, (double)g->inflight,
+            TW_UNIT_COUNT);
+  add_value(b, "ApproximateNumberOfMessagesDelayed", "QueueName", g->name, (double)g->delayed,
+            TW_UNIT_COUNT);
+  add_value(b, "ApproximateAgeOfOldestMessage", "QueueName", g->name, (double)g->oldest_age_s,
+            TW_UNIT_SECONDS);
+}
+
+/* Cluster mode: 1 when this node publishes the cluster's gauges (one node at
+ * a time, store/pg_state.h's lock; it moves on when that node dies). */
+static int gauges_here(tw_builtin *b) {
+  if (!b->lead) b->lead = tw_store_pg_lead_open(b->app->pg_store, "cloudwatch-gauges");
+  return tw_store_pg_lead(b->lead) == 1;
 }
 
 void tw_builtin_publish(tw_builtin *b) {
   tw_app *app = b->app;
+  /* one node: everything. Cluster mode: every node its own counters (requests,
+   * store batches, jobs it ran: their Sums add up over the nodes), one node the
+   * gauges computed from PostgreSQL (queue depths, bucket sizes, jobs by status) */
+  int cluster = app->pg_store != NULL, gauges = !cluster || gauges_here(b);
   batch sqs = {.ns = "AWS/SQS"}, s3 = {.ns = "AWS/S3"}, sns = {.ns = "AWS/SNS"};
   /* tweedle's own namespaces are kept per second when published more often than
    * every minute: an alarm on JobsFailed can then use a 10-second period */
   int hr = b->interval_s < 60;
   batch gw = {.ns = "AWS/ApiGateway"}, jobs = {.ns = "tweedle/Jobs", .high_res = hr},
         store = {.ns = "tweedle/Store", .high_res = hr};
-  if (app->sqs) tw_sqs_metrics_sweep(app->sqs, sqs_one, &sqs);
+  if (app->sqs && !cluster) tw_sqs_metrics_sweep(app->sqs, sqs_one, &sqs);
+  if (cluster) { /* this node's counts; the gauges (and zero counts) on one node */
+    sqs_cluster x = {.b = &sqs};
+    tw_map_init(&x.counts);
+    tw_sqs_pg_metrics_sweep(app->sqs_pg, sqs_count_one, &x);
+    if (gauges && tw_store_pg_cw_sqs_gauges(app->pg_store, tw_now_ms(), sqs_gauge_one, &x))
+      tw_warn("metrics: cannot read the queue gauges from PostgreSQL");
+    const char *q;
+    void *v;
+    for (tw_map_entry *it = tw_map_next(&x.counts, NULL, &q, &v); it;
+         it = tw_map_next(&x.counts, it, &q, &v)) {
+      sqs_counts(&sqs, q, v); /* the queues the gauges did not list */
+      free(v);
+    }
+    tw_map_free(&x.counts);
+  }
   if (app->sns) tw_sns_metrics_sweep(app->sns, sns_one, &sns);
   sweep_s3(b, &s3);
   sweep_gateway(b, &gw);
-  sweep_jobs(&jobs);
+  sweep_jobs(&jobs, gauges);
   sweep_store(&store);
   int64_t now = tw_now_ms();
-  if (now >= b->next_storage_ms) {
+  if (now >= b->next_storage_ms && gauges) {
     b->next_storage_ms = now + (int64_t)b->storage_every_s * 1000;
-    storage_ctx x = {app->store, &s3};
-    tw_store_s3_buckets(app->store)->list(app->store, storage_one, &x);
+    tw_store *st = cluster ? app->pg_store : app->store; /* S3's */
+    storage_ctx x = {st, &s3};
+    tw_store_s3_buckets(st)->list(st, storage_one, &x);
   }
   put_batch(b, &sqs);
   put_batch(b, &s3);
@@ -749,6 +824,7 @@ void tw_builtin_stop(tw_builtin *b) {
     tw_http_unobserve_requests(on_request_done); /* the HTTP server has stopped */
     g_builtin = NULL;
   }
+  tw_store_pg_lead_close(b->lead);
   batch s3 = {.ns = "AWS/S3"};
   sweep_s3(b, &s3); /* frees the counts (not published: the store may be closing) */
   for (size_t i = 0; i < s3.n; i++) {

@@ -10,11 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "events/bus.h"
 #include "monitoring/cw_front.h"
 #include "store/cw_alarms.h"
+#include "core/clock.h"
+#include "store/pg_cw.h"
+#include "store/pg_state.h"
 
 const tw_cw_alarms_repo *cwa_repo(tw_alarms *a) {
   return tw_store_cw_alarms(a->store);
@@ -61,10 +65,82 @@ static int load_dashboard(void *ud, const char *name, const char *doc) {
   return 0;
 }
 
+#define CW_STATE "cloudwatch" /* the state counter (store/pg/cw.c bumps it) */
+
+/* Engine locked. Cluster mode: the counter first, then the rows, so what is
+ * loaded is at least at that version; nothing changes when PostgreSQL cannot
+ * answer. */
 static int reload(tw_alarms *a) {
-  json_object_clear(a->alarms);
-  json_object_clear(a->dashboards);
-  return cwa_repo(a)->load(a->store, load_alarm, load_dashboard, a);
+  int64_t v = 0;
+  if (a->cluster && (__atomic_load_n(&a->in_calls, __ATOMIC_SEQ_CST) > 0 ||
+                     tw_store_committed(a->store) < a->pending)) {
+    a->stale = 1; /* this node's own change is not committed: PostgreSQL's rows would undo it */
+    return 0;
+  }
+  if (a->cluster && (v = tw_store_pg_state_read(a->store, CW_STATE)) < 0) return -1;
+  a->stale = 0;
+  json_t *al = json_object(), *db = json_object();
+  json_t *old_al = a->alarms, *old_db = a->dashboards;
+  a->alarms = al;
+  a->dashboards = db;
+  int rc = cwa_repo(a)->load(a->store, load_alarm, load_dashboard, a);
+  if (rc && a->cluster) { /* keep what was there */
+    a->alarms = old_al;
+    a->dashboards = old_db;
+    json_decref(al);
+    json_decref(db);
+    return -1;
+  }
+  json_decref(old_al);
+  json_decref(old_db);
+  if (!rc) a->loaded_version = v;
+  return rc;
+}
+
+int tw_alarms_sync(tw_alarms *a) {
+  if (!a || !a->cluster) return 0;
+  int64_t v = tw_store_pg_state_read(a->store, CW_STATE);
+  if (v < 0) return -1;
+  int rc = 0;
+  /* a reload put off by this node's calls in flight: they take milliseconds
+   * (and their commit); wait for them, a bounded while */
+  for (int i = 0; i < 100; i++) {
+    pthread_mutex_lock(&a->mu);
+    rc = v > a->loaded_version || a->stale ? reload(a) : 0;
+    int again = !rc && a->stale;
+    pthread_mutex_unlock(&a->mu);
+    if (!again) break;
+    usleep(2000);
+  }
+  return rc;
+}
+
+void tw_alarms_call_begin(tw_alarms *a) {
+  if (a && a->cluster) __atomic_add_fetch(&a->in_calls, 1, __ATOMIC_SEQ_CST);
+}
+
+void tw_alarms_call_end(tw_alarms *a, uint64_t ticket) {
+  if (!a || !a->cluster) return;
+  pthread_mutex_lock(&a->mu);
+  if (ticket > a->pending) a->pending = ticket;
+  pthread_mutex_unlock(&a->mu);
+  __atomic_sub_fetch(&a->in_calls, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The listener's thread: a node committed a change (or bumps may have been missed). */
+static void on_state(void *ud) {
+  tw_alarms *a = ud;
+  pthread_mutex_lock(&a->mu);
+  if (reload(a)) tw_warn("alarms: cannot reload after a change on another node");
+  pthread_mutex_unlock(&a->mu);
+}
+
+int tw_alarms_cluster(tw_alarms *a) {
+  a->cluster = 1;
+  pthread_mutex_lock(&a->mu);
+  int rc = reload(a);
+  pthread_mutex_unlock(&a->mu);
+  return rc ? -1 : tw_store_pg_state_listen(a->store, CW_STATE, on_state, a);
 }
 
 tw_alarms *tw_alarms_open(tw_store *s, tw_metrics *m, struct tw_events *bus, const char *region,
@@ -110,7 +186,12 @@ static void *evaluator(void *ud) {
     pthread_cond_timedwait(&a->tick_cv, &a->tick_mu, &ts);
     if (a->stop) break;
     pthread_mutex_unlock(&a->tick_mu);
-    tw_alarms_evaluate(a);
+    if (a->cluster) { /* one node evaluates, on what is committed */
+      if (!a->lead) a->lead = tw_store_pg_lead_open(a->store, "cloudwatch-alarms");
+      if (tw_store_pg_lead(a->lead) == 1 && !tw_alarms_sync(a)) tw_alarms_evaluate(a);
+    } else {
+      tw_alarms_evaluate(a);
+    }
     pthread_mutex_lock(&a->tick_mu);
   }
   pthread_mutex_unlock(&a->tick_mu);
@@ -131,6 +212,8 @@ void tw_alarms_stop(tw_alarms *a) {
   pthread_mutex_unlock(&a->tick_mu);
   pthread_join(a->thread, NULL);
   a->running = 0;
+  tw_store_pg_lead_close(a->lead); /* frees the lock: another node evaluates */
+  a->lead = NULL;
 }
 
 void tw_alarms_close(tw_alarms *a) {
@@ -615,7 +698,27 @@ static const char *decide(tw_alarms *a, const json_t *al, int64_t now_ms, char *
   return "OK";
 }
 
+#define FENCE_WAIT_MS 2000    /* for this node's batch, then for the fence */
+#define FENCE_COMMIT_MS 10000 /* for the transition's batch */
+
+/* tests (TWEEDLE_ALARM_FENCE_PAUSE_MS): a pause between the fenced re-check
+ * and the transition of the alarms named fence-pause-* */
+static int fence_pause_ms = -1;
+
+/* Waits (at most ms) until the store committed ticket t: 0, or -1. */
+static int wait_committed(tw_store *s, uint64_t t, int ms) {
+  for (int64_t end = tw_mono_ms() + ms; tw_store_committed(s) < t;) {
+    if (tw_mono_ms() >= end) return -1;
+    usleep(500);
+  }
+  return 0;
+}
+
 void tw_alarms_evaluate(tw_alarms *a) {
+  if (fence_pause_ms < 0) {
+    const char *e = getenv("TWEEDLE_ALARM_FENCE_PAUSE_MS");
+    fence_pause_ms = e && atoi(e) > 0 ? atoi(e) : 0;
+  }
   pthread_mutex_lock(&a->mu);
   json_t *snap = json_deep_copy(a->alarms);
   pthread_mutex_unlock(&a->mu);
@@ -634,6 +737,30 @@ void tw_alarms_evaluate(tw_alarms *a) {
     }
     tw_events_lock(a->bus);
     pthread_mutex_lock(&a->mu);
+    tw_pg_cw_fence *fence = NULL;
+    if (a->cluster) {
+      /* this node's writes appended so far committed (under the engine lock no
+       * alarm write of this node is appended: none waits in this node's batch
+       * for the fence), then the fence (store/pg_cw.h): another node's change
+       * of the alarm is committed now, and seen below, or waits for the
+       * transition's commit */
+      int64_t v = -1;
+      if (!wait_committed(a->store, tw_store_ticket(a->store), FENCE_WAIT_MS) &&
+          (fence = tw_store_pg_cw_fence(a->store, FENCE_WAIT_MS)))
+        v = tw_store_pg_state_read(a->store, CW_STATE);
+      if (v < 0 || ((v > a->loaded_version || a->stale) && (reload(a) || a->stale))) {
+        tw_store_pg_cw_fence_drop(fence);
+        pthread_mutex_unlock(&a->mu);
+        tw_events_unlock(a->bus);
+        json_decref(data);
+        continue; /* next tick */
+      }
+      if (fence_pause_ms > 0 && !strncmp(name, "fence-pause-", 12)) {
+        /* tests: the window a change of another node falls into */
+        tw_info("alarms: fenced transition of %s, pausing %d ms", name, fence_pause_ms);
+        usleep((useconds_t)fence_pause_ms * 1000);
+      }
+    }
     json_t *cur = json_object_get(a->alarms, name);
     json_t *cal = json_object_get(cur, "Alarm");
     /* unchanged since it was read (not re-configured, set or deleted) */
@@ -642,10 +769,17 @@ void tw_alarms_evaluate(tw_alarms *a) {
             cwa_jnum(al, "AlarmConfigurationUpdatedTimestamp", 0) &&
         cwa_jnum(cal, "StateUpdatedTimestamp", 0) == cwa_jnum(al, "StateUpdatedTimestamp", 0)) {
       tw_store_hold(a->store);
-      cwa_change_state(a, name, cur, state, reason, data, now_ms);
+      if (fence) tw_store_pg_cw_fenced(a->store);
+      uint64_t t = cwa_change_state(a, name, cur, state, reason, data, now_ms);
       data = NULL;
       tw_store_release(a->store);
+      if (t > a->pending) a->pending = t;
+      /* the fence is held to the transition's commit (or failure) */
+      if (fence && wait_committed(a->store, t, FENCE_COMMIT_MS))
+        tw_warn("alarms: the transition of %s did not commit within %d ms: fence dropped", name,
+                FENCE_COMMIT_MS);
     }
+    tw_store_pg_cw_fence_drop(fence);
     pthread_mutex_unlock(&a->mu);
     tw_events_unlock(a->bus);
     json_decref(data);

@@ -28,6 +28,22 @@ tw_alarms *tw_alarms_open(tw_store *s, tw_metrics *m, struct tw_events *bus, con
 int tw_alarms_start(tw_alarms *a); /* the evaluator thread */
 void tw_alarms_stop(tw_alarms *a);
 void tw_alarms_close(tw_alarms *a);
+/* Cluster mode (the store is PostgreSQL's, shared by every node), before
+ * tw_alarms_start: every change of an alarm or dashboard bumps the
+ * "cloudwatch" state counter in its batch (store/pg/cw.c); this node reloads
+ * them when it hears a bump, and tw_alarms_sync before each API call reloads
+ * them when the committed counter is ahead of what it loaded (read-your-writes
+ * across nodes). The evaluator runs on one node of the cluster at a time
+ * (store/pg_state.h's lock "cloudwatch-alarms"): a transition, its history
+ * and its actions are committed once. 0, or -1. */
+int tw_alarms_cluster(tw_alarms *a);
+/* Cluster mode: reloads when behind the committed state. 0, or -1 when
+ * PostgreSQL could not answer. Nothing to do (0) on one node. */
+int tw_alarms_sync(tw_alarms *a);
+/* Cluster mode: around each alarm or dashboard API call (cw_http.c): no
+ * reload while it runs; `ticket` (0: none) is the batch holding its change. */
+void tw_alarms_call_begin(tw_alarms *a);
+void tw_alarms_call_end(tw_alarms *a, uint64_t ticket);
 /* A store batch failed (writer thread): reload alarms and dashboards. */
 void tw_alarms_commit_failed(tw_alarms *a);
 /* One evaluation pass over every alarm (the thread runs it every tick). */

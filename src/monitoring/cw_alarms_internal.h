@@ -38,6 +38,15 @@ struct tw_alarms {
   int stop;
   int tick_ms;
   int64_t last_prune_ms;
+  /* cluster mode (tw_alarms_cluster) */
+  int cluster;
+  int64_t loaded_version;  /* the "cloudwatch" state counter the memory is at least at */
+  struct tw_pg_lead *lead; /* the evaluator runs while this node holds it (its thread's) */
+  /* a reload must not drop this node's changes not yet committed: it waits
+   * (stale) while API calls run or their batch has not committed */
+  uint64_t pending; /* the last batch holding a change of this node's */
+  int in_calls;     /* API calls running (atomic) */
+  int stale;        /* a reload was put off */
 };
 
 const tw_cw_alarms_repo *cwa_repo(tw_alarms *a);

@@ -14,6 +14,7 @@
 #include "auth/authorize.h"
 #include "core/json_out.h"
 #include "core/log.h"
+#include "monitoring/cw_alarms.h"
 #include "monitoring/cw_front.h"
 
 #define JSON_CT "application/x-amz-json-1.0"
@@ -229,11 +230,19 @@ static void render(tw_request *r) {
   tw_req_respond_owned(r, 200, x->query ? "text/xml" : JSON_CT, body, len);
 }
 
+/* PostgreSQL could not answer (cluster mode): 503 in the protocol's shape. */
+static void render_unavailable(tw_request *r) {
+  cw_ctx *x = r->ctx;
+  x->call.err = TW_ERR_SERVICE_UNAVAILABLE;
+  snprintf(x->call.msg, sizeof x->call.msg, "The store cannot be reached; try again.");
+  render(r);
+}
+
 static void finish(tw_request *r) {
   cw_ctx *x = r->ctx;
   /* its own change failed, or a failure since it looked may have undone what
    * it reports */
-  if (r->commit_failed || tw_store_failures(r->app->store) != x->failures) {
+  if (r->commit_failed || tw_store_failures(x->call.store) != x->failures) {
     json_decref(x->call.out);
     x->call.out = NULL;
     x->call.err = TW_ERR_SERVICE_UNAVAILABLE;
@@ -339,15 +348,23 @@ static void serve(tw_request *r) {
   x->query = query;
   snprintf(x->action, sizeof x->action, "%s", action);
   x->call.metrics = r->app->metrics;
-  x->call.store = r->app->store;
+  x->call.store = r->app->pg_store ? r->app->pg_store : r->app->store; /* cluster: PostgreSQL's */
   x->call.account = r->app->cfg.account;
   x->call.alarms = r->app->alarms;
   x->call.region = r->app->cfg.region;
   x->call.in = in;
   r->ctx = x;
   r->ctx_free = ctx_free;
-  x->failures = tw_store_failures(r->app->store);
+  x->failures = tw_store_failures(x->call.store);
+  /* cluster mode: alarms and dashboards as committed by every node */
+  int alarm_op = tw_cw_alarm_find_op(action) != NULL;
+  if (alarm_op && tw_alarms_sync(r->app->alarms)) {
+    render_unavailable(r);
+    return;
+  }
+  if (alarm_op) tw_alarms_call_begin(r->app->alarms);
   x->call.err = op->run(&x->call);
+  if (alarm_op) tw_alarms_call_end(r->app->alarms, x->call.ticket);
   if (x->call.err != TW_ERR_OK) {
     render(r);
     return;

@@ -23,11 +23,13 @@
 #include "core/log.h"
 #include "core/map.h"
 #include "store/metrics.h"
+#include "store/pg_state.h"
 
 #define ID_MASK 0x3fffffffffffffffLL
 #define DEFAULT_MAX_METRICS 50000
 #define DEFAULT_SWEEP_MS 60000
 #define SAVE_LAST_EVERY_MS 60000 /* how stale the stored last-put time may get */
+#define CLUSTER_MARGIN_S 600     /* cluster mode: roll up only windows this much older */
 
 static const char *const unit_names[TW_UNIT__COUNT] = {
 #define TW_UNIT_NAME(id, name) name,
@@ -77,6 +79,8 @@ struct tw_metrics {
   pthread_mutex_t smu;
   pthread_cond_t scv;
   int sweep_ms;
+  int cluster;      /* opts.cluster */
+  tw_pg_lead *lead; /* cluster mode: the sweep runs while this node holds it */
 };
 
 static const int level_res[4] = {1, 60, 300, 3600};
@@ -246,6 +250,13 @@ static void catalog_remove(tw_metrics *m, mentry *e) {
 
 static int load_row(void *ud, const tw_metric_row *r) {
   tw_metrics *m = ud;
+  mentry *have = tw_u64map_get(&m->by_id, (uint64_t)r->id);
+  if (have) { /* cluster mode: a metric this node knows; another node may have put it since */
+    if (!strcmp(have->ns, r->ns) && !strcmp(have->name, r->name) && r->last_ms > have->last_ms)
+      have->last_ms = r->last_ms;
+    return 0;
+  }
+  if (m->nlist >= m->max_metrics * 2) return 0; /* a bound on memory whatever other nodes hold */
   json_t *a = json_loads(r->dims, 0, NULL);
   size_t nd = json_is_array(a) ? json_array_size(a) : 0;
   tw_metric_dim dims[TW_METRICS_MAX_DIMS];
@@ -296,6 +307,7 @@ tw_metrics *tw_metrics_open(tw_store *s, const tw_metrics_opts *o, char *err, si
   if (o) {
     m->now_fn = o->now_ms;
     m->now_ud = o->now_ud;
+    m->cluster = o->cluster;
   }
   if (m->repo->metrics_load(s, load_row, m)) {
     snprintf(err, errlen, "metrics: cannot load the catalog");
@@ -583,9 +595,29 @@ tw_err tw_metrics_put(tw_metrics *m, const tw_metric_datum *d, size_t n, uint64_
     x->saved = 1;
     x->saved_last_ms = now_ms;
   }
+  /* a store that adds several cells in one statement (PostgreSQL's): one for the put */
+  tw_metric_cell *many = m->repo->cells_add ? calloc(naggs ? naggs : 1, sizeof *many) : NULL;
+  tw_buf *sks = many ? calloc(naggs ? naggs : 1, sizeof *sks) : NULL;
+  size_t nmany = 0;
   for (size_t i = 0; i < naggs; i++) {
     agg *a = &aggs[i];
     if (a->count <= 0) continue; /* only zero counts */
+    if (sks) {
+      tw_buf_init(&sks[nmany], 16u << 20);
+      int with = a->has_sketch && tw_sketch_encode(&a->sk, &sks[nmany]) == 0;
+      many[nmany] = (tw_metric_cell){.metric_id = a->id,
+                                     .ts = a->ts,
+                                     .level = a->level,
+                                     .unit = a->unit,
+                                     .count = a->count,
+                                     .sum = a->sum,
+                                     .min = a->min,
+                                     .max = a->max,
+                                     .sketch = with ? sks[nmany].data : NULL,
+                                     .sketch_len = with ? sks[nmany].len : 0};
+      nmany++;
+      continue;
+    }
     tw_buf_reset(&sk);
     int with = a->has_sketch && tw_sketch_encode(&a->sk, &sk) == 0;
     tw_metric_cell c = {.metric_id = a->id,
@@ -602,6 +634,15 @@ tw_err tw_metrics_put(tw_metrics *m, const tw_metric_datum *d, size_t n, uint64_
     if (!tt) failed = 1;
     t = tt > t ? tt : t;
   }
+  if (m->repo->cells_add && !sks) failed = 1; /* out of memory */
+  if (nmany) {
+    uint64_t tt = m->repo->cells_add(m->store, many, nmany);
+    if (!tt) failed = 1;
+    t = tt > t ? tt : t;
+  }
+  for (size_t i = 0; i < nmany; i++) tw_buf_free(&sks[i]);
+  free(sks);
+  free(many);
   if (!t) t = tw_store_ticket(m->store);
   tw_store_release(m->store);
   tw_buf_free(&sk);
@@ -901,6 +942,11 @@ int tw_metrics_list(tw_metrics *m, const tw_metric_list_filter *f,
   }
   size_t limit = f->limit ? f->limit : 500;
   pthread_mutex_lock(&m->mu);
+  /* cluster mode: every node's metrics, as committed (read-your-writes across nodes) */
+  if (m->cluster && m->repo->metrics_load(m->store, load_row, m)) {
+    pthread_mutex_unlock(&m->mu);
+    return -2;
+  }
   int64_t now = now_ms_locked(m);
   int64_t since = now - (f->recently_active ? 3 * 3600 * 1000LL : TW_METRICS_PAST_S * 1000LL);
   mentry **sel = malloc((m->nlist ? m->nlist : 1) * sizeof *sel);
@@ -1030,6 +1076,9 @@ int tw_metrics_sweep(tw_metrics *m) {
     pthread_mutex_lock(&m->mu);
     int64_t now_s = floor_div(now_ms_locked(m), 1000);
     int64_t bound = level_boundary(level, now_s);
+    /* cluster mode: another node's put decided its level by its own clock
+     * and commits a little later; windows this much older are final */
+    if (m->cluster) bound -= CLUSTER_MARGIN_S;
     uint64_t ticket = tw_store_ticket(m->store);
     pthread_mutex_unlock(&m->mu);
     /* every write that could land below the boundary is committed now */
@@ -1078,12 +1127,36 @@ int tw_metrics_sweep(tw_metrics *m) {
   return moved;
 }
 
+/* Cluster mode, on a node that does not run the sweep: its catalog forgets
+ * metrics whose data aged out, as the sweeping node's does. */
+static void forget_expired(tw_metrics *m) {
+  pthread_mutex_lock(&m->mu);
+  int64_t before_ms = now_ms_locked(m) - (int64_t)TW_METRICS_KEEP_1H * 1000 - 86400000LL;
+  for (size_t i = 0; i < m->nlist;) {
+    if (m->list[i]->last_ms < before_ms)
+      catalog_remove(m, m->list[i]);
+    else
+      i++;
+  }
+  pthread_mutex_unlock(&m->mu);
+}
+
+/* Cluster mode: 1 when this node runs the cluster's sweep now. */
+static int sweep_here(tw_metrics *m) {
+  if (!m->lead) m->lead = tw_store_pg_lead_open(m->store, "cloudwatch-metrics");
+  int lead = m->lead ? tw_store_pg_lead(m->lead) : -1;
+  return lead == 1; /* the lock logs when this node takes it */
+}
+
 static void *sweep_main(void *arg) {
   tw_metrics *m = arg;
   pthread_mutex_lock(&m->smu);
   while (!m->stop) {
     pthread_mutex_unlock(&m->smu);
-    if (tw_metrics_sweep(m) < 0) tw_warn("metrics: the sweep did not finish; it runs again later");
+    if (m->cluster && !sweep_here(m))
+      forget_expired(m);
+    else if (tw_metrics_sweep(m) < 0)
+      tw_warn("metrics: the sweep did not finish; it runs again later");
     pthread_mutex_lock(&m->smu);
     if (m->stop) break;
     struct timespec ts;
@@ -1111,4 +1184,6 @@ void tw_metrics_stop(tw_metrics *m) {
   pthread_mutex_unlock(&m->smu);
   pthread_join(m->thread, NULL);
   m->running = 0;
+  tw_store_pg_lead_close(m->lead); /* frees the lock: another node sweeps */
+  m->lead = NULL;
 }

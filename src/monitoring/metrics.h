@@ -114,6 +114,12 @@ typedef struct {
   int sweep_ms;                /* how often the sweep runs; 0: 60 s */
   int64_t (*now_ms)(void *ud); /* the clock (tests); NULL: the wall clock */
   void *now_ud;
+  /* Cluster mode (the store is PostgreSQL's, shared by every node): ListMetrics
+   * merges the shared catalog into this node's before it answers, and the
+   * sweep (roll-ups, retention) runs on one node of the cluster at a time
+   * (store/pg_state.h's lock), rolling up only windows older than its
+   * boundary by a margin that covers clock skew and commit delays. */
+  int cluster;
 } tw_metrics_opts;
 
 tw_metrics *tw_metrics_open(tw_store *s, const tw_metrics_opts *o, char *err, size_t errlen);

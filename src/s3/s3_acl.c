@@ -62,7 +62,9 @@ const char *tw_s3_caller_owner(tw_request *r, tw_s3 *s) {
   if (!r->principal[0]) return NULL;
   const tw_user *u = tw_credentials_user(s->creds, r->principal);
   if (!u) return NULL;
-  return u == &s->creds->users[0] ? "" : u->name;
+  /* by key: in cluster mode the array may have been replaced since (credentials.h) */
+  const tw_user *first = __atomic_load_n(&s->creds->users, __ATOMIC_ACQUIRE);
+  return !strcmp(u->access_key, first[0].access_key) ? "" : u->name;
 }
 
 const known_user *tw_s3_acl_user_by_id(tw_s3 *s, const char *id) {

@@ -404,8 +404,9 @@ tw_s3 *tw_s3_open(tw_store *store, tw_blobs *blobs, struct tw_events *events, tw
   /* sequencers keep increasing across restarts */
   s->sequencer = (uint64_t)tw_now_ms() << 16;
   /* the sweep first: the lifecycle sweeper thread runs its later ones */
-  if (tw_s3_gc_open(s) || tw_s3_cors_open(s) || tw_s3_post_open(s) || tw_s3_lifecycle_open(s) ||
-      tw_s3_copy_open(s) || tw_s3_policy_open(s) || tw_s3_acl_open(s)) {
+  if ((s->cluster && tw_s3_cluster_open(s)) || tw_s3_gc_open(s) || tw_s3_cors_open(s) ||
+      tw_s3_post_open(s) || tw_s3_lifecycle_open(s) || tw_s3_copy_open(s) || tw_s3_policy_open(s) ||
+      tw_s3_acl_open(s)) {
     snprintf(err, errlen, "cannot load the buckets' CORS and lifecycle settings");
     tw_s3_close(s);
     return NULL;
@@ -422,6 +423,7 @@ void tw_s3_close(tw_s3 *s) {
   tw_s3_post_close(s);
   tw_s3_cors_close(s);
   tw_s3_gc_close(s);
+  tw_s3_cluster_close(s);
   pthread_mutex_destroy(&s->mu);
   free(s);
 }
@@ -469,6 +471,8 @@ static void s3_begin(tw_request *r) {
     }
   }
   snprintf(r->action, sizeof r->action, "s3:%s", r->method); /* until the operation is known */
+  /* cluster mode: the bucket's settings as committed when the request came */
+  if (x->s3->cluster) tw_s3_cluster_sync(x->s3, x);
   /* Browsers' preflights and POST-policy forms carry no SigV4/SigV2 request
    * signature: the bucket's CORS rules and the signed policy decide. */
   if (!strcmp(r->method, "OPTIONS")) {

@@ -35,6 +35,7 @@ struct tw_s3 {
   struct s3_policy_state *policy; /* s3_policy.c: bucket policies, cached */
   struct s3_acl_state *acl;       /* s3_acl.c: bucket owners, ownership, ACLs, cached */
   int cluster; /* cluster mode: the store is shared with other nodes (s3_cluster.c) */
+  struct s3_cluster_state *cl; /* s3_cluster.c: the settings versions the caches hold */
 };
 
 typedef struct s3_copy_job s3_copy_job;
@@ -81,6 +82,9 @@ struct s3_ctx {
   char version_id[40];
   int delete_marker;
   char *acl; /* s3_acl.c: the owner and grants a write stores (JSON), or NULL */
+  /* cluster mode (s3_cluster.c): the bucket's row as the request read it
+   * first (bk_known), before its authorization */
+  int bk_known, bk_found, bk_versioning;
 };
 
 /* s3_copy.c: copying bodies on the copy threads while the request is parked.
@@ -262,6 +266,8 @@ void tw_s3_mpu_free_parts(tw_s3_part *p, size_t n);
 /* s3_versions.c: bucket versioning, version ids, delete markers */
 /* TW_S3_VERSIONING_OFF, _ENABLED or _SUSPENDED (store/s3_objects.h); OFF on error. */
 int tw_s3_versioning(tw_s3 *s, const char *bucket);
+/* The same from the stored configuration (NULL: none). */
+int tw_s3_versioning_of(const char *text);
 /* A new version's order (microseconds, increasing) and, for Enabled buckets,
  * its id: opaque, URL-safe, sorting newest first. */
 int64_t tw_s3_version_seq(void);
@@ -443,6 +449,17 @@ void tw_s3_cors_reload(tw_s3 *s, const char *bucket);
 void tw_s3_policy_reload(tw_s3 *s, const char *bucket);
 void tw_s3_acl_reload(tw_s3 *s, const char *bucket);
 void tw_s3_lifecycle_reload(tw_s3 *s, const char *bucket);
+/* s3_cluster.c. Open before the caches load; close after. */
+int tw_s3_cluster_open(tw_s3 *s);
+void tw_s3_cluster_close(tw_s3 *s);
+/* Before a request naming a bucket is authorized: reads the bucket's row
+ * (existence, versioning, settings version) into x->bk_*, and reloads the
+ * bucket's cached settings when another node changed them since. */
+void tw_s3_cluster_sync(tw_s3 *s, s3_ctx *x);
+/* The bucket's existence and versioning as the request read them first
+ * (cluster mode), else read now. */
+int tw_s3_req_bucket_exists(s3_ctx *x);
+int tw_s3_req_versioning(s3_ctx *x);
 /* x-amz-expiration when an enabled rule will expire the object (GET, HEAD). */
 void tw_s3_lifecycle_expiration_header(tw_request *r, s3_ctx *x, const tw_s3_obj *o);
 /* The same after a write (PUT, copy, completion): reads the stored row. */

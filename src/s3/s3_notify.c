@@ -8,9 +8,9 @@
  * destination, and {"EventBridge":true} when EventBridge is on.
  *
  * Cluster mode (s->cluster): the configuration is in PostgreSQL (read per
- * request), its destinations are the cluster's SQS queues (topics and
- * EventBridge answer 501: not on PostgreSQL yet), and each event is a message
- * row the bus appends to the object's store batch (store/pg_enqueue.h), so it
+ * request), its destinations are the cluster's SQS queues, SNS topics and
+ * EventBridge's default bus (all on PostgreSQL), and each event is what the
+ * bus appends to the object's store batch (store/pg_enqueue.h), so it
  * commits in the object row's transaction. Records are built by the same code. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -62,6 +62,8 @@ static const char *queue_name(tw_s3 *s, const char *arn) {
  * not answer (cluster mode). The bus lock is held. */
 static int dest_exists(tw_s3 *s, const char *arn, int *fifo) {
   if (!s->cluster) return tw_event_target_exists(s->events, arn, fifo) == 1;
+  if (!strncmp(arn, "arn:aws:sns:", 12)) /* SNS's topics: its engine knows them (sns_publish.c) */
+    return tw_event_target_exists(s->events, arn, fifo) == 1;
   const char *name = queue_name(s, arn);
   if (!name) return 0;
   tw_pg_queue_info q; /* read here, not through the bus: -1 tells PostgreSQL is away */
@@ -275,16 +277,6 @@ void tw_s3_put_notification(tw_request *r, s3_ctx *x) {
   tw_buf_free(&extra);
   size_t i, j;
   json_t *c, *d;
-  if (s->cluster) { /* SNS and EventBridge do not run on PostgreSQL yet */
-    json_array_foreach(cfg, i, c) {
-      if (!json_object_get(c, "QueueArn")) {
-        json_decref(cfg);
-        tw_s3_error(r, x, TW_ERR_S3_NOT_IMPLEMENTED,
-                    "Topic and EventBridge destinations are not available in cluster mode yet.");
-        return;
-      }
-    }
-  }
   /* destinations must exist and be standard queues */
   tw_buf bad;
   tw_buf_init(&bad, 64 * 1024);

@@ -44,11 +44,11 @@ static void delete_append(tw_request *r, s3_ctx *x, const char *key, size_t klen
 
 void tw_s3_delete_object(tw_request *r, s3_ctx *x) {
   tw_s3 *s = x->s3;
-  if (tw_s3_q(x, "versionId") || tw_s3_versioning(s, x->bucket) != TW_S3_VERSIONING_OFF) {
+  if (tw_s3_q(x, "versionId") || tw_s3_req_versioning(x) != TW_S3_VERSIONING_OFF) {
     tw_s3_delete_versioned(r, x); /* s3_versions.c */
     return;
   }
-  if (tw_s3_bucket_exists(s, x->bucket) <= 0) {
+  if (tw_s3_req_bucket_exists(x) <= 0) {
     tw_s3_error(r, x, TW_ERR_S3_NO_SUCH_BUCKET, NULL);
     return;
   }

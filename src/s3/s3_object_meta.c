@@ -184,7 +184,7 @@ uint64_t tw_s3_save_row(tw_request *r, s3_ctx *x, const char *event, int64_t siz
   /* versioning (s3_versions.c): the row gets an order and, Enabled, an id;
    * the previous latest stays a version, so no body is replaced (a Suspended
    * write's replaced null version is left to the blob sweep) */
-  int mode = tw_s3_versioning(s, x->bucket);
+  int mode = tw_s3_req_versioning(x); /* cluster mode: read with the request's first */
   row.vseq = tw_s3_version_seq();
   x->version_id[0] = 0;
   if (mode == TW_S3_VERSIONING_ENABLED) {

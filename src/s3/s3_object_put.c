@@ -100,7 +100,7 @@ int tw_s3_put_body(tw_request *r, const char *data, size_t n) {
                   "This x-amz-content-sha256 value is not supported.");
       return -1;
     }
-    int e = tw_s3_bucket_exists(x->s3, x->bucket);
+    int e = tw_s3_req_bucket_exists(x);
     if (e <= 0) {
       tw_s3_error(r, x, e < 0 ? TW_ERR_INTERNAL : TW_ERR_S3_NO_SUCH_BUCKET, NULL);
       return -1;

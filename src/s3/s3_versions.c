@@ -40,8 +40,14 @@ int tw_s3_versioning(tw_s3 *s, const char *bucket) {
                                                  &text) <= 0 ||
       !text)
     return TW_S3_VERSIONING_OFF;
-  json_t *doc = json_loads(text, 0, NULL);
+  int mode = tw_s3_versioning_of(text);
   free(text);
+  return mode;
+}
+
+int tw_s3_versioning_of(const char *text) {
+  if (!text) return TW_S3_VERSIONING_OFF;
+  json_t *doc = json_loads(text, 0, NULL);
   const char *st = json_string_value(json_object_get(doc, "Status"));
   int mode = !st                        ? TW_S3_VERSIONING_OFF
              : !strcmp(st, "Enabled")   ? TW_S3_VERSIONING_ENABLED
@@ -165,8 +171,7 @@ int tw_s3_load_requested(tw_request *r, s3_ctx *x, tw_s3_obj *o) {
   switch (rc) {
     case TW_S3_V_OK:
       /* unversioned buckets answer without one, as S3 does */
-      if (vid || strcmp(o->version_id, "null") ||
-          tw_s3_versioning(s, x->bucket) != TW_S3_VERSIONING_OFF)
+      if (vid || strcmp(o->version_id, "null") || tw_s3_req_versioning(x) != TW_S3_VERSIONING_OFF)
         snprintf(x->version_id, sizeof x->version_id, "%s", o->version_id);
       return 0;
     case TW_S3_V_BAD_ID:
@@ -194,7 +199,7 @@ int tw_s3_load_requested(tw_request *r, s3_ctx *x, tw_s3_obj *o) {
       break;
     case TW_S3_V_NO_KEY:
     case TW_S3_V_NO_VERSION: {
-      int e = tw_s3_bucket_exists(s, x->bucket);
+      int e = tw_s3_req_bucket_exists(x);
       if (e <= 0)
         tw_s3_error(r, x, e < 0 ? TW_ERR_INTERNAL : TW_ERR_S3_NO_SUCH_BUCKET, NULL);
       else if (rc == TW_S3_V_NO_KEY)

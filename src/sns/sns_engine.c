@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "sns/sns_internal.h"
+#include "store/pg_state.h"
 #include "store/sns.h"
 
 /* --- the action table --------------------------------------------------------- */
@@ -64,6 +65,10 @@ void tw_sns_execute(tw_sns_call *c) {
   /* read before anything is looked at: if it moves before the answer, a
    * failed commit may have undone what the call saw */
   c->failures = tw_store_failures(s->store);
+  if (!c->cluster_synced && sns_cluster_sync(s)) {
+    sns_fail(c, TW_ERR_SERVICE_UNAVAILABLE, NULL);
+    return;
+  }
   if (atomic_load(&s->synced_failures) != c->failures) {
     sns_lock(s);
     sns_resync_if_needed(s);
@@ -474,9 +479,105 @@ static void free_state(tw_sns *s) {
   tw_map_free(&s->subs);
 }
 
+static void load_version(void *ud, int64_t version) {
+  tw_sns *s = ud;
+  atomic_store(&s->loaded_version, version);
+}
+
 static int load_state(tw_sns *s) {
-  tw_sns_loader ld = {load_topic, load_sub, load_dedup};
+  tw_sns_loader ld = {load_topic, load_sub, load_dedup, load_version};
   return tw_store_sns(s->store)->load(s->store, tw_now_ms(), &ld, s);
+}
+
+/* The state in `fresh` (loaded at a newer counter) becomes s's; the old
+ * state goes to `fresh` to be freed. With mu. */
+static void adopt(tw_sns *s, tw_sns *fresh) {
+  /* the built-in metrics counted since the last sweep stay with their topic */
+  const char *k;
+  void *v;
+  for (tw_map_entry *e = tw_map_next(&fresh->topics, NULL, &k, &v); e;
+       e = tw_map_next(&fresh->topics, e, &k, &v)) {
+    sns_topic *nt = v, *ot = tw_map_get(&s->topics, k);
+    if (!ot) continue;
+    nt->m_published = ot->m_published;
+    nt->m_delivered = ot->m_delivered;
+    nt->m_failed = ot->m_failed;
+    nt->m_size_sum = ot->m_size_sum;
+    nt->m_size_min = ot->m_size_min;
+    nt->m_size_max = ot->m_size_max;
+  }
+  tw_map t = s->topics, u = s->subs;
+  s->topics = fresh->topics;
+  s->subs = fresh->subs;
+  fresh->topics = t;
+  fresh->subs = u;
+  atomic_store(&s->loaded_version, atomic_load(&fresh->loaded_version));
+}
+
+/* PostgreSQL's committed state, loaded into an engine of its own (no lock
+ * of s held: the other requests and the bus go on meanwhile); NULL on
+ * failure. */
+static tw_sns *load_fresh(tw_sns *s) {
+  tw_sns *f = calloc(1, sizeof *f);
+  if (!f) return NULL;
+  f->store = s->store;
+  f->cluster = 1;
+  snprintf(f->region, sizeof f->region, "%s", s->region);
+  snprintf(f->account, sizeof f->account, "%s", s->account);
+  tw_map_init(&f->topics);
+  tw_map_init(&f->subs);
+  if (load_state(f)) {
+    free_state(f);
+    free(f);
+    return NULL;
+  }
+  return f;
+}
+
+static void drop_fresh(tw_sns *f) {
+  free_state(f);
+  free(f);
+}
+
+int sns_cluster_sync(tw_sns *s) {
+  if (!s->cluster) return 0;
+  int64_t v = tw_store_pg_state_read(s->store, "sns");
+  if (v < 0) return -1;
+  if (v <= atomic_load(&s->loaded_version)) return 0;
+  /* one load at a time (the others wait for it), outside mu */
+  pthread_mutex_lock(&s->reload_mu);
+  int rc = 0;
+  if (v > atomic_load(&s->loaded_version)) {
+    tw_sns *f = load_fresh(s);
+    if (!f) {
+      rc = -1;
+    } else {
+      sns_lock(s);
+      if (atomic_load(&f->loaded_version) > atomic_load(&s->loaded_version)) adopt(s, f);
+      sns_unlock(s);
+      drop_fresh(f);
+    }
+  }
+  pthread_mutex_unlock(&s->reload_mu);
+  return rc;
+}
+
+int sns_cluster_sync_locked(tw_sns *s) {
+  if (!s->cluster) return 0;
+  int64_t v = tw_store_pg_state_read(s->store, "sns");
+  if (v < 0) return -1;
+  if (v <= atomic_load(&s->loaded_version)) return 0;
+  tw_sns *f = load_fresh(s);
+  if (!f) return -1;
+  if (atomic_load(&f->loaded_version) > atomic_load(&s->loaded_version)) adopt(s, f);
+  drop_fresh(f);
+  return 0;
+}
+
+/* Cluster mode: a node committed a change (or the listener reconnected). */
+static void on_changed(void *ud) {
+  tw_sns *s = ud;
+  if (sns_cluster_sync(s)) tw_warn("sns: cannot reload topics and subscriptions from PostgreSQL");
 }
 
 /* Memory becomes the store's state again after a failed commit: what was
@@ -538,6 +639,7 @@ tw_sns *tw_sns_open(tw_store *store, const tw_config *cfg, char *err, size_t err
   pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
   pthread_mutex_init(&s->mu, &ma);
   pthread_mutexattr_destroy(&ma);
+  pthread_mutex_init(&s->reload_mu, NULL);
   s->store = store;
   snprintf(s->region, sizeof s->region, "%s", cfg->region);
   snprintf(s->account, sizeof s->account, "%s", cfg->account);
@@ -545,12 +647,17 @@ tw_sns *tw_sns_open(tw_store *store, const tw_config *cfg, char *err, size_t err
   tw_map_init(&s->topics);
   tw_map_init(&s->subs);
   atomic_store(&s->synced_failures, tw_store_failures(store));
+  s->cluster = tw_store_sns(store)->fifo_begin != NULL; /* PostgreSQL's repository */
   if (sns_signing_open(s, cfg->data_dir, err, errlen)) goto fail;
   if (load_state(s)) {
     snprintf(err, errlen, "sns: cannot load topics and subscriptions from the store");
     goto fail;
   }
   if (sns_outbox_open(s, cfg, err, errlen)) goto fail;
+  if (s->cluster && tw_store_pg_state_listen(store, "sns", on_changed, s)) {
+    snprintf(err, errlen, "sns: cannot listen for the cluster's changes");
+    goto fail;
+  }
   tw_info("sns: %zu topics, %zu subscriptions; notifications point at %s", s->topics.count,
           s->subs.count, s->base_url);
   return s;
@@ -584,5 +691,6 @@ void tw_sns_close(tw_sns *s) {
   free_state(s);
   sns_signing_close(s);
   pthread_mutex_destroy(&s->mu);
+  pthread_mutex_destroy(&s->reload_mu);
   free(s);
 }

@@ -85,6 +85,11 @@ struct tw_sns {
   tw_map topics;                        /* arn -> sns_topic */
   tw_map subs;                          /* arn -> sns_sub */
   atomic_uint_fast64_t synced_failures; /* tw_store_failures when state was loaded */
+  /* cluster mode (the store is PostgreSQL's): the "sns" change counter
+   * (store/pg_state.h) the state in memory was loaded at */
+  int cluster;
+  atomic_int_fast64_t loaded_version;
+  pthread_mutex_t reload_mu; /* one reload at a time (sns_cluster_sync) */
   int64_t next_prune_ms;
   tw_sns_stats stats;
   /* signing (sns_signing.c) */
@@ -111,6 +116,7 @@ typedef struct {
   uint64_t ticket;       /* store batch with the call's own changes; 0: none */
   uint64_t seen_ticket;  /* store batch as new as the state the answer reports */
   uint64_t failures;     /* tw_store_failures before the call looked at anything */
+  int cluster_synced;    /* sns_cluster_sync done for this call (sns_query.c) */
 } tw_sns_call;
 
 typedef struct {
@@ -129,6 +135,13 @@ int sns_fail(tw_sns_call *c, tw_err e, const char *fmt, ...) __attribute__((form
 void sns_lock(tw_sns *s);
 void sns_unlock(tw_sns *s);
 void sns_resync_if_needed(tw_sns *s);
+/* Cluster mode: reloads topics and subscriptions when another node (or this
+ * one) committed a change since they were loaded: one read of the "sns"
+ * counter. Without mu (takes it to reload). 0, or -1 when PostgreSQL cannot
+ * answer. A no-op on one node. */
+int sns_cluster_sync(tw_sns *s);
+/* The same with mu held (the bus's callbacks): reloads under mu. */
+int sns_cluster_sync_locked(tw_sns *s);
 sns_topic *sns_topic_get(tw_sns *s, const char *arn);
 sns_sub *sns_sub_get(tw_sns *s, const char *arn);
 sns_topic *sns_topic_add(tw_sns *s, const char *arn, const char *name, int fifo, int64_t created_ms,

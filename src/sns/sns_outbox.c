@@ -319,6 +319,14 @@ static uint64_t deliver(void *ud, tw_outbox *runner, void *data, tw_http_cancel 
   default_policy(&p);
   sns_lock(s);
   sns_sub *sub = sns_sub_get(s, j->sub_arn);
+  if (s->cluster && (!sub || sub->pending != !strcmp(j->kind, "SubscriptionConfirmation"))) {
+    /* cluster mode: the row may be another node's change this node has not
+     * heard of yet */
+    sns_unlock(s);
+    if (sns_cluster_sync(s)) return 0; /* PostgreSQL away: the row stays */
+    sns_lock(s);
+    sub = sns_sub_get(s, j->sub_arn);
+  }
   /* a notification for a subscription that is gone (unsubscribed, its topic
    * deleted) is not delivered; nor a confirmation already answered */
   int gone = notification                                   ? !sub || sub->pending

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/clock.h"
@@ -46,6 +47,7 @@ typedef struct {
   uint64_t seqno;
   char seqstr[24];
   int duplicate;
+  int failed; /* cluster mode: PostgreSQL could not answer the deduplication check */
   int sigver;
   char *signature;
   tw_buf head; /* envelope up to the subscription ARN in the UnsubscribeURL */
@@ -568,7 +570,7 @@ static int outbox_notification(tw_sns *s, const sns_topic *t, const sns_sub *sub
 /* With the bus lock and the store hold: deduplicates (FIFO), numbers and fans
  * the message out to the topic's confirmed queue subscriptions. Returns how
  * many operations it appended to the open batch. */
-static int publish_locked(tw_sns *s, sns_topic *t, sns_msg *m, const char *sender) {
+static int publish_locked(tw_sns *s, sns_topic *t, sns_msg *m, const char *sender, void *fifo) {
   int64_t now = tw_now_ms();
   int appended = 0;
   if (t->fifo) {
@@ -583,6 +585,25 @@ static int publish_locked(tw_sns *s, sns_topic *t, sns_msg *m, const char *sende
     else
       snprintf(key, sizeof key, "%s", m->dedup);
     sns_dedup *d = tw_map_get(&t->dedup, key);
+    if (fifo && !(d && d->expires_ms >= now)) {
+      /* cluster mode: another node may have taken this key; the topic's lock
+       * (fifo_begin) is held, so the committed rows are the whole story */
+      char id[37];
+      uint64_t seq = 0;
+      int found = tw_store_sns(s->store)->fifo_dedup(fifo, t->arn, key, now, id, &seq);
+      if (found < 0) {
+        m->failed = 1;
+        return 0;
+      }
+      if (found) {
+        memcpy(m->msg_id, id, sizeof m->msg_id);
+        m->seqno = seq;
+        snprintf(m->seqstr, sizeof m->seqstr, "%020" PRIu64, m->seqno);
+        m->duplicate = 1;
+        s->stats.deduplicated++;
+        return 0;
+      }
+    }
     if (d && d->expires_ms >= now) { /* accepted, not delivered again */
       memcpy(m->msg_id, d->msg_id, sizeof m->msg_id);
       m->seqno = d->seqno;
@@ -663,6 +684,29 @@ static void prune(tw_sns *s) {
 
 /* --- Publish ----------------------------------------------------------------------------- */
 
+/* Cluster mode, FIFO topics: publishes to one topic take turns across the
+ * nodes (the topic's lock in PostgreSQL, held from before the decision until
+ * its batch committed), so sequence numbers and deduplication are decided on
+ * committed rows. NULL on one node, or when the topic is not FIFO. */
+static void *fifo_lock(tw_sns_call *c, const char *arn, uint64_t *seqno) {
+  tw_sns *s = c->sns;
+  const tw_sns_repo *repo = tw_store_sns(s->store);
+  *seqno = 0;
+  if (!repo->fifo_begin || !is_fifo_arn(arn)) return NULL;
+  void *h = repo->fifo_begin(s->store, arn, seqno);
+  if (!h) sns_fail(c, TW_ERR_SERVICE_UNAVAILABLE, NULL);
+  return h;
+}
+
+static void fifo_unlock(tw_sns_call *c, void *h) {
+  if (!h) return;
+  tw_sns *s = c->sns;
+  /* the next holder must read this publish's rows: wait for its batch */
+  int64_t until = tw_mono_ms() + 30000;
+  while (c->ticket && tw_store_committed(s->store) < c->ticket && tw_mono_ms() < until) usleep(200);
+  tw_store_sns(s->store)->fifo_end(s->store, h);
+}
+
 static json_t *published(const sns_topic *t, const sns_msg *m) {
   json_t *o = json_pack("{s:s}", "MessageId", m->msg_id);
   if (t->fifo) json_object_set_new(o, "SequenceNumber", json_string(m->seqstr));
@@ -702,9 +746,16 @@ int sns_publish(tw_sns_call *c) {
   presign(s, arn, &m);
   m.trace = c->trace[0] ? c->trace : NULL;
   int rc = 0;
+  uint64_t pg_seqno = 0;
+  void *fifo = fifo_lock(c, arn, &pg_seqno);
+  if (!fifo && c->err != TW_ERR_OK) {
+    msg_free(&m);
+    return -1;
+  }
   tw_events_lock(s->bus);
   sns_resync_if_needed(s);
   sns_topic *t = sns_topic_get(s, arn);
+  if (t && fifo && t->seqno < pg_seqno) t->seqno = pg_seqno;
   if (!t) {
     rc = sns_fail(c, TW_ERR_NOT_FOUND, "Topic does not exist");
   } else if (t->fifo && !m.dedup_id && !t->content_dedup) {
@@ -714,13 +765,17 @@ int sns_publish(tw_sns_call *c) {
   } else {
     tw_store_hold(s->store);
     prune(s);
-    int appended = publish_locked(s, t, &m, c->principal);
+    int appended = publish_locked(s, t, &m, c->principal, fifo);
     tw_store_release(s->store);
     /* its own batch when it wrote anything; else it only waits for what it saw */
     if (appended) c->ticket = tw_store_ticket(s->store);
-    c->out = published(t, &m);
+    if (m.failed)
+      rc = sns_fail(c, TW_ERR_SERVICE_UNAVAILABLE, NULL);
+    else
+      c->out = published(t, &m);
   }
   tw_events_unlock(s->bus);
+  fifo_unlock(c, fifo);
   msg_free(&m);
   return rc;
 }
@@ -805,9 +860,16 @@ int sns_publish_batch(tw_sns_call *c) {
     presign(s, arn, &ms[i]);
     ms[i].trace = c->trace[0] ? c->trace : NULL;
   }
+  uint64_t pg_seqno = 0;
+  void *lock = fifo_lock(c, arn, &pg_seqno);
+  if (!lock && c->err != TW_ERR_OK) {
+    rc = -1;
+    goto out;
+  }
   tw_events_lock(s->bus);
   sns_resync_if_needed(s);
   sns_topic *t = sns_topic_get(s, arn);
+  if (t && lock && t->seqno < pg_seqno) t->seqno = pg_seqno;
   if (!t) {
     rc = sns_fail(c, TW_ERR_NOT_FOUND, "Topic does not exist");
   } else {
@@ -822,7 +884,8 @@ int sns_publish_batch(tw_sns_call *c) {
       int appended = 0;
       for (size_t i = 0; i < n; i++) {
         if (!ok[i]) continue;
-        appended += publish_locked(s, t, &ms[i], c->principal);
+        appended += publish_locked(s, t, &ms[i], c->principal, lock);
+        if (ms[i].failed) rc = sns_fail(c, TW_ERR_SERVICE_UNAVAILABLE, NULL);
         json_t *r = published(t, &ms[i]);
         json_object_set_new(r, "Id", json_string(sns_in_str(json_array_get(entries, i), "Id")));
         json_array_append_new(done, r);
@@ -832,6 +895,7 @@ int sns_publish_batch(tw_sns_call *c) {
     }
   }
   tw_events_unlock(s->bus);
+  fifo_unlock(c, lock);
   if (!rc) {
     c->out = json_pack("{s:O,s:O}", "Successful", done, "Failed", failed);
   }
@@ -845,6 +909,7 @@ out:
 /* --- SNS on the event bus ------------------------------------------------------------------ */
 
 static int topic_exists(void *ud, const char *arn, int *fifo) {
+  sns_cluster_sync_locked(ud); /* cluster mode: a topic another node just created */
   sns_topic *t = sns_topic_get(ud, arn);
   if (!t) return 0;
   if (fifo) *fifo = t->fifo;
@@ -880,6 +945,7 @@ static int delivery_allowed(tw_sns *s, const sns_topic *t, const tw_event *e) {
 
 static int topic_deliver(void *ud, const tw_event *e) {
   tw_sns *s = ud;
+  sns_cluster_sync_locked(s); /* cluster mode: a topic or subscription another node made */
   sns_topic *t = sns_topic_get(s, e->target);
   if (!t) return -1;
   if (!delivery_allowed(s, t, e)) return -1;
@@ -898,13 +964,25 @@ static int topic_deliver(void *ud, const tw_event *e) {
     m.attrs = e->attributes;
   }
   if (size > SNS_MAX_MESSAGE) return -2;
+  if (t->fifo && s->cluster) {
+    /* the topic's lock (fifo_lock) is held until the publish's batch commits,
+     * and this batch is the publisher's: refused rather than numbered by one
+     * node alone */
+    static int warned;
+    if (!warned++)
+      tw_warn(
+          "sns: FIFO topic %s refused a delivery from %s: in cluster mode FIFO topics take "
+          "Publish and PublishBatch only",
+          t->arn, e->source ? e->source : "the event bus");
+    return -2;
+  }
   if (t->fifo) {
     m.group_id = e->group_id ? e->group_id : e->source ? e->source : "tweedle";
     m.dedup_id = e->dedup_id; /* NULL: a hash of the body */
     if (!valid_fifo_id(m.group_id) || (m.dedup_id && !valid_fifo_id(m.dedup_id))) return -2;
   }
   msg_start(&m);
-  publish_locked(s, t, &m, e->sender);
+  publish_locked(s, t, &m, e->sender, NULL);
   msg_free(&m);
   return 0;
 }

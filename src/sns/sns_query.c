@@ -217,7 +217,7 @@ static void render(tw_request *r) {
   sns_ctx *x = r->ctx;
   /* its own change failed, or a failure since it looked may have undone what
    * it reports */
-  if (r->commit_failed || tw_store_failures(r->app->store) != x->call.failures) {
+  if (r->commit_failed || tw_store_failures(x->call.sns->store) != x->call.failures) {
     respond_error(r, TW_ERR_SERVICE_UNAVAILABLE, NULL);
     return;
   }
@@ -346,6 +346,13 @@ static void serve(tw_request *r) {
     respond_error(r, TW_ERR_REQUEST_TOO_LARGE, NULL);
     return;
   }
+  /* cluster mode: another node's committed changes first (the topic's policy
+   * decides the authorization) */
+  if (sns_cluster_sync(r->app->sns)) {
+    json_decref(in);
+    respond_error(r, TW_ERR_SERVICE_UNAVAILABLE, NULL);
+    return;
+  }
   const tw_sns_action *a = tw_sns_find_action(r->action);
   if (!a) {
     char m[300];
@@ -368,6 +375,7 @@ static void serve(tw_request *r) {
   x->call.in = fixed;
   x->call.principal = r->principal[0] ? r->principal : NULL;
   x->call.anonymous = anonymous;
+  x->call.cluster_synced = 1;
   tw_trace_header(tw_req_header(r, "X-Amzn-Trace-Id"), tw_req_header(r, "traceparent"),
                   x->call.trace, sizeof x->call.trace);
   r->ctx = x;

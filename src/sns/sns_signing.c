@@ -21,6 +21,7 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "sns/sns_internal.h"
+#include "store/sns.h"
 
 #define KEY_FILE "sns-signing-key.pem"
 #define CERT_FILE "sns-signing-cert.pem"
@@ -133,6 +134,8 @@ static X509 *make_cert(EVP_PKEY *key, const char *host) {
   return x;
 }
 
+static int sns_signing_use(tw_sns *s, EVP_PKEY *key, X509 *cert, char *err, size_t errlen);
+
 /* Loads the pair, or makes and saves a new one. */
 static int load_or_create(tw_sns *s, const char *dir, char *err, size_t errlen) {
   char kpath[4200], cpath[4200];
@@ -213,6 +216,12 @@ static int load_or_create(tw_sns *s, const char *dir, char *err, size_t errlen) 
     free(pem);
     created = 1;
   }
+  if (created) tw_info("sns: new signing key pair in %s (%s, %s)", dir, KEY_FILE, CERT_FILE);
+  return sns_signing_use(s, key, cert, err, errlen);
+}
+
+/* Takes key and cert over: the served form, and its name. */
+static int sns_signing_use(tw_sns *s, EVP_PKEY *key, X509 *cert, char *err, size_t errlen) {
   /* the served form, and its name: the MD5 of the DER certificate, as AWS
    * names its certificates */
   BIO *b = BIO_new(BIO_s_mem());
@@ -231,11 +240,58 @@ static int load_or_create(tw_sns *s, const char *dir, char *err, size_t errlen) 
     snprintf(err, errlen, "sns: cannot encode the signing certificate");
     return -1;
   }
-  if (created) tw_info("sns: new signing key pair in %s (%s, %s)", dir, KEY_FILE, CERT_FILE);
   return 0;
 }
 
+/* Cluster mode: one key pair for every node, kept in PostgreSQL (tw_meta
+ * 'sns_signing_pair': the key's PEM then the certificate's), made by the
+ * first node that found none; a notification signed on any node verifies
+ * against the certificate every node serves. */
+#define SHARED_NAME "sns_signing_pair"
+static int shared_pair(tw_sns *s, const tw_sns_repo *repo, char *err, size_t errlen) {
+  char *text = repo->shared_value(s->store, SHARED_NAME, NULL);
+  if (!text) {
+    EVP_PKEY *k = EVP_RSA_gen(2048);
+    char host[256];
+    url_host(s->base_url, host, sizeof host);
+    X509 *x = k ? make_cert(k, host) : NULL;
+    BIO *b = BIO_new(BIO_s_mem());
+    int ok =
+        x && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) && PEM_write_bio_X509(b, x);
+    size_t n = 0;
+    char *pem = ok ? bio_text(b, &n) : NULL;
+    BIO_free(b);
+    X509_free(x);
+    EVP_PKEY_free(k);
+    if (pem) text = repo->shared_value(s->store, SHARED_NAME, pem);
+    if (pem) OPENSSL_cleanse(pem, n);
+    free(pem);
+    if (!text) {
+      snprintf(err, errlen, "sns: cannot make or store the cluster's signing key pair");
+      return -1;
+    }
+  }
+  size_t len = strlen(text);
+  BIO *b = BIO_new_mem_buf(text, (int)len);
+  EVP_PKEY *key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+  BIO_free(b);
+  b = BIO_new_mem_buf(text, (int)len);
+  X509 *cert = PEM_read_bio_X509(b, NULL, NULL, NULL);
+  BIO_free(b);
+  OPENSSL_cleanse(text, len);
+  free(text);
+  if (!key || !cert || X509_check_private_key(cert, key) != 1) {
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    snprintf(err, errlen, "sns: the cluster's signing key pair in PostgreSQL does not read");
+    return -1;
+  }
+  return sns_signing_use(s, key, cert, err, errlen);
+}
+
 int sns_signing_open(tw_sns *s, const char *data_dir, char *err, size_t errlen) {
+  const tw_sns_repo *repo = tw_store_sns(s->store);
+  if (repo->shared_value) return shared_pair(s, repo, err, errlen);
   return load_or_create(s, data_dir, err, errlen);
 }
 

@@ -215,6 +215,8 @@ tw_sqs_pg *tw_sqs_pg_open(const char *url, const char *region, const char *accou
   if (!p) return NULL;
   pthread_mutex_init(&p->mu, NULL);
   pthread_mutex_init(&p->inflight_mu, NULL);
+  pthread_mutex_init(&p->metrics_mu, NULL);
+  tw_map_init(&p->metrics);
   snprintf(p->region, sizeof p->region, "%s", region);
   snprintf(p->account, sizeof p->account, "%s", account);
   /* AWS's; TWEEDLE_MAX_INFLIGHT lowers it (tests), as for the embedded engine */
@@ -254,5 +256,7 @@ void tw_sqs_pg_close(tw_sqs_pg *p) {
   tw_pg_close(p->pg);
   pthread_mutex_destroy(&p->mu);
   pthread_mutex_destroy(&p->inflight_mu);
+  tw_pgq_metrics_free(p);
+  pthread_mutex_destroy(&p->metrics_mu);
   free(p);
 }

@@ -26,6 +26,14 @@ void tw_sqs_pg_close(tw_sqs_pg *p);
 struct tw_events;
 int tw_sqs_pg_join_events(tw_sqs_pg *p, struct tw_events *bus, tw_store *store);
 
+/* The built-in AWS/SQS counts of this node since the previous call (then
+ * reset), per queue with traffic: sent, received, deleted, empty receives,
+ * SentMessageSize (the gauges are 0: monitoring/builtin.c reads them from
+ * PostgreSQL, store/pg_cw.h). Each node counts what it answered, so the
+ * cluster's total is the sum over the nodes (sqs_pg_metrics.c). */
+void tw_sqs_pg_metrics_sweep(tw_sqs_pg *p, void (*fn)(void *ud, const tw_sqs_queue_metrics *m),
+                             void *ud);
+
 /* As tw_sqs_execute, tw_sqs_park, tw_sqs_unpark (sqs.h). */
 void tw_sqs_pg_execute(tw_sqs_pg *p, tw_sqs_call *c);
 int tw_sqs_pg_park(tw_sqs_pg *p, const tw_sqs_call *c, tw_sqs_waiter *w);

@@ -79,6 +79,9 @@ static int deliver(void *ud, const tw_event *e) {
     m.dedup_id = e->dedup_id ? e->dedup_id : dedup;
   }
   tw_store_pg_enqueue(p->events_store, &m);
+  /* this node's NumberOfMessagesSent / SentMessageSize (counted when appended) */
+  tw_pg_send_msg sent = {.body_len = e->len};
+  tw_pgq_count_sent(p, name, &sent, 1);
   free(attrs);
   return 0;
 }

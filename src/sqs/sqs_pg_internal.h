@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "core/map.h"
 #include "sqs/sqs_pg.h"
 #include "store/pg_sqs.h"
 
@@ -32,6 +33,9 @@ struct tw_sqs_pg {
   struct {
     int64_t queue_id, count, at_ms;
   } inflight[GEN_BUCKETS];
+  /* this node's AWS/SQS counts since the last sweep (sqs_pg_metrics.c) */
+  pthread_mutex_t metrics_mu;
+  tw_map metrics; /* queue name -> counts */
 };
 
 typedef struct { /* a queue as the actions need it */
@@ -67,6 +71,13 @@ int tw_pgq_check_redrive(tw_sqs_pg *p, tw_sqs_call *c, const char *k, const char
  * lets source_arn): 0 or -1 with c->err. */
 int tw_pgq_check_redrive_allow(tw_sqs_pg *p, tw_sqs_call *c, json_t *attrs, const char *source_arn);
 void tw_pgq_url(tw_sqs_pg *p, const tw_sqs_call *c, const char *name, char *out, size_t n);
+/* sqs_pg_metrics.c: this node's AWS/SQS counts of queue `name`: the messages
+ * of a send (FIFO duplicates not counted), and messages received, deleted
+ * and receives that answered empty. */
+void tw_pgq_count_sent(tw_sqs_pg *p, const char *name, const tw_pg_send_msg *m, int n);
+void tw_pgq_count(tw_sqs_pg *p, const char *name, uint64_t received, uint64_t deleted,
+                  uint64_t empty);
+void tw_pgq_metrics_free(tw_sqs_pg *p); /* tw_sqs_pg_close */
 /* sqs_pg.c: the notification generation of queue qid's bucket */
 uint64_t tw_pgq_gen(tw_sqs_pg *p, int64_t qid);
 

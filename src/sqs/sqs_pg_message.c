@@ -105,6 +105,7 @@ int tw_sqs_pg_send_message(tw_sqs_pg *p, tw_sqs_call *c) {
       rc = tw_pgq_fail_rc(c, r);
     } else {
       send_done(&q, &m, res);
+      tw_pgq_count_sent(p, q.row.name, &m, 1);
       c->out = res;
     }
   }
@@ -166,6 +167,7 @@ int tw_sqs_pg_send_message_batch(tw_sqs_pg *p, tw_sqs_call *c) {
   }
   int rc = nrows ? send_rows(p, &q, rows, nrows, now) : 0;
   for (int j = 0; j < nrows && !rc; j++) send_done(&q, &rows[j], res[idx[j]]);
+  if (!rc) tw_pgq_count_sent(p, q.row.name, rows, nrows);
   json_t *ok = json_array();
   for (i = 0; i < n; i++) {
     if (res[i] && !rc) json_array_append(ok, res[i]);
@@ -336,11 +338,13 @@ int tw_sqs_pg_receive_message(tw_sqs_pg *p, tw_sqs_call *c) {
     tw_pg_msg_free(&got[i]);
   }
   int64_t qid = q.row.id;
-  tw_pgq_free(&q);
   pthread_mutex_lock(&p->mu);
   int stopping = p->stop;
   pthread_mutex_unlock(&p->mu);
   tw_sqs_receive_reply(c, list, n, wait, stopping, qid);
+  /* built-in metrics: a receive that answers empty counts once (not each look of a long poll) */
+  if (n || c->out) tw_pgq_count(p, q.row.name, (uint64_t)n, 0, n ? 0 : 1);
+  tw_pgq_free(&q);
   return 0;
 }
 
@@ -361,10 +365,12 @@ static int delete_one(tw_sqs_pg *p, tw_sqs_call *c, const pq *q, const char *h) 
                          "Value %s for parameter ReceiptHandle is invalid. Reason: The receipt "
                          "handle has expired.",
                          h);
+    if (!rc) tw_pgq_count(p, q->row.name, 0, 1, 0);
     return rc ? tw_pgq_fail_rc(c, rc) : 0;
   }
   /* gone, or an older receipt of a message received again: succeeds, no change */
   rc = tw_pg_msg_delete(p->pg, q->row.id, (int64_t)seq, nonce, &deleted);
+  if (!rc && deleted) tw_pgq_count(p, q->row.name, 0, 1, 0);
   return rc ? tw_pgq_fail_rc(c, rc) : 0;
 }
 
@@ -486,6 +492,8 @@ int tw_sqs_pg_delete_message_batch(tw_sqs_pg *p, tw_sqs_call *c) {
     }
   }
   int rc = n ? tw_pg_msg_delete_batch(p->pg, q.row.id, seqs, nonces, n) : 0;
+  /* the valid receipts (the statement does not say how many rows were still there) */
+  if (!rc) tw_pgq_count(p, q.row.name, 0, (uint64_t)n, 0);
   tw_pgq_free(&q);
   if (rc) {
     json_decref(ok);
@@ -637,6 +645,13 @@ int tw_sqs_pg_delete_and_send(tw_sqs_pg *p, tw_sqs_call *c) {
     send_done(dest[i], &rows[row_of[i]], res[i]);
     json_array_append(ok, res[i]);
   }
+  tw_pgq_count(p, q.row.name, 0, 1, 0);
+  for (int j = 0; j < nto; j++) /* to[j]: the rows for the queue of its entries */
+    for (i = 0; i < n; i++)
+      if (dest[i]->row.id == to[j].queue_id) {
+        tw_pgq_count_sent(p, dest[i]->row.name, to[j].m, to[j].n);
+        break;
+      }
   c->out = json_pack("{s:o}", "Successful", ok);
   rc = 0;
 done:

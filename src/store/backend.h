@@ -12,13 +12,20 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "store/eb_delivery.h"
+#include "store/eventbridge.h"
+#include "store/cw_alarms.h"
+#include "store/cw_logs.h"
 #include "store/gw_access_log.h"
 #include "store/gw_apikeys.h"
 #include "store/gw_jobs.h"
+#include "store/metrics.h"
 #include "store/s3_buckets.h"
 #include "store/s3_lifecycle.h"
 #include "store/s3_objects.h"
 #include "store/s3_uploads.h"
+#include "store/sns.h"
+#include "store/sns_outbox.h"
 #include "store/store.h"
 
 /* Any statement, for metadata kept only in SQL (S3). `sql` must be a string
@@ -59,6 +66,13 @@ typedef struct {
   const tw_gw_apikeys_repo *gw_apikeys; /* the gateway's (NULL: the SQLite ones) */
   const tw_gw_jobs_repo *gw_jobs;
   const tw_gw_access_log_repo *gw_access_log;
+  const tw_metrics_repo *cw_metrics; /* CloudWatch (NULL: the SQLite ones) */
+  const tw_cw_alarms_repo *cw_alarms;
+  const tw_eb_repo *eventbridge; /* EventBridge's (NULL: the SQLite ones) */
+  const tw_eb_delivery_repo *eb_delivery;
+  const tw_sns_repo *sns; /* SNS's (NULL: the SQLite ones) */
+  const tw_sns_outbox_repo *sns_outbox;
+  const tw_logs_repo *cw_logs; /* CloudWatch Logs (NULL: the SQLite one) */
 } tw_store_repos;
 
 /* One batch = begin, exec per statement in order, commit (or rollback after

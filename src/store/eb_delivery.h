@@ -50,6 +50,11 @@ typedef struct {
   /* Up to limit rows due at now_ms, earliest first; -1 on error, else how many. */
   int (*out_due)(tw_store *s, int64_t now_ms, int limit,
                  void (*fn)(void *ud, const tw_eb_outbox_row *row), void *ud);
+  /* Cluster stores (NULL in SQLite): as out_due, and the rows read are leased
+   * to this node until now_ms + lease_ms (no other node reads them before;
+   * a row whose node died is due again after that). */
+  int (*out_claim)(tw_store *s, int64_t now_ms, int64_t lease_ms, int limit,
+                   void (*fn)(void *ud, const tw_eb_outbox_row *row), void *ud);
   long (*out_count)(tw_store *s);
 } tw_eb_delivery_repo;
 

@@ -43,6 +43,9 @@ typedef struct {
   uint64_t (*metrics_expire)(tw_store *s, int64_t before_ms);
   /* Merges into the cell (count and sum add, min and max widen, sketches merge). */
   uint64_t (*cell_add)(tw_store *s, const tw_metric_cell *c);
+  /* Several cell_add in one statement (NULL: the store has none; call
+   * cell_add per cell). The PostgreSQL store's: one INSERT for a put. */
+  uint64_t (*cells_add)(tw_store *s, const tw_metric_cell *c, size_t n);
   /* Deletes the level's cells with from <= ts < to. */
   uint64_t (*cells_delete)(tw_store *s, int level, int64_t from, int64_t to);
 

@@ -43,6 +43,9 @@ typedef struct {
   void (*topic)(void *ud, const tw_sns_topic_row *row);
   void (*subscription)(void *ud, const tw_sns_sub_row *row);
   void (*dedup)(void *ud, const tw_sns_dedup_row *row);
+  /* Cluster stores: the "sns" change counter (pg_state.h) of the state
+   * loaded, read in the same snapshot; never called by SQLite. */
+  void (*version)(void *ud, int64_t version);
 } tw_sns_loader;
 
 typedef struct {
@@ -61,6 +64,21 @@ typedef struct {
   /* Every committed topic, then every subscription, then every deduplication
    * entry still valid at now_ms, from one consistent state. 0 or -1. */
   int (*load)(tw_store *s, int64_t now_ms, const tw_sns_loader *ld, void *ud);
+  /* Cluster stores only (NULL on SQLite, where one process decides): FIFO
+   * publishes to one topic take turns across the nodes. fifo_begin takes the
+   * topic's lock (a transaction of its own, held until fifo_end) and reads
+   * its committed last SequenceNumber; fifo_dedup reads the committed
+   * deduplication entry for key still valid at now_ms (1 found, 0 none, -1
+   * error). The caller appends its rows to the batch and waits for that
+   * batch's commit before fifo_end, so the next holder reads them. */
+  void *(*fifo_begin)(tw_store *s, const char *arn, uint64_t *seqno); /* NULL: error */
+  int (*fifo_dedup)(void *h, const char *arn, const char *key, int64_t now_ms, char msg_id[37],
+                    uint64_t *seqno);
+  void (*fifo_end)(tw_store *s, void *h);
+  /* Cluster stores only: a value every node shares (the signing key pair):
+   * the stored one, else `candidate` stored and returned (the first node to
+   * store one wins). malloc'd, NULL on error. */
+  char *(*shared_value)(tw_store *s, const char *name, const char *candidate);
 } tw_sns_repo;
 
 const tw_sns_repo *tw_store_sns(tw_store *s);

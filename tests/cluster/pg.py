@@ -192,3 +192,89 @@ class Cluster:
         for s in self.nodes:
             s.cleanup()
         shutil.rmtree(self.blobs, ignore_errors=True)
+
+
+# -- what every cluster test module shares ------------------------------------
+
+def start_module(n=3, env=None, args=(), conf=()):
+    """A test module's private PostgreSQL and its n nodes (each with extra
+    command-line args); unittest.SkipTest when PostgreSQL cannot run here.
+    Returns (server, cluster); stop them with stop_module."""
+    import unittest
+    why = pg_missing()
+    if why:
+        raise unittest.SkipTest(why)
+    srv = PgServer(conf=conf).start()
+    cl = Cluster(srv, n, env=env)
+    for node in cl.nodes:
+        node.extra_args += list(args)
+    try:
+        cl.start()
+    except BaseException:
+        stop_module(srv, cl)
+        raise
+    return srv, cl
+
+
+def stop_module(srv, cl):
+    if cl:
+        cl.stop()
+    if srv:
+        srv.stop()
+
+
+def psql(srv, sql):
+    """One statement on srv's database; rows as lists of strings."""
+    out = subprocess.run([os.path.join(PG_BIN, "psql"), "-h", "127.0.0.1", "-p", str(srv.port),
+                          "-U", srv.user, "-d", srv.dbname, "-At", "-F", "|", "-c", sql],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30, check=True)
+    return [line.split("|") for line in out.stdout.decode().splitlines() if line]
+
+
+def log_of(node):
+    """What node has logged so far."""
+    with open(node.log_path, "rb") as f:
+        return f.read().decode(errors="replace")
+
+
+def client(node, service, **cfg):
+    """boto3 `service` on node with the harness's credentials: one attempt (no
+    retry hides an error), S3 path-style."""
+    import boto3
+    from botocore.config import Config
+    if service == "s3":
+        cfg.setdefault("s3", {"addressing_style": "path"})
+    cfg.setdefault("connect_timeout", 5)
+    cfg.setdefault("read_timeout", 30)
+    return boto3.client(service, endpoint_url=node.endpoint, region_name=harness.REGION,
+                        aws_access_key_id=harness.ACCESS_KEY,
+                        aws_secret_access_key=harness.SECRET_KEY,
+                        config=Config(retries={"total_max_attempts": 1, "mode": "standard"},
+                                      **cfg))
+
+
+def s3_client(node, **cfg):
+    return client(node, "s3", **cfg)
+
+
+def wait_for(fn, timeout, what, interval=0.2):
+    """Polls fn() until it is true (bounded); returns its last value, or
+    raises AssertionError naming what did not happen."""
+    deadline = time.monotonic() + timeout
+    v = fn()
+    while not v and time.monotonic() < deadline:
+        time.sleep(interval)
+        v = fn()
+    if not v:
+        raise AssertionError("%s: not within %.0fs" % (what, timeout))
+    return v
+
+
+def unique(tag):
+    """A name no other test (or run) uses."""
+    return "%s-%d-%d" % (tag, os.getpid(), int(time.time() * 1000) % 10**8)
+
+
+def code_of(e):
+    """The AWS error code of a botocore ClientError."""
+    return e.response["Error"]["Code"]

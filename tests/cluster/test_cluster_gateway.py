@@ -20,10 +20,8 @@ What is asserted (issue 14; docs/gateway.md, docs/cluster.md):
 """
 
 import hashlib
-import http.client
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,6 +33,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import pg  # noqa: E402
+
+import gateway_harness as gw  # noqa: E402  (tests/integration, on pg's path)
 
 import boto3  # noqa: E402
 from botocore.config import Config  # noqa: E402
@@ -48,67 +48,26 @@ MAX_RECEIVES = 2
 
 def setUpModule():
     global PG, CLUSTER, CONFIG_DIR
-    why = pg.pg_missing()
-    if why:
-        raise unittest.SkipTest(why)
     CONFIG_DIR = tempfile.mkdtemp(prefix="tweedle-gw-cfg-")
     path = os.path.join(CONFIG_DIR, "config.json")
     with open(path, "w") as f:
         json.dump({"jobs": {"max_receive_count": MAX_RECEIVES}}, f)
-    PG = pg.PgServer().start()
-    CLUSTER = pg.Cluster(PG, 3)
-    for n in CLUSTER.nodes:  # the job queues' maxReceiveCount
-        n.extra_args += ["--config", path]
-    CLUSTER.start()
+    PG, CLUSTER = pg.start_module(3, args=["--config", path])  # the job queues' maxReceiveCount
 
 
 def tearDownModule():
-    if CLUSTER:
-        CLUSTER.stop()
-    if PG:
-        PG.stop()
+    pg.stop_module(PG, CLUSTER)
     if CONFIG_DIR:
         import shutil
         shutil.rmtree(CONFIG_DIR, ignore_errors=True)
 
 
-class Resp:
-    def __init__(self, status, headers, body):
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self):
-        return json.loads(self.body.decode()) if self.body else None
-
-    def header(self, name):
-        return self.headers.get(name)
-
-    def __repr__(self):
-        return "<Resp %d %r>" % (self.status, self.body[:400])
-
-
 def call(node, method, path, body=None, key=None, headers=None, timeout=30):
     """A request to node with an API key (Bearer) or none."""
-    hdrs = dict(headers or {})
-    if key:
-        hdrs["Authorization"] = "Bearer " + key
-    data = json.dumps(body).encode() if body is not None else None
-    if data is not None:
-        hdrs.setdefault("Content-Type", "application/json")
-    c = http.client.HTTPConnection("127.0.0.1", node.port, timeout=timeout)
-    try:
-        c.request(method, API + path, body=data, headers=hdrs)
-        r = c.getresponse()
-        return Resp(r.status, r.headers, r.read())
-    finally:
-        c.close()
+    return gw.bearer(node, method, path, key, body, headers, timeout)
 
 
-def admin(node, method, path, body=None, query=""):
-    """A request signed with SigV4 by the cluster's (admin) credential."""
-    data = json.dumps(body) if body is not None else ""
-    r = pg.harness.raw_request(node, method, API + path + ("?" + query if query else ""), body=data,
-                               headers={"Content-Type": "application/json"}, service="execute-api")
-    return Resp(r.status, r.headers, r.body)
+admin = gw.admin
 
 
 def make_key(node, actions, fields=None, **scope):
@@ -130,27 +89,13 @@ def client(node, service):
                         aws_secret_access_key=pg.harness.SECRET_KEY, config=cfg)
 
 
-def curl(args, data=None):
-    """curl -s (status, body); --connect-to sends a URL signed for one node to another."""
-    p = subprocess.run(["curl", "-sS", "--max-time", "20", "-o", "-", "-w", "\n%{http_code}"] + args,
-                       input=data, capture_output=True, timeout=30)
-    if p.returncode:
-        raise AssertionError("curl failed (%d): %s" % (p.returncode, p.stderr.decode()))
-    body, _, code = p.stdout.rpartition(b"\n")
-    return int(code), body
-
-
 def via(url_node, to_node):
     """curl options that send a request for url_node's address to to_node (a load balancer)."""
     return ["--connect-to", "127.0.0.1:%d:127.0.0.1:%d" % (url_node.port, to_node.port)]
 
 
 def psql(sql):
-    """One statement on the cluster's database; rows as lists of strings."""
-    out = subprocess.run([os.path.join(pg.PG_BIN, "psql"), "-h", "127.0.0.1", "-p", str(PG.port),
-                          "-U", PG.user, "-d", PG.dbname, "-At", "-F", "|", "-c", sql],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30, check=True)
-    return [line.split("|") for line in out.stdout.decode().splitlines() if line]
+    return pg.psql(PG, sql)
 
 
 def wait_for(fn, timeout, interval=0.02):
@@ -286,7 +231,7 @@ class GatewayClusterTest(unittest.TestCase):
         j = self.job(self.c, job_id)
         self.assertEqual((j["status"], j["attempts"], j["error"]), ("succeeded", 1, None))
         self.assertEqual((j["result"]["bucket"], j["result"]["size"]), (bucket, len(data)))
-        code, body = curl(via(self.c, self.a) + [j["result"]["url"]])
+        code, body, _ = gw.curl(via(self.c, self.a) + [j["result"]["url"]])
         self.assertEqual((code, body), (200, data))
         # a finished job cannot be completed again, on any node
         again = call(self.a, "POST", "/jobs/%s/fail" % job_id, {"error": "late"}, key=worker)
@@ -433,13 +378,13 @@ class GatewayClusterTest(unittest.TestCase):
                                               "content_type": "application/octet-stream",
                                               "content_length": len(data)}, key=k)
         self.assertEqual(r.status, 200, r)
-        code, body = curl(via(self.a, self.b) + ["-X", "PUT", "--data-binary", "@-", "-H",
+        code, body, _ = gw.curl(via(self.a, self.b) + ["-X", "PUT", "--data-binary", "@-", "-H",
                                                  "Content-Type: application/octet-stream",
                                                  r.json()["url"]], data=data)
         self.assertEqual(code, 200, body)
         g = call(self.a, "POST", "/presign", {"method": "GET", "bucket": bucket, "key": "in/x.bin"}, key=k)
         self.assertEqual(g.status, 200, g)
-        code, body = curl(via(self.a, self.c) + [g.json()["url"]])
+        code, body, _ = gw.curl(via(self.a, self.c) + [g.json()["url"]])
         self.assertEqual((code, body), (200, data))
         self.assertEqual(client(self.c, "s3").get_object(Bucket=bucket, Key="in/x.bin")["Body"].read(), data)
 

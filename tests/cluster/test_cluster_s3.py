@@ -23,8 +23,6 @@ sys.path.insert(0, HERE)
 
 import pg  # noqa: E402
 
-import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 PG = None
@@ -35,31 +33,17 @@ PROPAGATE_S = 2.0
 
 def setUpModule():
     global PG, CLUSTER
-    why = pg.pg_missing()
-    if why:
-        raise unittest.SkipTest(why)
-    PG = pg.PgServer().start()
-    CLUSTER = pg.Cluster(PG, 3).start()
+    PG, CLUSTER = pg.start_module(3)
 
 
 def tearDownModule():
-    if CLUSTER:
-        CLUSTER.stop()
-    if PG:
-        PG.stop()
+    pg.stop_module(PG, CLUSTER)
 
 
-def s3_of(node, **cfg):
-    return boto3.client("s3", endpoint_url=node.endpoint, region_name=pg.harness.REGION,
-                        aws_access_key_id=pg.harness.ACCESS_KEY,
-                        aws_secret_access_key=pg.harness.SECRET_KEY,
-                        config=Config(s3={"addressing_style": "path"},
-                                      retries={"total_max_attempts": 1, "mode": "standard"},
-                                      connect_timeout=5, read_timeout=30, **cfg))
+s3_of = pg.s3_client
 
 
-def code_of(e):
-    return e.response["Error"]["Code"]
+code_of = pg.code_of
 
 
 def status_of(e):
@@ -75,8 +59,7 @@ def raw(node, method, path, headers=None):
     return r.status, r, body
 
 
-def bucket_name(tag):
-    return "%s-%d-%d" % (tag, os.getpid(), int(time.time() * 1000) % 10**8)
+bucket_name = pg.unique
 
 
 def wait_for(pred, timeout=PROPAGATE_S):
@@ -249,6 +232,180 @@ class ClusterS3(unittest.TestCase):
         self.assertEqual(self.sc.get_object(Bucket=bk, Key="doc")["Body"].read(), b"v2")
         self.sc.delete_object(Bucket=bk, Key="doc", VersionId=v2)
         self.assertEqual(self.sa.get_object(Bucket=bk, Key="doc")["Body"].read(), b"v1")
+
+
+class CompletionAcrossNodes(unittest.TestCase):
+    """CompleteMultipartUpload retried on another node answers as S3 does (200,
+    the same ETag: the completion record is in PostgreSQL), and concurrent
+    completions of one upload on every node all answer it."""
+
+    def setUp(self):
+        self.a, self.b, self.c = CLUSTER.nodes
+        self.sa, self.sb, self.sc = (s3_of(n) for n in CLUSTER.nodes)
+
+    def upload(self, bk, key, bodies):
+        uid = self.sa.create_multipart_upload(Bucket=bk, Key=key)["UploadId"]
+        parts = []
+        for i, body in enumerate(bodies, 1):
+            e = self.sb.upload_part(Bucket=bk, Key=key, UploadId=uid, PartNumber=i, Body=body)["ETag"]
+            parts.append({"PartNumber": i, "ETag": e})
+        return uid, parts
+
+    def test_retry_on_other_nodes_answers_the_completion(self):
+        bk = bucket_name("mpu-retry")
+        self.sa.create_bucket(Bucket=bk)
+        p1, p2 = os.urandom(5 << 20), b"tail"
+        uid, parts = self.upload(bk, "k", [p1, p2])
+        first = self.sa.complete_multipart_upload(Bucket=bk, Key="k", UploadId=uid,
+                                                  MultipartUpload={"Parts": parts})
+        self.assertTrue(first["ETag"].endswith('-2"'))
+        for s in (self.sb, self.sc, self.sa):
+            again = s.complete_multipart_upload(Bucket=bk, Key="k", UploadId=uid,
+                                                MultipartUpload={"Parts": parts})
+            self.assertEqual(again["ResponseMetadata"]["HTTPStatusCode"], 200)
+            self.assertEqual((again["ETag"], again["Key"], again["Bucket"]),
+                             (first["ETag"], first["Key"], first["Bucket"]))
+        # another part list is not a retry, on any node
+        with self.assertRaises(ClientError) as e:
+            self.sc.complete_multipart_upload(Bucket=bk, Key="k", UploadId=uid,
+                                              MultipartUpload={"Parts": parts[:1]})
+        self.assertEqual(code_of(e.exception), "NoSuchUpload")
+        self.assertEqual(self.sb.get_object(Bucket=bk, Key="k")["Body"].read(), p1 + p2)
+
+    def test_concurrent_completions_on_every_node(self):
+        bk = bucket_name("mpu-race")
+        self.sa.create_bucket(Bucket=bk)
+        bodies = [os.urandom(5 << 20), os.urandom(5 << 20), b"end"]
+        for rnd in range(3):
+            key = "race/%d" % rnd
+            uid, parts = self.upload(bk, key, bodies)
+            clients = [s3_of(n) for n in CLUSTER.nodes] * 2
+            results, errors = [None] * len(clients), [None] * len(clients)
+
+            def complete(i):
+                try:
+                    results[i] = clients[i].complete_multipart_upload(
+                        Bucket=bk, Key=key, UploadId=uid, MultipartUpload={"Parts": parts})
+                except Exception as e:  # noqa: BLE001 (reported below)
+                    errors[i] = e
+            ts = [threading.Thread(target=complete, args=(i,)) for i in range(len(clients))]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(60)
+            self.assertFalse(any(t.is_alive() for t in ts), "a completion hangs")
+            self.assertEqual(errors, [None] * len(clients), "round %d" % rnd)
+            self.assertEqual(len({r["ETag"] for r in results}), 1, results)
+            body = self.sc.get_object(Bucket=bk, Key=key)["Body"].read()
+            self.assertEqual(hashlib.md5(body).hexdigest(), hashlib.md5(b"".join(bodies)).hexdigest())
+        self.assertEqual(self.sb.list_multipart_uploads(Bucket=bk).get("Uploads", []), [])
+
+
+class SettingsReadYourWrites(unittest.TestCase):
+    """A bucket setting acknowledged by one node is in force for the very next
+    request on another (no wait): the request reads the bucket's settings
+    version first and reloads the bucket when its cache is older. Rounds: the
+    notification alone (asynchronous, 1-30 ms) loses some of these races."""
+    ROUNDS = 12
+
+    def setUp(self):
+        self.a, self.b, self.c = CLUSTER.nodes
+        self.sa, self.sb, self.sc = (s3_of(n) for n in CLUSTER.nodes)
+
+    def test_policy_and_public_access_block(self):
+        bk = bucket_name("ryw-pol")
+        self.sa.create_bucket(Bucket=bk)
+        self.sa.put_object(Bucket=bk, Key="o", Body=b"x")
+        path = "/%s/o" % bk
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::%s/*" % bk}]})
+        open_pab = {"BlockPublicAcls": False, "IgnorePublicAcls": False,
+                    "BlockPublicPolicy": False, "RestrictPublicBuckets": False}
+        for i in range(self.ROUNDS):
+            w, rn = (self.sa, self.b) if i % 2 else (self.sb, self.c)
+            w.put_public_access_block(Bucket=bk, PublicAccessBlockConfiguration=open_pab)
+            w.put_bucket_policy(Bucket=bk, Policy=policy)
+            self.assertEqual(raw(rn, "GET", path)[0], 200, "round %d: policy not in force" % i)
+            w.delete_bucket_policy(Bucket=bk)
+            self.assertEqual(raw(rn, "GET", path)[0], 403, "round %d: deleted policy in force" % i)
+            # RestrictPublicBuckets: a public policy grants anonymous callers nothing
+            w.put_bucket_policy(Bucket=bk, Policy=policy)
+            w.put_public_access_block(Bucket=bk, PublicAccessBlockConfiguration=dict(
+                open_pab, RestrictPublicBuckets=True))
+            self.assertEqual(raw(rn, "GET", path)[0], 403, "round %d: PublicAccessBlock ignored" % i)
+            w.delete_bucket_policy(Bucket=bk)
+
+    def test_cors_rules_and_their_deletion(self):
+        bk = bucket_name("ryw-cors")
+        self.sa.create_bucket(Bucket=bk)
+        pre = {"Origin": "https://app.example", "Access-Control-Request-Method": "PUT"}
+        path = "/%s/obj" % bk
+        for i in range(self.ROUNDS):
+            w, rn, rs = (self.sa, self.b, self.sb) if i % 2 else (self.sc, self.a, self.sa)
+            origin = "https://app%d.example" % i
+            w.put_bucket_cors(Bucket=bk, CORSConfiguration={"CORSRules": [{
+                "AllowedOrigins": [origin, "https://app.example"], "AllowedMethods": ["PUT"],
+                "AllowedHeaders": ["*"], "MaxAgeSeconds": i + 1}]})
+            self.assertEqual(rs.get_bucket_cors(Bucket=bk)["CORSRules"][0]["MaxAgeSeconds"], i + 1)
+            st, r, _ = raw(rn, "OPTIONS", path, dict(pre, Origin=origin))
+            self.assertEqual(st, 200, "round %d: new rules not in force" % i)
+            w.delete_bucket_cors(Bucket=bk)
+            self.assertEqual(raw(rn, "OPTIONS", path, pre)[0], 403, "round %d: deleted rules" % i)
+            with self.assertRaises(ClientError) as e:
+                rs.get_bucket_cors(Bucket=bk)
+            self.assertEqual(code_of(e.exception), "NoSuchCORSConfiguration")
+        # rules of a bucket deleted on A are not applied by B
+        w = self.sa
+        w.put_bucket_cors(Bucket=bk, CORSConfiguration={"CORSRules": [{
+            "AllowedOrigins": ["https://app.example"], "AllowedMethods": ["PUT"]}]})
+        self.assertEqual(raw(self.b, "OPTIONS", path, pre)[0], 200)
+        w.delete_bucket(Bucket=bk)
+        self.assertNotEqual(raw(self.b, "OPTIONS", path, pre)[0], 200)
+
+    def test_acl_and_ownership(self):
+        bk = bucket_name("ryw-acl")
+        self.sa.create_bucket(Bucket=bk)
+        self.sa.put_public_access_block(Bucket=bk, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": False, "IgnorePublicAcls": False,
+            "BlockPublicPolicy": False, "RestrictPublicBuckets": False})
+        list_path = "/%s?list-type=2" % bk
+        for i in range(self.ROUNDS):
+            w, rn, rs = (self.sa, self.c, self.sc) if i % 2 else (self.sb, self.a, self.sa)
+            w.put_bucket_ownership_controls(Bucket=bk, OwnershipControls={
+                "Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]})
+            got = rs.get_bucket_ownership_controls(Bucket=bk)
+            self.assertEqual(got["OwnershipControls"]["Rules"][0]["ObjectOwnership"],
+                             "BucketOwnerPreferred", "round %d" % i)
+            w.put_bucket_acl(Bucket=bk, ACL="public-read")
+            self.assertEqual(raw(rn, "GET", list_path)[0], 200, "round %d: public-read ignored" % i)
+            grants = rs.get_bucket_acl(Bucket=bk)["Grants"]
+            self.assertEqual(len(grants), 2, "round %d: %r" % (i, grants))
+            w.put_bucket_acl(Bucket=bk, ACL="private")
+            self.assertEqual(raw(rn, "GET", list_path)[0], 403, "round %d: private ignored" % i)
+            w.put_bucket_ownership_controls(Bucket=bk, OwnershipControls={
+                "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+            with self.assertRaises(ClientError) as e:  # ACLs disabled now
+                rs.put_bucket_acl(Bucket=bk, ACL="public-read")
+            self.assertEqual(code_of(e.exception), "AccessControlListNotSupported", "round %d" % i)
+
+    def test_lifecycle_rules(self):
+        bk = bucket_name("ryw-lc")
+        self.sa.create_bucket(Bucket=bk)
+        for i in range(self.ROUNDS):
+            w, rs = (self.sa, self.sb) if i % 2 else (self.sc, self.sa)
+            w.put_bucket_lifecycle_configuration(Bucket=bk, LifecycleConfiguration={"Rules": [{
+                "ID": "r%d" % i, "Status": "Enabled", "Filter": {"Prefix": "p/"},
+                "Expiration": {"Days": i + 1}}]})
+            rules = rs.get_bucket_lifecycle_configuration(Bucket=bk)["Rules"]
+            self.assertEqual([r["ID"] for r in rules], ["r%d" % i])
+            rs.put_object(Bucket=bk, Key="p/k", Body=b"x")
+            h = rs.head_object(Bucket=bk, Key="p/k")
+            self.assertIn('rule-id="r%d"' % i, h["ResponseMetadata"]["HTTPHeaders"].get(
+                "x-amz-expiration", ""), "round %d" % i)
+            w.delete_bucket_lifecycle(Bucket=bk)
+            h = rs.head_object(Bucket=bk, Key="p/k")
+            self.assertNotIn("x-amz-expiration", h["ResponseMetadata"]["HTTPHeaders"], "round %d" % i)
 
 
 class KillS3(unittest.TestCase):

@@ -15,7 +15,6 @@ Every wait is bounded.
 
 import os
 import re
-import subprocess
 import sys
 import time
 import unittest
@@ -25,8 +24,6 @@ sys.path.insert(0, HERE)
 
 import pg  # noqa: E402
 
-import boto3  # noqa: E402
-from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 
 PG = None
@@ -42,40 +39,21 @@ BODY = b"x" * (160 * 1024)  # large enough for a file of its own (not kept in th
 
 def setUpModule():
     global PG, CLUSTER
-    why = pg.pg_missing()
-    if why:
-        raise unittest.SkipTest(why)
-    PG = pg.PgServer().start()
-    CLUSTER = pg.Cluster(PG, 3, env={"TWEEDLE_LIFECYCLE_DAY_SECONDS": str(DAY)}).start()
+    PG, CLUSTER = pg.start_module(3, env={"TWEEDLE_LIFECYCLE_DAY_SECONDS": str(DAY)})
 
 
 def tearDownModule():
-    if CLUSTER:
-        CLUSTER.stop()
-    if PG:
-        PG.stop()
+    pg.stop_module(PG, CLUSTER)
 
 
-def s3_of(node):
-    return boto3.client("s3", endpoint_url=node.endpoint, region_name=pg.harness.REGION,
-                        aws_access_key_id=pg.harness.ACCESS_KEY,
-                        aws_secret_access_key=pg.harness.SECRET_KEY,
-                        config=Config(s3={"addressing_style": "path"},
-                                      retries={"total_max_attempts": 1, "mode": "standard"},
-                                      connect_timeout=5, read_timeout=30))
+s3_of = pg.s3_client
 
 
 def psql(sql):
-    """One statement on the cluster's database; rows as lists of strings."""
-    out = subprocess.run([os.path.join(pg.PG_BIN, "psql"), "-h", "127.0.0.1", "-p", str(PG.port),
-                          "-U", PG.user, "-d", PG.dbname, "-At", "-F", "|", "-c", sql],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30, check=True)
-    return [line.split("|") for line in out.stdout.decode().splitlines() if line]
+    return pg.psql(PG, sql)
 
 
-def log_of(node):
-    with open(node.log_path, "rb") as f:
-        return f.read().decode(errors="replace")
+log_of = pg.log_of
 
 
 def logged(node, pattern, bucket):
@@ -83,12 +61,10 @@ def logged(node, pattern, bucket):
     return sum(int(m) for m in re.findall(pattern % re.escape(bucket), log_of(node)))
 
 
-def bucket_name(tag):
-    return "%s-%d-%d" % (tag, os.getpid(), int(time.time() * 1000) % 10**8)
+bucket_name = pg.unique
 
 
-def code_of(e):
-    return e.response["Error"]["Code"]
+code_of = pg.code_of
 
 
 def lock_holders():
@@ -113,16 +89,7 @@ def expiry_rule(prefix, days=1, rid="exp"):
             "Expiration": {"Days": days}}
 
 
-def wait_for(fn, timeout, what):
-    """Polls fn() until it is true (bounded); returns its last value."""
-    deadline = time.monotonic() + timeout
-    v = fn()
-    while not v and time.monotonic() < deadline:
-        time.sleep(0.25)
-        v = fn()
-    if not v:
-        raise AssertionError("%s: not within %.0fs" % (what, timeout))
-    return v
+wait_for = pg.wait_for
 
 
 class Base(unittest.TestCase):

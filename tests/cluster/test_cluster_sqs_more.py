@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,40 +37,25 @@ SWEEP_LINE = re.compile(r"deleted (\d+) messages past retention")
 
 def setUpModule():
     global PG, CLUSTER
-    why = pg.pg_missing()
-    if why:
-        raise unittest.SkipTest(why)
-    PG = pg.PgServer().start()
-    CLUSTER = pg.Cluster(PG, 3, env={"TWEEDLE_PG_SWEEP_MS": "300",
-                                     "TWEEDLE_MAX_INFLIGHT": str(MAX_INFLIGHT)}).start()
+    PG, CLUSTER = pg.start_module(3, env={"TWEEDLE_PG_SWEEP_MS": "300",
+                                     "TWEEDLE_MAX_INFLIGHT": str(MAX_INFLIGHT)})
 
 
 def tearDownModule():
-    if CLUSTER:
-        CLUSTER.stop()
-    if PG:
-        PG.stop()
+    pg.stop_module(PG, CLUSTER)
 
 
-def code_of(e):
-    return e.response["Error"]["Code"]
+code_of = pg.code_of
 
 
 def psql(sql):
-    """One statement on the cluster's database; rows as lists of strings."""
-    out = subprocess.run([os.path.join(pg.PG_BIN, "psql"), "-h", "127.0.0.1", "-p", str(PG.port),
-                          "-U", PG.user, "-d", PG.dbname, "-At", "-F", "|", "-c", sql],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30, check=True)
-    return [line.split("|") for line in out.stdout.decode().splitlines() if line]
+    return pg.psql(PG, sql)
 
 
-def log_of(node):
-    with open(node.log_path, "rb") as f:
-        return f.read().decode(errors="replace")
+log_of = pg.log_of
 
 
-def uniq(prefix):
-    return "%s-%d-%d" % (prefix, os.getpid(), int(time.time() * 1000) % 10**9)
+uniq = pg.unique
 
 
 class Base(unittest.TestCase):

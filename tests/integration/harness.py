@@ -320,6 +320,10 @@ class Server:
                 if not os.environ.get("TWEEDLE_KEEP_DATA"):  # a test that never cleans up
                     atexit.register(shutil.rmtree, self._blobs, True)
                 shared = self.extra_args + ["--store", self._store_url, "--blobs", self._blobs]
+                if "--sns-base-url" not in shared and "--public-url" not in shared:
+                    # SNS links (SigningCertURL, UnsubscribeURL) name the first
+                    # node, as they would the load balancer
+                    shared += ["--sns-base-url", self.endpoint]
                 self.peers = [Server(extra_args=shared, env=self.env)
                               for _ in range(cluster_nodes() - 1)]
             args += ["--blobs", self._blobs]

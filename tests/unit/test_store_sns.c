@@ -84,7 +84,7 @@ static void on_dedup(void *ud, const tw_sns_dedup_row *r) {
 static seen load(tw_store *s, int64_t now) {
   seen x;
   memset(&x, 0, sizeof x);
-  tw_sns_loader ld = {on_topic, on_sub, on_dedup};
+  tw_sns_loader ld = {on_topic, on_sub, on_dedup, NULL};
   CHECK(tw_store_sns(s)->load(s, now, &ld, &x) == 0);
   return x;
 }

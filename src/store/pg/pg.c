@@ -15,7 +15,8 @@
 #include "core/log.h"
 #include "store/pg/pg_internal.h"
 
-/* 2: the S3 tables (s3_store.c); 3: the gateway's (gw_apikeys.c) */
+/* 2: the S3 tables (s3_store.c); 3: the gateway's (gw_apikeys.c); 4: the change
+ * counters (pg_state.c) and the tables of SNS, EventBridge, CloudWatch, Logs */
 #define SCHEMA_VERSION "4"
 #define SCHEMA_LOCK 0x747765656431LL /* pg_advisory_lock key while creating the schema */
 #define BACKOFF_MIN_MS 100
@@ -290,8 +291,15 @@ static int create_schema(PGconn *c, char *err, size_t errlen) {
   int rc = current ? 0 : tw_pg_exec(c, schema_sql, "schema", &broken);
   if (!rc && !current) rc = tw_pg_exec(c, tw_pg_sqs_schema_more, "sqs schema", &broken);
   if (!rc && !current) rc = tw_pg_exec(c, tw_pg_s3_schema, "s3 schema", &broken); /* 2 */
+  if (!rc && !current) rc = tw_pg_exec(c, tw_pg_s3_settings_schema, "s3 settings schema", &broken);
+  if (!rc && !current) rc = tw_pg_exec(c, tw_pg_users_schema, "users schema", &broken);
   if (!rc && !current) rc = tw_pg_exec(c, tw_pg_gw_schema, "gateway schema", &broken); /* 3 */
+  if (!rc && !current) rc = tw_pg_exec(c, tw_pg_cw_schema, "cloudwatch schema", &broken);
+  if (!rc && !current) rc = tw_pg_exec(c, tw_pg_eb_schema, "eventbridge schema", &broken);
   if (!rc && !current) rc = tw_pg_exec(c, tw_pg_state_schema, "state schema", &broken); /* 4 */
+  if (!rc && !current) rc = tw_pg_exec(c, tw_pg_sns_schema, "sns schema", &broken);
+  if (!rc && !current) rc = tw_pg_exec(c, tw_pg_logs_schema, "logs schema", &broken);
+  if (!rc && !current) rc = tw_pg_exec(c, tw_pg_console_schema, "console schema", &broken);
   if (!rc) /* an older version's database has the new tables now: it is this version */
     rc = tw_pg_exec(c,
                     "INSERT INTO tw_meta VALUES ('schema_version', '" SCHEMA_VERSION

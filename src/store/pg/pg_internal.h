@@ -29,7 +29,7 @@ struct tw_pg {
   void (*notify)(void *ud, int64_t queue_id, int n);
   void (*idle)(void *ud);
   void *ud;
-  struct tw_pg_bg *bg; /* background work run once across the cluster (pg_sqs_more.c) */
+  struct tw_pg_bg *bg;       /* background work run once across the cluster (pg_sqs_more.c) */
   struct tw_pg_sendq *sendq; /* group commit of sends (pg_sqs_group.c) */
 };
 
@@ -40,9 +40,23 @@ extern const char *const tw_pg_sqs_schema_more;
 int tw_pg_tasks_tick(PGconn *c, int period_ms);
 /* The S3 tables (s3_store.c), run after it. */
 extern const char *const tw_pg_s3_schema;
+/* The buckets' settings versions (s3_buckets.c), run after it. */
+extern const char *const tw_pg_s3_settings_schema;
+/* The cluster's users (users.c). */
+extern const char *const tw_pg_users_schema;
 /* The gateway's tables (gw_apikeys.c), run after it. */
 extern const char *const tw_pg_gw_schema;
+extern const char *const tw_pg_cw_schema; /* CloudWatch (cw.c) */
+/* EventBridge's tables (eventbridge.c), run after it. */
+extern const char *const tw_pg_eb_schema;
+/* The change counters (pg_state.c). */
 extern const char *const tw_pg_state_schema;
+/* CloudWatch Logs' tables (cw_logs.c). */
+extern const char *const tw_pg_logs_schema;
+/* SNS's tables (sns.c). */
+extern const char *const tw_pg_sns_schema;
+/* The web console's sessions (console.c). */
+extern const char *const tw_pg_console_schema;
 
 /* A connection for one call, or NULL (TW_PG_UNAVAILABLE) when PostgreSQL
  * cannot be reached now. When every connection is in use it waits for one

@@ -14,6 +14,9 @@ extern const tw_s3_objects_repo tw_pg_s3_objects_repo;
 extern const tw_s3_uploads_repo tw_pg_s3_uploads_repo;
 extern const tw_s3_lifecycle_repo tw_pg_s3_lifecycle_repo;
 extern const tw_s3_refs_repo tw_pg_s3_refs_repo;
+extern const tw_logs_repo tw_pg_logs_repo;       /* CloudWatch Logs (cw_logs.c) */
+extern const tw_metrics_repo tw_pg_metrics_repo; /* CloudWatch (cw.c) */
+extern const tw_cw_alarms_repo tw_pg_cw_alarms_repo;
 
 /* A read on a pooled connection of this node: the rows (PGRES_TUPLES_OK; the
  * caller PQclears), or NULL after an error (logged). Text results; bytea
@@ -29,6 +32,8 @@ const char *tw_pg_s3_text(const PGresult *r, int row, int col);
 tw_pg *tw_pg_s3_pool(tw_store *s);
 /* The PostgreSQL URL the store was opened with. */
 const char *tw_pg_s3_url(tw_store *s);
+/* The store's change-counter listeners (pg_state.c), NULL until one
+ * registers; NULL when s is not this store. Freed when the store closes. */
 typedef struct tw_pg_state tw_pg_state;
 tw_pg_state **tw_pg_s3_state(tw_store *s);
 void tw_pg_state_free(tw_pg_state *st);

@@ -1,11 +1,22 @@
 /* The S3 buckets repository on PostgreSQL: table s3_buckets, one row a bucket
  * with its settings as text columns. Every settings change notifies the
- * other nodes (tw_s3) in its own batch, so their caches reload it. */
+ * other nodes (tw_s3) in its own batch, so their caches reload it, and a
+ * change of a setting nodes cache gives the row a new settings_ver (from a
+ * sequence, so a bucket deleted and created again never repeats one): a node
+ * that reads a newer version than the one it cached reloads the bucket first
+ * (pg_s3_settings.h, src/s3/s3_cluster.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/pg/pg_s3_internal.h"
 #include "store/pg_s3.h"
+#include "store/pg_s3_settings.h"
+
+/* Added to the S3 tables (run after tw_pg_s3_schema, pg.c). */
+const char *const tw_pg_s3_settings_schema =
+    "CREATE SEQUENCE IF NOT EXISTS s3_settings_ver;"
+    "ALTER TABLE s3_buckets ADD COLUMN IF NOT EXISTS settings_ver bigint NOT NULL"
+    " DEFAULT nextval('s3_settings_ver');";
 
 static uint64_t later(uint64_t a, uint64_t b) {
   return a > b ? a : b;
@@ -69,13 +80,19 @@ static uint64_t set_setting(tw_store *s, const char *name, tw_s3_bucket_setting 
       sql = "UPDATE s3_buckets SET notification = $1 WHERE name = $2";
       break;
     case TW_S3_BUCKET_LIFECYCLE:
-      sql = "UPDATE s3_buckets SET lifecycle = $1 WHERE name = $2";
+      sql =
+          "UPDATE s3_buckets SET lifecycle = $1, settings_ver = nextval('s3_settings_ver') "
+          "WHERE name = $2";
       break;
     case TW_S3_BUCKET_CORS:
-      sql = "UPDATE s3_buckets SET cors = $1 WHERE name = $2";
+      sql =
+          "UPDATE s3_buckets SET cors = $1, settings_ver = nextval('s3_settings_ver') "
+          "WHERE name = $2";
       break;
     case TW_S3_BUCKET_POLICY:
-      sql = "UPDATE s3_buckets SET policy = $1 WHERE name = $2";
+      sql =
+          "UPDATE s3_buckets SET policy = $1, settings_ver = nextval('s3_settings_ver') "
+          "WHERE name = $2";
       break;
     case TW_S3_BUCKET_TAGS:
       sql = "UPDATE s3_buckets SET tags = $1 WHERE name = $2";
@@ -84,16 +101,25 @@ static uint64_t set_setting(tw_store *s, const char *name, tw_s3_bucket_setting 
       sql = "UPDATE s3_buckets SET versioning = $1 WHERE name = $2";
       break;
     case TW_S3_BUCKET_PUBLIC_ACCESS_BLOCK:
-      sql = "UPDATE s3_buckets SET public_access_block = $1 WHERE name = $2";
+      sql =
+          "UPDATE s3_buckets SET public_access_block = $1, settings_ver = "
+          "nextval('s3_settings_ver') "
+          "WHERE name = $2";
       break;
     case TW_S3_BUCKET_OWNERSHIP:
-      sql = "UPDATE s3_buckets SET ownership = $1 WHERE name = $2";
+      sql =
+          "UPDATE s3_buckets SET ownership = $1, settings_ver = nextval('s3_settings_ver') "
+          "WHERE name = $2";
       break;
     case TW_S3_BUCKET_ACL:
-      sql = "UPDATE s3_buckets SET acl = $1 WHERE name = $2";
+      sql =
+          "UPDATE s3_buckets SET acl = $1, settings_ver = nextval('s3_settings_ver') "
+          "WHERE name = $2";
       break;
     case TW_S3_BUCKET_OWNER:
-      sql = "UPDATE s3_buckets SET owner = $1 WHERE name = $2";
+      sql =
+          "UPDATE s3_buckets SET owner = $1, settings_ver = nextval('s3_settings_ver') "
+          "WHERE name = $2";
       break;
     default:
       return 0;
@@ -103,6 +129,35 @@ static uint64_t set_setting(tw_store *s, const char *name, tw_s3_bucket_setting 
   t = later(t, tw_store_pg_s3_notify(s, name));
   tw_store_release(s);
   return t;
+}
+
+int tw_store_pg_s3_bucket_state(tw_store *s, const char *bucket, int64_t *settings_ver,
+                                char **versioning) {
+  *settings_ver = 0;
+  if (versioning) *versioning = NULL;
+  tw_sql_val v[] = {TW_SQL_S(bucket)};
+  PGresult *r =
+      tw_pg_s3_read(s, "SELECT settings_ver, versioning FROM s3_buckets WHERE name = $1", v, 1);
+  if (!r) return -1;
+  int found = PQntuples(r) > 0;
+  if (found) {
+    *settings_ver = tw_pg_i64(r, 0, 0);
+    if (versioning && !PQgetisnull(r, 0, 1) && !(*versioning = strdup(PQgetvalue(r, 0, 1))))
+      found = -1;
+  }
+  PQclear(r);
+  return found;
+}
+
+int tw_store_pg_s3_settings_vers(tw_store *s,
+                                 int (*fn)(void *ud, const char *bucket, int64_t settings_ver),
+                                 void *ud) {
+  PGresult *r = tw_pg_s3_read(s, "SELECT name, settings_ver FROM s3_buckets", NULL, 0);
+  if (!r) return -1;
+  for (int i = 0; i < PQntuples(r); i++)
+    if (fn(ud, PQgetvalue(r, i, 0), tw_pg_i64(r, i, 1))) break;
+  PQclear(r);
+  return 0;
 }
 
 static int exists(tw_store *s, const char *name) {

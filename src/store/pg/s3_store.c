@@ -11,8 +11,10 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "store/pg/pg_eb_internal.h"
 #include "store/pg/pg_gw_internal.h"
 #include "store/pg/pg_s3_internal.h"
+#include "store/pg/pg_sns_internal.h"
 #include "store/pg_s3.h"
 
 /* The S3 tables (schema version 2), created with the rest (pg.c). Keys are
@@ -172,6 +174,13 @@ static const tw_store_repos repos = {
     .gw_apikeys = &tw_pg_gw_apikeys_repo, /* the gateway's (gw_*.c) */
     .gw_jobs = &tw_pg_gw_jobs_repo,
     .gw_access_log = &tw_pg_gw_access_log_repo,
+    .cw_metrics = &tw_pg_metrics_repo, /* CloudWatch (cw.c) */
+    .cw_alarms = &tw_pg_cw_alarms_repo,
+    .eventbridge = &tw_pg_eb_repo, /* EventBridge's (eventbridge.c) */
+    .eb_delivery = &tw_pg_eb_delivery_repo,
+    .sns = &tw_pg_sns_repo, /* SNS's (sns.c, sns_outbox.c) */
+    .sns_outbox = &tw_pg_sns_outbox_repo,
+    .cw_logs = &tw_pg_logs_repo, /* CloudWatch Logs (cw_logs.c) */
 };
 
 tw_store *tw_store_open_pg_s3(const char *url, int pool, char *err, size_t errlen) {

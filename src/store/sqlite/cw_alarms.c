@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "core/log.h"
+#include "store/cw_rows.h"
 #include "store/sqlite/sqlite_internal.h"
 
 static uint64_t alarm_put(tw_store *s, const char *name, const char *doc) {
@@ -19,12 +20,12 @@ static uint64_t alarm_delete(tw_store *s, const char *name) {
 }
 
 static uint64_t history_add(tw_store *s, const tw_cw_history_row *r) {
-  tw_sql_val v[] = {TW_SQL_S(r->alarm_name), TW_SQL_S(r->alarm_type), TW_SQL_I(r->ts_ms),
-                    TW_SQL_S(r->type),       TW_SQL_S(r->summary),    TW_SQL_S(r->data)};
+  tw_sql_val v[TW_CW_HISTORY_NCOLS];
+  tw_cw_history_vals(r, v);
   return tw_store_exec(s,
                        "INSERT INTO cw_alarm_history(alarm_name,alarm_type,ts_ms,type,summary,"
                        "data) VALUES(?,?,?,?,?,?)",
-                       v, 6);
+                       v, TW_CW_HISTORY_NCOLS);
 }
 
 static uint64_t history_prune(tw_store *s, int64_t before_ms) {
@@ -122,6 +123,6 @@ static const tw_cw_alarms_repo repo = {.alarm_put = alarm_put,
                                        .history_read = history_read};
 
 const tw_cw_alarms_repo *tw_store_cw_alarms(tw_store *s) {
-  (void)s;
-  return &repo;
+  const tw_store_repos *other = tw_store_repos_of(s); /* another backend's (backend.h) */
+  return other && other->cw_alarms ? other->cw_alarms : &repo;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "store/eb_delivery.h"
+#include "store/eb_rows.h"
 #include "store/sqlite/sqlite_internal.h"
 
 static const char *text(sqlite3_stmt *st, int i) {
@@ -69,14 +70,12 @@ static int mark_load(tw_store *s,
 }
 
 static uint64_t out_put(tw_store *s, const tw_eb_outbox_row *r) {
-  tw_sql_val vals[] = {
-      TW_SQL_I((int64_t)r->id), TW_SQL_S(r->rule_arn), TW_SQL_S(r->target),
-      TW_SQL_S(r->request),     TW_SQL_S(r->event),    TW_SQL_B(r->body, r->body_len),
-      TW_SQL_I(r->attempts),    TW_SQL_I(r->due_ms),   TW_SQL_I(r->created_ms)};
+  tw_sql_val vals[1 + TW_EB_OUT_NCOLS] = {TW_SQL_I((int64_t)r->id)};
+  tw_eb_out_vals(r, vals + 1);
   return tw_store_exec(s,
                        "INSERT OR REPLACE INTO eb_outbox(id,rule_arn,target,request,event,body,"
                        "attempts,due_ms,created_ms) VALUES(?,?,?,?,?,?,?,?,?)",
-                       vals, 9);
+                       vals, 1 + TW_EB_OUT_NCOLS);
 }
 
 static uint64_t out_reschedule(tw_store *s, uint64_t id, int attempts, int64_t due_ms) {
@@ -153,6 +152,6 @@ static const tw_eb_delivery_repo repo = {
 };
 
 const tw_eb_delivery_repo *tw_store_eb_delivery(tw_store *s) {
-  (void)s;
-  return &repo;
+  const tw_store_repos *other = tw_store_repos_of(s); /* another backend's (backend.h) */
+  return other && other->eb_delivery ? other->eb_delivery : &repo;
 }

@@ -4,16 +4,17 @@
 #include <stdio.h>
 
 #include "core/log.h"
+#include "store/eb_rows.h"
 #include "store/eventbridge.h"
 #include "store/sqlite/sqlite_internal.h"
 
 static uint64_t bus_put(tw_store *s, const tw_eb_bus_row *b) {
-  tw_sql_val vals[] = {TW_SQL_S(b->name), TW_SQL_S(b->description), TW_SQL_S(b->tags_json),
-                       TW_SQL_I(b->created_ms), TW_SQL_I(b->modified_ms)};
+  tw_sql_val vals[TW_EB_BUS_NCOLS];
+  tw_eb_bus_vals(b, vals);
   return tw_store_exec(s,
                        "INSERT OR REPLACE INTO eb_buses(name,description,tags,created_ms,"
                        "modified_ms) VALUES(?,?,?,?,?)",
-                       vals, 5);
+                       vals, TW_EB_BUS_NCOLS);
 }
 
 static uint64_t bus_delete(tw_store *s, const char *name) {
@@ -22,16 +23,13 @@ static uint64_t bus_delete(tw_store *s, const char *name) {
 }
 
 static uint64_t rule_put(tw_store *s, const tw_eb_rule_row *r) {
-  tw_sql_val vals[] = {
-      TW_SQL_S(r->bus),          TW_SQL_S(r->name),       TW_SQL_S(r->pattern),
-      TW_SQL_S(r->schedule),     TW_SQL_S(r->state),      TW_SQL_S(r->description),
-      TW_SQL_S(r->role_arn),     TW_SQL_S(r->created_by), TW_SQL_S(r->tags_json),
-      TW_SQL_S(r->targets_json), TW_SQL_I(r->created_ms), TW_SQL_I(r->modified_ms)};
+  tw_sql_val vals[TW_EB_RULE_NCOLS];
+  tw_eb_rule_vals(r, vals);
   return tw_store_exec(s,
                        "INSERT OR REPLACE INTO eb_rules(bus,name,pattern,schedule,state,"
                        "description,role_arn,created_by,tags,targets,created_ms,modified_ms) "
                        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                       vals, 12);
+                       vals, TW_EB_RULE_NCOLS);
 }
 
 static uint64_t rule_delete(tw_store *s, const char *bus, const char *name) {
@@ -112,6 +110,6 @@ static const tw_eb_repo repo = {.bus_put = bus_put,
                                 .load = load};
 
 const tw_eb_repo *tw_store_eventbridge(tw_store *s) {
-  (void)s;
-  return &repo;
+  const tw_store_repos *other = tw_store_repos_of(s); /* another backend's (backend.h) */
+  return other && other->eventbridge ? other->eventbridge : &repo;
 }

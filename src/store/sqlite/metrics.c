@@ -16,6 +16,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/sketch.h"
+#include "store/cw_rows.h"
 #include "store/sqlite/sqlite_internal.h"
 
 #define CELL_HAS_SKETCH 1
@@ -111,12 +112,12 @@ int tw_sqlite_metrics_functions(sqlite3 *db) {
 /* --- writes ------------------------------------------------------------------- */
 
 static uint64_t metric_save(tw_store *s, const tw_metric_row *m) {
-  tw_sql_val v[] = {TW_SQL_I(m->id), TW_SQL_S(m->ns), TW_SQL_S(m->name), TW_SQL_S(m->dims),
-                    TW_SQL_I(m->last_ms)};
+  tw_sql_val v[TW_CW_METRIC_NCOLS];
+  tw_cw_metric_vals(m, v);
   return tw_store_exec(s,
                        "INSERT INTO cw_metrics(id,namespace,name,dims,last_ms) VALUES(?,?,?,?,?)"
                        " ON CONFLICT(id) DO UPDATE SET last_ms=max(last_ms,excluded.last_ms)",
-                       v, 5);
+                       v, TW_CW_METRIC_NCOLS);
 }
 
 static uint64_t metrics_expire(tw_store *s, int64_t before_ms) {
@@ -128,13 +129,14 @@ static uint64_t cell_add(tw_store *s, const tw_metric_cell *c) {
   size_t len;
   void *blob = cell_encode(c->count, c->sum, c->min, c->max, c->sketch, c->sketch_len, &len);
   if (!blob) return 0;
-  tw_sql_val v[] = {TW_SQL_I(c->metric_id), TW_SQL_I(c->ts), TW_SQL_I(c->level), TW_SQL_I(c->unit),
-                    TW_SQL_B(blob, len)};
+  tw_sql_val v[TW_CW_CELL_KEY_NCOLS + 1];
+  tw_cw_cell_key_vals(c, v);
+  v[TW_CW_CELL_KEY_NCOLS] = TW_SQL_B(blob, len);
   uint64_t t = tw_store_exec(s,
                              "INSERT INTO cw_points(metric_id,ts,level,unit,cell) VALUES(?,?,?,?,?)"
                              " ON CONFLICT(metric_id,ts,level,unit) DO UPDATE SET"
                              " cell=tw_metrics_cell_merge(cell,excluded.cell)",
-                             v, 5);
+                             v, TW_CW_CELL_KEY_NCOLS + 1);
   free(blob);
   return t;
 }
@@ -259,6 +261,6 @@ static const tw_metrics_repo repo = {
 };
 
 const tw_metrics_repo *tw_store_metrics(tw_store *s) {
-  (void)s;
-  return &repo;
+  const tw_store_repos *other = tw_store_repos_of(s); /* another backend's (backend.h) */
+  return other && other->cw_metrics ? other->cw_metrics : &repo;
 }

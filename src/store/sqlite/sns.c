@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "store/sns.h"
+#include "store/sns_rows.h"
 #include "store/sqlite/sqlite_internal.h"
 
 static uint64_t max_ticket(uint64_t a, uint64_t b) {
@@ -12,14 +13,13 @@ static uint64_t max_ticket(uint64_t a, uint64_t b) {
 }
 
 static uint64_t topic_save(tw_store *s, const tw_sns_topic_row *t) {
-  tw_sql_val vals[] = {TW_SQL_S(t->arn),           TW_SQL_S(t->name),       TW_SQL_I(t->fifo),
-                       TW_SQL_I(t->created_ms),    TW_SQL_S(t->attrs_json), TW_SQL_S(t->tags_json),
-                       TW_SQL_I((int64_t)t->seqno)};
+  tw_sql_val vals[TW_SNS_TOPIC_NCOLS];
+  tw_sns_topic_vals(t, vals);
   return tw_store_exec(
       s,
       "INSERT OR REPLACE INTO sns_topics(arn,name,fifo,created_ms,attrs,tags,seqno)"
       " VALUES(?,?,?,?,?,?,?)",
-      vals, 7);
+      vals, TW_SNS_TOPIC_NCOLS);
 }
 
 static uint64_t topic_seqno(tw_store *s, const char *arn, uint64_t seqno) {
@@ -35,18 +35,13 @@ static uint64_t topic_delete(tw_store *s, const char *arn) {
 }
 
 static uint64_t sub_save(tw_store *s, const tw_sns_sub_row *r) {
-  tw_sql_val vals[] = {TW_SQL_S(r->arn),           TW_SQL_S(r->topic_arn),
-                       TW_SQL_S(r->protocol),      TW_SQL_S(r->endpoint),
-                       TW_SQL_S(r->owner),         TW_SQL_S(r->principal),
-                       TW_SQL_S(r->attrs_json),    TW_SQL_I(r->pending),
-                       TW_SQL_I(r->authenticated), TW_SQL_I(r->auth_unsubscribe),
-                       TW_SQL_S(r->token),         TW_SQL_I(r->token_expires_ms),
-                       TW_SQL_I(r->created_ms)};
+  tw_sql_val vals[TW_SNS_SUB_NCOLS];
+  tw_sns_sub_vals(r, vals);
   return tw_store_exec(s,
                        "INSERT OR REPLACE INTO sns_subscriptions(arn,topic_arn,protocol,endpoint,"
                        "owner,principal,attrs,pending,authenticated,auth_unsubscribe,token,"
                        "token_expires_ms,created_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                       vals, 13);
+                       vals, TW_SNS_SUB_NCOLS);
 }
 
 static uint64_t sub_delete(tw_store *s, const char *arn) {
@@ -55,12 +50,12 @@ static uint64_t sub_delete(tw_store *s, const char *arn) {
 }
 
 static uint64_t dedup_put(tw_store *s, const tw_sns_dedup_row *d) {
-  tw_sql_val vals[] = {TW_SQL_S(d->topic_arn), TW_SQL_S(d->key), TW_SQL_S(d->msg_id),
-                       TW_SQL_I((int64_t)d->seqno), TW_SQL_I(d->expires_ms)};
+  tw_sql_val vals[TW_SNS_DEDUP_NCOLS];
+  tw_sns_dedup_vals(d, vals);
   return tw_store_exec(s,
                        "INSERT OR REPLACE INTO sns_dedup(topic_arn,key,msg_id,seqno,expires_ms)"
                        " VALUES(?,?,?,?,?)",
-                       vals, 5);
+                       vals, TW_SNS_DEDUP_NCOLS);
 }
 
 static uint64_t dedup_prune(tw_store *s, int64_t now_ms) {
@@ -165,6 +160,6 @@ static const tw_sns_repo repo = {
 };
 
 const tw_sns_repo *tw_store_sns(tw_store *s) {
-  (void)s;
-  return &repo;
+  const tw_store_repos *other = tw_store_repos_of(s); /* another backend's (backend.h) */
+  return other && other->sns ? other->sns : &repo;
 }

@@ -3,20 +3,17 @@
 #include <stdio.h>
 
 #include "store/sns_outbox.h"
+#include "store/sns_rows.h"
 #include "store/sqlite/sqlite_internal.h"
 
 static uint64_t put(tw_store *s, const tw_sns_outbox_row *r) {
-  tw_sql_val vals[] = {
-      TW_SQL_I((int64_t)r->id), TW_SQL_S(r->sub_arn),           TW_SQL_S(r->topic_arn),
-      TW_SQL_S(r->protocol),    TW_SQL_S(r->endpoint),          TW_SQL_S(r->kind),
-      TW_SQL_S(r->msg_id),      TW_SQL_S(r->subject),           TW_SQL_S(r->from_name),
-      TW_SQL_I(r->raw),         TW_SQL_B(r->body, r->body_len), TW_SQL_I(r->attempts),
-      TW_SQL_I(r->due_ms),      TW_SQL_I(r->created_ms)};
+  tw_sql_val vals[1 + TW_SNS_OUT_NCOLS] = {TW_SQL_I((int64_t)r->id)};
+  tw_sns_out_vals(r, vals + 1);
   return tw_store_exec(s,
                        "INSERT OR REPLACE INTO sns_outbox(id,sub_arn,topic_arn,protocol,endpoint,"
                        "kind,msg_id,subject,from_name,raw,body,attempts,due_ms,created_ms)"
                        " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                       vals, 14);
+                       vals, 1 + TW_SNS_OUT_NCOLS);
 }
 
 static uint64_t reschedule(tw_store *s, uint64_t id, int attempts, int64_t due_ms) {
@@ -96,6 +93,6 @@ static const tw_sns_outbox_repo repo = {
 };
 
 const tw_sns_outbox_repo *tw_store_sns_outbox(tw_store *s) {
-  (void)s;
-  return &repo;
+  const tw_store_repos *other = tw_store_repos_of(s); /* another backend's (backend.h) */
+  return other && other->sns_outbox ? other->sns_outbox : &repo;
 }
