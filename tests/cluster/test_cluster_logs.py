@@ -436,7 +436,18 @@ class ClusterLogsTest(unittest.TestCase):
                 if time.time() > deadline:
                     raise
                 time.sleep(0.2)
-        msgs = [e["message"] for e in read_all(client(CLUSTER.nodes[2]), g, "s")]
+        # the third node's first request since the restart may still find its
+        # pooled connections dead (503) until it has reconnected: bounded
+        c = client(CLUSTER.nodes[2])
+        while True:
+            try:
+                msgs = [e["message"] for e in read_all(c, g, "s")]
+                break
+            except ClientError as e:
+                if e.response["Error"]["Code"] != "ServiceUnavailableException" or \
+                        time.time() > deadline:
+                    raise
+                time.sleep(0.2)
         self.assertEqual(msgs, ["before", "after"])
 
 
