@@ -8,7 +8,9 @@ set -euo pipefail
 A=$1 B=$2 ROUNDS=${3:-2} DURATION=${DURATION:-5}
 # WORKLOADS="cycle send" to pick some; the S3 ones take their sizes here
 declare -A ARGS=([cycle]="cycle" [send]="send" [s3put]="s3put --object-size 4096"
-                 [s3get]="s3get --object-size 1048576 --objects 50")
+                 [s3get]="s3get --object-size 1048576 --objects 50"
+                 [s3put64]="s3put --object-size 67108864 --connections 4"
+                 [s3get64]="s3get --object-size 67108864 --objects 8 --connections 4")
 WORKLOADS=()
 for w in ${WORKLOADS_LIST:-${WL:-cycle send s3put s3get}}; do WORKLOADS+=("${ARGS[$w]}"); done
 export TWEEDLE_ACCESS_KEY_ID=AKIDBENCH TWEEDLE_SECRET_ACCESS_KEY=benchsecret

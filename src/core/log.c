@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int g_json;
 static tw_log_level g_min = TW_LOG_INFO;
@@ -74,6 +75,86 @@ void tw_log(tw_log_level lvl, const char *fmt, ...) {
   emit_text_or_json(lvl, msg, NULL, 1);
 }
 
+/* The text request line, built by hand: it is written once per request, and
+ * three printf calls were ~5% of a small request's CPU. The timestamp's
+ * seconds are formatted once a second per thread. */
+typedef struct {
+  char *p, *end;
+} out_buf;
+
+static void put(out_buf *o, const char *s, size_t n) {
+  if (n > (size_t)(o->end - o->p)) n = (size_t)(o->end - o->p);
+  memcpy(o->p, s, n);
+  o->p += n;
+}
+
+static void put_str(out_buf *o, const char *s) {
+  if (s) put(o, s, strlen(s));
+}
+
+static void put_uint(out_buf *o, unsigned long v, int width) {
+  char d[24];
+  int n = 0;
+  do {
+    d[sizeof d - 1 - n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v && n < 20);
+  while (n < width && n < 20) d[sizeof d - 1 - n++] = '0';
+  put(o, d + sizeof d - n, (size_t)n);
+}
+
+static void request_line(const char *method, const char *path, const char *action, int status,
+                         double ms, const char *request_id, const char *remote) {
+  static _Thread_local time_t sec_done = -1;
+  static _Thread_local char sec_text[80]; /* "2026-12-07T05:30:00." */
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  if (ts.tv_sec != sec_done) {
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    snprintf(sec_text, sizeof sec_text, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    sec_done = ts.tv_sec;
+  }
+  char line[1200];
+  out_buf o = {line, line + sizeof line - 1};
+  put_str(&o, sec_text);
+  put_uint(&o, (unsigned long)(ts.tv_nsec / 1000000), 3);
+  put_str(&o, "Z info  ");
+  put_str(&o, method);
+  put(&o, " ", 1);
+  put_str(&o, path);
+  if (action && *action) {
+    put(&o, " ", 1);
+    put_str(&o, action);
+  }
+  put(&o, " ", 1);
+  if (status < 0) {
+    put(&o, "-", 1);
+    status = -status;
+  }
+  put_uint(&o, (unsigned long)status, 1);
+  put(&o, " ", 1);
+  /* ms with two decimals, rounded half up as %.2f does for these values */
+  if (!(ms >= 0) || ms > 1e12) ms = 0;
+  unsigned long hundredths = (unsigned long)(ms * 100.0 + 0.5);
+  put_uint(&o, hundredths / 100, 1);
+  put(&o, ".", 1);
+  put_uint(&o, hundredths % 100, 2);
+  put_str(&o, "ms id=");
+  put_str(&o, request_id);
+  put_str(&o, " from=");
+  put_str(&o, remote);
+  *o.p++ = '\n';
+  const char *w = line;
+  for (size_t left = (size_t)(o.p - line); left;) {
+    ssize_t k = write(STDERR_FILENO, w, left);
+    if (k <= 0) break;
+    w += k;
+    left -= (size_t)k;
+  }
+}
+
 void tw_log_request(const char *method, const char *path, const char *action, int status, double ms,
                     const char *request_id, const char *remote) {
   if (TW_LOG_INFO < g_min) return;
@@ -88,10 +169,6 @@ void tw_log_request(const char *method, const char *path, const char *action, in
     json_object_set_new(o, "remote", json_string(remote ? remote : ""));
     emit_text_or_json(TW_LOG_INFO, "request", o, 0);
   } else {
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s %s%s%s %d %.2fms id=%s from=%s", method ? method : "",
-             path ? path : "", action && *action ? " " : "", action ? action : "", status, ms,
-             request_id ? request_id : "", remote ? remote : "");
-    emit_text_or_json(TW_LOG_INFO, msg, NULL, 0);
+    request_line(method, path, action, status, ms, request_id, remote);
   }
 }

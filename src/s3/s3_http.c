@@ -367,6 +367,7 @@ static void ctx_free(void *p) {
   s3_ctx *x = p;
   if (x->blob_open) tw_blob_abort(&x->blob);
   if (x->md5) tw_hash_free(x->md5);
+  free(x->pend);
   if (x->chunked) tw_chunked_free(x->chunked);
   if (x->cksum.alg) tw_cksum_free(&x->cksum);
   if (x->sha256) tw_hash_free(x->sha256);

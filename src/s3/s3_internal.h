@@ -58,6 +58,10 @@ struct s3_ctx {
   tw_hash *md5, *sha256;
   uint64_t received, expected;
   int has_expected;
+  /* a large body's small pieces, gathered so they are hashed and written in
+   * big ones (s3_object_put.c) */
+  char *pend;
+  size_t npend;
   char content_sha256[96];
   /* SigV4 details, for aws-chunked chunk signatures */
   uint8_t signing_key[32];

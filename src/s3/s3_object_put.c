@@ -77,16 +77,36 @@ static int setup_checksum(tw_request *r, s3_ctx *x) {
   return 0;
 }
 
-/* Decoded body bytes (plain, or out of aws-chunked framing) go here. */
-static int take_bytes(void *ud, const char *data, size_t n) {
-  s3_ctx *x = ud;
-  if (x->received + n > TW_S3_MAX_OBJECT) return -1;
-  x->received += n;
+/* A body arrives in pieces of a few KiB (libmicrohttpd's per-connection
+ * buffer); a large one is gathered into pieces of this size, so that the
+ * hashes and the file see a few hundred calls per 64 MiB, not thousands. */
+#define GATHER (256u << 10)
+
+static int consume(s3_ctx *x, const char *data, size_t n) {
   tw_hash_update(x->md5, data, n);
   if (x->sha256) tw_hash_update(x->sha256, data, n);
   tw_cksum_update(&x->cksum, data, n);
   if (x->cksum_extra.alg) tw_cksum_update(&x->cksum_extra, data, n); /* s3_mpu.c */
   return tw_blob_write(&x->blob, data, n);
+}
+
+static int flush_gathered(s3_ctx *x) {
+  size_t n = x->npend;
+  x->npend = 0;
+  return n ? consume(x, x->pend, n) : 0;
+}
+
+/* Decoded body bytes (plain, or out of aws-chunked framing) go here. */
+static int take_bytes(void *ud, const char *data, size_t n) {
+  s3_ctx *x = ud;
+  if (x->received + n > TW_S3_MAX_OBJECT) return -1;
+  x->received += n;
+  if (!x->pend && n < GATHER / 4 && x->received > GATHER) x->pend = malloc(GATHER);
+  if (!x->pend || n >= GATHER) return flush_gathered(x) || consume(x, data, n) ? -1 : 0;
+  if (x->npend + n > GATHER && flush_gathered(x)) return -1;
+  memcpy(x->pend + x->npend, data, n);
+  x->npend += n;
+  return 0;
 }
 
 /* Called once with data NULL (headers only: refuse early), then per chunk. */
@@ -249,6 +269,10 @@ int tw_s3_check_md5(tw_request *r, s3_ctx *x, const char *want, const uint8_t md
 /* After a streamed body: framing complete, length, Content-MD5, content SHA-256
  * and checksum all hold; sets x->etag and x->result (the checksum). 0 or -1. */
 int tw_s3_finish_body(tw_request *r, s3_ctx *x) {
+  if (flush_gathered(x)) {
+    tw_s3_error(r, x, errno == ENOSPC ? TW_ERR_S3_INSUFFICIENT_STORAGE : TW_ERR_INTERNAL, NULL);
+    return -1;
+  }
   if (x->chunked && tw_chunked_finish(x->chunked)) {
     tw_err e = tw_chunked_error(x->chunked);
     /* S3 words every trailer fault (an announced one missing too) the same */

@@ -26,6 +26,8 @@ typedef struct {
    * inline; NULL once it has spilled to a file */
   unsigned char *mem;
   size_t mem_cap, inline_max;
+  /* bytes of the file whose write-back to the disk has been started */
+  uint64_t flushed;
 } tw_blob_writer;
 
 /* Called by list for each published body: its id and size. */
