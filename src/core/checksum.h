@@ -14,6 +14,11 @@
 uint32_t tw_crc32_update(uint32_t crc, const void *data, size_t n);
 uint32_t tw_crc32c_update(uint32_t crc, const void *data, size_t n);
 uint64_t tw_crc64nvme_update(uint64_t crc, const void *data, size_t n);
+/* For tests and benchmarks: the same CRCs by the portable slicing-by-8 tables, which
+ * the functions above use on CPUs without PCLMULQDQ and for short inputs. */
+uint32_t tw_crc32_update_table(uint32_t crc, const void *data, size_t n);
+uint32_t tw_crc32c_update_table(uint32_t crc, const void *data, size_t n);
+uint64_t tw_crc64nvme_update_table(uint64_t crc, const void *data, size_t n);
 
 typedef enum {
   TW_CKSUM_NONE = 0,
