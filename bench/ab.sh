@@ -3,9 +3,11 @@
 # each on a fresh server: what a change did to throughput and latency.
 #   bash bench/ab.sh OLD_BINARY NEW_BINARY [ROUNDS]
 # Workloads: SQS cycle (batches of 10), SendMessage (64 connections), S3 PUT
-# 4 KiB, S3 GET 1 MiB; DURATION seconds each (default 5); WL="cycle send" picks some.
+# 4 KiB, S3 GET 1 MiB (s3put64, s3get64: 64 MiB on 4 connections); DURATION seconds
+# each (default 5); WL="cycle send" picks some; CLIENT=BIN sets the load generator.
 set -euo pipefail
 A=$1 B=$2 ROUNDS=${3:-2} DURATION=${DURATION:-5}
+CLIENT=${CLIENT:-$B} # one load generator for both servers (the new build's `tweedle bench`)
 # WORKLOADS="cycle send" to pick some; the S3 ones take their sizes here
 declare -A ARGS=([cycle]="cycle" [send]="send" [s3put]="s3put --object-size 4096"
                  [s3get]="s3get --object-size 1048576 --objects 50"
@@ -26,8 +28,10 @@ run() { # binary label
   local w
   for w in "${WORKLOADS[@]}"; do
     printf '%s\t%s\t' "$label" "${w%% *}"
-    "$bin" bench $ep --workload $w | grep -E '^  [0-9.]+ (msgs|requests|objects)/s|^  (server CPU)' |
-      sed -E 's/^ +//; s/ \(.*//' | paste -sd ';' -
+    "$CLIENT" bench $ep --workload $w |
+      grep -E '^  [0-9.]+ (msgs|requests|objects)/s|^  (server CPU)|^  (all requests|PutObject|GetObject) ' |
+      sed -E 's/^ +//; s/ \(.*//; s/^(all requests|PutObject|GetObject) +n=[0-9]+ +(p50 +[0-9.]+) +p90 +[0-9.]+ +(p99 +[0-9.]+).*/\2 \3 ms/' |
+      paste -sd ';' -
   done
   kill "$pid"; wait "$pid" 2>/dev/null || true
   rm -rf "$dir" "$dir.log"
