@@ -86,7 +86,7 @@ SQS_WORKLOADS=
 for wl in $WORKLOADS; do
   case $wl in
     cycle | send) SQS_WORKLOADS="$SQS_WORKLOADS $wl" ;;
-    longpoll | publish | putmetric | s3put | s3get | s3big | worker) ;;
+    longpoll | publish | putmetric | s3put | s3get | s3big | worker | cluster) ;;
     *) echo "compare.sh: unknown workload $wl" >&2; exit 2 ;;
   esac
 done
