@@ -1,9 +1,9 @@
-/* The SQLite writer's message rows: runs of inserts and updates go out as
- * multi-row statements (store.c, GROUP_MAX), and must leave exactly what one
- * statement per operation would have. Mixed runs longer than a group, an
- * update of the same message twice in one run (the later one wins), an
- * insert that replaces a row inside a run, and deletes between them; then the
- * database is reopened and every row checked as the engine would load it. */
+/* The SQLite writer's message rows: runs of inserts go out as multi-row
+ * statements (store.c, GROUP_MAX), and must leave exactly what one statement
+ * per operation would have. Runs longer than a group, an insert that replaces
+ * a row inside a run, updates (of the same message several times in a row:
+ * the last one wins) and deletes between them; then the database is reopened
+ * and every row checked as the engine would load it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

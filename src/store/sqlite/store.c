@@ -60,10 +60,12 @@ typedef struct op {
   char data[];
 } op;
 
-/* Consecutive message inserts or updates of a batch run as one statement of
- * up to this many rows: a SendMessageBatch of 10 costs one statement, not
- * ten (writer CPU per row: insert -20%, update -25%; a multi-row DELETE ...
- * IN gained nothing, so deletes stay one a statement). */
+/* Consecutive message inserts of a batch run as one statement of up to this
+ * many rows: a SendMessageBatch of 10 costs one statement, not ten (writer
+ * CPU per cycled message -10%, storebench in bench/RESULTS.md). Updates and
+ * deletes stay one a statement: a multi-row UPDATE ... FROM (VALUES ...)
+ * doubled the writer's cost in a send/receive/delete mix, and DELETE ... IN
+ * gained nothing. */
 #define GROUP_MAX 16
 
 struct tw_store {
@@ -80,8 +82,8 @@ struct tw_store {
   tw_commit_cb cb;
   void *cb_ud;
   sqlite3_stmt *stmts[OP__COUNT];
-  /* multi-row forms of the message insert, update and delete, by row count */
-  sqlite3_stmt *group[2][GROUP_MAX + 1];
+  /* the multi-row message insert, by row count */
+  sqlite3_stmt *group[GROUP_MAX + 1];
   struct {
     const char *sql;
     sqlite3_stmt *st;
@@ -529,60 +531,35 @@ static int apply(tw_store *s, op *o) {
   return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* The multi-row statement for n rows of a message insert or update
- * (prepared on first use, kept), or NULL. */
-static int group_kind(int kind) {
-  return kind == OP_MSG_INSERT ? 0 : kind == OP_MSG_UPDATE ? 1 : -1;
-}
-
-static sqlite3_stmt *group_stmt(tw_store *s, int kind, int n) {
-  int k = group_kind(kind);
-  if (k < 0 || n < 2 || n > GROUP_MAX) return NULL;
-  if (s->group[k][n]) return s->group[k][n];
-  static const char *const row[2] = {"(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", "(?,?,?,?,?)"};
-  static const char *const head[2] = {
-      "INSERT OR REPLACE INTO messages(seq,queue_id,msg_id,body,attrs,sys,sent_ms,"
-      "visible_at_ms,first_receive_ms,receive_count,nonce,group_id,dedup_id,sender_id,"
-      "source_arn,seqno) VALUES",
-      "UPDATE messages SET visible_at_ms=v.column1,receive_count=v.column2,"
-      "first_receive_ms=v.column3,nonce=v.column4 FROM (VALUES"};
-  static const char *const tail[2] = {"", ") AS v WHERE messages.seq=v.column5"};
+/* The multi-row insert of n messages (prepared on first use, kept), or NULL. */
+static sqlite3_stmt *group_stmt(tw_store *s, int n) {
+  if (n < 2 || n > GROUP_MAX) return NULL;
+  if (s->group[n]) return s->group[n];
   char sql[2048];
-  size_t len = (size_t)snprintf(sql, sizeof sql, "%s", head[k]);
-  for (int i = 0; i < n && len < sizeof sql; i++)
-    len += (size_t)snprintf(sql + len, sizeof sql - len, "%s%s", i ? "," : "", row[k]);
-  if (len < sizeof sql) len += (size_t)snprintf(sql + len, sizeof sql - len, "%s", tail[k]);
+  size_t len = (size_t)snprintf(sql, sizeof sql, "%s", op_sql[OP_MSG_INSERT]);
+  for (int i = 1; i < n && len < sizeof sql; i++)
+    len += (size_t)snprintf(sql + len, sizeof sql - len, ",(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (len >= sizeof sql || sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                                              &s->group[k][n], NULL) != SQLITE_OK) {
+                                              &s->group[n], NULL) != SQLITE_OK) {
     tw_error("store: prepare failed: %s", sqlite3_errmsg(s->db));
-    s->group[k][n] = NULL;
+    s->group[n] = NULL;
   }
-  return s->group[k][n];
+  return s->group[n];
 }
 
-/* How many ops from o on run as one statement: the consecutive ones of o's
- * kind (inserts or updates of messages), at most GROUP_MAX; an
- * update is not grouped with another of the same message (a multi-row
- * UPDATE ... FROM would apply only one of them). 1: run o alone. */
+/* How many ops from o on run as one statement: consecutive message inserts,
+ * at most GROUP_MAX (1: run o alone). */
 static int group_len(op *o) {
-  if (group_kind(o->kind) < 0) return 1;
-  op *run[GROUP_MAX];
   int n = 0;
-  for (op *p = o; p && p->kind == o->kind && n < GROUP_MAX; p = p->next) {
-    if (o->kind == OP_MSG_UPDATE)
-      for (int i = 0; i < n; i++)
-        if (run[i]->u.m.seq == p->u.m.seq) return n;
-    run[n++] = p;
-  }
-  return n;
+  for (op *p = o; p && p->kind == OP_MSG_INSERT && n < GROUP_MAX; p = p->next) n++;
+  return n > 1 ? n : 1;
 }
 
-/* Runs n ops of one kind (group_len) as one statement; 0 or -1. */
+/* Runs n message inserts (group_len) as one statement; 0 or -1. */
 static int apply_group(tw_store *s, op *o, int n) {
-  sqlite3_stmt *st = group_stmt(s, o->kind, n);
+  sqlite3_stmt *st = group_stmt(s, n);
   if (!st) return -1;
-  int per = o->kind == OP_MSG_INSERT ? 16 : 5;
-  for (int i = 0; i < n; i++, o = o->next) bind_row(st, o, i * per);
+  for (int i = 0; i < n; i++, o = o->next) bind_row(st, o, i * 16);
   int rc = sqlite3_step(st);
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
@@ -766,8 +743,7 @@ void tw_store_close(tw_store *s) {
     s->head = n;
   }
   for (int i = 0; i < OP__COUNT; i++) sqlite3_finalize(s->stmts[i]);
-  for (int k = 0; k < 2; k++)
-    for (int n = 0; n <= GROUP_MAX; n++) sqlite3_finalize(s->group[k][n]);
+  for (int n = 0; n <= GROUP_MAX; n++) sqlite3_finalize(s->group[n]);
   for (int i = 0; i < s->nsql; i++) sqlite3_finalize(s->sql_cache[i].st);
   for (size_t i = 0; i < s->nreaders; i++) {
     sqlite3_stmt *st;
