@@ -99,8 +99,11 @@ static void test_cache(void) {
   CHECK(tw_store_start(st, NULL, NULL) == 0);
   if (!s) return;
   tw_sqs_lock(s);
-  tw_queue *src = tw_sqs_queue_create(s, "src", 0, json_object(), NULL);
-  tw_queue *dlq = tw_sqs_queue_create(s, "dlq", 0, json_object(), NULL);
+  json_t *src_attrs = json_object(), *dlq_attrs = json_object(); /* create takes a reference */
+  tw_queue *src = tw_sqs_queue_create(s, "src", 0, src_attrs, NULL);
+  tw_queue *dlq = tw_sqs_queue_create(s, "dlq", 0, dlq_attrs, NULL);
+  json_decref(src_attrs);
+  json_decref(dlq_attrs);
   tw_sqs_queue_save(s, src);
   tw_sqs_queue_save(s, dlq);
   json_t *attrs = json_pack("{s:{s:s,s:s}}", "k", "DataType", "String", "StringValue", "v");
